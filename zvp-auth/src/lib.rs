@@ -1,13 +1,16 @@
 //! Who may log in, and who may see which patient.
 //!
-//! This crate will own, as the design (`../shared/DESIGN.md`) lays out:
+//! - [`uzi`]: parsing and validating UZI-pas certificates into a
+//!   [`VerifiedUziIdentity`](uzi::VerifiedUziIdentity), the only way to obtain one, and the
+//!   rustls client-certificate verifier for the portal's handshake;
+//! - `testpki` (feature `test-pki`): a UZI-like test PKI that mints cards of every kind, for
+//!   tests, benches, fuzzing and the demo.
 //!
-//! - `uzi`: parsing and validating UZI-pas certificates into a `VerifiedUziIdentity`, the only
-//!   way to obtain one;
-//! - `policy`: the pure authorization engine (eligibility, own patients, delegations,
-//!   emergency access) whose `Decision` carries its legal basis;
-//! - `directory`: accounts, practices and delegations as data, and the storage trait for them.
-//!
-//! None of these exists yet: they land with the UZI issue and the authorization issue. The
-//! crate is in the workspace now so that the layout, the lints and the test command cover it
-//! from the start. It re-exports nothing and decides nothing.
+//! Still to come, as the design (`../shared/DESIGN.md`) lays out: `policy`, the pure
+//! authorization engine whose `Decision` carries its legal basis, and `directory`, the
+//! accounts, practices and delegations with their storage trait. This crate does no network
+//! IO and never reads the clock: time is a parameter.
+
+#[cfg(feature = "test-pki")]
+pub mod testpki;
+pub mod uzi;

@@ -53,6 +53,24 @@ impl AgbCode {
     }
 }
 
+impl AgbCode {
+    /// An AGB code (not `00000000`) from its numeric value, for constants: `None` unless the value has at most
+    /// 8 digits and is not zero.
+    ///
+    /// ```
+    /// # use zvp_core::AgbCode;
+    /// const EXAMPLE: Option<AgbCode> = AgbCode::new(1_012_345);
+    /// assert!(EXAMPLE.is_some());
+    /// ```
+    pub const fn new(value: u32) -> Option<Self> {
+        if value < 100_000_000 && value != 0 {
+            Some(Self(value))
+        } else {
+            None
+        }
+    }
+}
+
 impl FromStr for AgbCode {
     type Err = AgbCodeError;
 

@@ -27,6 +27,24 @@ pub enum UraError {
     Digits(#[from] DigitsError),
 }
 
+impl Ura {
+    /// A URA from its numeric value, for constants: `None` unless the value has at most
+    /// 8 digits.
+    ///
+    /// ```
+    /// # use zvp_core::Ura;
+    /// const EXAMPLE: Option<Ura> = Ura::new(1_012_345);
+    /// assert!(EXAMPLE.is_some());
+    /// ```
+    pub const fn new(value: u32) -> Option<Self> {
+        if value < 100_000_000 {
+            Some(Self(value))
+        } else {
+            None
+        }
+    }
+}
+
 impl FromStr for Ura {
     type Err = UraError;
 

@@ -30,6 +30,24 @@ pub enum UziNumberError {
     Digits(#[from] DigitsError),
 }
 
+impl UziNumber {
+    /// A UZI number from its numeric value, for constants: `None` unless the value has at most
+    /// 9 digits.
+    ///
+    /// ```
+    /// # use zvp_core::UziNumber;
+    /// const EXAMPLE: Option<UziNumber> = UziNumber::new(1_012_345);
+    /// assert!(EXAMPLE.is_some());
+    /// ```
+    pub const fn new(value: u32) -> Option<Self> {
+        if value < 1_000_000_000 {
+            Some(Self(value))
+        } else {
+            None
+        }
+    }
+}
+
 impl FromStr for UziNumber {
     type Err = UziNumberError;
 
