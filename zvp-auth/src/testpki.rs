@@ -38,9 +38,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, CustomExtension,
-    DnType, DnValue, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair,
-    KeyUsagePurpose, RevocationReason, RevokedCertParams, RsaKeySize, SerialNumber,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, CustomExtension, DnType,
+    DnValue, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
+    RevocationReason, RevokedCertParams, RsaKeySize, SerialNumber,
 };
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivatePkcs8KeyDer};
 use x509_cert::der::asn1::{Ia5String, ObjectIdentifier};
@@ -50,9 +50,7 @@ use x509_cert::ext::pkix::certpolicy::{CertificatePolicies, PolicyInformation};
 use x509_cert::ext::pkix::name::{GeneralName, OtherName};
 use zvp_core::{AgbCode, CardType, RoleCode, Ura, UziNumber};
 
-use crate::uzi::{
-    ConfigError, Environment, ISSUING_CAS, UziValidator, authentication_policy, oid,
-};
+use crate::uzi::{ConfigError, Environment, ISSUING_CAS, UziValidator, authentication_policy, oid};
 
 /// Why the test PKI could not make something.
 #[derive(Debug, thiserror::Error)]
@@ -178,7 +176,9 @@ impl CardSpec {
             return s.clone();
         }
         let ca_oid = issuing_ca_oid(environment, self.card_type);
-        let agb = self.agb.map_or_else(|| AgbCode::ABSENT.to_owned(), |a| a.to_string());
+        let agb = self
+            .agb
+            .map_or_else(|| AgbCode::ABSENT.to_owned(), |a| a.to_string());
         format!(
             "{ca_oid}-1-{}-{}-{}-{}-{agb}",
             self.uzi_number, self.card_type, self.subscriber, self.role
@@ -285,7 +285,11 @@ impl TestPki {
         let not_before = now - Duration::days(365);
         let not_after = now + Duration::days(10 * 365);
         let serials = AtomicU64::new(1);
-        let test = if environment == Environment::Test { "TEST " } else { "" };
+        let test = if environment == Environment::Test {
+            "TEST "
+        } else {
+            ""
+        };
 
         let root = Self::make_ca(
             &format!("zvp testpki {test}Root CA"),
@@ -450,12 +454,16 @@ impl TestPki {
         now: DateTime<Utc>,
     ) -> Result<IssuedCertificate, TestPkiError> {
         let mut params = CertificateParams::new(
-            dns_names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>(),
+            dns_names
+                .iter()
+                .map(|n| (*n).to_owned())
+                .collect::<Vec<_>>(),
         )?;
         params.distinguished_name = rcgen::DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, dns_names.first().copied().unwrap_or("localhost"));
+        params.distinguished_name.push(
+            DnType::CommonName,
+            dns_names.first().copied().unwrap_or("localhost"),
+        );
         params.not_before = to_time(now - Duration::days(1))?;
         params.not_after = to_time(now + Duration::days(365))?;
         params.serial_number = Some(SerialNumber::from(self.serial()));
@@ -465,7 +473,10 @@ impl TestPki {
         // The portal's own server key is always ECDSA P-256: browsers and rustls handle it
         // well, and it is not part of the UZI profile.
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
-        let cert = params.signed_by(&key, &Issuer::from_params(&self.tls_root.params, &self.tls_root.key))?;
+        let cert = params.signed_by(
+            &key,
+            &Issuer::from_params(&self.tls_root.params, &self.tls_root.key),
+        )?;
         Ok(IssuedCertificate {
             der: cert.der().clone(),
             key_pkcs8: key.serialize_der(),
@@ -475,7 +486,11 @@ impl TestPki {
     }
 
     /// Issues one certificate of a card.
-    fn issue(&self, spec: &CardSpec, kind: CertificateKind) -> Result<IssuedCertificate, TestPkiError> {
+    fn issue(
+        &self,
+        spec: &CardSpec,
+        kind: CertificateKind,
+    ) -> Result<IssuedCertificate, TestPkiError> {
         let issuer_type = spec.issuer_override.unwrap_or(spec.card_type);
         let ca = self.issuer_of(issuer_type);
         let serial = self.serial();
@@ -506,7 +521,10 @@ impl TestPki {
                 .upn_override
                 .clone()
                 .unwrap_or_else(|| format!("{}@{}", spec.uzi_number, spec.subscriber));
-            names.push(other_name(oid::MS_UPN, Any::encode_from(&upn).map_err(der_error)?));
+            names.push(other_name(
+                oid::MS_UPN,
+                Any::encode_from(&upn).map_err(der_error)?,
+            ));
         }
         let subject_id = spec.subject_id(self.environment);
         let subject_id_value = if spec.subject_id_as_utf8 {
@@ -522,7 +540,8 @@ impl TestPki {
             let host = Ia5String::new("zvp-test-server.example").map_err(der_error)?;
             names.push(GeneralName::DnsName(host));
         }
-        let san = CustomExtension::from_oid_content(&arcs("2.5.29.17"), encode(&SubjectAltName(names))?);
+        let san =
+            CustomExtension::from_oid_content(&arcs("2.5.29.17"), encode(&SubjectAltName(names))?);
         params.custom_extensions = vec![policies, san];
 
         let key = self.algorithm.card_key()?;
@@ -555,8 +574,12 @@ impl TestPki {
         let mut params = CertificateParams::default();
         params.distinguished_name = rcgen::DistinguishedName::new();
         params.distinguished_name.push(DnType::CountryName, "NL");
-        params.distinguished_name.push(DnType::OrganizationName, "zvp testpki");
-        params.distinguished_name.push(DnType::CommonName, common_name);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "zvp testpki");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
         params.not_before = to_time(not_before)?;
         params.not_after = to_time(not_after)?;
         params.serial_number = Some(SerialNumber::from(serials.fetch_add(1, Ordering::Relaxed)));
@@ -594,7 +617,9 @@ impl TestPki {
         }
         let key = algorithm.ca_key()?;
         let cert = match parent {
-            Some(parent) => params.signed_by(&key, &Issuer::from_params(&parent.params, &parent.key))?,
+            Some(parent) => {
+                params.signed_by(&key, &Issuer::from_params(&parent.params, &parent.key))?
+            }
             None => params.self_signed(&key)?,
         };
         Ok(Ca {
@@ -625,14 +650,18 @@ impl KeyAlgorithm {
         match self {
             Self::EcdsaP256 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
             Self::EcdsaP384 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384),
-            Self::RsaLikeUzi => KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_4096),
+            Self::RsaLikeUzi => {
+                KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_4096)
+            }
         }
     }
 
     /// A key for a card certificate.
     fn card_key(self) -> Result<KeyPair, rcgen::Error> {
         match self {
-            Self::RsaLikeUzi => KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_2048),
+            Self::RsaLikeUzi => {
+                KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_2048)
+            }
             other => other.ca_key(),
         }
     }
@@ -648,7 +677,11 @@ fn profile(
     environment: Environment,
     card_type: CardType,
     kind: CertificateKind,
-) -> (Vec<KeyUsagePurpose>, Vec<ExtendedKeyUsagePurpose>, &'static str) {
+) -> (
+    Vec<KeyUsagePurpose>,
+    Vec<ExtendedKeyUsagePurpose>,
+    &'static str,
+) {
     let test = environment == Environment::Test;
     match kind {
         CertificateKind::Authentication => (
@@ -659,7 +692,8 @@ fn profile(
                 ExtendedKeyUsagePurpose::Other(arcs(DOCUMENT_SIGNING)),
             ],
             // The TEST environment publishes no M policy; the TEST Z/N one stands in.
-            authentication_policy(environment, card_type).unwrap_or(oid::POLICY_TEST_AUTHENTICATION),
+            authentication_policy(environment, card_type)
+                .unwrap_or(oid::POLICY_TEST_AUTHENTICATION),
         ),
         CertificateKind::Signature => (
             vec![KeyUsagePurpose::ContentCommitment],
@@ -667,10 +701,17 @@ fn profile(
                 ExtendedKeyUsagePurpose::EmailProtection,
                 ExtendedKeyUsagePurpose::Other(arcs(DOCUMENT_SIGNING)),
             ],
-            if test { oid::POLICY_TEST_SIGNATURE } else { oid::POLICY_SIGNATURE },
+            if test {
+                oid::POLICY_TEST_SIGNATURE
+            } else {
+                oid::POLICY_SIGNATURE
+            },
         ),
         CertificateKind::Encryption => (
-            vec![KeyUsagePurpose::KeyEncipherment, KeyUsagePurpose::DataEncipherment],
+            vec![
+                KeyUsagePurpose::KeyEncipherment,
+                KeyUsagePurpose::DataEncipherment,
+            ],
             vec![
                 ExtendedKeyUsagePurpose::EmailProtection,
                 ExtendedKeyUsagePurpose::Other(arcs(ENCRYPTING_FILE_SYSTEM)),
@@ -682,9 +723,19 @@ fn profile(
             },
         ),
         CertificateKind::Server => (
-            vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment],
-            vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth],
-            if test { oid::POLICY_TEST_SERVER } else { oid::POLICY_SERVER },
+            vec![
+                KeyUsagePurpose::DigitalSignature,
+                KeyUsagePurpose::KeyEncipherment,
+            ],
+            vec![
+                ExtendedKeyUsagePurpose::ServerAuth,
+                ExtendedKeyUsagePurpose::ClientAuth,
+            ],
+            if test {
+                oid::POLICY_TEST_SERVER
+            } else {
+                oid::POLICY_SERVER
+            },
         ),
     }
 }
@@ -693,7 +744,9 @@ fn profile(
 fn card_policies(environment: Environment, card_type: CardType) -> Vec<&'static str> {
     let kinds: &[CertificateKind] = match card_type {
         CardType::Server => &[CertificateKind::Server],
-        CardType::UnnamedEmployee => &[CertificateKind::Authentication, CertificateKind::Encryption],
+        CardType::UnnamedEmployee => {
+            &[CertificateKind::Authentication, CertificateKind::Encryption]
+        }
         _ => &[
             CertificateKind::Authentication,
             CertificateKind::Signature,
@@ -713,7 +766,11 @@ fn issuing_ca_name(environment: Environment, card_type: CardType) -> String {
         .find(|ca| ca.environment == environment && ca.card_type == card_type)
         .map_or_else(
             || {
-                let test = if environment == Environment::Test { "TEST " } else { "" };
+                let test = if environment == Environment::Test {
+                    "TEST "
+                } else {
+                    ""
+                };
                 format!("{test}UZI-register Medewerker niet op naam CA G3")
             },
             |ca| ca.common_name.to_owned(),
@@ -740,7 +797,10 @@ fn subject(spec: &CardSpec) -> rcgen::DistinguishedName {
     let common_name = match spec.card_type {
         CardType::CareProvider | CardType::NamedEmployee => {
             dn.push(DnType::CustomDnType(arcs("2.5.4.4")), spec.surname.as_str());
-            dn.push(DnType::CustomDnType(arcs("2.5.4.42")), spec.given_name.as_str());
+            dn.push(
+                DnType::CustomDnType(arcs("2.5.4.42")),
+                spec.given_name.as_str(),
+            );
             format!("{} {}", spec.given_name, spec.surname)
         }
         CardType::UnnamedEmployee => "doktersassistent".to_owned(),
@@ -779,7 +839,10 @@ fn oid_of(dotted: &str) -> Result<ObjectIdentifier, TestPkiError> {
 
 /// The arcs of a dotted OID, as rcgen wants them. Only called with the constant OIDs above.
 fn arcs(dotted: &str) -> Vec<u64> {
-    dotted.split('.').filter_map(|arc| arc.parse().ok()).collect()
+    dotted
+        .split('.')
+        .filter_map(|arc| arc.parse().ok())
+        .collect()
 }
 
 /// A chrono time as rcgen's.
@@ -813,7 +876,9 @@ fn base64(bytes: &[u8]) -> String {
         for i in 0..4 {
             if i <= chunk.len() {
                 let index = (n >> (18 - 6 * i)) & 0x3f;
-                out.push(char::from(ALPHABET.get(index as usize).copied().unwrap_or(b'A')));
+                out.push(char::from(
+                    ALPHABET.get(index as usize).copied().unwrap_or(b'A'),
+                ));
             } else {
                 out.push('=');
             }

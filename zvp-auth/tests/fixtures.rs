@@ -1,6 +1,14 @@
 //! The real certificates of the UZI-register in `../shared/fixtures/uzi/`, with the outcomes
 //! its README states a correct validator gives.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation should panic"
+)]
+
 use std::path::PathBuf;
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -17,15 +25,18 @@ fn fixture(path: &str) -> CertificateDer<'static> {
 }
 
 fn test_validator() -> UziValidator {
-    UziValidator::new(Environment::Test, [fixture("test/test-zorg-csp-root-ca-g3.pem")])
-        .unwrap()
-        .with_intermediates([
-            fixture("test/test-zorg-csp-level-2-persoon-ca-g3.pem"),
-            fixture("test/test-uzi-register-zorgverlener-ca-g3.pem"),
-            fixture("test/test-uzi-register-medewerker-op-naam-ca-g3.pem"),
-        ])
-        .unwrap()
-        .without_revocation_checking()
+    UziValidator::new(
+        Environment::Test,
+        [fixture("test/test-zorg-csp-root-ca-g3.pem")],
+    )
+    .unwrap()
+    .with_intermediates([
+        fixture("test/test-zorg-csp-level-2-persoon-ca-g3.pem"),
+        fixture("test/test-uzi-register-zorgverlener-ca-g3.pem"),
+        fixture("test/test-uzi-register-medewerker-op-naam-ca-g3.pem"),
+    ])
+    .unwrap()
+    .without_revocation_checking()
 }
 
 fn production_validator() -> UziValidator {
@@ -80,7 +91,9 @@ fn real_test_card_role_is_not_eligible_by_default_but_admitted_when_configured()
     let id = test_validator()
         .validate(&[fixture(Z_AUTH)], z_card_time())
         .unwrap();
-    let err = id.require_role(&RoleCode::PRIMARY_CARE_PHYSICIANS).unwrap_err();
+    let err = id
+        .require_role(&RoleCode::PRIMARY_CARE_PHYSICIANS)
+        .unwrap_err();
     assert_eq!(
         err,
         UziError::RoleNotEligible {
@@ -176,9 +189,12 @@ fn test_anchors_configured_as_production_still_refuse_test_cards() {
 
 #[test]
 fn presented_intermediates_are_used_for_the_chain() {
-    let v = UziValidator::new(Environment::Test, [fixture("test/test-zorg-csp-root-ca-g3.pem")])
-        .unwrap()
-        .without_revocation_checking();
+    let v = UziValidator::new(
+        Environment::Test,
+        [fixture("test/test-zorg-csp-root-ca-g3.pem")],
+    )
+    .unwrap()
+    .without_revocation_checking();
     assert_eq!(
         v.validate(&[fixture(Z_AUTH)], z_card_time()).unwrap_err(),
         UziError::UntrustedIssuer
@@ -193,13 +209,16 @@ fn presented_intermediates_are_used_for_the_chain() {
 
 #[test]
 fn revocation_is_required_by_default() {
-    let v = UziValidator::new(Environment::Test, [fixture("test/test-zorg-csp-root-ca-g3.pem")])
-        .unwrap()
-        .with_intermediates([
-            fixture("test/test-zorg-csp-level-2-persoon-ca-g3.pem"),
-            fixture("test/test-uzi-register-zorgverlener-ca-g3.pem"),
-        ])
-        .unwrap();
+    let v = UziValidator::new(
+        Environment::Test,
+        [fixture("test/test-zorg-csp-root-ca-g3.pem")],
+    )
+    .unwrap()
+    .with_intermediates([
+        fixture("test/test-zorg-csp-level-2-persoon-ca-g3.pem"),
+        fixture("test/test-uzi-register-zorgverlener-ca-g3.pem"),
+    ])
+    .unwrap();
     assert_eq!(
         v.validate(&[fixture(Z_AUTH)], z_card_time()).unwrap_err(),
         UziError::RevocationUnknown

@@ -8,13 +8,15 @@ use x509_cert::der::asn1::{Ia5String, Utf8StringRef};
 use x509_cert::der::{Decode, Tag, Tagged};
 use x509_cert::ext::pkix::certpolicy::CertificatePolicies;
 use x509_cert::ext::pkix::name::{DirectoryString, GeneralName};
-use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName};
+use x509_cert::ext::pkix::{
+    BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages, SubjectAltName,
+};
 use x509_cert::name::Name;
 
+use super::MAX_CERTIFICATE_SIZE;
 use super::error::{SanDefect, UziError};
 use super::oid;
 use super::san::SubjectId;
-use super::MAX_CERTIFICATE_SIZE;
 
 /// The fields of a certificate that the UZI profile is about, read but not yet judged.
 ///
@@ -112,7 +114,11 @@ impl UziCertificate {
         let policies = tbs
             .get_extension::<CertificatePolicies>()
             .map_err(|e| malformed("certificate policies", e))?
-            .map(|(_, p)| p.0.iter().map(|i| i.policy_identifier.to_string()).collect())
+            .map(|(_, p)| {
+                p.0.iter()
+                    .map(|i| i.policy_identifier.to_string())
+                    .collect()
+            })
             .unwrap_or_default();
         let is_ca = tbs
             .get_extension::<BasicConstraints>()

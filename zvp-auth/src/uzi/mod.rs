@@ -151,7 +151,10 @@ pub const ISSUING_CAS: &[IssuingCa] = &[
 
 /// The certificate policy of a card's authentication certificate (uzi.md §2), per
 /// environment and card type. Server certificates have none: they are not cards.
-pub const fn authentication_policy(environment: Environment, card_type: CardType) -> Option<&'static str> {
+pub const fn authentication_policy(
+    environment: Environment,
+    card_type: CardType,
+) -> Option<&'static str> {
     match (environment, card_type) {
         (Environment::Production, CardType::CareProvider | CardType::NamedEmployee) => {
             Some(oid::POLICY_AUTHENTICATION)

@@ -171,9 +171,11 @@ impl fmt::Display for SubjectId {
 /// `const_oid` alone accepts some forms the UZI profile never uses (it is lenient about
 /// leading zeros), so the text is checked first and must print back to itself.
 fn parse_oid(s: &str) -> Option<ObjectIdentifier> {
-    let arcs_ok = s
-        .split('.')
-        .all(|arc| !arc.is_empty() && arc.bytes().all(|b| b.is_ascii_digit()) && (arc == "0" || !arc.starts_with('0')));
+    let arcs_ok = s.split('.').all(|arc| {
+        !arc.is_empty()
+            && arc.bytes().all(|b| b.is_ascii_digit())
+            && (arc == "0" || !arc.starts_with('0'))
+    });
     if !arcs_ok {
         return None;
     }

@@ -1,23 +1,4 @@
 //! The client-certificate verifier for the portal's TLS handshake.
-//!
-//! # What the handshake checks, and what it leaves to the HTTP layer
-//!
-//! A refusal in the TLS handshake reaches the practitioner as the browser's bare "this site
-//! can't provide a secure connection"; a refusal at the HTTP layer can be a page that says what
-//! happened and what to do (the seed FAQ's help desk asks for exactly that). So the handshake
-//! checks only what makes the connection meaningful:
-//!
-//! - a certificate is presented (client authentication is mandatory), within
-//!   [`MAX_PRESENTED_CERTIFICATES`] and [`MAX_CERTIFICATE_SIZE`], and it parses;
-//! - the client proves possession of its private key: rustls verifies the CertificateVerify
-//!   signature over the handshake with the algorithms of the configured crypto provider
-//!   (for a UZI-pas the card itself makes that signature after the PIN).
-//!
-//! Everything else — chain to the UZI anchors, revocation, validity, the authentication
-//! profile, the Subject ID — is [`UziValidator::validate`], which the portal runs on the
-//! connection's peer chain for every new session before anything else happens. The
-//! acceptable-issuer names sent in the CertificateRequest are the configured UZI CAs, so the
-//! browser offers only UZI certificates.
 
 use std::sync::Arc;
 
@@ -29,8 +10,26 @@ use rustls_pki_types::{CertificateDer, UnixTime};
 
 use super::{MAX_CERTIFICATE_SIZE, MAX_PRESENTED_CERTIFICATES, UziValidator};
 
-/// A rustls [`ClientCertVerifier`] for UZI-pas login. See the [module docs](self) for the
-/// division of checks between the handshake and [`UziValidator::validate`].
+/// A rustls [`ClientCertVerifier`] for UZI-pas login.
+///
+/// # What the handshake checks, and what it leaves to the HTTP layer
+///
+/// A refusal in the TLS handshake reaches the practitioner as the browser's bare "this site
+/// can't provide a secure connection"; a refusal at the HTTP layer can be a page that says what
+/// happened and what to do (the seed FAQ's help desk asks for exactly that). So the handshake
+/// checks only what makes the connection meaningful:
+///
+/// - a certificate is presented (client authentication is mandatory), within
+///   [`MAX_PRESENTED_CERTIFICATES`] and [`MAX_CERTIFICATE_SIZE`], and it parses;
+/// - the client proves possession of its private key: rustls verifies the CertificateVerify
+///   signature over the handshake with the algorithms of the configured crypto provider
+///   (for a UZI-pas the card itself makes that signature after the PIN).
+///
+/// Everything else — chain to the UZI anchors, revocation, validity, the authentication
+/// profile, the Subject ID — is [`UziValidator::validate`], which the portal runs on the
+/// connection's peer chain for every new session before anything else happens. The
+/// acceptable-issuer names sent in the CertificateRequest are the configured UZI CAs, so the
+/// browser offers only UZI certificates.
 #[derive(Debug)]
 pub struct UziClientCertVerifier {
     hints: Vec<DistinguishedName>,

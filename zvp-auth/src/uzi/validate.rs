@@ -87,7 +87,7 @@ enum Revocation {
 ///     .with_intermediates(load("uzi-cas.pem"))?
 ///     .with_crls(crls())?;
 /// let presented = load("client-chain.pem");
-/// let identity = validator.validate(&presented, chrono::Utc::now())?;
+/// let identity = validator.validate(&presented, std::time::SystemTime::now().into())?;
 /// println!("UZI number {}", identity.uzi_number());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
