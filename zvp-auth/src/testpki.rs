@@ -64,6 +64,9 @@ pub enum TestPkiError {
     /// A time is outside what a certificate can carry.
     #[error("test pki: time out of range")]
     Time,
+    /// PKCS#12 encoding failed.
+    #[error("test pki: pkcs#12: {0}")]
+    Pkcs12(String),
 }
 
 /// The key type of the hierarchy and its cards.
@@ -231,12 +234,40 @@ impl IssuedCertificate {
 
     /// The certificate and its intermediates as PEM (what `certPath` of a browser test needs).
     pub fn chain_pem(&self) -> String {
-        self.chain().iter().map(|c| pem("CERTIFICATE", c)).collect()
+        certificates_pem(&self.chain())
     }
 
     /// The private key as PKCS#8 PEM.
     pub fn key_pem(&self) -> String {
         pem("PRIVATE KEY", &self.key_pkcs8)
+    }
+
+    /// The certificate, its intermediates and its key as PKCS#12 (PBES2 with AES-256 and
+    /// PBKDF2-SHA256), for importing the card into a browser or operating system.
+    ///
+    /// # Errors
+    ///
+    /// [`TestPkiError::Pkcs12`] when encoding fails.
+    pub fn pkcs12(&self, alias: &str, password: &str) -> Result<Vec<u8>, TestPkiError> {
+        use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain};
+        let p12 = |e: p12_keystore::error::Error| TestPkiError::Pkcs12(e.to_string());
+        let key = PrivateKey::from_der(&self.key_pkcs8).map_err(p12)?;
+        let certs = self
+            .chain()
+            .iter()
+            .map(|der| Certificate::from_der(der))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(p12)?;
+        let mut store = KeyStore::new();
+        store.add_entry(
+            alias,
+            KeyStoreEntry::PrivateKeyChain(PrivateKeyChain::new(
+                self.serial.to_be_bytes().to_vec(),
+                key,
+                certs,
+            )),
+        );
+        store.writer(password).write().map_err(p12)
     }
 }
 
@@ -848,6 +879,11 @@ fn arcs(dotted: &str) -> Vec<u64> {
 /// A chrono time as rcgen's.
 fn to_time(t: DateTime<Utc>) -> Result<time::OffsetDateTime, TestPkiError> {
     time::OffsetDateTime::from_unix_timestamp(t.timestamp()).map_err(|_| TestPkiError::Time)
+}
+
+/// Certificates as concatenated PEM.
+pub fn certificates_pem(certs: &[CertificateDer<'_>]) -> String {
+    certs.iter().map(|c| pem("CERTIFICATE", c)).collect()
 }
 
 /// PEM armour.

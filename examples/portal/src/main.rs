@@ -1,20 +1,54 @@
-//! `zvp-portal`: the reference Zorgverlenersportaal.
+//! `zvp-portal`: the reference Zorgverlenersportaal, and its operator commands.
 //!
-//! Run `cargo run -p zvp-portal -- demo`. The portal itself (mutual TLS with the UZI-pas,
-//! accounts, the pages of the seed FAQ, the emergency procedure, audit reports) lands with the
-//! portal issue; until then this binary says so and exits with status 2, starting nothing.
+//! ```text
+//! zvp-portal demo                      the portal (lands with the portal issue)
+//! zvp-portal uzi inspect CERT          print the UZI fields of a certificate as JSON
+//! zvp-portal uzi verify --anchors DIR [--intermediates DIR] [--crl FILE]...
+//!            [--at RFC3339] [--test-environment] [--eligible-roles 01.015,...]
+//!            [--card-types Z,N] CERT   validate a certificate; JSON verdict, exit 0 or 1
+//! zvp-portal testpki generate --out DIR  write a demo PKI with cards of every kind
+//! ```
+//!
+//! Run with `cargo run -p zvp-portal -- <command>`.
+
+mod testpki_cmd;
+mod uzi_cmd;
 
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
+
+/// The reference Zorgverlenersportaal.
+#[derive(Debug, Parser)]
+#[command(name = "zvp-portal", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the portal demo (lands with the portal issue).
+    Demo,
+    /// Inspect and verify UZI-pas certificates.
+    #[command(subcommand)]
+    Uzi(uzi_cmd::UziCommand),
+    /// Generate a UZI-like test PKI.
+    #[command(subcommand)]
+    Testpki(testpki_cmd::TestpkiCommand),
+}
+
 fn main() -> ExitCode {
-    let command = std::env::args().nth(1);
-    let message = match command.as_deref() {
-        Some("demo") => {
-            "zvp-portal demo: the portal is not built yet (it lands with the portal issue); \
-             nothing was started"
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Demo => {
+            eprintln!(
+                "zvp-portal demo: the portal is not built yet (it lands with the portal issue); \
+                 nothing was started"
+            );
+            ExitCode::from(2)
         }
-        _ => "usage: zvp-portal demo",
-    };
-    eprintln!("{message}");
-    ExitCode::from(2)
+        Command::Uzi(command) => uzi_cmd::run(command),
+        Command::Testpki(command) => testpki_cmd::run(command),
+    }
 }

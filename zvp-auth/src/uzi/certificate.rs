@@ -37,6 +37,8 @@ pub struct UziCertificate {
     pub not_after: DateTime<Utc>,
     /// Whether basic constraints mark it as a CA.
     pub is_ca: bool,
+    /// Whether subject and issuer are the same name (a root, typically).
+    pub self_issued: bool,
     /// Key usage purposes (RFC 5280 names), `None` without the extension.
     pub key_usage: Option<Vec<&'static str>>,
     /// Extended key usage OIDs, `None` without the extension.
@@ -152,6 +154,7 @@ impl UziCertificate {
             not_before: to_chrono(tbs.validity().not_before.to_unix_duration())?,
             not_after: to_chrono(tbs.validity().not_after.to_unix_duration())?,
             is_ca,
+            self_issued: tbs.subject() == tbs.issuer(),
             key_usage,
             extended_key_usage,
             policies,

@@ -1,0 +1,303 @@
+//! `zvp-portal uzi` and `zvp-portal testpki` as an operator runs them: the real UZI-register
+//! fixtures, and a generated PKI with its cards, CRLs and PKCS#12 files.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation should panic"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures/uzi");
+
+fn portal(args: &[&str]) -> (i32, Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_zvp-portal"))
+        .args(args)
+        .output()
+        .unwrap();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: stdout {:?} stderr {:?}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap(), json)
+}
+
+fn fixture(path: &str) -> String {
+    format!("{FIXTURES}/{path}")
+}
+
+fn verify_fixture(
+    anchors: &str,
+    at: &str,
+    test_env: bool,
+    card: &str,
+    extra: &[&str],
+) -> (i32, Value) {
+    let anchors = fixture(anchors);
+    let card = fixture(card);
+    let mut args = vec!["uzi", "verify", "--anchors", &anchors, "--at", at];
+    if test_env {
+        args.push("--test-environment");
+    }
+    args.extend_from_slice(extra);
+    args.push(&card);
+    portal(&args)
+}
+
+const Z_AUTH: &str = "test/cards/z-900016528-authenticatie.pem";
+const EARLY: &str = "2019-01-01T00:00:00Z";
+
+#[test]
+fn real_test_card_verifies_with_its_identity() {
+    let (code, json) = verify_fixture("test", EARLY, true, Z_AUTH, &[]);
+    assert_eq!(code, 0, "{json}");
+    assert_eq!(json["ok"], true);
+    assert_eq!(json["identity"]["uzi_number"], "900016528");
+    assert_eq!(json["identity"]["card_type"], "Z");
+    assert_eq!(json["identity"]["subscriber"], "90000382");
+    assert_eq!(json["identity"]["role"], "01.000");
+    assert_eq!(json["identity"]["agb"], Value::Null);
+    assert_eq!(json["revocation"], "not-checked");
+}
+
+#[test]
+fn real_test_card_is_refused_by_the_default_eligible_roles() {
+    let roles = ["--eligible-roles", "01.015,01.004,01.047,01.056"];
+    let (code, json) = verify_fixture("test", EARLY, true, Z_AUTH, &roles);
+    assert_eq!(
+        (code, json["ok"].clone(), json["error"].clone()),
+        (1, false.into(), "role-not-eligible".into())
+    );
+    let (code, _) = verify_fixture(
+        "test",
+        EARLY,
+        true,
+        Z_AUTH,
+        &["--eligible-roles", "01.015,01.000"],
+    );
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn real_fixtures_are_refused_as_their_readme_says() {
+    for (anchors, at, test_env, card, error) in [
+        (
+            "test",
+            EARLY,
+            true,
+            "test/cards/z-900016528-handtekening.pem",
+            "not-authentication-certificate",
+        ),
+        (
+            "test",
+            EARLY,
+            true,
+            "test/cards/z-900016528-vertrouwelijkheid.pem",
+            "not-authentication-certificate",
+        ),
+        (
+            "test",
+            "2022-01-01T00:00:00Z",
+            true,
+            "test/cards/n-900021219-handtekening.pem",
+            "card-type-not-accepted",
+        ),
+        ("prod", EARLY, false, Z_AUTH, "untrusted-issuer"),
+        (
+            "prod",
+            EARLY,
+            false,
+            "test/cards/z-900016528-handtekening.pem",
+            "untrusted-issuer",
+        ),
+        ("test", "2026-11-25T00:00:00Z", true, Z_AUTH, "expired"),
+    ] {
+        let (code, json) = verify_fixture(anchors, at, test_env, card, &[]);
+        assert_eq!(code, 1, "{card}: {json}");
+        assert_eq!(json["error"], error, "{card}: {json}");
+        assert!(json["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+}
+
+#[test]
+fn current_time_is_the_default_and_every_fixture_is_expired_now() {
+    let anchors = fixture("test");
+    let card = fixture(Z_AUTH);
+    let (code, json) = portal(&[
+        "uzi",
+        "verify",
+        "--anchors",
+        &anchors,
+        "--test-environment",
+        &card,
+    ]);
+    assert_eq!((code, json["error"].clone()), (1, "expired".into()));
+}
+
+#[test]
+fn inspect_shows_the_subject_id_fields() {
+    let card = fixture("test/cards/n-900021219-handtekening.pem");
+    let (code, json) = portal(&["uzi", "inspect", &card]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        json["subject_id"]["value"],
+        "2.16.528.1.1007.99.218-1-900021219-N-90000382-00.000-00000000"
+    );
+    assert_eq!(json["key_usage"], serde_json::json!(["nonRepudiation"]));
+}
+
+/// A PKI generated once for this test binary.
+fn generated() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("testpki");
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = Command::new(env!("CARGO_BIN_EXE_zvp-portal"))
+            .args(["testpki", "generate", "--out"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Anchors and intermediates in separate directories, as an operator would keep them.
+        std::fs::create_dir_all(dir.join("anchors")).unwrap();
+        std::fs::copy(dir.join("root.pem"), dir.join("anchors/root.pem")).unwrap();
+        std::fs::create_dir_all(dir.join("cas")).unwrap();
+        std::fs::copy(
+            dir.join("intermediates.pem"),
+            dir.join("cas/intermediates.pem"),
+        )
+        .unwrap();
+        dir
+    })
+}
+
+fn verify_generated(card: &str, extra: &[&str]) -> (i32, Value) {
+    let dir = generated();
+    let anchors = dir.join("anchors");
+    let cas = dir.join("cas");
+    let crls: Vec<String> = ["Z", "N", "M", "S"]
+        .iter()
+        .map(|t| {
+            dir.join(format!("crl/{t}.crl"))
+                .to_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let cert = dir.join("cards").join(card).join("authenticatie.pem");
+    let mut args = vec![
+        "uzi",
+        "verify",
+        "--test-environment",
+        "--anchors",
+        anchors.to_str().unwrap(),
+        "--intermediates",
+        cas.to_str().unwrap(),
+    ];
+    for crl in &crls {
+        args.extend_from_slice(&["--crl", crl]);
+    }
+    args.extend_from_slice(extra);
+    args.push(cert.to_str().unwrap());
+    portal(&args)
+}
+
+#[test]
+fn generated_cards_get_the_outcomes_the_readme_lists() {
+    let eligible = ["--eligible-roles", "01.015,01.004,01.047,01.056"];
+    for card in [
+        "huisarts",
+        "apotheekhoudend-huisarts",
+        "specialist-ouderengeneeskunde",
+        "arts-vg",
+    ] {
+        let (code, json) = verify_generated(card, &eligible);
+        assert_eq!(code, 0, "{card}: {json}");
+        assert_eq!(json["revocation"], "checked");
+    }
+    for (card, extra, error) in [
+        ("aios", &eligible[..], "role-not-eligible"),
+        ("tandarts", &eligible[..], "role-not-eligible"),
+        ("medewerker", &[][..], "card-type-not-accepted"),
+        ("ingetrokken", &[][..], "revoked"),
+        ("verlopen", &[][..], "expired"),
+    ] {
+        let (code, json) = verify_generated(card, extra);
+        assert_eq!(
+            (code, json["error"].as_str()),
+            (1, Some(error)),
+            "{card}: {json}"
+        );
+    }
+    let (code, json) = verify_generated("medewerker", &["--card-types", "Z,N"]);
+    assert_eq!(code, 0, "{json}");
+    assert_eq!(json["identity"]["card_type"], "N");
+}
+
+#[test]
+fn generated_pkcs12_opens_with_openssl() {
+    let p12 = generated().join("cards/huisarts/authenticatie.p12");
+    let out = Command::new("openssl")
+        .args(["pkcs12", "-in"])
+        .arg(&p12)
+        .args(["-passin", "pass:zvp", "-nodes", "-info"])
+        .output()
+        .expect("openssl is installed by scripts/test");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.matches("BEGIN CERTIFICATE").count(),
+        3,
+        "card, issuing CA, domain CA"
+    );
+    assert!(text.contains("BEGIN PRIVATE KEY"));
+}
+
+#[test]
+fn generated_readme_lists_every_card() {
+    let readme = std::fs::read_to_string(generated().join("README.md")).unwrap();
+    for card in [
+        "huisarts",
+        "aios",
+        "tandarts",
+        "medewerker",
+        "ingetrokken",
+        "verlopen",
+    ] {
+        assert!(readme.contains(&format!("| `{card}` |")), "{card}");
+    }
+}
+
+#[test]
+fn unreadable_input_is_a_usage_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_zvp-portal"))
+        .args([
+            "uzi",
+            "verify",
+            "--anchors",
+            "/nonexistent",
+            "/nonexistent.pem",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent"));
+}
