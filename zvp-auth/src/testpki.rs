@@ -5,7 +5,7 @@
 //! (Zorgverlener CA for Z, Medewerker op naam CA for N, Medewerker niet op naam CA for M, and
 //! a Server CA for S, all under the one domain CA for simplicity). The issuing CAs carry the
 //! common names of the real ones for the chosen [`Environment`], so that the validator's table
-//! of issuing CAs ([`ISSUING_CAS`](crate::uzi::ISSUING_CAS)) applies; their organisation is
+//! of issuing CAs ([`crate::uzi::ISSUING_CAS`]) applies; their organisation is
 //! `zvp testpki`, and root and domain CA have names of their own, so nothing here can be
 //! mistaken for the real register.
 //!
