@@ -97,6 +97,9 @@ pub struct UziValidator {
     // INVARIANT: not empty; anchors.len() + intermediates.len() <= MAX_CONFIGURED_CERTIFICATES.
     anchors: Vec<TrustAnchor<'static>>,
     intermediates: Vec<CertificateDer<'static>>,
+    // INVARIANT: same length as `intermediates`; entry i says whether intermediate i's EKU
+    // (if present) allows clientAuth, worked out once when it was configured.
+    intermediates_allow_client_auth: Vec<bool>,
     crls: Vec<CertRevocationList<'static>>,
     revocation: Revocation,
     accepted_card_types: Vec<CardType>,
@@ -132,6 +135,7 @@ impl UziValidator {
             environment,
             anchors,
             intermediates: Vec::new(),
+            intermediates_allow_client_auth: Vec::new(),
             crls: Vec::new(),
             revocation: Revocation::Required {
                 stale_allowed: false,
@@ -154,11 +158,11 @@ impl UziValidator {
         intermediates: impl IntoIterator<Item = CertificateDer<'static>>,
     ) -> Result<Self, ConfigError> {
         for (index, der) in intermediates.into_iter().enumerate() {
-            UziCertificate::from_der(&der).map_err(|e| ConfigError::InvalidIntermediate {
-                index,
-                reason: e.to_string(),
-            })?;
+            let invalid = |reason: String| ConfigError::InvalidIntermediate { index, reason };
+            UziCertificate::from_der(&der).map_err(|e| invalid(e.to_string()))?;
+            let allows = allows_client_auth(&der).map_err(|e| invalid(e.to_string()))?;
             self.intermediates.push(der);
+            self.intermediates_allow_client_auth.push(allows);
         }
         self.check_size()
     }
@@ -365,7 +369,34 @@ impl UziValidator {
                 None,
             )
             .map_err(map_webpki_error)?;
-        cas_allow_client_auth(&path)
+        self.check_eku_nesting(&path)
+    }
+
+    /// EKU nesting: every CA on the path whose EKU extension is present must allow
+    /// clientAuth, as rustls-webpki would require with `KeyUsage::client_auth()`. Configured
+    /// intermediates were checked once when configured; presented ones are read here.
+    fn check_eku_nesting(&self, path: &VerifiedPath<'_>) -> Result<(), UziError> {
+        for ca in path.intermediate_certificates() {
+            let der = ca.der();
+            let configured = self
+                .intermediates
+                .iter()
+                .zip(&self.intermediates_allow_client_auth)
+                .find(|(c, _)| c.as_ref() == der.as_ref())
+                .map(|(_, allows)| *allows);
+            let allows = match configured {
+                Some(allows) => allows,
+                None => allows_client_auth(&der)
+                    .map_err(|e| UziError::MalformedCertificate(e.to_string()))?,
+            };
+            if !allows {
+                return Err(UziError::ChainInvalid(
+                    "a certificate authority on the path may not issue client certificates (eku)"
+                        .to_owned(),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Keeps the configuration within [`MAX_CONFIGURED_CERTIFICATES`].
@@ -477,26 +508,11 @@ impl ExtendedKeyUsageValidator for AnyWellFormedEku {
     }
 }
 
-/// EKU nesting: every CA on the path whose EKU extension is present must allow clientAuth, as
-/// rustls-webpki would require with `KeyUsage::client_auth()`.
-fn cas_allow_client_auth(path: &VerifiedPath<'_>) -> Result<(), UziError> {
-    for ca in path.intermediate_certificates() {
-        let malformed = |e: x509_cert::der::Error| UziError::MalformedCertificate(e.to_string());
-        let cert = x509_cert::Certificate::from_der(ca.der().as_ref()).map_err(malformed)?;
-        let eku = cert
-            .tbs_certificate()
-            .get_extension::<ExtendedKeyUsage>()
-            .map_err(malformed)?;
-        if let Some((_, eku)) = eku
-            && !eku.0.contains(&oid::CLIENT_AUTH)
-        {
-            return Err(UziError::ChainInvalid(
-                "a certificate authority on the path may not issue client certificates (eku)"
-                    .to_owned(),
-            ));
-        }
-    }
-    Ok(())
+/// Whether a CA certificate's EKU, if it has one, allows clientAuth.
+fn allows_client_auth(der: &[u8]) -> Result<bool, x509_cert::der::Error> {
+    let cert = x509_cert::Certificate::from_der(der)?;
+    let eku = cert.tbs_certificate().get_extension::<ExtendedKeyUsage>()?;
+    Ok(eku.is_none_or(|(_, eku)| eku.0.contains(&oid::CLIENT_AUTH)))
 }
 
 /// Maps rustls-webpki's verdict to the UZI error a practitioner and an operator can use.
