@@ -107,12 +107,13 @@ fn bench(c: &mut Criterion) {
     );
     let crls = [&crl];
 
-    let zvp = s
+    let zvp = s.pki.validator().unwrap().without_revocation_checking();
+    let zvp_crl = s
         .pki
         .validator()
         .unwrap()
-        .without_revocation_checking();
-    let zvp_crl = s.pki.validator().unwrap().with_crls([s.crl.clone()]).unwrap();
+        .with_crls([s.crl.clone()])
+        .unwrap();
     let presented = [s.card.clone()];
     // The two validators see the same certificates: the card presented, the CAs configured.
     let intermediates = s.pki.intermediates();

@@ -271,6 +271,14 @@ impl IssuedCertificate {
     }
 }
 
+/// Ways to break a generated hierarchy on purpose.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PkiOptions {
+    /// Leave clientAuth out of the issuing CAs' extended key usage, so that EKU nesting fails
+    /// for every card.
+    pub issuing_cas_without_client_auth: bool,
+}
+
 /// The certificates of one card.
 #[derive(Debug, Clone)]
 pub struct Card {
@@ -313,56 +321,48 @@ impl TestPki {
         algorithm: KeyAlgorithm,
         now: DateTime<Utc>,
     ) -> Result<Self, TestPkiError> {
-        let not_before = now - Duration::days(365);
-        let not_after = now + Duration::days(10 * 365);
-        let serials = AtomicU64::new(1);
+        Self::generate_with(environment, algorithm, now, PkiOptions::default())
+    }
+
+    /// Generates the hierarchy with `options` that break it on purpose.
+    ///
+    /// # Errors
+    ///
+    /// [`TestPkiError`] when key generation or signing fails.
+    pub fn generate_with(
+        environment: Environment,
+        algorithm: KeyAlgorithm,
+        now: DateTime<Utc>,
+        options: PkiOptions,
+    ) -> Result<Self, TestPkiError> {
+        let maker = CaMaker {
+            algorithm,
+            validity: (now - Duration::days(365), now + Duration::days(10 * 365)),
+            serials: AtomicU64::new(1),
+        };
         let test = if environment == Environment::Test {
             "TEST "
         } else {
             ""
         };
-
-        let root = Self::make_ca(
-            &format!("zvp testpki {test}Root CA"),
-            None,
-            None,
-            algorithm,
-            (not_before, not_after),
-            &serials,
-            &[],
-        )?;
-        let domain = Self::make_ca(
+        let root = maker.make(&format!("zvp testpki {test}Root CA"), None, &[], true)?;
+        let domain = maker.make(
             &format!("zvp testpki {test}Organisatie Persoon CA"),
-            Some(&root),
-            Some(1),
-            algorithm,
-            (not_before, not_after),
-            &serials,
+            Some((&root, 1)),
             &[],
+            true,
         )?;
         let mut issuing = Vec::new();
         for card_type in CardType::ALL {
-            let policies = card_policies(environment, card_type);
-            let ca = Self::make_ca(
+            let ca = maker.make(
                 &issuing_ca_name(environment, card_type),
-                Some(&domain),
-                Some(0),
-                algorithm,
-                (not_before, not_after),
-                &serials,
-                &policies,
+                Some((&domain, 0)),
+                &card_policies(environment, card_type),
+                !options.issuing_cas_without_client_auth,
             )?;
             issuing.push((card_type, ca));
         }
-        let tls_root = Self::make_ca(
-            "zvp testpki TLS Root CA",
-            None,
-            None,
-            algorithm,
-            (not_before, not_after),
-            &serials,
-            &[],
-        )?;
+        let tls_root = maker.make("zvp testpki TLS Root CA", None, &[], true)?;
         Ok(Self {
             environment,
             algorithm,
@@ -370,7 +370,7 @@ impl TestPki {
             domain,
             issuing,
             tls_root,
-            next_serial: serials,
+            next_serial: maker.serials,
         })
     }
 
@@ -592,15 +592,37 @@ impl TestPki {
         })
     }
 
-    /// Makes a CA signed by `parent` (self-signed without one).
-    fn make_ca(
+    /// The issuing CA of a card type.
+    fn issuer_of(&self, card_type: CardType) -> &Ca {
+        // INVARIANT: `issuing` has an entry for every card type (see `generate`).
+        self.issuing
+            .iter()
+            .find(|(t, _)| *t == card_type)
+            .map_or(&self.domain, |(_, ca)| ca)
+    }
+
+    /// The next serial number.
+    fn serial(&self) -> u64 {
+        self.next_serial.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Makes the CAs of one hierarchy: same key type, validity and serial counter.
+struct CaMaker {
+    algorithm: KeyAlgorithm,
+    validity: (DateTime<Utc>, DateTime<Utc>),
+    serials: AtomicU64,
+}
+
+impl CaMaker {
+    /// Makes a CA signed by `parent` with the given path length (self-signed without one).
+    /// Subordinate CAs get an EKU list like the real UZI CAs', with or without clientAuth.
+    fn make(
+        &self,
         common_name: &str,
-        parent: Option<&Ca>,
-        path_len: Option<u8>,
-        algorithm: KeyAlgorithm,
-        (not_before, not_after): (DateTime<Utc>, DateTime<Utc>),
-        serials: &AtomicU64,
+        parent: Option<(&Ca, u8)>,
         policies: &[&str],
+        client_auth: bool,
     ) -> Result<Ca, TestPkiError> {
         let mut params = CertificateParams::default();
         params.distinguished_name = rcgen::DistinguishedName::new();
@@ -611,25 +633,30 @@ impl TestPki {
         params
             .distinguished_name
             .push(DnType::CommonName, common_name);
-        params.not_before = to_time(not_before)?;
-        params.not_after = to_time(not_after)?;
-        params.serial_number = Some(SerialNumber::from(serials.fetch_add(1, Ordering::Relaxed)));
-        params.is_ca = IsCa::Ca(match path_len {
-            Some(n) => BasicConstraints::Constrained(n),
+        params.not_before = to_time(self.validity.0)?;
+        params.not_after = to_time(self.validity.1)?;
+        params.serial_number = Some(SerialNumber::from(
+            self.serials.fetch_add(1, Ordering::Relaxed),
+        ));
+        params.is_ca = IsCa::Ca(match parent {
+            Some((_, path_len)) => BasicConstraints::Constrained(path_len),
             None => BasicConstraints::Unconstrained,
         });
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         params.use_authority_key_identifier_extension = parent.is_some();
         if parent.is_some() {
             // As the real UZI CAs: an EKU list that allows what their cards do.
-            params.extended_key_usages = vec![
-                ExtendedKeyUsagePurpose::ClientAuth,
-                ExtendedKeyUsagePurpose::ServerAuth,
-                ExtendedKeyUsagePurpose::EmailProtection,
-                ExtendedKeyUsagePurpose::Other(arcs(DOCUMENT_SIGNING)),
-                ExtendedKeyUsagePurpose::Other(arcs(ENCRYPTING_FILE_SYSTEM)),
-                ExtendedKeyUsagePurpose::OcspSigning,
-            ];
+            params.extended_key_usages = [
+                client_auth.then_some(ExtendedKeyUsagePurpose::ClientAuth),
+                Some(ExtendedKeyUsagePurpose::ServerAuth),
+                Some(ExtendedKeyUsagePurpose::EmailProtection),
+                Some(ExtendedKeyUsagePurpose::Other(arcs(DOCUMENT_SIGNING))),
+                Some(ExtendedKeyUsagePurpose::Other(arcs(ENCRYPTING_FILE_SYSTEM))),
+                Some(ExtendedKeyUsagePurpose::OcspSigning),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
         }
         if !policies.is_empty() {
             let info = policies
@@ -646,9 +673,9 @@ impl TestPki {
                 encode(&CertificatePolicies(info))?,
             )];
         }
-        let key = algorithm.ca_key()?;
+        let key = self.algorithm.ca_key()?;
         let cert = match parent {
-            Some(parent) => {
+            Some((parent, _)) => {
                 params.signed_by(&key, &Issuer::from_params(&parent.params, &parent.key))?
             }
             None => params.self_signed(&key)?,
@@ -658,20 +685,6 @@ impl TestPki {
             params,
             key,
         })
-    }
-
-    /// The issuing CA of a card type.
-    fn issuer_of(&self, card_type: CardType) -> &Ca {
-        // INVARIANT: `issuing` has an entry for every card type (see `generate`).
-        self.issuing
-            .iter()
-            .find(|(t, _)| *t == card_type)
-            .map_or(&self.domain, |(_, ca)| ca)
-    }
-
-    /// The next serial number.
-    fn serial(&self) -> u64 {
-        self.next_serial.fetch_add(1, Ordering::Relaxed)
     }
 }
 

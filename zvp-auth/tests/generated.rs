@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
-use zvp_auth::testpki::{CardSpec, IssuedCertificate, KeyAlgorithm, TestPki};
+use zvp_auth::testpki::{CardSpec, IssuedCertificate, KeyAlgorithm, PkiOptions, TestPki};
 use zvp_auth::uzi::{
     AuthProfileDefect, Environment, SanDefect, SanInconsistency, SubjectIdError, UziError,
     UziValidator,
@@ -497,4 +497,40 @@ proptest! {
             "{err:?}"
         );
     }
+}
+
+#[test]
+fn issuing_ca_that_may_not_issue_client_certificates_breaks_the_chain() {
+    let options = PkiOptions {
+        issuing_cas_without_client_auth: true,
+    };
+    let pki =
+        TestPki::generate_with(Environment::Test, KeyAlgorithm::EcdsaP256, now(), options).unwrap();
+    let card = pki.issue_card(&gp()).unwrap().authentication;
+    let v = pki.validator().unwrap().without_revocation_checking();
+    assert_eq!(
+        v.validate(&card.chain(), now()).unwrap_err().code(),
+        "chain-invalid"
+    );
+    // The same when the CA is presented rather than configured.
+    let v = UziValidator::new(Environment::Test, [pki.root()])
+        .unwrap()
+        .without_revocation_checking();
+    assert_eq!(
+        v.validate(&card.chain(), now()).unwrap_err().code(),
+        "chain-invalid"
+    );
+}
+
+#[test]
+fn too_many_configured_certificates_are_refused() {
+    let many = std::iter::repeat_n(pki().issuing_ca(CardType::CareProvider), 64);
+    assert_eq!(
+        pki()
+            .validator()
+            .unwrap()
+            .with_intermediates(many)
+            .unwrap_err(),
+        zvp_auth::uzi::ConfigError::TooManyCertificates { found: 1 + 5 + 64 }
+    );
 }
