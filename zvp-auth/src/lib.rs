@@ -3,14 +3,16 @@
 //! - [`uzi`]: parsing and validating UZI-pas certificates into a
 //!   [`VerifiedUziIdentity`](uzi::VerifiedUziIdentity), the only way to obtain one, and the
 //!   rustls client-certificate verifier for the portal's handshake;
+//! - [`policy`]: the pure authorization engine — eligibility, own patients, practices,
+//!   delegations, emergency access — whose [`Decision`](policy::Decision) carries its basis;
+//! - [`directory`]: accounts, delegations and emergency grants;
 //! - `testpki` (feature `test-pki`): a UZI-like test PKI that mints cards of every kind, for
 //!   tests, benches, fuzzing and the demo.
 //!
-//! Still to come, as the design (`../shared/DESIGN.md`) lays out: `policy`, the pure
-//! authorization engine whose `Decision` carries its legal basis, and `directory`, the
-//! accounts, practices and delegations with their storage trait. This crate does no network
-//! IO and never reads the clock: time is a parameter.
+//! This crate does no network IO and never reads the clock: time is a parameter.
 
+pub mod directory;
+pub mod policy;
 #[cfg(feature = "test-pki")]
 pub mod testpki;
 pub mod uzi;

@@ -6,11 +6,14 @@
 //! zvp-portal uzi verify --anchors DIR [--intermediates DIR] [--crl FILE]...
 //!            [--at RFC3339] [--test-environment] [--eligible-roles 01.015,...]
 //!            [--card-types Z,N] CERT   validate a certificate; JSON verdict, exit 0 or 1
+//! zvp-portal policy decide --world WORLD.json --request REQUEST.json
+//!                                      one policy decision as JSON
 //! zvp-portal testpki generate --out DIR  write a demo PKI with cards of every kind
 //! ```
 //!
 //! Run with `cargo run -p zvp-portal -- <command>`.
 
+mod policy_cmd;
 mod testpki_cmd;
 mod uzi_cmd;
 
@@ -33,6 +36,9 @@ enum Command {
     /// Inspect and verify UZI-pas certificates.
     #[command(subcommand)]
     Uzi(uzi_cmd::UziCommand),
+    /// Decide requests with the authorization policy.
+    #[command(subcommand)]
+    Policy(policy_cmd::PolicyCommand),
     /// Generate a UZI-like test PKI.
     #[command(subcommand)]
     Testpki(testpki_cmd::TestpkiCommand),
@@ -49,6 +55,7 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Command::Uzi(command) => uzi_cmd::run(command),
+        Command::Policy(command) => policy_cmd::run(command),
         Command::Testpki(command) => testpki_cmd::run(command),
     }
 }

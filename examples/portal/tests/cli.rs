@@ -301,3 +301,79 @@ fn unreadable_input_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent"));
 }
+
+#[test]
+fn policy_decide_prints_the_decision() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("policy");
+    std::fs::create_dir_all(&dir).unwrap();
+    let world = dir.join("world.json");
+    std::fs::write(
+        &world,
+        r#"{"now": "2026-11-25T10:00:00Z",
+            "accounts": [{"uzi": "900000001", "agb": "01000001", "practice_agb": "01009001",
+                          "role": "01.015", "status": "active", "admin": false}],
+            "delegations": [{"grantor_agb": "01000002", "grantee_uzi": "900000001",
+                             "from": "2026-11-01T00:00:00Z", "until": "2026-12-01T00:00:00Z",
+                             "revoked_at": null}],
+            "emergency_grants": [],
+            "patients": [{"id": "p1", "registered_gp_agb": "01000002"},
+                         {"id": "p2", "registered_gp_agb": "01000003"}]}"#,
+    )
+    .unwrap();
+    let decide = |request: &str| {
+        let file = dir.join("request.json");
+        std::fs::write(&file, request).unwrap();
+        portal(&[
+            "policy",
+            "decide",
+            "--world",
+            world.to_str().unwrap(),
+            "--request",
+            file.to_str().unwrap(),
+        ])
+    };
+    let (code, json) = decide(
+        r#"{"uzi": "900000001", "card_agb": "01000001", "card_role": "01.015",
+            "action": "view-patient", "section": "results", "patient": "p1"}"#,
+    );
+    assert_eq!(code, 0);
+    assert_eq!(json["decision"], "permit");
+    assert_eq!(json["basis"], "delegation");
+    assert_eq!(json["grantor"], "01000002");
+    let (_, json) = decide(
+        r#"{"uzi": "900000001", "card_role": "01.015", "action": "view-patient",
+            "section": "details", "patient": "p2"}"#,
+    );
+    assert_eq!(json, serde_json::json!({"decision": "requires-emergency"}));
+    let (_, json) =
+        decide(r#"{"uzi": "900000001", "card_role": "01.000", "action": "list-admitted"}"#);
+    assert_eq!(
+        json,
+        serde_json::json!({"decision": "deny", "reason": "role-not-eligible"})
+    );
+
+    // Malformed input: exit 2 and a message naming the problem.
+    let file = dir.join("bad.json");
+    std::fs::write(
+        &file,
+        r#"{"uzi": "12345678", "card_role": "01.015", "action": "list-admitted"}"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_zvp-portal"))
+        .args([
+            "policy",
+            "decide",
+            "--world",
+            world.to_str().unwrap(),
+            "--request",
+            file.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("uzi number"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

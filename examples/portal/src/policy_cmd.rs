@@ -1,0 +1,64 @@
+//! `zvp-portal policy decide`: one decision of the policy engine, for test engineers.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use zvp_auth::policy::{Policy, RequestFile, WorldFile};
+use zvp_core::RoleCode;
+
+/// The `policy` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum PolicyCommand {
+    /// Decide a request on a world and print the decision as JSON:
+    /// `{"decision":"permit","basis":"own"|"practice"|"delegation"|"emergency"|"administrator",..}`,
+    /// `{"decision":"requires-emergency"}` or `{"decision":"deny","reason":"<code>"}`.
+    /// The formats are documented in `zvp_auth::policy`.
+    Decide {
+        /// The world: `now`, accounts, delegations, emergency grants, patients.
+        #[arg(long)]
+        world: PathBuf,
+        /// The request: uzi, card_agb, card_role, action, section, patient.
+        #[arg(long)]
+        request: PathBuf,
+        /// Eligible roles, comma-separated (default: 01.015,01.004,01.047,01.056).
+        #[arg(long, value_delimiter = ',')]
+        eligible_roles: Option<Vec<RoleCode>>,
+    },
+}
+
+/// Runs a `policy` subcommand.
+pub(crate) fn run(command: PolicyCommand) -> ExitCode {
+    let PolicyCommand::Decide {
+        world,
+        request,
+        eligible_roles,
+    } = command;
+    let read = |path: &PathBuf| {
+        std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let decided = (|| -> Result<serde_json::Value, String> {
+        let world_file = WorldFile::from_json(&read(&world)?)
+            .map_err(|e| format!("{}: {e}", world.display()))?;
+        let request_value = RequestFile::from_json(&read(&request)?)
+            .and_then(|r| r.to_request())
+            .map_err(|e| format!("{}: {e}", request.display()))?;
+        let mut policy = Policy::default();
+        if let Some(roles) = &eligible_roles {
+            policy = policy.with_eligible_roles(roles);
+        }
+        Ok(policy
+            .decide(&world_file.to_world(), &request_value, world_file.now)
+            .to_json())
+    })();
+    match decided {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("zvp-portal policy decide: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
