@@ -61,7 +61,7 @@
 //! `request-emergency`, `approve-account`, `reject-account`, `block-account`,
 //! `manage-delegations`, `read-audit`, `review-emergency`.
 
-mod file;
+pub mod file;
 mod world;
 
 use chrono::{DateTime, Duration, Utc};

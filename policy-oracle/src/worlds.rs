@@ -1,0 +1,209 @@
+//! Random worlds and requests for property and differential tests.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use proptest::prelude::*;
+use zvp_auth::directory::{AccountStatus, ReasonCategory};
+use zvp_auth::policy::file::{AccountEntry, DelegationEntry, GrantEntry, PatientEntry};
+use zvp_auth::policy::{Action, Request, Section, WorldFile};
+use zvp_core::{AgbCode, PatientId, RoleCode, UziNumber};
+
+/// The `now` of every generated world.
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0)
+        .single()
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+/// AGB codes of the generated worlds: a small pool, so that relations happen often.
+const AGBS: u32 = 6;
+/// UZI numbers of the generated worlds (one more is used for "no account").
+const UZIS: u32 = 5;
+/// Patients of the generated worlds (one more is used for "unknown patient").
+const PATIENTS: u32 = 6;
+
+fn agb(i: u32) -> AgbCode {
+    AgbCode::new(1_000_001 + i).unwrap_or_else(|| unreachable!())
+}
+
+fn uzi(i: u32) -> UziNumber {
+    UziNumber::new(900_000_001 + i).unwrap_or_else(|| unreachable!())
+}
+
+fn patient(i: u32) -> PatientId {
+    format!("p{i}").parse().unwrap_or_else(|_| unreachable!())
+}
+
+fn any_agb() -> impl Strategy<Value = AgbCode> {
+    (0..AGBS).prop_map(agb)
+}
+
+fn maybe_agb() -> impl Strategy<Value = Option<AgbCode>> {
+    prop_oneof![1 => Just(None), 4 => any_agb().prop_map(Some)]
+}
+
+fn any_role() -> impl Strategy<Value = RoleCode> {
+    prop_oneof![
+        4 => Just(RoleCode::GENERAL_PRACTITIONER),
+        1 => Just(RoleCode::DISPENSING_GENERAL_PRACTITIONER),
+        1 => Just(RoleCode::ELDERLY_CARE_PHYSICIAN),
+        1 => Just(RoleCode::INTELLECTUAL_DISABILITY_PHYSICIAN),
+        1 => Just(RoleCode::PHYSICIAN),
+        1 => Just(RoleCode::NONE),
+    ]
+}
+
+fn any_status() -> impl Strategy<Value = AccountStatus> {
+    prop_oneof![
+        6 => Just(AccountStatus::Active),
+        1 => Just(AccountStatus::Requested),
+        1 => Just(AccountStatus::Blocked),
+        1 => Just(AccountStatus::Rejected),
+    ]
+}
+
+/// A time near `now`, hitting the boundaries (`now` itself, a second either side) often.
+fn near_now() -> impl Strategy<Value = DateTime<Utc>> {
+    prop_oneof![
+        1 => Just(0i64),
+        1 => Just(-1i64),
+        1 => Just(1i64),
+        4 => -200_000i64..200_000,
+    ]
+    .prop_map(|seconds| now() + Duration::seconds(seconds))
+}
+
+fn account(i: u32) -> impl Strategy<Value = AccountEntry> {
+    (maybe_agb(), maybe_agb(), any_role(), any_status(), proptest::bool::weighted(0.2)).prop_map(
+        move |(agb, practice_agb, role, status, admin)| AccountEntry {
+            uzi: uzi(i),
+            agb,
+            practice_agb,
+            role,
+            status,
+            admin,
+            name: String::new(),
+        },
+    )
+}
+
+fn delegation() -> impl Strategy<Value = DelegationEntry> {
+    (
+        any_agb(),
+        0..UZIS,
+        near_now(),
+        proptest::option::weighted(0.7, near_now()),
+        proptest::option::weighted(0.3, near_now()),
+    )
+        .prop_map(|(grantor, grantee, from, until, revoked_at)| DelegationEntry {
+            id: None,
+            grantor_agb: grantor,
+            grantee_uzi: uzi(grantee),
+            from,
+            until,
+            revoked_at,
+        })
+}
+
+fn grant() -> impl Strategy<Value = GrantEntry> {
+    (0..UZIS, 0..PATIENTS, near_now(), near_now(), 0..ReasonCategory::ALL.len()).prop_map(
+        |(practitioner, p, granted_at, expires_at, category)| GrantEntry {
+            id: None,
+            uzi: uzi(practitioner),
+            patient: patient(p),
+            reason_category: ReasonCategory::ALL
+                .get(category)
+                .copied()
+                .unwrap_or(ReasonCategory::Other),
+            reason: "reden voor de noodprocedure".to_owned(),
+            granted_at,
+            expires_at,
+        },
+    )
+}
+
+/// A random world: some of the accounts, every patient with a random registered GP (or none),
+/// up to 8 delegations and 6 emergency grants, all around [`now`].
+pub fn world() -> impl Strategy<Value = WorldFile> {
+    let accounts = (0..UZIS)
+        .map(|i| proptest::option::weighted(0.85, account(i)))
+        .collect::<Vec<_>>();
+    let patients = (0..PATIENTS)
+        .map(|i| maybe_agb().prop_map(move |gp| PatientEntry { id: patient(i), registered_gp_agb: gp }))
+        .collect::<Vec<_>>();
+    (
+        accounts,
+        patients,
+        proptest::collection::vec(delegation(), 0..8),
+        proptest::collection::vec(grant(), 0..6),
+    )
+        .prop_map(|(accounts, patients, delegations, emergency_grants)| WorldFile {
+            now: now(),
+            accounts: accounts.into_iter().flatten().collect(),
+            delegations,
+            emergency_grants,
+            patients,
+        })
+}
+
+/// A random action; patient actions name one of the world's patients or an unknown one.
+pub fn action() -> impl Strategy<Value = Action> {
+    let any_patient = (0..=PATIENTS).prop_map(patient);
+    let section = prop_oneof![
+        Just(Section::Details),
+        Just(Section::CareMoments),
+        Just(Section::Results),
+        Just(Section::Letters),
+        Just(Section::Document),
+    ];
+    prop_oneof![
+        1 => Just(Action::ListAdmitted),
+        1 => Just(Action::ListDischarged),
+        2 => any_patient.clone().prop_map(|patient| Action::SearchPatient { patient }),
+        6 => (any_patient.clone(), section).prop_map(|(patient, section)| Action::ViewPatient { patient, section }),
+        2 => any_patient.prop_map(|patient| Action::RequestEmergency { patient }),
+        1 => Just(Action::ApproveAccount),
+        1 => Just(Action::BlockAccount),
+        1 => Just(Action::ReadAudit),
+        1 => Just(Action::ReviewEmergency),
+    ]
+}
+
+/// A random request: one of the world's practitioners (or one without account), a card AGB
+/// (often the account's own, sometimes another, sometimes none) and role.
+pub fn request() -> impl Strategy<Value = Request> {
+    (0..=UZIS, proptest::option::weighted(0.6, any_agb()), any_role(), action()).prop_map(
+        |(u, card_agb, card_role, action)| Request {
+            uzi: uzi(u),
+            card_agb,
+            card_role,
+            action,
+        },
+    )
+}
+
+/// A request whose card carries the account's own AGB code (or none), so that decisions get
+/// past the identity checks often enough to test the treatment relation.
+pub fn matching_request(world: &WorldFile) -> impl Strategy<Value = Request> + use<> {
+    let agbs: Vec<(UziNumber, Option<AgbCode>)> =
+        world.accounts.iter().map(|a| (a.uzi, a.agb)).collect();
+    (request(), proptest::bool::ANY).prop_map(move |(mut request, with_agb)| {
+        let own = agbs.iter().find(|(u, _)| *u == request.uzi).and_then(|(_, a)| *a);
+        request.card_agb = if with_agb { own } else { None };
+        if request.card_role == RoleCode::NONE || request.card_role == RoleCode::PHYSICIAN {
+            // Keep some ineligible roles, but mostly eligible ones.
+            request.card_role = RoleCode::GENERAL_PRACTITIONER;
+        }
+        request
+    })
+}
+
+/// A world with a batch of requests on it.
+pub fn world_and_requests(requests: usize) -> impl Strategy<Value = (WorldFile, Vec<Request>)> {
+    world().prop_flat_map(move |world| {
+        let requests = proptest::collection::vec(
+            prop_oneof![request(), matching_request(&world)],
+            requests,
+        );
+        (Just(world), requests)
+    })
+}

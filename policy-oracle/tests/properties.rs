@@ -1,0 +1,190 @@
+//! The laws of the policy engine over random worlds (see `zvp_policy_oracle::worlds`).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation should panic"
+)]
+
+use proptest::prelude::*;
+use zvp_auth::directory::AccountStatus;
+use zvp_auth::policy::{Action, Basis, Decision, Policy, Request, Section, World, WorldFile};
+use zvp_policy_oracle::worlds::{now, world_and_requests};
+
+fn decide(world: &World, request: &Request) -> Decision {
+    Policy::default().decide(world, request, now())
+}
+
+/// The basis of a permit is true of the world.
+fn basis_holds(file: &WorldFile, request: &Request, basis: Basis) -> bool {
+    let account = file.accounts.iter().find(|a| a.uzi == request.uzi);
+    let Some(account) = account else { return false };
+    if account.status != AccountStatus::Active {
+        return false;
+    }
+    if request.card_agb.is_some() && request.card_agb != account.agb {
+        return false;
+    }
+    if basis == Basis::Administrator {
+        return request.action.is_administrative() && account.admin;
+    }
+    if request.action.is_administrative()
+        || !Policy::default().eligible_roles().contains(&request.card_role)
+    {
+        return false;
+    }
+    let Some(patient) = request.action.patient() else {
+        // Lists: the account itself is the basis.
+        return basis == Basis::Own;
+    };
+    let gp = file
+        .patients
+        .iter()
+        .find(|p| &p.id == patient)
+        .and_then(|p| p.registered_gp_agb);
+    match basis {
+        Basis::Own => gp.is_some() && gp == account.agb,
+        Basis::Practice => gp.is_some() && gp == account.practice_agb,
+        Basis::Delegation { grantor, .. } => {
+            gp == Some(grantor)
+                && file.delegations.iter().any(|d| {
+                    d.grantor_agb == grantor
+                        && d.grantee_uzi == request.uzi
+                        && d.from <= now()
+                        && d.until.is_none_or(|u| now() < u)
+                        && d.revoked_at.is_none_or(|r| now() < r)
+                })
+        }
+        Basis::Emergency { .. } => file.emergency_grants.iter().any(|g| {
+            g.uzi == request.uzi && &g.patient == patient && g.granted_at <= now() && now() < g.expires_at
+        }),
+        Basis::Administrator => false,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn no_permit_without_a_basis_that_holds((file, requests) in world_and_requests(20)) {
+        let world = file.to_world();
+        for request in &requests {
+            if let Decision::Permit(permit) = decide(&world, request) {
+                prop_assert!(basis_holds(&file, request, permit.basis()), "{request:?} {:?}", permit.basis());
+                prop_assert_eq!(permit.uzi(), request.uzi);
+                prop_assert_eq!(permit.action(), &request.action);
+            }
+        }
+    }
+
+    #[test]
+    fn inactive_or_ineligible_accounts_never_get_a_permit((file, requests) in world_and_requests(20)) {
+        let world = file.to_world();
+        for request in &requests {
+            let account = file.accounts.iter().find(|a| a.uzi == request.uzi);
+            let inactive = account.is_none_or(|a| a.status != AccountStatus::Active);
+            let ineligible = !request.action.is_administrative()
+                && !Policy::default().eligible_roles().contains(&request.card_role);
+            if inactive || ineligible {
+                prop_assert!(!matches!(decide(&world, request), Decision::Permit(_)), "{request:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn delegations_and_grants_not_in_force_change_nothing((mut file, requests) in world_and_requests(20)) {
+        // Fix the ids, which default to positions, before removing entries.
+        for (id, d) in (0u64..).zip(&mut file.delegations) {
+            d.id = Some(id);
+        }
+        for (id, g) in (0u64..).zip(&mut file.emergency_grants) {
+            g.id = Some(id);
+        }
+        let world = file.to_world();
+        let mut pruned = file.clone();
+        pruned.delegations.retain(|d| {
+            d.from <= now() && d.until.is_none_or(|u| now() < u) && d.revoked_at.is_none_or(|r| now() < r)
+        });
+        pruned.emergency_grants.retain(|g| g.granted_at <= now() && now() < g.expires_at);
+        let pruned_world = pruned.to_world();
+        for request in &requests {
+            prop_assert_eq!(decide(&world, request).to_json(), decide(&pruned_world, request).to_json());
+        }
+    }
+
+    #[test]
+    fn emergency_grants_are_per_patient((file, requests) in world_and_requests(20)) {
+        let world = file.to_world();
+        for request in &requests {
+            if let Decision::Permit(permit) = decide(&world, request)
+                && let Basis::Emergency { .. } = permit.basis()
+            {
+                let patient = request.action.patient().unwrap();
+                prop_assert!(file.emergency_grants.iter().any(|g| &g.patient == patient && g.uzi == request.uzi));
+            }
+        }
+    }
+
+    #[test]
+    fn adding_a_delegation_never_removes_a_permit_and_removing_one_never_adds_one(
+        (file, requests) in world_and_requests(20),
+        index in any::<prop::sample::Index>(),
+    ) {
+        prop_assume!(!file.delegations.is_empty());
+        let mut fewer = file.clone();
+        fewer.delegations.remove(index.index(file.delegations.len()));
+        let (more, less) = (file.to_world(), fewer.to_world());
+        for request in &requests {
+            let with = matches!(decide(&more, request), Decision::Permit(_));
+            let without = matches!(decide(&less, request), Decision::Permit(_));
+            prop_assert!(with || !without, "removing a delegation added a permit: {request:?}");
+        }
+    }
+
+    #[test]
+    fn decisions_are_deterministic_and_independent_of_order((file, requests) in world_and_requests(20)) {
+        let world = file.to_world();
+        let mut reversed = file.clone();
+        reversed.delegations.reverse();
+        reversed.emergency_grants.reverse();
+        reversed.accounts.reverse();
+        reversed.patients.reverse();
+        let reversed = reversed.to_world();
+        for request in &requests {
+            let first = decide(&world, request);
+            prop_assert_eq!(&first, &decide(&world, request));
+            let other = decide(&reversed, request);
+            // Ids may differ where several delegations or grants hold; the decision may not.
+            prop_assert_eq!(first.code(), other.code());
+            if let (Decision::Permit(a), Decision::Permit(b)) = (&first, &other) {
+                prop_assert_eq!(a.basis().code(), b.basis().code());
+            }
+        }
+    }
+
+    #[test]
+    fn a_patient_is_listed_iff_viewing_details_is_permitted_without_emergency(
+        (file, requests) in world_and_requests(10)
+    ) {
+        let world = file.to_world();
+        for request in &requests {
+            let scope = Policy::default().list_scope(&world, request.uzi, request.card_agb, request.card_role, now());
+            for patient in &file.patients {
+                let view = Request {
+                    action: Action::ViewPatient { patient: patient.id.clone(), section: Section::Details },
+                    ..request.clone()
+                };
+                let viewable = matches!(
+                    decide(&world, &view),
+                    Decision::Permit(p) if !matches!(p.basis(), Basis::Emergency { .. })
+                );
+                let listed = scope.as_ref().is_ok_and(|scope| {
+                    patient.registered_gp_agb.is_some_and(|gp| scope.iter().any(|s| s.agb == gp))
+                });
+                prop_assert_eq!(listed, viewable, "{:?} {:?}", view, scope);
+            }
+        }
+    }
+}
