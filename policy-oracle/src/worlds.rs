@@ -54,7 +54,7 @@ fn any_role() -> impl Strategy<Value = RoleCode> {
 
 fn any_status() -> impl Strategy<Value = AccountStatus> {
     prop_oneof![
-        6 => Just(AccountStatus::Active),
+        12 => Just(AccountStatus::Active),
         1 => Just(AccountStatus::Requested),
         1 => Just(AccountStatus::Blocked),
         1 => Just(AccountStatus::Rejected),
@@ -73,17 +73,24 @@ fn near_now() -> impl Strategy<Value = DateTime<Utc>> {
 }
 
 fn account(i: u32) -> impl Strategy<Value = AccountEntry> {
-    (maybe_agb(), maybe_agb(), any_role(), any_status(), proptest::bool::weighted(0.2)).prop_map(
-        move |(agb, practice_agb, role, status, admin)| AccountEntry {
-            uzi: uzi(i),
-            agb,
-            practice_agb,
-            role,
-            status,
-            admin,
-            name: String::new(),
-        },
+    (
+        maybe_agb(),
+        maybe_agb(),
+        any_role(),
+        any_status(),
+        proptest::bool::weighted(0.2),
     )
+        .prop_map(
+            move |(agb, practice_agb, role, status, admin)| AccountEntry {
+                uzi: uzi(i),
+                agb,
+                practice_agb,
+                role,
+                status,
+                admin,
+                name: String::new(),
+            },
+        )
 }
 
 fn delegation() -> impl Strategy<Value = DelegationEntry> {
@@ -94,55 +101,71 @@ fn delegation() -> impl Strategy<Value = DelegationEntry> {
         proptest::option::weighted(0.7, near_now()),
         proptest::option::weighted(0.3, near_now()),
     )
-        .prop_map(|(grantor, grantee, from, until, revoked_at)| DelegationEntry {
-            id: None,
-            grantor_agb: grantor,
-            grantee_uzi: uzi(grantee),
-            from,
-            until,
-            revoked_at,
-        })
+        .prop_map(
+            |(grantor, grantee, from, until, revoked_at)| DelegationEntry {
+                id: None,
+                grantor_agb: grantor,
+                grantee_uzi: uzi(grantee),
+                from,
+                until,
+                revoked_at,
+            },
+        )
 }
 
 fn grant() -> impl Strategy<Value = GrantEntry> {
-    (0..UZIS, 0..PATIENTS, near_now(), near_now(), 0..ReasonCategory::ALL.len()).prop_map(
-        |(practitioner, p, granted_at, expires_at, category)| GrantEntry {
-            id: None,
-            uzi: uzi(practitioner),
-            patient: patient(p),
-            reason_category: ReasonCategory::ALL
-                .get(category)
-                .copied()
-                .unwrap_or(ReasonCategory::Other),
-            reason: "reden voor de noodprocedure".to_owned(),
-            granted_at,
-            expires_at,
-        },
+    (
+        0..UZIS,
+        0..PATIENTS,
+        near_now(),
+        near_now(),
+        0..ReasonCategory::ALL.len(),
     )
+        .prop_map(
+            |(practitioner, p, granted_at, expires_at, category)| GrantEntry {
+                id: None,
+                uzi: uzi(practitioner),
+                patient: patient(p),
+                reason_category: ReasonCategory::ALL
+                    .get(category)
+                    .copied()
+                    .unwrap_or(ReasonCategory::Other),
+                reason: "reden voor de noodprocedure".to_owned(),
+                granted_at,
+                expires_at,
+            },
+        )
 }
 
-/// A random world: some of the accounts, every patient with a random registered GP (or none),
-/// up to 8 delegations and 6 emergency grants, all around [`now`].
+/// A random world: most of the accounts, every patient with a random registered GP (or none),
+/// up to 9 delegations and 7 emergency grants, all around [`now`].
 pub fn world() -> impl Strategy<Value = WorldFile> {
     let accounts = (0..UZIS)
-        .map(|i| proptest::option::weighted(0.85, account(i)))
+        .map(|i| proptest::option::weighted(0.95, account(i)))
         .collect::<Vec<_>>();
     let patients = (0..PATIENTS)
-        .map(|i| maybe_agb().prop_map(move |gp| PatientEntry { id: patient(i), registered_gp_agb: gp }))
+        .map(|i| {
+            maybe_agb().prop_map(move |gp| PatientEntry {
+                id: patient(i),
+                registered_gp_agb: gp,
+            })
+        })
         .collect::<Vec<_>>();
     (
         accounts,
         patients,
-        proptest::collection::vec(delegation(), 0..8),
-        proptest::collection::vec(grant(), 0..6),
+        proptest::collection::vec(delegation(), 0..10),
+        proptest::collection::vec(grant(), 0..8),
     )
-        .prop_map(|(accounts, patients, delegations, emergency_grants)| WorldFile {
-            now: now(),
-            accounts: accounts.into_iter().flatten().collect(),
-            delegations,
-            emergency_grants,
-            patients,
-        })
+        .prop_map(
+            |(accounts, patients, delegations, emergency_grants)| WorldFile {
+                now: now(),
+                accounts: accounts.into_iter().flatten().collect(),
+                delegations,
+                emergency_grants,
+                patients,
+            },
+        )
 }
 
 /// A random action; patient actions name one of the world's patients or an unknown one.
@@ -171,14 +194,18 @@ pub fn action() -> impl Strategy<Value = Action> {
 /// A random request: one of the world's practitioners (or one without account), a card AGB
 /// (often the account's own, sometimes another, sometimes none) and role.
 pub fn request() -> impl Strategy<Value = Request> {
-    (0..=UZIS, proptest::option::weighted(0.6, any_agb()), any_role(), action()).prop_map(
-        |(u, card_agb, card_role, action)| Request {
+    (
+        0..=UZIS,
+        proptest::option::weighted(0.6, any_agb()),
+        any_role(),
+        action(),
+    )
+        .prop_map(|(u, card_agb, card_role, action)| Request {
             uzi: uzi(u),
             card_agb,
             card_role,
             action,
-        },
-    )
+        })
 }
 
 /// A request whose card carries the account's own AGB code (or none), so that decisions get
@@ -187,7 +214,10 @@ pub fn matching_request(world: &WorldFile) -> impl Strategy<Value = Request> + u
     let agbs: Vec<(UziNumber, Option<AgbCode>)> =
         world.accounts.iter().map(|a| (a.uzi, a.agb)).collect();
     (request(), proptest::bool::ANY).prop_map(move |(mut request, with_agb)| {
-        let own = agbs.iter().find(|(u, _)| *u == request.uzi).and_then(|(_, a)| *a);
+        let own = agbs
+            .iter()
+            .find(|(u, _)| *u == request.uzi)
+            .and_then(|(_, a)| *a);
         request.card_agb = if with_agb { own } else { None };
         if request.card_role == RoleCode::NONE || request.card_role == RoleCode::PHYSICIAN {
             // Keep some ineligible roles, but mostly eligible ones.
@@ -200,10 +230,8 @@ pub fn matching_request(world: &WorldFile) -> impl Strategy<Value = Request> + u
 /// A world with a batch of requests on it.
 pub fn world_and_requests(requests: usize) -> impl Strategy<Value = (WorldFile, Vec<Request>)> {
     world().prop_flat_map(move |world| {
-        let requests = proptest::collection::vec(
-            prop_oneof![request(), matching_request(&world)],
-            requests,
-        );
+        let requests =
+            proptest::collection::vec(prop_oneof![request(), matching_request(&world)], requests);
         (Just(world), requests)
     })
 }

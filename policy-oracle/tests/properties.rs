@@ -31,7 +31,9 @@ fn basis_holds(file: &WorldFile, request: &Request, basis: Basis) -> bool {
         return request.action.is_administrative() && account.admin;
     }
     if request.action.is_administrative()
-        || !Policy::default().eligible_roles().contains(&request.card_role)
+        || !Policy::default()
+            .eligible_roles()
+            .contains(&request.card_role)
     {
         return false;
     }
@@ -58,7 +60,10 @@ fn basis_holds(file: &WorldFile, request: &Request, basis: Basis) -> bool {
                 })
         }
         Basis::Emergency { .. } => file.emergency_grants.iter().any(|g| {
-            g.uzi == request.uzi && &g.patient == patient && g.granted_at <= now() && now() < g.expires_at
+            g.uzi == request.uzi
+                && &g.patient == patient
+                && g.granted_at <= now()
+                && now() < g.expires_at
         }),
         Basis::Administrator => false,
     }
