@@ -164,6 +164,17 @@ pub struct CedarOracle {
     authorizer: Authorizer,
 }
 
+/// Which delegation or grant of a world a Cedar request offers in its context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Candidate {
+    /// Neither.
+    None,
+    /// The world's delegation at this index.
+    Delegation(usize),
+    /// The world's emergency grant at this index.
+    Grant(usize),
+}
+
 /// A world as Cedar entities, with its delegations and grants as context records.
 #[derive(Debug)]
 pub struct CedarWorld {
@@ -403,14 +414,51 @@ impl CedarOracle {
     /// [`OracleError`] if a request cannot be built, or Cedar reports an evaluation error
     /// (both bugs in this encoding).
     pub fn decide(&self, world: &CedarWorld, request: &Request) -> Result<Outcome, OracleError> {
+        // One question without a delegation or grant, then one per delegation and per grant.
+        let mut questions: Vec<Candidate> = vec![Candidate::None];
+        if request.action.patient().is_some() {
+            questions.extend((0..world.delegations.len()).map(Candidate::Delegation));
+            questions.extend((0..world.grants.len()).map(Candidate::Grant));
+        }
+        let mut forbids: HashSet<String> = HashSet::new();
+        let mut permits: HashSet<String> = HashSet::new();
+        for candidate in questions {
+            let cedar_request = self.request(world, request, candidate)?;
+            let (allowed, reasons) = self.authorize(world, &cedar_request)?;
+            if allowed {
+                permits.extend(reasons);
+            } else {
+                forbids.extend(reasons);
+            }
+        }
+        if let Some(reason) = DENY_ORDER.iter().find(|r| forbids.contains(**r)) {
+            return Ok(Outcome::Deny(reason));
+        }
+        if let Some(basis) = PERMIT_ORDER.iter().find(|b| permits.contains(**b)) {
+            // Lists are permitted on the account itself, which zvp calls `own`.
+            return Ok(Outcome::Permit(if *basis == "list" { "own" } else { basis }));
+        }
+        if request.action.patient().is_some() {
+            return Ok(Outcome::RequiresEmergency);
+        }
+        Err(OracleError(format!("no policy applies to {request:?}")))
+    }
+
+    /// The Cedar request for `request`, offering `candidate` in the context.
+    ///
+    /// # Errors
+    ///
+    /// [`OracleError`] if the request cannot be built (a bug in this file).
+    pub fn request(
+        &self,
+        world: &CedarWorld,
+        request: &Request,
+        candidate: Candidate,
+    ) -> Result<CedarRequest, OracleError> {
         let uzi = request.uzi.to_string();
         let principal = uid(
             "Practitioner",
-            if world.accounts.contains(&uzi) {
-                &uzi
-            } else {
-                "no-account"
-            },
+            if world.accounts.contains(&uzi) { &uzi } else { "no-account" },
         )?;
         let (name, _) = action_name(&request.action);
         let action = uid("Action", name)?;
@@ -419,87 +467,57 @@ impl CedarOracle {
             Some(_) => uid("Patient", "unknown")?,
             None => uid("Portal", "portal")?,
         };
-        let placeholder_delegation = world.delegations.first().cloned();
-        let placeholder_grant = world.grants.first().cloned();
-        // One question without a delegation or grant, then one per delegation and per grant.
-        let mut contexts: Vec<(Option<RestrictedExpression>, Option<RestrictedExpression>)> =
-            vec![(None, None)];
-        if request.action.patient().is_some() {
-            contexts.extend(world.delegations.iter().map(|d| (Some(d.clone()), None)));
-            contexts.extend(world.grants.iter().map(|g| (None, Some(g.clone()))));
+        let (delegation, grant) = match candidate {
+            Candidate::None => (None, None),
+            Candidate::Delegation(i) => (world.delegations.get(i).cloned(), None),
+            Candidate::Grant(i) => (None, world.grants.get(i).cloned()),
+        };
+        let empty = || RestrictedExpression::new_record([]).map_err(err);
+        let context = Context::from_pairs([
+            ("now".to_owned(), RestrictedExpression::new_long(world.now)),
+            (
+                "card_agb".to_owned(),
+                string(request.card_agb.map(|a| a.to_string()).unwrap_or_default()),
+            ),
+            ("card_role".to_owned(), string(request.card_role.to_string())),
+            ("has_delegation".to_owned(), RestrictedExpression::new_bool(delegation.is_some())),
+            (
+                "delegation".to_owned(),
+                match delegation.or_else(|| world.delegations.first().cloned()) {
+                    Some(d) => d,
+                    None => empty()?,
+                },
+            ),
+            ("has_grant".to_owned(), RestrictedExpression::new_bool(grant.is_some())),
+            (
+                "grant".to_owned(),
+                match grant.or_else(|| world.grants.first().cloned()) {
+                    Some(g) => g,
+                    None => empty()?,
+                },
+            ),
+        ])
+        .map_err(err)?;
+        CedarRequest::new(principal, action, resource, context, None).map_err(err)
+    }
+
+    /// Cedar's answer to one request: allowed or not, and the policies that decided it.
+    ///
+    /// # Errors
+    ///
+    /// [`OracleError`] when Cedar reports an evaluation error (a bug in this encoding).
+    pub fn authorize(
+        &self,
+        world: &CedarWorld,
+        request: &CedarRequest,
+    ) -> Result<(bool, Vec<String>), OracleError> {
+        let response = self
+            .authorizer
+            .is_authorized(request, &self.policies, &world.entities);
+        if let Some(error) = response.diagnostics().errors().next() {
+            return Err(OracleError(format!("cedar evaluation error: {error}")));
         }
-        let mut forbids: HashSet<String> = HashSet::new();
-        let mut permits: HashSet<String> = HashSet::new();
-        for (delegation, grant) in contexts {
-            let empty = || RestrictedExpression::new_record([]).map_err(err);
-            let context = Context::from_pairs([
-                ("now".to_owned(), RestrictedExpression::new_long(world.now)),
-                (
-                    "card_agb".to_owned(),
-                    string(request.card_agb.map(|a| a.to_string()).unwrap_or_default()),
-                ),
-                (
-                    "card_role".to_owned(),
-                    string(request.card_role.to_string()),
-                ),
-                (
-                    "has_delegation".to_owned(),
-                    RestrictedExpression::new_bool(delegation.is_some()),
-                ),
-                (
-                    "delegation".to_owned(),
-                    match delegation.or_else(|| placeholder_delegation.clone()) {
-                        Some(d) => d,
-                        None => empty()?,
-                    },
-                ),
-                (
-                    "has_grant".to_owned(),
-                    RestrictedExpression::new_bool(grant.is_some()),
-                ),
-                (
-                    "grant".to_owned(),
-                    match grant.or_else(|| placeholder_grant.clone()) {
-                        Some(g) => g,
-                        None => empty()?,
-                    },
-                ),
-            ])
-            .map_err(err)?;
-            let cedar_request = CedarRequest::new(
-                principal.clone(),
-                action.clone(),
-                resource.clone(),
-                context,
-                None,
-            )
-            .map_err(err)?;
-            let response =
-                self.authorizer
-                    .is_authorized(&cedar_request, &self.policies, &world.entities);
-            if let Some(error) = response.diagnostics().errors().next() {
-                return Err(OracleError(format!("cedar evaluation error: {error}")));
-            }
-            let reasons = response.diagnostics().reason().map(ToString::to_string);
-            match response.decision() {
-                CedarDecision::Deny => forbids.extend(reasons),
-                CedarDecision::Allow => permits.extend(reasons),
-            }
-        }
-        if let Some(reason) = DENY_ORDER.iter().find(|r| forbids.contains(**r)) {
-            return Ok(Outcome::Deny(reason));
-        }
-        if let Some(basis) = PERMIT_ORDER.iter().find(|b| permits.contains(**b)) {
-            // Lists are permitted on the account itself, which zvp calls `own`.
-            return Ok(Outcome::Permit(if *basis == "list" {
-                "own"
-            } else {
-                basis
-            }));
-        }
-        if request.action.patient().is_some() {
-            return Ok(Outcome::RequiresEmergency);
-        }
-        Err(OracleError(format!("no policy applies to {request:?}")))
+        let reasons = response.diagnostics().reason().map(ToString::to_string).collect();
+        Ok((response.decision() == CedarDecision::Allow, reasons))
     }
 }
