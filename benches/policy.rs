@@ -67,7 +67,11 @@ fn world(rng: &mut Rng) -> (WorldFile, Vec<u32>) {
             agb: Some(agb(i)),
             practice_agb: Some(practice(i)),
             role: RoleCode::GENERAL_PRACTITIONER,
-            status: if i % 50 == 0 { AccountStatus::Blocked } else { AccountStatus::Active },
+            status: if i % 50 == 0 {
+                AccountStatus::Blocked
+            } else {
+                AccountStatus::Active
+            },
             admin: false,
             name: String::new(),
         })
@@ -118,7 +122,10 @@ fn requests(rng: &mut Rng, file: &WorldFile, gps: &[u32]) -> Vec<Request> {
                     let d = &file.delegations[rng.below(DELEGATIONS) as usize];
                     let grantor = d.grantor_agb.value() - 1_000_000;
                     let patients = &by_gp[grantor as usize];
-                    (d.grantee_uzi.value() - 900_000_000, patients.first().copied().unwrap_or(0))
+                    (
+                        d.grantee_uzi.value() - 900_000_000,
+                        patients.first().copied().unwrap_or(0),
+                    )
                 }
                 _ => (rng.below(PRACTITIONERS), rng.below(PATIENTS)),
             };
@@ -140,7 +147,7 @@ fn bench(c: &mut Criterion) {
     let (file, gps) = world(&mut rng);
     let requests = requests(&mut rng, &file, &gps);
     let policy = Policy::default();
-    let world = file.to_world();
+    let world = file.to_world().unwrap();
     let oracle = CedarOracle::new(&policy).unwrap();
     let cedar_world = oracle.load(&file).unwrap();
 
@@ -148,11 +155,19 @@ fn bench(c: &mut Criterion) {
     let cedar_requests: Vec<_> = requests
         .iter()
         .map(|r| {
-            let gp = r.action.patient().and_then(|p| world.registered_gp(p)).flatten();
+            let gp = r
+                .action
+                .patient()
+                .and_then(|p| world.registered_gp(p))
+                .flatten();
             let candidate = file
                 .delegations
                 .iter()
-                .position(|d| Some(d.grantor_agb) == gp && d.grantee_uzi == r.uzi && d.until.is_none_or(|u| now() < u))
+                .position(|d| {
+                    Some(d.grantor_agb) == gp
+                        && d.grantee_uzi == r.uzi
+                        && d.until.is_none_or(|u| now() < u)
+                })
                 .map_or(Candidate::None, Candidate::Delegation);
             oracle.request(&cedar_world, r, candidate).unwrap()
         })

@@ -436,7 +436,11 @@ impl CedarOracle {
         }
         if let Some(basis) = PERMIT_ORDER.iter().find(|b| permits.contains(**b)) {
             // Lists are permitted on the account itself, which zvp calls `own`.
-            return Ok(Outcome::Permit(if *basis == "list" { "own" } else { basis }));
+            return Ok(Outcome::Permit(if *basis == "list" {
+                "own"
+            } else {
+                basis
+            }));
         }
         if request.action.patient().is_some() {
             return Ok(Outcome::RequiresEmergency);
@@ -458,7 +462,11 @@ impl CedarOracle {
         let uzi = request.uzi.to_string();
         let principal = uid(
             "Practitioner",
-            if world.accounts.contains(&uzi) { &uzi } else { "no-account" },
+            if world.accounts.contains(&uzi) {
+                &uzi
+            } else {
+                "no-account"
+            },
         )?;
         let (name, _) = action_name(&request.action);
         let action = uid("Action", name)?;
@@ -479,8 +487,14 @@ impl CedarOracle {
                 "card_agb".to_owned(),
                 string(request.card_agb.map(|a| a.to_string()).unwrap_or_default()),
             ),
-            ("card_role".to_owned(), string(request.card_role.to_string())),
-            ("has_delegation".to_owned(), RestrictedExpression::new_bool(delegation.is_some())),
+            (
+                "card_role".to_owned(),
+                string(request.card_role.to_string()),
+            ),
+            (
+                "has_delegation".to_owned(),
+                RestrictedExpression::new_bool(delegation.is_some()),
+            ),
             (
                 "delegation".to_owned(),
                 match delegation.or_else(|| world.delegations.first().cloned()) {
@@ -488,7 +502,10 @@ impl CedarOracle {
                     None => empty()?,
                 },
             ),
-            ("has_grant".to_owned(), RestrictedExpression::new_bool(grant.is_some())),
+            (
+                "has_grant".to_owned(),
+                RestrictedExpression::new_bool(grant.is_some()),
+            ),
             (
                 "grant".to_owned(),
                 match grant.or_else(|| world.grants.first().cloned()) {
@@ -517,7 +534,11 @@ impl CedarOracle {
         if let Some(error) = response.diagnostics().errors().next() {
             return Err(OracleError(format!("cedar evaluation error: {error}")));
         }
-        let reasons = response.diagnostics().reason().map(ToString::to_string).collect();
+        let reasons = response
+            .diagnostics()
+            .reason()
+            .map(ToString::to_string)
+            .collect();
         Ok((response.decision() == CedarDecision::Allow, reasons))
     }
 }

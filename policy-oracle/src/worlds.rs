@@ -235,3 +235,136 @@ pub fn world_and_requests(requests: usize) -> impl Strategy<Value = (WorldFile, 
         (Just(world), requests)
     })
 }
+
+/// Reads bytes as choices; past the end every choice is 0, so any input makes a world.
+struct Choices<'a> {
+    bytes: std::slice::Iter<'a, u8>,
+}
+
+impl Choices<'_> {
+    fn byte(&mut self) -> u8 {
+        self.bytes.next().copied().unwrap_or(0)
+    }
+
+    fn below(&mut self, n: u32) -> u32 {
+        u32::from(self.byte()) % n.max(1)
+    }
+
+    fn flag(&mut self) -> bool {
+        self.byte() & 1 == 1
+    }
+
+    fn agb(&mut self) -> Option<AgbCode> {
+        let i = self.below(AGBS + 1);
+        (i < AGBS).then(|| agb(i))
+    }
+
+    fn time(&mut self) -> DateTime<Utc> {
+        let minutes = i16::from_le_bytes([self.byte(), self.byte()]);
+        let seconds = match minutes % 7 {
+            0 => 0,
+            1 => -1,
+            2 => 1,
+            _ => i64::from(minutes) * 60,
+        };
+        now() + Duration::seconds(seconds)
+    }
+
+    fn role(&mut self) -> RoleCode {
+        const ROLES: [RoleCode; 6] = [
+            RoleCode::GENERAL_PRACTITIONER,
+            RoleCode::DISPENSING_GENERAL_PRACTITIONER,
+            RoleCode::ELDERLY_CARE_PHYSICIAN,
+            RoleCode::INTELLECTUAL_DISABILITY_PHYSICIAN,
+            RoleCode::PHYSICIAN,
+            RoleCode::NONE,
+        ];
+        let i = self.below(6) as usize;
+        ROLES.get(i).copied().unwrap_or(RoleCode::NONE)
+    }
+}
+
+/// A world and requests from arbitrary bytes, for fuzzing: the same pools as [`world`], every
+/// field a choice read from the input.
+pub fn from_bytes(data: &[u8]) -> (WorldFile, Vec<Request>) {
+    let mut c = Choices { bytes: data.iter() };
+    const STATUSES: [AccountStatus; 4] = [
+        AccountStatus::Active,
+        AccountStatus::Requested,
+        AccountStatus::Blocked,
+        AccountStatus::Rejected,
+    ];
+    let accounts = (0..c.below(UZIS + 1))
+        .map(|_| AccountEntry {
+            uzi: uzi(c.below(UZIS)),
+            agb: c.agb(),
+            practice_agb: c.agb(),
+            role: c.role(),
+            status: STATUSES
+                .get(c.below(4) as usize)
+                .copied()
+                .unwrap_or(AccountStatus::Active),
+            admin: c.flag(),
+            name: String::new(),
+        })
+        .collect();
+    let patients = (0..PATIENTS)
+        .map(|i| PatientEntry {
+            id: patient(i),
+            registered_gp_agb: c.agb(),
+        })
+        .collect();
+    let delegations = (0..c.below(10))
+        .map(|_| DelegationEntry {
+            id: None,
+            grantor_agb: agb(c.below(AGBS)),
+            grantee_uzi: uzi(c.below(UZIS)),
+            from: c.time(),
+            until: c.flag().then(|| c.time()),
+            revoked_at: c.flag().then(|| c.time()),
+        })
+        .collect();
+    let emergency_grants = (0..c.below(8))
+        .map(|_| GrantEntry {
+            id: None,
+            uzi: uzi(c.below(UZIS)),
+            patient: patient(c.below(PATIENTS)),
+            reason_category: ReasonCategory::AcuteCare,
+            reason: String::new(),
+            granted_at: c.time(),
+            expires_at: c.time(),
+        })
+        .collect();
+    let world = WorldFile {
+        now: now(),
+        accounts,
+        delegations,
+        emergency_grants,
+        patients,
+    };
+    let mut requests = Vec::new();
+    while c.bytes.len() > 0 && requests.len() < 16 {
+        let who = uzi(c.below(UZIS + 1));
+        let card_agb = c.agb();
+        let card_role = c.role();
+        let p = patient(c.below(PATIENTS + 1));
+        let action = match c.below(8) {
+            0 => Action::ListAdmitted,
+            1 => Action::SearchPatient { patient: p },
+            2..=4 => Action::ViewPatient {
+                patient: p,
+                section: Section::Details,
+            },
+            5 => Action::RequestEmergency { patient: p },
+            6 => Action::ReadAudit,
+            _ => Action::ApproveAccount,
+        };
+        requests.push(Request {
+            uzi: who,
+            card_agb,
+            card_role,
+            action,
+        });
+    }
+    (world, requests)
+}

@@ -43,7 +43,7 @@ fn every_scenario_case_gets_its_expected_decision() {
         let scenario: Scenario = serde_json::from_str(&std::fs::read_to_string(file).unwrap())
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let world_file = WorldFile::from_json(&scenario.world.to_string()).unwrap();
-        let world = world_file.to_world();
+        let world = world_file.to_world().unwrap();
         for case in &scenario.cases {
             cases += 1;
             let request = RequestFile::from_json(&case.request.to_string())
@@ -68,4 +68,47 @@ fn every_scenario_case_gets_its_expected_decision() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(cases >= 45, "only {cases} cases found");
+}
+
+#[test]
+fn malformed_worlds_and_requests_are_refused_with_typed_errors() {
+    use zvp_auth::policy::FileError;
+    let duplicate = WorldFile::from_json(
+        r#"{"now": "2026-11-25T10:00:00Z",
+            "accounts": [{"uzi": "900000001", "role": "01.015", "status": "active"},
+                         {"uzi": "900000001", "role": "01.015", "status": "blocked"}]}"#,
+    )
+    .unwrap();
+    assert!(matches!(
+        duplicate.to_world(),
+        Err(FileError::Duplicate { kind: "account", key }) if key == "900000001"
+    ));
+    let bad_agb = WorldFile::from_json(
+        r#"{"now": "2026-11-25T10:00:00Z", "patients": [{"id": "p1", "registered_gp_agb": "0100000"}]}"#,
+    )
+    .unwrap_err();
+    assert!(
+        bad_agb.to_string().contains("agb code: expected 8 digits"),
+        "{bad_agb}"
+    );
+    let no_patient = RequestFile::from_json(
+        r#"{"uzi": "900000001", "card_role": "01.015", "action": "view-patient", "section": "details"}"#,
+    )
+    .unwrap()
+    .to_request()
+    .unwrap_err();
+    assert!(matches!(
+        no_patient,
+        FileError::MissingField {
+            action: "view-patient",
+            field: "patient"
+        }
+    ));
+    let unknown = RequestFile::from_json(
+        r#"{"uzi": "900000001", "card_role": "01.015", "action": "delete-patient"}"#,
+    )
+    .unwrap()
+    .to_request()
+    .unwrap_err();
+    assert!(matches!(unknown, FileError::UnknownAction(a) if a == "delete-patient"));
 }

@@ -47,8 +47,11 @@ pub(crate) fn run(command: PolicyCommand) -> ExitCode {
         if let Some(roles) = &eligible_roles {
             policy = policy.with_eligible_roles(roles);
         }
+        let indexed = world_file
+            .to_world()
+            .map_err(|e| format!("{}: {e}", world.display()))?;
         Ok(policy
-            .decide(&world_file.to_world(), &request_value, world_file.now)
+            .decide(&indexed, &request_value, world_file.now)
             .to_json())
     })();
     match decided {

@@ -29,6 +29,15 @@ pub enum FileError {
     /// An unknown section name.
     #[error("unknown section {0:?}")]
     UnknownSection(String),
+    /// Two entries with the same key (two accounts for one UZI number, two patients with one
+    /// id, two delegations or grants with one id): which one holds would be a guess.
+    #[error("duplicate {kind} {key}")]
+    Duplicate {
+        /// `account`, `patient`, `delegation` or `emergency grant`.
+        kind: &'static str,
+        /// The repeated key.
+        key: String,
+    },
 }
 
 /// A world as JSON: the time, accounts, delegations, emergency grants and patients.
@@ -155,7 +164,25 @@ impl WorldFile {
     }
 
     /// The indexed world.
-    pub fn to_world(&self) -> World {
+    ///
+    /// # Errors
+    ///
+    /// [`FileError::Duplicate`] when a key occurs twice.
+    pub fn to_world(&self) -> Result<World, FileError> {
+        check_unique("account", self.accounts.iter().map(|a| a.uzi.to_string()))?;
+        check_unique("patient", self.patients.iter().map(|p| p.id.to_string()))?;
+        check_unique(
+            "delegation",
+            (0u64..)
+                .zip(&self.delegations)
+                .map(|(i, d)| d.id.unwrap_or(i).to_string()),
+        )?;
+        check_unique(
+            "emergency grant",
+            (0u64..)
+                .zip(&self.emergency_grants)
+                .map(|(i, g)| g.id.unwrap_or(i).to_string()),
+        )?;
         let mut world = World::new();
         for a in &self.accounts {
             world.add_account(Account {
@@ -197,8 +224,19 @@ impl WorldFile {
                 verdict: None,
             });
         }
-        world
+        Ok(world)
     }
+}
+
+/// Refuses the first key that occurs twice.
+fn check_unique(kind: &'static str, keys: impl Iterator<Item = String>) -> Result<(), FileError> {
+    let mut seen = std::collections::HashSet::new();
+    for key in keys {
+        if !seen.insert(key.clone()) {
+            return Err(FileError::Duplicate { kind, key });
+        }
+    }
+    Ok(())
 }
 
 impl RequestFile {
