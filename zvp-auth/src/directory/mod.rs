@@ -1,7 +1,18 @@
 //! Accounts, delegations and emergency grants: the data the policy decides on.
 //!
-//! The types here are plain data with their rules in their types; the storage of them
-//! (in memory, embedded, PostgreSQL) implements the directory store trait.
+//! The types here are plain data with their rules in their types; their storage implements
+//! [`DirectoryStore`]: [`MemoryDirectory`] for tests and demos, [`SqliteDirectory`] (feature
+//! `sqlite`) embedded and durable.
+
+mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod store;
+
+pub use memory::MemoryDirectory;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteDirectory;
+pub use store::{DelegationError, DirectoryStore, NewDelegation, StoreError, world_for};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,397 @@
+//! The directory stores: the same behaviour in memory and in SQLite, and SQLite's durability
+//! across restarts, concurrent writers and damaged data.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation should panic"
+)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use zvp_auth::directory::{
+    Account, AccountStatus, DelegationError, DelegationId, DirectoryStore, GrantId,
+    MemoryDirectory, NewDelegation, ReasonCategory, ReviewVerdict, SqliteDirectory, StoreError,
+    world_for,
+};
+use zvp_auth::policy::{Action, Basis, Decision, Policy, Request, Section};
+use zvp_core::{AgbCode, PatientId, RoleCode, UziNumber};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap()
+}
+
+fn uzi(n: u32) -> UziNumber {
+    UziNumber::new(900_000_000 + n).unwrap()
+}
+
+fn agb(n: u32) -> AgbCode {
+    AgbCode::new(1_000_000 + n).unwrap()
+}
+
+fn account(n: u32, status: AccountStatus) -> Account {
+    Account {
+        uzi: uzi(n),
+        agb: Some(agb(n)),
+        name: format!("Huisarts {n}"),
+        role: RoleCode::GENERAL_PRACTITIONER,
+        practice_agb: Some(agb(900 + n)),
+        status,
+        created_at: now() - Duration::days(10),
+        last_login: None,
+        accepted_terms: Some(1),
+        admin: n == 0,
+    }
+}
+
+fn db_path(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("directory");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.sqlite"));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    path
+}
+
+/// The behaviour every store must have.
+async fn behaves(store: &dyn DirectoryStore) {
+    // Accounts.
+    store
+        .create_account(&account(1, AccountStatus::Requested))
+        .await
+        .unwrap();
+    store
+        .create_account(&account(0, AccountStatus::Active))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_account(&account(1, AccountStatus::Active)).await,
+        Err(StoreError::AccountExists(u)) if u == uzi(1)
+    ));
+    assert_eq!(
+        store.account(uzi(1)).await.unwrap(),
+        Some(account(1, AccountStatus::Requested))
+    );
+    assert_eq!(store.account(uzi(7)).await.unwrap(), None);
+    store
+        .set_status(uzi(1), AccountStatus::Active)
+        .await
+        .unwrap();
+    store.record_login(uzi(1), now()).await.unwrap();
+    let mut expected = account(1, AccountStatus::Active);
+    expected.last_login = Some(now());
+    assert_eq!(store.account(uzi(1)).await.unwrap(), Some(expected.clone()));
+    expected.practice_agb = None;
+    expected.accepted_terms = None;
+    store.update_account(&expected).await.unwrap();
+    assert_eq!(store.account(uzi(1)).await.unwrap(), Some(expected.clone()));
+    assert!(matches!(
+        store.set_status(uzi(7), AccountStatus::Blocked).await,
+        Err(StoreError::NoSuchAccount(u)) if u == uzi(7)
+    ));
+    assert!(matches!(
+        store
+            .update_account(&account(7, AccountStatus::Active))
+            .await,
+        Err(StoreError::NoSuchAccount(_))
+    ));
+    let all: Vec<_> = store
+        .accounts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.uzi)
+        .collect();
+    assert_eq!(all, [uzi(0), uzi(1)]);
+
+    // Delegations.
+    let d1 = store
+        .add_delegation(
+            NewDelegation::new(
+                agb(2),
+                uzi(1),
+                now() - Duration::days(1),
+                Some(now() + Duration::days(7)),
+                Some(uzi(0)),
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let d2 = store
+        .add_delegation(NewDelegation::new(agb(3), uzi(1), now(), None, None).unwrap())
+        .await
+        .unwrap();
+    assert!(d2.id > d1.id);
+    assert_eq!(d1.created_by, Some(uzi(0)));
+    assert_eq!(
+        store.delegations_to(uzi(1)).await.unwrap(),
+        [d1.clone(), d2.clone()]
+    );
+    assert_eq!(
+        store.delegations_from(agb(3)).await.unwrap(),
+        std::slice::from_ref(&d2)
+    );
+    store
+        .revoke_delegation(d2.id, now() + Duration::hours(1))
+        .await
+        .unwrap();
+    store
+        .revoke_delegation(d2.id, now() + Duration::hours(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.delegations_from(agb(3)).await.unwrap()[0].revoked_at,
+        Some(now() + Duration::hours(1)),
+        "the first revocation time stays"
+    );
+    assert!(matches!(
+        store.revoke_delegation(DelegationId(999), now()).await,
+        Err(StoreError::NoSuchDelegation(DelegationId(999)))
+    ));
+
+    // The store feeds the policy.
+    let p: PatientId = "p-42".parse().unwrap();
+    let view = Request {
+        uzi: uzi(1),
+        card_agb: Some(agb(1)),
+        card_role: RoleCode::GENERAL_PRACTITIONER,
+        action: Action::ViewPatient {
+            patient: p.clone(),
+            section: Section::Letters,
+        },
+    };
+    let world = world_for(store, uzi(1), Some((&p, Some(agb(2)))))
+        .await
+        .unwrap();
+    assert!(matches!(
+        Policy::default().decide(&world, &view, now()),
+        Decision::Permit(permit) if permit.basis() == Basis::Delegation { grantor: agb(2), delegation: d1.id }
+    ));
+    store.revoke_delegation(d1.id, now()).await.unwrap();
+    let world = world_for(store, uzi(1), Some((&p, Some(agb(2)))))
+        .await
+        .unwrap();
+    assert_eq!(
+        Policy::default().decide(&world, &view, now()),
+        Decision::RequiresEmergencyProcedure
+    );
+
+    // Emergency grants.
+    let request = Request {
+        action: Action::RequestEmergency { patient: p.clone() },
+        ..view.clone()
+    };
+    let new = Policy::default()
+        .grant_emergency(
+            &world,
+            &request,
+            ReasonCategory::AcuteCare,
+            "patiënt op de huisartsenpost, acuut",
+            now(),
+        )
+        .unwrap();
+    let grant = store.add_grant(new).await.unwrap();
+    assert_eq!(grant.expires_at, now() + Duration::hours(24));
+    let world = world_for(store, uzi(1), Some((&p, Some(agb(2)))))
+        .await
+        .unwrap();
+    assert!(matches!(
+        Policy::default().decide(&world, &view, now()),
+        Decision::Permit(permit) if matches!(permit.basis(), Basis::Emergency { grant: g, .. } if g == grant.id)
+    ));
+    assert_eq!(
+        store.unreviewed_grants().await.unwrap(),
+        std::slice::from_ref(&grant)
+    );
+    store
+        .review_grant(grant.id, ReviewVerdict::Justified)
+        .await
+        .unwrap();
+    assert!(store.unreviewed_grants().await.unwrap().is_empty());
+    assert_eq!(
+        store.grants(uzi(1), &p).await.unwrap()[0].verdict,
+        Some(ReviewVerdict::Justified)
+    );
+    assert!(matches!(
+        store
+            .review_grant(GrantId(999), ReviewVerdict::NotJustified)
+            .await,
+        Err(StoreError::NoSuchGrant(GrantId(999)))
+    ));
+}
+
+#[tokio::test]
+async fn memory_directory_behaves() {
+    behaves(&MemoryDirectory::new()).await;
+}
+
+#[tokio::test]
+async fn sqlite_directory_behaves() {
+    behaves(&SqliteDirectory::open(&db_path("behaves")).unwrap()).await;
+}
+
+#[test]
+fn delegation_must_end_after_it_starts() {
+    assert_eq!(
+        NewDelegation::new(agb(1), uzi(1), now(), Some(now()), None),
+        Err(DelegationError::EndsBeforeStart)
+    );
+}
+
+#[test]
+fn emergency_reason_must_be_long_enough() {
+    let world = zvp_auth::policy::World::new();
+    let request = Request {
+        uzi: uzi(1),
+        card_agb: None,
+        card_role: RoleCode::GENERAL_PRACTITIONER,
+        action: Action::RequestEmergency {
+            patient: "p".parse().unwrap(),
+        },
+    };
+    // No account: the procedure does not apply.
+    assert!(matches!(
+        Policy::default().grant_emergency(&world, &request, ReasonCategory::Other, "x", now()),
+        Err(zvp_auth::policy::GrantError::NotApplicable("no-account"))
+    ));
+    let mut world = zvp_auth::policy::World::new();
+    world.add_account(account(1, AccountStatus::Active));
+    world.add_patient("p".parse().unwrap(), Some(agb(5)));
+    assert_eq!(
+        Policy::default().grant_emergency(
+            &world,
+            &request,
+            ReasonCategory::Other,
+            "  te kort  ",
+            now()
+        ),
+        Err(zvp_auth::policy::GrantError::ReasonTooShort {
+            found: 7,
+            required: 20
+        })
+    );
+}
+
+#[tokio::test]
+async fn sqlite_directory_survives_a_restart() {
+    let path = db_path("restart");
+    {
+        let store = SqliteDirectory::open(&path).unwrap();
+        behaves(&store).await;
+    }
+    let reopened = SqliteDirectory::open(&path).unwrap();
+    assert_eq!(reopened.accounts().await.unwrap().len(), 2);
+    assert_eq!(reopened.delegations_to(uzi(1)).await.unwrap().len(), 2);
+    assert_eq!(
+        reopened
+            .grants(uzi(1), &"p-42".parse().unwrap())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // Ids go on after a restart.
+    let next = reopened
+        .add_delegation(NewDelegation::new(agb(4), uzi(1), now(), None, None).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(next.id, DelegationId(3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_lose_nothing() {
+    let path = db_path("concurrent");
+    // Two handles (two connections) on one file, as two parts of a portal would have.
+    let first = Arc::new(SqliteDirectory::open(&path).unwrap());
+    let second = Arc::new(SqliteDirectory::open(&path).unwrap());
+    let mut tasks = Vec::new();
+    for task in 0..8u32 {
+        let store = if task % 2 == 0 {
+            first.clone()
+        } else {
+            second.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in 0..25u32 {
+                let d =
+                    NewDelegation::new(agb(task * 100 + i), uzi(task), now(), None, None).unwrap();
+                ids.push(store.add_delegation(d).await.unwrap().id);
+            }
+            ids
+        }));
+    }
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.extend(task.await.unwrap());
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 200, "every delegation got its own id");
+    for task in 0..8u32 {
+        assert_eq!(first.delegations_to(uzi(task)).await.unwrap().len(), 25);
+    }
+}
+
+#[tokio::test]
+async fn damaged_rows_are_refused_not_guessed() {
+    let path = db_path("damaged");
+    let store = SqliteDirectory::open(&path).unwrap();
+    store
+        .create_account(&account(1, AccountStatus::Active))
+        .await
+        .unwrap();
+    drop(store);
+    let raw = rusqlite_exec(
+        &path,
+        "UPDATE accounts SET uzi = '90000001' WHERE uzi = '900000001'",
+    );
+    assert_eq!(raw, 1);
+    let store = SqliteDirectory::open(&path).unwrap();
+    assert!(matches!(
+        store.accounts().await,
+        Err(StoreError::Corrupt { table: "accounts", key, detail })
+            if key == "90000001" && detail.contains("uzi number")
+    ));
+    rusqlite_exec(
+        &path,
+        "UPDATE accounts SET uzi = '900000001', status = 'suspended'",
+    );
+    assert!(matches!(
+        store.account(uzi(1)).await,
+        Err(StoreError::Corrupt { table: "accounts", detail, .. }) if detail.contains("suspended")
+    ));
+}
+
+#[test]
+fn a_file_that_is_not_a_directory_is_refused() {
+    let path = db_path("garbage");
+    std::fs::write(
+        &path,
+        b"this is not a sqlite database, it is a text file ...........",
+    )
+    .unwrap();
+    assert!(matches!(
+        SqliteDirectory::open(&path),
+        Err(StoreError::Backend(_))
+    ));
+    let newer = db_path("newer");
+    drop(SqliteDirectory::open(&newer).unwrap());
+    rusqlite_exec(&newer, "PRAGMA user_version = 99");
+    assert!(matches!(
+        SqliteDirectory::open(&newer),
+        Err(StoreError::Backend(message)) if message.contains("schema version 99")
+    ));
+}
+
+/// Changes the database behind the store's back, as a damaged disk or a hand edit would.
+fn rusqlite_exec(path: &std::path::Path, sql: &str) -> usize {
+    let connection = rusqlite::Connection::open(path).unwrap();
+    connection.execute(sql, []).unwrap()
+}
