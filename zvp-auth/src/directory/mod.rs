@@ -1,7 +1,7 @@
 //! Accounts, delegations and emergency grants: the data the policy decides on.
 //!
 //! The types here are plain data with their rules in their types; their storage implements
-//! [`DirectoryStore`]: [`MemoryDirectory`] for tests and demos, [`SqliteDirectory`] (feature
+//! [`DirectoryStore`]: [`MemoryDirectory`] for tests and demos, `SqliteDirectory` (feature
 //! `sqlite`) embedded and durable.
 
 mod memory;

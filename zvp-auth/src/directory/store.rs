@@ -100,7 +100,7 @@ impl NewDelegation {
 /// Where accounts, delegations and emergency grants are kept.
 ///
 /// Implementations: [`MemoryDirectory`](super::MemoryDirectory) (tests, demos) and, with the
-/// `sqlite` feature, [`SqliteDirectory`](super::SqliteDirectory) (embedded and durable).
+/// `sqlite` feature, `SqliteDirectory` (embedded and durable).
 #[async_trait]
 pub trait DirectoryStore: Send + Sync {
     /// The account of a UZI number.
