@@ -1,0 +1,252 @@
+//! The audit event: every field NEN 7513 asks for (`specs/audit.md` §1), typed.
+//!
+//! The event records the fact, never the content: which part of which patient's record was
+//! read, by whom, on whose behalf, on what basis, with what outcome — not the data itself.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use zvp_core::{AgbCode, Bsn, PatientId, RecordSection, RoleCode, UziNumber};
+
+/// What happened (the DICOM audit event ids that FHIR AuditEvent `type` uses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EventType {
+    /// 110110 Patient Record: a read of patient data, a list, a print or export.
+    PatientRecord,
+    /// 110112 Query: a search for a patient.
+    Query,
+    /// 110122 Login.
+    Login,
+    /// 110123 Logout.
+    Logout,
+    /// 110113 Security Alert: a refused attempt, a blocked card.
+    SecurityAlert,
+    /// 110136 Security Roles Changed: accounts and delegations created, changed or revoked.
+    SecurityRolesChanged,
+    /// 110101 Audit Log Used: any access to this log.
+    AuditLogUsed,
+}
+
+impl EventType {
+    /// The DICOM code (`DCM` code system).
+    pub const fn dicom_code(self) -> &'static str {
+        match self {
+            Self::PatientRecord => "110110",
+            Self::Query => "110112",
+            Self::Login => "110122",
+            Self::Logout => "110123",
+            Self::SecurityAlert => "110113",
+            Self::SecurityRolesChanged => "110136",
+            Self::AuditLogUsed => "110101",
+        }
+    }
+}
+
+/// The kind of action (FHIR AuditEvent `action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ActionCode {
+    /// Create.
+    C,
+    /// Read (view, print, list, search).
+    R,
+    /// Update.
+    U,
+    /// Delete.
+    D,
+    /// Execute: the start or end of a process, such as the emergency procedure.
+    E,
+}
+
+/// How the event ended (FHIR AuditEvent `outcome`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// It happened.
+    Success,
+    /// It was refused (the policy said no, or login failed).
+    Denied,
+    /// It failed (the EPD was down, say).
+    Error,
+}
+
+/// Regular access, the emergency procedure, or access to the log itself (FHIR `subtype`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Subtype {
+    /// Regular access.
+    Regular,
+    /// 110127 Emergency Override Started.
+    EmergencyStarted,
+    /// Access under an emergency grant.
+    Emergency,
+    /// 110138 Emergency Override Stopped.
+    EmergencyStopped,
+    /// Access to the audit log.
+    LogAccess,
+}
+
+/// The four checks NEN 7513 asks to record, each done or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub struct Checks {
+    /// The user's authorisation was checked.
+    pub authorisation: bool,
+    /// The treatment relation was checked.
+    pub treatment_relation: bool,
+    /// The patient's consent was checked.
+    pub consent: bool,
+    /// The emergency button was used.
+    pub emergency: bool,
+}
+
+/// The basis on which access was given (the policy's decision).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "basis")]
+pub enum Basis {
+    /// The patient's registered GP is the user.
+    Own,
+    /// The patient's registered GP is the user's practice.
+    Practice,
+    /// The patient's registered GP delegated to the user.
+    Delegation {
+        /// The delegating GP.
+        grantor: AgbCode,
+        /// The delegation's id.
+        delegation: u64,
+    },
+    /// An emergency grant.
+    Emergency {
+        /// The grant's id.
+        grant: u64,
+        /// The coded reason.
+        reason_category: String,
+    },
+    /// An administrator's action.
+    Administrator,
+}
+
+/// Why the user acted (HL7 v3 ActReason, FHIR `agent.purposeOfUse`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PurposeOfUse {
+    /// `TREAT`: treatment.
+    #[serde(rename = "TREAT")]
+    Treat,
+    /// `ETREAT`: emergency treatment.
+    #[serde(rename = "ETREAT")]
+    EmergencyTreat,
+    /// `BTG`: break the glass.
+    #[serde(rename = "BTG")]
+    BreakTheGlass,
+    /// `HOPERAT`: healthcare operations (administration, audit).
+    #[serde(rename = "HOPERAT")]
+    Operations,
+}
+
+impl PurposeOfUse {
+    /// The ActReason code.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Treat => "TREAT",
+            Self::EmergencyTreat => "ETREAT",
+            Self::BreakTheGlass => "BTG",
+            Self::Operations => "HOPERAT",
+        }
+    }
+}
+
+/// Who acted.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct User {
+    /// The user's UZI number (a Dezi number will get its own variant when Dezi arrives).
+    pub uzi: UziNumber,
+    /// The user's personal AGB code, if known.
+    pub agb: Option<AgbCode>,
+    /// The user's name.
+    pub name: String,
+    /// The role code on the card.
+    pub role: RoleCode,
+}
+
+/// The practitioner on whose behalf the user acted (for a delegation: the delegating GP).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Responsible {
+    /// Their AGB code.
+    pub agb: AgbCode,
+    /// Their name, if known.
+    pub name: Option<String>,
+}
+
+/// Where the user acted from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AccessPoint {
+    /// The client's IP address.
+    pub ip: Option<IpAddr>,
+    /// The SHA-256 fingerprint of the user's certificate (hex).
+    pub certificate_sha256: Option<String>,
+}
+
+/// The patient concerned.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PatientRef {
+    /// The EPD's id.
+    pub id: PatientId,
+    /// The BSN, if the EPD has one.
+    pub bsn: Option<Bsn>,
+}
+
+/// The part of the record read: a section and, where it names one, the item.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Part {
+    /// The section.
+    pub section: RecordSection,
+    /// The document or report id, or the code of a lab test's history.
+    pub item: Option<String>,
+}
+
+/// The system that wrote the event.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Source {
+    /// The portal instance.
+    pub instance: String,
+    /// The hospital.
+    pub hospital: String,
+}
+
+/// One audit event with every field of `specs/audit.md` §1.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditEvent {
+    /// What happened.
+    pub event_type: EventType,
+    /// The kind of action.
+    pub action: ActionCode,
+    /// When it started (UTC, milliseconds).
+    pub recorded: DateTime<Utc>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Regular, emergency, or log access.
+    pub subtype: Subtype,
+    /// The checks made.
+    pub checks: Checks,
+    /// The basis of access, if access was given.
+    pub basis: Option<Basis>,
+    /// Why.
+    pub purpose: PurposeOfUse,
+    /// Who.
+    pub user: User,
+    /// On whose behalf, if not their own.
+    pub on_behalf_of: Option<Responsible>,
+    /// From where.
+    pub access_point: AccessPoint,
+    /// Which patient, if one.
+    pub patient: Option<PatientRef>,
+    /// Which part of the record, if any.
+    pub part: Option<Part>,
+    /// Which system.
+    pub source: Source,
+    /// The request id, also sent to the EPD.
+    pub request_id: String,
+    /// A refusal's reason code, or an error's, if any (`account-blocked`, `epd-timeout`).
+    pub reason: Option<String>,
+}
