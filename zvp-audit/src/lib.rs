@@ -14,4 +14,5 @@
 
 pub mod checkpoint;
 pub mod event;
+pub mod log;
 pub mod merkle;

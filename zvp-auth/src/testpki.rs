@@ -130,6 +130,10 @@ pub struct CardSpec {
     pub serial_number_override: Option<String>,
     /// Write this UPN instead of `<uzi>@<subscriber>` on the authentication certificate.
     pub upn_override: Option<String>,
+    /// Write the UPN as an IA5String instead of a UTF8String.
+    pub upn_as_ia5: bool,
+    /// Add keyAgreement to the authentication certificate's key usage.
+    pub extra_key_agreement: bool,
     /// Issue from the CA of this card type instead of the card's own.
     pub issuer_override: Option<CardType>,
     /// Flip a bit in the signature of every certificate of the card.
@@ -157,6 +161,8 @@ impl CardSpec {
             without_subject_id: false,
             serial_number_override: None,
             upn_override: None,
+            upn_as_ia5: false,
+            extra_key_agreement: false,
             issuer_override: None,
             tamper_signature: false,
         }
@@ -534,7 +540,10 @@ impl TestPki {
         params.use_authority_key_identifier_extension = true;
         params.distinguished_name = subject(spec);
 
-        let (key_usages, ekus, policy) = profile(self.environment, spec.card_type, kind);
+        let (mut key_usages, ekus, policy) = profile(self.environment, spec.card_type, kind);
+        if spec.extra_key_agreement && kind == CertificateKind::Authentication {
+            key_usages.push(KeyUsagePurpose::KeyAgreement);
+        }
         params.key_usages = key_usages;
         params.extended_key_usages = ekus;
         let mut policies = CustomExtension::from_oid_content(
@@ -552,10 +561,13 @@ impl TestPki {
                 .upn_override
                 .clone()
                 .unwrap_or_else(|| format!("{}@{}", spec.uzi_number, spec.subscriber));
-            names.push(other_name(
-                oid::MS_UPN,
-                Any::encode_from(&upn).map_err(der_error)?,
-            ));
+            let value = if spec.upn_as_ia5 {
+                Ia5String::new(&upn).and_then(|s| Any::encode_from(&s))
+            } else {
+                Any::encode_from(&upn)
+            }
+            .map_err(der_error)?;
+            names.push(other_name(oid::MS_UPN, value));
         }
         let subject_id = spec.subject_id(self.environment);
         let subject_id_value = if spec.subject_id_as_utf8 {

@@ -237,10 +237,15 @@ async fn sqlite_directory_behaves() {
 }
 
 #[test]
-fn delegation_must_end_after_it_starts() {
+fn delegation_must_end_after_it_starts_and_within_storable_years() {
     assert_eq!(
         NewDelegation::new(agb(1), uzi(1), now(), Some(now()), None),
         Err(DelegationError::EndsBeforeStart)
+    );
+    let far = Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap();
+    assert_eq!(
+        NewDelegation::new(agb(1), uzi(1), now(), Some(far), None),
+        Err(DelegationError::OutOfRange)
     );
 }
 

@@ -534,3 +534,25 @@ fn too_many_configured_certificates_are_refused() {
         zvp_auth::uzi::ConfigError::TooManyCertificates { found: 1 + 5 + 64 }
     );
 }
+
+#[test]
+fn authentication_key_usage_is_digital_signature_only() {
+    let mut spec = gp();
+    spec.extra_key_agreement = true;
+    assert_eq!(
+        validate(&spec).unwrap_err(),
+        UziError::NotAuthenticationCertificate(AuthProfileDefect::ForbiddenKeyUsage(
+            "keyAgreement"
+        ))
+    );
+}
+
+#[test]
+fn upn_must_be_a_utf8_string() {
+    let mut spec = gp();
+    spec.upn_as_ia5 = true;
+    assert_eq!(
+        validate(&spec).unwrap_err(),
+        UziError::SanMalformed(SanDefect::UpnNotUtf8String)
+    );
+}

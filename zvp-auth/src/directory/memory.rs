@@ -107,7 +107,8 @@ impl DirectoryStore for MemoryDirectory {
             .iter_mut()
             .find(|d| d.id == id)
             .ok_or(StoreError::NoSuchDelegation(id))?;
-        delegation.revoked_at.get_or_insert(at);
+        // The earliest revocation holds: revoking "now" after "next week" takes effect now.
+        delegation.revoked_at = Some(delegation.revoked_at.map_or(at, |earlier| earlier.min(at)));
         Ok(())
     }
 

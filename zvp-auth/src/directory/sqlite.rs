@@ -475,7 +475,7 @@ impl DirectoryStore for SqliteDirectory {
             let key = i64::try_from(id.0).map_err(backend)?;
             let changed = c
                 .execute(
-                    "UPDATE delegations SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
+                    "UPDATE delegations SET revoked_at = MIN(COALESCE(revoked_at, ?2), ?2) WHERE id = ?1",
                     params![key, time(at)],
                 )
                 .map_err(backend)?;

@@ -46,6 +46,9 @@ pub enum DelegationError {
     /// Its end is not after its start.
     #[error("a delegation must end after it starts")]
     EndsBeforeStart,
+    /// A date outside the years 1–9999, which no store can keep as a date.
+    #[error("a delegation's dates must lie in the years 1 to 9999")]
+    OutOfRange,
 }
 
 /// A delegation to be stored; the store assigns its id.
@@ -73,6 +76,10 @@ impl NewDelegation {
     ) -> Result<Self, DelegationError> {
         if until.is_some_and(|until| until <= from) {
             return Err(DelegationError::EndsBeforeStart);
+        }
+        let in_range = |t: DateTime<Utc>| (1..=9999).contains(&chrono::Datelike::year(&t));
+        if !in_range(from) || until.is_some_and(|u| !in_range(u)) {
+            return Err(DelegationError::OutOfRange);
         }
         Ok(Self {
             grantor,
@@ -124,7 +131,7 @@ pub trait DirectoryStore: Send + Sync {
     /// Stores a delegation and returns it with its id.
     async fn add_delegation(&self, delegation: NewDelegation) -> Result<Delegation, StoreError>;
 
-    /// Revokes a delegation from `at` on. Revoking twice keeps the first time.
+    /// Revokes a delegation from `at` on. Revoking again keeps the earliest time.
     async fn revoke_delegation(
         &self,
         id: DelegationId,

@@ -528,13 +528,19 @@ impl Policy {
                 required: self.min_reason_chars,
             });
         }
+        let expires_at = now
+            .checked_add_signed(self.emergency_duration)
+            .filter(|end| *end > now)
+            .ok_or(GrantError::NotApplicable(
+                "the emergency duration is not a positive, representable time",
+            ))?;
         Ok(NewGrant {
             practitioner: request.uzi,
             patient: patient.clone(),
             reason_category,
             reason: reason.to_owned(),
             granted_at: now,
-            expires_at: now + self.emergency_duration,
+            expires_at,
         })
     }
 

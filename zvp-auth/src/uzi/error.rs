@@ -68,7 +68,9 @@ pub enum UziError {
     /// Path building needed more work than the bounds allow.
     #[error("validating the chain needs more work than allowed: {0}")]
     TooMuchWork(String),
-    /// The certificate (or a CA above it) is on a revocation list.
+    /// The card certificate is on its issuer's revocation list. Revocation is checked for the
+    /// card itself; the CAs above it come from the operator's configured intermediates, which
+    /// path building prefers over any the client presents.
     #[error("the certificate is revoked")]
     Revoked,
     /// The revocation list for the issuer is past its nextUpdate.
@@ -191,6 +193,14 @@ pub enum SanInconsistency {
         san: CardType,
         /// The issuing CA's card type.
         issuer: CardType,
+    },
+    /// The issuing CA belongs to another environment than the certificate's policy.
+    #[error("the issuing ca is a {issuer:?} ca, the certificate a {certificate:?} certificate")]
+    IssuerEnvironment {
+        /// The issuing CA's environment.
+        issuer: super::Environment,
+        /// The environment of the certificate's policy.
+        certificate: super::Environment,
     },
     /// The UPN is not `<uzi number>@<subscriber>`.
     #[error("upn {upn:?} is not {expected:?}")]

@@ -15,7 +15,7 @@ use x509_cert::ext::pkix::ExtendedKeyUsage;
 use zvp_core::CardType;
 
 use super::certificate::{OtherNameValue, UziCertificate, hex};
-use super::error::{AuthProfileDefect, SanInconsistency, UziError};
+use super::error::{AuthProfileDefect, SanDefect, SanInconsistency, UziError};
 use super::identity::VerifiedUziIdentity;
 use super::san::SubjectId;
 use super::{
@@ -299,7 +299,14 @@ impl UziValidator {
             _ => {}
         }
         // 9. Consistency.
-        check_consistency(&cert, &id).map_err(UziError::SanInconsistent)?;
+        if cert
+            .upn_values
+            .iter()
+            .any(|upn| !matches!(upn, OtherNameValue::Utf8String(_)))
+        {
+            return Err(UziError::SanMalformed(SanDefect::UpnNotUtf8String));
+        }
+        check_consistency(&cert, &id, environment).map_err(UziError::SanInconsistent)?;
 
         Ok(VerifiedUziIdentity {
             uzi_number: id.uzi_number,
@@ -331,9 +338,12 @@ impl UziValidator {
     ) -> Result<(), UziError> {
         let end_entity = EndEntityCert::try_from(leaf)
             .map_err(|e| UziError::MalformedCertificate(format!("{e:?}")))?;
-        let intermediates: Vec<CertificateDer<'_>> = presented
+        // Configured intermediates first: path building tries candidates in this order, so a
+        // chain the operator vetted wins over one the client brings along.
+        let intermediates: Vec<CertificateDer<'_>> = self
+            .intermediates
             .iter()
-            .chain(&self.intermediates)
+            .chain(presented)
             .map(|der| CertificateDer::from(der.as_ref()))
             .collect();
         let crl_refs: Vec<&CertRevocationList<'_>> = self.crls.iter().collect();
@@ -422,17 +432,10 @@ fn check_authentication_profile(
     if !key_usage.contains(&"digitalSignature") {
         return Err(defect(AuthProfileDefect::NoDigitalSignature));
     }
-    // nonRepudiation marks the signature certificate, key/dataEncipherment the encryption
-    // certificate, keyCertSign a CA.
-    for forbidden in [
-        "nonRepudiation",
-        "keyEncipherment",
-        "dataEncipherment",
-        "keyCertSign",
-    ] {
-        if key_usage.contains(&forbidden) {
-            return Err(defect(AuthProfileDefect::ForbiddenKeyUsage(forbidden)));
-        }
+    // The profile is digitalSignature only: nonRepudiation marks the signature certificate,
+    // key/dataEncipherment the encryption certificate, keyCertSign a CA.
+    if let Some(other) = key_usage.iter().find(|ku| **ku != "digitalSignature") {
+        return Err(defect(AuthProfileDefect::ForbiddenKeyUsage(other)));
     }
     let client_auth = oid::CLIENT_AUTH.to_string();
     if !cert
@@ -449,7 +452,11 @@ fn check_authentication_profile(
 }
 
 /// Step 9: the Subject ID agrees with the subject, the issuer and the UPN.
-fn check_consistency(cert: &UziCertificate, id: &SubjectId) -> Result<(), SanInconsistency> {
+fn check_consistency(
+    cert: &UziCertificate,
+    id: &SubjectId,
+    environment: Environment,
+) -> Result<(), SanInconsistency> {
     let Some(serial_number) = &cert.subject.serial_number else {
         return Err(SanInconsistency::SerialNumberMissing);
     };
@@ -465,6 +472,12 @@ fn check_consistency(cert: &UziCertificate, id: &SubjectId) -> Result<(), SanInc
             issuer: issuer_name,
         });
     };
+    if issuer.environment != environment {
+        return Err(SanInconsistency::IssuerEnvironment {
+            issuer: issuer.environment,
+            certificate: environment,
+        });
+    }
     if id.ca_oid.to_string() != issuer.ca_oid {
         return Err(SanInconsistency::CaOidNotIssuer {
             san: id.ca_oid.to_string(),
@@ -479,12 +492,11 @@ fn check_consistency(cert: &UziCertificate, id: &SubjectId) -> Result<(), SanInc
     }
     let expected_upn = format!("{}@{}", id.uzi_number, id.subscriber);
     for upn in &cert.upn_values {
-        let text = match upn {
-            OtherNameValue::Utf8String(text) => text.clone(),
-            // Reported as inconsistent rather than malformed: the Subject ID itself is fine.
-            OtherNameValue::Ia5String(text) => text.clone(),
-            OtherNameValue::Other(tag) => tag.clone(),
+        // Step 9 runs after the UPN's encoding was checked: only UTF8Strings reach here.
+        let OtherNameValue::Utf8String(text) = upn else {
+            continue;
         };
+        let text = text.clone();
         if text != expected_upn {
             return Err(SanInconsistency::UpnMismatch {
                 upn: text,

@@ -1,0 +1,538 @@
+//! The append-only, tamper-evident audit log in files.
+//!
+//! # Guarantees (`specs/audit.md` §2)
+//!
+//! - **Durable (G2)**: [`FileLog::append`] returns a [`Receipt`] only after the record's
+//!   bytes are written and `fdatasync`ed; a new segment file is followed by an fsync of the
+//!   directory.
+//! - **Group commit (G3)**: one writer thread takes every append waiting at that moment, writes
+//!   them with one `write` and one `fdatasync`, then answers each caller.
+//! - **Tamper-evident (G4)**: records are hash-chained and are the leaves of an RFC 6962 Merkle
+//!   tree; [`FileLog::checkpoint`] signs the tree head (C2SP checkpoint, Ed25519) and never
+//!   signs one inconsistent with the last; [`verify`] re-reads everything and names the first
+//!   record that is wrong.
+//! - **Crash-consistent (G5)**: every record carries a CRC-32C; opening the log cuts a torn
+//!   tail (an append interrupted by a crash, never acknowledged) and keeps everything before it.
+//!   Damage anywhere else is refused, never repaired.
+//! - **Private proofs (G6)**: leaves commit to a random 16-byte salt with the event.
+//! - **One writer**: an exclusive lock on `LOCK` keeps a second process from writing the log.
+//!
+//! The layout of a log directory: `LOCK`, `segment-<first record, 20 digits>.log` files of
+//! framed records (see `record.rs`), and `checkpoints.log` with the signed checkpoints.
+
+mod record;
+mod scan;
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+
+pub use record::MAX_EVENT_LEN;
+pub use scan::VerifyError;
+
+use crate::checkpoint::{Checkpoint, CheckpointSigner, CheckpointVerifier};
+use crate::event::AuditEvent;
+use crate::merkle::{self, Hash};
+use record::{Record, chain_next, frame, leaf_of};
+use scan::{CHECKPOINTS, scan, segment_name};
+
+/// Proof that an event is durably in the log: a disclosure takes one, so patient data cannot
+/// leave the server without its audit record (G1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Receipt {
+    /// The record's sequence number (its leaf index).
+    pub seq: u64,
+    /// Its Merkle leaf hash.
+    pub leaf: Hash,
+    /// The chain hash after it.
+    pub chain: Hash,
+}
+
+/// Why the log could not do what was asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogError {
+    /// Another process holds the log.
+    #[error("the audit log is in use by another process")]
+    Locked,
+    /// Reading, writing or syncing failed. After a failed write the log refuses further
+    /// appends until it is reopened (which cuts any partial record).
+    #[error("audit log io: {0}")]
+    Io(String),
+    /// The log on disk is damaged (not merely a torn tail).
+    #[error("the audit log is damaged: {0}")]
+    Damaged(VerifyError),
+    /// The log is shorter than its last signed checkpoint: acknowledged records are missing.
+    #[error("the audit log has {records} records but its last checkpoint covers {size}")]
+    ShorterThanCheckpoint {
+        /// Records found.
+        records: u64,
+        /// The checkpoint's size.
+        size: u64,
+    },
+    /// An event could not be serialised, or is larger than [`MAX_EVENT_LEN`].
+    #[error("the event cannot be recorded: {0}")]
+    Event(String),
+    /// A proof was asked for sizes the log does not have.
+    #[error("proof: {0}")]
+    Proof(#[from] merkle::ProofError),
+    /// The writer has stopped (after an IO failure, or when the log was dropped).
+    #[error("the audit log writer has stopped; reopen the log")]
+    Stopped,
+}
+
+/// Settings of a [`FileLog`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileLogOptions {
+    /// Start a new segment file once the current one is this large.
+    pub segment_bytes: u64,
+    /// The most appends written with one fsync.
+    pub max_batch: usize,
+}
+
+impl Default for FileLogOptions {
+    fn default() -> Self {
+        Self {
+            segment_bytes: 64 * 1024 * 1024,
+            max_batch: 4096,
+        }
+    }
+}
+
+/// The tree as the writer has made it durable.
+#[derive(Debug)]
+struct Tree {
+    leaves: Vec<Hash>,
+    last_checkpoint: Option<(u64, Hash)>,
+}
+
+/// One append waiting for the writer.
+struct Request {
+    event: Vec<u8>,
+    reply: tokio::sync::oneshot::Sender<Result<Receipt, LogError>>,
+}
+
+/// The audit log in a directory. See the [module docs](self).
+#[derive(Debug)]
+pub struct FileLog {
+    dir: PathBuf,
+    sender: Mutex<Option<Sender<Request>>>,
+    tree: Arc<Mutex<Tree>>,
+    writer: Option<JoinHandle<()>>,
+    _lock: File,
+}
+
+fn io(e: impl std::fmt::Display) -> LogError {
+    LogError::Io(e.to_string())
+}
+
+impl FileLog {
+    /// Opens (creating if needed) the log in `dir`: takes the lock, reads every record back
+    /// (checking frames, sequence and chain), cuts a torn tail, and starts the writer.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Locked`], [`LogError::Damaged`], [`LogError::ShorterThanCheckpoint`],
+    /// [`LogError::Io`].
+    pub fn open(dir: &Path, options: FileLogOptions) -> Result<Self, LogError> {
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("LOCK"))
+            .map_err(io)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(LogError::Locked),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        let scanned = scan(dir).map_err(LogError::Damaged)?;
+        let last_checkpoint = match scanned.checkpoints.last() {
+            Some(note) => {
+                let body = note
+                    .split_once("\n\n")
+                    .map(|(b, _)| format!("{b}\n"))
+                    .unwrap_or_default();
+                let checkpoint = Checkpoint::parse_body(&body).map_err(|e| {
+                    LogError::Damaged(VerifyError::Checkpoint {
+                        index: scanned.checkpoints.len() - 1,
+                        detail: e.to_string(),
+                    })
+                })?;
+                Some((checkpoint.size, checkpoint.root))
+            }
+            None => None,
+        };
+        let records = scanned.leaves.len() as u64;
+        if let Some((size, _)) = last_checkpoint
+            && size > records
+        {
+            return Err(LogError::ShorterThanCheckpoint { records, size });
+        }
+        // The segment to append to: the last one, cut to its valid length, or a first one.
+        let (path, length) = match scanned.last_segment {
+            Some((path, length)) => (path, length),
+            None => (dir.join(segment_name(0)), 0),
+        };
+        let segment = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        if segment.metadata().map_err(io)?.len() != length {
+            // A torn tail: never acknowledged, so cutting it loses nothing acknowledged.
+            segment.set_len(length).map_err(io)?;
+            segment.sync_all().map_err(io)?;
+        }
+        sync_dir(dir)?;
+        let tree = Arc::new(Mutex::new(Tree {
+            leaves: scanned.leaves,
+            last_checkpoint,
+        }));
+        let (sender, receiver) = mpsc::channel();
+        let writer = Writer {
+            dir: dir.to_path_buf(),
+            segment,
+            segment_length: length,
+            next_seq: records,
+            chain: scanned.chain,
+            tree: Arc::clone(&tree),
+            options,
+            random: SystemRandom::new(),
+        };
+        let handle = std::thread::Builder::new()
+            .name("zvp-audit-writer".to_owned())
+            .spawn(move || writer.run(&receiver))
+            .map_err(io)?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            sender: Mutex::new(Some(sender)),
+            tree,
+            writer: Some(handle),
+            _lock: lock,
+        })
+    }
+
+    /// Appends an event; returns when it is durable.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Event`] for an event that cannot be recorded, [`LogError::Io`] when the
+    /// write or sync fails, [`LogError::Stopped`] after an earlier failure.
+    pub async fn append(&self, event: &AuditEvent) -> Result<Receipt, LogError> {
+        let receiver = self.submit(event)?;
+        receiver.await.map_err(|_| LogError::Stopped)?
+    }
+
+    /// [`append`](Self::append) for callers outside an async runtime.
+    ///
+    /// # Errors
+    ///
+    /// As [`append`](Self::append).
+    pub fn append_blocking(&self, event: &AuditEvent) -> Result<Receipt, LogError> {
+        let receiver = self.submit(event)?;
+        receiver.blocking_recv().map_err(|_| LogError::Stopped)?
+    }
+
+    /// Hands an event to the writer.
+    fn submit(
+        &self,
+        event: &AuditEvent,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<Receipt, LogError>>, LogError> {
+        let event = serde_json::to_vec(event).map_err(|e| LogError::Event(e.to_string()))?;
+        if event.len() > MAX_EVENT_LEN {
+            return Err(LogError::Event(format!(
+                "{} bytes, at most {MAX_EVENT_LEN}",
+                event.len()
+            )));
+        }
+        let (reply, receiver) = tokio::sync::oneshot::channel();
+        let sender = self.sender.lock().map_err(|_| LogError::Stopped)?;
+        sender
+            .as_ref()
+            .ok_or(LogError::Stopped)?
+            .send(Request { event, reply })
+            .map_err(|_| LogError::Stopped)?;
+        Ok(receiver)
+    }
+
+    /// The number of durable records.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Stopped`] if the writer panicked.
+    pub fn size(&self) -> Result<u64, LogError> {
+        Ok(self.tree()?.leaves.len() as u64)
+    }
+
+    /// The Merkle root of the first `size` records.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Proof`] when the log has fewer records.
+    pub fn root(&self, size: u64) -> Result<Hash, LogError> {
+        let tree = self.tree()?;
+        let leaves = tree
+            .leaves
+            .get(..usize::try_from(size).unwrap_or(usize::MAX))
+            .ok_or(merkle::ProofError::SizeOutOfRange {
+                first: 0,
+                second: size as usize,
+                available: tree.leaves.len(),
+            })?;
+        Ok(merkle::root(leaves))
+    }
+
+    /// The inclusion proof of record `seq` in the tree of `size` records.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Proof`].
+    pub fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<Hash>, LogError> {
+        let tree = self.tree()?;
+        Ok(merkle::inclusion_proof(
+            &tree.leaves,
+            seq as usize,
+            size as usize,
+        )?)
+    }
+
+    /// The consistency proof between the trees of `first` and `second` records.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Proof`].
+    pub fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, LogError> {
+        let tree = self.tree()?;
+        Ok(merkle::consistency_proof(
+            &tree.leaves,
+            first as usize,
+            second as usize,
+        )?)
+    }
+
+    /// Signs a checkpoint of the log as it is durable now, stores it (fsynced) and returns the
+    /// signed note. Never signs a tree that does not extend the last signed one.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Io`]; [`LogError::ShorterThanCheckpoint`] if the tree does not extend the
+    /// last checkpoint (which would mean records vanished).
+    pub fn checkpoint(&self, signer: &CheckpointSigner, origin: &str) -> Result<String, LogError> {
+        let mut tree = self.tree()?;
+        let size = tree.leaves.len() as u64;
+        let root = merkle::root(&tree.leaves);
+        if let Some((last_size, last_root)) = tree.last_checkpoint {
+            let prefix = tree.leaves.get(..last_size as usize);
+            if last_size > size || prefix.map(merkle::root) != Some(last_root) {
+                return Err(LogError::ShorterThanCheckpoint {
+                    records: size,
+                    size: last_size,
+                });
+            }
+        }
+        let note = signer.sign(&Checkpoint {
+            origin: origin.to_owned(),
+            size,
+            root,
+        });
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(CHECKPOINTS))
+            .map_err(io)?;
+        file.write_all(&frame(note.as_bytes())).map_err(io)?;
+        file.sync_data().map_err(io)?;
+        sync_dir(&self.dir)?;
+        tree.last_checkpoint = Some((size, root));
+        Ok(note)
+    }
+
+    fn tree(&self) -> Result<MutexGuard<'_, Tree>, LogError> {
+        self.tree.lock().map_err(|_| LogError::Stopped)
+    }
+}
+
+impl Drop for FileLog {
+    fn drop(&mut self) {
+        // Closing the channel lets the writer finish what it has and stop.
+        if let Ok(mut sender) = self.sender.lock() {
+            sender.take();
+        }
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// The writer thread's state.
+struct Writer {
+    dir: PathBuf,
+    segment: File,
+    segment_length: u64,
+    next_seq: u64,
+    chain: Hash,
+    tree: Arc<Mutex<Tree>>,
+    options: FileLogOptions,
+    random: SystemRandom,
+}
+
+impl Writer {
+    /// Takes batches of appends until the log is dropped or a write fails.
+    fn run(mut self, receiver: &Receiver<Request>) {
+        while let Ok(first) = receiver.recv() {
+            let mut batch = vec![first];
+            while batch.len() < self.options.max_batch {
+                match receiver.try_recv() {
+                    Ok(request) => batch.push(request),
+                    Err(_) => break,
+                }
+            }
+            if let Err(e) = self.write_batch(batch) {
+                // Fail closed: answer everyone still waiting, accept nothing more.
+                while let Ok(request) = receiver.try_recv() {
+                    let _ = request.reply.send(Err(e.clone()));
+                }
+                return;
+            }
+        }
+    }
+
+    /// Writes one batch with one write and one sync, then answers its callers.
+    fn write_batch(&mut self, batch: Vec<Request>) -> Result<(), LogError> {
+        let mut bytes = Vec::new();
+        let mut receipts = Vec::with_capacity(batch.len());
+        let mut chain = self.chain;
+        let mut failed = None;
+        for (i, request) in batch.iter().enumerate() {
+            let mut salt = [0u8; 16];
+            if let Err(e) = self.random.fill(&mut salt) {
+                failed = Some(io(e));
+                break;
+            }
+            let leaf = leaf_of(&salt, &request.event);
+            chain = chain_next(&chain, &leaf);
+            let seq = self.next_seq + i as u64;
+            bytes.extend(
+                Record {
+                    seq,
+                    salt,
+                    chain,
+                    event: request.event.clone(),
+                }
+                .frame(),
+            );
+            receipts.push(Receipt { seq, leaf, chain });
+        }
+        let result = match failed {
+            Some(e) => Err(e),
+            None => self.write_durably(&bytes),
+        };
+        match result {
+            Ok(()) => {
+                self.chain = chain;
+                self.next_seq += receipts.len() as u64;
+                if let Ok(mut tree) = self.tree.lock() {
+                    tree.leaves.extend(receipts.iter().map(|r| r.leaf));
+                }
+                for (request, receipt) in batch.into_iter().zip(receipts) {
+                    let _ = request.reply.send(Ok(receipt));
+                }
+                Ok(())
+            }
+            Err(e) => {
+                for request in batch {
+                    let _ = request.reply.send(Err(e.clone()));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Appends `bytes` to the current segment (starting a new one when it is full) and syncs.
+    fn write_durably(&mut self, bytes: &[u8]) -> Result<(), LogError> {
+        if self.segment_length > 0
+            && self.segment_length + bytes.len() as u64 > self.options.segment_bytes
+        {
+            let path = self.dir.join(segment_name(self.next_seq));
+            self.segment = OpenOptions::new()
+                .create_new(true)
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(io)?;
+            self.segment_length = 0;
+            sync_dir(&self.dir)?;
+        }
+        use std::io::{Seek, SeekFrom};
+        self.segment
+            .seek(SeekFrom::Start(self.segment_length))
+            .map_err(io)?;
+        self.segment.write_all(bytes).map_err(io)?;
+        self.segment.sync_data().map_err(io)?;
+        self.segment_length += bytes.len() as u64;
+        Ok(())
+    }
+}
+
+/// fsyncs a directory, so that a new file in it survives a crash.
+fn sync_dir(dir: &Path) -> Result<(), LogError> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io)
+}
+
+/// What [`verify`] established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Records read and checked.
+    pub records: u64,
+    /// Signed checkpoints checked.
+    pub checkpoints: usize,
+    /// The root over all records.
+    pub root: Hash,
+}
+
+/// Re-reads the whole log in `dir` and checks everything: every frame, the sequence, the
+/// chain, and every stored checkpoint's signature (by `verifier`) and root. Read-only; it
+/// also reports a torn tail, which opening the log would cut.
+///
+/// # Errors
+///
+/// The first [`VerifyError`] found.
+pub fn verify(dir: &Path, verifier: &CheckpointVerifier) -> Result<VerifyReport, VerifyError> {
+    let scanned = scan(dir)?;
+    if let Some(torn) = scanned.torn_tail {
+        return Err(torn);
+    }
+    let records = scanned.leaves.len() as u64;
+    for (index, note) in scanned.checkpoints.iter().enumerate() {
+        let checkpoint = verifier.verify(note).map_err(|e| VerifyError::Checkpoint {
+            index,
+            detail: e.to_string(),
+        })?;
+        let Some(prefix) = scanned.leaves.get(..checkpoint.size as usize) else {
+            return Err(VerifyError::CheckpointBeyondLog {
+                index,
+                size: checkpoint.size,
+                records,
+            });
+        };
+        if merkle::root(prefix) != checkpoint.root {
+            return Err(VerifyError::CheckpointRoot {
+                index,
+                size: checkpoint.size,
+            });
+        }
+    }
+    Ok(VerifyReport {
+        records,
+        checkpoints: scanned.checkpoints.len(),
+        root: merkle::root(&scanned.leaves),
+    })
+}
