@@ -26,6 +26,7 @@ mod scan;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -122,6 +123,7 @@ pub struct FileLog {
     dir: PathBuf,
     sender: Mutex<Option<Sender<Request>>>,
     tree: Arc<Mutex<Tree>>,
+    syncs: Arc<AtomicU64>,
     writer: Option<JoinHandle<()>>,
     _lock: File,
 }
@@ -197,7 +199,9 @@ impl FileLog {
             last_checkpoint,
         }));
         let (sender, receiver) = mpsc::channel();
+        let syncs = Arc::new(AtomicU64::new(0));
         let writer = Writer {
+            syncs: Arc::clone(&syncs),
             dir: dir.to_path_buf(),
             segment,
             segment_length: length,
@@ -215,6 +219,7 @@ impl FileLog {
             dir: dir.to_path_buf(),
             sender: Mutex::new(Some(sender)),
             tree,
+            syncs,
             writer: Some(handle),
             _lock: lock,
         })
@@ -355,6 +360,12 @@ impl FileLog {
         Ok(note)
     }
 
+    /// How many times the writer has synced records to disk since the log was opened: with
+    /// group commit, fewer than the appends when appends overlap.
+    pub fn sync_count(&self) -> u64 {
+        self.syncs.load(Ordering::Relaxed)
+    }
+
     fn tree(&self) -> Result<MutexGuard<'_, Tree>, LogError> {
         self.tree.lock().map_err(|_| LogError::Stopped)
     }
@@ -374,6 +385,7 @@ impl Drop for FileLog {
 
 /// The writer thread's state.
 struct Writer {
+    syncs: Arc<AtomicU64>,
     dir: PathBuf,
     segment: File,
     segment_length: u64,
@@ -477,6 +489,7 @@ impl Writer {
             .map_err(io)?;
         self.segment.write_all(bytes).map_err(io)?;
         self.segment.sync_data().map_err(io)?;
+        self.syncs.fetch_add(1, Ordering::Relaxed);
         self.segment_length += bytes.len() as u64;
         Ok(())
     }

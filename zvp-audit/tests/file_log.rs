@@ -1,0 +1,429 @@
+//! The file log's guarantees (specs/audit.md §2), each with a test that can fail: durability
+//! across reopen (G2), group commit (G3), tamper evidence with the exact error for a flipped
+//! byte, a dropped, reordered, duplicated or truncated record and rewritten history (G4),
+//! torn-tail recovery (G5), salted leaves (G6), and the single-writer lock.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation should panic"
+)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use zvp_audit::checkpoint::{CheckpointSigner, CheckpointVerifier};
+use zvp_audit::event::{
+    AccessPoint, ActionCode, AuditEvent, Basis, Checks, EventType, Outcome, Part, PatientRef,
+    PurposeOfUse, Source, Subtype, User,
+};
+use zvp_audit::log::{FileLog, FileLogOptions, LogError, VerifyError, verify};
+use zvp_audit::merkle;
+use zvp_core::{RecordSection, RoleCode};
+
+fn event(n: u32) -> AuditEvent {
+    AuditEvent {
+        event_type: EventType::PatientRecord,
+        action: ActionCode::R,
+        recorded: Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap()
+            + chrono::Duration::milliseconds(i64::from(n)),
+        outcome: Outcome::Success,
+        subtype: Subtype::Regular,
+        checks: Checks {
+            authorisation: true,
+            treatment_relation: true,
+            consent: false,
+            emergency: false,
+        },
+        basis: Some(Basis::Own),
+        purpose: PurposeOfUse::Treat,
+        user: User {
+            uzi: "900000001".parse().unwrap(),
+            agb: Some("01000001".parse().unwrap()),
+            name: "J. de Vries".to_owned(),
+            role: RoleCode::GENERAL_PRACTITIONER,
+        },
+        on_behalf_of: None,
+        access_point: AccessPoint {
+            ip: Some("127.0.0.1".parse().unwrap()),
+            certificate_sha256: None,
+        },
+        patient: Some(PatientRef {
+            id: format!("p{n}").parse().unwrap(),
+            bsn: None,
+        }),
+        part: Some(Part {
+            section: RecordSection::PatientDetails,
+            item: None,
+        }),
+        source: Source {
+            instance: "test".to_owned(),
+            hospital: "ASz".to_owned(),
+        },
+        request_id: format!("req-{n}"),
+        reason: None,
+    }
+}
+
+fn dir(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("file-log")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn signer() -> CheckpointSigner {
+    CheckpointSigner::generate("zvp.test/audit").unwrap().0
+}
+
+/// A log with `n` records and a checkpoint over them.
+fn log_with(name: &str, n: u32, signer: &CheckpointSigner) -> PathBuf {
+    let dir = dir(name);
+    let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
+    for i in 0..n {
+        assert_eq!(log.append_blocking(&event(i)).unwrap().seq, u64::from(i));
+    }
+    log.checkpoint(signer, "zvp.test/audit").unwrap();
+    dir
+}
+
+fn segment(dir: &Path) -> PathBuf {
+    dir.join("segment-00000000000000000000.log")
+}
+
+/// The frames of a segment, split by their length fields.
+fn frames(dir: &Path) -> Vec<Vec<u8>> {
+    let bytes = std::fs::read(segment(dir)).unwrap();
+    let mut out = Vec::new();
+    let mut offset = 0;
+    while offset < bytes.len() {
+        let length = u32::from_le_bytes(bytes[offset..offset + 4].try_into().unwrap()) as usize;
+        out.push(bytes[offset..offset + 8 + length].to_vec());
+        offset += 8 + length;
+    }
+    out
+}
+
+fn write_frames(dir: &Path, frames: &[Vec<u8>]) {
+    std::fs::write(segment(dir), frames.concat()).unwrap();
+}
+
+/// CRC-32C, written again here so the tests do not trust the log's own.
+fn crc32c(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0x82F6_3B78
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A frame whose payload was changed, with its checksum made to fit (what an attacker who
+/// knows the format would do).
+fn refit(payload: &[u8]) -> Vec<u8> {
+    let mut out = (payload.len() as u32).to_le_bytes().to_vec();
+    out.extend_from_slice(&crc32c(payload).to_le_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+#[test]
+fn the_test_crc_is_crc32c() {
+    assert_eq!(crc32c(b"123456789"), 0xE306_9283);
+}
+
+#[test]
+fn appends_are_durable_across_reopen_and_verify() {
+    let signer = signer();
+    let dir = log_with("durable", 25, &signer);
+    let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
+    assert_eq!(log.size().unwrap(), 25);
+    assert_eq!(log.append_blocking(&event(25)).unwrap().seq, 25);
+    drop(log);
+    let report = verify(&dir, signer.verifier()).unwrap();
+    assert_eq!((report.records, report.checkpoints), (26, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_appends_share_fsyncs() {
+    let dir = dir("group-commit");
+    let log = Arc::new(FileLog::open(&dir, FileLogOptions::default()).unwrap());
+    let mut tasks = Vec::new();
+    for i in 0..200u32 {
+        let log = Arc::clone(&log);
+        tasks.push(tokio::spawn(async move {
+            log.append(&event(i)).await.unwrap().seq
+        }));
+    }
+    let mut seqs = Vec::new();
+    for task in tasks {
+        seqs.push(task.await.unwrap());
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (0..200).collect::<Vec<_>>());
+    assert!(
+        log.sync_count() < 200,
+        "{} syncs for 200 appends",
+        log.sync_count()
+    );
+    assert!(log.sync_count() >= 1);
+}
+
+#[test]
+fn receipts_prove_inclusion_and_checkpoints_consistency() {
+    let signer = signer();
+    let dir = dir("proofs");
+    let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
+    let receipts: Vec<_> = (0..10)
+        .map(|i| log.append_blocking(&event(i)).unwrap())
+        .collect();
+    let first = signer
+        .verifier()
+        .verify(&log.checkpoint(&signer, "zvp.test/audit").unwrap())
+        .unwrap();
+    for i in 10..17 {
+        log.append_blocking(&event(i)).unwrap();
+    }
+    let second = signer
+        .verifier()
+        .verify(&log.checkpoint(&signer, "zvp.test/audit").unwrap())
+        .unwrap();
+    let receipt = receipts[3];
+    let proof = log.inclusion_proof(receipt.seq, second.size).unwrap();
+    assert!(merkle::verify_inclusion(
+        &receipt.leaf,
+        3,
+        17,
+        &proof,
+        &second.root
+    ));
+    let consistency = log.consistency_proof(first.size, second.size).unwrap();
+    assert!(merkle::verify_consistency(
+        10,
+        17,
+        &first.root,
+        &second.root,
+        &consistency
+    ));
+}
+
+#[test]
+fn the_same_event_twice_gives_different_leaves() {
+    let dir = dir("salt");
+    let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
+    let a = log.append_blocking(&event(1)).unwrap();
+    let b = log.append_blocking(&event(1)).unwrap();
+    assert_ne!(a.leaf, b.leaf);
+}
+
+#[test]
+fn a_second_writer_is_locked_out() {
+    let dir = dir("lock");
+    let _first = FileLog::open(&dir, FileLogOptions::default()).unwrap();
+    assert!(matches!(
+        FileLog::open(&dir, FileLogOptions::default()),
+        Err(LogError::Locked)
+    ));
+}
+
+#[test]
+fn a_torn_tail_is_cut_and_nothing_before_it_is_lost() {
+    let signer = signer();
+    let dir = log_with("torn", 10, &signer);
+    let mut bytes = std::fs::read(segment(&dir)).unwrap();
+    let whole = frames(&dir)[9].clone();
+    // Half of a record, as a crash mid-write leaves it.
+    bytes.extend_from_slice(&whole[..whole.len() / 2]);
+    std::fs::write(segment(&dir), &bytes).unwrap();
+    assert!(matches!(
+        verify(&dir, signer.verifier()),
+        Err(VerifyError::TornTail { seq: 10, .. })
+    ));
+    let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
+    assert_eq!(log.size().unwrap(), 10);
+    assert_eq!(log.append_blocking(&event(10)).unwrap().seq, 10);
+    drop(log);
+    assert_eq!(verify(&dir, signer.verifier()).unwrap().records, 11);
+}
+
+#[test]
+fn a_flipped_byte_is_found_at_its_record() {
+    let signer = signer();
+    let dir = log_with("flip", 10, &signer);
+    let mut f = frames(&dir);
+    let last = f[3].len() - 2;
+    f[3][last] ^= 0x01;
+    write_frames(&dir, &f);
+    assert!(matches!(
+        verify(&dir, signer.verifier()),
+        Err(VerifyError::Frame { seq: 3, .. })
+    ));
+    assert!(matches!(
+        FileLog::open(&dir, FileLogOptions::default()),
+        Err(LogError::Damaged(VerifyError::Frame { seq: 3, .. }))
+    ));
+}
+
+#[test]
+fn a_changed_record_with_a_fitting_checksum_breaks_the_chain() {
+    let signer = signer();
+    let dir = log_with("chain", 10, &signer);
+    let mut f = frames(&dir);
+    let mut payload = f[3][8..].to_vec();
+    let text = String::from_utf8_lossy(&payload[56..]).replace("\"R\"", "\"D\"");
+    payload.truncate(56);
+    payload.extend_from_slice(text.as_bytes());
+    f[3] = refit(&payload);
+    write_frames(&dir, &f);
+    assert_eq!(
+        verify(&dir, signer.verifier()),
+        Err(VerifyError::Chain { seq: 3 })
+    );
+}
+
+#[test]
+fn a_dropped_record_is_found() {
+    let signer = signer();
+    let dir = log_with("drop", 10, &signer);
+    let mut f = frames(&dir);
+    f.remove(4);
+    write_frames(&dir, &f);
+    assert_eq!(
+        verify(&dir, signer.verifier()),
+        Err(VerifyError::Sequence {
+            expected: 4,
+            found: 5
+        })
+    );
+}
+
+#[test]
+fn reordered_records_are_found() {
+    let signer = signer();
+    let dir = log_with("reorder", 10, &signer);
+    let mut f = frames(&dir);
+    f.swap(4, 5);
+    write_frames(&dir, &f);
+    assert_eq!(
+        verify(&dir, signer.verifier()),
+        Err(VerifyError::Sequence {
+            expected: 4,
+            found: 5
+        })
+    );
+}
+
+#[test]
+fn a_duplicated_record_is_found() {
+    let signer = signer();
+    let dir = log_with("duplicate", 10, &signer);
+    let mut f = frames(&dir);
+    let copy = f[4].clone();
+    f.insert(5, copy);
+    write_frames(&dir, &f);
+    assert_eq!(
+        verify(&dir, signer.verifier()),
+        Err(VerifyError::Sequence {
+            expected: 5,
+            found: 4
+        })
+    );
+}
+
+#[test]
+fn truncation_below_the_checkpoint_is_found_and_refused() {
+    let signer = signer();
+    let dir = log_with("truncate", 10, &signer);
+    let f = frames(&dir);
+    write_frames(&dir, &f[..8]);
+    assert_eq!(
+        verify(&dir, signer.verifier()),
+        Err(VerifyError::CheckpointBeyondLog {
+            index: 0,
+            size: 10,
+            records: 8
+        })
+    );
+    assert_eq!(
+        FileLog::open(&dir, FileLogOptions::default()).unwrap_err(),
+        LogError::ShorterThanCheckpoint {
+            records: 8,
+            size: 10
+        }
+    );
+}
+
+#[test]
+fn rewritten_history_is_found_by_the_signed_checkpoint() {
+    let signer = signer();
+    let dir = log_with("rewrite", 6, &signer);
+    // Build a different log of the same length (its chain and checksums all fit), and put
+    // the old signed checkpoints next to it.
+    let other = log_with("rewrite-other", 6, &signer);
+    std::fs::copy(segment(&other), segment(&dir)).unwrap();
+    assert_eq!(
+        verify(&dir, signer.verifier()),
+        Err(VerifyError::CheckpointRoot { index: 0, size: 6 })
+    );
+}
+
+#[test]
+fn a_forged_checkpoint_is_found() {
+    let signer = signer();
+    let dir = log_with("forged", 5, &signer);
+    let impostor = CheckpointSigner::generate("zvp.test/audit").unwrap().0;
+    {
+        let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
+        log.checkpoint(&impostor, "zvp.test/audit").unwrap();
+    }
+    assert!(matches!(
+        verify(&dir, signer.verifier()),
+        Err(VerifyError::Checkpoint { index: 1, .. })
+    ));
+    let vkey = signer.verifier().to_vkey();
+    assert_eq!(
+        CheckpointVerifier::parse(&vkey).unwrap(),
+        *signer.verifier()
+    );
+}
+
+#[test]
+fn segments_rotate_and_verify() {
+    let signer = signer();
+    let dir = dir("segments");
+    let options = FileLogOptions {
+        segment_bytes: 2_000,
+        max_batch: 16,
+    };
+    {
+        let log = FileLog::open(&dir, options).unwrap();
+        for i in 0..40 {
+            log.append_blocking(&event(i)).unwrap();
+        }
+        log.checkpoint(&signer, "zvp.test/audit").unwrap();
+    }
+    let segments = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("segment-")
+        })
+        .count();
+    assert!(segments > 3, "{segments} segments");
+    assert_eq!(verify(&dir, signer.verifier()).unwrap().records, 40);
+    let log = FileLog::open(&dir, options).unwrap();
+    assert_eq!(log.size().unwrap(), 40);
+}
