@@ -17,3 +17,4 @@ pub mod checkpoint;
 pub mod event;
 pub mod log;
 pub mod merkle;
+pub mod render;
