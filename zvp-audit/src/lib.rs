@@ -18,3 +18,4 @@ pub mod event;
 pub mod log;
 pub mod merkle;
 pub mod render;
+pub mod report;

@@ -153,7 +153,7 @@ impl FileLog {
             Err(std::fs::TryLockError::WouldBlock) => return Err(LogError::Locked),
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
-        let scanned = scan(dir).map_err(LogError::Damaged)?;
+        let scanned = scan(dir, false).map_err(LogError::Damaged)?;
         let last_checkpoint = match scanned.checkpoints.last() {
             Some(note) => {
                 let body = note
@@ -519,7 +519,7 @@ pub struct VerifyReport {
 ///
 /// The first [`VerifyError`] found.
 pub fn verify(dir: &Path, verifier: &CheckpointVerifier) -> Result<VerifyReport, VerifyError> {
-    let scanned = scan(dir)?;
+    let scanned = scan(dir, false)?;
     if let Some(torn) = scanned.torn_tail {
         return Err(torn);
     }
@@ -548,4 +548,27 @@ pub fn verify(dir: &Path, verifier: &CheckpointVerifier) -> Result<VerifyReport,
         checkpoints: scanned.checkpoints.len(),
         root: merkle::root(&scanned.leaves),
     })
+}
+
+/// Every event in the log in `dir`, with its sequence number, after the same checks as
+/// [`verify`] makes without a key (frames, sequence, chain). A torn tail is left out.
+///
+/// # Errors
+///
+/// The first [`VerifyError`]; an event that does not parse is reported as a damaged frame.
+pub fn read_events(dir: &Path) -> Result<Vec<(u64, AuditEvent)>, VerifyError> {
+    let scanned = scan(dir, true)?;
+    scanned
+        .events
+        .iter()
+        .enumerate()
+        .map(|(seq, json)| {
+            serde_json::from_slice(json)
+                .map(|event| (seq as u64, event))
+                .map_err(|e| VerifyError::Io {
+                    path: dir.display().to_string(),
+                    detail: format!("record {seq}: the event does not parse: {e}"),
+                })
+        })
+        .collect()
 }

@@ -113,6 +113,8 @@ pub(crate) struct Scanned {
     pub(crate) torn_tail: Option<VerifyError>,
     /// The stored checkpoint notes, in order.
     pub(crate) checkpoints: Vec<String>,
+    /// The events' JSON, in order, when asked for.
+    pub(crate) events: Vec<Vec<u8>>,
 }
 
 fn io(path: &Path, e: impl std::fmt::Display) -> VerifyError {
@@ -139,7 +141,7 @@ pub(crate) fn segments(dir: &Path) -> Result<Vec<PathBuf>, VerifyError> {
 
 /// Reads every record and checkpoint of `dir`. A torn tail in the last segment is reported in
 /// [`Scanned::torn_tail`]; anything else wrong is an error.
-pub(crate) fn scan(dir: &Path) -> Result<Scanned, VerifyError> {
+pub(crate) fn scan(dir: &Path, keep_events: bool) -> Result<Scanned, VerifyError> {
     let mut scanned = Scanned {
         chain: CHAIN_START,
         ..Scanned::default()
@@ -211,6 +213,9 @@ pub(crate) fn scan(dir: &Path) -> Result<Scanned, VerifyError> {
             }
             scanned.chain = chain;
             scanned.leaves.push(leaf);
+            if keep_events {
+                scanned.events.push(record.event);
+            }
             offset += used;
         }
         if is_last {

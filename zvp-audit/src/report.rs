@@ -1,0 +1,195 @@
+//! The reports the log must answer (`specs/audit.md` §3): a patient's view, a practitioner's
+//! view, the emergency review queue, and simple anomaly rules. Each works on events read from
+//! the log ([`crate::log::read_events`]) and returns them chronologically.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Timelike, Utc};
+use zvp_core::{Bsn, UziNumber};
+
+use crate::event::{AuditEvent, Basis, EventType, Subtype};
+
+/// A period: `from <= recorded < to`, either end open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Period {
+    /// Inclusive start.
+    pub from: Option<DateTime<Utc>>,
+    /// Exclusive end.
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl Period {
+    fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.from.is_none_or(|f| f <= t) && self.to.is_none_or(|e| t < e)
+    }
+}
+
+/// Who looked at this patient's record, when, on what basis (NEN 7513 §9, Wabvpz art. 15e):
+/// every event about the patient with this BSN in the period, oldest first.
+pub fn patient_view(
+    events: &[(u64, AuditEvent)],
+    bsn: Bsn,
+    period: Period,
+) -> Vec<&(u64, AuditEvent)> {
+    chronological(events.iter().filter(|(_, e)| {
+        period.contains(e.recorded) && e.patient.as_ref().is_some_and(|p| p.bsn == Some(bsn))
+    }))
+}
+
+/// What one practitioner did: every event by this UZI number in the period, oldest first.
+pub fn practitioner_view(
+    events: &[(u64, AuditEvent)],
+    uzi: UziNumber,
+    period: Period,
+) -> Vec<&(u64, AuditEvent)> {
+    chronological(
+        events
+            .iter()
+            .filter(|(_, e)| period.contains(e.recorded) && e.user.uzi == uzi),
+    )
+}
+
+fn chronological<'a>(
+    events: impl Iterator<Item = &'a (u64, AuditEvent)>,
+) -> Vec<&'a (u64, AuditEvent)> {
+    let mut out: Vec<_> = events.collect();
+    out.sort_by_key(|(seq, e)| (e.recorded, *seq));
+    out
+}
+
+/// A reviewer's verdict on an emergency grant, as the audit event that records it carries it
+/// in its `reason`: `review:justified`, `review:not-justified`, `review:needs-follow-up`.
+pub const REVIEW_PREFIX: &str = "review:";
+
+/// One emergency grant for the review queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmergencyCase<'a> {
+    /// The grant's id.
+    pub grant: u64,
+    /// The event that started it (with the reason category in its basis).
+    pub started: &'a (u64, AuditEvent),
+    /// The reads under it.
+    pub reads: Vec<&'a (u64, AuditEvent)>,
+    /// The latest verdict, if reviewed.
+    pub verdict: Option<String>,
+}
+
+/// Every emergency grant with its reads and verdict; unreviewed ones first, then by start.
+pub fn emergency_queue(events: &[(u64, AuditEvent)]) -> Vec<EmergencyCase<'_>> {
+    let grant_of = |e: &AuditEvent| match &e.basis {
+        Some(Basis::Emergency { grant, .. }) => Some(*grant),
+        _ => None,
+    };
+    let mut cases: BTreeMap<u64, EmergencyCase<'_>> = BTreeMap::new();
+    for item in events {
+        let (_, event) = item;
+        let Some(grant) = grant_of(event) else {
+            continue;
+        };
+        if event.subtype == Subtype::EmergencyStarted {
+            cases.entry(grant).or_insert(EmergencyCase {
+                grant,
+                started: item,
+                reads: Vec::new(),
+                verdict: None,
+            });
+        }
+    }
+    for item in events {
+        let (_, event) = item;
+        let Some(grant) = grant_of(event) else {
+            continue;
+        };
+        let Some(case) = cases.get_mut(&grant) else {
+            continue;
+        };
+        if let Some(verdict) = event
+            .reason
+            .as_deref()
+            .and_then(|r| r.strip_prefix(REVIEW_PREFIX))
+        {
+            if event.event_type == EventType::AuditLogUsed {
+                case.verdict = Some(verdict.to_owned());
+            }
+        } else if event.event_type == EventType::PatientRecord
+            && event.subtype != Subtype::EmergencyStarted
+        {
+            case.reads.push(item);
+        }
+    }
+    let mut queue: Vec<_> = cases.into_values().collect();
+    queue.sort_by_key(|c| (c.verdict.is_some(), c.started.1.recorded));
+    queue
+}
+
+/// Thresholds of the anomaly rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnomalyRules {
+    /// More emergency grants than this in the period is unusual.
+    pub max_emergency_grants: usize,
+    /// More reads on a basis other than own or practice than this is unusual.
+    pub max_non_own_reads: usize,
+    /// Reads between these UTC hours (start inclusive, end exclusive) are outside the usual.
+    pub night_hours_utc: (u32, u32),
+}
+
+impl Default for AnomalyRules {
+    fn default() -> Self {
+        Self {
+            max_emergency_grants: 5,
+            max_non_own_reads: 50,
+            night_hours_utc: (0, 5),
+        }
+    }
+}
+
+/// A user whose use of the portal a rule finds unusual, with the rule and the count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anomaly {
+    /// The user.
+    pub uzi: UziNumber,
+    /// The rule: `many-emergency-grants`, `many-non-own-reads` or `night-reads`.
+    pub rule: &'static str,
+    /// How many events the rule counted.
+    pub count: usize,
+}
+
+/// The users the rules flag in the period, by user and rule.
+pub fn anomalies(
+    events: &[(u64, AuditEvent)],
+    period: Period,
+    rules: AnomalyRules,
+) -> Vec<Anomaly> {
+    let mut counts: BTreeMap<(UziNumber, &'static str), usize> = BTreeMap::new();
+    for (_, e) in events.iter().filter(|(_, e)| period.contains(e.recorded)) {
+        if e.subtype == Subtype::EmergencyStarted {
+            *counts
+                .entry((e.user.uzi, "many-emergency-grants"))
+                .or_default() += 1;
+        }
+        if e.event_type == EventType::PatientRecord {
+            if matches!(
+                e.basis,
+                Some(Basis::Delegation { .. } | Basis::Emergency { .. })
+            ) {
+                *counts
+                    .entry((e.user.uzi, "many-non-own-reads"))
+                    .or_default() += 1;
+            }
+            let hour = e.recorded.hour();
+            let (start, end) = rules.night_hours_utc;
+            if start <= hour && hour < end {
+                *counts.entry((e.user.uzi, "night-reads")).or_default() += 1;
+            }
+        }
+    }
+    counts
+        .into_iter()
+        .filter(|((_, rule), count)| match *rule {
+            "many-emergency-grants" => *count > rules.max_emergency_grants,
+            "many-non-own-reads" => *count > rules.max_non_own_reads,
+            _ => *count > 0,
+        })
+        .map(|((uzi, rule), count)| Anomaly { uzi, rule, count })
+        .collect()
+}
