@@ -257,6 +257,43 @@ fn a_torn_tail_is_cut_and_nothing_before_it_is_lost() {
 }
 
 #[test]
+fn a_zero_filled_tail_is_cut_like_a_torn_write() {
+    let signer = signer();
+    let dir = log_with("zeros", 6, &signer);
+    let mut bytes = std::fs::read(segment(&dir)).unwrap();
+    // Power loss after the file grew but before its data reached the disk.
+    bytes.extend_from_slice(&[0u8; 300]);
+    std::fs::write(segment(&dir), &bytes).unwrap();
+    assert!(matches!(
+        verify(&dir, signer.verifier()),
+        Err(VerifyError::TornTail { seq: 6, .. })
+    ));
+    let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
+    assert!(matches!(
+        log.cut_tail(),
+        Some(VerifyError::TornTail { seq: 6, .. })
+    ));
+    assert_eq!(log.size().unwrap(), 6);
+}
+
+#[test]
+fn a_damaged_last_record_under_a_checkpoint_is_refused_not_cut() {
+    let signer = signer();
+    let dir = log_with("damaged-last", 6, &signer);
+    let mut bytes = std::fs::read(segment(&dir)).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0x20;
+    std::fs::write(segment(&dir), &bytes).unwrap();
+    assert_eq!(
+        FileLog::open(&dir, FileLogOptions::default()).unwrap_err(),
+        LogError::ShorterThanCheckpoint {
+            records: 5,
+            size: 6
+        }
+    );
+}
+
+#[test]
 fn a_flipped_byte_is_found_at_its_record() {
     let signer = signer();
     let dir = log_with("flip", 10, &signer);

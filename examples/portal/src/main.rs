@@ -6,6 +6,8 @@
 //! zvp-portal uzi verify --anchors DIR [--intermediates DIR] [--crl FILE]...
 //!            [--at RFC3339] [--test-environment] [--eligible-roles 01.015,...]
 //!            [--card-types Z,N] CERT   validate a certificate; JSON verdict, exit 0 or 1
+//! zvp-portal audit keygen|checkpoint|verify|report ...
+//!                                      the audit log (see `zvp-portal audit --help`)
 //! zvp-portal policy decide --world WORLD.json --request REQUEST.json
 //!                                      one policy decision as JSON
 //! zvp-portal testpki generate --out DIR  write a demo PKI with cards of every kind
@@ -13,6 +15,7 @@
 //!
 //! Run with `cargo run -p zvp-portal -- <command>`.
 
+mod audit_cmd;
 mod policy_cmd;
 mod testpki_cmd;
 mod uzi_cmd;
@@ -36,6 +39,9 @@ enum Command {
     /// Inspect and verify UZI-pas certificates.
     #[command(subcommand)]
     Uzi(uzi_cmd::UziCommand),
+    /// Verify the audit log, sign checkpoints, report from it.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
     /// Decide requests with the authorization policy.
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
@@ -55,6 +61,7 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Command::Uzi(command) => uzi_cmd::run(command),
+        Command::Audit(command) => audit_cmd::run(command),
         Command::Policy(command) => policy_cmd::run(command),
         Command::Testpki(command) => testpki_cmd::run(command),
     }

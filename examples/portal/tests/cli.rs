@@ -377,3 +377,145 @@ fn policy_decide_prints_the_decision() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn audit_commands_sign_verify_and_report() {
+    use zvp_audit::event::{
+        AccessPoint, ActionCode, AuditEvent, Basis, Checks, EventType, Outcome, Part, PatientRef,
+        PurposeOfUse, Source, Subtype, User,
+    };
+    use zvp_audit::log::{FileLog, FileLogOptions};
+
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("audit-cli");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let log_dir = dir.join("log");
+    {
+        let log = FileLog::open(&log_dir, FileLogOptions::default()).unwrap();
+        for (i, bsn) in ["111222333", "999999990", "111222333"].iter().enumerate() {
+            let event = AuditEvent {
+                event_type: EventType::PatientRecord,
+                action: ActionCode::R,
+                recorded: "2026-11-25T10:00:00Z"
+                    .parse::<chrono::DateTime<chrono::Utc>>()
+                    .unwrap()
+                    + chrono::Duration::minutes(i as i64),
+                outcome: Outcome::Success,
+                subtype: Subtype::Regular,
+                checks: Checks {
+                    authorisation: true,
+                    treatment_relation: true,
+                    consent: false,
+                    emergency: false,
+                },
+                basis: Some(Basis::Own),
+                purpose: PurposeOfUse::Treat,
+                user: User {
+                    uzi: "900000001".parse().unwrap(),
+                    agb: None,
+                    name: "J. de Vries".to_owned(),
+                    role: zvp_core::RoleCode::GENERAL_PRACTITIONER,
+                },
+                on_behalf_of: None,
+                access_point: AccessPoint {
+                    ip: None,
+                    certificate_sha256: None,
+                },
+                patient: Some(PatientRef {
+                    id: format!("p{i}").parse().unwrap(),
+                    bsn: Some(bsn.parse().unwrap()),
+                }),
+                part: Some(Part {
+                    section: zvp_core::RecordSection::PatientDetails,
+                    item: None,
+                }),
+                source: Source {
+                    instance: "portal-1".to_owned(),
+                    hospital: "ASz".to_owned(),
+                },
+                request_id: format!("req-{i}"),
+                reason: None,
+            };
+            log.append_blocking(&event).unwrap();
+        }
+    }
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_zvp-portal"))
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let key = dir.join("audit.key");
+    let (code, vkey) = run(&[
+        "audit",
+        "keygen",
+        "--name",
+        "zvp.test",
+        "--out",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    let vkey = vkey.trim().to_owned();
+    assert!(vkey.starts_with("zvp.test+"), "{vkey}");
+    let log = log_dir.to_str().unwrap();
+    let (code, note) = run(&[
+        "audit",
+        "checkpoint",
+        "--log",
+        log,
+        "--key",
+        key.to_str().unwrap(),
+        "--name",
+        "zvp.test",
+        "--origin",
+        "zvp.test/audit",
+    ]);
+    assert_eq!(code, 0);
+    assert!(note.starts_with("zvp.test/audit\n3\n"), "{note}");
+    let (code, out) = run(&["audit", "verify", "--log", log, "--verifier-key", &vkey]);
+    assert_eq!(
+        (code, out.starts_with("ok: 3 records, 1 signed checkpoints")),
+        (0, true),
+        "{out}"
+    );
+
+    let (code, csv) = run(&[
+        "audit",
+        "report",
+        "--log",
+        log,
+        "--patient",
+        "111222333",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(csv.lines().nth(1).unwrap().contains(",p0,111222333,"));
+    let (_, fhir) = run(&[
+        "audit",
+        "report",
+        "--log",
+        log,
+        "--practitioner",
+        "900000001",
+        "--format",
+        "fhir",
+    ]);
+    let bundle: Value = serde_json::from_str(&fhir).unwrap();
+    assert_eq!(bundle["entry"].as_array().unwrap().len(), 3);
+    assert_eq!(bundle["entry"][0]["resource"]["resourceType"], "AuditEvent");
+
+    // A changed byte: verify names the record and exits 1.
+    let segment = log_dir.join("segment-00000000000000000000.log");
+    let mut bytes = std::fs::read(&segment).unwrap();
+    bytes[100] ^= 0x20;
+    std::fs::write(&segment, bytes).unwrap();
+    let (code, out) = run(&["audit", "verify", "--log", log, "--verifier-key", &vkey]);
+    assert_eq!(code, 1);
+    assert!(out.starts_with("FAILED: record 0: damaged frame"), "{out}");
+}

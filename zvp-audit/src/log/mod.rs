@@ -124,6 +124,7 @@ pub struct FileLog {
     sender: Mutex<Option<Sender<Request>>>,
     tree: Arc<Mutex<Tree>>,
     syncs: Arc<AtomicU64>,
+    cut_tail: Option<VerifyError>,
     writer: Option<JoinHandle<()>>,
     _lock: File,
 }
@@ -171,6 +172,7 @@ impl FileLog {
             None => None,
         };
         let records = scanned.leaves.len() as u64;
+        let cut_tail = scanned.torn_tail.clone();
         if let Some((size, _)) = last_checkpoint
             && size > records
         {
@@ -220,6 +222,7 @@ impl FileLog {
             sender: Mutex::new(Some(sender)),
             tree,
             syncs,
+            cut_tail,
             writer: Some(handle),
             _lock: lock,
         })
@@ -358,6 +361,14 @@ impl FileLog {
         sync_dir(&self.dir)?;
         tree.last_checkpoint = Some((size, root));
         Ok(note)
+    }
+
+    /// The unfinished record that opening cut from the end of the log, if any — for the
+    /// operator's log. It was never acknowledged if it was torn by a crash; a damaged last
+    /// record that no signed checkpoint covers looks the same, which is one reason to sign
+    /// checkpoints often (a covered record is never cut: opening refuses instead).
+    pub fn cut_tail(&self) -> Option<&VerifyError> {
+        self.cut_tail.as_ref()
     }
 
     /// How many times the writer has synced records to disk since the log was opened: with

@@ -167,33 +167,23 @@ pub(crate) fn scan(dir: &Path, keep_events: bool) -> Result<Scanned, VerifyError
         while offset < bytes.len() {
             let seq = scanned.leaves.len() as u64;
             let rest = bytes.get(offset..).unwrap_or(&[]);
-            let (payload, used) = match read_frame(rest) {
-                Frame::Good(payload, used) => (payload, used),
-                Frame::Incomplete if is_last => {
-                    scanned.torn_tail = Some(VerifyError::TornTail {
-                        seq,
-                        segment: name.clone(),
-                        offset,
-                    });
-                    break;
-                }
-                Frame::Bad if is_last && frame_reaches_end(rest) => {
-                    scanned.torn_tail = Some(VerifyError::TornTail {
-                        seq,
-                        segment: name.clone(),
-                        offset,
-                    });
-                    break;
-                }
-                Frame::Incomplete | Frame::Bad => {
-                    return Err(VerifyError::Frame {
-                        seq,
-                        segment: name,
-                        offset,
-                    });
-                }
+            // In the last segment, what an interrupted write leaves behind is the tail: a
+            // frame cut short, one whose stated length runs to the end of the file, or bytes
+            // that are all zero (space the file system allocated but never filled).
+            let torn = is_last && (rest.iter().all(|&b| b == 0) || frame_reaches_end(rest));
+            let record = match read_frame(rest) {
+                Frame::Good(payload, used) => Record::from_payload(payload).map(|r| (r, used)),
+                Frame::Incomplete | Frame::Bad => None,
             };
-            let Some(record) = Record::from_payload(payload) else {
+            let Some((record, used)) = record else {
+                if torn {
+                    scanned.torn_tail = Some(VerifyError::TornTail {
+                        seq,
+                        segment: name.clone(),
+                        offset,
+                    });
+                    break;
+                }
                 return Err(VerifyError::Frame {
                     seq,
                     segment: name,

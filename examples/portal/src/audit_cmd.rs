@@ -1,0 +1,240 @@
+//! `zvp-portal audit`: verify the audit log, sign checkpoints, and report from it.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use chrono::{DateTime, Utc};
+use clap::{Subcommand, ValueEnum};
+use zvp_audit::checkpoint::{CheckpointSigner, CheckpointVerifier};
+use zvp_audit::event::AuditEvent;
+use zvp_audit::log::{FileLog, FileLogOptions, read_events, verify};
+use zvp_audit::render::{CSV_HEADER, basis_code, to_csv_row, to_fhir};
+use zvp_audit::report::{Period, patient_view, practitioner_view};
+use zvp_core::{Bsn, UziNumber};
+
+/// The `audit` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Make a checkpoint signing key: writes the private key (PKCS#8) to FILE and prints the
+    /// verifier key that `verify` needs.
+    Keygen {
+        /// The key's name (usually the log's origin host).
+        #[arg(long)]
+        name: String,
+        /// Where to write the private key.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a checkpoint of the log as it is now and store it in the log.
+    Checkpoint {
+        /// The log directory.
+        #[arg(long)]
+        log: PathBuf,
+        /// The private key file from `keygen`.
+        #[arg(long)]
+        key: PathBuf,
+        /// The key's name.
+        #[arg(long)]
+        name: String,
+        /// The origin line of the checkpoint.
+        #[arg(long)]
+        origin: String,
+    },
+    /// Re-read the whole log and check every record and checkpoint. Exits 0 only when all is
+    /// well; otherwise prints the first bad record and exits 1.
+    Verify {
+        /// The log directory.
+        #[arg(long)]
+        log: PathBuf,
+        /// The verifier key (`name+id+key`, as `keygen` printed it).
+        #[arg(long)]
+        verifier_key: String,
+    },
+    /// Report from the log: who looked at a patient's record, or what a practitioner did.
+    Report {
+        /// The log directory.
+        #[arg(long)]
+        log: PathBuf,
+        /// The patient's BSN.
+        #[arg(
+            long,
+            conflicts_with = "practitioner",
+            required_unless_present = "practitioner"
+        )]
+        patient: Option<Bsn>,
+        /// The practitioner's UZI number.
+        #[arg(long)]
+        practitioner: Option<UziNumber>,
+        /// From (RFC 3339, inclusive).
+        #[arg(long)]
+        from: Option<DateTime<Utc>>,
+        /// To (RFC 3339, exclusive).
+        #[arg(long)]
+        to: Option<DateTime<Utc>>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum Format {
+    /// A readable table.
+    Text,
+    /// CSV with a header.
+    Csv,
+    /// A FHIR R4 Bundle (collection) of AuditEvents.
+    Fhir,
+}
+
+/// Runs an `audit` subcommand.
+pub(crate) fn run(command: AuditCommand) -> ExitCode {
+    match command {
+        AuditCommand::Keygen { name, out } => match CheckpointSigner::generate(&name) {
+            Ok((signer, pkcs8)) => match std::fs::write(&out, pkcs8) {
+                Ok(()) => {
+                    println!("{}", signer.verifier().to_vkey());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => usage(&format!("{}: {e}", out.display())),
+            },
+            Err(e) => usage(&e.to_string()),
+        },
+        AuditCommand::Checkpoint {
+            log,
+            key,
+            name,
+            origin,
+        } => {
+            let signed = std::fs::read(&key)
+                .map_err(|e| format!("{}: {e}", key.display()))
+                .and_then(|pkcs8| {
+                    CheckpointSigner::from_pkcs8(&name, &pkcs8).map_err(|e| e.to_string())
+                })
+                .and_then(|signer| {
+                    let log = FileLog::open(&log, FileLogOptions::default())
+                        .map_err(|e| e.to_string())?;
+                    log.checkpoint(&signer, &origin).map_err(|e| e.to_string())
+                });
+            match signed {
+                Ok(note) => {
+                    print!("{note}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => usage(&e),
+            }
+        }
+        AuditCommand::Verify { log, verifier_key } => {
+            let verifier = match CheckpointVerifier::parse(&verifier_key) {
+                Ok(v) => v,
+                Err(e) => return usage(&e.to_string()),
+            };
+            match verify(&log, &verifier) {
+                Ok(report) => {
+                    println!(
+                        "ok: {} records, {} signed checkpoints, root {}",
+                        report.records,
+                        report.checkpoints,
+                        hex(&report.root)
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    println!("FAILED: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        AuditCommand::Report {
+            log,
+            patient,
+            practitioner,
+            from,
+            to,
+            format,
+        } => match report(&log, patient, practitioner, Period { from, to }, format) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => usage(&e),
+        },
+    }
+}
+
+/// The report's text.
+fn report(
+    log: &Path,
+    patient: Option<Bsn>,
+    practitioner: Option<UziNumber>,
+    period: Period,
+    format: Format,
+) -> Result<String, String> {
+    let events = read_events(log).map_err(|e| e.to_string())?;
+    let selected: Vec<&AuditEvent> = match (patient, practitioner) {
+        (Some(bsn), _) => patient_view(&events, bsn, period),
+        (None, Some(uzi)) => practitioner_view(&events, uzi, period),
+        (None, None) => return Err("give --patient or --practitioner".to_owned()),
+    }
+    .into_iter()
+    .map(|(_, e)| e)
+    .collect();
+    Ok(match format {
+        Format::Csv => {
+            let mut out = format!("{CSV_HEADER}\n");
+            for e in &selected {
+                out.push_str(&to_csv_row(e));
+                out.push('\n');
+            }
+            out
+        }
+        Format::Fhir => {
+            let bundle = serde_json::json!({
+                "resourceType": "Bundle",
+                "type": "collection",
+                "entry": selected.iter().map(|e| serde_json::json!({ "resource": to_fhir(e) })).collect::<Vec<_>>(),
+            });
+            format!("{bundle:#}\n")
+        }
+        Format::Text => {
+            let mut out = String::from(
+                "when (UTC)                user       role    on behalf of  patient       part                      basis           outcome\n",
+            );
+            for e in &selected {
+                out.push_str(&format!(
+                    "{:<25} {:<10} {:<7} {:<13} {:<13} {:<25} {:<15} {:?}\n",
+                    e.recorded
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    e.user.uzi,
+                    e.user.role,
+                    e.on_behalf_of
+                        .as_ref()
+                        .map(|r| r.agb.to_string())
+                        .unwrap_or_default(),
+                    e.patient
+                        .as_ref()
+                        .map(|p| p.id.to_string())
+                        .unwrap_or_default(),
+                    e.part
+                        .as_ref()
+                        .map(|p| p.section.to_string())
+                        .unwrap_or_default(),
+                    e.basis.as_ref().map(basis_code).unwrap_or_default(),
+                    e.outcome,
+                ));
+            }
+            out
+        }
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A problem with the command's input: message on stderr, exit 2.
+fn usage(message: &str) -> ExitCode {
+    eprintln!("zvp-portal audit: {message}");
+    ExitCode::from(2)
+}
