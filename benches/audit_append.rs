@@ -1,0 +1,183 @@
+//! Durable audit appends: zvp's file log (group commit) against SQLite (WAL,
+//! synchronous=FULL, one transaction per record) with 1, 16 and 64 concurrent appenders, and
+//! the cost of one `write` + `fdatasync` as the yardstick for a single appender's latency.
+//!
+//! A bench binary rather than criterion: it measures throughput and latency percentiles of
+//! concurrent appenders, which criterion's per-iteration timing does not. Every append
+//! returns only when durable on both sides. Run: `cargo bench -p zvp-benches --bench
+//! audit_append` (ZVP_BENCH_APPENDS sets appends per configuration, default 3000).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    missing_docs,
+    reason = "benchmark code"
+)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use zvp_audit::event::{
+    AccessPoint, ActionCode, AuditEvent, Basis, Checks, EventType, Outcome, Part, PatientRef,
+    PurposeOfUse, Source, Subtype, User,
+};
+use zvp_audit::log::{FileLog, FileLogOptions};
+use zvp_core::{RecordSection, RoleCode};
+
+fn event(i: usize) -> AuditEvent {
+    AuditEvent {
+        event_type: EventType::PatientRecord,
+        action: ActionCode::R,
+        recorded: Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).unwrap(),
+        outcome: Outcome::Success,
+        subtype: Subtype::Regular,
+        checks: Checks { authorisation: true, treatment_relation: true, consent: false, emergency: false },
+        basis: Some(Basis::Own),
+        purpose: PurposeOfUse::Treat,
+        user: User {
+            uzi: "900000001".parse().unwrap(),
+            agb: Some("01000001".parse().unwrap()),
+            name: "J. de Vries".to_owned(),
+            role: RoleCode::GENERAL_PRACTITIONER,
+        },
+        on_behalf_of: None,
+        access_point: AccessPoint { ip: Some("10.0.0.1".parse().unwrap()), certificate_sha256: Some("ab".repeat(32)) },
+        patient: Some(PatientRef { id: format!("p{i}").parse().unwrap(), bsn: Some("111222333".parse().unwrap()) }),
+        part: Some(Part { section: RecordSection::PatientDetails, item: None }),
+        source: Source { instance: "bench".to_owned(), hospital: "ASz".to_owned() },
+        request_id: format!("req-{i}"),
+        reason: None,
+    }
+}
+
+struct Result_ {
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+/// Runs `appenders` threads that together make `total` appends with `append`, each timed.
+fn run(appenders: usize, total: usize, append: Arc<dyn Fn(usize) + Send + Sync>) -> Result_ {
+    let barrier = Arc::new(Barrier::new(appenders + 1));
+    let per_thread = total / appenders;
+    let threads: Vec<_> = (0..appenders)
+        .map(|t| {
+            let append = Arc::clone(&append);
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut latencies = Vec::with_capacity(per_thread);
+                for i in 0..per_thread {
+                    let start = Instant::now();
+                    append(t * per_thread + i);
+                    latencies.push(start.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    barrier.wait();
+    let start = Instant::now();
+    let mut latencies: Vec<Duration> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let elapsed = start.elapsed();
+    latencies.sort();
+    Result_ {
+        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: latencies[latencies.len() / 2],
+        p99: latencies[latencies.len() * 99 / 100],
+    }
+}
+
+fn fresh(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("audit-bench").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn file_log(dir: &Path) -> Arc<dyn Fn(usize) + Send + Sync> {
+    let log = Arc::new(FileLog::open(dir, FileLogOptions::default()).unwrap());
+    Arc::new(move |i| {
+        log.append_blocking(&event(i)).unwrap();
+    })
+}
+
+fn sqlite(dir: &Path) -> Arc<dyn Fn(usize) + Send + Sync> {
+    let path = dir.join("audit.sqlite");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+             CREATE TABLE audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, event TEXT NOT NULL);",
+        )
+        .unwrap();
+    }
+    thread_local! {
+        static CONNECTION: std::cell::RefCell<Option<(PathBuf, rusqlite::Connection)>> = const { std::cell::RefCell::new(None) };
+    }
+    Arc::new(move |i| {
+        let json = serde_json::to_string(&event(i)).unwrap();
+        CONNECTION.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            if cell.as_ref().is_none_or(|(p, _)| *p != path) {
+                let c = rusqlite::Connection::open(&path).unwrap();
+                c.execute_batch("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 60000;").unwrap();
+                *cell = Some((path.clone(), c));
+            }
+            let (_, c) = cell.as_mut().unwrap();
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).unwrap();
+            tx.execute("INSERT INTO audit (event) VALUES (?1)", [json]).unwrap();
+            tx.commit().unwrap();
+        });
+    })
+}
+
+/// The median time of one small `write` + `fdatasync` in the same file system.
+fn fsync_yardstick(dir: &Path) -> Duration {
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("yardstick")).unwrap();
+    let mut times: Vec<Duration> = (0..200)
+        .map(|_| {
+            let start = Instant::now();
+            file.write_all(&[0u8; 600]).unwrap();
+            file.sync_data().unwrap();
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else is expected.
+    let total: usize = std::env::var("ZVP_BENCH_APPENDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3000);
+    let fsync = fsync_yardstick(&fresh("yardstick"));
+    println!("one write + fdatasync: {:.0} µs (median)", fsync.as_secs_f64() * 1e6);
+    println!("| appenders | zvp file log appends/s | p50 | p99 | SQLite appends/s | p50 | p99 | zvp / SQLite |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for appenders in [1usize, 16, 64] {
+        let n = if appenders == 1 { total / 3 } else { total };
+        let ours = run(appenders, n, file_log(&fresh(&format!("file-{appenders}"))));
+        let peer = run(appenders, n, sqlite(&fresh(&format!("sqlite-{appenders}"))));
+        println!(
+            "| {appenders} | {:.0} | {:.2} ms | {:.2} ms | {:.0} | {:.2} ms | {:.2} ms | {:.1}× |",
+            ours.per_second,
+            ours.p50.as_secs_f64() * 1e3,
+            ours.p99.as_secs_f64() * 1e3,
+            peer.per_second,
+            peer.p50.as_secs_f64() * 1e3,
+            peer.p99.as_secs_f64() * 1e3,
+            ours.per_second / peer.per_second,
+        );
+        if appenders == 1 {
+            println!(
+                "single appender p50 = {:.2} fsyncs",
+                ours.p50.as_secs_f64() / fsync.as_secs_f64()
+            );
+        }
+    }
+}
