@@ -535,25 +535,7 @@ pub fn verify(dir: &Path, verifier: &CheckpointVerifier) -> Result<VerifyReport,
         return Err(torn);
     }
     let records = scanned.leaves.len() as u64;
-    for (index, note) in scanned.checkpoints.iter().enumerate() {
-        let checkpoint = verifier.verify(note).map_err(|e| VerifyError::Checkpoint {
-            index,
-            detail: e.to_string(),
-        })?;
-        let Some(prefix) = scanned.leaves.get(..checkpoint.size as usize) else {
-            return Err(VerifyError::CheckpointBeyondLog {
-                index,
-                size: checkpoint.size,
-                records,
-            });
-        };
-        if merkle::root(prefix) != checkpoint.root {
-            return Err(VerifyError::CheckpointRoot {
-                index,
-                size: checkpoint.size,
-            });
-        }
-    }
+    scan::check_checkpoints(&scanned.leaves, &scanned.checkpoints, verifier)?;
     Ok(VerifyReport {
         records,
         checkpoints: scanned.checkpoints.len(),

@@ -142,12 +142,10 @@ pub(crate) fn segments(dir: &Path) -> Result<Vec<PathBuf>, VerifyError> {
 /// Reads every record and checkpoint of `dir`. A torn tail in the last segment is reported in
 /// [`Scanned::torn_tail`]; anything else wrong is an error.
 pub(crate) fn scan(dir: &Path, keep_events: bool) -> Result<Scanned, VerifyError> {
-    let mut scanned = Scanned {
-        chain: CHAIN_START,
-        ..Scanned::default()
-    };
+    let mut scanned = Scanned::default();
     let files = segments(dir)?;
     let count = files.len();
+    let mut check = ChainCheck::new();
     for (i, path) in files.into_iter().enumerate() {
         let is_last = i + 1 == count;
         let name = path
@@ -155,7 +153,7 @@ pub(crate) fn scan(dir: &Path, keep_events: bool) -> Result<Scanned, VerifyError
             .and_then(|n| n.to_str())
             .unwrap_or("")
             .to_owned();
-        let expected_first = scanned.leaves.len() as u64;
+        let expected_first = check.leaves.len() as u64;
         if name != segment_name(expected_first) {
             return Err(VerifyError::SegmentName {
                 segment: name,
@@ -165,7 +163,7 @@ pub(crate) fn scan(dir: &Path, keep_events: bool) -> Result<Scanned, VerifyError
         let bytes = fs::read(&path).map_err(|e| io(&path, e))?;
         let mut offset = 0usize;
         while offset < bytes.len() {
-            let seq = scanned.leaves.len() as u64;
+            let seq = check.leaves.len() as u64;
             let rest = bytes.get(offset..).unwrap_or(&[]);
             // In the last segment, what an interrupted write leaves behind is the tail: a
             // frame cut short, one whose stated length runs to the end of the file, or bytes
@@ -190,19 +188,7 @@ pub(crate) fn scan(dir: &Path, keep_events: bool) -> Result<Scanned, VerifyError
                     offset,
                 });
             };
-            if record.seq != seq {
-                return Err(VerifyError::Sequence {
-                    expected: seq,
-                    found: record.seq,
-                });
-            }
-            let leaf = record.leaf_hash();
-            let chain = chain_next(&scanned.chain, &leaf);
-            if chain != record.chain {
-                return Err(VerifyError::Chain { seq });
-            }
-            scanned.chain = chain;
-            scanned.leaves.push(leaf);
+            check.push(&record)?;
             if keep_events {
                 scanned.events.push(record.event);
             }
@@ -212,8 +198,66 @@ pub(crate) fn scan(dir: &Path, keep_events: bool) -> Result<Scanned, VerifyError
             scanned.last_segment = Some((path, offset as u64));
         }
     }
+    scanned.leaves = check.leaves;
+    scanned.chain = check.chain;
     scanned.checkpoints = read_checkpoints(dir)?;
     Ok(scanned)
+}
+
+/// Checks records in log order: each has the next sequence number and its chain hash.
+#[derive(Debug)]
+pub(crate) struct ChainCheck {
+    pub(crate) leaves: Vec<Hash>,
+    pub(crate) chain: Hash,
+}
+
+impl ChainCheck {
+    pub(crate) fn new() -> Self {
+        Self { leaves: Vec::new(), chain: CHAIN_START }
+    }
+
+    /// Accepts the next record, or names what is wrong with it.
+    pub(crate) fn push(&mut self, record: &Record) -> Result<(), VerifyError> {
+        let seq = self.leaves.len() as u64;
+        if record.seq != seq {
+            return Err(VerifyError::Sequence { expected: seq, found: record.seq });
+        }
+        let leaf = record.leaf_hash();
+        let chain = chain_next(&self.chain, &leaf);
+        if chain != record.chain {
+            return Err(VerifyError::Chain { seq });
+        }
+        self.chain = chain;
+        self.leaves.push(leaf);
+        Ok(())
+    }
+}
+
+/// Checks every signed checkpoint against the leaves: its signature, that it does not cover
+/// more records than there are, and that its root is the root of that many leaves. Returns
+/// how many were checked.
+pub(crate) fn check_checkpoints(
+    leaves: &[Hash],
+    notes: &[String],
+    verifier: &crate::checkpoint::CheckpointVerifier,
+) -> Result<usize, VerifyError> {
+    for (index, note) in notes.iter().enumerate() {
+        let checkpoint = verifier.verify(note).map_err(|e| VerifyError::Checkpoint {
+            index,
+            detail: e.to_string(),
+        })?;
+        let Some(prefix) = leaves.get(..checkpoint.size as usize) else {
+            return Err(VerifyError::CheckpointBeyondLog {
+                index,
+                size: checkpoint.size,
+                records: leaves.len() as u64,
+            });
+        };
+        if crate::merkle::root(prefix) != checkpoint.root {
+            return Err(VerifyError::CheckpointRoot { index, size: checkpoint.size });
+        }
+    }
+    Ok(notes.len())
 }
 
 /// Whether a bad frame is the last thing in the file (its stated length reaches the end): the
