@@ -36,7 +36,12 @@ fn event(i: usize) -> AuditEvent {
         recorded: Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).unwrap(),
         outcome: Outcome::Success,
         subtype: Subtype::Regular,
-        checks: Checks { authorisation: true, treatment_relation: true, consent: false, emergency: false },
+        checks: Checks {
+            authorisation: true,
+            treatment_relation: true,
+            consent: false,
+            emergency: false,
+        },
         basis: Some(Basis::Own),
         purpose: PurposeOfUse::Treat,
         user: User {
@@ -46,10 +51,22 @@ fn event(i: usize) -> AuditEvent {
             role: RoleCode::GENERAL_PRACTITIONER,
         },
         on_behalf_of: None,
-        access_point: AccessPoint { ip: Some("10.0.0.1".parse().unwrap()), certificate_sha256: Some("ab".repeat(32)) },
-        patient: Some(PatientRef { id: format!("p{i}").parse().unwrap(), bsn: Some("111222333".parse().unwrap()) }),
-        part: Some(Part { section: RecordSection::PatientDetails, item: None }),
-        source: Source { instance: "bench".to_owned(), hospital: "ASz".to_owned() },
+        access_point: AccessPoint {
+            ip: Some("10.0.0.1".parse().unwrap()),
+            certificate_sha256: Some("ab".repeat(32)),
+        },
+        patient: Some(PatientRef {
+            id: format!("p{i}").parse().unwrap(),
+            bsn: Some("111222333".parse().unwrap()),
+        }),
+        part: Some(Part {
+            section: RecordSection::PatientDetails,
+            item: None,
+        }),
+        source: Source {
+            instance: "bench".to_owned(),
+            hospital: "ASz".to_owned(),
+        },
         request_id: format!("req-{i}"),
         reason: None,
     }
@@ -83,7 +100,10 @@ fn run(appenders: usize, total: usize, append: Arc<dyn Fn(usize) + Send + Sync>)
         .collect();
     barrier.wait();
     let start = Instant::now();
-    let mut latencies: Vec<Duration> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let mut latencies: Vec<Duration> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
     let elapsed = start.elapsed();
     latencies.sort();
     Result_ {
@@ -94,7 +114,9 @@ fn run(appenders: usize, total: usize, append: Arc<dyn Fn(usize) + Send + Sync>)
 }
 
 fn fresh(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("audit-bench").join(name);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("audit-bench")
+        .join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -126,12 +148,16 @@ fn sqlite(dir: &Path) -> Arc<dyn Fn(usize) + Send + Sync> {
             let mut cell = cell.borrow_mut();
             if cell.as_ref().is_none_or(|(p, _)| *p != path) {
                 let c = rusqlite::Connection::open(&path).unwrap();
-                c.execute_batch("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 60000;").unwrap();
+                c.execute_batch("PRAGMA synchronous = FULL; PRAGMA busy_timeout = 60000;")
+                    .unwrap();
                 *cell = Some((path.clone(), c));
             }
             let (_, c) = cell.as_mut().unwrap();
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).unwrap();
-            tx.execute("INSERT INTO audit (event) VALUES (?1)", [json]).unwrap();
+            let tx = c
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .unwrap();
+            tx.execute("INSERT INTO audit (event) VALUES (?1)", [json])
+                .unwrap();
             tx.commit().unwrap();
         });
     })
@@ -139,7 +165,11 @@ fn sqlite(dir: &Path) -> Arc<dyn Fn(usize) + Send + Sync> {
 
 /// The median time of one small `write` + `fdatasync` in the same file system.
 fn fsync_yardstick(dir: &Path) -> Duration {
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("yardstick")).unwrap();
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("yardstick"))
+        .unwrap();
     let mut times: Vec<Duration> = (0..200)
         .map(|_| {
             let start = Instant::now();
@@ -154,10 +184,18 @@ fn fsync_yardstick(dir: &Path) -> Duration {
 
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is expected.
-    let total: usize = std::env::var("ZVP_BENCH_APPENDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3000);
+    let total: usize = std::env::var("ZVP_BENCH_APPENDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000);
     let fsync = fsync_yardstick(&fresh("yardstick"));
-    println!("one write + fdatasync: {:.0} µs (median)", fsync.as_secs_f64() * 1e6);
-    println!("| appenders | zvp file log appends/s | p50 | p99 | SQLite appends/s | p50 | p99 | zvp / SQLite |");
+    println!(
+        "one write + fdatasync: {:.0} µs (median)",
+        fsync.as_secs_f64() * 1e6
+    );
+    println!(
+        "| appenders | zvp file log appends/s | p50 | p99 | SQLite appends/s | p50 | p99 | zvp / SQLite |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     for appenders in [1usize, 16, 64] {
         let n = if appenders == 1 { total / 3 } else { total };

@@ -6,11 +6,13 @@
 //! [`checkpoint`], Ed25519-signed checkpoints in the C2SP tlog-checkpoint and signed-note
 //! formats, checked against the Go sumdb/note example; [`log`], the embedded file log — group
 //! commit, hash chain over salted records, torn-tail recovery, a single-writer lock — and
-//! [`log::verify`], which names the first bad record.
+//! [`log::verify`], which names the first bad record; `log::pg` (feature `postgres`), the same
+//! log in PostgreSQL for several portal instances; [`render`], the event as FHIR R4
+//! AuditEvent and CSV; [`report`], the patient and practitioner views, the emergency review
+//! queue and anomaly rules.
 //!
-//! Still to come, as the design (`../shared/DESIGN.md`) and `specs/audit.md` lay out: the FHIR
-//! and CSV renderings of the event, the PostgreSQL backend behind a common trait, the reports
-//! an auditor and a patient ask for, the command line, and the benchmark. Events will name the part of the record that was read with
+//! Still to come: one trait over both backends for the portal, and the PostgreSQL rows of the
+//! append benchmark. Events will name the part of the record that was read with
 //! `zvp_core::RecordSection`.
 
 pub mod checkpoint;

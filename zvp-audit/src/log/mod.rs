@@ -20,6 +20,8 @@
 //! The layout of a log directory: `LOCK`, `segment-<first record, 20 digits>.log` files of
 //! framed records (see `record.rs`), and `checkpoints.log` with the signed checkpoints.
 
+#[cfg(feature = "postgres")]
+pub mod pg;
 mod record;
 mod scan;
 

@@ -213,14 +213,20 @@ pub(crate) struct ChainCheck {
 
 impl ChainCheck {
     pub(crate) fn new() -> Self {
-        Self { leaves: Vec::new(), chain: CHAIN_START }
+        Self {
+            leaves: Vec::new(),
+            chain: CHAIN_START,
+        }
     }
 
     /// Accepts the next record, or names what is wrong with it.
     pub(crate) fn push(&mut self, record: &Record) -> Result<(), VerifyError> {
         let seq = self.leaves.len() as u64;
         if record.seq != seq {
-            return Err(VerifyError::Sequence { expected: seq, found: record.seq });
+            return Err(VerifyError::Sequence {
+                expected: seq,
+                found: record.seq,
+            });
         }
         let leaf = record.leaf_hash();
         let chain = chain_next(&self.chain, &leaf);
@@ -254,7 +260,10 @@ pub(crate) fn check_checkpoints(
             });
         };
         if crate::merkle::root(prefix) != checkpoint.root {
-            return Err(VerifyError::CheckpointRoot { index, size: checkpoint.size });
+            return Err(VerifyError::CheckpointRoot {
+                index,
+                size: checkpoint.size,
+            });
         }
     }
     Ok(notes.len())
