@@ -182,6 +182,106 @@ fn fsync_yardstick(dir: &Path) -> Duration {
     times[times.len() / 2]
 }
 
+/// Runs `appenders` tokio tasks that together make `total` appends with `append`, each timed.
+fn run_async<F, Fut>(runtime: &tokio::runtime::Runtime, appenders: usize, total: usize, append: F) -> Result_
+where
+    F: Fn(usize) -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let per_task = total / appenders;
+    runtime.block_on(async move {
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..appenders)
+            .map(|t| {
+                let append = append.clone();
+                tokio::spawn(async move {
+                    let mut latencies = Vec::with_capacity(per_task);
+                    for i in 0..per_task {
+                        let begin = Instant::now();
+                        append(t * per_task + i).await;
+                        latencies.push(begin.elapsed());
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        let mut latencies = Vec::new();
+        for task in tasks {
+            latencies.extend(task.await.unwrap());
+        }
+        let elapsed = start.elapsed();
+        latencies.sort();
+        Result_ {
+            per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+            p50: latencies[latencies.len() / 2],
+            p99: latencies[latencies.len() * 99 / 100],
+        }
+    })
+}
+
+const PG: &str = "host=127.0.0.1 port=5432 user=postgres dbname=test";
+
+/// zvp's PostgreSQL log and the plain one-insert-per-transaction table, side by side.
+fn postgres_rows(total: usize) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let reachable = runtime.block_on(async { tokio_postgres::connect(PG, tokio_postgres::NoTls).await.is_ok() });
+    if !reachable {
+        println!("PostgreSQL at 127.0.0.1:5432 not reachable: its rows are skipped");
+        return;
+    }
+    println!("| appenders | zvp PostgreSQL log appends/s | p50 | p99 | PostgreSQL insert-per-transaction appends/s | p50 | p99 | zvp / PostgreSQL |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for appenders in [1usize, 16, 64] {
+        let n = if appenders == 1 { total / 3 } else { total };
+        let schema = format!("zvp_bench_{appenders}");
+        let log = runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(PG, tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(connection);
+            client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; DROP TABLE IF EXISTS zvp_bench_plain;
+                CREATE TABLE zvp_bench_plain (seq BIGSERIAL PRIMARY KEY, event BYTEA NOT NULL);")).await.unwrap();
+            Arc::new(zvp_audit::log::pg::PgLog::connect(PG, &schema).await.unwrap())
+        });
+        let ours = run_async(&runtime, appenders, n, move |i| {
+            let log = Arc::clone(&log);
+            async move {
+                log.append(&event(i)).await.unwrap();
+            }
+        });
+        // The peer: one connection per appender, one INSERT per transaction.
+        // Each with its statement prepared once, so the peer pays one round trip per insert.
+        let clients: Arc<Vec<(tokio_postgres::Client, tokio_postgres::Statement)>> = Arc::new(runtime.block_on(async {
+            let mut clients = Vec::new();
+            for _ in 0..appenders {
+                let (client, connection) = tokio_postgres::connect(PG, tokio_postgres::NoTls).await.unwrap();
+                tokio::spawn(connection);
+                client.batch_execute("SET synchronous_commit = on").await.unwrap();
+                let insert = client.prepare("INSERT INTO zvp_bench_plain (event) VALUES ($1)").await.unwrap();
+                clients.push((client, insert));
+            }
+            clients
+        }));
+        let per_task = n / appenders;
+        let peer = run_async(&runtime, appenders, n, move |i| {
+            let clients = Arc::clone(&clients);
+            async move {
+                let json = serde_json::to_vec(&event(i)).unwrap();
+                let (client, insert) = &clients[i / per_task];
+                client.execute(insert, &[&json]).await.unwrap();
+            }
+        });
+        println!(
+            "| {appenders} | {:.0} | {:.2} ms | {:.2} ms | {:.0} | {:.2} ms | {:.2} ms | {:.1}× |",
+            ours.per_second,
+            ours.p50.as_secs_f64() * 1e3,
+            ours.p99.as_secs_f64() * 1e3,
+            peer.per_second,
+            peer.p50.as_secs_f64() * 1e3,
+            peer.p99.as_secs_f64() * 1e3,
+            ours.per_second / peer.per_second,
+        );
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is expected.
     let total: usize = std::env::var("ZVP_BENCH_APPENDS")
@@ -218,4 +318,5 @@ fn main() {
             );
         }
     }
+    postgres_rows(total);
 }

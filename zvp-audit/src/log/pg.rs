@@ -4,12 +4,15 @@
 //! # How the sequence and the chain stay consistent with several writers
 //!
 //! One row, `audit_head (next_seq, chain)`, holds the log's head. Every append batch is one
-//! transaction that locks that row (`SELECT … FOR UPDATE`), numbers its records from
-//! `next_seq`, chains them from `chain`, inserts them, moves the head, and commits with
-//! `synchronous_commit = on`. Writers on other instances wait for the lock, so records are
-//! numbered without gaps and chained in commit order, whichever instance wrote them; a
-//! transaction that fails rolls back whole and moves nothing. Within an instance, appends
-//! waiting at the same moment share one transaction (group commit).
+//! statement, and so one transaction committed with `synchronous_commit = on`: it moves the
+//! head from the `(next_seq, chain)` this instance last saw *and* inserts the batch's records
+//! numbered and chained from there — both or neither (`WITH moved AS (UPDATE … WHERE
+//! next_seq = <seen>) INSERT … WHERE EXISTS (SELECT 1 FROM moved)`). If another instance moved
+//! the head first, the row lock makes this statement wait for that commit and then match
+//! nothing; the instance reads the new head and chains its batch again. So records are
+//! numbered without gaps and chained in commit order, whichever instance wrote them, with one
+//! round trip per batch. Within an instance, appends waiting at the same moment share one
+//! batch (group commit).
 //!
 //! Checkpoints are signed inside the same lock, over the records committed so far, after
 //! checking that the tree extends the last stored checkpoint.
@@ -106,6 +109,7 @@ impl PgLog {
             .await
             .map_err(db)?;
         let writer = connect(config).await?;
+        writer.batch_execute("SET synchronous_commit = on").await.map_err(db)?;
         let (sender, receiver) = mpsc::unbounded_channel();
         tokio::spawn(write_loop(writer, schema.to_owned(), receiver));
         Ok(Self {
@@ -318,13 +322,12 @@ async fn read_records(
     Ok((check, notes))
 }
 
-/// The writer task: batches of appends, one transaction each.
-async fn write_loop(
-    client: Client,
-    schema: String,
-    mut receiver: mpsc::UnboundedReceiver<Request>,
-) {
+/// The writer task: batches of appends, one statement (and so one transaction) each.
+async fn write_loop(client: Client, schema: String, mut receiver: mpsc::UnboundedReceiver<Request>) {
     let random = aws_lc_rs::rand::SystemRandom::new();
+    let mut head: Option<(u64, Hash)> = None;
+    // Prepared once: one round trip per batch instead of two.
+    let statement = client.prepare(&append_statement(&schema)).await.map_err(db);
     while let Some(first) = receiver.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -333,7 +336,10 @@ async fn write_loop(
                 Err(_) => break,
             }
         }
-        let result = write_batch(&client, &schema, &random, &batch).await;
+        let result = match &statement {
+            Ok(statement) => write_batch(&client, statement, &schema, &random, &batch, &mut head).await,
+            Err(e) => Err(e.clone()),
+        };
         match result {
             Ok(receipts) => {
                 for (request, receipt) in batch.into_iter().zip(receipts) {
@@ -341,6 +347,7 @@ async fn write_loop(
                 }
             }
             Err(e) => {
+                head = None;
                 for request in batch {
                     let _ = request.reply.send(Err(e.clone()));
                 }
@@ -349,78 +356,81 @@ async fn write_loop(
     }
 }
 
-/// One transaction: lock the head, insert the batch, move the head, commit.
+/// The statement that appends a batch; see [`write_batch`].
+fn append_statement(schema: &str) -> String {
+    format!(
+        "WITH moved AS (
+             UPDATE {schema}.audit_head SET next_seq = $5, chain = $6
+             WHERE next_seq = $7 RETURNING 1)
+         INSERT INTO {schema}.audit_records (seq, salt, chain, event)
+         SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::BYTEA[], $4::BYTEA[])
+         WHERE EXISTS (SELECT 1 FROM moved)"
+    )
+}
+
+/// How often a batch is retried when other instances keep moving the head.
+const MAX_ATTEMPTS: usize = 64;
+
+/// Writes one batch in a single statement: it moves the head from the `(next_seq, chain)`
+/// this instance last saw and inserts the records, both or neither. When another instance
+/// moved the head meanwhile, the statement changes nothing (the row lock makes the second
+/// writer wait and then see the new head), and the batch is chained again on the new head.
 async fn write_batch(
     client: &Client,
+    statement: &tokio_postgres::Statement,
     schema: &str,
     random: &aws_lc_rs::rand::SystemRandom,
     batch: &[Request],
+    head: &mut Option<(u64, Hash)>,
 ) -> Result<Vec<Receipt>, LogError> {
     use aws_lc_rs::rand::SecureRandom;
-    client
-        .batch_execute("BEGIN; SET LOCAL synchronous_commit = on")
-        .await
-        .map_err(db)?;
-    let result = async {
-        let head = client
-            .query_one(
-                &format!("SELECT next_seq, chain FROM {schema}.audit_head FOR UPDATE"),
-                &[],
-            )
-            .await
-            .map_err(db)?;
-        let mut seq = u64::try_from(head.get::<_, i64>(0)).map_err(db)?;
-        let mut chain: Hash = head
-            .get::<_, Vec<u8>>(1)
-            .try_into()
-            .map_err(|_| LogError::Io("the head's chain hash is not 32 bytes".to_owned()))?;
-        let (mut seqs, mut salts, mut chains, mut events) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut salts = Vec::with_capacity(batch.len());
+    for _ in batch {
+        let mut salt = [0u8; 16];
+        random.fill(&mut salt).map_err(|e| LogError::Io(e.to_string()))?;
+        salts.push(salt);
+    }
+    for _ in 0..MAX_ATTEMPTS {
+        let (start, mut chain) = match *head {
+            Some(known) => known,
+            None => {
+                let row = client
+                    .query_one(&format!("SELECT next_seq, chain FROM {schema}.audit_head"), &[])
+                    .await
+                    .map_err(db)?;
+                let chain: Hash = row
+                    .get::<_, Vec<u8>>(1)
+                    .try_into()
+                    .map_err(|_| LogError::Io("the head's chain hash is not 32 bytes".to_owned()))?;
+                (u64::try_from(row.get::<_, i64>(0)).map_err(db)?, chain)
+            }
+        };
+        let (mut seqs, mut salt_column, mut chains, mut events) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut receipts = Vec::with_capacity(batch.len());
-        for request in batch {
-            let mut salt = [0u8; 16];
-            random
-                .fill(&mut salt)
-                .map_err(|e| LogError::Io(e.to_string()))?;
-            let leaf = leaf_of(&salt, &request.event);
+        for (offset, (request, salt)) in batch.iter().zip(&salts).enumerate() {
+            let seq = start + offset as u64;
+            let leaf = leaf_of(salt, &request.event);
             chain = chain_next(&chain, &leaf);
             receipts.push(Receipt { seq, leaf, chain });
             seqs.push(i64::try_from(seq).map_err(db)?);
-            salts.push(salt.to_vec());
+            salt_column.push(salt.to_vec());
             chains.push(chain.to_vec());
             events.push(request.event.clone());
-            seq += 1;
         }
-        client
-            .execute(
-                &format!(
-                    "INSERT INTO {schema}.audit_records (seq, salt, chain, event)
-                     SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::BYTEA[], $4::BYTEA[])"
-                ),
-                &[&seqs, &salts, &chains, &events],
-            )
+        let next = i64::try_from(start + batch.len() as u64).map_err(db)?;
+        let from = i64::try_from(start).map_err(db)?;
+        let inserted = client
+            .execute(statement, &[&seqs, &salt_column, &chains, &events, &next, &chain.to_vec(), &from])
             .await
             .map_err(db)?;
-        client
-            .execute(
-                &format!("UPDATE {schema}.audit_head SET next_seq = $1, chain = $2"),
-                &[&i64::try_from(seq).map_err(db)?, &chain.to_vec()],
-            )
-            .await
-            .map_err(db)?;
-        Ok(receipts)
-    }
-    .await;
-    match result {
-        Ok(receipts) => {
-            client.batch_execute("COMMIT").await.map_err(db)?;
-            Ok(receipts)
+        if inserted == batch.len() as u64 {
+            *head = Some((start + batch.len() as u64, chain));
+            return Ok(receipts);
         }
-        Err(e) => {
-            let _ = client.batch_execute("ROLLBACK").await;
-            Err(e)
-        }
+        // Another instance appended: read the head again and chain the batch onto it.
+        *head = None;
     }
+    Err(LogError::Io(format!("the log's head kept moving; {MAX_ATTEMPTS} attempts failed")))
 }
 
 fn hex(bytes: &[u8]) -> String {
