@@ -183,7 +183,12 @@ fn fsync_yardstick(dir: &Path) -> Duration {
 }
 
 /// Runs `appenders` tokio tasks that together make `total` appends with `append`, each timed.
-fn run_async<F, Fut>(runtime: &tokio::runtime::Runtime, appenders: usize, total: usize, append: F) -> Result_
+fn run_async<F, Fut>(
+    runtime: &tokio::runtime::Runtime,
+    appenders: usize,
+    total: usize,
+    append: F,
+) -> Result_
 where
     F: Fn(usize) -> Fut + Send + Sync + Clone + 'static,
     Fut: Future<Output = ()> + Send,
@@ -224,22 +229,39 @@ const PG: &str = "host=127.0.0.1 port=5432 user=postgres dbname=test";
 /// zvp's PostgreSQL log and the plain one-insert-per-transaction table, side by side.
 fn postgres_rows(total: usize) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let reachable = runtime.block_on(async { tokio_postgres::connect(PG, tokio_postgres::NoTls).await.is_ok() });
+    let reachable = runtime.block_on(async {
+        tokio_postgres::connect(PG, tokio_postgres::NoTls)
+            .await
+            .is_ok()
+    });
     if !reachable {
         println!("PostgreSQL at 127.0.0.1:5432 not reachable: its rows are skipped");
         return;
     }
-    println!("| appenders | zvp PostgreSQL log appends/s | p50 | p99 | PostgreSQL insert-per-transaction appends/s | p50 | p99 | zvp / PostgreSQL |");
+    println!(
+        "| appenders | zvp PostgreSQL log appends/s | p50 | p99 | PostgreSQL insert-per-transaction appends/s | p50 | p99 | zvp / PostgreSQL |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     for appenders in [1usize, 16, 64] {
         let n = if appenders == 1 { total / 3 } else { total };
         let schema = format!("zvp_bench_{appenders}");
         let log = runtime.block_on(async {
-            let (client, connection) = tokio_postgres::connect(PG, tokio_postgres::NoTls).await.unwrap();
+            let (client, connection) = tokio_postgres::connect(PG, tokio_postgres::NoTls)
+                .await
+                .unwrap();
             tokio::spawn(connection);
-            client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; DROP TABLE IF EXISTS zvp_bench_plain;
-                CREATE TABLE zvp_bench_plain (seq BIGSERIAL PRIMARY KEY, event BYTEA NOT NULL);")).await.unwrap();
-            Arc::new(zvp_audit::log::pg::PgLog::connect(PG, &schema).await.unwrap())
+            client
+                .batch_execute(&format!(
+                    "DROP SCHEMA IF EXISTS {schema} CASCADE; DROP TABLE IF EXISTS zvp_bench_plain;
+                CREATE TABLE zvp_bench_plain (seq BIGSERIAL PRIMARY KEY, event BYTEA NOT NULL);"
+                ))
+                .await
+                .unwrap();
+            Arc::new(
+                zvp_audit::log::pg::PgLog::connect(PG, &schema)
+                    .await
+                    .unwrap(),
+            )
         });
         let ours = run_async(&runtime, appenders, n, move |i| {
             let log = Arc::clone(&log);
@@ -249,17 +271,26 @@ fn postgres_rows(total: usize) {
         });
         // The peer: one connection per appender, one INSERT per transaction.
         // Each with its statement prepared once, so the peer pays one round trip per insert.
-        let clients: Arc<Vec<(tokio_postgres::Client, tokio_postgres::Statement)>> = Arc::new(runtime.block_on(async {
-            let mut clients = Vec::new();
-            for _ in 0..appenders {
-                let (client, connection) = tokio_postgres::connect(PG, tokio_postgres::NoTls).await.unwrap();
-                tokio::spawn(connection);
-                client.batch_execute("SET synchronous_commit = on").await.unwrap();
-                let insert = client.prepare("INSERT INTO zvp_bench_plain (event) VALUES ($1)").await.unwrap();
-                clients.push((client, insert));
-            }
-            clients
-        }));
+        let clients: Arc<Vec<(tokio_postgres::Client, tokio_postgres::Statement)>> =
+            Arc::new(runtime.block_on(async {
+                let mut clients = Vec::new();
+                for _ in 0..appenders {
+                    let (client, connection) = tokio_postgres::connect(PG, tokio_postgres::NoTls)
+                        .await
+                        .unwrap();
+                    tokio::spawn(connection);
+                    client
+                        .batch_execute("SET synchronous_commit = on")
+                        .await
+                        .unwrap();
+                    let insert = client
+                        .prepare("INSERT INTO zvp_bench_plain (event) VALUES ($1)")
+                        .await
+                        .unwrap();
+                    clients.push((client, insert));
+                }
+                clients
+            }));
         let per_task = n / appenders;
         let peer = run_async(&runtime, appenders, n, move |i| {
             let clients = Arc::clone(&clients);

@@ -464,3 +464,69 @@ fn segments_rotate_and_verify() {
     let log = FileLog::open(&dir, options).unwrap();
     assert_eq!(log.size().unwrap(), 40);
 }
+
+#[test]
+fn events_past_retention_are_pruned_and_everything_still_verifies() {
+    use zvp_audit::log::{PruneReport, read_events};
+    let signer = signer();
+    let dir = dir("prune");
+    let options = FileLogOptions {
+        segment_bytes: 1_500,
+        max_batch: 8,
+    };
+    let old = Utc.with_ymd_and_hms(2016, 3, 1, 9, 0, 0).unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap();
+    let log = FileLog::open(&dir, options).unwrap();
+    let mut receipts = Vec::new();
+    for i in 0..30 {
+        let mut e = event(i);
+        if i < 20 {
+            e.recorded = old;
+        }
+        receipts.push(log.append_blocking(&e).unwrap());
+    }
+    let note = log.checkpoint(&signer, "zvp.test/audit").unwrap();
+    let checkpoint = signer.verifier().verify(&note).unwrap();
+
+    let cutoff = Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap();
+    let too_recent = Utc.with_ymd_and_hms(2023, 1, 1, 0, 0, 0).unwrap();
+    assert_eq!(
+        log.prune(too_recent, now),
+        Err(LogError::Retention { cutoff: too_recent })
+    );
+    let report = log.prune(cutoff, now).unwrap();
+    assert_eq!(
+        report,
+        PruneReport {
+            records: 20,
+            segments: report.segments
+        }
+    );
+    assert!(report.segments >= 2);
+    // Pruning twice changes nothing.
+    assert_eq!(log.prune(cutoff, now).unwrap(), PruneReport::default());
+
+    // The tree is unchanged: old proofs still verify against the old checkpoint.
+    let proof = log
+        .inclusion_proof(receipts[3].seq, checkpoint.size)
+        .unwrap();
+    assert!(merkle::verify_inclusion(
+        &receipts[3].leaf,
+        3,
+        checkpoint.size as usize,
+        &proof,
+        &checkpoint.root
+    ));
+    drop(log);
+    assert_eq!(verify(&dir, signer.verifier()).unwrap().records, 30);
+    let events = read_events(&dir).unwrap();
+    assert_eq!(events.len(), 10);
+    assert!(
+        events
+            .iter()
+            .all(|(seq, e)| *seq >= 20 && e.recorded >= cutoff)
+    );
+    // The log reopens and goes on.
+    let log = FileLog::open(&dir, options).unwrap();
+    assert_eq!(log.append_blocking(&event(30)).unwrap().seq, 30);
+}

@@ -34,6 +34,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use chrono::{DateTime, Utc};
 
 pub use record::MAX_EVENT_LEN;
 pub use scan::VerifyError;
@@ -83,9 +84,28 @@ pub enum LogError {
     /// A proof was asked for sizes the log does not have.
     #[error("proof: {0}")]
     Proof(#[from] merkle::ProofError),
+    /// Pruning would remove events younger than the legal minimum retention.
+    #[error("events recorded after {cutoff} are younger than the minimum retention of five years")]
+    Retention {
+        /// The cutoff asked for.
+        cutoff: DateTime<Utc>,
+    },
     /// The writer has stopped (after an IO failure, or when the log was dropped).
     #[error("the audit log writer has stopped; reopen the log")]
     Stopped,
+}
+
+/// The minimum time audit events are kept, in days: five years (Staatscourant 2019, 38007),
+/// counting leap days generously.
+pub const MIN_RETENTION_DAYS: i64 = 5 * 365 + 2;
+
+/// What [`FileLog::prune`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    /// Records whose events were pruned.
+    pub records: u64,
+    /// Segment files rewritten.
+    pub segments: u64,
 }
 
 /// Settings of a [`FileLog`].
@@ -365,6 +385,70 @@ impl FileLog {
         Ok(note)
     }
 
+    /// Prunes the events recorded before `cutoff` (G8): in every segment but the one being
+    /// written, each such record keeps only its sequence number, chain hash and leaf hash, so
+    /// the chain, the tree, every proof and every checkpoint still verify, while the event
+    /// itself — who read which patient's record — is gone. A segment is rewritten to a new
+    /// file, synced and renamed over the old one.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Retention`] when `cutoff` is less than [`MIN_RETENTION_DAYS`] before `now`
+    /// (the law's minimum of five years); [`LogError::Damaged`] or [`LogError::Io`].
+    pub fn prune(
+        &self,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<PruneReport, LogError> {
+        if cutoff > now - chrono::Duration::days(MIN_RETENTION_DAYS) {
+            return Err(LogError::Retention { cutoff });
+        }
+        let mut report = PruneReport::default();
+        let segments = scan::segments(&self.dir).map_err(LogError::Damaged)?;
+        // The last segment is the writer's; it is left alone.
+        for path in segments.iter().take(segments.len().saturating_sub(1)) {
+            let bytes = std::fs::read(path).map_err(io)?;
+            let mut out = Vec::with_capacity(bytes.len());
+            let mut pruned_here = 0;
+            let mut offset = 0;
+            while offset < bytes.len() {
+                let rest = bytes.get(offset..).unwrap_or(&[]);
+                let damaged = || {
+                    LogError::Damaged(VerifyError::Frame {
+                        seq: 0,
+                        segment: path.display().to_string(),
+                        offset,
+                    })
+                };
+                let record::Frame::Good(payload, used) = record::read_frame(rest) else {
+                    return Err(damaged());
+                };
+                let record = Record::from_payload(payload).ok_or_else(damaged)?;
+                let old = record.pruned.is_none()
+                    && serde_json::from_slice::<AuditEvent>(&record.event)
+                        .is_ok_and(|event| event.recorded < cutoff);
+                if old {
+                    out.extend(record.pruned().frame());
+                    pruned_here += 1;
+                } else {
+                    out.extend_from_slice(rest.get(..used).unwrap_or(&[]));
+                }
+                offset += used;
+            }
+            if pruned_here > 0 {
+                let temporary = path.with_extension("pruning");
+                let mut file = File::create(&temporary).map_err(io)?;
+                file.write_all(&out).map_err(io)?;
+                file.sync_all().map_err(io)?;
+                std::fs::rename(&temporary, path).map_err(io)?;
+                sync_dir(&self.dir)?;
+                report.records += pruned_here;
+                report.segments += 1;
+            }
+        }
+        Ok(report)
+    }
+
     /// The unfinished record that opening cut from the end of the log, if any — for the
     /// operator's log. It was never acknowledged if it was torn by a crash; a damaged last
     /// record that no signed checkpoint covers looks the same, which is one reason to sign
@@ -451,6 +535,7 @@ impl Writer {
                     salt,
                     chain,
                     event: request.event.clone(),
+                    pruned: None,
                 }
                 .frame(),
             );
@@ -556,10 +641,9 @@ pub fn read_events(dir: &Path) -> Result<Vec<(u64, AuditEvent)>, VerifyError> {
     scanned
         .events
         .iter()
-        .enumerate()
         .map(|(seq, json)| {
             serde_json::from_slice(json)
-                .map(|event| (seq as u64, event))
+                .map(|event| (*seq, event))
                 .map_err(|e| VerifyError::Io {
                     path: dir.display().to_string(),
                     detail: format!("record {seq}: the event does not parse: {e}"),

@@ -109,7 +109,10 @@ impl PgLog {
             .await
             .map_err(db)?;
         let writer = connect(config).await?;
-        writer.batch_execute("SET synchronous_commit = on").await.map_err(db)?;
+        writer
+            .batch_execute("SET synchronous_commit = on")
+            .await
+            .map_err(db)?;
         let (sender, receiver) = mpsc::unbounded_channel();
         tokio::spawn(write_loop(writer, schema.to_owned(), receiver));
         Ok(Self {
@@ -303,6 +306,7 @@ async fn read_records(
             salt,
             chain,
             event: row.get(3),
+            pruned: None,
         })?;
     }
     let notes = if with_checkpoints {
@@ -323,7 +327,11 @@ async fn read_records(
 }
 
 /// The writer task: batches of appends, one statement (and so one transaction) each.
-async fn write_loop(client: Client, schema: String, mut receiver: mpsc::UnboundedReceiver<Request>) {
+async fn write_loop(
+    client: Client,
+    schema: String,
+    mut receiver: mpsc::UnboundedReceiver<Request>,
+) {
     let random = aws_lc_rs::rand::SystemRandom::new();
     let mut head: Option<(u64, Hash)> = None;
     // Prepared once: one round trip per batch instead of two.
@@ -337,7 +345,9 @@ async fn write_loop(client: Client, schema: String, mut receiver: mpsc::Unbounde
             }
         }
         let result = match &statement {
-            Ok(statement) => write_batch(&client, statement, &schema, &random, &batch, &mut head).await,
+            Ok(statement) => {
+                write_batch(&client, statement, &schema, &random, &batch, &mut head).await
+            }
             Err(e) => Err(e.clone()),
         };
         match result {
@@ -387,7 +397,9 @@ async fn write_batch(
     let mut salts = Vec::with_capacity(batch.len());
     for _ in batch {
         let mut salt = [0u8; 16];
-        random.fill(&mut salt).map_err(|e| LogError::Io(e.to_string()))?;
+        random
+            .fill(&mut salt)
+            .map_err(|e| LogError::Io(e.to_string()))?;
         salts.push(salt);
     }
     for _ in 0..MAX_ATTEMPTS {
@@ -395,17 +407,20 @@ async fn write_batch(
             Some(known) => known,
             None => {
                 let row = client
-                    .query_one(&format!("SELECT next_seq, chain FROM {schema}.audit_head"), &[])
+                    .query_one(
+                        &format!("SELECT next_seq, chain FROM {schema}.audit_head"),
+                        &[],
+                    )
                     .await
                     .map_err(db)?;
-                let chain: Hash = row
-                    .get::<_, Vec<u8>>(1)
-                    .try_into()
-                    .map_err(|_| LogError::Io("the head's chain hash is not 32 bytes".to_owned()))?;
+                let chain: Hash = row.get::<_, Vec<u8>>(1).try_into().map_err(|_| {
+                    LogError::Io("the head's chain hash is not 32 bytes".to_owned())
+                })?;
                 (u64::try_from(row.get::<_, i64>(0)).map_err(db)?, chain)
             }
         };
-        let (mut seqs, mut salt_column, mut chains, mut events) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut seqs, mut salt_column, mut chains, mut events) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut receipts = Vec::with_capacity(batch.len());
         for (offset, (request, salt)) in batch.iter().zip(&salts).enumerate() {
             let seq = start + offset as u64;
@@ -420,7 +435,18 @@ async fn write_batch(
         let next = i64::try_from(start + batch.len() as u64).map_err(db)?;
         let from = i64::try_from(start).map_err(db)?;
         let inserted = client
-            .execute(statement, &[&seqs, &salt_column, &chains, &events, &next, &chain.to_vec(), &from])
+            .execute(
+                statement,
+                &[
+                    &seqs,
+                    &salt_column,
+                    &chains,
+                    &events,
+                    &next,
+                    &chain.to_vec(),
+                    &from,
+                ],
+            )
             .await
             .map_err(db)?;
         if inserted == batch.len() as u64 {
@@ -430,7 +456,9 @@ async fn write_batch(
         // Another instance appended: read the head again and chain the batch onto it.
         *head = None;
     }
-    Err(LogError::Io(format!("the log's head kept moving; {MAX_ATTEMPTS} attempts failed")))
+    Err(LogError::Io(format!(
+        "the log's head kept moving; {MAX_ATTEMPTS} attempts failed"
+    )))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -22,6 +22,10 @@ pub(crate) const FRAME_HEADER: usize = 8;
 /// The chain hash before the first record.
 pub(crate) const CHAIN_START: Hash = [0; 32];
 
+/// Marks a pruned record in the sequence-number field of its payload (sequence numbers never
+/// reach 2^63).
+const PRUNED: u64 = 1 << 63;
+
 /// A record: an event with its place in the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Record {
@@ -29,17 +33,38 @@ pub(crate) struct Record {
     pub(crate) salt: [u8; 16],
     pub(crate) chain: Hash,
     pub(crate) event: Vec<u8>,
+    /// For a record whose event was pruned after its retention: the leaf hash it had. Salt and
+    /// event are then empty; the chain and the tree stay as they were (G8).
+    pub(crate) pruned: Option<Hash>,
 }
 
 impl Record {
     /// The Merkle leaf's hash: over the salt and the event, so that a proof reveals nothing
     /// that would let anyone confirm a guess about a low-entropy event (G6).
     pub(crate) fn leaf_hash(&self) -> Hash {
-        leaf_of(&self.salt, &self.event)
+        self.pruned
+            .unwrap_or_else(|| leaf_of(&self.salt, &self.event))
+    }
+
+    /// The same record with its event pruned: only its leaf hash and chain hash remain.
+    pub(crate) fn pruned(&self) -> Self {
+        Self {
+            seq: self.seq,
+            salt: [0; 16],
+            chain: self.chain,
+            event: Vec::new(),
+            pruned: Some(self.leaf_hash()),
+        }
     }
 
     /// The record as a frame.
     pub(crate) fn frame(&self) -> Vec<u8> {
+        if let Some(leaf) = self.pruned {
+            let mut payload = (self.seq | PRUNED).to_le_bytes().to_vec();
+            payload.extend_from_slice(&self.chain);
+            payload.extend_from_slice(&leaf);
+            return frame(&payload);
+        }
         let mut payload = Vec::with_capacity(PAYLOAD_HEADER + self.event.len());
         payload.extend_from_slice(&self.seq.to_le_bytes());
         payload.extend_from_slice(&self.salt);
@@ -51,13 +76,26 @@ impl Record {
     /// The record in a payload, if it has the shape of one.
     pub(crate) fn from_payload(payload: &[u8]) -> Option<Self> {
         let (seq, rest) = payload.split_first_chunk::<8>()?;
+        let seq = u64::from_le_bytes(*seq);
+        if seq & PRUNED != 0 {
+            let (chain, rest) = rest.split_first_chunk::<32>()?;
+            let (leaf, rest) = rest.split_first_chunk::<32>()?;
+            return rest.is_empty().then_some(Self {
+                seq: seq & !PRUNED,
+                salt: [0; 16],
+                chain: *chain,
+                event: Vec::new(),
+                pruned: Some(*leaf),
+            });
+        }
         let (salt, rest) = rest.split_first_chunk::<16>()?;
         let (chain, event) = rest.split_first_chunk::<32>()?;
         Some(Self {
-            seq: u64::from_le_bytes(*seq),
+            seq,
             salt: *salt,
             chain: *chain,
             event: event.to_vec(),
+            pruned: None,
         })
     }
 }
@@ -176,6 +214,7 @@ mod tests {
             salt: [3; 16],
             chain: [9; 32],
             event: b"{\"x\":1}".to_vec(),
+            pruned: None,
         };
         let frame = record.frame();
         let Frame::Good(payload, used) = read_frame(&frame) else {
@@ -192,6 +231,7 @@ mod tests {
             salt: [0; 16],
             chain: [0; 32],
             event: b"{}".to_vec(),
+            pruned: None,
         }
         .frame();
         assert_eq!(read_frame(&frame[..5]), Frame::Incomplete);
@@ -202,6 +242,24 @@ mod tests {
         let mut huge = frame;
         huge[..4].copy_from_slice(&u32::MAX.to_le_bytes());
         assert_eq!(read_frame(&huge), Frame::Bad);
+    }
+
+    #[test]
+    fn a_pruned_record_keeps_its_leaf_and_chain() {
+        let record = Record {
+            seq: 5,
+            salt: [3; 16],
+            chain: [9; 32],
+            event: b"{}".to_vec(),
+            pruned: None,
+        };
+        let pruned = record.pruned();
+        assert_eq!(pruned.leaf_hash(), record.leaf_hash());
+        let frame = pruned.frame();
+        let Frame::Good(payload, _) = read_frame(&frame) else {
+            panic!("not good")
+        };
+        assert_eq!(Record::from_payload(payload), Some(pruned));
     }
 
     #[test]

@@ -113,8 +113,9 @@ pub(crate) struct Scanned {
     pub(crate) torn_tail: Option<VerifyError>,
     /// The stored checkpoint notes, in order.
     pub(crate) checkpoints: Vec<String>,
-    /// The events' JSON, in order, when asked for.
-    pub(crate) events: Vec<Vec<u8>>,
+    /// The events' JSON with their sequence numbers, in order, when asked for (pruned
+    /// records have none).
+    pub(crate) events: Vec<(u64, Vec<u8>)>,
 }
 
 fn io(path: &Path, e: impl std::fmt::Display) -> VerifyError {
@@ -189,8 +190,8 @@ pub(crate) fn scan(dir: &Path, keep_events: bool) -> Result<Scanned, VerifyError
                 });
             };
             check.push(&record)?;
-            if keep_events {
-                scanned.events.push(record.event);
+            if keep_events && record.pruned.is_none() {
+                scanned.events.push((record.seq, record.event));
             }
             offset += used;
         }
