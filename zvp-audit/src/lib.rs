@@ -11,8 +11,9 @@
 //! AuditEvent and CSV; [`report`], the patient and practitioner views, the emergency review
 //! queue and anomaly rules.
 //!
-//! Still to come: one trait over both backends for the portal, and the PostgreSQL rows of the
-//! append benchmark. Events will name the part of the record that was read with
+//! Both backends implement [`log::AuditLog`], the trait the portal uses. Still to come: the
+//! portal's configuration naming the store (for `zvp-portal audit --config`), and pipelined
+//! batches for the PostgreSQL backend (see `benches/README.md`). Events will name the part of the record that was read with
 //! `zvp_core::RecordSection`.
 
 pub mod checkpoint;

@@ -45,6 +45,56 @@ use crate::merkle::{self, Hash};
 use record::{Record, chain_next, frame, leaf_of};
 use scan::{CHECKPOINTS, scan, segment_name};
 
+/// What the portal needs of an audit log, whichever backend keeps it: [`FileLog`] embedded,
+/// `pg::PgLog` (feature `postgres`) shared by several instances.
+#[async_trait::async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Appends an event; returns when it is durable. Patient data may be disclosed only with
+    /// the receipt in hand (G1).
+    async fn append(&self, event: &AuditEvent) -> Result<Receipt, LogError>;
+
+    /// The number of durable records.
+    async fn size(&self) -> Result<u64, LogError>;
+
+    /// The inclusion proof of record `seq` in the tree of `size` records.
+    async fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<Hash>, LogError>;
+
+    /// The consistency proof between the trees of `first` and `second` records.
+    async fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, LogError>;
+
+    /// Signs and stores a checkpoint of the durable records; never one inconsistent with the
+    /// last.
+    async fn checkpoint(&self, signer: &CheckpointSigner, origin: &str)
+    -> Result<String, LogError>;
+}
+
+#[async_trait::async_trait]
+impl AuditLog for FileLog {
+    async fn append(&self, event: &AuditEvent) -> Result<Receipt, LogError> {
+        FileLog::append(self, event).await
+    }
+
+    async fn size(&self) -> Result<u64, LogError> {
+        FileLog::size(self)
+    }
+
+    async fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<Hash>, LogError> {
+        FileLog::inclusion_proof(self, seq, size)
+    }
+
+    async fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, LogError> {
+        FileLog::consistency_proof(self, first, second)
+    }
+
+    async fn checkpoint(
+        &self,
+        signer: &CheckpointSigner,
+        origin: &str,
+    ) -> Result<String, LogError> {
+        FileLog::checkpoint(self, signer, origin)
+    }
+}
+
 /// Proof that an event is durably in the log: a disclosure takes one, so patient data cannot
 /// leave the server without its audit record (G1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -181,6 +181,19 @@ impl PgLog {
         )?)
     }
 
+    /// The consistency proof between the trees of `first` and `second` records.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Proof`], [`LogError::Damaged`], [`LogError::Io`].
+    pub async fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, LogError> {
+        Ok(merkle::consistency_proof(
+            &self.leaves().await?,
+            first as usize,
+            second as usize,
+        )?)
+    }
+
     /// Signs and stores a checkpoint of the records committed so far.
     ///
     /// # Errors
@@ -463,4 +476,31 @@ async fn write_batch(
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[async_trait::async_trait]
+impl super::AuditLog for PgLog {
+    async fn append(&self, event: &AuditEvent) -> Result<Receipt, LogError> {
+        PgLog::append(self, event).await
+    }
+
+    async fn size(&self) -> Result<u64, LogError> {
+        PgLog::size(self).await
+    }
+
+    async fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<Hash>, LogError> {
+        PgLog::inclusion_proof(self, seq, size).await
+    }
+
+    async fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, LogError> {
+        PgLog::consistency_proof(self, first, second).await
+    }
+
+    async fn checkpoint(
+        &self,
+        signer: &CheckpointSigner,
+        origin: &str,
+    ) -> Result<String, LogError> {
+        PgLog::checkpoint(self, signer, origin).await
+    }
 }

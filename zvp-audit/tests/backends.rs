@@ -1,0 +1,145 @@
+//! The same behaviour from every backend, through the `AuditLog` trait the portal uses: the
+//! file log and the PostgreSQL log (against 127.0.0.1:5432).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation should panic"
+)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use zvp_audit::checkpoint::CheckpointSigner;
+use zvp_audit::event::{
+    AccessPoint, ActionCode, AuditEvent, Checks, EventType, Outcome, PurposeOfUse, Source, Subtype,
+    User,
+};
+use zvp_audit::log::pg::PgLog;
+use zvp_audit::log::{AuditLog, FileLog, FileLogOptions, LogError};
+use zvp_audit::merkle;
+
+fn event(i: u64) -> AuditEvent {
+    AuditEvent {
+        event_type: EventType::Logout,
+        action: ActionCode::E,
+        recorded: Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap(),
+        outcome: Outcome::Success,
+        subtype: Subtype::Regular,
+        checks: Checks::default(),
+        basis: None,
+        purpose: PurposeOfUse::Treat,
+        user: User {
+            uzi: "900000001".parse().unwrap(),
+            agb: None,
+            name: format!("user {i}"),
+            role: zvp_core::RoleCode::GENERAL_PRACTITIONER,
+        },
+        on_behalf_of: None,
+        access_point: AccessPoint {
+            ip: None,
+            certificate_sha256: None,
+        },
+        patient: None,
+        part: None,
+        source: Source {
+            instance: "backends".to_owned(),
+            hospital: "ASz".to_owned(),
+        },
+        request_id: format!("req-{i}"),
+        reason: None,
+    }
+}
+
+/// What every backend must do.
+async fn behaves(log: Arc<dyn AuditLog>) {
+    let (signer, _) = CheckpointSigner::generate("zvp.test/backends").unwrap();
+    // Concurrent appends get every sequence number once.
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let log = Arc::clone(&log);
+        tasks.push(tokio::spawn(
+            async move { log.append(&event(i)).await.unwrap() },
+        ));
+    }
+    let mut receipts = Vec::new();
+    for task in tasks {
+        receipts.push(task.await.unwrap());
+    }
+    receipts.sort_by_key(|r| r.seq);
+    assert_eq!(
+        receipts.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (0..50).collect::<Vec<_>>()
+    );
+    assert_eq!(log.size().await.unwrap(), 50);
+
+    let first = signer
+        .verifier()
+        .verify(&log.checkpoint(&signer, "zvp.test/backends").await.unwrap())
+        .unwrap();
+    for i in 50..60 {
+        log.append(&event(i)).await.unwrap();
+    }
+    let second = signer
+        .verifier()
+        .verify(&log.checkpoint(&signer, "zvp.test/backends").await.unwrap())
+        .unwrap();
+    assert_eq!((first.size, second.size), (50, 60));
+
+    // Proofs from the log verify against the signed checkpoints.
+    let r = receipts[17];
+    let proof = log.inclusion_proof(r.seq, second.size).await.unwrap();
+    assert!(merkle::verify_inclusion(
+        &r.leaf,
+        17,
+        60,
+        &proof,
+        &second.root
+    ));
+    let consistency = log
+        .consistency_proof(first.size, second.size)
+        .await
+        .unwrap();
+    assert!(merkle::verify_consistency(
+        50,
+        60,
+        &first.root,
+        &second.root,
+        &consistency
+    ));
+    assert!(matches!(
+        log.inclusion_proof(60, 60).await,
+        Err(LogError::Proof(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_file_log_behaves() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("backends-file");
+    let _ = std::fs::remove_dir_all(&dir);
+    behaves(Arc::new(
+        FileLog::open(&dir, FileLogOptions::default()).unwrap(),
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_postgresql_log_behaves() {
+    let config = std::env::var("ZVP_TEST_PG")
+        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=test".to_owned());
+    let (client, connection) = tokio_postgres::connect(&config, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute("DROP SCHEMA IF EXISTS zvp_backends CASCADE")
+        .await
+        .unwrap();
+    behaves(Arc::new(
+        PgLog::connect(&config, "zvp_backends").await.unwrap(),
+    ))
+    .await;
+}
