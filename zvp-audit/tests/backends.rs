@@ -9,50 +9,16 @@
     reason = "test code: a failed expectation should panic"
 )]
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::{TimeZone, Utc};
+use common::event;
 use zvp_audit::checkpoint::CheckpointSigner;
-use zvp_audit::event::{
-    AccessPoint, ActionCode, AuditEvent, Checks, EventType, Outcome, PurposeOfUse, Source, Subtype,
-    User,
-};
 use zvp_audit::log::pg::PgLog;
 use zvp_audit::log::{AuditLog, FileLog, FileLogOptions, LogError};
 use zvp_audit::merkle;
-
-fn event(i: u64) -> AuditEvent {
-    AuditEvent {
-        event_type: EventType::Logout,
-        action: ActionCode::E,
-        recorded: Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap(),
-        outcome: Outcome::Success,
-        subtype: Subtype::Regular,
-        checks: Checks::default(),
-        basis: None,
-        purpose: PurposeOfUse::Treat,
-        user: User {
-            uzi: "900000001".parse().unwrap(),
-            agb: None,
-            name: format!("user {i}"),
-            role: zvp_core::RoleCode::GENERAL_PRACTITIONER,
-        },
-        on_behalf_of: None,
-        access_point: AccessPoint {
-            ip: None,
-            certificate_sha256: None,
-        },
-        patient: None,
-        part: None,
-        source: Source {
-            instance: "backends".to_owned(),
-            hospital: "ASz".to_owned(),
-        },
-        request_id: format!("req-{i}"),
-        reason: None,
-    }
-}
 
 /// What every backend must do.
 async fn behaves(log: Arc<dyn AuditLog>) {

@@ -11,62 +11,16 @@
     reason = "test code: a failed expectation should panic"
 )]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{TimeZone, Utc};
+use common::event;
 use zvp_audit::checkpoint::{CheckpointSigner, CheckpointVerifier};
-use zvp_audit::event::{
-    AccessPoint, ActionCode, AuditEvent, Basis, Checks, EventType, Outcome, Part, PatientRef,
-    PurposeOfUse, Source, Subtype, User,
-};
 use zvp_audit::log::{FileLog, FileLogOptions, LogError, VerifyError, verify};
 use zvp_audit::merkle;
-use zvp_core::{RecordSection, RoleCode};
-
-fn event(n: u32) -> AuditEvent {
-    AuditEvent {
-        event_type: EventType::PatientRecord,
-        action: ActionCode::R,
-        recorded: Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap()
-            + chrono::Duration::milliseconds(i64::from(n)),
-        outcome: Outcome::Success,
-        subtype: Subtype::Regular,
-        checks: Checks {
-            authorisation: true,
-            treatment_relation: true,
-            consent: false,
-            emergency: false,
-        },
-        basis: Some(Basis::Own),
-        purpose: PurposeOfUse::Treat,
-        user: User {
-            uzi: "900000001".parse().unwrap(),
-            agb: Some("01000001".parse().unwrap()),
-            name: "J. de Vries".to_owned(),
-            role: RoleCode::GENERAL_PRACTITIONER,
-        },
-        on_behalf_of: None,
-        access_point: AccessPoint {
-            ip: Some("127.0.0.1".parse().unwrap()),
-            certificate_sha256: None,
-        },
-        patient: Some(PatientRef {
-            id: format!("p{n}").parse().unwrap(),
-            bsn: None,
-        }),
-        part: Some(Part {
-            section: RecordSection::PatientDetails,
-            item: None,
-        }),
-        source: Source {
-            instance: "test".to_owned(),
-            hospital: "ASz".to_owned(),
-        },
-        request_id: format!("req-{n}"),
-        reason: None,
-    }
-}
 
 fn dir(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
@@ -81,11 +35,11 @@ fn signer() -> CheckpointSigner {
 }
 
 /// A log with `n` records and a checkpoint over them.
-fn log_with(name: &str, n: u32, signer: &CheckpointSigner) -> PathBuf {
+fn log_with(name: &str, n: u64, signer: &CheckpointSigner) -> PathBuf {
     let dir = dir(name);
     let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
     for i in 0..n {
-        assert_eq!(log.append_blocking(&event(i)).unwrap().seq, u64::from(i));
+        assert_eq!(log.append_blocking(&event(i)).unwrap().seq, i);
     }
     log.checkpoint(signer, "zvp.test/audit").unwrap();
     dir
@@ -159,7 +113,7 @@ async fn concurrent_appends_share_fsyncs() {
     let dir = dir("group-commit");
     let log = Arc::new(FileLog::open(&dir, FileLogOptions::default()).unwrap());
     let mut tasks = Vec::new();
-    for i in 0..200u32 {
+    for i in 0..200u64 {
         let log = Arc::clone(&log);
         tasks.push(tokio::spawn(async move {
             log.append(&event(i)).await.unwrap().seq

@@ -10,15 +10,13 @@
     reason = "test code: a failed expectation should panic"
 )]
 
+mod common;
+
 use std::sync::Arc;
 
-use chrono::{TimeZone, Utc};
+use common::event;
 use tokio_postgres::NoTls;
 use zvp_audit::checkpoint::CheckpointSigner;
-use zvp_audit::event::{
-    AccessPoint, ActionCode, AuditEvent, Basis, Checks, EventType, Outcome, PurposeOfUse, Source,
-    Subtype, User,
-};
 use zvp_audit::log::VerifyError;
 use zvp_audit::log::pg::{PgLog, verify};
 use zvp_audit::merkle;
@@ -26,38 +24,6 @@ use zvp_audit::merkle;
 fn config() -> String {
     std::env::var("ZVP_TEST_PG")
         .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=test".to_owned())
-}
-
-fn event(i: u64) -> AuditEvent {
-    AuditEvent {
-        event_type: EventType::Login,
-        action: ActionCode::E,
-        recorded: Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap(),
-        outcome: Outcome::Success,
-        subtype: Subtype::Regular,
-        checks: Checks::default(),
-        basis: Some(Basis::Own),
-        purpose: PurposeOfUse::Treat,
-        user: User {
-            uzi: "900000001".parse().unwrap(),
-            agb: None,
-            name: format!("user {i}"),
-            role: zvp_core::RoleCode::GENERAL_PRACTITIONER,
-        },
-        on_behalf_of: None,
-        access_point: AccessPoint {
-            ip: None,
-            certificate_sha256: None,
-        },
-        patient: None,
-        part: None,
-        source: Source {
-            instance: "pg".to_owned(),
-            hospital: "ASz".to_owned(),
-        },
-        request_id: format!("req-{i}"),
-        reason: None,
-    }
 }
 
 /// A raw connection for setting up and tampering.
