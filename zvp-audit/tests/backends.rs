@@ -35,9 +35,9 @@ async fn behaves(log: Arc<dyn AuditLog>) {
     for task in tasks {
         receipts.push(task.await.unwrap());
     }
-    receipts.sort_by_key(|r| r.seq);
+    receipts.sort_by_key(|r| r.seq());
     assert_eq!(
-        receipts.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        receipts.iter().map(|r| r.seq()).collect::<Vec<_>>(),
         (0..50).collect::<Vec<_>>()
     );
     assert_eq!(log.size().await.unwrap(), 50);
@@ -57,9 +57,9 @@ async fn behaves(log: Arc<dyn AuditLog>) {
 
     // Proofs from the log verify against the signed checkpoints.
     let r = receipts[17];
-    let proof = log.inclusion_proof(r.seq, second.size).await.unwrap();
+    let proof = log.inclusion_proof(r.seq(), second.size).await.unwrap();
     assert!(merkle::verify_inclusion(
-        &r.leaf,
+        &r.leaf(),
         17,
         60,
         &proof,

@@ -39,7 +39,7 @@ fn log_with(name: &str, n: u64, signer: &CheckpointSigner) -> PathBuf {
     let dir = dir(name);
     let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
     for i in 0..n {
-        assert_eq!(log.append_blocking(&event(i)).unwrap().seq, i);
+        assert_eq!(log.append_blocking(&event(i)).unwrap().seq(), i);
     }
     log.checkpoint(signer, "zvp.test/audit").unwrap();
     dir
@@ -102,7 +102,7 @@ fn appends_are_durable_across_reopen_and_verify() {
     let dir = log_with("durable", 25, &signer);
     let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
     assert_eq!(log.size().unwrap(), 25);
-    assert_eq!(log.append_blocking(&event(25)).unwrap().seq, 25);
+    assert_eq!(log.append_blocking(&event(25)).unwrap().seq(), 25);
     drop(log);
     let report = verify(&dir, signer.verifier()).unwrap();
     assert_eq!((report.records, report.checkpoints), (26, 1));
@@ -116,7 +116,7 @@ async fn concurrent_appends_share_fsyncs() {
     for i in 0..200u64 {
         let log = Arc::clone(&log);
         tasks.push(tokio::spawn(async move {
-            log.append(&event(i)).await.unwrap().seq
+            log.append(&event(i)).await.unwrap().seq()
         }));
     }
     let mut seqs = Vec::new();
@@ -153,9 +153,9 @@ fn receipts_prove_inclusion_and_checkpoints_consistency() {
         .verify(&log.checkpoint(&signer, "zvp.test/audit").unwrap())
         .unwrap();
     let receipt = receipts[3];
-    let proof = log.inclusion_proof(receipt.seq, second.size).unwrap();
+    let proof = log.inclusion_proof(receipt.seq(), second.size).unwrap();
     assert!(merkle::verify_inclusion(
-        &receipt.leaf,
+        &receipt.leaf(),
         3,
         17,
         &proof,
@@ -177,7 +177,7 @@ fn the_same_event_twice_gives_different_leaves() {
     let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
     let a = log.append_blocking(&event(1)).unwrap();
     let b = log.append_blocking(&event(1)).unwrap();
-    assert_ne!(a.leaf, b.leaf);
+    assert_ne!(a.leaf(), b.leaf());
 }
 
 #[test]
@@ -205,7 +205,7 @@ fn a_torn_tail_is_cut_and_nothing_before_it_is_lost() {
     ));
     let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
     assert_eq!(log.size().unwrap(), 10);
-    assert_eq!(log.append_blocking(&event(10)).unwrap().seq, 10);
+    assert_eq!(log.append_blocking(&event(10)).unwrap().seq(), 10);
     drop(log);
     assert_eq!(verify(&dir, signer.verifier()).unwrap().records, 11);
 }
@@ -462,10 +462,10 @@ fn events_past_retention_are_pruned_and_everything_still_verifies() {
 
     // The tree is unchanged: old proofs still verify against the old checkpoint.
     let proof = log
-        .inclusion_proof(receipts[3].seq, checkpoint.size)
+        .inclusion_proof(receipts[3].seq(), checkpoint.size)
         .unwrap();
     assert!(merkle::verify_inclusion(
-        &receipts[3].leaf,
+        &receipts[3].leaf(),
         3,
         checkpoint.size as usize,
         &proof,
@@ -482,5 +482,5 @@ fn events_past_retention_are_pruned_and_everything_still_verifies() {
     );
     // The log reopens and goes on.
     let log = FileLog::open(&dir, options).unwrap();
-    assert_eq!(log.append_blocking(&event(30)).unwrap().seq, 30);
+    assert_eq!(log.append_blocking(&event(30)).unwrap().seq(), 30);
 }

@@ -48,7 +48,7 @@ async fn fresh(schema: &str) -> PgLog {
 async fn log_with(schema: &str, n: u64, signer: &CheckpointSigner) -> PgLog {
     let log = fresh(schema).await;
     for i in 0..n {
-        assert_eq!(log.append(&event(i)).await.unwrap().seq, i);
+        assert_eq!(log.append(&event(i)).await.unwrap().seq(), i);
     }
     log.checkpoint(signer, "zvp.test/audit").await.unwrap();
     log
@@ -69,11 +69,11 @@ async fn appends_are_durable_and_prove_inclusion() {
     let note = again.checkpoint(&signer, "zvp.test/audit").await.unwrap();
     let checkpoint = signer.verifier().verify(&note).unwrap();
     let proof = again
-        .inclusion_proof(receipt.seq, checkpoint.size)
+        .inclusion_proof(receipt.seq(), checkpoint.size)
         .await
         .unwrap();
     assert!(merkle::verify_inclusion(
-        &receipt.leaf,
+        &receipt.leaf(),
         12,
         13,
         &proof,
@@ -92,7 +92,7 @@ async fn concurrent_appends_share_transactions() {
     for i in 0..200 {
         let log = Arc::clone(&log);
         tasks.push(tokio::spawn(async move {
-            log.append(&event(i)).await.unwrap().seq
+            log.append(&event(i)).await.unwrap().seq()
         }));
     }
     let mut seqs = Vec::new();
@@ -130,7 +130,7 @@ async fn two_instances_write_one_consistent_log() {
             Arc::clone(&second)
         };
         tasks.push(tokio::spawn(async move {
-            log.append(&event(i)).await.unwrap().seq
+            log.append(&event(i)).await.unwrap().seq()
         }));
     }
     let mut seqs = Vec::new();

@@ -77,7 +77,7 @@ fn main() -> ExitCode {
                     match log.append_blocking(&event) {
                         Ok(receipt) => {
                             let mut out = std::io::stdout().lock();
-                            if writeln!(out, "ack {}", receipt.seq)
+                            if writeln!(out, "ack {}", receipt.seq())
                                 .and_then(|()| out.flush())
                                 .is_err()
                             {

@@ -96,15 +96,29 @@ impl AuditLog for FileLog {
 }
 
 /// Proof that an event is durably in the log: a disclosure takes one, so patient data cannot
-/// leave the server without its audit record (G1).
+/// leave the server without its audit record (G1). Only a log makes one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Receipt {
+    seq: u64,
+    leaf: Hash,
+    chain: Hash,
+}
+
+impl Receipt {
     /// The record's sequence number (its leaf index).
-    pub seq: u64,
+    pub const fn seq(&self) -> u64 {
+        self.seq
+    }
+
     /// Its Merkle leaf hash.
-    pub leaf: Hash,
+    pub const fn leaf(&self) -> Hash {
+        self.leaf
+    }
+
     /// The chain hash after it.
-    pub chain: Hash,
+    pub const fn chain(&self) -> Hash {
+        self.chain
+    }
 }
 
 /// Why the log could not do what was asked.
