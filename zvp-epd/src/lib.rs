@@ -1,9 +1,143 @@
 //! The hospital's electronic patient record (EPD), as the portal reads it.
 //!
-//! This crate will own, as the design (`../shared/DESIGN.md`) lays out: the async `Epd` trait
-//! that the portal asks for admissions, patient details, care moments, dossier sections and
-//! results; a FHIR R4 adapter implementing it over HTTP; and a deterministic synthetic EPD for
-//! demos and tests. It works with the record types of `zvp-core`.
+//! - [`Epd`]: what the portal asks the EPD, at request time (the portal keeps no copy);
+//! - [`synthetic`]: a deterministic synthetic hospital for demos and tests, current relative
+//!   to the `now` it is made for.
 //!
-//! None of this exists yet: it lands with the EPD issue. The crate is in the workspace now so
-//! that the layout, the lints and the test command cover it from the start.
+//! Still to come (the EPD issue): the FHIR R4 adapter implementing [`Epd`] over HTTP, and
+//! `zvp-mock-epd` serving the synthetic hospital over FHIR.
+
+pub mod synthetic;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use zvp_core::{
+    Admission, AgbCode, Allergy, Bsn, CareMoment, ConclusionAndPlan, Diagnosis, Document,
+    DocumentId, LabObservation, Letter, Medication, Patient, PatientId, ResultCategory,
+    ResultReport,
+};
+
+/// Why the EPD could not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EpdError {
+    /// The EPD knows no such patient, document or lab test.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The EPD is down or refused the request.
+    #[error("the epd is unavailable: {0}")]
+    Unavailable(String),
+    /// The EPD did not answer within the configured time.
+    #[error("the epd did not answer in time")]
+    Timeout,
+    /// The EPD's answer could not be read.
+    #[error("the epd's answer is malformed: {0}")]
+    Malformed(String),
+}
+
+/// What a request to the EPD carries besides its question.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestContext {
+    /// The portal's request id, sent along so the EPD's logs and the audit log can be matched.
+    pub request_id: String,
+}
+
+/// A patient on a list: who, and the admission that puts them there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedPatient {
+    /// The patient, as the EPD knows them now.
+    pub patient: Patient,
+    /// The admission (current, or ended in a discharge).
+    pub admission: Admission,
+}
+
+/// What the portal asks the hospital's record. Every method reads the EPD at request time.
+#[async_trait]
+pub trait Epd: Send + Sync {
+    /// Patients admitted now whose registered GP is one of `gps`.
+    async fn admitted(
+        &self,
+        gps: &[AgbCode],
+        ctx: &RequestContext,
+    ) -> Result<Vec<ListedPatient>, EpdError>;
+
+    /// Patients discharged since `since` whose registered GP is one of `gps`.
+    async fn discharged_since(
+        &self,
+        gps: &[AgbCode],
+        since: DateTime<Utc>,
+        ctx: &RequestContext,
+    ) -> Result<Vec<ListedPatient>, EpdError>;
+
+    /// The patient with this BSN (and date of birth, when given), if the EPD has one.
+    async fn find_by_bsn(
+        &self,
+        bsn: Bsn,
+        birth_date: Option<NaiveDate>,
+        ctx: &RequestContext,
+    ) -> Result<Option<PatientId>, EpdError>;
+
+    /// A patient's details, registered GP and treatment restrictions.
+    async fn patient(&self, id: &PatientId, ctx: &RequestContext) -> Result<Patient, EpdError>;
+
+    /// Appointments, operations, admissions and referrals, past and planned.
+    async fn care_moments(
+        &self,
+        id: &PatientId,
+        ctx: &RequestContext,
+    ) -> Result<Vec<CareMoment>, EpdError>;
+
+    /// Allergies.
+    async fn allergies(
+        &self,
+        id: &PatientId,
+        ctx: &RequestContext,
+    ) -> Result<Vec<Allergy>, EpdError>;
+
+    /// Conclusions and plans.
+    async fn conclusions(
+        &self,
+        id: &PatientId,
+        ctx: &RequestContext,
+    ) -> Result<Vec<ConclusionAndPlan>, EpdError>;
+
+    /// Letters (all; the portal applies its cut-off date).
+    async fn letters(&self, id: &PatientId, ctx: &RequestContext) -> Result<Vec<Letter>, EpdError>;
+
+    /// Diagnoses.
+    async fn diagnoses(
+        &self,
+        id: &PatientId,
+        ctx: &RequestContext,
+    ) -> Result<Vec<Diagnosis>, EpdError>;
+
+    /// Medication.
+    async fn medication(
+        &self,
+        id: &PatientId,
+        ctx: &RequestContext,
+    ) -> Result<Vec<Medication>, EpdError>;
+
+    /// Result reports of one category, newest first.
+    async fn results(
+        &self,
+        id: &PatientId,
+        category: ResultCategory,
+        ctx: &RequestContext,
+    ) -> Result<Vec<ResultReport>, EpdError>;
+
+    /// Every measurement of one lab test (by its code), oldest first.
+    async fn lab_history(
+        &self,
+        id: &PatientId,
+        code: &str,
+        ctx: &RequestContext,
+    ) -> Result<Vec<LabObservation>, EpdError>;
+
+    /// One document.
+    async fn document(
+        &self,
+        id: &PatientId,
+        document: &DocumentId,
+        ctx: &RequestContext,
+    ) -> Result<Document, EpdError>;
+}

@@ -1,0 +1,1075 @@
+//! A synthetic hospital: deterministic from a seed and a `now`, so the demo always looks
+//! current and a test always sees the same patients.
+//!
+//! Patients get Dutch names and addresses around Dordrecht, valid BSNs, a registered GP, and —
+//! some of them — a current admission, a recent discharge, treatment restrictions. The record
+//! sections are generated when asked for, from a generator seeded per patient and section, so a
+//! hospital of thousands of patients costs only their core data in memory.
+//!
+//! The demo GPs ([`DEMO_GPS`]) are fixed: the first patients are theirs, and a good share of
+//! those are admitted or recently discharged, so a demo login always shows a full start page.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use zvp_core::{
+    Address, Admission, AgbCode, Allergy, AllergySeverity, Bsn, CareMoment, CareMomentKind,
+    CareMomentStatus, Coding, ConclusionAndPlan, Culture, Decimal, Diagnosis, DiagnosisStatus,
+    Document, DocumentId, Gender, Isolate, LabFlag, LabObservation, Letter, Medication,
+    ObservationValue, Patient, PatientId, Period, PersonName, ReferenceRange, RegisteredGp,
+    ReportContent, ReportId, ReportStatus, RestrictedTreatment, ResultCategory, ResultReport,
+    Susceptibility, SusceptibilityInterpretation, TreatmentRestriction,
+};
+
+use crate::{Epd, EpdError, ListedPatient, RequestContext};
+
+/// A GP of the synthetic hospital's region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gp {
+    /// The GP's personal AGB code.
+    pub agb: u32,
+    /// The GP's name.
+    pub name: &'static str,
+    /// The practice's AGB code.
+    pub practice_agb: u32,
+    /// The practice's name.
+    pub practice: &'static str,
+}
+
+/// The demo GPs, whose patients fill the demo's start page. Their AGB codes are those of the
+/// demo cards of `zvp-portal testpki generate`.
+pub const DEMO_GPS: [Gp; 4] = [
+    Gp {
+        agb: 1_012_345,
+        name: "J. de Vries",
+        practice_agb: 1_900_001,
+        practice: "Huisartsenpraktijk De Linde",
+    },
+    Gp {
+        agb: 1_012_346,
+        name: "F. Yılmaz",
+        practice_agb: 1_900_001,
+        practice: "Huisartsenpraktijk De Linde",
+    },
+    Gp {
+        agb: 1_012_347,
+        name: "A. Jansen",
+        practice_agb: 1_900_002,
+        practice: "Zorgcentrum Merwestein",
+    },
+    Gp {
+        agb: 1_012_348,
+        name: "P. van den Berg",
+        practice_agb: 1_900_003,
+        practice: "Stichting De Merwelanden",
+    },
+];
+
+/// The default size of the hospital, in patients.
+pub const DEFAULT_PATIENTS: usize = 5_000;
+
+/// SplitMix64: small, fast, and the same everywhere.
+#[derive(Debug, Clone)]
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    fn below(&mut self, n: u64) -> u64 {
+        if n == 0 { 0 } else { self.next() % n }
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
+        items.get(self.below(items.len() as u64) as usize)
+    }
+
+    /// A value around `mean` (a triangular spread of ±`spread`).
+    fn around(&mut self, mean: f64, spread: f64) -> f64 {
+        let a = self.below(1_000) as f64 / 1_000.0;
+        let b = self.below(1_000) as f64 / 1_000.0;
+        mean + (a + b - 1.0) * spread
+    }
+}
+
+const GIVEN_FEMALE: [&str; 14] = [
+    "Anna",
+    "Maria",
+    "Johanna",
+    "Elisabeth",
+    "Fatma",
+    "Sanne",
+    "Emma",
+    "Lotte",
+    "Sophie",
+    "Noor",
+    "Wilhelmina",
+    "Cornelia",
+    "Hendrika",
+    "Yasmin",
+];
+const GIVEN_MALE: [&str; 14] = [
+    "Jan", "Pieter", "Johannes", "Hendrik", "Cornelis", "Mohamed", "Daan", "Lucas", "Sem",
+    "Willem", "Gerrit", "Ahmet", "Kees", "Bram",
+];
+const SURNAMES: [(&str, &str); 20] = [
+    ("", "Jansen"),
+    ("de", "Vries"),
+    ("van den", "Berg"),
+    ("", "Bakker"),
+    ("", "Visser"),
+    ("", "Smit"),
+    ("", "Meijer"),
+    ("de", "Boer"),
+    ("", "Mulder"),
+    ("de", "Groot"),
+    ("", "Bos"),
+    ("", "Vos"),
+    ("", "Peters"),
+    ("", "Hendriks"),
+    ("van", "Leeuwen"),
+    ("", "Dekker"),
+    ("", "Brouwer"),
+    ("de", "Wit"),
+    ("", "Yılmaz"),
+    ("El", "Amrani"),
+];
+const STREETS: [&str; 9] = [
+    "Dorpsstraat",
+    "Kerkstraat",
+    "Molenweg",
+    "Singel",
+    "Voorstraat",
+    "Wijnstraat",
+    "Noordendijk",
+    "Merwedestraat",
+    "Krispijnseweg",
+];
+const CITIES: [(u32, &str); 5] = [
+    (3311, "Dordrecht"),
+    (3351, "Papendrecht"),
+    (3331, "Zwijndrecht"),
+    (3361, "Sliedrecht"),
+    (2951, "Alblasserdam"),
+];
+const WARDS: [(&str, &str); 6] = [
+    ("Interne geneeskunde", "Afdeling B3"),
+    ("Cardiologie", "Afdeling C2"),
+    ("Longziekten", "Afdeling B4"),
+    ("Chirurgie", "Afdeling D1"),
+    ("Geriatrie", "Afdeling A2"),
+    ("Neurologie", "Afdeling C4"),
+];
+
+/// Clinical chemistry tests: LOINC code, Dutch name, unit, reference low/high, typical value
+/// and spread, decimals shown.
+/// A lab test: LOINC code, Dutch name, unit, reference low and high, typical value and
+/// spread, decimals shown.
+type LabTest = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<f64>,
+    Option<f64>,
+    f64,
+    f64,
+    usize,
+);
+
+const LAB_TESTS: [LabTest; 7] = [
+    (
+        "718-7",
+        "Hemoglobine",
+        "mmol/L",
+        Some(7.5),
+        Some(10.0),
+        8.3,
+        1.6,
+        1,
+    ),
+    (
+        "2160-0",
+        "Kreatinine",
+        "umol/L",
+        Some(60.0),
+        Some(110.0),
+        90.0,
+        45.0,
+        0,
+    ),
+    ("1988-5", "CRP", "mg/L", None, Some(5.0), 6.0, 12.0, 0),
+    (
+        "2823-3",
+        "Kalium",
+        "mmol/L",
+        Some(3.5),
+        Some(5.0),
+        4.3,
+        0.9,
+        1,
+    ),
+    (
+        "2951-2",
+        "Natrium",
+        "mmol/L",
+        Some(135.0),
+        Some(145.0),
+        139.0,
+        7.0,
+        0,
+    ),
+    (
+        "2345-7",
+        "Glucose",
+        "mmol/L",
+        Some(4.0),
+        Some(7.8),
+        6.2,
+        3.0,
+        1,
+    ),
+    (
+        "62238-1",
+        "eGFR (CKD-EPI)",
+        "mL/min/1.73m2",
+        Some(60.0),
+        None,
+        72.0,
+        30.0,
+        0,
+    ),
+];
+
+/// The core of one patient, kept in memory.
+#[derive(Debug, Clone)]
+struct Core {
+    patient: Patient,
+    admission: Option<Admission>,
+}
+
+/// The synthetic hospital. Implements [`Epd`].
+#[derive(Debug, Clone)]
+pub struct SyntheticEpd {
+    seed: u64,
+    now: DateTime<Utc>,
+    patients: Vec<Core>,
+    by_id: HashMap<PatientId, usize>,
+    by_bsn: HashMap<Bsn, usize>,
+}
+
+/// Why a synthetic hospital could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyntheticError {
+    /// The size is zero or beyond a million patients.
+    #[error("a synthetic hospital has 1 to 1,000,000 patients, not {0}")]
+    Size(usize),
+}
+
+impl SyntheticEpd {
+    /// A hospital of `size` patients, generated from `seed`, current as of `now`.
+    ///
+    /// # Errors
+    ///
+    /// [`SyntheticError::Size`] outside 1..=1,000,000 patients.
+    pub fn generate(seed: u64, now: DateTime<Utc>, size: usize) -> Result<Self, SyntheticError> {
+        if size == 0 || size > 1_000_000 {
+            return Err(SyntheticError::Size(size));
+        }
+        let gps = gps(size);
+        let mut epd = Self {
+            seed,
+            now,
+            patients: Vec::with_capacity(size),
+            by_id: HashMap::new(),
+            by_bsn: HashMap::new(),
+        };
+        for index in 0..size {
+            let core = epd.make_patient(index, &gps);
+            if let Some(bsn) = core.patient.bsn {
+                epd.by_bsn.insert(bsn, index);
+            }
+            epd.by_id.insert(core.patient.id.clone(), index);
+            epd.patients.push(core);
+        }
+        Ok(epd)
+    }
+
+    /// The time the hospital is current for.
+    pub const fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// The number of patients.
+    pub fn len(&self) -> usize {
+        self.patients.len()
+    }
+
+    /// Whether the hospital has no patients (never: [`generate`](Self::generate) refuses 0).
+    pub fn is_empty(&self) -> bool {
+        self.patients.is_empty()
+    }
+
+    /// Every patient id, in order.
+    pub fn patient_ids(&self) -> impl Iterator<Item = &PatientId> {
+        self.patients.iter().map(|c| &c.patient.id)
+    }
+
+    fn rng(&self, index: usize, stream: u64) -> Rng {
+        Rng::new(
+            self.seed
+                ^ (index as u64).wrapping_mul(0xD6E8_FEB8_6659_FD93)
+                ^ stream.wrapping_mul(0xA076_1D64_78BD_642F),
+        )
+    }
+
+    fn make_patient(&self, index: usize, gps: &[Gp]) -> Core {
+        let mut rng = self.rng(index, 0);
+        let female = rng.chance(52);
+        let given = rng
+            .pick(if female { &GIVEN_FEMALE } else { &GIVEN_MALE })
+            .copied()
+            .unwrap_or("Jan");
+        let (prefix, family) = rng.pick(&SURNAMES).copied().unwrap_or(("", "Jansen"));
+        let name = PersonName::new(family)
+            .unwrap_or_else(|_| unreachable!("the surnames are not empty"))
+            .with_given_names(given)
+            .with_prefix(prefix);
+        let age_days = 18 * 365 + rng.below(77 * 365) as i64;
+        let birth_date = self.now.date_naive() - Duration::days(age_days);
+        let bsn = self.unique_bsn(&mut rng);
+        let (code, city) = rng.pick(&CITIES).copied().unwrap_or((3311, "Dordrecht"));
+        let letters = [b'A' + rng.below(26) as u8, b'A' + rng.below(26) as u8];
+        let address = Address {
+            street: rng
+                .pick(&STREETS)
+                .copied()
+                .unwrap_or("Dorpsstraat")
+                .to_owned(),
+            house_number: (1 + rng.below(180)).to_string(),
+            postal_code: format!("{code} {}", String::from_utf8_lossy(&letters)),
+            city: city.to_owned(),
+        };
+        // The first patients belong to the demo GPs, so a demo login has patients to show.
+        let gp = if index < 160 {
+            DEMO_GPS.get(index % DEMO_GPS.len()).copied()
+        } else {
+            rng.pick(gps).copied()
+        };
+        let registered_gp = gp.and_then(|gp| {
+            AgbCode::new(gp.agb).map(|agb| RegisteredGp {
+                agb,
+                name: Some(gp.name.to_owned()),
+            })
+        });
+        let elderly = age_days > 75 * 365;
+        let mut treatment_restrictions = Vec::new();
+        if elderly && rng.chance(30) {
+            treatment_restrictions.push(TreatmentRestriction {
+                treatment: RestrictedTreatment::Resuscitation,
+                limits: None,
+                agreed_on: self.now.date_naive() - Duration::days(30 + rng.below(700) as i64),
+                comment: Some("Besproken met patiënt en familie".to_owned()),
+            });
+            if rng.chance(50) {
+                treatment_restrictions.push(TreatmentRestriction {
+                    treatment: RestrictedTreatment::IntensiveCareAdmission,
+                    limits: None,
+                    agreed_on: self.now.date_naive() - Duration::days(30 + rng.below(700) as i64),
+                    comment: None,
+                });
+            }
+        }
+        let id: PatientId = format!("pat-{index:06}")
+            .parse()
+            .unwrap_or_else(|_| unreachable!("a valid id"));
+        let patient = Patient {
+            id: id.clone(),
+            bsn: Some(bsn),
+            name,
+            gender: if female { Gender::Female } else { Gender::Male },
+            birth_date,
+            address: Some(address),
+            registered_gp,
+            treatment_restrictions,
+        };
+        let (admitted, discharged) = if index < 160 { (25, 25) } else { (4, 6) };
+        let (specialism, ward) = rng.pick(&WARDS).copied().unwrap_or(WARDS[0]);
+        let admission = if rng.chance(admitted) {
+            let start = self.now - Duration::hours(2 + rng.below(10 * 24) as i64);
+            Some(Admission {
+                patient: id,
+                ward: format!("{specialism}, {ward}"),
+                specialism: specialism.to_owned(),
+                period: Period::open(start),
+            })
+        } else if rng.chance(discharged) {
+            let end = self.now - Duration::hours(1 + rng.below(28 * 24) as i64);
+            let start = end - Duration::hours(24 + rng.below(12 * 24) as i64);
+            Period::new(start, Some(end)).ok().map(|period| Admission {
+                patient: id,
+                ward: format!("{specialism}, {ward}"),
+                specialism: specialism.to_owned(),
+                period,
+            })
+        } else {
+            None
+        };
+        Core { patient, admission }
+    }
+
+    /// A BSN no earlier patient has.
+    fn unique_bsn(&self, rng: &mut Rng) -> Bsn {
+        loop {
+            let digits: Vec<u32> = (0..8)
+                .map(|i| {
+                    if i == 0 {
+                        1 + rng.below(9) as u32
+                    } else {
+                        rng.below(10) as u32
+                    }
+                })
+                .collect();
+            let sum: u32 = digits
+                .iter()
+                .zip([9, 8, 7, 6, 5, 4, 3, 2])
+                .map(|(d, w)| d * w)
+                .sum();
+            let check = sum % 11;
+            if check == 10 {
+                continue;
+            }
+            let text: String = digits
+                .iter()
+                .chain([check].iter())
+                .map(|d| char::from(b'0' + *d as u8))
+                .collect();
+            if let Ok(bsn) = text.parse::<Bsn>()
+                && !self.by_bsn.contains_key(&bsn)
+            {
+                return bsn;
+            }
+        }
+    }
+
+    fn core(&self, id: &PatientId) -> Result<(usize, &Core), EpdError> {
+        let index = *self
+            .by_id
+            .get(id)
+            .ok_or_else(|| EpdError::NotFound(format!("patient {id}")))?;
+        self.patients
+            .get(index)
+            .map(|core| (index, core))
+            .ok_or_else(|| EpdError::NotFound(format!("patient {id}")))
+    }
+
+    /// The clinical chemistry panels of a patient: dates and observations, oldest first.
+    fn panels(&self, index: usize) -> Vec<(DateTime<Utc>, Vec<LabObservation>)> {
+        let mut rng = self.rng(index, 10);
+        let count = 2 + rng.below(7);
+        // Going back from now, a few weeks to months between panels.
+        let mut dates = Vec::new();
+        let mut when = self.now - Duration::hours(2 + rng.below(48) as i64);
+        for _ in 0..count {
+            dates.push(when);
+            when -=
+                Duration::days(14 + rng.below(90) as i64) + Duration::hours(rng.below(12) as i64);
+        }
+        dates.reverse();
+        let mut panels = Vec::new();
+        for when in dates {
+            let observations = LAB_TESTS
+                .iter()
+                .filter_map(
+                    |&(code, display, unit, low, high, mean, spread, decimals)| {
+                        if !rng.chance(80) {
+                            return None;
+                        }
+                        let value = rng.around(mean, spread).max(0.0);
+                        let value: Decimal = format!("{value:.decimals$}").parse().ok()?;
+                        let decimal = |v: f64| format!("{v:.decimals$}").parse::<Decimal>().ok();
+                        let flag = match (low, high) {
+                            (Some(l), _) if value.value() < l => Some(LabFlag::Low),
+                            (_, Some(h)) if value.value() > h => Some(LabFlag::High),
+                            _ => None,
+                        };
+                        Some(LabObservation {
+                            code: Coding {
+                                system: "http://loinc.org".to_owned(),
+                                code: code.to_owned(),
+                                display: display.to_owned(),
+                            },
+                            value: ObservationValue::Quantity {
+                                comparator: None,
+                                value,
+                                unit: unit.to_owned(),
+                            },
+                            reference_range: ReferenceRange::new(
+                                low.and_then(decimal),
+                                high.and_then(decimal),
+                                None,
+                            )
+                            .ok(),
+                            flag,
+                            effective: when,
+                        })
+                    },
+                )
+                .collect();
+            panels.push((when, observations));
+        }
+        panels
+    }
+
+    fn report_id(index: usize, category: ResultCategory, n: u64) -> ReportId {
+        format!("rep-{index}-{}-{n}", category.code())
+            .parse()
+            .unwrap_or_else(|_| unreachable!("a valid id"))
+    }
+
+    fn document_id(index: usize, n: u64) -> DocumentId {
+        format!("doc-{index}-{n}")
+            .parse()
+            .unwrap_or_else(|_| unreachable!("a valid id"))
+    }
+
+    fn letters_of(&self, index: usize) -> Vec<Letter> {
+        let mut rng = self.rng(index, 20);
+        let count = 1 + rng.below(5);
+        (0..count)
+            .map(|n| {
+                // Some letters date from before the 2017 EPD migration.
+                let days = 30 + rng.below(11 * 365) as i64;
+                let (specialism, _) = rng.pick(&WARDS).copied().unwrap_or(WARDS[0]);
+                let kind = if rng.chance(50) {
+                    "Ontslagbrief"
+                } else {
+                    "Poliklinische brief"
+                };
+                Letter {
+                    id: Self::document_id(index, n),
+                    date: self.now.date_naive() - Duration::days(days),
+                    title: format!("{kind} {}", specialism.to_lowercase()),
+                    author: format!("Dr. {}", rng.pick(&SURNAMES).map_or("Jansen", |(_, s)| s)),
+                    specialism: specialism.to_owned(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// The GPs of the region: the demo GPs, and three more per practice for every 1,500 patients.
+fn gps(size: usize) -> Vec<Gp> {
+    const NAMES: [&str; 9] = [
+        "K. Bakker",
+        "M. Visser",
+        "S. Smit",
+        "T. Meijer",
+        "R. de Boer",
+        "E. Mulder",
+        "H. de Groot",
+        "L. Bos",
+        "N. Vos",
+    ];
+    const PRACTICES: [&str; 6] = [
+        "Huisartsenpraktijk Stadspolders",
+        "Gezondheidscentrum Sterrenburg",
+        "Huisartsen Krispijn",
+        "Praktijk Reeland",
+        "Huisartsen Wielwijk",
+        "Medisch Centrum Dubbeldam",
+    ];
+    let mut gps = DEMO_GPS.to_vec();
+    let practices = size.div_ceil(1_500).max(1);
+    for p in 0..practices {
+        for g in 0..3 {
+            let n = (p * 3 + g) as u32;
+            gps.push(Gp {
+                agb: 1_020_000 + n,
+                name: NAMES
+                    .get(n as usize % NAMES.len())
+                    .copied()
+                    .unwrap_or("K. Bakker"),
+                practice_agb: 1_910_000 + p as u32,
+                practice: PRACTICES
+                    .get(p % PRACTICES.len())
+                    .copied()
+                    .unwrap_or("Huisartsenpraktijk"),
+            });
+        }
+    }
+    gps
+}
+
+#[async_trait]
+impl Epd for SyntheticEpd {
+    async fn admitted(
+        &self,
+        gps: &[AgbCode],
+        _ctx: &RequestContext,
+    ) -> Result<Vec<ListedPatient>, EpdError> {
+        Ok(self
+            .patients
+            .iter()
+            .filter(|c| {
+                c.patient
+                    .registered_gp
+                    .as_ref()
+                    .is_some_and(|gp| gps.contains(&gp.agb))
+            })
+            .filter_map(|c| {
+                let admission = c
+                    .admission
+                    .as_ref()
+                    .filter(|a| a.discharged_at().is_none())?;
+                Some(ListedPatient {
+                    patient: c.patient.clone(),
+                    admission: admission.clone(),
+                })
+            })
+            .collect())
+    }
+
+    async fn discharged_since(
+        &self,
+        gps: &[AgbCode],
+        since: DateTime<Utc>,
+        _ctx: &RequestContext,
+    ) -> Result<Vec<ListedPatient>, EpdError> {
+        Ok(self
+            .patients
+            .iter()
+            .filter(|c| {
+                c.patient
+                    .registered_gp
+                    .as_ref()
+                    .is_some_and(|gp| gps.contains(&gp.agb))
+            })
+            .filter_map(|c| {
+                let admission = c
+                    .admission
+                    .as_ref()
+                    .filter(|a| a.discharged_at().is_some_and(|d| d >= since))?;
+                Some(ListedPatient {
+                    patient: c.patient.clone(),
+                    admission: admission.clone(),
+                })
+            })
+            .collect())
+    }
+
+    async fn find_by_bsn(
+        &self,
+        bsn: Bsn,
+        birth_date: Option<NaiveDate>,
+        _ctx: &RequestContext,
+    ) -> Result<Option<PatientId>, EpdError> {
+        Ok(self
+            .by_bsn
+            .get(&bsn)
+            .and_then(|&i| self.patients.get(i))
+            .filter(|c| birth_date.is_none_or(|d| d == c.patient.birth_date))
+            .map(|c| c.patient.id.clone()))
+    }
+
+    async fn patient(&self, id: &PatientId, _ctx: &RequestContext) -> Result<Patient, EpdError> {
+        Ok(self.core(id)?.1.patient.clone())
+    }
+
+    async fn care_moments(
+        &self,
+        id: &PatientId,
+        _ctx: &RequestContext,
+    ) -> Result<Vec<CareMoment>, EpdError> {
+        let (index, core) = self.core(id)?;
+        let mut rng = self.rng(index, 1);
+        let mut moments = Vec::new();
+        let (specialism, _) = rng.pick(&WARDS).copied().unwrap_or(WARDS[0]);
+        moments.push(CareMoment {
+            kind: CareMomentKind::GpReferral,
+            at: self.now - Duration::days(60 + rng.below(300) as i64),
+            department: specialism.to_owned(),
+            status: CareMomentStatus::Completed,
+            description: format!("Verwijzing {} door huisarts", specialism.to_lowercase()),
+        });
+        for n in 0..(1 + rng.below(4)) {
+            let past = rng.chance(60);
+            let offset =
+                Duration::days(1 + rng.below(120) as i64) + Duration::hours(8 + (n % 8) as i64);
+            moments.push(CareMoment {
+                kind: CareMomentKind::Appointment,
+                at: if past {
+                    self.now - offset
+                } else {
+                    self.now + offset
+                },
+                department: specialism.to_owned(),
+                status: if past {
+                    CareMomentStatus::Completed
+                } else {
+                    CareMomentStatus::Planned
+                },
+                description: "Controle polikliniek".to_owned(),
+            });
+        }
+        if rng.chance(25) {
+            moments.push(CareMoment {
+                kind: CareMomentKind::Operation,
+                at: self.now - Duration::days(10 + rng.below(200) as i64),
+                department: "Chirurgie".to_owned(),
+                status: CareMomentStatus::Completed,
+                description: rng
+                    .pick(&[
+                        "Laparoscopische cholecystectomie",
+                        "Totale heupprothese links",
+                        "Liesbreukcorrectie",
+                    ])
+                    .copied()
+                    .unwrap_or("Operatie")
+                    .to_owned(),
+            });
+        }
+        if let Some(admission) = &core.admission {
+            moments.push(CareMoment {
+                kind: CareMomentKind::Admission,
+                at: admission.admitted_at(),
+                department: admission.specialism.clone(),
+                status: if admission.discharged_at().is_some() {
+                    CareMomentStatus::Completed
+                } else {
+                    CareMomentStatus::InProgress
+                },
+                description: format!("Opname {}", admission.ward),
+            });
+        }
+        moments.sort_by_key(|m| m.at);
+        Ok(moments)
+    }
+
+    async fn allergies(
+        &self,
+        id: &PatientId,
+        _ctx: &RequestContext,
+    ) -> Result<Vec<Allergy>, EpdError> {
+        let (index, _) = self.core(id)?;
+        let mut rng = self.rng(index, 2);
+        const SUBSTANCES: [(&str, &str); 5] = [
+            ("Penicilline", "Urticaria"),
+            ("Pinda", "Anafylaxie"),
+            ("Jodiumhoudend contrast", "Jeuk"),
+            ("Diclofenac", "Maagklachten"),
+            ("Latex", "Eczeem"),
+        ];
+        Ok((0..rng.below(3))
+            .filter_map(|_| {
+                let (substance, reaction) = rng.pick(&SUBSTANCES).copied()?;
+                Some(Allergy {
+                    substance: substance.to_owned(),
+                    reaction: Some(reaction.to_owned()),
+                    severity: Some(if reaction == "Anafylaxie" {
+                        AllergySeverity::Severe
+                    } else {
+                        AllergySeverity::Mild
+                    }),
+                    recorded_at: self.now - Duration::days(100 + rng.below(3000) as i64),
+                })
+            })
+            .collect())
+    }
+
+    async fn conclusions(
+        &self,
+        id: &PatientId,
+        _ctx: &RequestContext,
+    ) -> Result<Vec<ConclusionAndPlan>, EpdError> {
+        let (index, _) = self.core(id)?;
+        let mut rng = self.rng(index, 3);
+        Ok((0..(1 + rng.below(3)))
+            .map(|_| {
+                let (specialism, _) = rng.pick(&WARDS).copied().unwrap_or(WARDS[0]);
+                ConclusionAndPlan {
+                    at: self.now - Duration::days(rng.below(400) as i64),
+                    author: format!("Dr. {}", rng.pick(&SURNAMES).map_or("Jansen", |(_, s)| s)),
+                    specialism: specialism.to_owned(),
+                    conclusion: "Klinisch stabiel, klachten afgenomen.".to_owned(),
+                    plan: "Controle over drie maanden; laboratorium vooraf.".to_owned(),
+                }
+            })
+            .collect())
+    }
+
+    async fn letters(
+        &self,
+        id: &PatientId,
+        _ctx: &RequestContext,
+    ) -> Result<Vec<Letter>, EpdError> {
+        let (index, _) = self.core(id)?;
+        Ok(self.letters_of(index))
+    }
+
+    async fn diagnoses(
+        &self,
+        id: &PatientId,
+        _ctx: &RequestContext,
+    ) -> Result<Vec<Diagnosis>, EpdError> {
+        let (index, _) = self.core(id)?;
+        let mut rng = self.rng(index, 4);
+        const DIAGNOSES: [(&str, &str, &str); 6] = [
+            ("I50.9", "Hartfalen", "Cardiologie"),
+            ("J44.9", "COPD", "Longziekten"),
+            ("E11.9", "Diabetes mellitus type 2", "Interne geneeskunde"),
+            (
+                "N18.3",
+                "Chronische nierschade stadium 3",
+                "Interne geneeskunde",
+            ),
+            ("I48.9", "Atriumfibrilleren", "Cardiologie"),
+            ("S72.0", "Collumfractuur", "Chirurgie"),
+        ];
+        Ok((0..(1 + rng.below(3)))
+            .filter_map(|_| {
+                let (code, description, specialism) = rng.pick(&DIAGNOSES).copied()?;
+                Some(Diagnosis {
+                    description: description.to_owned(),
+                    code: Some(Coding {
+                        system: "http://hl7.org/fhir/sid/icd-10".to_owned(),
+                        code: code.to_owned(),
+                        display: description.to_owned(),
+                    }),
+                    onset: Some(
+                        self.now.date_naive() - Duration::days(30 + rng.below(3000) as i64),
+                    ),
+                    status: if rng.chance(80) {
+                        DiagnosisStatus::Active
+                    } else {
+                        DiagnosisStatus::Resolved
+                    },
+                    specialism: specialism.to_owned(),
+                })
+            })
+            .collect())
+    }
+
+    async fn medication(
+        &self,
+        id: &PatientId,
+        _ctx: &RequestContext,
+    ) -> Result<Vec<Medication>, EpdError> {
+        let (index, _) = self.core(id)?;
+        let mut rng = self.rng(index, 5);
+        const MEDICINES: [(&str, &str); 6] = [
+            ("Metoprolol tablet 50mg", "2x per dag 1 tablet"),
+            ("Furosemide tablet 40mg", "1x per dag 1 tablet"),
+            ("Metformine tablet 500mg", "2x per dag 1 tablet"),
+            ("Apixaban tablet 5mg", "2x per dag 1 tablet"),
+            (
+                "Paracetamol tablet 500mg",
+                "zo nodig 4x per dag 2 tabletten",
+            ),
+            ("Omeprazol capsule 20mg", "1x per dag 1 capsule"),
+        ];
+        Ok((0..(1 + rng.below(5)))
+            .filter_map(|_| {
+                let (name, dosage) = rng.pick(&MEDICINES).copied()?;
+                let start = self.now - Duration::days(5 + rng.below(900) as i64);
+                let end = rng
+                    .chance(25)
+                    .then(|| start + Duration::days(3 + rng.below(60) as i64))
+                    .filter(|e| *e <= self.now);
+                Some(Medication {
+                    name: name.to_owned(),
+                    dosage: dosage.to_owned(),
+                    route: Some("oraal".to_owned()),
+                    period: Period::new(start, end).ok()?,
+                    prescriber: Some(format!(
+                        "Dr. {}",
+                        rng.pick(&SURNAMES).map_or("Jansen", |(_, s)| s)
+                    )),
+                })
+            })
+            .collect())
+    }
+
+    async fn results(
+        &self,
+        id: &PatientId,
+        category: ResultCategory,
+        _ctx: &RequestContext,
+    ) -> Result<Vec<ResultReport>, EpdError> {
+        let (index, _) = self.core(id)?;
+        let mut rng = self.rng(index, 30 + category as u64);
+        let report =
+            |n: u64, title: &str, issued: DateTime<Utc>, content: ReportContent| ResultReport {
+                id: Self::report_id(index, category, n),
+                category,
+                title: title.to_owned(),
+                issued,
+                status: ReportStatus::Final,
+                content,
+            };
+        let mut reports: Vec<ResultReport> = match category {
+            ResultCategory::ClinicalChemistry => self
+                .panels(index)
+                .into_iter()
+                .enumerate()
+                .map(|(n, (when, observations))| report(n as u64, "Klinisch-chemisch onderzoek", when + Duration::hours(2), ReportContent::Observations(observations)))
+                .collect(),
+            ResultCategory::Microbiology => (0..rng.below(3))
+                .map(|n| {
+                    let positive = rng.chance(60);
+                    let isolates = if positive {
+                        vec![Isolate {
+                            organism: "Escherichia coli".to_owned(),
+                            quantity: Some(">10^5 kve/ml".to_owned()),
+                            susceptibilities: vec![
+                                Susceptibility { antibiotic: "Amoxicilline".to_owned(), interpretation: SusceptibilityInterpretation::Resistant, mic: Some(">8 mg/L".to_owned()) },
+                                Susceptibility { antibiotic: "Nitrofurantoïne".to_owned(), interpretation: SusceptibilityInterpretation::Susceptible, mic: Some("<=16 mg/L".to_owned()) },
+                                Susceptibility { antibiotic: "Ciprofloxacine".to_owned(), interpretation: SusceptibilityInterpretation::SusceptibleIncreasedExposure, mic: Some("0.5 mg/L".to_owned()) },
+                            ],
+                        }]
+                    } else {
+                        Vec::new()
+                    };
+                    let culture = Culture {
+                        specimen: "Urine".to_owned(),
+                        isolates,
+                        conclusion: Some(if positive { "Urineweginfectie met E. coli." } else { "Geen groei." }.to_owned()),
+                    };
+                    report(n, "Urinekweek", self.now - Duration::days(3 + rng.below(300) as i64), ReportContent::Culture(culture))
+                })
+                .collect(),
+            ResultCategory::NuclearLab => (0..rng.below(2))
+                .map(|n| {
+                    let when = self.now - Duration::days(10 + rng.below(300) as i64);
+                    let tsh: Decimal = format!("{:.2}", rng.around(2.0, 1.8).max(0.05)).parse().unwrap_or_else(|_| unreachable!("a decimal"));
+                    let range = ReferenceRange::new("0.40".parse().ok(), "4.00".parse().ok(), None).ok();
+                    let flag = if tsh.value() > 4.0 { Some(LabFlag::High) } else if tsh.value() < 0.4 { Some(LabFlag::Low) } else { None };
+                    report(n, "Schildklierfunctie", when, ReportContent::Observations(vec![LabObservation {
+                        code: Coding { system: "http://loinc.org".to_owned(), code: "3016-3".to_owned(), display: "TSH".to_owned() },
+                        value: ObservationValue::Quantity { comparator: None, value: tsh, unit: "mU/L".to_owned() },
+                        reference_range: range,
+                        flag,
+                        effective: when,
+                    }]))
+                })
+                .collect(),
+            ResultCategory::Pathology => (0..rng.below(2))
+                .map(|n| report(n, "Histologie huidbiopt", self.now - Duration::days(20 + rng.below(600) as i64), ReportContent::Text(
+                    "Macroscopie: huidbiopt van 4 mm.\nMicroscopie: basaalcelcarcinoom, nodulair type, radicaal verwijderd.\nConclusie: basaalcelcarcinoom, radicaal.".to_owned(),
+                )))
+                .collect(),
+            ResultCategory::Radiology => (0..rng.below(3))
+                .map(|n| report(n, "X-thorax", self.now - Duration::days(1 + rng.below(400) as i64), ReportContent::Text(
+                    "Verslag: geen infiltraat, geen pleuravocht. Hart niet vergroot.\nConclusie: geen afwijkingen.".to_owned(),
+                )))
+                .collect(),
+        };
+        reports.sort_by_key(|r| std::cmp::Reverse(r.issued));
+        Ok(reports)
+    }
+
+    async fn lab_history(
+        &self,
+        id: &PatientId,
+        code: &str,
+        _ctx: &RequestContext,
+    ) -> Result<Vec<LabObservation>, EpdError> {
+        let (index, _) = self.core(id)?;
+        let history: Vec<LabObservation> = self
+            .panels(index)
+            .into_iter()
+            .flat_map(|(_, observations)| observations)
+            .filter(|o| o.code.code == code)
+            .collect();
+        if history.is_empty() && !LAB_TESTS.iter().any(|t| t.0 == code) {
+            return Err(EpdError::NotFound(format!("lab test {code}")));
+        }
+        Ok(history)
+    }
+
+    async fn document(
+        &self,
+        id: &PatientId,
+        document: &DocumentId,
+        _ctx: &RequestContext,
+    ) -> Result<Document, EpdError> {
+        let (index, core) = self.core(id)?;
+        let letter = self
+            .letters_of(index)
+            .into_iter()
+            .find(|l| &l.id == document)
+            .ok_or_else(|| EpdError::NotFound(format!("document {document}")))?;
+        let name = core.patient.name.to_string();
+        Ok(Document {
+            id: letter.id.clone(),
+            title: letter.title.clone(),
+            date: letter.date,
+            author: Some(letter.author.clone()),
+            text: format!(
+                "Geachte collega,\n\nUw patiënt(e) {name}, geboren {}, was onder behandeling bij de afdeling {}.\n\n\
+                 Conclusie: klinisch stabiel.\nBeleid: controle op de polikliniek.\n\nMet vriendelijke groet,\n{}",
+                core.patient.birth_date.format("%d-%m-%Y"),
+                letter.specialism.to_lowercase(),
+                letter.author
+            ),
+        })
+    }
+}
+
+/// The date before which letters are not shown in the seed hospital's portal (its EPD
+/// migration), for demos and tests.
+pub fn seed_letters_cutoff() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2017, 9, 23).unwrap_or_default()
+}
+
+/// A fixed `now` for tests: 2026-11-25 08:00 UTC (a Wednesday morning).
+pub fn test_now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Datelike;
+
+    use super::*;
+
+    #[test]
+    fn same_seed_same_hospital() {
+        let a = SyntheticEpd::generate(7, test_now(), 300).unwrap();
+        let b = SyntheticEpd::generate(7, test_now(), 300).unwrap();
+        let c = SyntheticEpd::generate(8, test_now(), 300).unwrap();
+        let names = |e: &SyntheticEpd| {
+            e.patients
+                .iter()
+                .map(|c| c.patient.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&a), names(&b));
+        assert_ne!(names(&a), names(&c));
+        assert!(a.patients[0].patient.birth_date.year() <= test_now().year() - 18);
+    }
+
+    #[test]
+    fn size_is_bounded() {
+        assert_eq!(
+            SyntheticEpd::generate(1, test_now(), 0).unwrap_err(),
+            SyntheticError::Size(0)
+        );
+    }
+}

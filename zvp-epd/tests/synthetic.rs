@@ -1,0 +1,176 @@
+//! The synthetic hospital through the `Epd` trait: every method on every patient, and the
+//! shapes the portal relies on.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation should panic"
+)]
+
+use std::collections::HashSet;
+
+use chrono::Duration;
+use zvp_core::{AgbCode, ReportContent, ResultCategory};
+use zvp_epd::synthetic::{DEMO_GPS, SyntheticEpd, seed_letters_cutoff, test_now};
+use zvp_epd::{Epd, EpdError, RequestContext};
+
+fn ctx() -> RequestContext {
+    RequestContext {
+        request_id: "test".to_owned(),
+    }
+}
+
+fn demo_agbs() -> Vec<AgbCode> {
+    DEMO_GPS
+        .iter()
+        .map(|gp| AgbCode::new(gp.agb).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_method_answers_for_every_patient() {
+    let epd = SyntheticEpd::generate(2026, test_now(), 400).unwrap();
+    let mut bsns = HashSet::new();
+    let (mut before_cutoff, mut after_cutoff, mut restricted) = (0, 0, 0);
+    for id in epd.patient_ids().cloned().collect::<Vec<_>>() {
+        let patient = epd.patient(&id, &ctx()).await.unwrap();
+        assert!(bsns.insert(patient.bsn.unwrap()), "BSNs are unique");
+        assert!(patient.registered_gp.is_some());
+        restricted += usize::from(!patient.treatment_restrictions.is_empty());
+        let moments = epd.care_moments(&id, &ctx()).await.unwrap();
+        assert!(
+            moments.windows(2).all(|w| w[0].at <= w[1].at),
+            "care moments in order"
+        );
+        epd.allergies(&id, &ctx()).await.unwrap();
+        assert!(!epd.conclusions(&id, &ctx()).await.unwrap().is_empty());
+        assert!(!epd.diagnoses(&id, &ctx()).await.unwrap().is_empty());
+        assert!(!epd.medication(&id, &ctx()).await.unwrap().is_empty());
+        for letter in epd.letters(&id, &ctx()).await.unwrap() {
+            if letter.date < seed_letters_cutoff() {
+                before_cutoff += 1;
+            } else {
+                after_cutoff += 1;
+            }
+            let document = epd.document(&id, &letter.id, &ctx()).await.unwrap();
+            assert!(document.text.contains(&patient.name.to_string()));
+        }
+        for category in ResultCategory::ALL {
+            for report in epd.results(&id, category, &ctx()).await.unwrap() {
+                assert_eq!(report.category, category);
+                let expected = match category {
+                    ResultCategory::ClinicalChemistry | ResultCategory::NuclearLab => {
+                        matches!(report.content, ReportContent::Observations(_))
+                    }
+                    ResultCategory::Microbiology => {
+                        matches!(report.content, ReportContent::Culture(_))
+                    }
+                    ResultCategory::Pathology | ResultCategory::Radiology => {
+                        matches!(report.content, ReportContent::Text(_))
+                    }
+                };
+                assert!(expected, "{category:?}");
+            }
+        }
+        let history = epd.lab_history(&id, "2160-0", &ctx()).await.unwrap();
+        assert!(
+            history.windows(2).all(|w| w[0].effective < w[1].effective),
+            "history oldest first"
+        );
+        assert!(history.iter().all(|o| o.code.code == "2160-0"));
+    }
+    assert!(
+        before_cutoff > 0 && after_cutoff > 0,
+        "letters on both sides of the cut-off"
+    );
+    assert!(restricted > 0, "some patients have treatment restrictions");
+}
+
+#[tokio::test]
+async fn the_demo_gps_have_a_full_start_page() {
+    let epd = SyntheticEpd::generate(2026, test_now(), 5_000).unwrap();
+    for gp in demo_agbs() {
+        let admitted = epd.admitted(&[gp], &ctx()).await.unwrap();
+        assert!(admitted.len() >= 3, "{gp}: {} admitted", admitted.len());
+        assert!(
+            admitted
+                .iter()
+                .all(|l| l.admission.discharged_at().is_none()
+                    && l.patient.registered_gp.as_ref().unwrap().agb == gp)
+        );
+        let since = test_now() - Duration::days(14);
+        let discharged = epd.discharged_since(&[gp], since, &ctx()).await.unwrap();
+        assert!(!discharged.is_empty(), "{gp}: none discharged");
+        assert!(
+            discharged
+                .iter()
+                .all(|l| l.admission.discharged_at().unwrap() >= since)
+        );
+    }
+    // Other GPs have admitted patients too.
+    let everyone: Vec<AgbCode> = (0..200)
+        .filter_map(|n| AgbCode::new(1_020_000 + n))
+        .collect();
+    assert!(!epd.admitted(&everyone, &ctx()).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn search_by_bsn_needs_the_right_birth_date() {
+    let epd = SyntheticEpd::generate(2026, test_now(), 100).unwrap();
+    let id = epd.patient_ids().nth(17).unwrap().clone();
+    let patient = epd.patient(&id, &ctx()).await.unwrap();
+    let bsn = patient.bsn.unwrap();
+    assert_eq!(
+        epd.find_by_bsn(bsn, None, &ctx()).await.unwrap(),
+        Some(id.clone())
+    );
+    assert_eq!(
+        epd.find_by_bsn(bsn, Some(patient.birth_date), &ctx())
+            .await
+            .unwrap(),
+        Some(id)
+    );
+    let other_day = patient.birth_date - Duration::days(1);
+    assert_eq!(
+        epd.find_by_bsn(bsn, Some(other_day), &ctx()).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        epd.find_by_bsn("111222333".parse().unwrap(), None, &ctx())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn unknown_things_are_not_found() {
+    let epd = SyntheticEpd::generate(2026, test_now(), 50).unwrap();
+    let nobody = "pat-999999".parse().unwrap();
+    assert!(matches!(
+        epd.patient(&nobody, &ctx()).await,
+        Err(EpdError::NotFound(_))
+    ));
+    let id = epd.patient_ids().next().unwrap().clone();
+    let no_document = "doc-0-99".parse().unwrap();
+    assert!(matches!(
+        epd.document(&id, &no_document, &ctx()).await,
+        Err(EpdError::NotFound(_))
+    ));
+    assert!(matches!(
+        epd.lab_history(&id, "0000-0", &ctx()).await,
+        Err(EpdError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn the_hospital_is_current_for_its_now() {
+    let later = test_now() + Duration::days(400);
+    let epd = SyntheticEpd::generate(2026, later, 300).unwrap();
+    let admitted = epd.admitted(&demo_agbs(), &ctx()).await.unwrap();
+    assert!(!admitted.is_empty());
+    assert!(admitted.iter().all(|l| l.admission.admitted_at() <= later
+        && l.admission.admitted_at() > later - Duration::days(11)));
+}
