@@ -10,7 +10,7 @@ use zvp_auth::testpki::{
     Card, CardSpec, IssuedCertificate, KeyAlgorithm, TestPki, certificates_pem,
 };
 use zvp_auth::uzi::Environment;
-use zvp_core::{CardType, RoleCode, UziNumber};
+use zvp_core::{AgbCode, CardType, RoleCode, UziNumber};
 
 /// The `testpki` subcommands.
 #[derive(Debug, Subcommand)]
@@ -155,6 +155,13 @@ fn demo_cards(now: chrono::DateTime<Utc>) -> Result<Vec<DemoCard>, Box<dyn std::
             spec.given_name = given.to_owned();
             spec.surname = surname.to_owned();
             spec.title = Some(title.to_owned());
+            // The four eligible demo practitioners carry the AGB codes of the synthetic
+            // hospital's demo GPs, whose patients fill the demo's start page; the others get
+            // their own.
+            spec.agb = zvp_epd::synthetic::DEMO_GPS
+                .get((n as usize).wrapping_sub(900_000_001))
+                .and_then(|gp| AgbCode::new(gp.agb))
+                .or_else(|| AgbCode::new(1_030_000 + n % 1_000));
             spec
         })
     };
