@@ -219,15 +219,17 @@ fn verify_generated(card: &str, extra: &[&str]) -> (i32, Value) {
 #[test]
 fn generated_cards_get_the_outcomes_the_readme_lists() {
     let eligible = ["--eligible-roles", "01.015,01.004,01.047,01.056"];
-    for card in [
-        "huisarts",
-        "apotheekhoudend-huisarts",
-        "specialist-ouderengeneeskunde",
-        "arts-vg",
+    // The eligible demo cards carry the AGB codes of the synthetic hospital's demo GPs.
+    for (card, agb) in [
+        ("huisarts", "01012345"),
+        ("apotheekhoudend-huisarts", "01012346"),
+        ("specialist-ouderengeneeskunde", "01012347"),
+        ("arts-vg", "01012348"),
     ] {
         let (code, json) = verify_generated(card, &eligible);
         assert_eq!(code, 0, "{card}: {json}");
         assert_eq!(json["revocation"], "checked");
+        assert_eq!(json["identity"]["agb"], agb, "{card}");
     }
     for (card, extra, error) in [
         ("aios", &eligible[..], "role-not-eligible"),
