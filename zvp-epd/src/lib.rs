@@ -2,11 +2,13 @@
 //!
 //! - [`Epd`]: what the portal asks the EPD, at request time (the portal keeps no copy);
 //! - [`synthetic`]: a deterministic synthetic hospital for demos and tests, current relative
-//!   to the `now` it is made for.
+//!   to the `now` it is made for;
+//! - [`fhir`]: the record's FHIR R4 shapes (so far Patient and Encounter), both ways.
 //!
-//! Still to come (the EPD issue): the FHIR R4 adapter implementing [`Epd`] over HTTP, and
-//! `zvp-mock-epd` serving the synthetic hospital over FHIR.
+//! Still to come (the EPD issue): the remaining FHIR mappings, the FHIR R4 adapter implementing
+//! [`Epd`] over HTTP, and `zvp-mock-epd` serving the synthetic hospital over FHIR.
 
+pub mod fhir;
 pub mod synthetic;
 
 use async_trait::async_trait;

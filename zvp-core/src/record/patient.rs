@@ -124,6 +124,11 @@ impl PersonName {
         &self.family
     }
 
+    /// The initials as given, if they were (not derived).
+    pub fn given_initials(&self) -> Option<&str> {
+        self.initials.as_deref()
+    }
+
     /// The initials: as given, or derived from the first names (`Jan Pieter` → `J.P.`).
     pub fn initials(&self) -> Option<String> {
         if let Some(initials) = &self.initials {
