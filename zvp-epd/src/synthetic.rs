@@ -466,6 +466,26 @@ impl SyntheticEpd {
         }
     }
 
+    /// The patients of `gps` whose admission matches `which`, for the lists.
+    fn listed(&self, gps: &[AgbCode], which: impl Fn(&Admission) -> bool) -> Vec<ListedPatient> {
+        self.patients
+            .iter()
+            .filter(|c| {
+                c.patient
+                    .registered_gp
+                    .as_ref()
+                    .is_some_and(|gp| gps.contains(&gp.agb))
+            })
+            .filter_map(|c| {
+                let admission = c.admission.as_ref().filter(|a| which(a))?;
+                Some(ListedPatient {
+                    patient: c.patient.clone(),
+                    admission: admission.clone(),
+                })
+            })
+            .collect()
+    }
+
     fn core(&self, id: &PatientId) -> Result<(usize, &Core), EpdError> {
         let index = *self
             .by_id
@@ -622,26 +642,7 @@ impl Epd for SyntheticEpd {
         gps: &[AgbCode],
         _ctx: &RequestContext,
     ) -> Result<Vec<ListedPatient>, EpdError> {
-        Ok(self
-            .patients
-            .iter()
-            .filter(|c| {
-                c.patient
-                    .registered_gp
-                    .as_ref()
-                    .is_some_and(|gp| gps.contains(&gp.agb))
-            })
-            .filter_map(|c| {
-                let admission = c
-                    .admission
-                    .as_ref()
-                    .filter(|a| a.discharged_at().is_none())?;
-                Some(ListedPatient {
-                    patient: c.patient.clone(),
-                    admission: admission.clone(),
-                })
-            })
-            .collect())
+        Ok(self.listed(gps, |a| a.discharged_at().is_none()))
     }
 
     async fn discharged_since(
@@ -650,26 +651,7 @@ impl Epd for SyntheticEpd {
         since: DateTime<Utc>,
         _ctx: &RequestContext,
     ) -> Result<Vec<ListedPatient>, EpdError> {
-        Ok(self
-            .patients
-            .iter()
-            .filter(|c| {
-                c.patient
-                    .registered_gp
-                    .as_ref()
-                    .is_some_and(|gp| gps.contains(&gp.agb))
-            })
-            .filter_map(|c| {
-                let admission = c
-                    .admission
-                    .as_ref()
-                    .filter(|a| a.discharged_at().is_some_and(|d| d >= since))?;
-                Some(ListedPatient {
-                    patient: c.patient.clone(),
-                    admission: admission.clone(),
-                })
-            })
-            .collect())
+        Ok(self.listed(gps, |a| a.discharged_at().is_some_and(|d| d >= since)))
     }
 
     async fn find_by_bsn(
