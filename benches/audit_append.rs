@@ -21,55 +21,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use chrono::{TimeZone, Utc};
-use zvp_audit::event::{
-    AccessPoint, ActionCode, AuditEvent, Basis, Checks, EventType, Outcome, Part, PatientRef,
-    PurposeOfUse, Source, Subtype, User,
-};
+use zvp_audit::event::AuditEvent;
 use zvp_audit::log::{FileLog, FileLogOptions};
-use zvp_core::{RecordSection, RoleCode};
 
 fn event(i: usize) -> AuditEvent {
-    AuditEvent {
-        event_type: EventType::PatientRecord,
-        action: ActionCode::R,
-        recorded: Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).unwrap(),
-        outcome: Outcome::Success,
-        subtype: Subtype::Regular,
-        checks: Checks {
-            authorisation: true,
-            treatment_relation: true,
-            consent: false,
-            emergency: false,
-        },
-        basis: Some(Basis::Own),
-        purpose: PurposeOfUse::Treat,
-        user: User {
-            uzi: "900000001".parse().unwrap(),
-            agb: Some("01000001".parse().unwrap()),
-            name: "J. de Vries".to_owned(),
-            role: RoleCode::GENERAL_PRACTITIONER,
-        },
-        on_behalf_of: None,
-        access_point: AccessPoint {
-            ip: Some("10.0.0.1".parse().unwrap()),
-            certificate_sha256: Some("ab".repeat(32)),
-        },
-        patient: Some(PatientRef {
-            id: format!("p{i}").parse().unwrap(),
-            bsn: Some("111222333".parse().unwrap()),
-        }),
-        part: Some(Part {
-            section: RecordSection::PatientDetails,
-            item: None,
-        }),
-        source: Source {
-            instance: "bench".to_owned(),
-            hospital: "ASz".to_owned(),
-        },
-        request_id: format!("req-{i}"),
-        reason: None,
-    }
+    AuditEvent::example(i as u64)
 }
 
 struct Result_ {

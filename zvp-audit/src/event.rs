@@ -250,3 +250,61 @@ pub struct AuditEvent {
     /// A refusal's reason code, or an error's, if any (`account-blocked`, `epd-timeout`).
     pub reason: Option<String>,
 }
+
+impl AuditEvent {
+    /// An example event, numbered `n`: user "user n" (UZI 900000001, AGB 01000001, huisarts)
+    /// reads patient `p<n>`'s details as their own patient, from 127.0.0.1, at 2026-11-25
+    /// 10:00 UTC plus `n` milliseconds. For documentation, tests and benchmarks.
+    ///
+    /// ```
+    /// let event = zvp_audit::event::AuditEvent::example(3);
+    /// assert_eq!(event.request_id, "req-3");
+    /// ```
+    pub fn example(n: u64) -> Self {
+        use chrono::TimeZone;
+        let start = Utc
+            .with_ymd_and_hms(2026, 11, 25, 10, 0, 0)
+            .single()
+            .unwrap_or_default();
+        Self {
+            event_type: EventType::PatientRecord,
+            action: ActionCode::R,
+            recorded: start + chrono::Duration::milliseconds(i64::try_from(n).unwrap_or(0)),
+            outcome: Outcome::Success,
+            subtype: Subtype::Regular,
+            checks: Checks {
+                authorisation: true,
+                treatment_relation: true,
+                consent: false,
+                emergency: false,
+            },
+            basis: Some(Basis::Own),
+            purpose: PurposeOfUse::Treat,
+            user: User {
+                uzi: UziNumber::new(900_000_001).unwrap_or_else(|| unreachable!("nine digits")),
+                agb: AgbCode::new(1_000_001),
+                name: format!("user {n}"),
+                role: RoleCode::GENERAL_PRACTITIONER,
+            },
+            on_behalf_of: None,
+            access_point: AccessPoint {
+                ip: Some([127, 0, 0, 1].into()),
+                certificate_sha256: None,
+            },
+            patient: format!("p{n}")
+                .parse()
+                .ok()
+                .map(|id| PatientRef { id, bsn: None }),
+            part: Some(Part {
+                section: RecordSection::PatientDetails,
+                item: None,
+            }),
+            source: Source {
+                instance: "example".to_owned(),
+                hospital: "ASz".to_owned(),
+            },
+            request_id: format!("req-{n}"),
+            reason: None,
+        }
+    }
+}

@@ -382,10 +382,7 @@ fn policy_decide_prints_the_decision() {
 
 #[test]
 fn audit_commands_sign_verify_and_report() {
-    use zvp_audit::event::{
-        AccessPoint, ActionCode, AuditEvent, Basis, Checks, EventType, Outcome, Part, PatientRef,
-        PurposeOfUse, Source, Subtype, User,
-    };
+    use zvp_audit::event::{AuditEvent, PatientRef};
     use zvp_audit::log::{FileLog, FileLogOptions};
 
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("audit-cli");
@@ -395,49 +392,16 @@ fn audit_commands_sign_verify_and_report() {
     {
         let log = FileLog::open(&log_dir, FileLogOptions::default()).unwrap();
         for (i, bsn) in ["111222333", "999999990", "111222333"].iter().enumerate() {
-            let event = AuditEvent {
-                event_type: EventType::PatientRecord,
-                action: ActionCode::R,
-                recorded: "2026-11-25T10:00:00Z"
-                    .parse::<chrono::DateTime<chrono::Utc>>()
-                    .unwrap()
-                    + chrono::Duration::minutes(i as i64),
-                outcome: Outcome::Success,
-                subtype: Subtype::Regular,
-                checks: Checks {
-                    authorisation: true,
-                    treatment_relation: true,
-                    consent: false,
-                    emergency: false,
-                },
-                basis: Some(Basis::Own),
-                purpose: PurposeOfUse::Treat,
-                user: User {
-                    uzi: "900000001".parse().unwrap(),
-                    agb: None,
-                    name: "J. de Vries".to_owned(),
-                    role: zvp_core::RoleCode::GENERAL_PRACTITIONER,
-                },
-                on_behalf_of: None,
-                access_point: AccessPoint {
-                    ip: None,
-                    certificate_sha256: None,
-                },
-                patient: Some(PatientRef {
-                    id: format!("p{i}").parse().unwrap(),
-                    bsn: Some(bsn.parse().unwrap()),
-                }),
-                part: Some(Part {
-                    section: zvp_core::RecordSection::PatientDetails,
-                    item: None,
-                }),
-                source: Source {
-                    instance: "portal-1".to_owned(),
-                    hospital: "ASz".to_owned(),
-                },
-                request_id: format!("req-{i}"),
-                reason: None,
-            };
+            let mut event = AuditEvent::example(i as u64);
+            event.recorded = "2026-11-25T10:00:00Z"
+                .parse::<chrono::DateTime<chrono::Utc>>()
+                .unwrap()
+                + chrono::Duration::minutes(i as i64);
+            event.patient = Some(PatientRef {
+                id: format!("p{i}").parse().unwrap(),
+                bsn: Some(bsn.parse().unwrap()),
+            });
+            event.source.instance = "portal-1".to_owned();
             log.append_blocking(&event).unwrap();
         }
     }
