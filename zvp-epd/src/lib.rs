@@ -3,7 +3,7 @@
 //! - [`Epd`]: what the portal asks the EPD, at request time (the portal keeps no copy);
 //! - [`synthetic`]: a deterministic synthetic hospital for demos and tests, current relative
 //!   to the `now` it is made for;
-//! - [`fhir`]: the record's FHIR R4 shapes (so far Patient and Encounter), both ways.
+//! - [`fhir`]: the record's FHIR R4 shapes, both ways;
 //!
 //! Still to come (the EPD issue): the remaining FHIR mappings, the FHIR R4 adapter implementing
 //! [`Epd`] over HTTP, and `zvp-mock-epd` serving the synthetic hospital over FHIR.
@@ -34,6 +34,13 @@ pub enum EpdError {
     /// The EPD's answer could not be read.
     #[error("the epd's answer is malformed: {0}")]
     Malformed(String),
+    /// The EPD's answer is larger than the configured bound.
+    #[error("the epd's answer is too large: {0}")]
+    TooLarge(String),
+    /// The EPD refused the portal's request (authentication, authorisation or a request it
+    /// does not support): a configuration problem, not a passing one.
+    #[error("the epd refused the request: {0}")]
+    Refused(String),
 }
 
 /// What a request to the EPD carries besides its question.
@@ -127,7 +134,8 @@ pub trait Epd: Send + Sync {
         ctx: &RequestContext,
     ) -> Result<Vec<ResultReport>, EpdError>;
 
-    /// Every measurement of one lab test (by its code), oldest first.
+    /// Every measurement of one lab test (by its code), oldest first; empty when the patient
+    /// has none.
     async fn lab_history(
         &self,
         id: &PatientId,

@@ -324,6 +324,15 @@ impl SyntheticEpd {
         self.patients.is_empty()
     }
 
+    /// The patient's current or most recent admission, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`EpdError::NotFound`] for a patient the hospital does not have.
+    pub fn admission(&self, id: &PatientId) -> Result<Option<&Admission>, EpdError> {
+        Ok(self.core(id)?.1.admission.as_ref())
+    }
+
     /// Every patient id, in order.
     pub fn patient_ids(&self) -> impl Iterator<Item = &PatientId> {
         self.patients.iter().map(|c| &c.patient.id)
@@ -726,17 +735,7 @@ impl Epd for SyntheticEpd {
             });
         }
         if let Some(admission) = &core.admission {
-            moments.push(CareMoment {
-                kind: CareMomentKind::Admission,
-                at: admission.admitted_at(),
-                department: admission.specialism.clone(),
-                status: if admission.discharged_at().is_some() {
-                    CareMomentStatus::Completed
-                } else {
-                    CareMomentStatus::InProgress
-                },
-                description: format!("Opname {}", admission.ward),
-            });
+            moments.push(crate::fhir::admission_moment(admission));
         }
         moments.sort_by_key(|m| m.at);
         Ok(moments)
@@ -968,18 +967,21 @@ impl Epd for SyntheticEpd {
         &self,
         id: &PatientId,
         code: &str,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
     ) -> Result<Vec<LabObservation>, EpdError> {
         let (index, _) = self.core(id)?;
-        let history: Vec<LabObservation> = self
+        let nuclear = self.results(id, ResultCategory::NuclearLab, ctx).await?;
+        let mut history: Vec<LabObservation> = self
             .panels(index)
             .into_iter()
             .flat_map(|(_, observations)| observations)
+            .chain(nuclear.into_iter().flat_map(|r| match r.content {
+                ReportContent::Observations(values) => values,
+                ReportContent::Culture(_) | ReportContent::Text(_) => Vec::new(),
+            }))
             .filter(|o| o.code.code == code)
             .collect();
-        if history.is_empty() && !LAB_TESTS.iter().any(|t| t.0 == code) {
-            return Err(EpdError::NotFound(format!("lab test {code}")));
-        }
+        history.sort_by_key(|o| o.effective);
         Ok(history)
     }
 

@@ -11,9 +11,18 @@
 
 use chrono::Duration;
 use serde_json::json;
+use std::collections::HashMap;
 use zvp_core::AgbCode;
+
+use proptest::prelude::*;
+use zvp_core::{CareMomentKind, PatientId, ResultCategory};
 use zvp_epd::fhir::{
-    FhirError, admission_from_fhir, admission_to_fhir, patient_from_fhir, patient_to_fhir,
+    FhirError, admission_from_fhir, admission_to_fhir, allergy_from_fhir, allergy_to_fhir,
+    care_moment_from_fhir, care_moment_to_fhir, conclusion_from_fhir, conclusion_to_fhir,
+    diagnosis_from_fhir, diagnosis_to_fhir, document_from_fhir, letter_from_fhir, letter_to_fhir,
+    medication_from_fhir, medication_to_fhir, observation_from_fhir, observation_to_fhir,
+    patient_from_fhir, patient_to_fhir, report_from_fhir, report_to_fhir, restriction_from_fhir,
+    restriction_to_fhir,
 };
 use zvp_epd::synthetic::{DEMO_GPS, SyntheticEpd, test_now};
 use zvp_epd::{Epd, RequestContext};
@@ -116,12 +125,218 @@ fn malformed_resources_name_the_element() {
     ));
     assert!(matches!(
         patient_from_fhir(&json!([])),
-        Err(FhirError::Missing { path: "id", .. })
+        Err(FhirError::NotResource {
+            resource: "Patient",
+            ..
+        })
+    ));
+    assert!(matches!(
+        patient_from_fhir(&json!({"resourceType": "Practitioner", "id": "p1"})),
+        Err(FhirError::NotResource {
+            resource: "Patient",
+            ..
+        })
     ));
     let encounter = json!({"resourceType": "Encounter", "subject": {"reference": "Patient/p1"},
         "period": {"start": "2026-11-25T10:00:00Z", "end": "2026-11-24T10:00:00Z"}});
     assert!(matches!(
         admission_from_fhir(&encounter),
         Err(FhirError::Invalid { path: "period", .. })
+    ));
+}
+
+/// Every record section of one patient: domain → FHIR (as JSON text, as on the wire) → domain.
+async fn round_trip_record(epd: &SyntheticEpd, id: &PatientId) -> usize {
+    let ctx = ctx();
+    let wire = |v: &serde_json::Value| -> serde_json::Value {
+        serde_json::from_str(&serde_json::to_string(v).unwrap()).unwrap()
+    };
+    let mut checked = 0;
+    let patient = epd.patient(id, &ctx).await.unwrap();
+    for (n, r) in patient.treatment_restrictions.iter().enumerate() {
+        let fhir = wire(&restriction_to_fhir(&format!("c{n}"), id, r));
+        assert_eq!(
+            restriction_from_fhir(&fhir).unwrap(),
+            Some((id.clone(), r.clone()))
+        );
+        checked += 1;
+    }
+    for m in epd.care_moments(id, &ctx).await.unwrap() {
+        let fhir = match m.kind {
+            CareMomentKind::Admission => {
+                admission_to_fhir("e1", epd.admission(id).unwrap().unwrap())
+            }
+            _ => care_moment_to_fhir("m1", id, &m).unwrap(),
+        };
+        assert_eq!(
+            care_moment_from_fhir(&wire(&fhir)).unwrap(),
+            (id.clone(), m)
+        );
+        checked += 1;
+    }
+    for a in epd.allergies(id, &ctx).await.unwrap() {
+        let fhir = wire(&allergy_to_fhir("a1", id, &a));
+        assert_eq!(allergy_from_fhir(&fhir).unwrap(), (id.clone(), a));
+        checked += 1;
+    }
+    for c in epd.conclusions(id, &ctx).await.unwrap() {
+        let fhir = wire(&conclusion_to_fhir("c1", id, &c));
+        assert_eq!(conclusion_from_fhir(&fhir).unwrap(), (id.clone(), c));
+        checked += 1;
+    }
+    for d in epd.diagnoses(id, &ctx).await.unwrap() {
+        let fhir = wire(&diagnosis_to_fhir("d1", id, &d));
+        assert_eq!(diagnosis_from_fhir(&fhir).unwrap(), (id.clone(), d));
+        checked += 1;
+    }
+    for m in epd.medication(id, &ctx).await.unwrap() {
+        let fhir = wire(&medication_to_fhir("m1", id, &m));
+        assert_eq!(medication_from_fhir(&fhir).unwrap(), (id.clone(), m));
+        checked += 1;
+    }
+    for l in epd.letters(id, &ctx).await.unwrap() {
+        let document = epd.document(id, &l.id, &ctx).await.unwrap();
+        let fhir = wire(&letter_to_fhir(id, &l, &document.text));
+        assert_eq!(letter_from_fhir(&fhir).unwrap(), (id.clone(), l));
+        assert_eq!(document_from_fhir(&fhir).unwrap(), (id.clone(), document));
+        checked += 1;
+    }
+    for category in ResultCategory::ALL {
+        for report in epd.results(id, category, &ctx).await.unwrap() {
+            let (fhir, observations) = report_to_fhir(id, &report).unwrap();
+            let texts: HashMap<String, String> = observations
+                .iter()
+                .map(|o| {
+                    let v: serde_json::Value = serde_json::from_str(o.get()).unwrap();
+                    (v["id"].as_str().unwrap().to_owned(), o.get().to_owned())
+                })
+                .collect();
+            let back = report_from_fhir(&wire(&fhir), |oid| texts.get(oid).map(String::as_str));
+            assert_eq!(back.unwrap(), (id.clone(), report));
+            checked += 1;
+        }
+    }
+    for o in epd.lab_history(id, "2160-0", &ctx).await.unwrap() {
+        let text = observation_to_fhir("o1", id, &o).unwrap();
+        assert_eq!(observation_from_fhir(text.get()).unwrap(), (id.clone(), o));
+        checked += 1;
+    }
+    checked
+}
+
+#[tokio::test]
+async fn every_record_section_survives_the_round_trip() {
+    let epd = SyntheticEpd::generate(5, test_now(), 400).unwrap();
+    let mut checked = 0;
+    for id in epd.patient_ids().cloned().collect::<Vec<_>>() {
+        checked += round_trip_record(&epd, &id).await;
+    }
+    assert!(checked > 10_000, "{checked}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(16))]
+
+    /// Any synthetic hospital (any seed, any now): the round trip is the identity.
+    #[test]
+    fn round_trip_is_the_identity_for_any_hospital(seed in any::<u64>(), days in 0i64..4000) {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let epd = SyntheticEpd::generate(seed, test_now() - Duration::days(days), 25).unwrap();
+        runtime.block_on(async {
+            for id in epd.patient_ids().cloned().collect::<Vec<_>>() {
+                round_trip_record(&epd, &id).await;
+            }
+        });
+    }
+}
+
+#[test]
+fn lab_values_keep_their_precision_on_the_wire() {
+    let o = zvp_core::LabObservation {
+        code: zvp_core::Coding {
+            system: "http://loinc.org".to_owned(),
+            code: "2823-3".to_owned(),
+            display: "Kalium".to_owned(),
+        },
+        value: zvp_core::ObservationValue::Quantity {
+            comparator: Some(zvp_core::Comparator::LessThan),
+            value: "5.40".parse().unwrap(),
+            unit: "mmol/L".to_owned(),
+        },
+        reference_range: Some(
+            zvp_core::ReferenceRange::new("3.50".parse().ok(), "5.00".parse().ok(), None).unwrap(),
+        ),
+        flag: Some(zvp_core::LabFlag::High),
+        effective: test_now(),
+    };
+    let id: PatientId = "p1".parse().unwrap();
+    let text = observation_to_fhir("o1", &id, &o).unwrap();
+    assert!(text.get().contains(r#""value":5.40"#), "{}", text.get());
+    assert!(
+        text.get().contains(r#""low":{"value":3.50"#),
+        "{}",
+        text.get()
+    );
+    assert!(text.get().contains(r#""comparator":"<""#));
+    assert_eq!(
+        observation_from_fhir(text.get()).unwrap(),
+        (id.clone(), o.clone())
+    );
+
+    // Leading zeros are not JSON: they are dropped, the precision is kept.
+    let mut padded = o.clone();
+    padded.value = zvp_core::ObservationValue::Quantity {
+        comparator: None,
+        value: "007.50".parse().unwrap(),
+        unit: "mmol/L".to_owned(),
+    };
+    let text = observation_to_fhir("o1", &id, &padded).unwrap();
+    assert!(text.get().contains(r#""value":7.50"#), "{}", text.get());
+
+    // An exponent is a valid JSON number but not a lab value as written: refused, named.
+    let exponent = text.get().replace("7.50", "7.5e0");
+    assert!(matches!(
+        observation_from_fhir(&exponent),
+        Err(FhirError::Invalid {
+            path: "valueQuantity.value",
+            ..
+        })
+    ));
+}
+
+#[test]
+fn an_unknown_interpretation_shows_as_abnormal() {
+    let text = r#"{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"2823-3"}]},
+        "subject":{"reference":"Patient/p1"},"effectiveDateTime":"2026-11-25T08:00:00Z",
+        "valueQuantity":{"value":6.1,"unit":"mmol/L"},
+        "interpretation":[{"coding":[{"code":"AA"}]}]}"#;
+    let (_, o) = observation_from_fhir(text).unwrap();
+    assert_eq!(o.flag, Some(zvp_core::LabFlag::Abnormal));
+    let normal = text.replace(r#""AA""#, r#""N""#);
+    assert_eq!(observation_from_fhir(&normal).unwrap().1.flag, None);
+}
+
+#[test]
+fn a_report_must_resolve_its_results_and_keep_to_one_patient() {
+    let epd = SyntheticEpd::generate(5, test_now(), 50).unwrap();
+    let id: PatientId = "pat-000001".parse().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let report = runtime
+        .block_on(epd.results(&id, ResultCategory::ClinicalChemistry, &ctx()))
+        .unwrap()
+        .remove(0);
+    let (fhir, observations) = report_to_fhir(&id, &report).unwrap();
+    assert!(matches!(
+        report_from_fhir(&fhir, |_| None),
+        Err(FhirError::Missing { path: "result", .. })
+    ));
+    let other = observations[0]
+        .get()
+        .replace("Patient/pat-000001", "Patient/pat-000002");
+    assert!(matches!(
+        report_from_fhir(&fhir, |_| Some(other.as_str())),
+        Err(FhirError::Invalid { path: "result", .. })
     ));
 }

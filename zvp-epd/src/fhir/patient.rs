@@ -1,70 +1,25 @@
-//! The FHIR R4 shapes of the record, with the Dutch identifier systems and nl-core
-//! conventions of `specs/features.md`: from domain values to FHIR JSON and back. Shared by the
-//! FHIR adapter (reading) and `zvp-mock-epd` (serving).
-//!
-//! So far: Patient (BSN, name parts, address, registered GP) and Encounter (admissions).
+//! Patient (nl-core-Patient), Consent (treatment restrictions, nl-core-TreatmentDirective2)
+//! and Encounter (admissions, nl-core-Encounter).
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde_json::{Value, json};
 use zvp_core::{
     Address, Admission, AgbCode, Bsn, Gender, Patient, PatientId, Period, PersonName, RegisteredGp,
+    RestrictedTreatment, TreatmentRestriction,
 };
 
-/// The BSN naming system.
-pub const BSN_SYSTEM: &str = "http://fhir.nl/fhir/NamingSystem/bsn";
-/// The AGB naming system (persons and organisations).
-pub const AGB_SYSTEM: &str = "http://fhir.nl/fhir/NamingSystem/agb-z";
+use super::{
+    AGB_SYSTEM, BSN_SYSTEM, FhirError, SNOMED, datetime_at, expect_type, extension, instant,
+    invalid, missing, optional, parse_date, parse_datetime, patient_at, patient_reference, put,
+    required, str_at,
+};
+
 const OWN_PREFIX: &str = "http://hl7.org/fhir/StructureDefinition/humanname-own-prefix";
 const OWN_NAME: &str = "http://hl7.org/fhir/StructureDefinition/humanname-own-name";
 const EN_QUALIFIER: &str = "http://hl7.org/fhir/StructureDefinition/iso21090-EN-qualifier";
 const STREET_NAME: &str = "http://hl7.org/fhir/StructureDefinition/iso21090-ADXP-streetName";
 const HOUSE_NUMBER: &str = "http://hl7.org/fhir/StructureDefinition/iso21090-ADXP-houseNumber";
 const ENCOUNTER_CLASS: &str = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
-
-/// Why FHIR JSON does not give a domain value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FhirError {
-    /// A required element is missing or of the wrong type.
-    #[error("{resource}: {path} is missing or not a {expected}")]
-    Missing {
-        /// The resource type.
-        resource: &'static str,
-        /// The element.
-        path: &'static str,
-        /// What was expected there.
-        expected: &'static str,
-    },
-    /// An element is present but its value does not parse.
-    #[error("{resource}: {path}: {detail}")]
-    Invalid {
-        /// The resource type.
-        resource: &'static str,
-        /// The element.
-        path: &'static str,
-        /// Why not.
-        detail: String,
-    },
-}
-
-fn missing(resource: &'static str, path: &'static str, expected: &'static str) -> FhirError {
-    FhirError::Missing {
-        resource,
-        path,
-        expected,
-    }
-}
-
-fn invalid(
-    resource: &'static str,
-    path: &'static str,
-    detail: impl std::fmt::Display,
-) -> FhirError {
-    FhirError::Invalid {
-        resource,
-        path,
-        detail: detail.to_string(),
-    }
-}
 
 /// The Patient resource of a patient (treatment restrictions are Consent resources of their own).
 pub fn patient_to_fhir(patient: &Patient) -> Value {
@@ -141,19 +96,6 @@ pub fn patient_to_fhir(patient: &Patient) -> Value {
     resource
 }
 
-fn str_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
-    value.pointer(pointer).and_then(Value::as_str)
-}
-
-/// The value of the extension with `url` in an element's extension list.
-fn extension<'a>(element: &'a Value, url: &str) -> Option<&'a Value> {
-    element
-        .get("extension")?
-        .as_array()?
-        .iter()
-        .find(|e| e.get("url").and_then(Value::as_str) == Some(url))
-}
-
 /// A patient from a Patient resource (without its treatment restrictions).
 ///
 /// # Errors
@@ -161,6 +103,7 @@ fn extension<'a>(element: &'a Value, url: &str) -> Option<&'a Value> {
 /// [`FhirError`] naming the element that is missing or does not parse.
 pub fn patient_from_fhir(resource: &Value) -> Result<Patient, FhirError> {
     const R: &str = "Patient";
+    expect_type(R, resource)?;
     let id: PatientId = str_at(resource, "/id")
         .ok_or_else(|| missing(R, "id", "string"))?
         .parse()
@@ -298,17 +241,17 @@ pub fn patient_from_fhir(resource: &Value) -> Result<Patient, FhirError> {
 /// The Encounter (class IMP) of an admission: `in-progress` while admitted, `finished` with
 /// `period.end` after discharge.
 pub fn admission_to_fhir(id: &str, admission: &Admission) -> Value {
-    let mut period = json!({ "start": admission.admitted_at().to_rfc3339() });
+    let mut period = json!({ "start": instant(admission.admitted_at()) });
     let discharged = admission.discharged_at();
-    if let (Some(end), Some(p)) = (discharged, period.as_object_mut()) {
-        p.insert("end".to_owned(), json!(end.to_rfc3339()));
+    if let Some(end) = discharged {
+        put(&mut period, "end", json!(instant(end)));
     }
     json!({
         "resourceType": "Encounter",
         "id": id,
         "status": if discharged.is_some() { "finished" } else { "in-progress" },
         "class": { "system": ENCOUNTER_CLASS, "code": "IMP", "display": "inpatient encounter" },
-        "subject": { "reference": format!("Patient/{}", admission.patient) },
+        "subject": patient_reference(&admission.patient),
         "serviceType": { "text": admission.specialism },
         "location": [{ "location": { "display": admission.ward } }],
         "period": period,
@@ -322,23 +265,12 @@ pub fn admission_to_fhir(id: &str, admission: &Admission) -> Value {
 /// [`FhirError`] naming the element that is missing or does not parse.
 pub fn admission_from_fhir(resource: &Value) -> Result<Admission, FhirError> {
     const R: &str = "Encounter";
-    let patient: PatientId = str_at(resource, "/subject/reference")
-        .and_then(|r| r.strip_prefix("Patient/"))
-        .ok_or_else(|| missing(R, "subject.reference", "Patient reference"))?
-        .parse()
-        .map_err(|e| invalid(R, "subject.reference", e))?;
-    let time = |path: &'static str, pointer: &str| -> Result<Option<DateTime<Utc>>, FhirError> {
-        str_at(resource, pointer)
-            .map(|t| {
-                DateTime::parse_from_rfc3339(t)
-                    .map(|t| t.with_timezone(&Utc))
-                    .map_err(|e| invalid(R, path, e))
-            })
-            .transpose()
-    };
-    let start = time("period.start", "/period/start")?
-        .ok_or_else(|| missing(R, "period.start", "dateTime"))?;
-    let end = time("period.end", "/period/end")?;
+    expect_type(R, resource)?;
+    let patient = patient_at(R, resource, "/subject/reference", "subject.reference")?;
+    let start = datetime_at(R, resource, "/period/start", "period.start")?;
+    let end = str_at(resource, "/period/end")
+        .map(|t| parse_datetime(R, "period.end", t))
+        .transpose()?;
     Ok(Admission {
         patient,
         ward: str_at(resource, "/location/0/location/display")
@@ -349,4 +281,144 @@ pub fn admission_from_fhir(resource: &Value) -> Result<Admission, FhirError> {
             .to_owned(),
         period: Period::new(start, end).map_err(|e| invalid(R, "period", e))?,
     })
+}
+
+const CONSENT_SCOPE: &str = "http://terminology.hl7.org/CodeSystem/consentscope";
+const SPECIFICATION_OTHER: &str =
+    "http://nictiz.nl/fhir/StructureDefinition/ext-TreatmentDirective2.SpecificationOther";
+const COMMENT: &str = "http://nictiz.nl/fhir/StructureDefinition/ext-Comment";
+/// The SNOMED codes of the treatments a restriction can name (zib TreatmentDirective2).
+const TREATMENTS: [(&str, &str); 7] = [
+    ("89666000", "Reanimatie"),
+    ("40617009", "Beademing"),
+    ("305351004", "Opname op de intensive care"),
+    ("32485007", "Ziekenhuisopname"),
+    ("116859006", "Bloedtransfusie"),
+    ("108241001", "Dialyse"),
+    ("61420007", "Sondevoeding"),
+];
+
+fn treatment_code(t: &RestrictedTreatment) -> Option<(&'static str, &'static str)> {
+    let index = match t {
+        RestrictedTreatment::Resuscitation => 0,
+        RestrictedTreatment::MechanicalVentilation => 1,
+        RestrictedTreatment::IntensiveCareAdmission => 2,
+        RestrictedTreatment::HospitalAdmission => 3,
+        RestrictedTreatment::BloodTransfusion => 4,
+        RestrictedTreatment::Dialysis => 5,
+        RestrictedTreatment::ArtificialNutrition => 6,
+        RestrictedTreatment::Other(_) => return None,
+    };
+    TREATMENTS.get(index).copied()
+}
+
+fn treatment_from_code(code: &str) -> Option<RestrictedTreatment> {
+    Some(match code {
+        "89666000" => RestrictedTreatment::Resuscitation,
+        "40617009" => RestrictedTreatment::MechanicalVentilation,
+        "305351004" => RestrictedTreatment::IntensiveCareAdmission,
+        "32485007" => RestrictedTreatment::HospitalAdmission,
+        "116859006" => RestrictedTreatment::BloodTransfusion,
+        "108241001" => RestrictedTreatment::Dialysis,
+        "61420007" => RestrictedTreatment::ArtificialNutrition,
+        _ => return None,
+    })
+}
+
+/// The Consent (treatment directive) of a treatment restriction: the treatment as a SNOMED
+/// code in `provision.code` (free text for other treatments), `provision.type` deny, the date
+/// it was agreed in `dateTime`, limits and comment as nl-core extensions.
+pub fn restriction_to_fhir(
+    id: &str,
+    patient: &PatientId,
+    restriction: &TreatmentRestriction,
+) -> Value {
+    let treatment = match (
+        &restriction.treatment,
+        treatment_code(&restriction.treatment),
+    ) {
+        (_, Some((code, display))) => json!({
+            "coding": [{ "system": SNOMED, "code": code, "display": display }],
+            "text": display,
+        }),
+        (RestrictedTreatment::Other(text), None) => json!({ "text": text }),
+        (_, None) => json!({ "text": "" }),
+    };
+    let mut extensions = Vec::new();
+    if let Some(limits) = &restriction.limits {
+        extensions.push(json!({ "url": SPECIFICATION_OTHER, "valueString": limits }));
+    }
+    if let Some(comment) = &restriction.comment {
+        extensions.push(json!({ "url": COMMENT, "valueString": comment }));
+    }
+    let mut resource = json!({
+        "resourceType": "Consent",
+        "id": id,
+        "status": "active",
+        "scope": { "coding": [{ "system": CONSENT_SCOPE, "code": "treatment" }] },
+        "category": [{ "coding": [{
+            "system": SNOMED, "code": "11291000146105", "display": "Treatment instructions"
+        }] }],
+        "patient": patient_reference(patient),
+        "dateTime": restriction.agreed_on.to_string(),
+        "policy": [{ "uri": "https://wetten.overheid.nl/BWBR0005290" }],
+        "provision": { "type": "deny", "code": [treatment] },
+    });
+    if !extensions.is_empty() {
+        put(&mut resource, "extension", Value::Array(extensions));
+    }
+    resource
+}
+
+/// A treatment restriction and the patient it belongs to, from a Consent (treatment
+/// directive). Only directives that deny a treatment are restrictions: a Consent that permits
+/// gives `Ok(None)`.
+///
+/// # Errors
+///
+/// [`FhirError`] naming the element that is missing or does not parse.
+pub fn restriction_from_fhir(
+    resource: &Value,
+) -> Result<Option<(PatientId, TreatmentRestriction)>, FhirError> {
+    const R: &str = "Consent";
+    expect_type(R, resource)?;
+    let patient = patient_at(R, resource, "/patient/reference", "patient.reference")?;
+    if str_at(resource, "/provision/type") == Some("permit")
+        || str_at(resource, "/status").is_some_and(|s| s != "active")
+    {
+        return Ok(None);
+    }
+    let code = resource
+        .pointer("/provision/code/0")
+        .ok_or_else(|| missing(R, "provision.code", "CodeableConcept"))?;
+    let snomed = code
+        .get("coding")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|c| str_at(c, "/system") == Some(SNOMED))
+        .find_map(|c| str_at(c, "/code").and_then(treatment_from_code));
+    let treatment = match snomed {
+        Some(t) => t,
+        None => RestrictedTreatment::Other(
+            optional(code, "/text")
+                .or_else(|| optional(code, "/coding/0/display"))
+                .ok_or_else(|| missing(R, "provision.code.text", "string"))?,
+        ),
+    };
+    let agreed_on = parse_date(
+        R,
+        "dateTime",
+        required(R, resource, "/dateTime", "dateTime")?,
+    )?;
+    let ext = |url| extension(resource, url).and_then(|e| optional(e, "/valueString"));
+    Ok(Some((
+        patient,
+        TreatmentRestriction {
+            treatment,
+            limits: ext(SPECIFICATION_OTHER),
+            agreed_on,
+            comment: ext(COMMENT),
+        },
+    )))
 }
