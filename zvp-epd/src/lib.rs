@@ -4,10 +4,12 @@
 //! - [`synthetic`]: a deterministic synthetic hospital for demos and tests, current relative
 //!   to the `now` it is made for;
 //! - [`fhir`]: the record's FHIR R4 shapes, both ways;
+//! - [`client::FhirEpd`]: the [`Epd`] over HTTP(S) against any FHIR R4 server, bounded in time
+//!   and size.
 //!
-//! Still to come (the EPD issue): the remaining FHIR mappings, the FHIR R4 adapter implementing
-//! [`Epd`] over HTTP, and `zvp-mock-epd` serving the synthetic hospital over FHIR.
+//! `zvp-mock-epd` (in `examples/mock-epd`) serves the synthetic hospital over FHIR.
 
+pub mod client;
 pub mod fhir;
 pub mod synthetic;
 
@@ -60,6 +62,9 @@ pub struct ListedPatient {
 }
 
 /// What the portal asks the hospital's record. Every method reads the EPD at request time.
+///
+/// The record sections of a patient the EPD does not know are empty, as a FHIR search answers;
+/// [`Epd::patient`] and [`Epd::document`] say [`EpdError::NotFound`].
 #[async_trait]
 pub trait Epd: Send + Sync {
     /// Patients admitted now whose registered GP is one of `gps`.

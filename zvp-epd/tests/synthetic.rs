@@ -153,6 +153,8 @@ async fn unknown_things_are_not_found() {
         epd.patient(&nobody, &ctx()).await,
         Err(EpdError::NotFound(_))
     ));
+    assert_eq!(epd.allergies(&nobody, &ctx()).await, Ok(Vec::new()));
+    assert_eq!(epd.care_moments(&nobody, &ctx()).await, Ok(Vec::new()));
     let id = epd.patient_ids().next().unwrap().clone();
     let no_document = "doc-0-99".parse().unwrap();
     assert!(matches!(

@@ -1,0 +1,717 @@
+//! `zvp-mock-epd`: a FHIR R4 server (JSON) over the synthetic hospital of
+//! [`zvp_epd::synthetic`], with the resources and search parameters of the FHIR adapter
+//! ([`zvp_epd::client::FhirEpd`]) and a CapabilityStatement at `/fhir/metadata`.
+//!
+//! It is strict where a real server may be lenient: a search parameter it does not support is
+//! a `400` with an OperationOutcome (`not-supported`), so an adapter that asks for something
+//! else finds out at once. For the portal's reliability tests it can inject latency, errors
+//! (`503` with an OperationOutcome) and garbage (a truncated JSON body) into a share of the
+//! requests, deterministically (the first `n` of every hundred).
+//!
+//! Routes: `GET /fhir/metadata`, `GET /fhir/{type}?{search}` (paged with `_count` and
+//! `_offset`, `next` links) and `GET /fhir/Patient/{id}`, `GET /fhir/DocumentReference/{id}`.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::Value;
+use serde_json::value::RawValue;
+use zvp_core::{AgbCode, Bsn, DocumentId, PatientId, ResultCategory};
+use zvp_epd::fhir::{
+    self, AGB_SYSTEM, BSN_SYSTEM, EntryMode, NUCLEAR_LAB_CODE, RESULT_CATEGORY_SYSTEM, V2_0074,
+};
+use zvp_epd::synthetic::SyntheticEpd;
+use zvp_epd::{Epd, EpdError, RequestContext};
+
+/// Faults to inject, for reliability tests. The default injects none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Added to every response.
+    pub latency: Duration,
+    /// The first this many of every hundred requests get `503 Service Unavailable`.
+    pub error_percent: u8,
+    /// The first this many of every hundred requests (after the errors) get a truncated JSON
+    /// body with status 200.
+    pub garbage_percent: u8,
+}
+
+/// The server's state: the hospital, its FHIR base URL and the faults to inject.
+#[derive(Debug)]
+pub struct MockEpd {
+    epd: Arc<SyntheticEpd>,
+    base: String,
+    faults: Faults,
+    requests: AtomicU64,
+}
+
+impl MockEpd {
+    /// A server over `epd` whose FHIR base URL is `base` (for `fullUrl` and paging links,
+    /// e.g. `http://127.0.0.1:8080/fhir`).
+    pub fn new(epd: Arc<SyntheticEpd>, base: impl Into<String>, faults: Faults) -> Self {
+        Self {
+            epd,
+            base: base.into().trim_end_matches('/').to_owned(),
+            faults,
+            requests: AtomicU64::new(0),
+        }
+    }
+
+    /// The FHIR base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// How many requests it has answered (faults included).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+}
+
+/// The routes of the server.
+pub fn router(state: Arc<MockEpd>) -> Router {
+    Router::new()
+        .route("/fhir/metadata", get(metadata))
+        .route("/fhir/{kind}", get(search))
+        .route("/fhir/{kind}/{id}", get(read))
+        .fallback(|| async { outcome(StatusCode::NOT_FOUND, "not-found", "no such route") })
+        .with_state(state)
+}
+
+/// Serves `state` on `listener` until `shutdown` completes.
+///
+/// # Errors
+///
+/// The listener's I/O error.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<MockEpd>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
+
+fn fhir_response(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON))],
+        body,
+    )
+        .into_response()
+}
+
+fn outcome(status: StatusCode, code: &str, diagnostics: &str) -> Response {
+    let severity = if status.is_server_error() {
+        "fatal"
+    } else {
+        "error"
+    };
+    fhir_response(
+        status,
+        fhir::operation_outcome(severity, code, diagnostics).to_string(),
+    )
+}
+
+fn epd_error(e: &EpdError) -> Response {
+    match e {
+        EpdError::NotFound(what) => outcome(StatusCode::NOT_FOUND, "not-found", what),
+        other => outcome(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "exception",
+            &other.to_string(),
+        ),
+    }
+}
+
+/// The fault for this request, if any, after the injected latency.
+async fn fault(state: &MockEpd) -> Option<Response> {
+    let n = state.requests.fetch_add(1, Ordering::Relaxed) % 100;
+    if !state.faults.latency.is_zero() {
+        tokio::time::sleep(state.faults.latency).await;
+    }
+    let errors = u64::from(state.faults.error_percent);
+    let garbage = u64::from(state.faults.garbage_percent);
+    if n < errors {
+        return Some(outcome(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "transient",
+            "injected error",
+        ));
+    }
+    if n < errors + garbage {
+        return Some(fhir_response(
+            StatusCode::OK,
+            r#"{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"Pat"#
+                .to_owned(),
+        ));
+    }
+    None
+}
+
+fn ctx(headers: &HeaderMap) -> RequestContext {
+    RequestContext {
+        request_id: headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("mock")
+            .chars()
+            .take(64)
+            .collect(),
+    }
+}
+
+async fn metadata(State(state): State<Arc<MockEpd>>) -> Response {
+    if let Some(f) = fault(&state).await {
+        return f;
+    }
+    let date = state.epd.now().date_naive().to_string();
+    fhir_response(
+        StatusCode::OK,
+        fhir::capability_statement("zvp-mock-epd", env!("CARGO_PKG_VERSION"), &date).to_string(),
+    )
+}
+
+async fn read(
+    State(state): State<Arc<MockEpd>>,
+    Path((kind, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(f) = fault(&state).await {
+        return f;
+    }
+    let ctx = ctx(&headers);
+    let result = match kind.as_str() {
+        "Patient" => match id.parse::<PatientId>() {
+            Ok(id) => state
+                .epd
+                .patient(&id, &ctx)
+                .await
+                .map(|p| fhir::patient_to_fhir(&p).to_string()),
+            Err(_) => Err(EpdError::NotFound(format!("Patient/{id}"))),
+        },
+        "DocumentReference" => document(&state, &id, &ctx).await,
+        _ => {
+            return outcome(
+                StatusCode::BAD_REQUEST,
+                "not-supported",
+                "read is supported for Patient and DocumentReference",
+            );
+        }
+    };
+    match result {
+        Ok(body) => fhir_response(StatusCode::OK, body),
+        Err(e) => epd_error(&e),
+    }
+}
+
+async fn document(state: &MockEpd, id: &str, ctx: &RequestContext) -> Result<String, EpdError> {
+    let not_found = || EpdError::NotFound(format!("DocumentReference/{id}"));
+    let document: DocumentId = id.parse().map_err(|_| not_found())?;
+    let patient = state
+        .epd
+        .patient_of_document(&document)
+        .ok_or_else(not_found)?
+        .clone();
+    let letters = state.epd.letters(&patient, ctx).await?;
+    let letter = letters
+        .iter()
+        .find(|l| l.id == document)
+        .ok_or_else(not_found)?;
+    let text = state.epd.document(&patient, &document, ctx).await?.text;
+    Ok(fhir::letter_to_fhir(&patient, letter, &text).to_string())
+}
+
+/// The query of a request, decoded.
+struct Query {
+    params: Vec<(String, String)>,
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'%' => {
+                let hex = s.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+impl Query {
+    fn parse(raw: Option<&str>) -> Option<Self> {
+        let mut params = Vec::new();
+        for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            params.push((percent_decode(name)?, value.to_owned()));
+        }
+        Some(Self { params })
+    }
+
+    /// The raw (still encoded) value of a parameter.
+    fn raw(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The decoded value of a parameter.
+    fn get(&self, name: &str) -> Option<String> {
+        self.raw(name).and_then(percent_decode)
+    }
+
+    /// The decoded values of a comma-separated (OR) parameter.
+    fn list(&self, name: &str) -> Vec<String> {
+        self.raw(name)
+            .map(|v| v.split(',').filter_map(percent_decode).collect())
+            .unwrap_or_default()
+    }
+
+    fn has(&self, name: &str, value: &str) -> bool {
+        self.params
+            .iter()
+            .any(|(n, v)| n == name && percent_decode(v).as_deref() == Some(value))
+    }
+
+    /// The first parameter not in `allowed` (besides paging), if any.
+    fn unsupported(&self, allowed: &[&str]) -> Option<&str> {
+        self.params
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .find(|n| !allowed.contains(n) && !["_count", "_offset", "_format"].contains(n))
+    }
+}
+
+/// One match and what it brings along.
+struct Group {
+    resource: Box<RawValue>,
+    includes: Vec<Box<RawValue>>,
+}
+
+fn raw(value: &Value) -> Result<Box<RawValue>, EpdError> {
+    serde_json::value::to_raw_value(value).map_err(|e| EpdError::Malformed(e.to_string()))
+}
+
+fn fhir_error(e: fhir::FhirError) -> EpdError {
+    EpdError::Malformed(e.to_string())
+}
+
+/// `system|code`, or just `code`, of a token parameter.
+fn token(value: &str) -> (Option<&str>, &str) {
+    match value.rsplit_once('|') {
+        Some((system, code)) => (Some(system).filter(|s| !s.is_empty()), code),
+        None => (None, value),
+    }
+}
+
+fn patient_param(q: &Query) -> Result<PatientId, EpdError> {
+    let value = q
+        .get("patient")
+        .ok_or_else(|| EpdError::Refused("the patient parameter is required".to_owned()))?;
+    let id = value.strip_prefix("Patient/").unwrap_or(&value);
+    id.parse()
+        .map_err(|_| EpdError::NotFound(format!("patient {value}")))
+}
+
+async fn search(
+    State(state): State<Arc<MockEpd>>,
+    Path(kind): Path<String>,
+    RawQuery(raw_query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(f) = fault(&state).await {
+        return f;
+    }
+    let ctx = ctx(&headers);
+    let Some(q) = Query::parse(raw_query.as_deref()) else {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "the query does not decode",
+        );
+    };
+    let allowed: &[&str] = match kind.as_str() {
+        "Patient" => &["_id", "identifier", "birthdate", "_revinclude"],
+        "Encounter" => &[
+            "patient",
+            "class",
+            "status",
+            "date",
+            "patient.general-practitioner:identifier",
+            "_include",
+            "_revinclude:iterate",
+        ],
+        "DiagnosticReport" => &["patient", "category", "_include"],
+        "Observation" => &["patient", "code", "_sort"],
+        _ => &["patient"],
+    };
+    if let Some(name) = q.unsupported(allowed) {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "not-supported",
+            &format!("search parameter {name} is not supported on {kind}"),
+        );
+    }
+    let groups = match groups(&state, &kind, &q, &ctx).await {
+        Ok(groups) => groups,
+        Err(EpdError::NotFound(_)) => Vec::new(),
+        Err(EpdError::Refused(why)) => {
+            return outcome(StatusCode::BAD_REQUEST, "required", &why);
+        }
+        Err(e) => return epd_error(&e),
+    };
+    page(&state, &kind, &q, groups)
+}
+
+/// The page of `groups` that `_offset` and `_count` select, as a searchset.
+fn page(state: &MockEpd, kind: &str, q: &Query, groups: Vec<Group>) -> Response {
+    let count = q
+        .get("_count")
+        .and_then(|c| c.parse::<usize>().ok())
+        .unwrap_or(50)
+        .clamp(1, 500);
+    let offset = q
+        .get("_offset")
+        .and_then(|c| c.parse::<usize>().ok())
+        .unwrap_or(0);
+    let total = groups.len();
+    let link = |offset: usize| {
+        let mut query: Vec<String> = q
+            .params
+            .iter()
+            .filter(|(n, _)| n != "_offset")
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect();
+        query.push(format!("_offset={offset}"));
+        format!("{}/{kind}?{}", state.base, query.join("&"))
+    };
+    let next = (offset + count < total).then(|| link(offset + count));
+    let mut seen = HashSet::new();
+    let mut entries = Vec::new();
+    for group in groups.into_iter().skip(offset).take(count) {
+        entries.push((group.resource, EntryMode::Match));
+        for include in group.includes {
+            if seen.insert(include.get().to_owned()) {
+                entries.push((include, EntryMode::Include));
+            }
+        }
+    }
+    let bundle = fhir::searchset(&state.base, entries, total as u64, &link(offset), next);
+    match bundle.to_json() {
+        Ok(body) => fhir_response(StatusCode::OK, body),
+        Err(e) => outcome(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "exception",
+            &e.to_string(),
+        ),
+    }
+}
+
+/// The Consents of a patient's treatment restrictions.
+fn consents(patient: &zvp_core::Patient) -> Result<Vec<Box<RawValue>>, EpdError> {
+    patient
+        .treatment_restrictions
+        .iter()
+        .enumerate()
+        .map(|(n, r)| {
+            raw(&fhir::restriction_to_fhir(
+                &format!("{}-consent-{n}", patient.id),
+                &patient.id,
+                r,
+            ))
+        })
+        .collect()
+}
+
+/// Groups of one resource each.
+fn singles(resources: Vec<Value>) -> Result<Vec<Group>, EpdError> {
+    resources
+        .iter()
+        .map(|r| {
+            Ok(Group {
+                resource: raw(r)?,
+                includes: Vec::new(),
+            })
+        })
+        .collect()
+}
+
+async fn groups(
+    state: &MockEpd,
+    kind: &str,
+    q: &Query,
+    ctx: &RequestContext,
+) -> Result<Vec<Group>, EpdError> {
+    let epd = &state.epd;
+    match kind {
+        "Patient" => {
+            let id = match (q.get("_id"), q.get("identifier")) {
+                (Some(id), None) => id.parse::<PatientId>().ok(),
+                (None, Some(identifier)) => {
+                    let (system, value) = token(&identifier);
+                    let birth_date = q
+                        .get("birthdate")
+                        .map(|d| d.parse::<NaiveDate>())
+                        .transpose()
+                        .map_err(|_| EpdError::Refused("birthdate is not a date".to_owned()))?;
+                    match (system, value.parse::<Bsn>()) {
+                        (Some(BSN_SYSTEM) | None, Ok(bsn)) => {
+                            epd.find_by_bsn(bsn, birth_date, ctx).await?
+                        }
+                        _ => None,
+                    }
+                }
+                _ => {
+                    return Err(EpdError::Refused(
+                        "search Patient by _id or by identifier".to_owned(),
+                    ));
+                }
+            };
+            let Some(id) = id else { return Ok(Vec::new()) };
+            let patient = epd.patient(&id, ctx).await?;
+            let includes = if q.has("_revinclude", "Consent:patient") {
+                consents(&patient)?
+            } else {
+                Vec::new()
+            };
+            Ok(vec![Group {
+                resource: raw(&fhir::patient_to_fhir(&patient))?,
+                includes,
+            }])
+        }
+        "Encounter" => encounters(state, q, ctx).await,
+        "Consent" => {
+            let patient = epd.patient(&patient_param(q)?, ctx).await?;
+            Ok(consents(&patient)?
+                .into_iter()
+                .map(|resource| Group {
+                    resource,
+                    includes: Vec::new(),
+                })
+                .collect())
+        }
+        "Appointment" | "Procedure" | "ServiceRequest" => {
+            let id = patient_param(q)?;
+            let moments = epd.care_moments(&id, ctx).await?;
+            singles(
+                moments
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, m)| fhir::care_moment_resource_type(m.kind) == kind)
+                    .filter_map(|(n, m)| {
+                        fhir::care_moment_to_fhir(&format!("{id}-moment-{n}"), &id, m)
+                    })
+                    .collect(),
+            )
+        }
+        "AllergyIntolerance" => {
+            let id = patient_param(q)?;
+            let items = epd.allergies(&id, ctx).await?;
+            singles(numbered(&id, "allergy", &items, fhir::allergy_to_fhir))
+        }
+        "ClinicalImpression" => {
+            let id = patient_param(q)?;
+            let items = epd.conclusions(&id, ctx).await?;
+            singles(numbered(
+                &id,
+                "impression",
+                &items,
+                fhir::conclusion_to_fhir,
+            ))
+        }
+        "Condition" => {
+            let id = patient_param(q)?;
+            let items = epd.diagnoses(&id, ctx).await?;
+            singles(numbered(&id, "condition", &items, fhir::diagnosis_to_fhir))
+        }
+        "MedicationStatement" => {
+            let id = patient_param(q)?;
+            let items = epd.medication(&id, ctx).await?;
+            singles(numbered(
+                &id,
+                "medication",
+                &items,
+                fhir::medication_to_fhir,
+            ))
+        }
+        "DocumentReference" => {
+            let id = patient_param(q)?;
+            let mut resources = Vec::new();
+            for letter in epd.letters(&id, ctx).await? {
+                let text = epd.document(&id, &letter.id, ctx).await?.text;
+                resources.push(fhir::letter_to_fhir(&id, &letter, &text));
+            }
+            singles(resources)
+        }
+        "DiagnosticReport" => reports(state, q, ctx).await,
+        "Observation" => {
+            let id = patient_param(q)?;
+            let code = q
+                .get("code")
+                .ok_or_else(|| EpdError::Refused("the code parameter is required".to_owned()))?;
+            let (_, code) = token(&code);
+            let history = epd.lab_history(&id, code, ctx).await?;
+            history
+                .iter()
+                .enumerate()
+                .map(|(n, o)| {
+                    Ok(Group {
+                        resource: fhir::observation_to_fhir(
+                            &format!("{id}-lab-{code}-{n}"),
+                            &id,
+                            o,
+                        )
+                        .map_err(fhir_error)?,
+                        includes: Vec::new(),
+                    })
+                })
+                .collect()
+        }
+        other => Err(EpdError::Refused(format!(
+            "resource type {other} is not served"
+        ))),
+    }
+}
+
+fn numbered<T>(
+    patient: &PatientId,
+    name: &str,
+    items: &[T],
+    to_fhir: impl Fn(&str, &PatientId, &T) -> Value,
+) -> Vec<Value> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(n, item)| to_fhir(&format!("{patient}-{name}-{n}"), patient, item))
+        .collect()
+}
+
+async fn encounters(
+    state: &MockEpd,
+    q: &Query,
+    ctx: &RequestContext,
+) -> Result<Vec<Group>, EpdError> {
+    let epd = &state.epd;
+    if q.get("class").is_some_and(|c| token(&c).1 != "IMP") {
+        return Ok(Vec::new());
+    }
+    if q.get("patient").is_some() {
+        let id = patient_param(q)?;
+        return match epd.admission(&id)? {
+            Some(a) => singles(vec![fhir::admission_to_fhir(&format!("{id}-enc"), a)]),
+            None => Ok(Vec::new()),
+        };
+    }
+    let mut gps = Vec::new();
+    for identifier in q.list("patient.general-practitioner:identifier") {
+        if let (Some(AGB_SYSTEM) | None, value) = token(&identifier)
+            && let Ok(agb) = value.parse::<AgbCode>()
+        {
+            gps.push(agb);
+        }
+    }
+    if gps.is_empty() {
+        return Err(EpdError::Refused(
+            "search Encounter by patient or by patient.general-practitioner:identifier".to_owned(),
+        ));
+    }
+    let listed = match q.get("status").as_deref() {
+        Some("in-progress") => epd.admitted(&gps, ctx).await?,
+        Some("finished") => {
+            let since = q
+                .get("date")
+                .and_then(|d| d.strip_prefix("ge").map(str::to_owned))
+                .and_then(|d| DateTime::parse_from_rfc3339(&d).ok())
+                .map(|d| d.with_timezone(&Utc))
+                .ok_or_else(|| {
+                    EpdError::Refused("finished encounters need date=ge<dateTime>".to_owned())
+                })?;
+            epd.discharged_since(&gps, since, ctx).await?
+        }
+        _ => {
+            return Err(EpdError::Refused(
+                "status in-progress or finished is required".to_owned(),
+            ));
+        }
+    };
+    let with_patient = q.has("_include", "Encounter:patient");
+    let with_consents = q.has("_revinclude:iterate", "Consent:patient");
+    listed
+        .iter()
+        .map(|l| {
+            let mut includes = Vec::new();
+            if with_patient {
+                includes.push(raw(&fhir::patient_to_fhir(&l.patient))?);
+                if with_consents {
+                    includes.extend(consents(&l.patient)?);
+                }
+            }
+            Ok(Group {
+                resource: raw(&fhir::admission_to_fhir(
+                    &format!("{}-enc", l.patient.id),
+                    &l.admission,
+                ))?,
+                includes,
+            })
+        })
+        .collect()
+}
+
+async fn reports(state: &MockEpd, q: &Query, ctx: &RequestContext) -> Result<Vec<Group>, EpdError> {
+    let id = patient_param(q)?;
+    let category = q
+        .get("category")
+        .ok_or_else(|| EpdError::Refused("the category parameter is required".to_owned()))?;
+    let categories: &[ResultCategory] = match token(&category) {
+        (Some(V2_0074) | None, "LAB") => &[
+            ResultCategory::ClinicalChemistry,
+            ResultCategory::NuclearLab,
+        ],
+        (Some(V2_0074) | None, "MB") => &[ResultCategory::Microbiology],
+        (Some(V2_0074) | None, "SP" | "CP") => &[ResultCategory::Pathology],
+        (Some(V2_0074) | None, "RAD") => &[ResultCategory::Radiology],
+        (Some(RESULT_CATEGORY_SYSTEM) | None, NUCLEAR_LAB_CODE) => &[ResultCategory::NuclearLab],
+        _ => &[],
+    };
+    let with_results = q.has("_include", "DiagnosticReport:result");
+    let mut groups = Vec::new();
+    for &category in categories {
+        for report in state.epd.results(&id, category, ctx).await? {
+            let (resource, observations) =
+                fhir::report_to_fhir(&id, &report).map_err(fhir_error)?;
+            groups.push(Group {
+                resource: raw(&resource)?,
+                includes: if with_results {
+                    observations
+                } else {
+                    Vec::new()
+                },
+            });
+        }
+    }
+    Ok(groups)
+}

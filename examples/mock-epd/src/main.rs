@@ -1,0 +1,81 @@
+//! `zvp-mock-epd --listen 127.0.0.1:8080`: the synthetic hospital over FHIR R4.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SubsecRound as _, Utc};
+use clap::Parser;
+use zvp_epd::synthetic::SyntheticEpd;
+use zvp_mock_epd::{Faults, MockEpd};
+
+/// A FHIR R4 server over a synthetic hospital: Dutch patients with valid BSNs, admissions,
+/// discharges, the whole record and lab histories — current for the moment it starts.
+#[derive(Debug, Parser)]
+#[command(name = "zvp-mock-epd", version)]
+struct Args {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The seed of the hospital: the same seed and time give the same hospital.
+    #[arg(long, default_value_t = 2026)]
+    seed: u64,
+    /// The number of patients.
+    #[arg(long, default_value_t = 5000)]
+    patients: usize,
+    /// The hospital's "now" (RFC 3339); default: the current time.
+    #[arg(long)]
+    now: Option<DateTime<Utc>>,
+    /// Added latency per response, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// The percentage of requests answered with 503 (the first N of every hundred).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    error_percent: u8,
+    /// The percentage of requests answered with a truncated JSON body.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+    garbage_percent: u8,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let epd = match SyntheticEpd::generate(
+        args.seed,
+        args.now.unwrap_or_else(|| Utc::now().trunc_subsecs(0)),
+        args.patients,
+    ) {
+        Ok(epd) => epd,
+        Err(e) => {
+            eprintln!("zvp-mock-epd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(args.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("zvp-mock-epd: cannot listen on {}: {e}", args.listen);
+            return ExitCode::from(2);
+        }
+    };
+    let addr = listener.local_addr().unwrap_or(args.listen);
+    let base = format!("http://{addr}/fhir");
+    let faults = Faults {
+        latency: Duration::from_millis(args.latency_ms),
+        error_percent: args.error_percent,
+        garbage_percent: args.garbage_percent.min(100 - args.error_percent),
+    };
+    let state = Arc::new(MockEpd::new(Arc::new(epd), base.clone(), faults));
+    println!("zvp-mock-epd: {} patients, FHIR base {base}", args.patients);
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match zvp_mock_epd::serve(listener, state, shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("zvp-mock-epd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

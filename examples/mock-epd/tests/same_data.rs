@@ -1,0 +1,118 @@
+//! The synthetic EPD in memory and the FHIR adapter against zvp-mock-epd return the same data
+//! for every `Epd` method, so the portal can use either.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation should panic"
+)]
+
+mod common;
+
+use chrono::Duration;
+use common::{Server, ctx};
+use zvp_core::{AgbCode, PatientId, ResultCategory};
+use zvp_epd::synthetic::{DEMO_GPS, test_now};
+use zvp_epd::{Epd, EpdError};
+use zvp_mock_epd::Faults;
+
+fn demo_agbs() -> Vec<AgbCode> {
+    DEMO_GPS
+        .iter()
+        .map(|g| AgbCode::new(g.agb).unwrap())
+        .collect()
+}
+
+/// Every method for one patient, through both.
+async fn compare_patient(memory: &dyn Epd, fhir: &dyn Epd, id: &PatientId) -> usize {
+    let ctx = ctx();
+    let mut compared = 0;
+    // `same!(method, args…)` asserts both give the same; `keep` also returns the answer.
+    macro_rules! same {
+        (keep $call:ident $(, $arg:expr)*) => {{
+            let expected = memory.$call($($arg,)* &ctx).await;
+            let got = fhir.$call($($arg,)* &ctx).await;
+            assert_eq!(got, expected, "{} of {id}", stringify!($call));
+            compared += 1;
+            expected
+        }};
+        ($call:ident $(, $arg:expr)*) => {{
+            let _ = same!(keep $call $(, $arg)*);
+        }};
+    }
+    let patient = same!(keep patient, id);
+    same!(care_moments, id);
+    same!(allergies, id);
+    same!(conclusions, id);
+    same!(diagnoses, id);
+    same!(medication, id);
+    let letters = same!(keep letters, id).unwrap();
+    for letter in &letters {
+        same!(document, id, &letter.id);
+    }
+    for category in ResultCategory::ALL {
+        same!(results, id, category);
+    }
+    for code in ["2160-0", "718-7", "3016-3", "0000-0"] {
+        same!(lab_history, id, code);
+    }
+    if let Ok(p) = patient
+        && let Some(bsn) = p.bsn
+    {
+        same!(find_by_bsn, bsn, None);
+        same!(find_by_bsn, bsn, Some(p.birth_date));
+        same!(find_by_bsn, bsn, Some(p.birth_date + Duration::days(1)));
+    }
+    compared
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_adapter_and_the_synthetic_epd_agree_on_every_method() {
+    let server = Server::start(400, Faults::default()).await;
+    let fhir = server.adapter();
+    let memory = server.epd.clone();
+    let ctx = ctx();
+
+    // The lists, for the demo GPs together and each alone, and for nobody.
+    let gps = demo_agbs();
+    let mut sets: Vec<Vec<AgbCode>> = vec![gps.clone(), Vec::new()];
+    sets.extend(gps.iter().map(|g| vec![*g]));
+    let mut listed = 0;
+    for set in &sets {
+        let admitted = memory.admitted(set, &ctx).await;
+        assert_eq!(fhir.admitted(set, &ctx).await, admitted);
+        listed += admitted.unwrap().len();
+        for days in [1, 7, 30] {
+            let since = test_now() - Duration::days(days);
+            let discharged = memory.discharged_since(set, since, &ctx).await;
+            assert_eq!(fhir.discharged_since(set, since, &ctx).await, discharged);
+            listed += discharged.unwrap().len();
+        }
+    }
+    assert!(listed > 50, "{listed}");
+
+    // Every method for a spread of patients, and for one the hospital does not have.
+    let mut compared = 0;
+    let ids: Vec<PatientId> = memory.patient_ids().step_by(7).cloned().collect();
+    for id in &ids {
+        compared += compare_patient(memory.as_ref(), &fhir, id).await;
+    }
+    let nobody: PatientId = "pat-999999".parse().unwrap();
+    compared += compare_patient(memory.as_ref(), &fhir, &nobody).await;
+    assert!(compared > 1000, "{compared}");
+
+    // A document asked for under another patient is not there.
+    let first = &ids[0];
+    let letter = memory.letters(first, &ctx).await.unwrap().remove(0);
+    assert!(matches!(
+        fhir.document(&ids[1], &letter.id, &ctx).await,
+        Err(EpdError::NotFound(_))
+    ));
+    assert!(matches!(
+        fhir.document(first, &"doc-999999-0".parse().unwrap(), &ctx)
+            .await,
+        Err(EpdError::NotFound(_))
+    ));
+}

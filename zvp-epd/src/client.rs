@@ -1,0 +1,780 @@
+//! [`FhirEpd`]: the [`Epd`] over HTTP(S) against any FHIR R4 server.
+//!
+//! Every method is one deadline ([`FhirEpdConfig::timeout`]) around everything it does: the
+//! connection (bounded by [`FhirEpdConfig::connect_timeout`]), retries of failed reads,
+//! every page of a search, and reading each body (bounded by
+//! [`FhirEpdConfig::max_response_bytes`]). Whatever the server sends, the answer is data or a
+//! typed [`EpdError`], never a panic.
+//!
+//! The adapter does not trust the server to have applied the search: lists keep only
+//! patients whose registered GP is one of the asked GPs and admissions in the asked state, and
+//! every resource read for a patient must be about that patient. A server that ignores a
+//! search parameter therefore shows too little, never another GP's patients.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderValue, Request, StatusCode};
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+use serde_json::value::RawValue;
+use zvp_core::{
+    AgbCode, Allergy, Bsn, CareMoment, ConclusionAndPlan, Diagnosis, Document, DocumentId,
+    LabObservation, Letter, Medication, Patient, PatientId, ResultCategory, ResultReport,
+    TreatmentRestriction,
+};
+
+use crate::fhir::{self, AGB_SYSTEM, BSN_SYSTEM, Bundle, FhirError, OperationOutcome};
+use crate::{Epd, EpdError, ListedPatient, RequestContext};
+
+/// How to reach the EPD's FHIR server, and the bounds on what it may cost.
+#[derive(Debug, Clone)]
+pub struct FhirEpdConfig {
+    /// The FHIR base URL, e.g. `https://epd.ziekenhuis.nl/fhir` (no trailing slash needed).
+    pub base_url: String,
+    /// The longest a TCP connection may take to open. Default 2 s.
+    pub connect_timeout: Duration,
+    /// The longest one [`Epd`] method may take, all pages and retries included. Default 10 s.
+    pub timeout: Duration,
+    /// The largest response body read, per page. Default 16 MiB.
+    pub max_response_bytes: usize,
+    /// The most pages one search may take. Default 50.
+    pub max_pages: usize,
+    /// The page size asked for (`_count`). Default 100.
+    pub page_size: u32,
+    /// How often a failed read is tried again (connection failures, 429, 502, 503, 504), within
+    /// the deadline. Default 2.
+    pub retries: u32,
+    /// TLS for an `https` base URL: the EPD's trust anchors and, where it asks for one, the
+    /// portal's client certificate. Required for `https`.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// An `Authorization` header value sent with every request (e.g. `Bearer …`), if the EPD
+    /// wants one.
+    pub authorization: Option<String>,
+}
+
+impl FhirEpdConfig {
+    /// The defaults for a base URL.
+    pub fn new(base_url: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            connect_timeout: Duration::from_secs(2),
+            timeout: Duration::from_secs(10),
+            max_response_bytes: 16 << 20,
+            max_pages: 50,
+            page_size: 100,
+            retries: 2,
+            tls: None,
+            authorization: None,
+        }
+    }
+}
+
+/// Why a [`FhirEpd`] could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FhirConfigError {
+    /// The base URL is not an absolute `http` or `https` URL.
+    #[error("epd base url {0:?} is not an absolute http(s) url")]
+    BaseUrl(String),
+    /// An `https` base URL without TLS settings.
+    #[error("epd base url {0:?} is https but no tls settings (trust anchors) are given")]
+    NoTls(String),
+    /// The authorization value is not a valid header value.
+    #[error("the epd authorization value is not a valid http header value")]
+    Authorization,
+}
+
+/// The [`Epd`] over HTTP(S) against a FHIR R4 server. Cheap to clone (one connection pool).
+#[derive(Clone)]
+pub struct FhirEpd {
+    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    base: Arc<str>,
+    authorization: Option<HeaderValue>,
+    config: Arc<FhirEpdConfig>,
+}
+
+impl std::fmt::Debug for FhirEpd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FhirEpd")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A resource from a search: its type, id, JSON text, and whether it was an include.
+struct Found {
+    kind: String,
+    id: Option<String>,
+    text: Box<RawValue>,
+    include: bool,
+}
+
+fn malformed(e: FhirError) -> EpdError {
+    EpdError::Malformed(e.to_string())
+}
+
+fn parse_value(text: &RawValue) -> Result<Value, EpdError> {
+    serde_json::from_str(text.get()).map_err(|e| EpdError::Malformed(e.to_string()))
+}
+
+/// Percent-encodes everything but the unreserved characters.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn token(system: &str, code: &str) -> String {
+    encode(&format!("{system}|{code}"))
+}
+
+impl FhirEpd {
+    /// An adapter for the server at `config.base_url`.
+    ///
+    /// # Errors
+    ///
+    /// [`FhirConfigError`] for a base URL that is not absolute http(s), https without TLS
+    /// settings, or an authorization value that is no header value.
+    pub fn new(config: FhirEpdConfig) -> Result<Self, FhirConfigError> {
+        let base = config.base_url.trim_end_matches('/').to_owned();
+        let uri: http::Uri = base
+            .parse()
+            .map_err(|_| FhirConfigError::BaseUrl(base.clone()))?;
+        let https = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => return Err(FhirConfigError::BaseUrl(base)),
+        };
+        if uri.host().is_none() || uri.query().is_some() {
+            return Err(FhirConfigError::BaseUrl(base));
+        }
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(config.connect_timeout));
+        http.set_nodelay(true);
+        let tls = match (&config.tls, https) {
+            (Some(tls), _) => (**tls).clone(),
+            (None, true) => return Err(FhirConfigError::NoTls(base)),
+            // Plain http: the TLS half is never used, but the connector wants a config.
+            (None, false) => rustls::ClientConfig::builder_with_provider(Arc::new(
+                rustls::crypto::aws_lc_rs::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .map_err(|_| FhirConfigError::NoTls(base.clone()))?
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth(),
+        };
+        let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls);
+        let connector = if https {
+            builder.https_only().enable_http1().wrap_connector(http)
+        } else {
+            builder.https_or_http().enable_http1().wrap_connector(http)
+        };
+        let authorization = config
+            .authorization
+            .as_deref()
+            .map(|a| {
+                let mut v = HeaderValue::from_str(a).map_err(|_| FhirConfigError::Authorization)?;
+                v.set_sensitive(true);
+                Ok(v)
+            })
+            .transpose()?;
+        Ok(Self {
+            client: Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(30))
+                .build(connector),
+            base: base.into(),
+            authorization,
+            config: Arc::new(config),
+        })
+    }
+
+    /// The FHIR base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Runs `work` within the configured deadline.
+    async fn within<T>(
+        &self,
+        work: impl Future<Output = Result<T, EpdError>>,
+    ) -> Result<T, EpdError> {
+        tokio::time::timeout(self.config.timeout, work)
+            .await
+            .unwrap_or(Err(EpdError::Timeout))
+    }
+
+    /// One GET, tried again on passing failures.
+    async fn get(&self, url: &str, ctx: &RequestContext) -> Result<Bytes, EpdError> {
+        let mut attempt = 0;
+        loop {
+            match self.get_once(url, ctx).await {
+                Err(Failure::Passing(e)) if attempt < self.config.retries => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
+                    let _ = e;
+                }
+                Err(Failure::Passing(e) | Failure::Final(e)) => return Err(e),
+                Ok(body) => return Ok(body),
+            }
+        }
+    }
+
+    async fn get_once(&self, url: &str, ctx: &RequestContext) -> Result<Bytes, Failure> {
+        let mut request = Request::get(url)
+            .header(ACCEPT, "application/fhir+json")
+            .header("x-request-id", ctx.request_id.as_str());
+        if let Some(a) = &self.authorization {
+            request = request.header(AUTHORIZATION, a.clone());
+        }
+        let request = request
+            .body(Empty::new())
+            .map_err(|e| Failure::Final(EpdError::Refused(format!("bad request: {e}"))))?;
+        let response = self.client.request(request).await.map_err(|e| {
+            Failure::Passing(EpdError::Unavailable(if e.is_connect() {
+                "cannot connect".to_owned()
+            } else {
+                "the connection failed".to_owned()
+            }))
+        })?;
+        let status = response.status();
+        let max = self.config.max_response_bytes;
+        let too_large = || EpdError::TooLarge(format!("a response of more than {max} bytes"));
+        let declared = response
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > max as u64) {
+            return Err(Failure::Final(too_large()));
+        }
+        let json = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| {
+                let t = t.trim_start().to_ascii_lowercase();
+                t.starts_with("application/fhir+json") || t.starts_with("application/json")
+            });
+        let body = Limited::new(response.into_body(), max)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
+                    Failure::Final(too_large())
+                } else if ended_early(e.as_ref()) {
+                    Failure::Final(EpdError::Malformed(
+                        "the response ended before it was complete".to_owned(),
+                    ))
+                } else {
+                    Failure::Passing(EpdError::Unavailable(
+                        "the connection failed while reading".to_owned(),
+                    ))
+                }
+            })?
+            .to_bytes();
+        if status.is_success() {
+            if !json {
+                return Err(Failure::Final(EpdError::Malformed(
+                    "the response is not FHIR JSON (content type)".to_owned(),
+                )));
+            }
+            return Ok(body);
+        }
+        let outcome = std::str::from_utf8(&body)
+            .ok()
+            .and_then(OperationOutcome::parse)
+            .map(|o| format!(" ({})", o.code))
+            .unwrap_or_default();
+        let what = format!("http {}{outcome}", status.as_u16());
+        Err(match status {
+            StatusCode::NOT_FOUND | StatusCode::GONE => Failure::Final(EpdError::NotFound(what)),
+            StatusCode::TOO_MANY_REQUESTS
+            | StatusCode::BAD_GATEWAY
+            | StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::GATEWAY_TIMEOUT => Failure::Passing(EpdError::Unavailable(what)),
+            s if s.is_server_error() => Failure::Final(EpdError::Unavailable(what)),
+            _ => Failure::Final(EpdError::Refused(what)),
+        })
+    }
+
+    /// A search, every page: `kind?params&_count=…`.
+    async fn search(
+        &self,
+        kind: &str,
+        params: &[(&str, String)],
+        ctx: &RequestContext,
+    ) -> Result<Vec<Found>, EpdError> {
+        let mut query: Vec<String> = params
+            .iter()
+            .map(|(name, value)| format!("{}={value}", encode(name)))
+            .collect();
+        query.push(format!("_count={}", self.config.page_size));
+        let mut url = format!("{}/{kind}?{}", self.base, query.join("&"));
+        let mut found = Vec::new();
+        for page in 0.. {
+            if page == self.config.max_pages {
+                return Err(EpdError::TooLarge(format!(
+                    "a search of more than {} pages",
+                    self.config.max_pages
+                )));
+            }
+            let body = self.get(&url, ctx).await?;
+            let text = std::str::from_utf8(&body)
+                .map_err(|_| EpdError::Malformed("the response is not UTF-8".to_owned()))?;
+            let bundle = Bundle::parse(text).map_err(malformed)?;
+            let next = bundle.next().map(str::to_owned);
+            for entry in bundle.entry {
+                let include = entry.is_include();
+                let Some((kind, id)) = entry.head().map_err(malformed)? else {
+                    continue;
+                };
+                let Some(text) = entry.resource else { continue };
+                // An OperationOutcome in a searchset carries warnings, not data.
+                if kind == "OperationOutcome" {
+                    continue;
+                }
+                found.push(Found {
+                    kind,
+                    id,
+                    text,
+                    include,
+                });
+            }
+            match next {
+                None => break,
+                Some(next) => {
+                    let inside = next
+                        .strip_prefix(&*self.base)
+                        .is_some_and(|rest| rest.starts_with('/') || rest.starts_with('?'));
+                    if !inside {
+                        return Err(EpdError::Malformed(
+                            "a next-page link outside the epd's base url".to_owned(),
+                        ));
+                    }
+                    url = next;
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// The resources of `kind` about `patient`; each must be about that patient.
+    async fn about<T>(
+        &self,
+        kind: &str,
+        patient: &PatientId,
+        extra: &[(&str, String)],
+        ctx: &RequestContext,
+        map: impl Fn(&Value) -> Result<(PatientId, T), FhirError>,
+    ) -> Result<Vec<T>, EpdError> {
+        let mut params = vec![("patient", encode(patient.as_str()))];
+        params.extend(extra.iter().cloned());
+        let found = self.search(kind, &params, ctx).await?;
+        let mut out = Vec::new();
+        for f in found.iter().filter(|f| f.kind == kind && !f.include) {
+            let (of, item) = map(&parse_value(&f.text)?).map_err(malformed)?;
+            if &of != patient {
+                return Err(other_patient(kind));
+            }
+            out.push(item);
+        }
+        Ok(out)
+    }
+
+    /// Encounters with their patients and treatment restrictions, kept to `gps` and `keep`.
+    async fn listed(
+        &self,
+        gps: &[AgbCode],
+        params: Vec<(&str, String)>,
+        keep: impl Fn(&zvp_core::Admission) -> bool,
+        ctx: &RequestContext,
+    ) -> Result<Vec<ListedPatient>, EpdError> {
+        if gps.is_empty() {
+            return Ok(Vec::new());
+        }
+        let identifiers: Vec<String> = gps
+            .iter()
+            .map(|agb| token(AGB_SYSTEM, &agb.to_string()))
+            .collect();
+        let mut params = params;
+        params.extend([
+            ("class", "IMP".to_owned()),
+            (
+                "patient.general-practitioner:identifier",
+                identifiers.join(","),
+            ),
+            ("_include", encode("Encounter:patient")),
+            ("_revinclude:iterate", encode("Consent:patient")),
+        ]);
+        let found = self.search("Encounter", &params, ctx).await?;
+        let mut patients = self.patients_with_restrictions(&found)?;
+        let mut listed = Vec::new();
+        for f in found.iter().filter(|f| f.kind == "Encounter" && !f.include) {
+            let admission = fhir::admission_from_fhir(&parse_value(&f.text)?).map_err(malformed)?;
+            if !keep(&admission) {
+                continue;
+            }
+            let patient = patients.get_mut(&admission.patient).ok_or_else(|| {
+                EpdError::Malformed("an Encounter whose Patient is not included".to_owned())
+            })?;
+            if !patient
+                .registered_gp
+                .as_ref()
+                .is_some_and(|gp| gps.contains(&gp.agb))
+            {
+                continue;
+            }
+            listed.push(ListedPatient {
+                patient: patient.clone(),
+                admission,
+            });
+        }
+        Ok(listed)
+    }
+
+    /// The Patients among `found`, each with the treatment restrictions (Consents) among
+    /// `found` that are about them.
+    fn patients_with_restrictions(
+        &self,
+        found: &[Found],
+    ) -> Result<HashMap<PatientId, Patient>, EpdError> {
+        let mut patients = HashMap::new();
+        let mut restrictions: Vec<(PatientId, TreatmentRestriction)> = Vec::new();
+        for f in found {
+            match f.kind.as_str() {
+                "Patient" => {
+                    let p = fhir::patient_from_fhir(&parse_value(&f.text)?).map_err(malformed)?;
+                    patients.insert(p.id.clone(), p);
+                }
+                "Consent" => {
+                    if let Some(r) =
+                        fhir::restriction_from_fhir(&parse_value(&f.text)?).map_err(malformed)?
+                    {
+                        restrictions.push(r);
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (patient, restriction) in restrictions {
+            if let Some(p) = patients.get_mut(&patient) {
+                p.treatment_restrictions.push(restriction);
+            }
+        }
+        Ok(patients)
+    }
+}
+
+/// Whether a body error is the connection closing before the declared length arrived.
+fn ended_early(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(e) = cause {
+        if e.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message)
+            || e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::UnexpectedEof)
+        {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// A failed attempt: worth another try, or not.
+enum Failure {
+    Passing(EpdError),
+    Final(EpdError),
+}
+
+fn other_patient(kind: &str) -> EpdError {
+    EpdError::Malformed(format!(
+        "the epd returned a {kind} of another patient than asked"
+    ))
+}
+
+fn instant(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+#[async_trait]
+impl Epd for FhirEpd {
+    async fn admitted(
+        &self,
+        gps: &[AgbCode],
+        ctx: &RequestContext,
+    ) -> Result<Vec<ListedPatient>, EpdError> {
+        self.within(self.listed(
+            gps,
+            vec![("status", "in-progress".to_owned())],
+            |a| a.discharged_at().is_none(),
+            ctx,
+        ))
+        .await
+    }
+
+    async fn discharged_since(
+        &self,
+        gps: &[AgbCode],
+        since: DateTime<Utc>,
+        ctx: &RequestContext,
+    ) -> Result<Vec<ListedPatient>, EpdError> {
+        self.within(self.listed(
+            gps,
+            vec![
+                ("status", "finished".to_owned()),
+                ("date", encode(&format!("ge{}", instant(since)))),
+            ],
+            |a| a.discharged_at().is_some_and(|d| d >= since),
+            ctx,
+        ))
+        .await
+    }
+
+    async fn find_by_bsn(
+        &self,
+        bsn: Bsn,
+        birth_date: Option<NaiveDate>,
+        ctx: &RequestContext,
+    ) -> Result<Option<PatientId>, EpdError> {
+        self.within(async {
+            let mut params = vec![("identifier", token(BSN_SYSTEM, &bsn.to_string()))];
+            if let Some(d) = birth_date {
+                params.push(("birthdate", d.to_string()));
+            }
+            let found = self.search("Patient", &params, ctx).await?;
+            let mut ids = Vec::new();
+            for f in found.iter().filter(|f| f.kind == "Patient" && !f.include) {
+                let p = fhir::patient_from_fhir(&parse_value(&f.text)?).map_err(malformed)?;
+                if p.bsn == Some(bsn) && birth_date.is_none_or(|d| d == p.birth_date) {
+                    ids.push(p.id);
+                }
+            }
+            match ids.len() {
+                0 | 1 => Ok(ids.pop()),
+                _ => Err(EpdError::Malformed(
+                    "the epd has more than one patient with this bsn".to_owned(),
+                )),
+            }
+        })
+        .await
+    }
+
+    async fn patient(&self, id: &PatientId, ctx: &RequestContext) -> Result<Patient, EpdError> {
+        self.within(async {
+            let params = [
+                ("_id", encode(id.as_str())),
+                ("_revinclude", encode("Consent:patient")),
+            ];
+            let found = self.search("Patient", &params, ctx).await?;
+            self.patients_with_restrictions(&found)?
+                .remove(id)
+                .ok_or_else(|| EpdError::NotFound(format!("patient {id}")))
+        })
+        .await
+    }
+
+    async fn care_moments(
+        &self,
+        id: &PatientId,
+        ctx: &RequestContext,
+    ) -> Result<Vec<CareMoment>, EpdError> {
+        self.within(async {
+            let inpatient = [("class", "IMP".to_owned())];
+            let (referrals, appointments, operations, admissions) = tokio::try_join!(
+                self.about("ServiceRequest", id, &[], ctx, fhir::care_moment_from_fhir),
+                self.about("Appointment", id, &[], ctx, fhir::care_moment_from_fhir),
+                self.about("Procedure", id, &[], ctx, fhir::care_moment_from_fhir),
+                self.about(
+                    "Encounter",
+                    id,
+                    &inpatient,
+                    ctx,
+                    fhir::care_moment_from_fhir
+                ),
+            )?;
+            let mut moments: Vec<CareMoment> = referrals
+                .into_iter()
+                .chain(appointments)
+                .chain(operations)
+                .chain(admissions)
+                .collect();
+            moments.sort_by_key(|m| m.at);
+            Ok(moments)
+        })
+        .await
+    }
+
+    async fn allergies(
+        &self,
+        id: &PatientId,
+        ctx: &RequestContext,
+    ) -> Result<Vec<Allergy>, EpdError> {
+        self.within(self.about("AllergyIntolerance", id, &[], ctx, fhir::allergy_from_fhir))
+            .await
+    }
+
+    async fn conclusions(
+        &self,
+        id: &PatientId,
+        ctx: &RequestContext,
+    ) -> Result<Vec<ConclusionAndPlan>, EpdError> {
+        self.within(self.about(
+            "ClinicalImpression",
+            id,
+            &[],
+            ctx,
+            fhir::conclusion_from_fhir,
+        ))
+        .await
+    }
+
+    async fn letters(&self, id: &PatientId, ctx: &RequestContext) -> Result<Vec<Letter>, EpdError> {
+        self.within(self.about("DocumentReference", id, &[], ctx, fhir::letter_from_fhir))
+            .await
+    }
+
+    async fn diagnoses(
+        &self,
+        id: &PatientId,
+        ctx: &RequestContext,
+    ) -> Result<Vec<Diagnosis>, EpdError> {
+        self.within(self.about("Condition", id, &[], ctx, fhir::diagnosis_from_fhir))
+            .await
+    }
+
+    async fn medication(
+        &self,
+        id: &PatientId,
+        ctx: &RequestContext,
+    ) -> Result<Vec<Medication>, EpdError> {
+        self.within(self.about(
+            "MedicationStatement",
+            id,
+            &[],
+            ctx,
+            fhir::medication_from_fhir,
+        ))
+        .await
+    }
+
+    async fn results(
+        &self,
+        id: &PatientId,
+        category: ResultCategory,
+        ctx: &RequestContext,
+    ) -> Result<Vec<ResultReport>, EpdError> {
+        self.within(async {
+            let (system, code) = fhir::category_codings(category)
+                .first()
+                .copied()
+                .ok_or_else(|| EpdError::Refused("no category code".to_owned()))?;
+            let params = [
+                ("patient", encode(id.as_str())),
+                ("category", token(system, code)),
+                ("_include", encode("DiagnosticReport:result")),
+            ];
+            let found = self.search("DiagnosticReport", &params, ctx).await?;
+            let observations: HashMap<&str, &str> = found
+                .iter()
+                .filter(|f| f.kind == "Observation")
+                .filter_map(|f| Some((f.id.as_deref()?, f.text.get())))
+                .collect();
+            let mut reports = Vec::new();
+            for f in found
+                .iter()
+                .filter(|f| f.kind == "DiagnosticReport" && !f.include)
+            {
+                let (of, report) = fhir::report_from_fhir(&parse_value(&f.text)?, |oid| {
+                    observations.get(oid).copied()
+                })
+                .map_err(malformed)?;
+                if &of != id {
+                    return Err(other_patient("DiagnosticReport"));
+                }
+                // A LAB search also finds the nuclear lab's reports (they are LAB too).
+                if report.category == category {
+                    reports.push(report);
+                }
+            }
+            reports.sort_by_key(|r| std::cmp::Reverse(r.issued));
+            Ok(reports)
+        })
+        .await
+    }
+
+    async fn lab_history(
+        &self,
+        id: &PatientId,
+        code: &str,
+        ctx: &RequestContext,
+    ) -> Result<Vec<LabObservation>, EpdError> {
+        self.within(async {
+            let params = [
+                ("patient", encode(id.as_str())),
+                ("code", encode(code)),
+                ("_sort", "date".to_owned()),
+            ];
+            let found = self.search("Observation", &params, ctx).await?;
+            let mut history = Vec::new();
+            for f in found
+                .iter()
+                .filter(|f| f.kind == "Observation" && !f.include)
+            {
+                let (of, o) = fhir::observation_from_fhir(f.text.get()).map_err(malformed)?;
+                if &of != id {
+                    return Err(other_patient("Observation"));
+                }
+                if o.code.code == code {
+                    history.push(o);
+                }
+            }
+            history.sort_by_key(|o| o.effective);
+            Ok(history)
+        })
+        .await
+    }
+
+    async fn document(
+        &self,
+        id: &PatientId,
+        document: &DocumentId,
+        ctx: &RequestContext,
+    ) -> Result<Document, EpdError> {
+        self.within(async {
+            let url = format!(
+                "{}/DocumentReference/{}",
+                self.base,
+                encode(document.as_str())
+            );
+            let body = self.get(&url, ctx).await?;
+            let value: Value =
+                serde_json::from_slice(&body).map_err(|e| EpdError::Malformed(e.to_string()))?;
+            let (of, doc) = fhir::document_from_fhir(&value).map_err(malformed)?;
+            // Another patient's document is, for this patient, not there.
+            if &of != id || &doc.id != document {
+                return Err(EpdError::NotFound(format!("document {document}")));
+            }
+            Ok(doc)
+        })
+        .await
+    }
+}
