@@ -22,9 +22,9 @@ implementations of the spec:
     every resource is also loaded into its strict R4 model, which catches what R4B allows
     and R4 does not, and JSON types that fhir.resources (pydantic, lax mode) quietly coerces
     ("true" for a boolean, "8.1" for a decimal). Then it is used as a real client would
-    use it: read, search, paging. Its models are strict about element names, JSON types
-    and required elements, but not about formats (ids) nor the content of `_x` primitive
-    extensions.
+    use it: read, search, paging. Its models are strict about element names, JSON types,
+    required elements and date formats, but not about id formats nor the content of `_x`
+    primitive extensions.
 
 What it does, against the synthetic hospital:
 
@@ -55,7 +55,6 @@ import json
 import os
 import re
 import signal
-import socket
 import sys
 import urllib.error
 import urllib.parse
@@ -82,6 +81,9 @@ from fhirclient.models.patient import Patient as FcPatient
 TIMEOUT = 30  # seconds, for every request
 MAX_PAGES = 50  # per search
 MAX_PATIENTS = 5
+# A small page size (_count) on the encounter and lab-series searches, so that `next` links are
+# followed for real: the server's default page is larger than one patient's data.
+SMALL_PAGE = "3"
 DEADLINE = int(os.environ.get("ZVP_FHIR_CHECK_DEADLINE", "600"))  # seconds, whole run
 FHIR_JSON = "application/fhir+json"
 
@@ -343,7 +345,6 @@ class Checker:
         self.requests = 0
         self.seen: dict[str, bool] = {}  # canonical JSON -> valid, so each is checked once
         self.content_types: set[str] = set()  # wrong Content-Types already reported
-        self.group_lines: list[str] = []
         self.notes: list[str] = []
         self.group = ""
 
@@ -400,8 +401,7 @@ class Checker:
                 pass
             self.fail(f"GET {url}: HTTP {e.code} {e.reason}" + (f": {detail}" if detail else ""))
             raise CheckFailed() from None
-        except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError,
-                http.client.HTTPException, OSError) as e:
+        except (OSError, http.client.HTTPException) as e:  # URLError, timeouts, resets
             reason = getattr(e, "reason", None) or e
             raise NetworkError(f"GET {url}: {reason}") from None
         mime = content_type.split(";")[0].strip().lower()
@@ -436,7 +436,7 @@ class Checker:
             self.fail(f"{who}: unknown resourceType {rtype!r} (in {where})")
             self.seen[key] = False
             return False
-        if "id" not in resource:
+        if "id" not in resource and rtype != "Bundle":  # a search result Bundle needs none
             self.fail(f"{who}: a resource served by the server has no id (in {where})")
         if rtype == "Bundle" and isinstance(resource.get("entry"), list):
             # Entries without their resources (Bundle.entry.resource is 0..1).
@@ -488,9 +488,9 @@ class Checker:
                 json_name = info.alias or field
                 if json_name == "resourceType":
                     continue
-                items = value if isinstance(value, list) else [value]
-                for i, item in enumerate(items):
-                    sub_shown = f"{shown}.{json_name}" + (f"[{i}]" if isinstance(value, list) else "")
+                is_list = isinstance(value, list)
+                for i, item in enumerate(value if is_list else [value]):
+                    sub_shown = f"{shown}.{json_name}" + (f"[{i}]" if is_list else "")
                     sub_r = f"{rpath}.{json_name}"
                     sub_t = f"{tpath}.{json_name}" if tpath else None
                     if isinstance(item, R4BResource):  # contained resources
@@ -696,11 +696,12 @@ def check_capabilities(c: Checker, statement: dict | None) -> None:
                 continue
             have = {i.get("code") for i in entry.get("interaction") or []}
             names = {p.get("name") for p in entry.get("searchParam") or []}
+            inc = set(entry.get("searchInclude") or [])
+            revinc = set(entry.get("searchRevInclude") or [])
             for what, want, got in (("interaction", interactions, have),
                                     ("searchParam", params, names),
-                                    ("searchInclude", includes, set(entry.get("searchInclude") or [])),
-                                    ("searchRevInclude", revincludes,
-                                     set(entry.get("searchRevInclude") or []))):
+                                    ("searchInclude", includes, inc),
+                                    ("searchRevInclude", revincludes, revinc)):
                 for missing in sorted(want - got):
                     c.fail(f"CapabilityStatement: {rtype} does not declare {what} {missing}")
 
@@ -839,7 +840,8 @@ def check_one_patient(c: Checker, pid: str, data: PatientData) -> None:
     if patient is not None:
         data.patients[pid] = patient
 
-    encounters = run("Encounter", [("patient", pid), ("class", "IMP")], "Encounter",
+    encounters = run("Encounter", [("patient", pid), ("class", "IMP"), ("_count", SMALL_PAGE)],
+                     "Encounter",
                      about_patient(lambda e: None if (e.get("class") or {}).get("code") == "IMP"
                                    else f"class is {e.get('class')!r}, not IMP"))
     if encounters is not None:
@@ -886,7 +888,8 @@ def check_one_patient(c: Checker, pid: str, data: PatientData) -> None:
                 f"code {o.get('code')!r} lacks {LOINC}|{lab_code}"
 
         series = run("Observation", [("patient", pid), ("code", f"{LOINC}|{lab_code}"),
-                                     ("_sort", "date")], "Observation", about_patient(has_code))
+                                     ("_sort", "date"), ("_count", SMALL_PAGE)], "Observation",
+                     about_patient(has_code))
         if series is not None:
             times = [when(o) for o in series.matches]
             try:
@@ -1016,7 +1019,8 @@ def check_fhirclient(c: Checker, data: PatientData) -> None:
                        f"{families_of(patient.name)}, the JSON has {families_of(raw.get('name'))}")
 
             def encounters() -> list:
-                search = FcEncounter.where(struct={"patient": pid, "class": "IMP"})
+                search = FcEncounter.where(struct={"patient": pid, "class": "IMP",
+                                                   "_count": SMALL_PAGE})
                 return [r for bundle in limited(search.perform_iter(smart.server))
                         for r in (e.resource for e in bundle.entry or [])
                         if r is not None and r.resource_type == "Encounter"]
@@ -1034,7 +1038,8 @@ def check_fhirclient(c: Checker, data: PatientData) -> None:
             code, raw_observations = data.observations[pid]
 
             def observations() -> list:
-                search = FcObservation.where(struct={"patient": pid, "code": f"{LOINC}|{code}"})
+                search = FcObservation.where(struct={"patient": pid, "code": f"{LOINC}|{code}",
+                                                     "_count": SMALL_PAGE})
                 return [r for bundle in limited(search.perform_iter(smart.server))
                         for r in (e.resource for e in bundle.entry or [])
                         if r is not None and r.resource_type == "Observation"]

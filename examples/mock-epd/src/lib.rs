@@ -645,10 +645,19 @@ async fn encounters(
             let since = q
                 .get("date")
                 .and_then(|d| d.strip_prefix("ge").map(str::to_owned))
-                .and_then(|d| DateTime::parse_from_rfc3339(&d).ok())
-                .map(|d| d.with_timezone(&Utc))
+                .and_then(|d| {
+                    DateTime::parse_from_rfc3339(&d)
+                        .map(|d| d.with_timezone(&Utc))
+                        .ok()
+                        .or_else(|| {
+                            let day = d.parse::<NaiveDate>().ok()?;
+                            Some(day.and_hms_opt(0, 0, 0)?.and_utc())
+                        })
+                })
                 .ok_or_else(|| {
-                    EpdError::Refused("finished encounters need date=ge<dateTime>".to_owned())
+                    EpdError::Refused(
+                        "finished encounters need date=ge<date or dateTime>".to_owned(),
+                    )
                 })?;
             epd.discharged_since(&gps, since, ctx).await?
         }

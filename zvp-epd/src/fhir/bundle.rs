@@ -14,6 +14,9 @@ use super::FhirError;
 pub struct Bundle {
     /// Always `Bundle`.
     pub resource_type: String,
+    /// The bundle's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// `searchset` for search results.
     #[serde(rename = "type")]
     pub kind: String,
@@ -188,8 +191,13 @@ pub fn searchset(
             }
         })
         .collect();
+    // A stable id per page: FNV-1a of the self link.
+    let id = self_link.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
     Bundle {
         resource_type: "Bundle".to_owned(),
+        id: Some(format!("searchset-{id:016x}")),
         kind: "searchset".to_owned(),
         total: Some(total),
         link,
@@ -242,9 +250,21 @@ pub fn capability_statement(software: &str, version: &str, date: &str) -> Value 
             .collect();
         json!({ "type": kind, "interaction": interaction, "searchParam": search_param })
     };
+    let resource =
+        |kind: &str, params: &[(&str, &str)], read: bool, include: &[&str], revinclude: &[&str]| {
+            let mut r = resource(kind, params, read);
+            if !include.is_empty() {
+                super::put(&mut r, "searchInclude", json!(include));
+            }
+            if !revinclude.is_empty() {
+                super::put(&mut r, "searchRevInclude", json!(revinclude));
+            }
+            r
+        };
     let patient = [("patient", "reference")];
     json!({
         "resourceType": "CapabilityStatement",
+        "id": software,
         "status": "active",
         "date": date,
         "kind": "instance",
@@ -255,20 +275,23 @@ pub fn capability_statement(software: &str, version: &str, date: &str) -> Value 
         "rest": [{
             "mode": "server",
             "resource": [
-                resource("Patient", &[("_id", "token"), ("identifier", "token"), ("birthdate", "date")], true),
+                resource("Patient", &[("_id", "token"), ("identifier", "token"), ("birthdate", "date"),
+                    ("general-practitioner", "reference")], true, &[], &["Consent:patient"]),
                 resource("Encounter", &[("patient", "reference"), ("class", "token"), ("status", "token"),
-                    ("date", "date"), ("patient.general-practitioner:identifier", "token")], true),
-                resource("Consent", &patient, true),
-                resource("Appointment", &patient, true),
-                resource("Procedure", &patient, true),
-                resource("ServiceRequest", &patient, true),
-                resource("AllergyIntolerance", &patient, true),
-                resource("ClinicalImpression", &patient, true),
-                resource("Condition", &patient, true),
-                resource("MedicationStatement", &patient, true),
-                resource("DocumentReference", &patient, true),
-                resource("DiagnosticReport", &[("patient", "reference"), ("category", "token")], true),
-                resource("Observation", &[("patient", "reference"), ("code", "token")], true),
+                    ("date", "date")], true, &["Encounter:patient"], &["Consent:patient"]),
+                resource("Consent", &patient, true, &[], &[]),
+                resource("Appointment", &patient, true, &[], &[]),
+                resource("Procedure", &patient, true, &[], &[]),
+                resource("ServiceRequest", &patient, true, &[], &[]),
+                resource("AllergyIntolerance", &patient, true, &[], &[]),
+                resource("ClinicalImpression", &patient, true, &[], &[]),
+                resource("Condition", &patient, true, &[], &[]),
+                resource("MedicationStatement", &patient, true, &[], &[]),
+                resource("DocumentReference", &patient, true, &[], &[]),
+                resource("DiagnosticReport", &[("patient", "reference"), ("category", "token")], true,
+                    &["DiagnosticReport:result"], &[]),
+                resource("Observation", &[("patient", "reference"), ("code", "token"), ("date", "date")],
+                    true, &[], &[]),
             ],
         }],
     })
