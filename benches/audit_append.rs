@@ -5,7 +5,8 @@
 //! A bench binary rather than criterion: it measures throughput and latency percentiles of
 //! concurrent appenders, which criterion's per-iteration timing does not. Every append
 //! returns only when durable on both sides. Run: `cargo bench -p zvp-benches --bench
-//! audit_append` (ZVP_BENCH_APPENDS sets appends per configuration, default 3000).
+//! audit_append` (ZVP_BENCH_APPENDS sets appends per configuration, default 3000;
+//! ZVP_BENCH_ONLY=postgres runs only the PostgreSQL rows).
 
 #![allow(
     clippy::unwrap_used,
@@ -275,6 +276,11 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3000);
+    // ZVP_BENCH_ONLY=postgres runs the PostgreSQL rows alone (e.g. with more appends).
+    if std::env::var("ZVP_BENCH_ONLY").as_deref() == Ok("postgres") {
+        postgres_rows(total);
+        return;
+    }
     let fsync = fsync_yardstick(&fresh("yardstick"));
     println!(
         "one write + fdatasync: {:.0} µs (median)",
