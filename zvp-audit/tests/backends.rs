@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use common::event;
 use zvp_audit::checkpoint::CheckpointSigner;
+use zvp_audit::event::AuditEvent;
 use zvp_audit::log::pg::PgLog;
 use zvp_audit::log::{AuditLog, FileLog, FileLogOptions, LogError};
 use zvp_audit::merkle;
@@ -80,6 +81,19 @@ async fn behaves(log: Arc<dyn AuditLog>) {
         log.inclusion_proof(60, 60).await,
         Err(LogError::Proof(_))
     ));
+
+    // The events read back in order, each the one appended under its number.
+    let events = log.events().await.unwrap();
+    assert_eq!(
+        events.iter().map(|(seq, _)| *seq).collect::<Vec<_>>(),
+        (0..60).collect::<Vec<_>>()
+    );
+    // The concurrent ones in some order, the sequential ones exactly.
+    let mut first_fifty: Vec<AuditEvent> = events[..50].iter().map(|(_, e)| e.clone()).collect();
+    first_fifty.sort_by_key(|e| e.recorded);
+    assert_eq!(first_fifty, (0..50).map(event).collect::<Vec<_>>());
+    assert_eq!(events[55].1, event(55));
+    assert_eq!(events[59].1, event(59));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -27,9 +27,9 @@ pub(crate) enum AuditCommand {
     },
     /// Sign a checkpoint of the log as it is now and store it in the log.
     Checkpoint {
-        /// The log directory.
-        #[arg(long)]
-        log: PathBuf,
+        /// Where the log is.
+        #[command(flatten)]
+        log: LogSource,
         /// The private key file from `keygen`.
         #[arg(long)]
         key: PathBuf,
@@ -43,18 +43,19 @@ pub(crate) enum AuditCommand {
     /// Re-read the whole log and check every record and checkpoint. Exits 0 only when all is
     /// well; otherwise prints the first bad record and exits 1.
     Verify {
-        /// The log directory.
+        /// Where the log is.
+        #[command(flatten)]
+        log: LogSource,
+        /// The verifier key (`name+id+key`, as `keygen` printed it). Without it, a log with
+        /// signed checkpoints fails at its first checkpoint.
         #[arg(long)]
-        log: PathBuf,
-        /// The verifier key (`name+id+key`, as `keygen` printed it).
-        #[arg(long)]
-        verifier_key: String,
+        verifier_key: Option<String>,
     },
     /// Report from the log: who looked at a patient's record, or what a practitioner did.
     Report {
-        /// The log directory.
-        #[arg(long)]
-        log: PathBuf,
+        /// Where the log is.
+        #[command(flatten)]
+        log: LogSource,
         /// The patient's BSN.
         #[arg(
             long,
@@ -75,6 +76,38 @@ pub(crate) enum AuditCommand {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
     },
+}
+
+/// `--log DIR` or `--config FILE`: the file log directly, or the one the portal's
+/// configuration names.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct LogSource {
+    /// The log directory.
+    #[arg(long)]
+    log: Option<PathBuf>,
+    /// The portal's configuration (`zvp.toml`), whose `[audit]` names the log.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+impl LogSource {
+    /// The log directory.
+    fn dir(&self) -> Result<PathBuf, String> {
+        if let Some(dir) = &self.log {
+            return Ok(dir.clone());
+        }
+        let path = self.config.as_deref().ok_or("give --log or --config")?;
+        let config =
+            zvp_portal::config::Config::load(path, std::env::vars()).map_err(|e| e.to_string())?;
+        match config.audit.kind {
+            zvp_portal::config::AuditKind::File => Ok(config.audit.dir),
+            zvp_portal::config::AuditKind::Postgres => Err(format!(
+                "{}: the audit log is in PostgreSQL; this command reads file logs",
+                path.display()
+            )),
+        }
+    }
 }
 
 /// `--format`.
@@ -113,7 +146,7 @@ pub(crate) fn run(command: AuditCommand) -> ExitCode {
                     CheckpointSigner::from_pkcs8(&name, &pkcs8).map_err(|e| e.to_string())
                 })
                 .and_then(|signer| {
-                    let log = FileLog::open(&log, FileLogOptions::default())
+                    let log = FileLog::open(&log.dir()?, FileLogOptions::default())
                         .map_err(|e| e.to_string())?;
                     log.checkpoint(&signer, &origin).map_err(|e| e.to_string())
                 });
@@ -126,11 +159,23 @@ pub(crate) fn run(command: AuditCommand) -> ExitCode {
             }
         }
         AuditCommand::Verify { log, verifier_key } => {
-            let verifier = match CheckpointVerifier::parse(&verifier_key) {
-                Ok(v) => v,
-                Err(e) => return usage(&e.to_string()),
+            let verifier = match verifier_key {
+                Some(key) => match CheckpointVerifier::parse(&key) {
+                    Ok(v) => v,
+                    Err(e) => return usage(&e.to_string()),
+                },
+                // No key given: a key no checkpoint is signed with, so a log without
+                // checkpoints verifies and one with checkpoints fails at the first.
+                None => match CheckpointSigner::generate("no-key-given") {
+                    Ok((signer, _)) => signer.verifier().clone(),
+                    Err(e) => return usage(&e.to_string()),
+                },
             };
-            match verify(&log, &verifier) {
+            let dir = match log.dir() {
+                Ok(dir) => dir,
+                Err(e) => return usage(&e),
+            };
+            match verify(&dir, &verifier) {
                 Ok(report) => {
                     println!(
                         "ok: {} records, {} signed checkpoints, root {}",
@@ -153,7 +198,10 @@ pub(crate) fn run(command: AuditCommand) -> ExitCode {
             from,
             to,
             format,
-        } => match report(&log, patient, practitioner, Period { from, to }, format) {
+        } => match log
+            .dir()
+            .and_then(|dir| report(&dir, patient, practitioner, Period { from, to }, format))
+        {
             Ok(text) => {
                 print!("{text}");
                 ExitCode::SUCCESS

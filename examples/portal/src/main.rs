@@ -1,7 +1,8 @@
 //! `zvp-portal`: the reference Zorgverlenersportaal, and its operator commands.
 //!
 //! ```text
-//! zvp-portal demo                      the portal (lands with the portal issue)
+//! zvp-portal demo [--dir DIR]          the whole portal on this machine (see the README)
+//! zvp-portal serve --config FILE       the portal with a configuration file
 //! zvp-portal uzi inspect CERT          print the UZI fields of a certificate as JSON
 //! zvp-portal uzi verify --anchors DIR [--intermediates DIR] [--crl FILE]...
 //!            [--at RFC3339] [--test-environment] [--eligible-roles 01.015,...]
@@ -16,6 +17,7 @@
 //! Run with `cargo run -p zvp-portal -- <command>`.
 
 mod audit_cmd;
+mod demo;
 mod policy_cmd;
 mod testpki_cmd;
 mod uzi_cmd;
@@ -34,8 +36,20 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the portal demo (lands with the portal issue).
-    Demo,
+    /// Run the whole portal on this machine: a test PKI with demo cards, the synthetic
+    /// hospital over FHIR, https://localhost:8443.
+    Demo {
+        /// Where the demo keeps its PKI, configuration, directory and audit log (reused by
+        /// the next run).
+        #[arg(long, default_value = "zvp-demo")]
+        dir: std::path::PathBuf,
+    },
+    /// Run the portal with a configuration file.
+    Serve {
+        /// The configuration (TOML; see the zvp_portal::config docs).
+        #[arg(long)]
+        config: std::path::PathBuf,
+    },
     /// Inspect and verify UZI-pas certificates.
     #[command(subcommand)]
     Uzi(uzi_cmd::UziCommand),
@@ -53,16 +67,82 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Demo => {
-            eprintln!(
-                "zvp-portal demo: the portal is not built yet (it lands with the portal issue); \
-                 nothing was started"
-            );
-            ExitCode::from(2)
-        }
+        Command::Demo { dir } => demo::run(&dir),
+        Command::Serve { config } => serve_cmd(&config),
         Command::Uzi(command) => uzi_cmd::run(command),
         Command::Audit(command) => audit_cmd::run(command),
         Command::Policy(command) => policy_cmd::run(command),
         Command::Testpki(command) => testpki_cmd::run(command),
+    }
+}
+
+/// `zvp-portal serve --config FILE`.
+fn serve_cmd(path: &std::path::Path) -> ExitCode {
+    let run = async {
+        let config =
+            zvp_portal::config::Config::load(path, std::env::vars()).map_err(|e| e.to_string())?;
+        let portal =
+            zvp_portal::assemble::portal(&config, chrono::Utc::now()).map_err(|e| e.to_string())?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let admin = tokio::net::TcpListener::bind(config.server.admin_listen)
+            .await
+            .map_err(|e| e.to_string())?;
+        let admin_task = tokio::spawn(zvp_portal::serve::serve_plain(
+            admin,
+            portal.admin_router(),
+            stopped.clone(),
+        ));
+        let web_listener = tokio::net::TcpListener::bind(config.server.listen)
+            .await
+            .map_err(|e| e.to_string())?;
+        let web = if config.proxy.trusted.is_empty() {
+            let (chain, key) = zvp_portal::serve::read_identity(
+                &config.server.certificate,
+                &config.server.private_key,
+            )
+            .map_err(|e| e.to_string())?;
+            let validator = zvp_portal::assemble::validator(&config).map_err(|e| e.to_string())?;
+            let tls =
+                zvp_portal::serve::tls_config(&validator, chain, key, config.server.tls13_only)
+                    .map_err(|e| e.to_string())?;
+            tokio::spawn(zvp_portal::serve::serve_tls(
+                web_listener,
+                tls,
+                portal.router(),
+                stopped,
+            ))
+        } else {
+            tokio::spawn(zvp_portal::serve::serve_plain(
+                web_listener,
+                portal.router(),
+                stopped,
+            ))
+        };
+        println!(
+            "zvp-portal: serving {} (admin {})",
+            config.server.listen, config.server.admin_listen
+        );
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = stop.send(true);
+        let _ = web.await;
+        let _ = admin_task.await;
+        Ok::<(), String>(())
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("zvp-portal serve: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("zvp-portal serve: {e}");
+            ExitCode::FAILURE
+        }
     }
 }

@@ -87,7 +87,7 @@ pub(crate) fn run(command: TestpkiCommand) -> ExitCode {
 }
 
 /// Writes the PKI; returns the number of cards.
-fn generate(
+pub(crate) fn generate(
     out: &Path,
     environment: Environment,
     algorithm: KeyAlgorithm,
@@ -259,6 +259,28 @@ fn demo_cards(now: chrono::DateTime<Utc>) -> Result<Vec<DemoCard>, Box<dyn std::
             name: "verlopen",
             spec: expired,
             outcome: "refused: expired two days before generation",
+        },
+        DemoCard {
+            name: "geblokkeerd",
+            spec: person(
+                900_000_010,
+                RoleCode::GENERAL_PRACTITIONER,
+                "Daan",
+                "Dekker",
+                "Huisarts",
+            )?,
+            outcome: "a valid card; the demo blocks its account (as after a stolen card)",
+        },
+        DemoCard {
+            name: "zonder-account",
+            spec: person(
+                900_000_011,
+                RoleCode::GENERAL_PRACTITIONER,
+                "Noor",
+                "Hendriks",
+                "Huisarts",
+            )?,
+            outcome: "a valid card without an account: offered the account request form",
         },
     ])
 }

@@ -66,6 +66,10 @@ pub trait AuditLog: Send + Sync {
     /// last.
     async fn checkpoint(&self, signer: &CheckpointSigner, origin: &str)
     -> Result<String, LogError>;
+
+    /// Every durable event with its sequence number, in order (for the reports; pruned
+    /// records are left out).
+    async fn events(&self) -> Result<Vec<(u64, AuditEvent)>, LogError>;
 }
 
 #[async_trait::async_trait]
@@ -92,6 +96,10 @@ impl AuditLog for FileLog {
         origin: &str,
     ) -> Result<String, LogError> {
         FileLog::checkpoint(self, signer, origin)
+    }
+
+    async fn events(&self) -> Result<Vec<(u64, AuditEvent)>, LogError> {
+        read_events(&self.dir).map_err(|e| LogError::Io(e.to_string()))
     }
 }
 

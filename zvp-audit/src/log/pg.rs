@@ -503,4 +503,26 @@ impl super::AuditLog for PgLog {
     ) -> Result<String, LogError> {
         PgLog::checkpoint(self, signer, origin).await
     }
+
+    async fn events(&self) -> Result<Vec<(u64, AuditEvent)>, LogError> {
+        let rows = self
+            .reader
+            .query(
+                &format!(
+                    "SELECT seq, event FROM {}.audit_records ORDER BY seq",
+                    self.schema
+                ),
+                &[],
+            )
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|row| {
+                let seq = u64::try_from(row.get::<_, i64>(0)).map_err(db)?;
+                let event = serde_json::from_slice(row.get::<_, &[u8]>(1))
+                    .map_err(|e| LogError::Io(format!("record {seq}: {e}")))?;
+                Ok((seq, event))
+            })
+            .collect()
+    }
 }

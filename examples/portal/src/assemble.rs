@@ -1,0 +1,193 @@
+//! A [`Portal`] from a [`Config`]: the UZI validator from the configured anchors,
+//! intermediates and CRLs, the EPD (synthetic in process, or FHIR), the directory and the
+//! audit log.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use zvp_audit::log::{AuditLog, FileLog, FileLogOptions};
+use zvp_auth::directory::{DirectoryStore, MemoryDirectory, SqliteDirectory};
+use zvp_auth::policy::Policy;
+use zvp_auth::uzi::{Environment, UziValidator};
+use zvp_core::{CardType, RoleCode};
+use zvp_epd::Epd;
+use zvp_epd::client::{FhirEpd, FhirEpdConfig};
+use zvp_epd::synthetic::SyntheticEpd;
+
+use crate::config::{AuditKind, Config, DirectoryKind, EpdKind, UziEnvironment};
+use crate::serve::pem_certificates;
+use crate::{Portal, ProxyTrust};
+
+/// Why a portal could not be assembled from its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum AssembleError {
+    /// A file named in the configuration could not be read.
+    #[error("{path}: {detail}")]
+    File {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A value in the configuration is not usable.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// A store could not be opened.
+    #[error("{0}")]
+    Store(String),
+}
+
+fn read(path: &std::path::Path) -> Result<Vec<u8>, AssembleError> {
+    std::fs::read(path).map_err(|e| AssembleError::File {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    })
+}
+
+/// The UZI validator the configuration describes, with its CRLs as read now.
+///
+/// # Errors
+///
+/// [`AssembleError`] naming the file or value.
+pub fn validator(config: &Config) -> Result<UziValidator, AssembleError> {
+    let uzi = &config.uzi;
+    let file = |path: &std::path::Path, detail: String| AssembleError::File {
+        path: path.display().to_string(),
+        detail,
+    };
+    let anchors = pem_certificates(&read(&uzi.anchors)?).map_err(|e| file(&uzi.anchors, e))?;
+    let intermediates =
+        pem_certificates(&read(&uzi.intermediates)?).map_err(|e| file(&uzi.intermediates, e))?;
+    let environment = match uzi.environment {
+        UziEnvironment::Production => Environment::Production,
+        UziEnvironment::Test => Environment::Test,
+    };
+    let mut card_types = Vec::new();
+    for code in &uzi.card_types {
+        let card_type = code
+            .parse::<CardType>()
+            .map_err(|e| AssembleError::Config(format!("uzi.card_types: {e}")))?;
+        card_types.push(card_type);
+    }
+    let mut crls = Vec::new();
+    for path in &uzi.crls {
+        let bytes = read(path)?;
+        let der = if bytes.starts_with(b"-----BEGIN") {
+            use rustls_pki_types::pem::PemObject as _;
+            rustls_pki_types::CertificateRevocationListDer::from_pem_slice(&bytes)
+                .map_err(|e| file(path, e.to_string()))?
+                .as_ref()
+                .to_vec()
+        } else {
+            bytes
+        };
+        crls.push(rustls_pki_types::CertificateRevocationListDer::from(der));
+    }
+    let mut validator = UziValidator::new(environment, anchors)
+        .map_err(|e| AssembleError::Config(format!("uzi.anchors: {e}")))?
+        .with_intermediates(intermediates)
+        .map_err(|e| AssembleError::Config(format!("uzi.intermediates: {e}")))?
+        .with_accepted_card_types(&card_types);
+    validator = validator
+        .with_crls(crls)
+        .map_err(|e| AssembleError::Config(format!("uzi.crls: {e}")))?;
+    if uzi.accept_stale_crls {
+        validator = validator.with_stale_crls_accepted();
+    }
+    Ok(validator)
+}
+
+/// The policy the configuration describes.
+///
+/// # Errors
+///
+/// [`AssembleError::Config`] for a role code that does not parse.
+pub fn policy(config: &Config) -> Result<Policy, AssembleError> {
+    let roles = config
+        .uzi
+        .eligible_roles
+        .iter()
+        .map(|r| r.parse::<RoleCode>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| AssembleError::Config(format!("uzi.eligible_roles: {e}")))?;
+    Ok(Policy::default()
+        .with_eligible_roles(&roles)
+        .with_min_reason_chars(config.portal.emergency_min_reason)
+        .with_emergency_duration(chrono::Duration::hours(i64::from(
+            config.portal.emergency_hours,
+        ))))
+}
+
+/// The EPD the configuration names; a synthetic one is current for `now`.
+///
+/// # Errors
+///
+/// [`AssembleError::Config`].
+pub fn epd(config: &Config, now: DateTime<Utc>) -> Result<Arc<dyn Epd>, AssembleError> {
+    Ok(match config.epd.kind {
+        EpdKind::Synthetic => Arc::new(
+            SyntheticEpd::generate(config.epd.seed, now, config.epd.patients)
+                .map_err(|e| AssembleError::Config(format!("epd: {e}")))?,
+        ),
+        EpdKind::Fhir => {
+            let mut fhir = FhirEpdConfig::new(&config.epd.base_url);
+            fhir.timeout = Duration::from_secs(u64::from(config.epd.timeout_seconds));
+            Arc::new(FhirEpd::new(fhir).map_err(|e| AssembleError::Config(format!("epd: {e}")))?)
+        }
+    })
+}
+
+/// The directory store the configuration names.
+///
+/// # Errors
+///
+/// [`AssembleError::Store`].
+pub fn directory(config: &Config) -> Result<Arc<dyn DirectoryStore>, AssembleError> {
+    Ok(match config.directory.kind {
+        DirectoryKind::Memory => Arc::new(MemoryDirectory::new()),
+        DirectoryKind::Sqlite => Arc::new(
+            SqliteDirectory::open(&config.directory.path)
+                .map_err(|e| AssembleError::Store(format!("directory: {e}")))?,
+        ),
+    })
+}
+
+/// The audit log the configuration names.
+///
+/// # Errors
+///
+/// [`AssembleError::Store`]; PostgreSQL is not built into this binary yet.
+pub fn audit(config: &Config) -> Result<Arc<dyn AuditLog>, AssembleError> {
+    match config.audit.kind {
+        AuditKind::File => Ok(Arc::new(
+            FileLog::open(&config.audit.dir, FileLogOptions::default())
+                .map_err(|e| AssembleError::Store(format!("audit log: {e}")))?,
+        )),
+        AuditKind::Postgres => Err(AssembleError::Config(
+            "audit.kind = \"postgres\" needs the portal built with zvp-audit's postgres feature"
+                .to_owned(),
+        )),
+    }
+}
+
+/// The whole portal from its configuration.
+///
+/// # Errors
+///
+/// [`AssembleError`] from any part.
+pub fn portal(config: &Config, now: DateTime<Utc>) -> Result<Portal, AssembleError> {
+    Portal::builder()
+        .validator(Arc::new(validator(config)?))
+        .policy(policy(config)?)
+        .epd(epd(config, now)?)
+        .directory(directory(config)?)
+        .audit(audit(config)?)
+        .settings(config.portal.clone())
+        .proxy(ProxyTrust {
+            trusted: config.proxy.trusted.clone(),
+            certificate_header: config.proxy.certificate_header.clone(),
+        })
+        .build()
+        .map_err(|e| AssembleError::Config(e.to_string()))
+}

@@ -1,0 +1,518 @@
+//! The portal's configuration: one TOML file with documented defaults, and environment
+//! overrides.
+//!
+//! Every key has a default; a file may be empty. Relative paths are relative to the file's
+//! directory. An environment variable `ZVP_<SECTION>_<KEY>` overrides a key (for example
+//! `ZVP_SERVER_LISTEN=0.0.0.0:8443`, `ZVP_EPD_BASE_URL=https://epd/fhir`); its value is read as
+//! a TOML value when it is one (`14`, `true`, `["a", "b"]`) and as a string otherwise. Unknown
+//! sections and keys are refused, so a typo does not silently fall back to a default.
+//!
+//! ```toml
+//! [server]
+//! listen = "127.0.0.1:8443"          # HTTPS with the UZI-pas (mutual TLS)
+//! admin_listen = "127.0.0.1:9090"    # /healthz and /metrics, plain HTTP, never public
+//! certificate = "pki/server.pem"     # the portal's certificate chain (PEM)
+//! private_key = "pki/server.key.pem"
+//! tls13_only = false                 # keep TLS 1.2: some smartcard middleware cannot do PSS
+//! public_url = "https://localhost:8443"
+//!
+//! [proxy]                            # behind nginx/Apache that terminate TLS
+//! trusted = []                       # proxy addresses; empty: no proxy mode
+//! certificate_header = "x-ssl-client-cert"   # URL-escaped PEM, as nginx's $ssl_client_escaped_cert
+//!
+//! [uzi]
+//! environment = "production"         # or "test" (TEST cards of the UZI-register)
+//! anchors = "uzi/roots.pem"          # UZI root certificates
+//! intermediates = "uzi/cas.pem"      # UZI domain and issuing CAs
+//! crls = ["uzi/crl/Z.crl"]           # revocation lists; re-read every crl_refresh_minutes
+//! crl_refresh_minutes = 60
+//! accept_stale_crls = false          # fail closed on an outdated CRL
+//! eligible_roles = ["01.015", "01.004", "01.047", "01.056"]
+//! card_types = ["Z", "N"]            # N: hospital staff (administrators)
+//!
+//! [portal]
+//! hospital = "Ziekenhuis"
+//! instance = "portal-1"
+//! contact_name = "Bureau Huisartsencontacten"
+//! contact_email = "huisartsencontacten@ziekenhuis.nl"
+//! contact_phone = "010 - 000 00 00"
+//! letters_cutoff = "2017-09-23"      # letters before this date are not shown
+//! discharged_days = 14
+//! emergency_hours = 24
+//! emergency_min_reason = 20
+//! idle_timeout_minutes = 15
+//! absolute_timeout_hours = 12
+//! dormant_days = 180                 # accounts without a login for this long are locked
+//! terms_version = 1
+//!
+//! [epd]
+//! kind = "synthetic"                 # or "fhir"
+//! base_url = "http://127.0.0.1:8080/fhir"
+//! timeout_seconds = 10
+//! seed = 2026                        # synthetic only
+//! patients = 5000                    # synthetic only
+//!
+//! [directory]
+//! kind = "sqlite"                    # or "memory"
+//! path = "directory.sqlite"
+//!
+//! [audit]
+//! kind = "file"                      # or "postgres" (feature of zvp-audit)
+//! dir = "audit"
+//! signing_key = "audit.key"          # optional: signs checkpoints
+//! ```
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The listeners and the portal's TLS certificate.
+    pub server: Server,
+    /// Reverse-proxy mode.
+    pub proxy: Proxy,
+    /// UZI-pas validation.
+    pub uzi: Uzi,
+    /// What the portal shows and for how long.
+    pub portal: PortalSettings,
+    /// The EPD.
+    pub epd: EpdConfig,
+    /// Accounts, delegations and emergency grants.
+    pub directory: DirectoryConfig,
+    /// The audit log.
+    pub audit: AuditConfig,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Server {
+    /// The HTTPS address.
+    pub listen: SocketAddr,
+    /// The address of `/healthz` and `/metrics`.
+    pub admin_listen: SocketAddr,
+    /// The portal's certificate chain (PEM).
+    pub certificate: PathBuf,
+    /// The portal's private key (PEM, PKCS#8).
+    pub private_key: PathBuf,
+    /// Only TLS 1.3.
+    pub tls13_only: bool,
+    /// The URL users reach the portal at.
+    pub public_url: String,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            admin_listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            certificate: PathBuf::from("pki/server.pem"),
+            private_key: PathBuf::from("pki/server.key.pem"),
+            tls13_only: false,
+            public_url: "https://localhost:8443".to_owned(),
+        }
+    }
+}
+
+/// `[proxy]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Proxy {
+    /// Addresses of trusted reverse proxies; empty turns proxy mode off.
+    pub trusted: Vec<IpAddr>,
+    /// The header carrying the URL-escaped PEM client certificate.
+    pub certificate_header: String,
+}
+
+impl Default for Proxy {
+    fn default() -> Self {
+        Self {
+            trusted: Vec::new(),
+            certificate_header: "x-ssl-client-cert".to_owned(),
+        }
+    }
+}
+
+/// Which UZI-register environment the portal accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UziEnvironment {
+    /// Real cards.
+    Production,
+    /// TEST cards (acceptance environments and demos).
+    Test,
+}
+
+/// `[uzi]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Uzi {
+    /// Production or TEST.
+    pub environment: UziEnvironment,
+    /// Root certificates (PEM).
+    pub anchors: PathBuf,
+    /// Domain and issuing CA certificates (PEM).
+    pub intermediates: PathBuf,
+    /// CRL files (DER or PEM).
+    pub crls: Vec<PathBuf>,
+    /// How often the CRLs are read again.
+    pub crl_refresh_minutes: u32,
+    /// Accept CRLs past their nextUpdate (fail open on revocation; not recommended).
+    pub accept_stale_crls: bool,
+    /// Roles that may use the clinical pages.
+    pub eligible_roles: Vec<String>,
+    /// Card types that may log in (Z: care providers; N: hospital staff administrators).
+    pub card_types: Vec<String>,
+}
+
+impl Default for Uzi {
+    fn default() -> Self {
+        Self {
+            environment: UziEnvironment::Production,
+            anchors: PathBuf::from("uzi/roots.pem"),
+            intermediates: PathBuf::from("uzi/cas.pem"),
+            crls: Vec::new(),
+            crl_refresh_minutes: 60,
+            accept_stale_crls: false,
+            eligible_roles: ["01.015", "01.004", "01.047", "01.056"]
+                .map(str::to_owned)
+                .to_vec(),
+            card_types: vec!["Z".to_owned(), "N".to_owned()],
+        }
+    }
+}
+
+/// `[portal]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PortalSettings {
+    /// The hospital's name, shown on every page.
+    pub hospital: String,
+    /// This instance's name, in the audit log.
+    pub instance: String,
+    /// Who manages the portal's accounts.
+    pub contact_name: String,
+    /// Their e-mail address.
+    pub contact_email: String,
+    /// Their phone number.
+    pub contact_phone: String,
+    /// Letters dated before this are not shown.
+    pub letters_cutoff: NaiveDate,
+    /// How far back the discharged list goes.
+    pub discharged_days: u32,
+    /// How long an emergency grant lasts.
+    pub emergency_hours: u32,
+    /// The shortest emergency reason, in characters.
+    pub emergency_min_reason: usize,
+    /// A session ends after this long without a request.
+    pub idle_timeout_minutes: u32,
+    /// A session ends this long after it started.
+    pub absolute_timeout_hours: u32,
+    /// Accounts without a login for this long are locked.
+    pub dormant_days: u32,
+    /// The version of the terms of use; a higher one asks everyone again.
+    pub terms_version: u32,
+}
+
+impl Default for PortalSettings {
+    fn default() -> Self {
+        Self {
+            hospital: "Ziekenhuis".to_owned(),
+            instance: "portal-1".to_owned(),
+            contact_name: "Bureau Huisartsencontacten".to_owned(),
+            contact_email: "huisartsencontacten@ziekenhuis.example".to_owned(),
+            contact_phone: "010 - 000 00 00".to_owned(),
+            letters_cutoff: NaiveDate::from_ymd_opt(2017, 9, 23).unwrap_or_default(),
+            discharged_days: 14,
+            emergency_hours: 24,
+            emergency_min_reason: 20,
+            idle_timeout_minutes: 15,
+            absolute_timeout_hours: 12,
+            dormant_days: 180,
+            terms_version: 1,
+        }
+    }
+}
+
+/// Which EPD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EpdKind {
+    /// The synthetic hospital, in process.
+    Synthetic,
+    /// A FHIR R4 server.
+    Fhir,
+}
+
+/// `[epd]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EpdConfig {
+    /// Synthetic or FHIR.
+    pub kind: EpdKind,
+    /// The FHIR base URL.
+    pub base_url: String,
+    /// The longest one EPD call may take.
+    pub timeout_seconds: u32,
+    /// The synthetic hospital's seed.
+    pub seed: u64,
+    /// The synthetic hospital's size.
+    pub patients: usize,
+}
+
+impl Default for EpdConfig {
+    fn default() -> Self {
+        Self {
+            kind: EpdKind::Synthetic,
+            base_url: "http://127.0.0.1:8080/fhir".to_owned(),
+            timeout_seconds: 10,
+            seed: 2026,
+            patients: 5000,
+        }
+    }
+}
+
+/// Which directory store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DirectoryKind {
+    /// SQLite file (durable).
+    Sqlite,
+    /// In memory (tests; lost at exit).
+    Memory,
+}
+
+/// `[directory]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DirectoryConfig {
+    /// SQLite or memory.
+    pub kind: DirectoryKind,
+    /// The SQLite file.
+    pub path: PathBuf,
+}
+
+impl Default for DirectoryConfig {
+    fn default() -> Self {
+        Self {
+            kind: DirectoryKind::Sqlite,
+            path: PathBuf::from("directory.sqlite"),
+        }
+    }
+}
+
+/// Which audit store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditKind {
+    /// The embedded file log.
+    File,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// `[audit]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// File or PostgreSQL.
+    pub kind: AuditKind,
+    /// The file log's directory.
+    pub dir: PathBuf,
+    /// The PostgreSQL connection string.
+    pub connection: String,
+    /// The PostgreSQL schema.
+    pub schema: String,
+    /// The checkpoint signing key, if checkpoints are signed.
+    pub signing_key: Option<PathBuf>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            kind: AuditKind::File,
+            dir: PathBuf::from("audit"),
+            connection: "host=127.0.0.1 user=postgres dbname=zvp".to_owned(),
+            schema: "zvp_audit".to_owned(),
+            signing_key: None,
+        }
+    }
+}
+
+/// Why the configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("configuration {path}: {detail}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        detail: String,
+    },
+    /// The file is not valid TOML or has a key or value the portal does not know.
+    #[error("configuration {path}: {detail}")]
+    Invalid {
+        /// The file (or the environment variable).
+        path: String,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+impl Config {
+    /// Reads `path`, applies the `ZVP_*` environment overrides from `env`, and makes relative
+    /// paths relative to the file's directory.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming the file or variable and what is wrong.
+    pub fn load(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.display().to_string(),
+            detail: e.to_string(),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&text, &path.display().to_string(), env, base)
+    }
+
+    /// Parses configuration text; `origin` names it in errors, `base` anchors relative paths.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Invalid`].
+    pub fn parse(
+        text: &str,
+        origin: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+        base: &Path,
+    ) -> Result<Self, ConfigError> {
+        let invalid = |path: &str, detail: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            detail,
+        };
+        let mut table: toml::Table =
+            toml::from_str(text).map_err(|e| invalid(origin, e.to_string()))?;
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix("ZVP_") else {
+                continue;
+            };
+            let Some((section, key)) = rest.split_once('_') else {
+                continue;
+            };
+            let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+            if ![
+                "server",
+                "proxy",
+                "uzi",
+                "portal",
+                "epd",
+                "directory",
+                "audit",
+            ]
+            .contains(&section.as_str())
+            {
+                continue;
+            }
+            let value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or(toml::Value::String(value));
+            let entry = table
+                .entry(section.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            let toml::Value::Table(section_table) = entry else {
+                return Err(invalid(&name, format!("[{section}] is not a table")));
+            };
+            section_table.insert(key, value);
+        }
+        let mut config: Self = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| invalid(origin, e.to_string()))?;
+        config.anchor_paths(base);
+        Ok(config)
+    }
+
+    fn anchor_paths(&mut self, base: &Path) {
+        let anchor = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        anchor(&mut self.server.certificate);
+        anchor(&mut self.server.private_key);
+        anchor(&mut self.uzi.anchors);
+        anchor(&mut self.uzi.intermediates);
+        self.uzi.crls.iter_mut().for_each(anchor);
+        anchor(&mut self.directory.path);
+        anchor(&mut self.audit.dir);
+        if let Some(key) = &mut self.audit.signing_key {
+            anchor(key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_is_the_defaults() {
+        let config = Config::parse("", "zvp.toml", [], Path::new("/etc/zvp")).unwrap();
+        assert_eq!(
+            config.server.listen,
+            SocketAddr::from(([127, 0, 0, 1], 8443))
+        );
+        assert_eq!(config.portal.discharged_days, 14);
+        assert_eq!(config.audit.dir, PathBuf::from("/etc/zvp/audit"));
+        assert_eq!(config.uzi.environment, UziEnvironment::Production);
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let env = [
+            ("ZVP_SERVER_LISTEN".to_owned(), "0.0.0.0:443".to_owned()),
+            ("ZVP_PORTAL_DISCHARGED_DAYS".to_owned(), "30".to_owned()),
+            ("ZVP_EPD_KIND".to_owned(), "fhir".to_owned()),
+            ("HOME".to_owned(), "/root".to_owned()),
+        ];
+        let config = Config::parse(
+            "[portal]\ndischarged_days = 7\n",
+            "zvp.toml",
+            env,
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(config.server.listen, SocketAddr::from(([0, 0, 0, 0], 443)));
+        assert_eq!(config.portal.discharged_days, 30);
+        assert_eq!(config.epd.kind, EpdKind::Fhir);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_by_name() {
+        let err = Config::parse(
+            "[portal]\ndischarge_days = 7\n",
+            "zvp.toml",
+            [],
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("discharge_days"), "{err}");
+        let err = Config::parse(
+            "",
+            "zvp.toml",
+            [("ZVP_EPD_KIND".to_owned(), "hix".to_owned())],
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("hix"), "{err}");
+    }
+}

@@ -1,0 +1,380 @@
+//! `zvp-portal demo [--dir DIR]`: the whole portal on this machine, in one command.
+//!
+//! It makes (or reuses) in `DIR` (default `./zvp-demo`): a TEST-environment PKI with demo
+//! cards (PEM and PKCS#12, password `zvp`), the configuration `zvp.toml`, the directory
+//! (SQLite) seeded with accounts and a delegation, and the audit log. It starts zvp-mock-epd
+//! on loopback and talks to it over FHIR, serves <https://localhost:8443>, and prints the
+//! cards, what each shows, and a `curl` line that works.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, SubsecRound as _, Utc};
+use zvp_auth::directory::{Account, AccountStatus, DirectoryStore, NewDelegation, SqliteDirectory};
+use zvp_core::{AgbCode, RoleCode, UziNumber};
+use zvp_epd::synthetic::{DEMO_GPS, SyntheticEpd};
+use zvp_mock_epd::{Faults, MockEpd};
+use zvp_portal::config::{Config, EpdKind};
+use zvp_portal::serve;
+
+/// The demo's password of the PKCS#12 files.
+const PASSWORD: &str = "zvp";
+
+/// The demo configuration written on the first run.
+const CONFIG: &str = r#"# zvp-portal demo configuration (written by `zvp-portal demo`; see zvp_portal::config)
+[server]
+listen = "127.0.0.1:8443"
+admin_listen = "127.0.0.1:9090"
+certificate = "pki/server.pem"
+private_key = "pki/server.key.pem"
+public_url = "https://localhost:8443"
+
+[uzi]
+environment = "test"
+anchors = "pki/root.pem"
+intermediates = "pki/intermediates.pem"
+crls = ["pki/crl/Z.crl", "pki/crl/N.crl"]
+card_types = ["Z", "N"]
+
+[portal]
+hospital = "Demoziekenhuis"
+contact_name = "Bureau Huisartsencontacten"
+contact_email = "huisartsencontacten@demoziekenhuis.example"
+contact_phone = "010 - 123 45 67"
+
+[epd]
+# The demo starts zvp-mock-epd on loopback and sets the base URL when it knows the port.
+kind = "fhir"
+base_url = "http://127.0.0.1:8080/fhir"
+
+[directory]
+kind = "sqlite"
+path = "directory.sqlite"
+
+[audit]
+kind = "file"
+dir = "audit"
+"#;
+
+/// One row of the printed table: card, who, what it shows.
+struct Row {
+    card: &'static str,
+    who: &'static str,
+    shows: &'static str,
+}
+
+const ROWS: [Row; 11] = [
+    Row {
+        card: "huisarts",
+        who: "J. de Vries, huisarts",
+        shows: "start page with own admitted and discharged patients",
+    },
+    Row {
+        card: "apotheekhoudend-huisarts",
+        who: "F. Yılmaz, apotheekhoudend huisarts",
+        shows: "own patients and, by delegation, J. de Vries's",
+    },
+    Row {
+        card: "specialist-ouderengeneeskunde",
+        who: "A. Jansen, specialist ouderengeneeskunde",
+        shows: "own patients",
+    },
+    Row {
+        card: "arts-vg",
+        who: "P. van den Berg, arts verstandelijk gehandicapten",
+        shows: "own patients",
+    },
+    Row {
+        card: "aios",
+        who: "L. Smit, arts (AIOS)",
+        shows: "refused: role not eligible",
+    },
+    Row {
+        card: "tandarts",
+        who: "M. El Amrani, tandarts",
+        shows: "refused: role not eligible",
+    },
+    Row {
+        card: "geblokkeerd",
+        who: "D. Dekker, huisarts",
+        shows: "refused: account blocked",
+    },
+    Row {
+        card: "ingetrokken",
+        who: "E. Mulder, huisarts",
+        shows: "refused: card revoked (CRL)",
+    },
+    Row {
+        card: "verlopen",
+        who: "K. Bakker, huisarts",
+        shows: "refused: card expired",
+    },
+    Row {
+        card: "zonder-account",
+        who: "N. Hendriks, huisarts",
+        shows: "no account: the account request form",
+    },
+    Row {
+        card: "medewerker",
+        who: "S. Visser, Bureau Huisartsencontacten (N card)",
+        shows: "administration: requests, accounts, delegations, reviews, audit",
+    },
+];
+
+/// Runs the demo until Ctrl-C.
+pub(crate) fn run(dir: &Path) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("zvp-portal demo: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(demo(dir)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("zvp-portal demo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+fn uzi(n: u32) -> Result<UziNumber, Error> {
+    UziNumber::new(n).ok_or_else(|| "uzi number out of range".into())
+}
+
+/// Whether the PKI in `pki` can be used: it exists and its CRLs are fresh for a while.
+fn pki_usable(pki: &Path) -> bool {
+    let fresh = std::fs::metadata(pki.join("crl/Z.crl"))
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age < std::time::Duration::from_secs(40 * 3600));
+    fresh && pki.join("root.pem").exists() && pki.join("cards/huisarts/authenticatie.p12").exists()
+}
+
+async fn demo(dir: &Path) -> Result<(), Error> {
+    let started = std::time::Instant::now();
+    std::fs::create_dir_all(dir)?;
+    let now = Utc::now().trunc_subsecs(0);
+    let pki = dir.join("pki");
+    if !pki_usable(&pki) {
+        // The CRLs are valid for 48 hours; an older PKI is made anew (import the new cards).
+        let _ = std::fs::remove_dir_all(&pki);
+        crate::testpki_cmd::generate(
+            &pki,
+            zvp_auth::uzi::Environment::Test,
+            zvp_auth::testpki::KeyAlgorithm::EcdsaP256,
+            PASSWORD,
+        )
+        .map_err(|e| e.to_string())?;
+        println!("made a new test PKI in {}", pki.display());
+    }
+    let config_path = dir.join("zvp.toml");
+    if !config_path.exists() {
+        std::fs::write(&config_path, CONFIG)?;
+    }
+    let mut config = Config::load(&config_path, std::env::vars())?;
+
+    // The EPD: the synthetic hospital over FHIR on loopback.
+    let epd = Arc::new(SyntheticEpd::generate(
+        config.epd.seed,
+        now,
+        config.epd.patients,
+    )?);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}/fhir", listener.local_addr()?);
+    let mock = Arc::new(MockEpd::new(epd, base.clone(), Faults::default()));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut mock_stopped = stopped.clone();
+    tokio::spawn(zvp_mock_epd::serve(listener, mock, async move {
+        let _ = mock_stopped.changed().await;
+    }));
+    config.epd.kind = EpdKind::Fhir;
+    config.epd.base_url = base.clone();
+
+    seed(&config.directory.path, now).await?;
+    let portal = zvp_portal::assemble::portal(&config, now)?;
+    let (chain, key) =
+        serve::read_identity(&config.server.certificate, &config.server.private_key)?;
+    let tls = serve::tls_config(
+        &zvp_portal::assemble::validator(&config)?,
+        chain,
+        key,
+        config.server.tls13_only,
+    )?;
+    let https = tokio::net::TcpListener::bind(config.server.listen).await?;
+    let admin = tokio::net::TcpListener::bind(config.server.admin_listen).await?;
+    let web = tokio::spawn(serve::serve_tls(
+        https,
+        tls,
+        portal.router(),
+        stopped.clone(),
+    ));
+    let admin_task = tokio::spawn(serve::serve_plain(admin, portal.admin_router(), stopped));
+
+    let cards = pki.join("cards");
+    println!(
+        "\nzvp-portal demo: ready in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    println!("  portal      {}", config.server.public_url);
+    println!(
+        "  health      http://{}/healthz",
+        config.server.admin_listen
+    );
+    println!("  EPD (FHIR)  {base}");
+    println!(
+        "  files       {} (configuration zvp.toml, PKI, directory, audit log)\n",
+        dir.display()
+    );
+    println!(
+        "Cards (cards/<card>/authenticatie.p12, password \"{PASSWORD}\"; import one in your browser):\n"
+    );
+    println!("  {:<31} {:<50} shows", "card", "who");
+    for row in &ROWS {
+        println!("  {:<31} {:<50} {}", row.card, row.who, row.shows);
+    }
+    println!("\nTry it:\n");
+    println!(
+        "  curl --cacert {tls} --cert {card}/authenticatie.pem --key {card}/authenticatie.key.pem https://localhost:{port}/\n",
+        tls = pki.join("tls-root.pem").display(),
+        card = cards.join("huisarts").display(),
+        port = config.server.listen.port()
+    );
+    println!(
+        "Check the audit log: zvp-portal audit verify --config {}",
+        config_path.display()
+    );
+    println!("Stop with Ctrl-C.");
+    let _ = tokio::signal::ctrl_c().await;
+    let _ = stop.send(true);
+    let _ = web.await;
+    let _ = admin_task.await;
+    Ok(())
+}
+
+/// Seeds the directory on the first run: the demo accounts and a delegation.
+async fn seed(path: &Path, now: DateTime<Utc>) -> Result<(), Error> {
+    let directory = SqliteDirectory::open(path)?;
+    if !directory.accounts().await?.is_empty() {
+        return Ok(());
+    }
+    let gp_agb = |i: usize| DEMO_GPS.get(i).and_then(|g| AgbCode::new(g.agb));
+    let account = |n: u32,
+                   name: &str,
+                   role: RoleCode,
+                   agb: Option<AgbCode>,
+                   status|
+     -> Result<Account, Error> {
+        Ok(Account {
+            uzi: uzi(n)?,
+            agb,
+            name: name.to_owned(),
+            role,
+            practice_agb: None,
+            status,
+            created_at: now - Duration::days(30),
+            last_login: None,
+            accepted_terms: Some(1),
+            admin: false,
+        })
+    };
+    let other = |n: u32| AgbCode::new(1_030_000 + n % 1_000);
+    let accounts = [
+        account(
+            900_000_001,
+            "J. de Vries",
+            RoleCode::GENERAL_PRACTITIONER,
+            gp_agb(0),
+            AccountStatus::Active,
+        )?,
+        account(
+            900_000_002,
+            "F. Yılmaz",
+            RoleCode::DISPENSING_GENERAL_PRACTITIONER,
+            gp_agb(1),
+            AccountStatus::Active,
+        )?,
+        account(
+            900_000_003,
+            "A. Jansen",
+            RoleCode::ELDERLY_CARE_PHYSICIAN,
+            gp_agb(2),
+            AccountStatus::Active,
+        )?,
+        account(
+            900_000_004,
+            "P. van den Berg",
+            RoleCode::INTELLECTUAL_DISABILITY_PHYSICIAN,
+            gp_agb(3),
+            AccountStatus::Active,
+        )?,
+        account(
+            900_000_005,
+            "L. Smit",
+            RoleCode::PHYSICIAN,
+            other(900_000_005),
+            AccountStatus::Active,
+        )?,
+        account(
+            900_000_006,
+            "M. El Amrani",
+            "02.000".parse()?,
+            other(900_000_006),
+            AccountStatus::Active,
+        )?,
+        account(
+            900_000_008,
+            "E. Mulder",
+            RoleCode::GENERAL_PRACTITIONER,
+            other(900_000_008),
+            AccountStatus::Active,
+        )?,
+        account(
+            900_000_009,
+            "K. Bakker",
+            RoleCode::GENERAL_PRACTITIONER,
+            other(900_000_009),
+            AccountStatus::Active,
+        )?,
+        account(
+            900_000_010,
+            "D. Dekker",
+            RoleCode::GENERAL_PRACTITIONER,
+            other(900_000_010),
+            AccountStatus::Blocked,
+        )?,
+        Account {
+            admin: true,
+            ..account(
+                900_000_007,
+                "S. Visser",
+                RoleCode::NONE,
+                None,
+                AccountStatus::Active,
+            )?
+        },
+    ];
+    for a in &accounts {
+        directory.create_account(a).await?;
+    }
+    if let Some(grantor) = gp_agb(0) {
+        directory
+            .add_delegation(NewDelegation::new(
+                grantor,
+                uzi(900_000_002)?,
+                now - Duration::days(7),
+                Some(now + Duration::days(30)),
+                Some(uzi(900_000_007)?),
+            )?)
+            .await?;
+    }
+    Ok(())
+}

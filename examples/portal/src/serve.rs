@@ -1,0 +1,270 @@
+//! Serving the portal: HTTPS with the UZI-pas (mutual TLS, rustls), plain HTTP behind a
+//! trusted reverse proxy, and the admin listener; graceful shutdown for all.
+//!
+//! The accept loop is the pattern of axum's `low-level-rustls` example: each connection's TLS
+//! handshake runs under a timeout, its peer certificate chain is taken once, and every request
+//! on the connection carries it as a [`ClientCertificate`] (and the peer address as a
+//! [`PeerAddress`]). The connection count is bounded.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use rustls::ServerConfig;
+use rustls::crypto::{CryptoProvider, aws_lc_rs};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tower::ServiceExt as _;
+use zvp_auth::uzi::{UziClientCertVerifier, UziValidator};
+
+use crate::web::{ClientCertificate, PeerAddress};
+
+/// The longest a TLS handshake may take (the user types the card's PIN during it).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The most connections served at once; beyond, new connections wait.
+const MAX_CONNECTIONS: usize = 4096;
+
+/// Why serving could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A certificate or key file could not be read.
+    #[error("{path}: {detail}")]
+    File {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The TLS configuration was refused by rustls.
+    #[error("tls: {0}")]
+    Tls(String),
+    /// The listener failed.
+    #[error("listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The crypto provider: aws-lc-rs with only AEAD suites of TLS 1.3 and ECDHE + AES-GCM /
+/// ChaCha20 for TLS 1.2 (which rustls's defaults already are), and the key exchange groups
+/// X25519MLKEM768, X25519, P-256 and P-384.
+pub fn provider() -> Arc<CryptoProvider> {
+    let base = aws_lc_rs::default_provider();
+    Arc::new(CryptoProvider {
+        cipher_suites: base.cipher_suites.clone(),
+        kx_groups: base.kx_groups.clone(),
+        ..base
+    })
+}
+
+/// Certificates from PEM text.
+///
+/// # Errors
+///
+/// The PEM error.
+pub fn pem_certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+    CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())
+}
+
+/// Decodes a URL-escaped value (as nginx's `$ssl_client_escaped_cert`): `%XX` escapes only.
+pub fn url_unescape(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The TLS server configuration: the portal's certificate and key, client certificates
+/// verified by [`UziClientCertVerifier`], TLS 1.2 and 1.3 (or 1.3 only).
+///
+/// # Errors
+///
+/// [`ServeError`] for unreadable files or a key that does not fit.
+pub fn tls_config(
+    validator: &UziValidator,
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    tls13_only: bool,
+) -> Result<Arc<ServerConfig>, ServeError> {
+    let provider = provider();
+    let versions: &[&rustls::SupportedProtocolVersion] = if tls13_only {
+        &[&rustls::version::TLS13]
+    } else {
+        &[&rustls::version::TLS13, &rustls::version::TLS12]
+    };
+    let verifier = Arc::new(UziClientCertVerifier::new(validator, Arc::clone(&provider)));
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .map_err(|e| ServeError::Tls(e.to_string()))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .map_err(|e| ServeError::Tls(e.to_string()))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Reads a PEM certificate chain and a PEM private key.
+///
+/// # Errors
+///
+/// [`ServeError::File`] naming the file.
+pub fn read_identity(
+    certificate: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), ServeError> {
+    let file_error = |path: &std::path::Path, detail: String| ServeError::File {
+        path: path.display().to_string(),
+        detail,
+    };
+    let pem = std::fs::read(certificate).map_err(|e| file_error(certificate, e.to_string()))?;
+    let chain = pem_certificates(&pem).map_err(|e| file_error(certificate, e))?;
+    if chain.is_empty() {
+        return Err(file_error(
+            certificate,
+            "no certificate in the file".to_owned(),
+        ));
+    }
+    let key_pem = std::fs::read(key).map_err(|e| file_error(key, e.to_string()))?;
+    let key_der =
+        PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| file_error(key, e.to_string()))?;
+    Ok((chain, key_der))
+}
+
+/// A shutdown signal shared by the listeners: send `true` to stop accepting and let open
+/// requests finish.
+pub type Shutdown = watch::Receiver<bool>;
+
+/// Serves `router` over TLS on `listener` until `shutdown` turns true.
+///
+/// # Errors
+///
+/// The listener's I/O error.
+pub async fn serve_tls(
+    listener: TcpListener,
+    config: Arc<ServerConfig>,
+    router: Router,
+    shutdown: Shutdown,
+) -> Result<(), ServeError> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    accept_loop(listener, router, shutdown, move |stream, peer, router| {
+        let acceptor = acceptor.clone();
+        async move {
+            let Ok(Ok(tls)) =
+                tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+            else {
+                return;
+            };
+            let chain: Vec<CertificateDer<'static>> = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
+                .unwrap_or_default();
+            let certificate = ClientCertificate(Arc::new(chain));
+            serve_connection(TokioIo::new(tls), router, peer, Some(certificate)).await;
+        }
+    })
+    .await
+}
+
+/// Serves `router` over plain HTTP (behind a reverse proxy, or the admin listener).
+///
+/// # Errors
+///
+/// The listener's I/O error.
+pub async fn serve_plain(
+    listener: TcpListener,
+    router: Router,
+    shutdown: Shutdown,
+) -> Result<(), ServeError> {
+    accept_loop(
+        listener,
+        router,
+        shutdown,
+        |stream, peer, router| async move {
+            serve_connection(TokioIo::new(stream), router, peer, None).await;
+        },
+    )
+    .await
+}
+
+async fn accept_loop<F, Fut>(
+    listener: TcpListener,
+    router: Router,
+    mut shutdown: Shutdown,
+    handle: F,
+) -> Result<(), ServeError>
+where
+    F: Fn(tokio::net::TcpStream, SocketAddr, Router) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let permit = tokio::select! {
+            p = Arc::clone(&permits).acquire_owned() => p,
+            _ = shutdown.changed() => break,
+        };
+        let Ok(permit) = permit else { break };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.changed() => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            // A failed accept (e.g. too many open files) is passing; go on.
+            Err(_) => continue,
+        };
+        let _ = stream.set_nodelay(true);
+        let work = handle(stream, peer, router.clone());
+        tokio::spawn(async move {
+            work.await;
+            drop(permit);
+        });
+    }
+    // Let open connections finish their requests.
+    let _ = tokio::time::timeout(
+        Duration::from_secs(10),
+        permits.acquire_many(u32::try_from(MAX_CONNECTIONS).unwrap_or(u32::MAX)),
+    )
+    .await;
+    Ok(())
+}
+
+async fn serve_connection<I>(
+    io: TokioIo<I>,
+    router: Router,
+    peer: SocketAddr,
+    certificate: Option<ClientCertificate>,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = router.map_request(move |mut request: Request<hyper::body::Incoming>| {
+        request.extensions_mut().insert(PeerAddress(peer));
+        if let Some(certificate) = &certificate {
+            request.extensions_mut().insert(certificate.clone());
+        }
+        request
+    });
+    let _ = auto::Builder::new(TokioExecutor::new())
+        .serve_connection(io, TowerToHyperService::new(service))
+        .await;
+}

@@ -1,0 +1,116 @@
+//! HTML, written by hand with escaping by default.
+//!
+//! [`Html`] only grows through [`Html::text`] (escaped) and [`Html::markup`] (a `&'static
+//! str`: markup written in this crate, never data). So data from the EPD, the directory or the
+//! request cannot become markup: there is no way to pass a runtime string unescaped.
+
+use std::fmt::Write as _;
+
+/// A piece of HTML under construction.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Html(String);
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl Html {
+    /// Empty.
+    pub(crate) fn new() -> Self {
+        Self(String::new())
+    }
+
+    /// Appends static markup.
+    pub(crate) fn markup(&mut self, markup: &'static str) -> &mut Self {
+        self.0.push_str(markup);
+        self
+    }
+
+    /// Appends text, escaped.
+    pub(crate) fn text(&mut self, text: &str) -> &mut Self {
+        self.0.push_str(&escape(text));
+        self
+    }
+
+    /// Appends a displayable value, escaped.
+    pub(crate) fn display(&mut self, value: impl std::fmt::Display) -> &mut Self {
+        let mut s = String::new();
+        let _ = write!(s, "{value}");
+        self.text(&s)
+    }
+
+    /// Appends another piece of HTML (already safe).
+    pub(crate) fn append(&mut self, other: &Html) -> &mut Self {
+        self.0.push_str(&other.0);
+        self
+    }
+
+    /// A link `<a href="{href}">{text}</a>`; `href` is escaped like any text.
+    pub(crate) fn link(&mut self, href: &str, text: &str) -> &mut Self {
+        self.markup("<a href=\"")
+            .text(href)
+            .markup("\">")
+            .text(text)
+            .markup("</a>")
+    }
+
+    /// Appends an SVG drawing made by [`super::chart`]: its text is numbers and escaped
+    /// dates only, built from parsed values, never from strings of the EPD.
+    pub(crate) fn push_generated_svg(&mut self, svg: String) -> &mut Self {
+        self.0.push_str(&svg);
+        self
+    }
+
+    /// The HTML as a string.
+    pub(crate) fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// A URL path segment, percent-encoded (ids from the EPD go into links this way).
+pub(crate) fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped() {
+        let mut h = Html::new();
+        h.markup("<p>")
+            .text("<script>alert('x') & \"y\"</script>")
+            .markup("</p>");
+        assert_eq!(
+            h.into_string(),
+            "<p>&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;</p>"
+        );
+    }
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(path_segment("pat-000001"), "pat-000001");
+        assert_eq!(path_segment("../a b"), "..%2Fa%20b");
+    }
+}

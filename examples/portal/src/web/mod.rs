@@ -1,0 +1,828 @@
+//! The portal as an axum application: [`Portal`] holds the EPD, the directory, the audit log,
+//! the UZI validator and the policy; [`Portal::router`] is every route.
+//!
+//! Every request goes through [`authenticate`]: the client certificate (from the TLS
+//! connection, or from a trusted reverse proxy) is validated as a UZI-pas at the request's
+//! time, and a server-side session bound to that certificate carries the CSRF token and the
+//! idle and absolute timeouts. Pages that need an account take a [`Caller`], which checks the
+//! account; pages that show patient data take a policy [`Permit`] and the [`Receipt`] of their
+//! audit record, so that no path discloses without both (G1).
+
+#![allow(
+    clippy::result_large_err,
+    reason = "an axum Response as the error is the page to send; boxing it buys nothing"
+)]
+
+mod admin;
+mod chart;
+pub(crate) mod html;
+mod layout;
+mod pages;
+mod session;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Duration, Utc};
+use rustls_pki_types::CertificateDer;
+use zvp_audit::event::{
+    AccessPoint, ActionCode, AuditEvent, Basis as AuditBasis, Checks, EventType, Outcome, Part,
+    PatientRef, PurposeOfUse, Responsible, Source, Subtype, User,
+};
+use zvp_audit::log::{AuditLog, Receipt};
+use zvp_auth::directory::{Account, AccountStatus, DirectoryStore};
+use zvp_auth::policy::{Basis, Permit, Policy};
+use zvp_auth::uzi::{UziError, UziValidator, VerifiedUziIdentity};
+use zvp_core::{Bsn, PatientId, RecordSection};
+use zvp_epd::Epd;
+
+use self::html::Html;
+use self::layout::{Viewer, html_response, page};
+pub(crate) use self::session::Sessions;
+use crate::config::PortalSettings;
+
+/// The client certificate chain of the connection (leaf first), as the TLS layer (or a
+/// trusted proxy) delivered it. Inserted into every request by [`crate::serve`].
+#[derive(Debug, Clone)]
+pub struct ClientCertificate(pub Arc<Vec<CertificateDer<'static>>>);
+
+/// The address of the connection's peer, inserted by [`crate::serve`].
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddress(pub SocketAddr);
+
+/// The clock the portal reads (a parameter, so tests fix the time).
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// The portal: the crates put together. Cheap to clone.
+#[derive(Clone)]
+pub struct Portal(Arc<Inner>);
+
+struct Inner {
+    epd: Arc<dyn Epd>,
+    directory: Arc<dyn DirectoryStore>,
+    audit: Arc<dyn AuditLog>,
+    validator: Arc<UziValidator>,
+    policy: Policy,
+    settings: PortalSettings,
+    proxy: ProxyTrust,
+    sessions: Sessions,
+    clock: Clock,
+}
+
+/// Which peers may forward a client certificate in a header, and in which.
+#[derive(Debug, Clone, Default)]
+pub struct ProxyTrust {
+    /// The proxies' addresses.
+    pub trusted: Vec<IpAddr>,
+    /// The header with the URL-escaped PEM certificate.
+    pub certificate_header: String,
+}
+
+/// Builds a [`Portal`] around a hospital's own EPD, directory and audit log.
+pub struct PortalBuilder {
+    epd: Option<Arc<dyn Epd>>,
+    directory: Option<Arc<dyn DirectoryStore>>,
+    audit: Option<Arc<dyn AuditLog>>,
+    validator: Option<Arc<UziValidator>>,
+    policy: Policy,
+    settings: PortalSettings,
+    proxy: ProxyTrust,
+    clock: Clock,
+}
+
+/// What a [`PortalBuilder`] is missing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the portal needs {0}")]
+pub struct BuildError(&'static str);
+
+impl PortalBuilder {
+    /// The EPD the portal reads.
+    #[must_use]
+    pub fn epd(mut self, epd: Arc<dyn Epd>) -> Self {
+        self.epd = Some(epd);
+        self
+    }
+
+    /// The store of accounts, delegations and emergency grants.
+    #[must_use]
+    pub fn directory(mut self, directory: Arc<dyn DirectoryStore>) -> Self {
+        self.directory = Some(directory);
+        self
+    }
+
+    /// The audit log.
+    #[must_use]
+    pub fn audit(mut self, audit: Arc<dyn AuditLog>) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    /// The UZI-pas validator (trust anchors, CRLs, accepted card types).
+    #[must_use]
+    pub fn validator(mut self, validator: Arc<UziValidator>) -> Self {
+        self.validator = Some(validator);
+        self
+    }
+
+    /// The authorization policy (default: [`Policy::default`]).
+    #[must_use]
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The portal's settings (default: [`PortalSettings::default`]).
+    #[must_use]
+    pub fn settings(mut self, settings: PortalSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Reverse proxies that may forward client certificates.
+    #[must_use]
+    pub fn proxy(mut self, proxy: ProxyTrust) -> Self {
+        self.proxy = proxy;
+        self
+    }
+
+    /// The clock (default: the system clock).
+    #[must_use]
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The portal.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] naming what is missing: the EPD, directory, audit log or validator.
+    pub fn build(self) -> Result<Portal, BuildError> {
+        Ok(Portal(Arc::new(Inner {
+            epd: self.epd.ok_or(BuildError("an epd"))?,
+            directory: self.directory.ok_or(BuildError("a directory"))?,
+            audit: self.audit.ok_or(BuildError("an audit log"))?,
+            validator: self.validator.ok_or(BuildError("a uzi validator"))?,
+            policy: self.policy,
+            settings: self.settings,
+            proxy: self.proxy,
+            sessions: Sessions::default(),
+            clock: self.clock,
+        })))
+    }
+}
+
+impl Portal {
+    /// A builder; the EPD, directory, audit log and validator are required.
+    pub fn builder() -> PortalBuilder {
+        PortalBuilder {
+            epd: None,
+            directory: None,
+            audit: None,
+            validator: None,
+            policy: Policy::default(),
+            settings: PortalSettings::default(),
+            proxy: ProxyTrust::default(),
+            clock: Arc::new(Utc::now),
+        }
+    }
+
+    /// Every route of the portal.
+    pub fn router(&self) -> Router {
+        let pages = Router::new()
+            .route("/", get(pages::start))
+            .route("/zoeken", get(pages::search_form).post(pages::search))
+            .route("/patient/{id}", get(pages::patient))
+            .route("/patient/{id}/dossier/{section}", get(pages::dossier))
+            .route("/patient/{id}/uitslagen/{category}", get(pages::results))
+            .route("/patient/{id}/lab/{code}", get(pages::lab_history))
+            .route("/patient/{id}/document/{document}", get(pages::document))
+            .route("/patient/{id}/noodprocedure", post(pages::emergency))
+            .route("/machtigingen", get(pages::delegations))
+            .route("/voorwaarden", get(pages::terms).post(pages::accept_terms))
+            .route(
+                "/account/aanvragen",
+                get(pages::request_form).post(pages::request_account),
+            )
+            .route("/sessie/nieuw", get(pages::new_session))
+            .merge(admin::routes())
+            .layer(middleware::from_fn_with_state(self.clone(), authenticate));
+        Router::new()
+            .route("/static/portal.css", get(stylesheet))
+            .merge(pages)
+            .fallback(not_found)
+            .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(middleware::from_fn(security_headers))
+            .with_state(self.clone())
+    }
+
+    /// The routes of the admin listener: `/healthz` and `/metrics`.
+    pub fn admin_router(&self) -> Router {
+        Router::new()
+            .route("/healthz", get(healthz))
+            .route("/metrics", get(metrics))
+            .with_state(self.clone())
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        (self.0.clock)()
+    }
+
+    fn settings(&self) -> &PortalSettings {
+        &self.0.settings
+    }
+}
+
+/// The largest request body: forms are small (the emergency reason is the longest field).
+const MAX_BODY_BYTES: usize = 16 * 1024;
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        layout::CSS,
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    let mut body = Html::new();
+    body.markup("<h1>Pagina niet gevonden</h1><p><a href=\"/\">Naar de startpagina</a></p>");
+    html_response(
+        StatusCode::NOT_FOUND,
+        page("", "Niet gevonden", None, Utc::now(), &body),
+    )
+}
+
+async fn healthz(State(portal): State<Portal>) -> Response {
+    match portal.0.audit.size().await {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "audit log unavailable\n").into_response(),
+    }
+}
+
+async fn metrics(State(portal): State<Portal>) -> Response {
+    let records = portal.0.audit.size().await.unwrap_or(0);
+    let sessions = portal.0.sessions.len();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        format!(
+            "# HELP zvp_audit_records Records in the audit log.\n# TYPE zvp_audit_records gauge\nzvp_audit_records {records}\n\
+             # HELP zvp_sessions Open sessions.\n# TYPE zvp_sessions gauge\nzvp_sessions {sessions}\n"
+        ),
+    )
+        .into_response()
+}
+
+/// Headers on every response: a Content-Security-Policy without inline scripts, HSTS, no
+/// framing, no referrer, and `no-store` on everything but the style sheet.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let cacheable = request.uri().path().starts_with("/static/");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let set = |headers: &mut HeaderMap, name: &'static str, value: &'static str| {
+        headers.insert(name, HeaderValue::from_static(value));
+    };
+    set(
+        headers,
+        "content-security-policy",
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'",
+    );
+    set(
+        headers,
+        "strict-transport-security",
+        "max-age=31536000; includeSubDomains",
+    );
+    set(headers, "x-frame-options", "DENY");
+    set(headers, "referrer-policy", "no-referrer");
+    set(headers, "x-content-type-options", "nosniff");
+    if !cacheable {
+        set(headers, "cache-control", "no-store");
+    }
+    response
+}
+
+/// The verified identity of the request (inserted by [`authenticate`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Identity(pub(crate) Arc<VerifiedUziIdentity>);
+
+/// The request's id, for the audit log and the application log.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestId(pub(crate) String);
+
+/// A random hex string of `bytes` random bytes.
+pub(crate) fn random_hex(bytes: usize) -> String {
+    use aws_lc_rs::rand::SecureRandom;
+    let mut buf = vec![0u8; bytes];
+    // The system RNG does not fail on Linux; if it did, an all-zero id is still unique
+    // enough for a log line but never used as a secret: sessions check for it.
+    let _ = aws_lc_rs::rand::SystemRandom::new().fill(&mut buf);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The client certificate of a request: from the TLS connection, or — from a trusted proxy
+/// only — from the proxy's header. The header is ignored from anyone else.
+fn client_certificate(portal: &Portal, parts: &Parts) -> Option<Arc<Vec<CertificateDer<'static>>>> {
+    if let Some(ClientCertificate(chain)) = parts.extensions.get::<ClientCertificate>() {
+        return Some(Arc::clone(chain));
+    }
+    let proxy = &portal.0.proxy;
+    let peer = parts.extensions.get::<PeerAddress>()?;
+    if !proxy.trusted.contains(&peer.0.ip()) {
+        return None;
+    }
+    let escaped = parts
+        .headers
+        .get(proxy.certificate_header.as_str())?
+        .to_str()
+        .ok()?;
+    let pem = crate::serve::url_unescape(escaped)?;
+    let chain = crate::serve::pem_certificates(pem.as_bytes()).ok()?;
+    (!chain.is_empty()).then(|| Arc::new(chain))
+}
+
+/// The middleware of every page: validate the UZI-pas, then find or start the session.
+async fn authenticate(State(portal): State<Portal>, request: Request, next: Next) -> Response {
+    let now = portal.now();
+    let request_id = random_hex(8);
+    let (mut parts, body) = request.into_parts();
+    // A header that only a trusted proxy may set never reaches the handlers.
+    let chain = client_certificate(&portal, &parts);
+    parts
+        .headers
+        .remove(portal.0.proxy.certificate_header.as_str());
+    let identity = match chain {
+        None => Err(UziError::NoCertificate),
+        Some(chain) => portal.0.validator.validate(&chain, now),
+    };
+    let identity = match identity {
+        Ok(identity) => Arc::new(identity),
+        Err(e) => {
+            log_refusal(&request_id, e.code(), None);
+            return refusal_page(&portal, &Refusal::Certificate(e), &request_id);
+        }
+    };
+    let (session, cookie) = match portal.0.sessions.resume(
+        session::cookie_value(&parts.headers).as_deref(),
+        identity.certificate_sha256(),
+        now,
+        session::Timeouts::of(portal.settings()),
+    ) {
+        Ok(found) => found,
+        Err(ended) => {
+            let (session, cookie) = portal.0.sessions.start(identity.certificate_sha256(), now);
+            let mut response = session::ended_page(&portal, ended, &session, now);
+            session::set_cookie(&mut response, &cookie);
+            return response;
+        }
+    };
+    parts.extensions.insert(Identity(identity));
+    parts.extensions.insert(session);
+    parts.extensions.insert(RequestId(request_id));
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    if let Some(cookie) = cookie {
+        session::set_cookie(&mut response, &cookie);
+    }
+    response
+}
+
+/// One line on standard error for a refusal: the reference number the user sees, the code,
+/// and the UZI number when known — never patient data.
+fn log_refusal(request_id: &str, code: &str, uzi: Option<&str>) {
+    eprintln!(
+        "{{\"event\":\"refusal\",\"reference\":\"{}\",\"code\":\"{code}\",\"uzi\":\"{}\"}}",
+        reference(request_id),
+        uzi.unwrap_or("")
+    );
+}
+
+/// The reference number a user quotes to the help desk: the request id's first eight
+/// characters, upper case.
+fn reference(request_id: &str) -> String {
+    request_id
+        .chars()
+        .take(8)
+        .collect::<String>()
+        .to_uppercase()
+}
+
+/// Why a practitioner gets no further than a refusal page.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// The certificate is not a valid UZI-pas authentication certificate.
+    Certificate(UziError),
+    /// No account for this UZI number.
+    NoAccount,
+    /// The account request is waiting.
+    Pending,
+    /// The account request was rejected.
+    Rejected,
+    /// The account is blocked.
+    Blocked,
+    /// The account was locked for not being used.
+    Dormant,
+    /// The AGB code on the card is not the account's.
+    AgbMismatch,
+    /// The role on the card may not use the clinical pages.
+    RoleNotEligible,
+    /// An administrator page for a non-administrator, or the other way round.
+    NotHere,
+    /// The portal cannot answer now (EPD, directory or audit log down).
+    Unavailable,
+}
+
+impl Refusal {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Certificate(e) => e.code(),
+            Self::NoAccount => "no-account",
+            Self::Pending => "account-pending",
+            Self::Rejected => "account-rejected",
+            Self::Blocked => "account-blocked",
+            Self::Dormant => "account-dormant",
+            Self::AgbMismatch => "agb-mismatch",
+            Self::RoleNotEligible => "role-not-eligible",
+            Self::NotHere => "not-permitted",
+            Self::Unavailable => "unavailable",
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::FORBIDDEN,
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Self::Certificate(_) => "Inloggen met uw UZI-pas is niet gelukt",
+            Self::NoAccount => "U heeft nog geen account",
+            Self::Pending => "Uw accountaanvraag is in behandeling",
+            Self::Rejected => "Uw accountaanvraag is afgewezen",
+            Self::Blocked => "Uw account is geblokkeerd",
+            Self::Dormant => "Uw account is vergrendeld",
+            Self::AgbMismatch => "De AGB-code op uw pas past niet bij uw account",
+            Self::RoleNotEligible => "Uw rol geeft geen toegang tot het portaal",
+            Self::NotHere => "Geen toegang tot deze pagina",
+            Self::Unavailable => "Het portaal is tijdelijk niet beschikbaar",
+        }
+    }
+
+    fn advice(&self) -> &'static str {
+        match self {
+            Self::Certificate(e) => e.advice_nl(),
+            Self::NoAccount => {
+                "Het portaal is voor huisartsen, specialisten ouderengeneeskunde en artsen \
+                 verstandelijk gehandicapten met een account. U kunt hieronder een account \
+                 aanvragen; uw gegevens worden van uw UZI-pas overgenomen."
+            }
+            Self::Pending => {
+                "Het ziekenhuis beoordeelt uw aanvraag. U krijgt bericht zodra uw account is \
+                 geactiveerd."
+            }
+            Self::Rejected => {
+                "Het ziekenhuis heeft uw aanvraag afgewezen. Neem contact op als u denkt dat dit \
+                 niet klopt."
+            }
+            Self::Blocked => {
+                "Uw account is door het ziekenhuis geblokkeerd, bijvoorbeeld na melding van een \
+                 verloren of gestolen pas. Neem contact op om uw account te laten deblokkeren."
+            }
+            Self::Dormant => {
+                "U heeft lange tijd niet ingelogd; daarom is uw account uit voorzorg vergrendeld. \
+                 Neem contact op om het weer te laten openen."
+            }
+            Self::AgbMismatch => {
+                "De AGB-code op uw UZI-pas is een andere dan de persoonlijke AGB-code van uw \
+                 account. Let op: dit moet uw persoonlijke AGB-code zijn, niet die van de \
+                 praktijk. Neem contact op om uw account aan te laten passen."
+            }
+            Self::RoleNotEligible => {
+                "Het portaal is alleen toegankelijk voor huisartsen, specialisten \
+                 ouderengeneeskunde en artsen verstandelijk gehandicapten. Volgens uw UZI-pas \
+                 heeft u een andere rol; huisartsen in opleiding komen niet in aanmerking."
+            }
+            Self::NotHere => "Deze pagina is niet bedoeld voor uw account.",
+            Self::Unavailable => {
+                "Door een storing kan het portaal uw verzoek nu niet veilig afhandelen. Er zijn \
+                 geen gegevens getoond. Probeer het over enkele minuten opnieuw."
+            }
+        }
+    }
+}
+
+/// The refusal page: what happened, what to do, whom to contact, the time and a reference
+/// number that the help desk finds in the portal's log (the FAQ asks for a screenshot with
+/// the time for exactly this).
+pub(crate) fn refusal_page(portal: &Portal, refusal: &Refusal, request_id: &str) -> Response {
+    let settings = portal.settings();
+    let now = portal.now();
+    let mut body = Html::new();
+    body.markup("<section class=\"refusal\"><h1>")
+        .text(refusal.title())
+        .markup("</h1><p>")
+        .text(refusal.advice())
+        .markup("</p>");
+    if matches!(refusal, Refusal::NoAccount) {
+        body.markup("<p><a href=\"/account/aanvragen\">Account aanvragen</a></p>");
+    }
+    body.markup("<p>Vragen? Neem contact op met ")
+        .text(&settings.contact_name)
+        .markup(": ")
+        .link(&format!("mailto:{}", settings.contact_email), &settings.contact_email)
+        .markup(", telefoon ")
+        .text(&settings.contact_phone)
+        .markup(". Vermeld het referentienummer en het tijdstip.</p><dl><dt>Referentienummer</dt><dd><strong>")
+        .text(&reference(request_id))
+        .markup("</strong></dd><dt>Tijdstip</dt><dd>")
+        .text(&layout::dutch_time(now))
+        .markup("</dd><dt>Code</dt><dd>")
+        .text(refusal.code())
+        .markup("</dd></dl></section>");
+    html_response(
+        refusal.status(),
+        page(&settings.hospital, refusal.title(), None, now, &body),
+    )
+}
+
+/// A logged-in practitioner or administrator with an active account (checked by the
+/// extractor), in a session bound to their certificate.
+pub(crate) struct Caller {
+    pub(crate) identity: Arc<VerifiedUziIdentity>,
+    pub(crate) account: Account,
+    pub(crate) session: session::Session,
+    pub(crate) request_id: String,
+    pub(crate) ip: Option<IpAddr>,
+}
+
+impl Caller {
+    pub(crate) fn viewer(&self) -> Viewer<'_> {
+        Viewer {
+            name: &self.account.name,
+            uzi: self.account.uzi.to_string(),
+            admin: self.account.admin,
+        }
+    }
+}
+
+/// The parts a [`Caller`] needs from the middleware; without them the route is misconfigured
+/// and nothing is shown.
+fn from_middleware(parts: &Parts) -> Option<(Arc<VerifiedUziIdentity>, session::Session, String)> {
+    let identity = parts.extensions.get::<Identity>()?.0.clone();
+    let session = parts.extensions.get::<session::Session>()?.clone();
+    let request_id = parts.extensions.get::<RequestId>()?.0.clone();
+    Some((identity, session, request_id))
+}
+
+impl FromRequestParts<Portal> for Caller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, portal: &Portal) -> Result<Self, Response> {
+        let Some((identity, session, request_id)) = from_middleware(parts) else {
+            return Err(refusal_page(portal, &Refusal::Unavailable, "misrouted"));
+        };
+        let now = portal.now();
+        let uzi = identity.uzi_number();
+        let refuse = |refusal: Refusal| {
+            log_refusal(&request_id, refusal.code(), Some(&uzi.to_string()));
+            refusal_page(portal, &refusal, &request_id)
+        };
+        let account = match portal.0.directory.account(uzi).await {
+            Err(_) => return Err(refuse(Refusal::Unavailable)),
+            Ok(None) => return Err(refuse(Refusal::NoAccount)),
+            Ok(Some(account)) => account,
+        };
+        match account.status {
+            AccountStatus::Requested => return Err(refuse(Refusal::Pending)),
+            AccountStatus::Rejected => return Err(refuse(Refusal::Rejected)),
+            AccountStatus::Blocked => return Err(refuse(Refusal::Blocked)),
+            AccountStatus::Active => {}
+        }
+        // An AGB code on the card must be the account's personal AGB code.
+        if let Some(card_agb) = identity.agb()
+            && account.agb != Some(card_agb)
+        {
+            return Err(refuse(Refusal::AgbMismatch));
+        }
+        // Dormant accounts (P2): locked at the first login after the period.
+        let dormant = Duration::days(i64::from(portal.settings().dormant_days));
+        if account.last_login.unwrap_or(account.created_at) + dormant < now {
+            let _ = portal
+                .0
+                .directory
+                .set_status(uzi, AccountStatus::Blocked)
+                .await;
+            return Err(refuse(Refusal::Dormant));
+        }
+        if session.is_new_login() {
+            let _ = portal.0.directory.record_login(uzi, now).await;
+        }
+        // The terms of use, at the first login and when they change (P3).
+        if account.accepted_terms < Some(portal.settings().terms_version)
+            && parts.uri.path() != "/voorwaarden"
+        {
+            return Err(layout::see_other("/voorwaarden"));
+        }
+        let ip = parts.extensions.get::<PeerAddress>().map(|p| p.0.ip());
+        Ok(Self {
+            identity,
+            account,
+            session,
+            request_id,
+            ip,
+        })
+    }
+}
+
+/// What a page shows of a patient, and on what basis: the audit record that must be durable
+/// before the page is sent.
+pub(crate) struct Disclosure<'a> {
+    /// The decision that allows it (a list's permit covers the patients in it).
+    pub(crate) permit: &'a Permit,
+    /// The basis for this patient: the permit's, or on a list the scope the patient is in.
+    pub(crate) basis: Basis,
+    pub(crate) patient: &'a PatientId,
+    pub(crate) bsn: Option<Bsn>,
+    pub(crate) section: RecordSection,
+    pub(crate) item: Option<String>,
+    pub(crate) reason: Option<String>,
+}
+
+impl Portal {
+    /// Writes the audit record of a disclosure and returns its receipt; a page that shows
+    /// patient data needs the receipt. If the log cannot be written, the page is not shown.
+    pub(crate) async fn disclose(
+        &self,
+        caller: &Caller,
+        disclosure: Disclosure<'_>,
+    ) -> Result<Receipt, Refusal> {
+        let event = self.event(caller, EventType::PatientRecord, Some(&disclosure));
+        self.0.audit.append(&event).await.map_err(|e| {
+            eprintln!(
+                "{{\"event\":\"audit-unavailable\",\"reference\":\"{}\",\"error\":\"{}\"}}",
+                reference(&caller.request_id),
+                html::escape(&e.to_string())
+            );
+            Refusal::Unavailable
+        })
+    }
+
+    /// Writes the audit records of several disclosures at once (they share the log's group
+    /// commit); fails closed if any cannot be written.
+    pub(crate) async fn disclose_all(
+        &self,
+        caller: &Caller,
+        disclosures: Vec<Disclosure<'_>>,
+    ) -> Result<Vec<Receipt>, Refusal> {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (n, d) in disclosures.iter().enumerate() {
+            let event = self.event(caller, EventType::PatientRecord, Some(d));
+            let audit = Arc::clone(&self.0.audit);
+            tasks.spawn(async move { (n, audit.append(&event).await) });
+        }
+        let mut receipts = Vec::with_capacity(disclosures.len());
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((n, Ok(receipt))) => receipts.push((n, receipt)),
+                _ => return Err(Refusal::Unavailable),
+            }
+        }
+        receipts.sort_by_key(|(n, _)| *n);
+        Ok(receipts.into_iter().map(|(_, r)| r).collect())
+    }
+
+    /// Writes an audit record that discloses no patient data (administration, the log's own
+    /// use), and fails closed like [`Portal::disclose`].
+    pub(crate) async fn record(
+        &self,
+        caller: &Caller,
+        event_type: EventType,
+        action: ActionCode,
+        subtype: Subtype,
+        permit: &Permit,
+        patient: Option<&PatientId>,
+    ) -> Result<Receipt, Refusal> {
+        let mut event = self.event(caller, event_type, None);
+        event.action = action;
+        event.subtype = subtype;
+        event.basis = Some(audit_basis(permit.basis()));
+        event.purpose = PurposeOfUse::Operations;
+        event.patient = patient.map(|id| PatientRef {
+            id: id.clone(),
+            bsn: None,
+        });
+        self.0
+            .audit
+            .append(&event)
+            .await
+            .map_err(|_| Refusal::Unavailable)
+    }
+
+    fn event(
+        &self,
+        caller: &Caller,
+        event_type: EventType,
+        disclosure: Option<&Disclosure<'_>>,
+    ) -> AuditEvent {
+        let settings = self.settings();
+        let basis = disclosure.map(|d| {
+            debug_assert!(
+                d.permit.uzi() == caller.account.uzi,
+                "a permit for the caller"
+            );
+            d.basis
+        });
+        let emergency = matches!(basis, Some(Basis::Emergency { .. }));
+        AuditEvent {
+            event_type,
+            action: ActionCode::R,
+            recorded: self.now(),
+            outcome: Outcome::Success,
+            subtype: if emergency {
+                Subtype::Emergency
+            } else {
+                Subtype::Regular
+            },
+            checks: Checks {
+                authorisation: true,
+                treatment_relation: matches!(
+                    basis,
+                    Some(Basis::Own | Basis::Practice | Basis::Delegation { .. })
+                ),
+                consent: false,
+                emergency,
+            },
+            basis: basis.map(audit_basis),
+            purpose: if emergency {
+                PurposeOfUse::BreakTheGlass
+            } else {
+                PurposeOfUse::Treat
+            },
+            user: User {
+                uzi: caller.account.uzi,
+                agb: caller.account.agb,
+                name: caller.account.name.clone(),
+                role: caller.identity.role(),
+            },
+            on_behalf_of: match basis {
+                Some(Basis::Delegation { grantor, .. }) => Some(Responsible {
+                    agb: grantor,
+                    name: None,
+                }),
+                _ => None,
+            },
+            access_point: AccessPoint {
+                ip: caller.ip,
+                certificate_sha256: Some(caller.identity.certificate_sha256().to_owned()),
+            },
+            patient: disclosure.map(|d| PatientRef {
+                id: d.patient.clone(),
+                bsn: d.bsn,
+            }),
+            part: disclosure.map(|d| Part {
+                section: d.section,
+                item: d.item.clone(),
+            }),
+            source: Source {
+                instance: settings.instance.clone(),
+                hospital: settings.hospital.clone(),
+            },
+            request_id: caller.request_id.clone(),
+            reason: disclosure.and_then(|d| d.reason.clone()),
+        }
+    }
+}
+
+/// The audit log's words for a policy basis.
+fn audit_basis(basis: Basis) -> AuditBasis {
+    match basis {
+        Basis::Own => AuditBasis::Own,
+        Basis::Practice => AuditBasis::Practice,
+        Basis::Delegation {
+            grantor,
+            delegation,
+        } => AuditBasis::Delegation {
+            grantor,
+            delegation: delegation.0,
+        },
+        Basis::Emergency {
+            grant,
+            reason_category,
+        } => AuditBasis::Emergency {
+            grant: grant.0,
+            reason_category: reason_category.code().to_owned(),
+        },
+        Basis::Administrator => AuditBasis::Administrator,
+    }
+}

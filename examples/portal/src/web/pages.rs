@@ -1,0 +1,1469 @@
+//! The practitioner's pages: start page (S1, S2), patient page (S3–S7, B3), search and the
+//! emergency procedure (S11, P6), delegations (S10), terms of use (P3), account request (U3).
+//!
+//! Every patient page follows the same path: read the patient's registered GP from the EPD
+//! now, decide with the policy, write the audit record, then read and show the data.
+
+use std::collections::HashMap;
+
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::Response;
+use chrono::{Duration, NaiveDate};
+use serde::Deserialize;
+use zvp_audit::event::{ActionCode, EventType, Subtype};
+use zvp_auth::directory::{Account, AccountStatus, ReasonCategory, world_for};
+use zvp_auth::policy::{
+    Action, Basis, Decision, DenyReason, GrantError, ListScope, Permit, Request, Section,
+};
+use zvp_core::{
+    AgbCode, Bsn, CareMomentKind, CareMomentStatus, DossierSection, Gender, LabFlag,
+    ObservationValue, Patient, PatientId, RecordSection, ReportContent, ResultCategory,
+    SusceptibilityInterpretation,
+};
+use zvp_epd::{EpdError, ListedPatient, RequestContext};
+
+use super::chart;
+use super::html::{Html, path_segment};
+use super::layout::{dutch_date, dutch_time, html_response, page, see_other};
+use super::{Caller, Disclosure, Identity, Portal, Refusal, refusal_page};
+
+/// The page of a logged-in caller.
+fn caller_page(portal: &Portal, caller: &Caller, title: &str, body: &Html) -> Response {
+    html_response(
+        StatusCode::OK,
+        page(
+            &portal.settings().hospital,
+            title,
+            Some(&caller.viewer()),
+            portal.now(),
+            body,
+        ),
+    )
+}
+
+fn refuse(portal: &Portal, caller: &Caller, refusal: &Refusal) -> Response {
+    super::log_refusal(
+        &caller.request_id,
+        refusal.code(),
+        Some(&caller.account.uzi.to_string()),
+    );
+    refusal_page(portal, refusal, &caller.request_id)
+}
+
+fn deny_refusal(reason: DenyReason) -> Refusal {
+    match reason {
+        DenyReason::NoAccount => Refusal::NoAccount,
+        DenyReason::AccountPending => Refusal::Pending,
+        DenyReason::AccountRejected => Refusal::Rejected,
+        DenyReason::AccountBlocked => Refusal::Blocked,
+        DenyReason::AgbMismatch => Refusal::AgbMismatch,
+        DenyReason::RoleNotEligible => Refusal::RoleNotEligible,
+        DenyReason::NotAdministrator | DenyReason::UnknownPatient => Refusal::NotHere,
+    }
+}
+
+fn ctx(caller: &Caller) -> RequestContext {
+    RequestContext {
+        request_id: caller.request_id.clone(),
+    }
+}
+
+fn policy_request(caller: &Caller, action: Action) -> Request {
+    Request {
+        uzi: caller.identity.uzi_number(),
+        card_agb: caller.identity.agb(),
+        card_role: caller.identity.role(),
+        action,
+    }
+}
+
+/// A patient page's first steps: the patient from the EPD (now), and the decision.
+enum Access {
+    /// Permitted: the patient, and the permit.
+    Permitted(Box<Patient>, Permit),
+    /// The emergency procedure is the way in.
+    Emergency,
+    /// A page to send instead (not found, refused, unavailable).
+    Page(Response),
+}
+
+async fn access(portal: &Portal, caller: &Caller, id: &PatientId, section: Section) -> Access {
+    let patient = match portal.0.epd.patient(id, &ctx(caller)).await {
+        Ok(p) => p,
+        Err(EpdError::NotFound(_)) => return Access::Page(patient_not_found(portal, caller)),
+        Err(_) => return Access::Page(refuse(portal, caller, &Refusal::Unavailable)),
+    };
+    let gp = patient.registered_gp.as_ref().map(|g| g.agb);
+    let world = match world_for(
+        portal.0.directory.as_ref(),
+        caller.account.uzi,
+        Some((id, gp)),
+    )
+    .await
+    {
+        Ok(w) => w,
+        Err(_) => return Access::Page(refuse(portal, caller, &Refusal::Unavailable)),
+    };
+    let request = policy_request(
+        caller,
+        Action::ViewPatient {
+            patient: id.clone(),
+            section,
+        },
+    );
+    match portal.0.policy.decide(&world, &request, portal.now()) {
+        Decision::Permit(permit) => Access::Permitted(Box::new(patient), permit),
+        Decision::RequiresEmergencyProcedure => Access::Emergency,
+        Decision::Deny(reason) => Access::Page(refuse(portal, caller, &deny_refusal(reason))),
+    }
+}
+
+fn patient_not_found(portal: &Portal, caller: &Caller) -> Response {
+    let mut body = Html::new();
+    body.markup("<h1>Patiënt niet gevonden</h1><p>Het ziekenhuis kent deze patiënt niet (meer). ")
+        .markup("<a href=\"/zoeken\">Zoek een patiënt</a> op BSN en geboortedatum.</p>");
+    let mut response = caller_page(portal, caller, "Patiënt niet gevonden", &body);
+    *response.status_mut() = StatusCode::NOT_FOUND;
+    response
+}
+
+/// Writes the audit record, or answers with the refusal page.
+async fn audited(
+    portal: &Portal,
+    caller: &Caller,
+    permit: &Permit,
+    patient: &Patient,
+    section: RecordSection,
+    item: Option<String>,
+) -> Result<zvp_audit::log::Receipt, Response> {
+    portal
+        .disclose(
+            caller,
+            Disclosure {
+                permit,
+                basis: permit.basis(),
+                patient: &patient.id,
+                bsn: patient.bsn,
+                section,
+                item,
+                reason: None,
+            },
+        )
+        .await
+        .map_err(|r| refuse(portal, caller, &r))
+}
+
+/// How a patient may be seen, in words.
+fn basis_text(basis: Basis, names: &HashMap<AgbCode, String>) -> String {
+    match basis {
+        Basis::Own => "Eigen patiënt".to_owned(),
+        Basis::Practice => "Patiënt van uw praktijk".to_owned(),
+        Basis::Delegation { grantor, .. } => format!(
+            "Gemachtigd door {}",
+            names
+                .get(&grantor)
+                .cloned()
+                .unwrap_or_else(|| format!("AGB {grantor}"))
+        ),
+        Basis::Emergency { .. } => "Noodprocedure".to_owned(),
+        Basis::Administrator => "Beheer".to_owned(),
+    }
+}
+
+/// GP names by AGB code, from the directory (for "gemachtigd door …").
+async fn gp_names(portal: &Portal) -> HashMap<AgbCode, String> {
+    portal
+        .0
+        .directory
+        .accounts()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|a| Some((a.agb?, a.name)))
+        .collect()
+}
+
+/// Query of the start page.
+#[derive(Debug, Deserialize)]
+pub(crate) struct StartQuery {
+    /// `eigen`, `praktijk`, `gemachtigd` or absent (all).
+    #[serde(default)]
+    filter: Option<String>,
+}
+
+/// The start page: admitted (S1) and recently discharged (S2) patients of the caller, their
+/// practice and the GPs who delegated to them, each marked with whose patient it is.
+pub(crate) async fn start(
+    State(portal): State<Portal>,
+    caller: Caller,
+    Query(query): Query<StartQuery>,
+) -> Response {
+    let now = portal.now();
+    let Ok(world) = world_for(portal.0.directory.as_ref(), caller.account.uzi, None).await else {
+        return refuse(&portal, &caller, &Refusal::Unavailable);
+    };
+    let scope = match portal.0.policy.list_scope(
+        &world,
+        caller.identity.uzi_number(),
+        caller.identity.agb(),
+        caller.identity.role(),
+        now,
+    ) {
+        Ok(scope) => scope,
+        Err(DenyReason::RoleNotEligible) if caller.account.admin => return see_other("/beheer"),
+        Err(reason) => return refuse(&portal, &caller, &deny_refusal(reason)),
+    };
+    let request = policy_request(&caller, Action::ListAdmitted);
+    let Decision::Permit(permit) = portal.0.policy.decide(&world, &request, now) else {
+        return refuse(&portal, &caller, &Refusal::NotHere);
+    };
+    let scope: Vec<ListScope> = scope
+        .into_iter()
+        .filter(|s| match query.filter.as_deref() {
+            Some("eigen") => s.basis == Basis::Own,
+            Some("praktijk") => s.basis == Basis::Practice,
+            Some("gemachtigd") => matches!(s.basis, Basis::Delegation { .. }),
+            _ => true,
+        })
+        .collect();
+    let agbs: Vec<AgbCode> = scope.iter().map(|s| s.agb).collect();
+    let since = now - Duration::days(i64::from(portal.settings().discharged_days));
+    let ctx = ctx(&caller);
+    let (admitted, discharged) = match tokio::try_join!(
+        portal.0.epd.admitted(&agbs, &ctx),
+        portal.0.epd.discharged_since(&agbs, since, &ctx)
+    ) {
+        Ok(lists) => lists,
+        Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable),
+    };
+    let basis_of = |l: &ListedPatient| {
+        let gp = l.patient.registered_gp.as_ref().map(|g| g.agb)?;
+        scope.iter().find(|s| s.agb == gp).map(|s| s.basis)
+    };
+    // Audit before disclosure: one record per patient shown, all written before the page.
+    let mut disclosures = Vec::new();
+    for (list, section) in [
+        (&admitted, RecordSection::AdmittedList),
+        (&discharged, RecordSection::DischargedList),
+    ] {
+        for l in list.iter() {
+            let Some(basis) = basis_of(l) else { continue };
+            disclosures.push(Disclosure {
+                permit: &permit,
+                basis,
+                patient: &l.patient.id,
+                bsn: l.patient.bsn,
+                section,
+                item: None,
+                reason: None,
+            });
+        }
+    }
+    if let Err(r) = portal.disclose_all(&caller, disclosures).await {
+        return refuse(&portal, &caller, &r);
+    }
+    let names = gp_names(&portal).await;
+    let mut body = Html::new();
+    body.markup("<h1>Mijn patiënten</h1><p class=\"tabs\">Toon: ")
+        .markup("<a href=\"/\">alle</a> <a href=\"/?filter=eigen\">eigen patiënten</a> ")
+        .markup("<a href=\"/?filter=praktijk\">praktijk</a> <a href=\"/?filter=gemachtigd\">gemachtigd</a></p>");
+    body.markup("<h2>Opgenomen</h2>");
+    list_table(&mut body, &admitted, &basis_of, &names, false);
+    body.markup("<h2>Ontslagen in de afgelopen ")
+        .display(portal.settings().discharged_days)
+        .markup(" dagen</h2>");
+    list_table(&mut body, &discharged, &basis_of, &names, true);
+    body.markup("<p class=\"muted\">Gegevens van ")
+        .text(&dutch_time(now))
+        .markup(", direct uit het EPD van het ziekenhuis.</p>");
+    caller_page(&portal, &caller, "Mijn patiënten", &body)
+}
+
+fn list_table(
+    body: &mut Html,
+    list: &[ListedPatient],
+    basis_of: &dyn Fn(&ListedPatient) -> Option<Basis>,
+    names: &HashMap<AgbCode, String>,
+    discharged: bool,
+) {
+    let shown: Vec<(&ListedPatient, Basis)> = list
+        .iter()
+        .filter_map(|l| Some((l, basis_of(l)?)))
+        .collect();
+    if shown.is_empty() {
+        body.markup("<p class=\"muted\">Geen patiënten.</p>");
+        return;
+    }
+    body.markup("<table><thead><tr><th>Naam</th><th>Geboren</th><th>Afdeling</th><th>Specialisme</th><th>Opgenomen</th>");
+    if discharged {
+        body.markup("<th>Ontslagen</th>");
+    }
+    body.markup("<th>Patiënt van</th></tr></thead><tbody>");
+    for (l, basis) in shown {
+        body.markup("<tr><td>")
+            .link(
+                &format!("/patient/{}", path_segment(l.patient.id.as_str())),
+                &l.patient.name.to_string(),
+            )
+            .markup("</td><td>")
+            .text(&dutch_date(l.patient.birth_date))
+            .markup("</td><td>")
+            .text(&l.admission.ward)
+            .markup("</td><td>")
+            .text(&l.admission.specialism)
+            .markup("</td><td>")
+            .text(&dutch_time(l.admission.admitted_at()))
+            .markup("</td>");
+        if discharged {
+            body.markup("<td>")
+                .text(
+                    &l.admission
+                        .discharged_at()
+                        .map(dutch_time)
+                        .unwrap_or_default(),
+                )
+                .markup("</td>");
+        }
+        body.markup("<td>")
+            .text(&basis_text(basis, names))
+            .markup("</td></tr>");
+    }
+    body.markup("</tbody></table>");
+}
+
+/// The header of every patient page: who, and — prominently — the treatment restrictions
+/// (S3) and an emergency grant with its expiry.
+async fn patient_header(
+    portal: &Portal,
+    caller: &Caller,
+    patient: &Patient,
+    permit: &Permit,
+) -> Html {
+    let mut h = Html::new();
+    h.markup("<h1>")
+        .text(&patient.name.to_string())
+        .markup("</h1>");
+    if let Basis::Emergency { grant, .. } = permit.basis() {
+        let expires = portal
+            .0
+            .directory
+            .grants(caller.account.uzi, &patient.id)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .find(|g| g.id == grant)
+            .map(|g| g.expires_at);
+        h.markup("<p class=\"emergency\"><strong>Noodprocedure.</strong> U bekijkt dit dossier via de noodprocedure");
+        if let Some(expires) = expires {
+            h.markup(", tot ").text(&dutch_time(expires));
+        }
+        h.markup(". Uw inzage wordt achteraf beoordeeld.</p>");
+    }
+    if !patient.treatment_restrictions.is_empty() {
+        h.markup("<section class=\"restriction\" aria-label=\"Behandelbeperkingen\"><h2>Behandelbeperkingen</h2><ul>");
+        for r in &patient.treatment_restrictions {
+            h.markup("<li><strong>Niet: ")
+                .text(&treatment_text(&r.treatment))
+                .markup("</strong>");
+            if let Some(limits) = &r.limits {
+                h.markup(" — ").text(limits);
+            }
+            h.markup(" <span class=\"muted\">(afgesproken ")
+                .text(&dutch_date(r.agreed_on))
+                .markup(")</span>");
+            if let Some(comment) = &r.comment {
+                h.markup("<br>").text(comment);
+            }
+            h.markup("</li>");
+        }
+        h.markup("</ul></section>");
+    }
+    let id = path_segment(patient.id.as_str());
+    h.markup("<nav class=\"tabs\" aria-label=\"Onderdelen van het dossier\">")
+        .link(&format!("/patient/{id}"), "Gegevens en zorgmomenten");
+    for (slug, label) in DOSSIER {
+        h.markup(" ")
+            .link(&format!("/patient/{id}/dossier/{slug}"), label);
+    }
+    for (slug, label, _) in RESULTS {
+        h.markup(" ")
+            .link(&format!("/patient/{id}/uitslagen/{slug}"), label);
+    }
+    h.markup("</nav>");
+    h
+}
+
+fn treatment_text(t: &zvp_core::RestrictedTreatment) -> String {
+    use zvp_core::RestrictedTreatment as T;
+    match t {
+        T::Resuscitation => "reanimeren".to_owned(),
+        T::MechanicalVentilation => "beademen".to_owned(),
+        T::IntensiveCareAdmission => "opnemen op de intensive care".to_owned(),
+        T::HospitalAdmission => "opnemen in het ziekenhuis".to_owned(),
+        T::BloodTransfusion => "bloedtransfusie".to_owned(),
+        T::Dialysis => "dialyseren".to_owned(),
+        T::ArtificialNutrition => "sondevoeding".to_owned(),
+        T::Other(text) => text.clone(),
+    }
+}
+
+const DOSSIER: [(&str, &str); 5] = [
+    ("allergieen", "Allergieën"),
+    ("conclusies", "Conclusie en beleid"),
+    ("brieven", "Brieven"),
+    ("diagnoses", "Diagnoses"),
+    ("medicatie", "Medicatie"),
+];
+
+const RESULTS: [(&str, &str, ResultCategory); 5] = [
+    (
+        "klinische-chemie",
+        "Klinische chemie",
+        ResultCategory::ClinicalChemistry,
+    ),
+    (
+        "microbiologie",
+        "Microbiologie",
+        ResultCategory::Microbiology,
+    ),
+    ("nucleair-lab", "Nucleair lab", ResultCategory::NuclearLab),
+    ("pathologie", "Pathologie", ResultCategory::Pathology),
+    ("radiologie", "Radiologie", ResultCategory::Radiology),
+];
+
+fn parse_id(portal: &Portal, caller: &Caller, id: &str) -> Result<PatientId, Response> {
+    id.parse().map_err(|_| patient_not_found(portal, caller))
+}
+
+/// The emergency page for a patient the caller may not see without it: no patient data,
+/// only the form.
+fn emergency_form(
+    portal: &Portal,
+    caller: &Caller,
+    id: &PatientId,
+    bsn: Option<&str>,
+    error: Option<&str>,
+) -> Response {
+    let mut body = Html::new();
+    body.markup("<h1>Noodprocedure</h1><section class=\"emergency\"><p>U bent niet de huisarts van deze patiënt en heeft geen machtiging van de huisarts");
+    if let Some(bsn) = bsn {
+        body.markup(" (BSN ").text(bsn).markup(")");
+    }
+    body.markup(". Alleen als u deze patiënt nu zorg verleent, kunt u het dossier inzien via de noodprocedure. ")
+        .markup("Uw reden wordt vastgelegd, de inzage geldt voor ")
+        .display(portal.settings().emergency_hours)
+        .markup(" uur en alleen voor deze patiënt, en wordt achteraf beoordeeld. De huisarts van de patiënt krijgt hiervan bericht.</p></section>");
+    if let Some(error) = error {
+        body.markup("<p class=\"flag\" role=\"alert\">")
+            .text(error)
+            .markup("</p>");
+    }
+    body.markup("<form method=\"post\" action=\"/patient/")
+        .text(&path_segment(id.as_str()))
+        .markup("/noodprocedure\"><input type=\"hidden\" name=\"csrf\" value=\"")
+        .text(&caller.session.csrf)
+        .markup("\"><label for=\"reden\">Reden</label><select id=\"reden\" name=\"reden\" required>")
+        .markup("<option value=\"acute-care\">Acute zorg voor deze patiënt</option>")
+        .markup("<option value=\"out-of-hours\">Huisartsenpost / avond-, nacht- en weekenddienst</option>")
+        .markup("<option value=\"continuity-of-care\">Continuïteit van zorg (patiënt staat nog niet op mijn naam)</option>")
+        .markup("<option value=\"other\">Anders</option></select>")
+        .markup("<label for=\"toelichting\">Toelichting (minstens ")
+        .display(portal.settings().emergency_min_reason)
+        .markup(" tekens)</label><textarea id=\"toelichting\" name=\"toelichting\" rows=\"3\" cols=\"60\" required maxlength=\"1000\"></textarea>")
+        .markup("<br><button type=\"submit\">Dossier openen via de noodprocedure</button></form>");
+    let mut response = caller_page(portal, caller, "Noodprocedure", &body);
+    *response.status_mut() = StatusCode::FORBIDDEN;
+    response
+}
+
+/// The patient page: details (S3) and care moments (S4).
+pub(crate) async fn patient(
+    State(portal): State<Portal>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Response {
+    let id = match parse_id(&portal, &caller, &id) {
+        Ok(id) => id,
+        Err(page) => return page,
+    };
+    let (patient, permit) = match access(&portal, &caller, &id, Section::Details).await {
+        Access::Permitted(p, permit) => (p, permit),
+        Access::Emergency => return emergency_form(&portal, &caller, &id, None, None),
+        Access::Page(page) => return page,
+    };
+    if let Err(page) = audited(
+        &portal,
+        &caller,
+        &permit,
+        &patient,
+        RecordSection::PatientDetails,
+        None,
+    )
+    .await
+    {
+        return page;
+    }
+    if let Err(page) = audited(
+        &portal,
+        &caller,
+        &permit,
+        &patient,
+        RecordSection::CareMoments,
+        None,
+    )
+    .await
+    {
+        return page;
+    }
+    let moments = match portal.0.epd.care_moments(&id, &ctx(&caller)).await {
+        Ok(m) => m,
+        Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable),
+    };
+    let mut body = patient_header(&portal, &caller, &patient, &permit).await;
+    body.markup("<h2>Gegevens</h2><table><tbody><tr><th>Naam</th><td>")
+        .text(&patient.name.to_string())
+        .markup("</td></tr><tr><th>Geboortedatum</th><td>")
+        .text(&dutch_date(patient.birth_date))
+        .markup("</td></tr><tr><th>Geslacht</th><td>")
+        .text(match patient.gender {
+            Gender::Female => "vrouw",
+            Gender::Male => "man",
+            Gender::Other => "anders",
+            Gender::Unknown => "onbekend",
+        })
+        .markup("</td></tr><tr><th>BSN</th><td>")
+        .text(
+            &patient
+                .bsn
+                .map(|b| b.to_string())
+                .unwrap_or_else(|| "onbekend".to_owned()),
+        )
+        .markup("</td></tr><tr><th>Adres</th><td>");
+    if let Some(a) = &patient.address {
+        body.text(&format!("{} {}", a.street, a.house_number))
+            .markup("<br>")
+            .text(&format!("{} {}", a.postal_code, a.city));
+    }
+    body.markup("</td></tr><tr><th>Huisarts</th><td>");
+    if let Some(gp) = &patient.registered_gp {
+        body.text(gp.name.as_deref().unwrap_or(""))
+            .markup(" (AGB ")
+            .display(gp.agb)
+            .markup(")");
+    }
+    body.markup("</td></tr></tbody></table><h2>Zorgmomenten</h2>");
+    if moments.is_empty() {
+        body.markup("<p class=\"muted\">Geen zorgmomenten.</p>");
+    } else {
+        body.markup("<table><thead><tr><th>Datum</th><th>Soort</th><th>Afdeling</th><th>Omschrijving</th><th>Status</th></tr></thead><tbody>");
+        for m in moments.iter().rev() {
+            body.markup("<tr><td>")
+                .text(&dutch_time(m.at))
+                .markup("</td><td>")
+                .text(match m.kind {
+                    CareMomentKind::Appointment => "Afspraak",
+                    CareMomentKind::Operation => "Operatie",
+                    CareMomentKind::Admission => "Opname",
+                    CareMomentKind::GpReferral => "Verwijzing",
+                })
+                .markup("</td><td>")
+                .text(&m.department)
+                .markup("</td><td>")
+                .text(&m.description)
+                .markup("</td><td>")
+                .text(match m.status {
+                    CareMomentStatus::Planned => "gepland",
+                    CareMomentStatus::InProgress => "lopend",
+                    CareMomentStatus::Completed => "afgerond",
+                    CareMomentStatus::Cancelled => "geannuleerd",
+                })
+                .markup("</td></tr>");
+        }
+        body.markup("</tbody></table>");
+    }
+    caller_page(&portal, &caller, &patient.name.to_string(), &body)
+}
+
+/// A dossier section (S5), with the letters' cut-off (S6).
+pub(crate) async fn dossier(
+    State(portal): State<Portal>,
+    caller: Caller,
+    Path((id, slug)): Path<(String, String)>,
+) -> Response {
+    let id = match parse_id(&portal, &caller, &id) {
+        Ok(id) => id,
+        Err(page) => return page,
+    };
+    let (section, dossier_section, label) = match slug.as_str() {
+        "allergieen" => (Section::Allergies, DossierSection::Allergies, "Allergieën"),
+        "conclusies" => (
+            Section::Conclusion,
+            DossierSection::ConclusionAndPlan,
+            "Conclusie en beleid",
+        ),
+        "brieven" => (Section::Letters, DossierSection::Letters, "Brieven"),
+        "diagnoses" => (Section::Diagnoses, DossierSection::Diagnoses, "Diagnoses"),
+        "medicatie" => (Section::Medication, DossierSection::Medication, "Medicatie"),
+        _ => return super::not_found().await,
+    };
+    let (patient, permit) = match access(&portal, &caller, &id, section).await {
+        Access::Permitted(p, permit) => (p, permit),
+        Access::Emergency => return emergency_form(&portal, &caller, &id, None, None),
+        Access::Page(page) => return page,
+    };
+    if let Err(page) = audited(
+        &portal,
+        &caller,
+        &permit,
+        &patient,
+        RecordSection::Dossier(dossier_section),
+        None,
+    )
+    .await
+    {
+        return page;
+    }
+    let ctx = ctx(&caller);
+    let epd = &portal.0.epd;
+    let mut body = patient_header(&portal, &caller, &patient, &permit).await;
+    body.markup("<h2>").text(label).markup("</h2>");
+    let now = portal.now();
+    let failed = match dossier_section {
+        DossierSection::Allergies => epd.allergies(&id, &ctx).await.map(|items| {
+            if items.is_empty() {
+                body.markup("<p>Geen allergieën bekend.</p>");
+            } else {
+                body.markup("<table><thead><tr><th>Stof</th><th>Reactie</th><th>Ernst</th><th>Vastgelegd</th></tr></thead><tbody>");
+                for a in &items {
+                    body.markup("<tr><td>").text(&a.substance).markup("</td><td>")
+                        .text(a.reaction.as_deref().unwrap_or("")).markup("</td><td>")
+                        .text(match a.severity {
+                            Some(zvp_core::AllergySeverity::Severe) => "ernstig",
+                            Some(zvp_core::AllergySeverity::Moderate) => "matig",
+                            Some(zvp_core::AllergySeverity::Mild) => "licht",
+                            None => "",
+                        })
+                        .markup("</td><td>").text(&dutch_time(a.recorded_at)).markup("</td></tr>");
+                }
+                body.markup("</tbody></table>");
+            }
+        }),
+        DossierSection::ConclusionAndPlan => epd.conclusions(&id, &ctx).await.map(|items| {
+            for c in &items {
+                body.markup("<article><h3>").text(&c.specialism).markup(" — ").text(&dutch_time(c.at))
+                    .markup("</h3><p class=\"muted\">").text(&c.author).markup("</p><p><strong>Conclusie:</strong> ")
+                    .text(&c.conclusion).markup("</p><p><strong>Beleid:</strong> ").text(&c.plan).markup("</p></article>");
+            }
+            if items.is_empty() {
+                body.markup("<p>Geen conclusies.</p>");
+            }
+        }),
+        DossierSection::Letters => epd.letters(&id, &ctx).await.map(|mut items| {
+            let cutoff = portal.settings().letters_cutoff;
+            let hidden = items.iter().filter(|l| l.date < cutoff).count();
+            items.retain(|l| l.date >= cutoff);
+            items.sort_by_key(|l| std::cmp::Reverse(l.date));
+            body.markup("<table><thead><tr><th>Datum</th><th>Brief</th><th>Afzender</th><th>Specialisme</th></tr></thead><tbody>");
+            for l in &items {
+                body.markup("<tr><td>").text(&dutch_date(l.date)).markup("</td><td>")
+                    .link(&format!("/patient/{}/document/{}", path_segment(id.as_str()), path_segment(l.id.as_str())), &l.title)
+                    .markup("</td><td>").text(&l.author).markup("</td><td>").text(&l.specialism).markup("</td></tr>");
+            }
+            body.markup("</tbody></table>");
+            if hidden > 0 {
+                body.markup("<p class=\"notice\">")
+                    .display(hidden)
+                    .markup(" brief(ven) van vóór ")
+                    .text(&dutch_date(cutoff))
+                    .markup(" worden hier niet getoond: ze staan in het oude dossier van vóór de overgang naar het huidige EPD. Heeft u ze nodig, vraag ze dan op bij ")
+                    .text(&portal.settings().contact_name)
+                    .markup(".</p>");
+            }
+        }),
+        DossierSection::Diagnoses => epd.diagnoses(&id, &ctx).await.map(|items| {
+            body.markup("<table><thead><tr><th>Diagnose</th><th>Code</th><th>Sinds</th><th>Status</th><th>Specialisme</th></tr></thead><tbody>");
+            for d in &items {
+                body.markup("<tr><td>").text(&d.description).markup("</td><td>")
+                    .text(d.code.as_ref().map(|c| c.code.as_str()).unwrap_or("")).markup("</td><td>")
+                    .text(&d.onset.map(dutch_date).unwrap_or_default()).markup("</td><td>")
+                    .text(match d.status { zvp_core::DiagnosisStatus::Active => "actief", zvp_core::DiagnosisStatus::Resolved => "opgelost" })
+                    .markup("</td><td>").text(&d.specialism).markup("</td></tr>");
+            }
+            body.markup("</tbody></table>");
+        }),
+        DossierSection::Medication => epd.medication(&id, &ctx).await.map(|items| {
+            body.markup("<table><thead><tr><th>Middel</th><th>Dosering</th><th>Toediening</th><th>Start</th><th>Stop</th><th>Voorschrijver</th></tr></thead><tbody>");
+            for m in &items {
+                body.markup(if m.in_use_at(now) { "<tr>" } else { "<tr class=\"muted\">" })
+                    .markup("<td>").text(&m.name).markup("</td><td>").text(&m.dosage).markup("</td><td>")
+                    .text(m.route.as_deref().unwrap_or("")).markup("</td><td>").text(&dutch_date(m.period.start().date_naive()))
+                    .markup("</td><td>").text(&m.period.end().map(|e| dutch_date(e.date_naive())).unwrap_or_default())
+                    .markup("</td><td>").text(m.prescriber.as_deref().unwrap_or("")).markup("</td></tr>");
+            }
+            body.markup("</tbody></table>");
+        }),
+    };
+    if failed.is_err() {
+        return refuse(&portal, &caller, &Refusal::Unavailable);
+    }
+    caller_page(&portal, &caller, label, &body)
+}
+
+/// Results of one category (S7): values with flags and ranges, cultures, reports as text.
+pub(crate) async fn results(
+    State(portal): State<Portal>,
+    caller: Caller,
+    Path((id, slug)): Path<(String, String)>,
+) -> Response {
+    let id = match parse_id(&portal, &caller, &id) {
+        Ok(id) => id,
+        Err(page) => return page,
+    };
+    let Some(&(_, label, category)) = RESULTS.iter().find(|(s, _, _)| *s == slug) else {
+        return super::not_found().await;
+    };
+    let (patient, permit) = match access(&portal, &caller, &id, Section::Results).await {
+        Access::Permitted(p, permit) => (p, permit),
+        Access::Emergency => return emergency_form(&portal, &caller, &id, None, None),
+        Access::Page(page) => return page,
+    };
+    if let Err(page) = audited(
+        &portal,
+        &caller,
+        &permit,
+        &patient,
+        RecordSection::Results(category),
+        None,
+    )
+    .await
+    {
+        return page;
+    }
+    let Ok(reports) = portal.0.epd.results(&id, category, &ctx(&caller)).await else {
+        return refuse(&portal, &caller, &Refusal::Unavailable);
+    };
+    let mut body = patient_header(&portal, &caller, &patient, &permit).await;
+    body.markup("<h2>").text(label).markup("</h2>");
+    if reports.is_empty() {
+        body.markup("<p>Geen uitslagen.</p>");
+    }
+    for report in &reports {
+        body.markup("<article><h3>")
+            .text(&report.title)
+            .markup(" — ")
+            .text(&dutch_time(report.issued))
+            .markup("</h3>");
+        match &report.content {
+            ReportContent::Observations(values) => {
+                body.markup("<table><thead><tr><th>Bepaling</th><th>Uitslag</th><th>Eenheid</th><th>Referentie</th><th></th></tr></thead><tbody>");
+                for o in values {
+                    let (value, unit) = match &o.value {
+                        ObservationValue::Quantity {
+                            comparator,
+                            value,
+                            unit,
+                        } => (
+                            format!("{}{}", comparator.map(|c| c.symbol()).unwrap_or(""), value),
+                            unit.as_str(),
+                        ),
+                        ObservationValue::Text(t) => (t.clone(), ""),
+                    };
+                    body.markup("<tr><td>")
+                        .link(
+                            &format!(
+                                "/patient/{}/lab/{}",
+                                path_segment(id.as_str()),
+                                path_segment(&o.code.code)
+                            ),
+                            &o.code.display,
+                        )
+                        .markup("</td><td>")
+                        .text(&value)
+                        .markup("</td><td>")
+                        .text(unit)
+                        .markup("</td><td>")
+                        .text(
+                            &o.reference_range
+                                .as_ref()
+                                .map(ToString::to_string)
+                                .unwrap_or_default(),
+                        )
+                        .markup("</td><td class=\"flag\">")
+                        .text(flag_text(o.flag))
+                        .markup("</td></tr>");
+                }
+                body.markup("</tbody></table>");
+            }
+            ReportContent::Culture(culture) => {
+                body.markup("<p>Materiaal: ")
+                    .text(&culture.specimen)
+                    .markup("</p>");
+                for isolate in &culture.isolates {
+                    body.markup("<p><strong>")
+                        .text(&isolate.organism)
+                        .markup("</strong> ")
+                        .text(isolate.quantity.as_deref().unwrap_or(""))
+                        .markup("</p>");
+                    body.markup("<table><thead><tr><th>Antibioticum</th><th>MIC</th><th>Gevoeligheid</th></tr></thead><tbody>");
+                    for s in &isolate.susceptibilities {
+                        body.markup("<tr><td>")
+                            .text(&s.antibiotic)
+                            .markup("</td><td>")
+                            .text(s.mic.as_deref().unwrap_or(""))
+                            .markup("</td><td>")
+                            .text(match s.interpretation {
+                                SusceptibilityInterpretation::Susceptible => "S (gevoelig)",
+                                SusceptibilityInterpretation::SusceptibleIncreasedExposure => {
+                                    "I (gevoelig bij verhoogde dosering)"
+                                }
+                                SusceptibilityInterpretation::Resistant => "R (resistent)",
+                            })
+                            .markup("</td></tr>");
+                    }
+                    body.markup("</tbody></table>");
+                }
+                if let Some(conclusion) = &culture.conclusion {
+                    body.markup("<p><strong>Conclusie:</strong> ")
+                        .text(conclusion)
+                        .markup("</p>");
+                }
+            }
+            ReportContent::Text(text) => {
+                body.markup("<pre class=\"letter\">")
+                    .text(text)
+                    .markup("</pre>");
+            }
+        }
+        body.markup("</article>");
+    }
+    caller_page(&portal, &caller, label, &body)
+}
+
+fn flag_text(flag: Option<LabFlag>) -> &'static str {
+    match flag {
+        None => "",
+        Some(LabFlag::Low) => "laag",
+        Some(LabFlag::High) => "hoog",
+        Some(LabFlag::CriticallyLow) => "kritisch laag",
+        Some(LabFlag::CriticallyHigh) => "kritisch hoog",
+        Some(LabFlag::Abnormal) => "afwijkend",
+    }
+}
+
+/// The history of one lab test: a table and a small chart (B3).
+pub(crate) async fn lab_history(
+    State(portal): State<Portal>,
+    caller: Caller,
+    Path((id, code)): Path<(String, String)>,
+) -> Response {
+    let id = match parse_id(&portal, &caller, &id) {
+        Ok(id) => id,
+        Err(page) => return page,
+    };
+    if code.is_empty()
+        || code.len() > 64
+        || !code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        return super::not_found().await;
+    }
+    let (patient, permit) = match access(&portal, &caller, &id, Section::Results).await {
+        Access::Permitted(p, permit) => (p, permit),
+        Access::Emergency => return emergency_form(&portal, &caller, &id, None, None),
+        Access::Page(page) => return page,
+    };
+    if let Err(page) = audited(
+        &portal,
+        &caller,
+        &permit,
+        &patient,
+        RecordSection::Results(ResultCategory::ClinicalChemistry),
+        Some(format!("lab:{code}")),
+    )
+    .await
+    {
+        return page;
+    }
+    let Ok(history) = portal.0.epd.lab_history(&id, &code, &ctx(&caller)).await else {
+        return refuse(&portal, &caller, &Refusal::Unavailable);
+    };
+    let mut body = patient_header(&portal, &caller, &patient, &permit).await;
+    let name = history
+        .first()
+        .map(|o| o.code.display.clone())
+        .unwrap_or_else(|| code.clone());
+    body.markup("<h2>Verloop: ").text(&name).markup("</h2>");
+    if history.is_empty() {
+        body.markup("<p>Geen uitslagen voor deze bepaling.</p>");
+    } else {
+        body.append(&chart::history_svg(&history));
+        body.markup("<table><thead><tr><th>Datum</th><th>Uitslag</th><th>Referentie</th><th></th></tr></thead><tbody>");
+        for o in history.iter().rev() {
+            let value = match &o.value {
+                ObservationValue::Quantity {
+                    comparator,
+                    value,
+                    unit,
+                } => format!(
+                    "{}{} {}",
+                    comparator.map(|c| c.symbol()).unwrap_or(""),
+                    value,
+                    unit
+                ),
+                ObservationValue::Text(t) => t.clone(),
+            };
+            body.markup("<tr><td>")
+                .text(&dutch_time(o.effective))
+                .markup("</td><td>")
+                .text(&value)
+                .markup("</td><td>")
+                .text(
+                    &o.reference_range
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
+                )
+                .markup("</td><td class=\"flag\">")
+                .text(flag_text(o.flag))
+                .markup("</td></tr>");
+        }
+        body.markup("</tbody></table>");
+    }
+    caller_page(&portal, &caller, &name, &body)
+}
+
+/// One letter, as text (never before the cut-off, even by URL).
+pub(crate) async fn document(
+    State(portal): State<Portal>,
+    caller: Caller,
+    Path((id, document)): Path<(String, String)>,
+) -> Response {
+    let id = match parse_id(&portal, &caller, &id) {
+        Ok(id) => id,
+        Err(page) => return page,
+    };
+    let Ok(document_id) = document.parse::<zvp_core::DocumentId>() else {
+        return super::not_found().await;
+    };
+    let (patient, permit) = match access(&portal, &caller, &id, Section::Document).await {
+        Access::Permitted(p, permit) => (p, permit),
+        Access::Emergency => return emergency_form(&portal, &caller, &id, None, None),
+        Access::Page(page) => return page,
+    };
+    let doc = match portal
+        .0
+        .epd
+        .document(&id, &document_id, &ctx(&caller))
+        .await
+    {
+        Ok(d) => d,
+        Err(EpdError::NotFound(_)) => return super::not_found().await,
+        Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable),
+    };
+    if doc.date < portal.settings().letters_cutoff {
+        return super::not_found().await;
+    }
+    if let Err(page) = audited(
+        &portal,
+        &caller,
+        &permit,
+        &patient,
+        RecordSection::Document,
+        Some(document_id.as_str().to_owned()),
+    )
+    .await
+    {
+        return page;
+    }
+    let mut body = patient_header(&portal, &caller, &patient, &permit).await;
+    body.markup("<h2>")
+        .text(&doc.title)
+        .markup("</h2><p class=\"muted\">")
+        .text(&dutch_date(doc.date))
+        .markup(" — ")
+        .text(doc.author.as_deref().unwrap_or(""))
+        .markup("</p><pre class=\"letter\">")
+        .text(&doc.text)
+        .markup("</pre>");
+    caller_page(&portal, &caller, &doc.title, &body)
+}
+
+/// The search form (P6): BSN and date of birth.
+pub(crate) async fn search_form(State(portal): State<Portal>, caller: Caller) -> Response {
+    search_page(&portal, &caller, None, "", "")
+}
+
+fn search_page(
+    portal: &Portal,
+    caller: &Caller,
+    error: Option<&str>,
+    bsn: &str,
+    birth: &str,
+) -> Response {
+    let mut body = Html::new();
+    body.markup("<h1>Patiënt zoeken</h1><p>Zoek een patiënt op BSN en geboortedatum. Is het niet uw patiënt, dan kunt u het dossier alleen via de noodprocedure inzien.</p>");
+    if let Some(error) = error {
+        body.markup("<p class=\"flag\" role=\"alert\">")
+            .text(error)
+            .markup("</p>");
+    }
+    body.markup("<form method=\"post\" action=\"/zoeken\"><input type=\"hidden\" name=\"csrf\" value=\"")
+        .text(&caller.session.csrf)
+        .markup("\"><label for=\"bsn\">BSN</label><input type=\"text\" id=\"bsn\" name=\"bsn\" inputmode=\"numeric\" maxlength=\"9\" required value=\"")
+        .text(bsn)
+        .markup("\"><label for=\"geboortedatum\">Geboortedatum</label><input type=\"date\" id=\"geboortedatum\" name=\"geboortedatum\" required value=\"")
+        .text(birth)
+        .markup("\"><br><button type=\"submit\">Zoeken</button></form>");
+    caller_page(portal, caller, "Patiënt zoeken", &body)
+}
+
+/// The search form's fields.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SearchForm {
+    csrf: String,
+    bsn: String,
+    geboortedatum: String,
+}
+
+fn csrf_refused(portal: &Portal, caller: &Caller) -> Response {
+    let mut body = Html::new();
+    body.markup("<h1>Formulier verlopen</h1><p>Het formulier is verlopen of niet vanuit het portaal verstuurd. Ga terug, vernieuw de pagina en probeer het opnieuw.</p>");
+    let mut response = caller_page(portal, caller, "Formulier verlopen", &body);
+    *response.status_mut() = StatusCode::FORBIDDEN;
+    response
+}
+
+/// A search: a permitted patient opens, another leads to the emergency procedure (never
+/// straight to data).
+pub(crate) async fn search(
+    State(portal): State<Portal>,
+    caller: Caller,
+    Form(form): Form<SearchForm>,
+) -> Response {
+    if !caller.session.csrf_ok(&form.csrf) {
+        return csrf_refused(&portal, &caller);
+    }
+    let bsn_text = form.bsn.trim();
+    let Ok(bsn) = bsn_text.parse::<Bsn>() else {
+        return search_page(
+            &portal,
+            &caller,
+            Some("Dit is geen geldig BSN: een BSN heeft 9 cijfers en voldoet aan de elfproef."),
+            bsn_text,
+            &form.geboortedatum,
+        );
+    };
+    let Ok(birth) = NaiveDate::parse_from_str(form.geboortedatum.trim(), "%Y-%m-%d") else {
+        return search_page(
+            &portal,
+            &caller,
+            Some("Vul de geboortedatum in."),
+            bsn_text,
+            &form.geboortedatum,
+        );
+    };
+    let id = match portal
+        .0
+        .epd
+        .find_by_bsn(bsn, Some(birth), &ctx(&caller))
+        .await
+    {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            return search_page(
+                &portal,
+                &caller,
+                Some("Het ziekenhuis kent geen patiënt met dit BSN en deze geboortedatum."),
+                bsn_text,
+                &form.geboortedatum,
+            );
+        }
+        Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable),
+    };
+    match access(&portal, &caller, &id, Section::Details).await {
+        Access::Permitted(..) => see_other(&format!("/patient/{}", path_segment(id.as_str()))),
+        Access::Emergency => emergency_form(&portal, &caller, &id, Some(&bsn.to_string()), None),
+        Access::Page(page) => page,
+    }
+}
+
+/// The emergency form's fields.
+#[derive(Debug, Deserialize)]
+pub(crate) struct EmergencyForm {
+    csrf: String,
+    reden: String,
+    toelichting: String,
+}
+
+/// Starts the emergency procedure for a patient (S11): the grant, its audit record, then
+/// the patient page.
+pub(crate) async fn emergency(
+    State(portal): State<Portal>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Form(form): Form<EmergencyForm>,
+) -> Response {
+    if !caller.session.csrf_ok(&form.csrf) {
+        return csrf_refused(&portal, &caller);
+    }
+    let id = match parse_id(&portal, &caller, &id) {
+        Ok(id) => id,
+        Err(page) => return page,
+    };
+    let Some(category) = ReasonCategory::ALL
+        .into_iter()
+        .find(|c| c.code() == form.reden)
+    else {
+        return emergency_form(&portal, &caller, &id, None, Some("Kies een reden."));
+    };
+    let patient = match portal.0.epd.patient(&id, &ctx(&caller)).await {
+        Ok(p) => p,
+        Err(EpdError::NotFound(_)) => return patient_not_found(&portal, &caller),
+        Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable),
+    };
+    let gp = patient.registered_gp.as_ref().map(|g| g.agb);
+    let Ok(world) = world_for(
+        portal.0.directory.as_ref(),
+        caller.account.uzi,
+        Some((&id, gp)),
+    )
+    .await
+    else {
+        return refuse(&portal, &caller, &Refusal::Unavailable);
+    };
+    let now = portal.now();
+    let request = policy_request(
+        &caller,
+        Action::RequestEmergency {
+            patient: id.clone(),
+        },
+    );
+    let grant =
+        match portal
+            .0
+            .policy
+            .grant_emergency(&world, &request, category, &form.toelichting, now)
+        {
+            Ok(grant) => grant,
+            Err(GrantError::ReasonTooShort { found, required }) => {
+                return emergency_form(
+                    &portal,
+                    &caller,
+                    &id,
+                    None,
+                    Some(&format!(
+                        "Geef een toelichting van minstens {required} tekens (u gaf er {found})."
+                    )),
+                );
+            }
+            Err(GrantError::NotApplicable(_)) => {
+                return match portal.0.policy.decide(&world, &request, now) {
+                    Decision::Permit(_) => {
+                        see_other(&format!("/patient/{}", path_segment(id.as_str())))
+                    }
+                    Decision::Deny(reason) => refuse(&portal, &caller, &deny_refusal(reason)),
+                    Decision::RequiresEmergencyProcedure => {
+                        refuse(&portal, &caller, &Refusal::NotHere)
+                    }
+                };
+            }
+        };
+    let reason = grant.reason.clone();
+    let stored = match portal.0.directory.add_grant(grant).await {
+        Ok(g) => g,
+        Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable),
+    };
+    // The start of the procedure is its own audit record, with the reason.
+    let permit_world = match world_for(
+        portal.0.directory.as_ref(),
+        caller.account.uzi,
+        Some((&id, gp)),
+    )
+    .await
+    {
+        Ok(w) => w,
+        Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable),
+    };
+    let view = policy_request(
+        &caller,
+        Action::ViewPatient {
+            patient: id.clone(),
+            section: Section::Details,
+        },
+    );
+    let Decision::Permit(permit) = portal.0.policy.decide(&permit_world, &view, now) else {
+        return refuse(&portal, &caller, &Refusal::Unavailable);
+    };
+    let event = Disclosure {
+        permit: &permit,
+        basis: permit.basis(),
+        patient: &id,
+        bsn: patient.bsn,
+        section: RecordSection::PatientDetails,
+        item: Some(format!("noodprocedure:{}", stored.id.0)),
+        reason: Some(format!("{}: {reason}", category.code())),
+    };
+    if let Err(r) = portal
+        .disclose_with_subtype(&caller, event, Subtype::EmergencyStarted)
+        .await
+    {
+        return refuse(&portal, &caller, &r);
+    }
+    see_other(&format!("/patient/{}", path_segment(id.as_str())))
+}
+
+/// My delegations (S10): whose patients I may see, and who may see mine.
+pub(crate) async fn delegations(State(portal): State<Portal>, caller: Caller) -> Response {
+    let now = portal.now();
+    let directory = &portal.0.directory;
+    let Ok(to_me) = directory.delegations_to(caller.account.uzi).await else {
+        return refuse(&portal, &caller, &Refusal::Unavailable);
+    };
+    let from_me = match caller.account.agb {
+        Some(agb) => match directory.delegations_from(agb).await {
+            Ok(d) => d,
+            Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable),
+        },
+        None => Vec::new(),
+    };
+    let accounts = directory.accounts().await.unwrap_or_default();
+    let by_agb: HashMap<AgbCode, &Account> =
+        accounts.iter().filter_map(|a| Some((a.agb?, a))).collect();
+    let by_uzi: HashMap<zvp_core::UziNumber, &Account> =
+        accounts.iter().map(|a| (a.uzi, a)).collect();
+    let state = |d: &zvp_auth::directory::Delegation| {
+        if d.revoked_at.is_some_and(|r| r <= now) {
+            "ingetrokken"
+        } else if d.in_force(now) {
+            "actief"
+        } else if d.from > now {
+            "toekomstig"
+        } else {
+            "verlopen"
+        }
+    };
+    let period = |d: &zvp_auth::directory::Delegation| {
+        format!(
+            "{} – {}",
+            dutch_date(d.from.date_naive()),
+            d.until
+                .map(|u| dutch_date(u.date_naive()))
+                .unwrap_or_else(|| "onbepaald".to_owned())
+        )
+    };
+    let mut body = Html::new();
+    body.markup("<h1>Machtigingen</h1><h2>Patiënten van collega's die ik mag inzien</h2>");
+    body.markup(
+        "<table><thead><tr><th>Huisarts</th><th>Periode</th><th>Status</th></tr></thead><tbody>",
+    );
+    for d in &to_me {
+        body.markup("<tr><td>")
+            .text(by_agb.get(&d.grantor).map_or("", |a| a.name.as_str()))
+            .markup(" (AGB ")
+            .display(d.grantor)
+            .markup(")</td><td>")
+            .text(&period(d))
+            .markup("</td><td>")
+            .text(state(d))
+            .markup("</td></tr>");
+    }
+    body.markup("</tbody></table><h2>Collega's die mijn patiënten mogen inzien</h2>");
+    body.markup(
+        "<table><thead><tr><th>Collega</th><th>Periode</th><th>Status</th></tr></thead><tbody>",
+    );
+    for d in &from_me {
+        body.markup("<tr><td>")
+            .text(by_uzi.get(&d.grantee).map_or("", |a| a.name.as_str()))
+            .markup(" (UZI ")
+            .display(d.grantee)
+            .markup(")</td><td>")
+            .text(&period(d))
+            .markup("</td><td>")
+            .text(state(d))
+            .markup("</td></tr>");
+    }
+    body.markup("</tbody></table><p class=\"notice\">Een machtiging aanvragen, verlengen of intrekken? Neem contact op met ")
+        .text(&portal.settings().contact_name)
+        .markup(" (")
+        .text(&portal.settings().contact_email)
+        .markup(").</p>");
+    caller_page(&portal, &caller, "Machtigingen", &body)
+}
+
+/// The terms of use (P3).
+pub(crate) async fn terms(State(portal): State<Portal>, caller: Caller) -> Response {
+    let mut body = Html::new();
+    body.markup("<h1>Gebruiksvoorwaarden</h1><ol>")
+        .markup("<li>U gebruikt het portaal alleen voor de zorg aan uw eigen patiënten, of via een machtiging of de noodprocedure.</li>")
+        .markup("<li>U deelt uw UZI-pas en pincode met niemand en meldt verlies of diefstal direct.</li>")
+        .markup("<li>Elk gebruik wordt vastgelegd (NEN 7513) en periodiek gecontroleerd; inzage via de noodprocedure wordt altijd beoordeeld.</li>")
+        .markup("<li>U bewaart geen gegevens uit het portaal buiten uw eigen dossiervoering.</li></ol>")
+        .markup("<form method=\"post\" action=\"/voorwaarden\"><input type=\"hidden\" name=\"csrf\" value=\"")
+        .text(&caller.session.csrf)
+        .markup("\"><button type=\"submit\">Ik ga akkoord</button></form>");
+    caller_page(&portal, &caller, "Gebruiksvoorwaarden", &body)
+}
+
+/// A form with only a CSRF token.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CsrfForm {
+    csrf: String,
+}
+
+/// Accepting the terms of use.
+pub(crate) async fn accept_terms(
+    State(portal): State<Portal>,
+    caller: Caller,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if !caller.session.csrf_ok(&form.csrf) {
+        return csrf_refused(&portal, &caller);
+    }
+    let mut account = caller.account.clone();
+    account.accepted_terms = Some(portal.settings().terms_version);
+    if portal.0.directory.update_account(&account).await.is_err() {
+        return refuse(&portal, &caller, &Refusal::Unavailable);
+    }
+    see_other("/")
+}
+
+/// The account request form (U3), filled in from the card.
+pub(crate) async fn request_form(State(portal): State<Portal>, parts: Parts) -> Response {
+    let Some(Identity(identity)) = parts.extensions.get::<Identity>().cloned() else {
+        return super::not_found().await;
+    };
+    let Some(session) = parts.extensions.get::<super::session::Session>().cloned() else {
+        return super::not_found().await;
+    };
+    let name = [identity.given_name(), identity.surname()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut body = Html::new();
+    body.markup("<h1>Account aanvragen</h1><p>Uw gegevens zijn overgenomen van uw UZI-pas, zodat UZI-nummer en AGB-code kloppen.</p>")
+        .markup("<form method=\"post\" action=\"/account/aanvragen\"><input type=\"hidden\" name=\"csrf\" value=\"")
+        .text(&session.csrf)
+        .markup("\"><dl><dt>Naam</dt><dd>")
+        .text(&name)
+        .markup("</dd><dt>UZI-nummer</dt><dd>")
+        .display(identity.uzi_number())
+        .markup("</dd><dt>Persoonlijke AGB-code</dt><dd>")
+        .text(&identity.agb().map(|a| a.to_string()).unwrap_or_else(|| "niet op de pas".to_owned()))
+        .markup("</dd><dt>Beroep</dt><dd>")
+        .display(identity.role())
+        .markup("</dd></dl><label for=\"praktijk_agb\">AGB-code van de praktijk (8 cijfers, optioneel)</label><input type=\"text\" id=\"praktijk_agb\" name=\"praktijk_agb\" maxlength=\"8\" inputmode=\"numeric\">")
+        .markup("<br><button type=\"submit\">Aanvragen</button></form>");
+    html_response(
+        StatusCode::OK,
+        page(
+            &portal.settings().hospital,
+            "Account aanvragen",
+            None,
+            portal.now(),
+            &body,
+        ),
+    )
+}
+
+/// The account request's fields.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RequestForm {
+    csrf: String,
+    #[serde(default)]
+    praktijk_agb: String,
+}
+
+/// Files an account request; the administrators' queue shows it.
+pub(crate) async fn request_account(
+    State(portal): State<Portal>,
+    parts: Parts,
+    Form(form): Form<RequestForm>,
+) -> Response {
+    let (Some(Identity(identity)), Some(session)) = (
+        parts.extensions.get::<Identity>().cloned(),
+        parts.extensions.get::<super::session::Session>().cloned(),
+    ) else {
+        return super::not_found().await;
+    };
+    if !session.csrf_ok(&form.csrf) {
+        return super::not_found().await;
+    }
+    let practice = form.praktijk_agb.trim();
+    let practice_agb = if practice.is_empty() {
+        None
+    } else {
+        match practice.parse::<AgbCode>() {
+            Ok(agb) => Some(agb),
+            Err(_) => return request_form(State(portal), parts).await,
+        }
+    };
+    let existing = portal.0.directory.account(identity.uzi_number()).await;
+    let mut body = Html::new();
+    match existing {
+        Ok(Some(_)) => {
+            body.markup("<h1>Er is al een account</h1><p>Voor dit UZI-nummer bestaat al een account of aanvraag.</p>");
+        }
+        Ok(None) => {
+            let name = [identity.given_name(), identity.surname()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let account = Account {
+                uzi: identity.uzi_number(),
+                agb: identity.agb(),
+                name,
+                role: identity.role(),
+                practice_agb,
+                status: AccountStatus::Requested,
+                created_at: portal.now(),
+                last_login: None,
+                accepted_terms: None,
+                admin: false,
+            };
+            if portal.0.directory.create_account(&account).await.is_err() {
+                return refusal_page(&portal, &Refusal::Unavailable, "account-request");
+            }
+            body.markup("<h1>Aanvraag ontvangen</h1><p>Het ziekenhuis beoordeelt uw aanvraag. U krijgt bericht zodra uw account is geactiveerd.</p>");
+        }
+        Err(_) => return refusal_page(&portal, &Refusal::Unavailable, "account-request"),
+    }
+    html_response(
+        StatusCode::OK,
+        page(
+            &portal.settings().hospital,
+            "Account aanvragen",
+            None,
+            portal.now(),
+            &body,
+        ),
+    )
+}
+
+/// After a session ended: go on with a fresh one (the middleware made it).
+pub(crate) async fn new_session() -> Response {
+    see_other("/")
+}
+
+/// The grant of an emergency as the audit log writes it.
+impl Portal {
+    pub(crate) async fn disclose_with_subtype(
+        &self,
+        caller: &Caller,
+        disclosure: Disclosure<'_>,
+        subtype: Subtype,
+    ) -> Result<zvp_audit::log::Receipt, Refusal> {
+        let mut event = self.event(caller, EventType::PatientRecord, Some(&disclosure));
+        event.subtype = subtype;
+        event.action = ActionCode::R;
+        self.0
+            .audit
+            .append(&event)
+            .await
+            .map_err(|_| Refusal::Unavailable)
+    }
+}
