@@ -615,6 +615,11 @@ impl FromRequestParts<Portal> for Caller {
         {
             return Err(refuse(Refusal::AgbMismatch));
         }
+        // Only the eligible roles log in to the clinical portal; administrators (hospital
+        // staff, any role) only to the administration.
+        if !account.admin && !portal.0.policy.eligible_roles().contains(&identity.role()) {
+            return Err(refuse(Refusal::RoleNotEligible));
+        }
         // Dormant accounts (P2): locked at the first login after the period.
         let dormant = Duration::days(i64::from(portal.settings().dormant_days));
         if account.last_login.unwrap_or(account.created_at) + dormant < now {

@@ -1,0 +1,341 @@
+//! A portal for the tests: a generated UZI PKI with a card per kind of caller, the synthetic
+//! hospital in process, an in-memory directory, a file audit log in a temporary directory,
+//! and a fixed clock. Requests go through the router with `oneshot`, carrying the card's
+//! chain as the TLS layer would.
+
+#![allow(dead_code, unreachable_pub, reason = "each test file uses a part")]
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use axum::body::Body;
+use axum::http::{Request, Response, header};
+use chrono::{DateTime, Duration, Utc};
+use http_body_util::BodyExt as _;
+use tower::ServiceExt as _;
+use zvp_audit::log::{AuditLog, FileLog, FileLogOptions};
+use zvp_auth::directory::{Account, AccountStatus, DirectoryStore, MemoryDirectory, NewDelegation};
+use zvp_auth::testpki::{CardSpec, IssuedCertificate, KeyAlgorithm, TestPki};
+use zvp_auth::uzi::Environment;
+use zvp_core::{AgbCode, CardType, PatientId, RoleCode, UziNumber};
+use zvp_epd::synthetic::{DEMO_GPS, SyntheticEpd, test_now};
+use zvp_epd::{Epd, RequestContext};
+use zvp_portal::{ClientCertificate, Portal};
+
+pub fn now() -> DateTime<Utc> {
+    test_now()
+}
+
+pub fn pki() -> &'static TestPki {
+    static PKI: OnceLock<TestPki> = OnceLock::new();
+    PKI.get_or_init(|| {
+        TestPki::generate(Environment::Test, KeyAlgorithm::EcdsaP256, now()).unwrap()
+    })
+}
+
+pub fn uzi(n: u32) -> UziNumber {
+    UziNumber::new(n).unwrap()
+}
+
+pub fn demo_agb(i: usize) -> AgbCode {
+    AgbCode::new(DEMO_GPS[i].agb).unwrap()
+}
+
+/// The kinds of caller of the authorization matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Who {
+    /// The registered GP of the "own" patient (demo GP 0).
+    Own,
+    /// A colleague in the practice whose AGB is demo GP 0's.
+    Practice,
+    /// A colleague demo GP 0 delegated to.
+    Delegated,
+    /// A GP with no relation to demo GP 0's patients (demo GP 1).
+    Other,
+    /// demo GP 1 holding an emergency grant for the patient (made by the test).
+    Emergency,
+    /// An administrator (N card).
+    Administrator,
+    /// A GP whose account is blocked.
+    Blocked,
+    /// A physician in training (01.000) with an active account.
+    Ineligible,
+}
+
+impl Who {
+    pub const ALL: [Who; 8] = [
+        Who::Own,
+        Who::Practice,
+        Who::Delegated,
+        Who::Other,
+        Who::Emergency,
+        Who::Administrator,
+        Who::Blocked,
+        Who::Ineligible,
+    ];
+
+    fn uzi(self) -> UziNumber {
+        uzi(match self {
+            Who::Own => 900_000_101,
+            Who::Practice => 900_000_102,
+            Who::Delegated => 900_000_103,
+            Who::Other => 900_000_104,
+            Who::Emergency => 900_000_105,
+            Who::Administrator => 900_000_106,
+            Who::Blocked => 900_000_107,
+            Who::Ineligible => 900_000_108,
+        })
+    }
+
+    fn agb(self) -> Option<AgbCode> {
+        match self {
+            Who::Own => Some(demo_agb(0)),
+            Who::Other | Who::Emergency => Some(demo_agb(1)),
+            Who::Administrator => None,
+            Who::Practice => AgbCode::new(1_040_102),
+            Who::Delegated => AgbCode::new(1_040_103),
+            Who::Blocked => AgbCode::new(1_040_107),
+            Who::Ineligible => AgbCode::new(1_040_108),
+        }
+    }
+
+    fn role(self) -> RoleCode {
+        match self {
+            Who::Administrator => RoleCode::NONE,
+            Who::Ineligible => RoleCode::PHYSICIAN,
+            _ => RoleCode::GENERAL_PRACTITIONER,
+        }
+    }
+
+    pub fn card(self) -> IssuedCertificate {
+        static CARDS: OnceLock<Vec<(Who, IssuedCertificate)>> = OnceLock::new();
+        CARDS
+            .get_or_init(|| {
+                Who::ALL
+                    .iter()
+                    .map(|&who| {
+                        let mut spec = if who == Who::Administrator {
+                            CardSpec::employee(CardType::NamedEmployee, who.uzi(), now())
+                        } else {
+                            CardSpec::care_provider(who.uzi(), who.role(), now())
+                        };
+                        spec.agb = who.agb();
+                        spec.given_name = format!("{who:?}");
+                        spec.surname = "Test".to_owned();
+                        (who, pki().issue_card(&spec).unwrap().authentication)
+                    })
+                    .collect()
+            })
+            .iter()
+            .find(|(w, _)| *w == self)
+            .map(|(_, c)| c.clone())
+            .unwrap()
+    }
+
+    fn account(self) -> Account {
+        Account {
+            uzi: self.uzi(),
+            agb: self.agb(),
+            name: format!("{self:?} Test"),
+            role: self.role(),
+            practice_agb: (self == Who::Practice).then(|| demo_agb(0)),
+            status: if self == Who::Blocked {
+                AccountStatus::Blocked
+            } else {
+                AccountStatus::Active
+            },
+            created_at: now() - Duration::days(10),
+            last_login: Some(now() - Duration::days(1)),
+            accepted_terms: Some(1),
+            admin: self == Who::Administrator,
+        }
+    }
+}
+
+/// A portal under test and what it is made of.
+pub struct TestPortal {
+    pub portal: Portal,
+    pub epd: Arc<SyntheticEpd>,
+    pub directory: Arc<MemoryDirectory>,
+    pub audit: Arc<FileLog>,
+    pub audit_dir: PathBuf,
+}
+
+/// A fresh temporary directory under the target dir.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "{name}-{}-{}",
+        std::process::id(),
+        zvp_portal_test_counter()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn zvp_portal_test_counter() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+impl TestPortal {
+    pub async fn new() -> Self {
+        Self::with_audit(None).await
+    }
+
+    /// A portal whose audit log is `audit` (a failing one, for G1) instead of the file log.
+    pub async fn with_audit(audit: Option<Arc<dyn AuditLog>>) -> Self {
+        let epd = Arc::new(SyntheticEpd::generate(2026, now(), 400).unwrap());
+        let directory = Arc::new(MemoryDirectory::new());
+        for who in Who::ALL {
+            directory.create_account(&who.account()).await.unwrap();
+        }
+        directory
+            .add_delegation(
+                NewDelegation::new(
+                    demo_agb(0),
+                    Who::Delegated.uzi(),
+                    now() - Duration::days(3),
+                    Some(now() + Duration::days(3)),
+                    None,
+                )
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+        let audit_dir = scratch("audit");
+        let file_log = Arc::new(FileLog::open(&audit_dir, FileLogOptions::default()).unwrap());
+        let validator = pki()
+            .validator()
+            .unwrap()
+            .without_revocation_checking()
+            .with_accepted_card_types(&[CardType::CareProvider, CardType::NamedEmployee]);
+        let fixed = now();
+        let portal = Portal::builder()
+            .epd(epd.clone())
+            .directory(directory.clone())
+            .audit(audit.unwrap_or_else(|| file_log.clone()))
+            .validator(Arc::new(validator))
+            .clock(Arc::new(move || fixed))
+            .build()
+            .unwrap();
+        Self {
+            portal,
+            epd,
+            directory,
+            audit: file_log,
+            audit_dir,
+        }
+    }
+
+    /// A patient of demo GP 0 (the "own" patient of the matrix), with a letter after the
+    /// cut-off.
+    pub async fn own_patient(&self) -> (PatientId, zvp_core::Patient) {
+        let ctx = RequestContext {
+            request_id: "t".to_owned(),
+        };
+        for id in self.epd.patient_ids() {
+            let p = self.epd.patient(id, &ctx).await.unwrap();
+            let letters = self.epd.letters(id, &ctx).await.unwrap();
+            let admitted = self
+                .epd
+                .admission(id)
+                .unwrap()
+                .is_some_and(|a| a.discharged_at().is_none());
+            if p.registered_gp.as_ref().map(|g| g.agb) == Some(demo_agb(0))
+                && admitted
+                && letters
+                    .iter()
+                    .any(|l| l.date >= zvp_epd::synthetic::seed_letters_cutoff())
+            {
+                return (id.clone(), p);
+            }
+        }
+        panic!("no own patient");
+    }
+
+    /// Sends a request as `who` (None: without a certificate).
+    pub async fn send(&self, who: Option<Who>, request: Request<Body>) -> Reply {
+        let mut request = request;
+        if let Some(who) = who {
+            request
+                .extensions_mut()
+                .insert(ClientCertificate(Arc::new(who.card().chain())));
+        }
+        let response = self.portal.router().oneshot(request).await.unwrap();
+        Reply::read(response).await
+    }
+
+    pub async fn get(&self, who: Option<Who>, path: &str) -> Reply {
+        self.send(who, Request::get(path).body(Body::empty()).unwrap())
+            .await
+    }
+
+    /// A POST of a form, with the session cookie and the CSRF token of a GET before it.
+    pub async fn post_form(&self, who: Who, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let first = self.get(Some(who), "/zoeken").await;
+        let cookie = first.cookie.clone().expect("a session cookie");
+        let csrf = first.csrf().expect("a csrf token on the search form");
+        let mut body = format!("csrf={csrf}");
+        for (k, v) in fields {
+            body.push_str(&format!("&{k}={}", encode(v)));
+        }
+        let request = Request::post(path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(header::COOKIE, format!("__Host-zvp={cookie}"))
+            .body(Body::from(body))
+            .unwrap();
+        self.send(Some(who), request).await
+    }
+}
+
+pub fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A response, read.
+pub struct Reply {
+    pub status: u16,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+    pub cookie: Option<String>,
+}
+
+impl Reply {
+    async fn read(response: Response<Body>) -> Self {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let cookie = headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| v.strip_prefix("__Host-zvp="))
+            .and_then(|v| v.split(';').next())
+            .map(str::to_owned);
+        Self {
+            status,
+            headers,
+            body: String::from_utf8(body.to_vec()).unwrap(),
+            cookie,
+        }
+    }
+
+    pub fn csrf(&self) -> Option<String> {
+        let at = self.body.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+        Some(self.body[at..].split('"').next()?.to_owned())
+    }
+
+    pub fn location(&self) -> Option<&str> {
+        self.headers.get(header::LOCATION)?.to_str().ok()
+    }
+}
