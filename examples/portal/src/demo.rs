@@ -211,6 +211,9 @@ async fn demo(dir: &Path) -> Result<(), Error> {
     )?;
     let https = tokio::net::TcpListener::bind(config.server.listen).await?;
     let admin = tokio::net::TcpListener::bind(config.server.admin_listen).await?;
+    // The bound ports (a configured port 0 picks a free one).
+    let https_port = https.local_addr()?.port();
+    let admin_addr = admin.local_addr()?;
     let web = tokio::spawn(serve::serve_tls(
         https,
         tls,
@@ -224,11 +227,8 @@ async fn demo(dir: &Path) -> Result<(), Error> {
         "\nzvp-portal demo: ready in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    println!("  portal      {}", config.server.public_url);
-    println!(
-        "  health      http://{}/healthz",
-        config.server.admin_listen
-    );
+    println!("  portal      https://localhost:{https_port}/");
+    println!("  health      http://{admin_addr}/healthz");
     println!("  EPD (FHIR)  {base}");
     println!(
         "  files       {} (configuration zvp.toml, PKI, directory, audit log)\n",
@@ -246,7 +246,7 @@ async fn demo(dir: &Path) -> Result<(), Error> {
         "  curl --cacert {tls} --cert {card}/authenticatie.pem --key {card}/authenticatie.key.pem https://localhost:{port}/\n",
         tls = pki.join("tls-root.pem").display(),
         card = cards.join("huisarts").display(),
-        port = config.server.listen.port()
+        port = https_port
     );
     println!(
         "Check the audit log: zvp-portal audit verify --config {}",

@@ -152,6 +152,15 @@ impl Who {
     }
 }
 
+/// The validator of the tests: the test PKI, Z and N cards, no CRLs.
+pub fn validator() -> zvp_auth::uzi::UziValidator {
+    pki()
+        .validator()
+        .unwrap()
+        .without_revocation_checking()
+        .with_accepted_card_types(&[CardType::CareProvider, CardType::NamedEmployee])
+}
+
 /// A portal under test and what it is made of.
 pub struct TestPortal {
     pub portal: Portal,
@@ -206,11 +215,7 @@ impl TestPortal {
             .unwrap();
         let audit_dir = scratch("audit");
         let file_log = Arc::new(FileLog::open(&audit_dir, FileLogOptions::default()).unwrap());
-        let validator = pki()
-            .validator()
-            .unwrap()
-            .without_revocation_checking()
-            .with_accepted_card_types(&[CardType::CareProvider, CardType::NamedEmployee]);
+        let validator = validator();
         let fixed = now();
         let portal = Portal::builder()
             .epd(epd.clone())
@@ -227,6 +232,23 @@ impl TestPortal {
             audit: file_log,
             audit_dir,
         }
+    }
+
+    /// The same portal (same EPD, directory and log) trusting these reverse proxies.
+    pub fn portal_with_proxy(&self, trusted: Vec<std::net::IpAddr>) -> Portal {
+        let fixed = now();
+        Portal::builder()
+            .epd(self.epd.clone())
+            .directory(self.directory.clone())
+            .audit(self.audit.clone())
+            .validator(Arc::new(validator()))
+            .clock(Arc::new(move || fixed))
+            .proxy(zvp_portal::ProxyTrust {
+                trusted,
+                certificate_header: "x-ssl-client-cert".to_owned(),
+            })
+            .build()
+            .unwrap()
     }
 
     /// A patient of demo GP 0 (the "own" patient of the matrix), with a letter after the

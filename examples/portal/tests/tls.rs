@@ -1,0 +1,163 @@
+//! End to end over real mutual TLS on loopback: a Rust HTTP client presents a generated card,
+//! the portal's rustls server verifies the handshake and the page validates the card; and the
+//! reverse-proxy mode, where a trusted proxy forwards the certificate in a header.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation should panic"
+)]
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{TestPortal, Who, now, pki};
+use http_body_util::{BodyExt as _, Empty};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use rustls_pki_types::{PrivateKeyDer, ServerName};
+use zvp_auth::testpki::IssuedCertificate;
+use zvp_portal::serve;
+
+/// GET `path` over TLS as `card` (or without a client certificate).
+async fn get(
+    port: u16,
+    card: Option<&IssuedCertificate>,
+    path: &str,
+) -> Result<(u16, String), String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(pki().tls_root()).unwrap();
+    let builder = rustls::ClientConfig::builder_with_provider(serve::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let config = match card {
+        Some(card) => builder
+            .with_client_auth_cert(card.chain(), PrivateKeyDer::Pkcs8(card.private_key()))
+            .unwrap(),
+        None => builder.with_no_client_auth(),
+    };
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let tls = connector
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .map_err(|e| e.to_string())?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    let request = hyper::Request::get(path)
+        .header("host", "localhost")
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Ok((status, String::from_utf8(body.to_vec()).unwrap()))
+}
+
+async fn start_tls(t: &TestPortal) -> (u16, tokio::sync::watch::Sender<bool>) {
+    let server = pki().issue_tls_server(&["localhost"], now()).unwrap();
+    let key = PrivateKeyDer::Pkcs8(server.private_key());
+    let validator = pki().validator().unwrap().without_revocation_checking();
+    let config = serve::tls_config(&validator, vec![server.der.clone()], key, false).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(serve::serve_tls(
+        listener,
+        config,
+        t.portal.router(),
+        stopped,
+    ));
+    (port, stop)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_logs_in_over_mutual_tls() {
+    let t = TestPortal::new().await;
+    let (port, stop) = start_tls(&t).await;
+    let (id, patient) = t.own_patient().await;
+    let (status, body) = get(port, Some(&Who::Own.card()), "/").await.unwrap();
+    assert_eq!(status, 200);
+    assert!(body.contains("Mijn patiënten") && body.contains(&patient.name.to_string()));
+    let (status, body) = get(port, Some(&Who::Own.card()), &format!("/patient/{id}"))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert!(body.contains(&patient.bsn.unwrap().to_string()));
+    // A refused card completes the handshake and gets the page that says why.
+    let (status, body) = get(port, Some(&Who::Blocked.card()), "/").await.unwrap();
+    assert_eq!(status, 403);
+    assert!(body.contains("Uw account is geblokkeerd"));
+    // Without a client certificate, the handshake itself fails.
+    assert!(get(port, None, "/").await.is_err());
+    let _ = stop.send(true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_the_forwarded_certificate_logs_in_and_is_validated() {
+    let t = TestPortal::new().await;
+    let card = Who::Own.card();
+    let pem = card.chain_pem();
+    let escaped = common::encode(&pem);
+    // The proxy is 127.0.0.1; the same header from another address is ignored.
+    let trusted = t.portal_with_proxy(vec!["127.0.0.1".parse().unwrap()]);
+    let untrusted = t.portal_with_proxy(vec!["10.0.0.1".parse().unwrap()]);
+    for (portal, expected) in [(trusted, 200u16), (untrusted, 403)] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(serve::serve_plain(listener, portal.router(), stopped));
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        let request = hyper::Request::get("/")
+            .header("host", "localhost")
+            .header("x-ssl-client-cert", escaped.as_str())
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        assert_eq!(response.status().as_u16(), expected);
+        let _ = stop.send(true);
+    }
+    // A forwarded certificate is validated like any other: a blocked card stays out.
+    let blocked = common::encode(&Who::Blocked.card().chain_pem());
+    let portal = t.portal_with_proxy(vec!["127.0.0.1".parse().unwrap()]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(serve::serve_plain(listener, portal.router(), stopped));
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let response = sender
+        .send_request(
+            hyper::Request::get("/")
+                .header("host", "localhost")
+                .header("x-ssl-client-cert", blocked.as_str())
+                .body(Empty::<Bytes>::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+    let _ = stop.send(true);
+}
