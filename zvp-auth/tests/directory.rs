@@ -209,6 +209,18 @@ async fn behaves(store: &dyn DirectoryStore) {
         store.unreviewed_grants().await.unwrap(),
         std::slice::from_ref(&grant)
     );
+    // Grants since a moment: the start counts, a later moment excludes it.
+    assert_eq!(
+        store.grants_since(now()).await.unwrap(),
+        std::slice::from_ref(&grant)
+    );
+    assert!(
+        store
+            .grants_since(now() + Duration::milliseconds(1))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     store
         .review_grant(grant.id, ReviewVerdict::Justified)
         .await

@@ -191,3 +191,29 @@ pub fn portal(config: &Config, now: DateTime<Utc>) -> Result<Portal, AssembleErr
         .build()
         .map_err(|e| AssembleError::Config(e.to_string()))
 }
+
+/// Reads the configured CRLs again every `crl_refresh_minutes` and gives the portal a
+/// validator with them, until `shutdown` turns true. A failed read keeps the old CRLs: once
+/// they pass their nextUpdate, logins fail closed (`crl-stale`) rather than open.
+pub fn spawn_crl_refresh(
+    portal: Portal,
+    config: Config,
+    mut shutdown: crate::serve::Shutdown,
+) -> tokio::task::JoinHandle<()> {
+    let every = Duration::from_secs(u64::from(config.uzi.crl_refresh_minutes.max(1)) * 60);
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                _ = shutdown.changed() => return,
+            }
+            match validator(&config) {
+                Ok(v) => portal.replace_validator(Arc::new(v)),
+                Err(e) => eprintln!(
+                    "{{\"event\":\"crl-refresh-failed\",\"error\":\"{}\"}}",
+                    e.to_string().replace('"', "'")
+                ),
+            }
+        }
+    })
+}

@@ -220,6 +220,8 @@ async fn demo(dir: &Path) -> Result<(), Error> {
         portal.router(),
         stopped.clone(),
     ));
+    let refresh =
+        zvp_portal::assemble::spawn_crl_refresh(portal.clone(), config.clone(), stopped.clone());
     let admin_task = tokio::spawn(serve::serve_plain(admin, portal.admin_router(), stopped));
 
     let cards = pki.join("cards");
@@ -257,6 +259,7 @@ async fn demo(dir: &Path) -> Result<(), Error> {
     let _ = stop.send(true);
     let _ = web.await;
     let _ = admin_task.await;
+    let _ = refresh.await;
     Ok(())
 }
 

@@ -118,6 +118,11 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
                 stopped,
             ))
         };
+        let refresh = zvp_portal::assemble::spawn_crl_refresh(
+            portal.clone(),
+            config.clone(),
+            stop.subscribe(),
+        );
         println!(
             "zvp-portal: serving {} (admin {})",
             config.server.listen, config.server.admin_listen
@@ -126,6 +131,7 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
         let _ = stop.send(true);
         let _ = web.await;
         let _ = admin_task.await;
+        let _ = refresh.await;
         Ok::<(), String>(())
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -131,6 +131,21 @@ async fn every_route_for_every_kind_of_caller() {
     let practice = t.get(Some(Practice), "/").await;
     assert!(practice.body.contains(&name) && practice.body.contains("Patiënt van uw praktijk"));
 
+    // The patient's own GP is told, without the free-text reason (B2).
+    let notice = t.get(Some(Own), "/").await;
+    assert!(
+        notice.body.contains("Noodprocedure bij uw patiënten"),
+        "{}",
+        notice.body
+    );
+    assert!(
+        notice.body.contains("Emergency Test (UZI 900000105)")
+            && notice.body.contains("reden: huisartsenpost")
+    );
+    assert!(!notice.body.contains("pijn op de borst"));
+    let other = t.get(Some(Other), "/").await;
+    assert!(!other.body.contains("Noodprocedure bij uw patiënten"));
+
     // The emergency grant shows with its expiry on every page of the patient.
     let page = t
         .get(Some(Emergency), &format!("/patient/{id}/dossier/medicatie"))
@@ -179,6 +194,34 @@ async fn every_route_for_every_kind_of_caller() {
     assert!(events.iter().any(
         |(_, e)| e.event_type == EventType::AuditLogUsed && e.user.name == "Administrator Test"
     ));
+}
+
+#[tokio::test]
+async fn a_new_crl_takes_effect_without_a_restart() {
+    let t = TestPortal::new().await;
+    assert_eq!(t.get(Some(Who::Own), "/").await.status, 200);
+    let card = Who::Own.card();
+    let crl = common::pki()
+        .crl(
+            zvp_core::CardType::CareProvider,
+            &[&card],
+            common::now() - chrono::Duration::hours(1),
+            common::now() + chrono::Duration::hours(47),
+        )
+        .unwrap();
+    let validator = common::pki()
+        .validator()
+        .unwrap()
+        .with_crls([crl])
+        .unwrap()
+        .with_accepted_card_types(&[
+            zvp_core::CardType::CareProvider,
+            zvp_core::CardType::NamedEmployee,
+        ]);
+    t.portal.replace_validator(std::sync::Arc::new(validator));
+    let refused = t.get(Some(Who::Own), "/").await;
+    assert_eq!(refused.status, 403);
+    assert!(refused.body.contains("revoked"), "{}", refused.body);
 }
 
 #[tokio::test]

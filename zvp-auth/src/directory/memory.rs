@@ -162,6 +162,16 @@ impl DirectoryStore for MemoryDirectory {
             .collect())
     }
 
+    async fn grants_since(&self, since: DateTime<Utc>) -> Result<Vec<EmergencyGrant>, StoreError> {
+        Ok(self
+            .state()?
+            .grants
+            .iter()
+            .filter(|g| g.granted_at >= since)
+            .cloned()
+            .collect())
+    }
+
     async fn unreviewed_grants(&self) -> Result<Vec<EmergencyGrant>, StoreError> {
         Ok(self
             .state()?

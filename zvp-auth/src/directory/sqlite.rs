@@ -558,6 +558,20 @@ impl DirectoryStore for SqliteDirectory {
         .await
     }
 
+    async fn grants_since(&self, since: DateTime<Utc>) -> Result<Vec<EmergencyGrant>, StoreError> {
+        // Times are stored as fixed-width RFC 3339 in UTC, so text order is time order.
+        let since = time(since);
+        self.run(move |c| {
+            query(
+                c,
+                "SELECT * FROM emergency_grants WHERE granted_at >= ?1 ORDER BY id",
+                params![since],
+                grant_from,
+            )
+        })
+        .await
+    }
+
     async fn unreviewed_grants(&self) -> Result<Vec<EmergencyGrant>, StoreError> {
         self.run(|c| {
             query(

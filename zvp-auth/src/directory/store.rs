@@ -154,6 +154,9 @@ pub trait DirectoryStore: Send + Sync {
         patient: &PatientId,
     ) -> Result<Vec<EmergencyGrant>, StoreError>;
 
+    /// Grants made at or after `since`, oldest first (for the notices to the patients' GPs).
+    async fn grants_since(&self, since: DateTime<Utc>) -> Result<Vec<EmergencyGrant>, StoreError>;
+
     /// Grants without a review verdict, oldest first: the review queue.
     async fn unreviewed_grants(&self) -> Result<Vec<EmergencyGrant>, StoreError>;
 

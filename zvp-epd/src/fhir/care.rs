@@ -9,7 +9,7 @@ use super::{
     patient_reference, required, str_at,
 };
 
-/// The care moment an admission is: "Opname <ward>" at the specialism, in progress until the
+/// The care moment an admission is: `Opname <ward>` at the specialism, in progress until the
 /// discharge. The synthetic EPD and the FHIR adapter both describe admissions this way.
 pub fn admission_moment(admission: &Admission) -> CareMoment {
     CareMoment {

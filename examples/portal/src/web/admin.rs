@@ -26,6 +26,7 @@ use super::{Caller, Portal, Refusal, refusal_page};
 pub(crate) fn routes() -> Router<Portal> {
     Router::new()
         .route("/beheer", get(overview))
+        .route("/beheer/account/{uzi}/praktijk", post(change_practice))
         .route("/beheer/account/{uzi}/{action}", post(account_action))
         .route("/beheer/machtiging", post(add_delegation))
         .route("/beheer/machtiging/{id}/intrekken", post(revoke_delegation))
@@ -140,7 +141,7 @@ async fn overview(State(portal): State<Portal>, caller: Caller) -> Response {
         }
         h.markup("</tbody></table>");
     }
-    h.markup("<h2>Accounts</h2><table><thead><tr><th>Naam</th><th>UZI</th><th>AGB</th><th>Status</th><th>Laatst ingelogd</th><th></th></tr></thead><tbody>");
+    h.markup("<h2>Accounts</h2><table><thead><tr><th>Naam</th><th>UZI</th><th>AGB</th><th>Praktijk-AGB</th><th>Status</th><th>Laatst ingelogd</th><th></th></tr></thead><tbody>");
     for a in accounts
         .iter()
         .filter(|a| a.status != AccountStatus::Requested)
@@ -331,6 +332,66 @@ async fn account_action(
         _ => return super::not_found().await,
     };
     match result {
+        Ok(()) => see_other("/beheer"),
+        Err(_) => refusal_page(&portal, &Refusal::Unavailable, &caller.request_id),
+    }
+}
+
+/// The practice form's field.
+#[derive(Debug, Deserialize)]
+struct PracticeForm {
+    csrf: String,
+    #[serde(default)]
+    praktijk_agb: String,
+}
+
+/// Changes an account's practice (P1): its patients then count as the practice's.
+async fn change_practice(
+    State(portal): State<Portal>,
+    caller: Caller,
+    Path(uzi): Path<String>,
+    Form(form): Form<PracticeForm>,
+) -> Response {
+    if !caller.session.csrf_ok(&form.csrf) {
+        return refusal_page(&portal, &Refusal::NotHere, &caller.request_id);
+    }
+    let permit = match permit(&portal, &caller, Action::ApproveAccount).await {
+        Ok(p) => p,
+        Err(page) => return page,
+    };
+    let Ok(uzi) = uzi.parse::<UziNumber>() else {
+        return super::not_found().await;
+    };
+    let practice = form.praktijk_agb.trim();
+    let practice_agb = if practice.is_empty() {
+        None
+    } else {
+        match practice.parse::<AgbCode>() {
+            Ok(agb) => Some(agb),
+            Err(_) => {
+                return form_error(&portal, &caller, "Een praktijk-AGB-code heeft 8 cijfers.");
+            }
+        }
+    };
+    let Ok(Some(mut account)) = portal.0.directory.account(uzi).await else {
+        return super::not_found().await;
+    };
+    if portal
+        .record(
+            &caller,
+            EventType::SecurityRolesChanged,
+            ActionCode::U,
+            Subtype::Regular,
+            &permit,
+            None,
+        )
+        .await
+        .is_err()
+    {
+        return refusal_page(&portal, &Refusal::Unavailable, &caller.request_id);
+    }
+    account.practice_agb = practice_agb;
+    match portal.0.directory.update_account(&account).await {
         Ok(()) => see_other("/beheer"),
         Err(_) => refusal_page(&portal, &Refusal::Unavailable, &caller.request_id),
     }

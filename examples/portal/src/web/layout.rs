@@ -47,6 +47,8 @@ pub(crate) struct Viewer<'a> {
     pub(crate) name: &'a str,
     pub(crate) uzi: String,
     pub(crate) admin: bool,
+    /// When the session ends without another request (P4: the warning, without script).
+    pub(crate) idle_until: DateTime<Utc>,
 }
 
 /// A whole page: header with the hospital and the user, navigation, the body, and the footer
@@ -81,7 +83,9 @@ pub(crate) fn page(
             .text(v.name)
             .markup(" <span class=\"muted\">(UZI ")
             .text(&v.uzi)
-            .markup(")</span></div>");
+            .markup(")</span><br><small>Zonder activiteit wordt u om ")
+            .text(&amsterdam(v.idle_until).format("%H:%M").to_string())
+            .markup(" afgemeld.</small></div>");
     }
     h.markup("</header><main id=\"inhoud\">")
         .append(body)

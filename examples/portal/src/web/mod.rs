@@ -68,7 +68,8 @@ struct Inner {
     epd: Arc<dyn Epd>,
     directory: Arc<dyn DirectoryStore>,
     audit: Arc<dyn AuditLog>,
-    validator: Arc<UziValidator>,
+    // Replaced whole when the CRLs are read again (a built validator is immutable).
+    validator: std::sync::RwLock<Arc<UziValidator>>,
     policy: Policy,
     settings: PortalSettings,
     proxy: ProxyTrust,
@@ -169,7 +170,7 @@ impl PortalBuilder {
             epd: self.epd.ok_or(BuildError("an epd"))?,
             directory: self.directory.ok_or(BuildError("a directory"))?,
             audit: self.audit.ok_or(BuildError("an audit log"))?,
-            validator: self.validator.ok_or(BuildError("a uzi validator"))?,
+            validator: std::sync::RwLock::new(self.validator.ok_or(BuildError("a uzi validator"))?),
             policy: self.policy,
             settings: self.settings,
             proxy: self.proxy,
@@ -233,6 +234,28 @@ impl Portal {
 
     fn now(&self) -> DateTime<Utc> {
         (self.0.clock)()
+    }
+
+    /// Replaces the UZI validator, e.g. with one holding freshly read CRLs. Requests already
+    /// being validated finish with the old one.
+    pub fn replace_validator(&self, validator: Arc<UziValidator>) {
+        let mut current = self
+            .0
+            .validator
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *current = validator;
+    }
+
+    /// The current UZI validator.
+    fn validator(&self) -> Arc<UziValidator> {
+        Arc::clone(
+            &self
+                .0
+                .validator
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     fn settings(&self) -> &PortalSettings {
@@ -363,7 +386,7 @@ async fn authenticate(State(portal): State<Portal>, request: Request, next: Next
         .remove(portal.0.proxy.certificate_header.as_str());
     let identity = match chain {
         None => Err(UziError::NoCertificate),
-        Some(chain) => portal.0.validator.validate(&chain, now),
+        Some(chain) => portal.validator().validate(&chain, now),
     };
     let identity = match identity {
         Ok(identity) => Arc::new(identity),
@@ -564,6 +587,7 @@ pub(crate) struct Caller {
     pub(crate) session: session::Session,
     pub(crate) request_id: String,
     pub(crate) ip: Option<IpAddr>,
+    pub(crate) idle_until: DateTime<Utc>,
 }
 
 impl Caller {
@@ -572,6 +596,7 @@ impl Caller {
             name: &self.account.name,
             uzi: self.account.uzi.to_string(),
             admin: self.account.admin,
+            idle_until: self.idle_until,
         }
     }
 }
@@ -640,12 +665,14 @@ impl FromRequestParts<Portal> for Caller {
             return Err(layout::see_other("/voorwaarden"));
         }
         let ip = parts.extensions.get::<PeerAddress>().map(|p| p.0.ip());
+        let idle_until = now + Duration::minutes(i64::from(portal.settings().idle_timeout_minutes));
         Ok(Self {
             identity,
             account,
             session,
             request_id,
             ip,
+            idle_until,
         })
     }
 }

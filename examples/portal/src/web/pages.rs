@@ -266,7 +266,9 @@ pub(crate) async fn start(
     }
     let names = gp_names(&portal).await;
     let mut body = Html::new();
-    body.markup("<h1>Mijn patiënten</h1><p class=\"tabs\">Toon: ")
+    body.markup("<h1>Mijn patiënten</h1>");
+    emergency_notices(&portal, &caller, &mut body).await;
+    body.markup("<p class=\"tabs\">Toon: ")
         .markup("<a href=\"/\">alle</a> <a href=\"/?filter=eigen\">eigen patiënten</a> ")
         .markup("<a href=\"/?filter=praktijk\">praktijk</a> <a href=\"/?filter=gemachtigd\">gemachtigd</a></p>");
     body.markup("<h2>Opgenomen</h2>");
@@ -279,6 +281,67 @@ pub(crate) async fn start(
         .text(&dutch_time(now))
         .markup(", direct uit het EPD van het ziekenhuis.</p>");
     caller_page(&portal, &caller, "Mijn patiënten", &body)
+}
+
+/// The most recent emergency grants looked at for notices on a start page.
+const MAX_NOTICES: usize = 50;
+
+/// Notices to the patient's own GP that a colleague used the emergency procedure (B2): who,
+/// when, the coded reason — never the free-text reason or any medical content. The link
+/// opens the patient through the policy like any other.
+async fn emergency_notices(portal: &Portal, caller: &Caller, body: &mut Html) {
+    let Some(own) = caller.account.agb else {
+        return;
+    };
+    let since = portal.now() - Duration::days(i64::from(portal.settings().discharged_days));
+    let Ok(mut grants) = portal.0.directory.grants_since(since).await else {
+        return;
+    };
+    grants.retain(|g| g.practitioner != caller.account.uzi);
+    grants.reverse();
+    grants.truncate(MAX_NOTICES);
+    let ctx = ctx(caller);
+    let mut shown = Vec::new();
+    for grant in grants {
+        let Ok(patient) = portal.0.epd.patient(&grant.patient, &ctx).await else {
+            continue;
+        };
+        if patient.registered_gp.as_ref().map(|g| g.agb) == Some(own) {
+            shown.push(grant);
+        }
+    }
+    if shown.is_empty() {
+        return;
+    }
+    let accounts = portal.0.directory.accounts().await.unwrap_or_default();
+    body.markup("<section class=\"emergency\" aria-label=\"Meldingen\"><h2>Noodprocedure bij uw patiënten</h2><ul>");
+    for g in &shown {
+        let who = accounts
+            .iter()
+            .find(|a| a.uzi == g.practitioner)
+            .map_or_else(
+                || format!("UZI {}", g.practitioner),
+                |a| format!("{} (UZI {})", a.name, a.uzi),
+            );
+        body.markup("<li>")
+            .text(&dutch_time(g.granted_at))
+            .markup(": ")
+            .text(&who)
+            .markup(" opende via de noodprocedure het dossier van ")
+            .link(
+                &format!("/patient/{}", path_segment(g.patient.as_str())),
+                "een van uw patiënten",
+            )
+            .markup(" (reden: ")
+            .text(match g.reason_category {
+                ReasonCategory::AcuteCare => "acute zorg",
+                ReasonCategory::OutOfHours => "huisartsenpost",
+                ReasonCategory::ContinuityOfCare => "continuïteit van zorg",
+                ReasonCategory::Other => "anders",
+            })
+            .markup(").</li>");
+    }
+    body.markup("</ul></section>");
 }
 
 fn list_table(
