@@ -444,3 +444,75 @@ async fn letters_before_the_cut_off_stay_hidden() {
     }
     panic!("no patient with an old letter");
 }
+
+#[tokio::test]
+async fn administrators_manage_accounts_practices_and_delegations() {
+    let t = TestPortal::new().await;
+    let (id, _) = t.own_patient().await;
+    let page = format!("/patient/{id}");
+    assert_eq!(t.get(Some(Who::Other), &page).await.status, 403);
+    // Moving the other GP into demo GP 0's practice opens the patient to them (P1)...
+    let moved = t
+        .post_form(
+            Who::Administrator,
+            "/beheer/account/900000104/praktijk",
+            &[("praktijk_agb", &common::demo_agb(0).to_string())],
+        )
+        .await;
+    assert_eq!((moved.status, moved.location()), (303, Some("/beheer")));
+    let seen = t.get(Some(Who::Other), &page).await;
+    assert_eq!(seen.status, 200);
+    // ...and blocking them closes everything at once (U5).
+    let blocked = t
+        .post_form(
+            Who::Administrator,
+            "/beheer/account/900000104/blokkeren",
+            &[],
+        )
+        .await;
+    assert_eq!(blocked.status, 303);
+    assert_eq!(t.get(Some(Who::Other), &page).await.status, 403);
+    // A practitioner cannot do either.
+    let refused = t
+        .post_form(Who::Own, "/beheer/account/900000104/deblokkeren", &[])
+        .await;
+    assert_eq!(refused.status, 403);
+    // A delegation made by an administrator works at once; revoking it ends it.
+    assert_eq!(
+        t.get(Some(Who::Practice), "/machtigingen").await.status,
+        200
+    );
+    let made = t
+        .post_form(
+            Who::Administrator,
+            "/beheer/machtiging",
+            &[
+                ("van", "01012346"),
+                ("aan", "900000101"),
+                ("vanaf", "2026-11-01"),
+                ("tot", ""),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let listed = t.get(Some(Who::Own), "/machtigingen").await;
+    assert!(
+        listed.body.contains("AGB 01012346") && listed.body.contains("actief"),
+        "{}",
+        listed.body
+    );
+    let bad = t
+        .post_form(
+            Who::Administrator,
+            "/beheer/machtiging",
+            &[
+                ("van", "01012346"),
+                ("aan", "900000101"),
+                ("vanaf", "2026-11-01"),
+                ("tot", "2026-10-01"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("Deze machtiging kan niet"));
+}

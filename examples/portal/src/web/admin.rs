@@ -157,7 +157,19 @@ async fn overview(State(portal): State<Portal>, caller: Caller) -> Response {
             .display(a.uzi)
             .markup("</td><td>")
             .text(&a.agb.map(|x| x.to_string()).unwrap_or_default())
-            .markup("</td><td>")
+            .markup("</td><td>");
+        if a.admin {
+            h.markup("—");
+        } else {
+            h.markup("<form class=\"inline\" method=\"post\" action=\"/beheer/account/")
+                .display(a.uzi)
+                .markup("/praktijk\">");
+            csrf_field(&mut h, &caller);
+            h.markup("<input type=\"text\" name=\"praktijk_agb\" maxlength=\"8\" size=\"8\" aria-label=\"Praktijk-AGB\" value=\"")
+                .text(&a.practice_agb.map(|x| x.to_string()).unwrap_or_default())
+                .markup("\"> <button type=\"submit\">Wijzig</button></form>");
+        }
+        h.markup("</td><td>")
             .text(match a.status {
                 AccountStatus::Active => "actief",
                 AccountStatus::Blocked => "geblokkeerd",

@@ -14,6 +14,7 @@ body { font-family: system-ui, sans-serif; margin: 0; color: #1a1a1a; line-heigh
 header.site { background: var(--accent); color: #fff; padding: .6rem 1.2rem; display: flex;
   justify-content: space-between; align-items: center; flex-wrap: wrap; gap: .5rem; }
 header.site a { color: #fff; }
+header.site .muted { color: #d6e6ef; }
 header.site nav a { margin-right: 1rem; }
 main { padding: 1rem 1.2rem; max-width: 72rem; }
 h1 { font-size: 1.5rem; margin-top: .5rem; }
@@ -32,6 +33,7 @@ th { background: #f0f4f7; }
 form.inline { display: inline; }
 label { display: block; margin-top: .6rem; }
 input[type=text], input[type=date], input[type=email], select, textarea { font: inherit; padding: .3rem; min-width: 18rem; }
+td input[type=text] { min-width: 0; }
 button { font: inherit; padding: .35rem .9rem; margin-top: .6rem; }
 pre.letter { white-space: pre-wrap; font-family: inherit; background: #fafafa; padding: 1rem; border: 1px solid #ddd; }
 footer.print { display: none; }
