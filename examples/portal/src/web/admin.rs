@@ -59,6 +59,35 @@ async fn permit(portal: &Portal, caller: &Caller, action: Action) -> Result<Perm
     }
 }
 
+/// An administrator's change: the form's CSRF token must be the session's, then the permit.
+async fn authorize(
+    portal: &Portal,
+    caller: &Caller,
+    csrf: &str,
+    action: Action,
+) -> Result<Permit, Response> {
+    if !caller.session.csrf_ok(csrf) {
+        return Err(refusal_page(portal, &Refusal::NotHere, &caller.request_id));
+    }
+    permit(portal, caller, action).await
+}
+
+/// The audit record of an administrator's change, before the change (fail closed).
+async fn log_change(
+    portal: &Portal,
+    caller: &Caller,
+    permit: &Permit,
+    event: EventType,
+    action: ActionCode,
+    subtype: Subtype,
+) -> Result<(), Response> {
+    portal
+        .record(caller, event, action, subtype, permit, None)
+        .await
+        .map(|_| ())
+        .map_err(|r| refusal_page(portal, &r, &caller.request_id))
+}
+
 fn admin_page(portal: &Portal, caller: &Caller, title: &str, body: &Html) -> Response {
     html_response(
         StatusCode::OK,
@@ -302,9 +331,6 @@ async fn account_action(
     Path((uzi, action)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if !caller.session.csrf_ok(&form.csrf) {
-        return refusal_page(&portal, &Refusal::NotHere, &caller.request_id);
-    }
     let (policy_action, status) = match action.as_str() {
         "goedkeuren" => (Action::ApproveAccount, AccountStatus::Active),
         "afwijzen" => (Action::RejectAccount, AccountStatus::Rejected),
@@ -312,26 +338,24 @@ async fn account_action(
         "deblokkeren" => (Action::BlockAccount, AccountStatus::Active),
         _ => return super::not_found().await,
     };
-    let permit = match permit(&portal, &caller, policy_action).await {
+    let permit = match authorize(&portal, &caller, &form.csrf, policy_action).await {
         Ok(p) => p,
         Err(page) => return page,
     };
     let Ok(uzi) = uzi.parse::<UziNumber>() else {
         return super::not_found().await;
     };
-    if portal
-        .record(
-            &caller,
-            EventType::SecurityRolesChanged,
-            ActionCode::U,
-            Subtype::Regular,
-            &permit,
-            None,
-        )
-        .await
-        .is_err()
+    if let Err(page) = log_change(
+        &portal,
+        &caller,
+        &permit,
+        EventType::SecurityRolesChanged,
+        ActionCode::U,
+        Subtype::Regular,
+    )
+    .await
     {
-        return refusal_page(&portal, &Refusal::Unavailable, &caller.request_id);
+        return page;
     }
     let result = match (action.as_str(), portal.0.directory.account(uzi).await) {
         ("deblokkeren", Ok(Some(mut account))) => {
@@ -364,10 +388,7 @@ async fn change_practice(
     Path(uzi): Path<String>,
     Form(form): Form<PracticeForm>,
 ) -> Response {
-    if !caller.session.csrf_ok(&form.csrf) {
-        return refusal_page(&portal, &Refusal::NotHere, &caller.request_id);
-    }
-    let permit = match permit(&portal, &caller, Action::ApproveAccount).await {
+    let permit = match authorize(&portal, &caller, &form.csrf, Action::ApproveAccount).await {
         Ok(p) => p,
         Err(page) => return page,
     };
@@ -388,19 +409,17 @@ async fn change_practice(
     let Ok(Some(mut account)) = portal.0.directory.account(uzi).await else {
         return super::not_found().await;
     };
-    if portal
-        .record(
-            &caller,
-            EventType::SecurityRolesChanged,
-            ActionCode::U,
-            Subtype::Regular,
-            &permit,
-            None,
-        )
-        .await
-        .is_err()
+    if let Err(page) = log_change(
+        &portal,
+        &caller,
+        &permit,
+        EventType::SecurityRolesChanged,
+        ActionCode::U,
+        Subtype::Regular,
+    )
+    .await
     {
-        return refusal_page(&portal, &Refusal::Unavailable, &caller.request_id);
+        return page;
     }
     account.practice_agb = practice_agb;
     match portal.0.directory.update_account(&account).await {
@@ -425,10 +444,7 @@ async fn add_delegation(
     caller: Caller,
     Form(form): Form<DelegationForm>,
 ) -> Response {
-    if !caller.session.csrf_ok(&form.csrf) {
-        return refusal_page(&portal, &Refusal::NotHere, &caller.request_id);
-    }
-    let permit = match permit(&portal, &caller, Action::ManageDelegations).await {
+    let permit = match authorize(&portal, &caller, &form.csrf, Action::ManageDelegations).await {
         Ok(p) => p,
         Err(page) => return page,
     };
@@ -464,19 +480,17 @@ async fn add_delegation(
                 return form_error(&portal, &caller, &format!("Deze machtiging kan niet: {e}."));
             }
         };
-    if portal
-        .record(
-            &caller,
-            EventType::SecurityRolesChanged,
-            ActionCode::C,
-            Subtype::Regular,
-            &permit,
-            None,
-        )
-        .await
-        .is_err()
+    if let Err(page) = log_change(
+        &portal,
+        &caller,
+        &permit,
+        EventType::SecurityRolesChanged,
+        ActionCode::C,
+        Subtype::Regular,
+    )
+    .await
     {
-        return refusal_page(&portal, &Refusal::Unavailable, &caller.request_id);
+        return page;
     }
     match portal.0.directory.add_delegation(delegation).await {
         Ok(_) => see_other("/beheer"),
@@ -500,26 +514,21 @@ async fn revoke_delegation(
     Path(id): Path<u64>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if !caller.session.csrf_ok(&form.csrf) {
-        return refusal_page(&portal, &Refusal::NotHere, &caller.request_id);
-    }
-    let permit = match permit(&portal, &caller, Action::ManageDelegations).await {
+    let permit = match authorize(&portal, &caller, &form.csrf, Action::ManageDelegations).await {
         Ok(p) => p,
         Err(page) => return page,
     };
-    if portal
-        .record(
-            &caller,
-            EventType::SecurityRolesChanged,
-            ActionCode::U,
-            Subtype::Regular,
-            &permit,
-            None,
-        )
-        .await
-        .is_err()
+    if let Err(page) = log_change(
+        &portal,
+        &caller,
+        &permit,
+        EventType::SecurityRolesChanged,
+        ActionCode::U,
+        Subtype::Regular,
+    )
+    .await
     {
-        return refusal_page(&portal, &Refusal::Unavailable, &caller.request_id);
+        return page;
     }
     match portal
         .0
@@ -545,10 +554,7 @@ async fn review(
     Query(query): Query<VerdictQuery>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if !caller.session.csrf_ok(&form.csrf) {
-        return refusal_page(&portal, &Refusal::NotHere, &caller.request_id);
-    }
-    let permit = match permit(&portal, &caller, Action::ReviewEmergency).await {
+    let permit = match authorize(&portal, &caller, &form.csrf, Action::ReviewEmergency).await {
         Ok(p) => p,
         Err(page) => return page,
     };
@@ -558,19 +564,17 @@ async fn review(
         "needs-follow-up" => ReviewVerdict::NeedsFollowUp,
         _ => return super::not_found().await,
     };
-    if portal
-        .record(
-            &caller,
-            EventType::AuditLogUsed,
-            ActionCode::U,
-            Subtype::LogAccess,
-            &permit,
-            None,
-        )
-        .await
-        .is_err()
+    if let Err(page) = log_change(
+        &portal,
+        &caller,
+        &permit,
+        EventType::AuditLogUsed,
+        ActionCode::U,
+        Subtype::LogAccess,
+    )
+    .await
     {
-        return refusal_page(&portal, &Refusal::Unavailable, &caller.request_id);
+        return page;
     }
     match portal.0.directory.review_grant(GrantId(id), verdict).await {
         Ok(()) => see_other("/beheer"),
@@ -616,19 +620,17 @@ async fn audit_report(
         },
         _ => return see_other("/beheer"),
     };
-    if portal
-        .record(
-            &caller,
-            EventType::AuditLogUsed,
-            ActionCode::R,
-            Subtype::LogAccess,
-            &permit,
-            None,
-        )
-        .await
-        .is_err()
+    if let Err(page) = log_change(
+        &portal,
+        &caller,
+        &permit,
+        EventType::AuditLogUsed,
+        ActionCode::R,
+        Subtype::LogAccess,
+    )
+    .await
     {
-        return refusal_page(&portal, &Refusal::Unavailable, &caller.request_id);
+        return page;
     }
     let Ok(events) = portal.0.audit.events().await else {
         return refusal_page(&portal, &Refusal::Unavailable, &caller.request_id);

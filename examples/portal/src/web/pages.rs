@@ -1318,37 +1318,47 @@ pub(crate) async fn delegations(State(portal): State<Portal>, caller: Caller) ->
         )
     };
     let mut body = Html::new();
-    body.markup("<h1>Machtigingen</h1><h2>Patiënten van collega's die ik mag inzien</h2>");
-    body.markup(
-        "<table><thead><tr><th>Huisarts</th><th>Periode</th><th>Status</th></tr></thead><tbody>",
+    let mut table = |heading: &'static str,
+                     column: &'static str,
+                     rows: Vec<(String, &zvp_auth::directory::Delegation)>| {
+        body.markup(heading)
+            .markup("<table><thead><tr><th>")
+            .markup(column)
+            .markup("</th><th>Periode</th><th>Status</th></tr></thead><tbody>");
+        for (who, d) in rows {
+            body.markup("<tr><td>")
+                .text(&who)
+                .markup("</td><td>")
+                .text(&period(d))
+                .markup("</td><td>")
+                .text(state(d))
+                .markup("</td></tr>");
+        }
+        body.markup("</tbody></table>");
+    };
+    table(
+        "<h1>Machtigingen</h1><h2>Patiënten van collega's die ik mag inzien</h2>",
+        "Huisarts",
+        to_me
+            .iter()
+            .map(|d| {
+                let name = by_agb.get(&d.grantor).map_or("", |a| a.name.as_str());
+                (format!("{name} (AGB {})", d.grantor), d)
+            })
+            .collect(),
     );
-    for d in &to_me {
-        body.markup("<tr><td>")
-            .text(by_agb.get(&d.grantor).map_or("", |a| a.name.as_str()))
-            .markup(" (AGB ")
-            .display(d.grantor)
-            .markup(")</td><td>")
-            .text(&period(d))
-            .markup("</td><td>")
-            .text(state(d))
-            .markup("</td></tr>");
-    }
-    body.markup("</tbody></table><h2>Collega's die mijn patiënten mogen inzien</h2>");
-    body.markup(
-        "<table><thead><tr><th>Collega</th><th>Periode</th><th>Status</th></tr></thead><tbody>",
+    table(
+        "<h2>Collega's die mijn patiënten mogen inzien</h2>",
+        "Collega",
+        from_me
+            .iter()
+            .map(|d| {
+                let name = by_uzi.get(&d.grantee).map_or("", |a| a.name.as_str());
+                (format!("{name} (UZI {})", d.grantee), d)
+            })
+            .collect(),
     );
-    for d in &from_me {
-        body.markup("<tr><td>")
-            .text(by_uzi.get(&d.grantee).map_or("", |a| a.name.as_str()))
-            .markup(" (UZI ")
-            .display(d.grantee)
-            .markup(")</td><td>")
-            .text(&period(d))
-            .markup("</td><td>")
-            .text(state(d))
-            .markup("</td></tr>");
-    }
-    body.markup("</tbody></table><p class=\"notice\">Een machtiging aanvragen, verlengen of intrekken? Neem contact op met ")
+    body.markup("<p class=\"notice\">Een machtiging aanvragen, verlengen of intrekken? Neem contact op met ")
         .text(&portal.settings().contact_name)
         .markup(" (")
         .text(&portal.settings().contact_email)
