@@ -496,6 +496,22 @@ const RESULTS: [(&str, &str, ResultCategory); 5] = [
     ("radiologie", "Radiologie", ResultCategory::Radiology),
 ];
 
+/// A patient page's way in: the id from the URL, the patient and the decision — or the page
+/// to send instead (not found, the emergency form, a refusal).
+async fn open(
+    portal: &Portal,
+    caller: &Caller,
+    id: &str,
+    section: Section,
+) -> Result<(PatientId, Box<Patient>, Permit), Response> {
+    let id = parse_id(portal, caller, id)?;
+    match access(portal, caller, &id, section).await {
+        Access::Permitted(patient, permit) => Ok((id, patient, permit)),
+        Access::Emergency => Err(emergency_form(portal, caller, &id, None, None)),
+        Access::Page(page) => Err(page),
+    }
+}
+
 fn parse_id(portal: &Portal, caller: &Caller, id: &str) -> Result<PatientId, Response> {
     id.parse().map_err(|_| patient_not_found(portal, caller))
 }
@@ -547,14 +563,9 @@ pub(crate) async fn patient(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Response {
-    let id = match parse_id(&portal, &caller, &id) {
-        Ok(id) => id,
+    let (id, patient, permit) = match open(&portal, &caller, &id, Section::Details).await {
+        Ok(opened) => opened,
         Err(page) => return page,
-    };
-    let (patient, permit) = match access(&portal, &caller, &id, Section::Details).await {
-        Access::Permitted(p, permit) => (p, permit),
-        Access::Emergency => return emergency_form(&portal, &caller, &id, None, None),
-        Access::Page(page) => return page,
     };
     if let Err(page) = audited(
         &portal,
@@ -655,10 +666,6 @@ pub(crate) async fn dossier(
     caller: Caller,
     Path((id, slug)): Path<(String, String)>,
 ) -> Response {
-    let id = match parse_id(&portal, &caller, &id) {
-        Ok(id) => id,
-        Err(page) => return page,
-    };
     let (section, dossier_section, label) = match slug.as_str() {
         "allergieen" => (Section::Allergies, DossierSection::Allergies, "Allergieën"),
         "conclusies" => (
@@ -671,10 +678,9 @@ pub(crate) async fn dossier(
         "medicatie" => (Section::Medication, DossierSection::Medication, "Medicatie"),
         _ => return super::not_found().await,
     };
-    let (patient, permit) = match access(&portal, &caller, &id, section).await {
-        Access::Permitted(p, permit) => (p, permit),
-        Access::Emergency => return emergency_form(&portal, &caller, &id, None, None),
-        Access::Page(page) => return page,
+    let (id, patient, permit) = match open(&portal, &caller, &id, section).await {
+        Ok(opened) => opened,
+        Err(page) => return page,
     };
     if let Err(page) = audited(
         &portal,
@@ -780,17 +786,12 @@ pub(crate) async fn results(
     caller: Caller,
     Path((id, slug)): Path<(String, String)>,
 ) -> Response {
-    let id = match parse_id(&portal, &caller, &id) {
-        Ok(id) => id,
-        Err(page) => return page,
-    };
     let Some(&(_, label, category)) = RESULTS.iter().find(|(s, _, _)| *s == slug) else {
         return super::not_found().await;
     };
-    let (patient, permit) = match access(&portal, &caller, &id, Section::Results).await {
-        Access::Permitted(p, permit) => (p, permit),
-        Access::Emergency => return emergency_form(&portal, &caller, &id, None, None),
-        Access::Page(page) => return page,
+    let (id, patient, permit) = match open(&portal, &caller, &id, Section::Results).await {
+        Ok(opened) => opened,
+        Err(page) => return page,
     };
     if let Err(page) = audited(
         &portal,
@@ -921,10 +922,6 @@ pub(crate) async fn lab_history(
     caller: Caller,
     Path((id, code)): Path<(String, String)>,
 ) -> Response {
-    let id = match parse_id(&portal, &caller, &id) {
-        Ok(id) => id,
-        Err(page) => return page,
-    };
     if code.is_empty()
         || code.len() > 64
         || !code
@@ -933,10 +930,9 @@ pub(crate) async fn lab_history(
     {
         return super::not_found().await;
     }
-    let (patient, permit) = match access(&portal, &caller, &id, Section::Results).await {
-        Access::Permitted(p, permit) => (p, permit),
-        Access::Emergency => return emergency_form(&portal, &caller, &id, None, None),
-        Access::Page(page) => return page,
+    let (id, patient, permit) = match open(&portal, &caller, &id, Section::Results).await {
+        Ok(opened) => opened,
+        Err(page) => return page,
     };
     if let Err(page) = audited(
         &portal,
@@ -1004,17 +1000,12 @@ pub(crate) async fn document(
     caller: Caller,
     Path((id, document)): Path<(String, String)>,
 ) -> Response {
-    let id = match parse_id(&portal, &caller, &id) {
-        Ok(id) => id,
-        Err(page) => return page,
-    };
     let Ok(document_id) = document.parse::<zvp_core::DocumentId>() else {
         return super::not_found().await;
     };
-    let (patient, permit) = match access(&portal, &caller, &id, Section::Document).await {
-        Access::Permitted(p, permit) => (p, permit),
-        Access::Emergency => return emergency_form(&portal, &caller, &id, None, None),
-        Access::Page(page) => return page,
+    let (id, patient, permit) = match open(&portal, &caller, &id, Section::Document).await {
+        Ok(opened) => opened,
+        Err(page) => return page,
     };
     let doc = match portal
         .0
