@@ -45,6 +45,7 @@ fn account(n: u32, status: AccountStatus) -> Account {
         last_login: None,
         accepted_terms: Some(1),
         admin: n == 0,
+        contact: Default::default(),
     }
 }
 
@@ -411,4 +412,44 @@ fn a_file_that_is_not_a_directory_is_refused() {
 fn rusqlite_exec(path: &std::path::Path, sql: &str) -> usize {
     let connection = rusqlite::Connection::open(path).unwrap();
     connection.execute(sql, []).unwrap()
+}
+
+#[tokio::test]
+async fn a_first_version_directory_is_brought_up_to_date_and_keeps_its_accounts() {
+    // A directory as the first schema wrote it, with one account.
+    let path = db_path("v1");
+    {
+        let connection = rusqlite::Connection::open(&path).unwrap();
+        connection
+            .execute_batch(
+                "CREATE TABLE accounts (uzi TEXT PRIMARY KEY NOT NULL, agb TEXT, name TEXT NOT NULL,
+                    role TEXT NOT NULL, practice_agb TEXT, status TEXT NOT NULL, created_at TEXT NOT NULL,
+                    last_login TEXT, accepted_terms INTEGER, admin INTEGER NOT NULL) STRICT;
+                 CREATE TABLE delegations (id INTEGER PRIMARY KEY AUTOINCREMENT, grantor TEXT NOT NULL,
+                    grantee TEXT NOT NULL, valid_from TEXT NOT NULL, valid_until TEXT, created_by TEXT,
+                    revoked_at TEXT) STRICT;
+                 CREATE TABLE emergency_grants (id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    practitioner TEXT NOT NULL, patient TEXT NOT NULL, reason_category TEXT NOT NULL,
+                    reason TEXT NOT NULL, granted_at TEXT NOT NULL, expires_at TEXT NOT NULL,
+                    verdict TEXT) STRICT;
+                 INSERT INTO accounts VALUES ('900000001', '01000001', 'Huisarts 1', '01.015', NULL,
+                    'active', '2026-11-25T08:00:00.000Z', NULL, 1, 0);
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+    }
+    let store = SqliteDirectory::open(&path).unwrap();
+    let mut account = store.account(uzi(1)).await.unwrap().unwrap();
+    assert_eq!(account.name, "Huisarts 1");
+    assert_eq!(account.contact, zvp_auth::directory::Contact::default());
+    // The new fields are kept from now on.
+    account.contact = zvp_auth::directory::Contact {
+        practice_name: Some("De Linde".to_owned()),
+        email: Some("h1@delinde.example".to_owned()),
+        phone: Some("078 1234567".to_owned()),
+    };
+    store.update_account(&account).await.unwrap();
+    drop(store);
+    let reopened = SqliteDirectory::open(&path).unwrap();
+    assert_eq!(reopened.account(uzi(1)).await.unwrap(), Some(account));
 }

@@ -187,6 +187,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             last_login: None,
             accepted_terms: Some(1),
             admin: false,
+            contact: Default::default(),
         })
         .await?;
     let dir = std::env::temp_dir().join("zvp-custom-epd");

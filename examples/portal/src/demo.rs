@@ -287,6 +287,7 @@ async fn seed(path: &Path, now: DateTime<Utc>) -> Result<(), Error> {
             last_login: None,
             accepted_terms: Some(1),
             admin: false,
+            contact: Default::default(),
         })
     };
     let other = |n: u32| AgbCode::new(1_030_000 + n % 1_000);
@@ -356,6 +357,7 @@ async fn seed(path: &Path, now: DateTime<Utc>) -> Result<(), Error> {
         )?,
         Account {
             admin: true,
+            contact: Default::default(),
             ..account(
                 900_000_007,
                 "S. Visser",

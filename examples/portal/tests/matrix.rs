@@ -516,3 +516,113 @@ async fn administrators_manage_accounts_practices_and_delegations() {
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("Deze machtiging kan niet"));
 }
+
+#[tokio::test]
+async fn an_account_request_is_filled_in_from_the_card_and_waits_for_approval() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt as _;
+    use zvp_auth::directory::{AccountStatus, DirectoryStore as _};
+
+    let t = TestPortal::new().await;
+    let uzi = common::uzi(900_000_199);
+    let mut spec = zvp_auth::testpki::CardSpec::care_provider(
+        uzi,
+        zvp_core::RoleCode::GENERAL_PRACTITIONER,
+        common::now(),
+    );
+    spec.agb = zvp_core::AgbCode::new(1_040_199);
+    let card = common::pki().issue_card(&spec).unwrap().authentication;
+    let send = |request: Request<Body>| {
+        let mut request = request;
+        request
+            .extensions_mut()
+            .insert(zvp_portal::ClientCertificate(std::sync::Arc::new(
+                card.chain(),
+            )));
+        let router = t.portal.router();
+        async move { router.oneshot(request).await.unwrap() }
+    };
+    let read = |response: axum::http::Response<Body>| async move {
+        use http_body_util::BodyExt as _;
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned());
+        let status = response.status().as_u16();
+        let body = String::from_utf8(
+            response
+                .into_body()
+                .collect()
+                .await
+                .unwrap()
+                .to_bytes()
+                .to_vec(),
+        )
+        .unwrap();
+        (status, body, cookie)
+    };
+    let (status, body, _) = read(send(Request::get("/").body(Body::empty()).unwrap()).await).await;
+    assert_eq!(status, 403);
+    assert!(body.contains("Account aanvragen"));
+    let (status, form, cookie) = read(
+        send(
+            Request::get("/account/aanvragen")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    // Pre-filled from the card: the UZI number and the personal AGB code.
+    assert!(
+        form.contains("900000199") && form.contains("01040199"),
+        "{form}"
+    );
+    let csrf = form
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let cookie = cookie.unwrap();
+    let post = |fields: String| {
+        Request::post("/account/aanvragen")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", cookie.clone())
+            .body(Body::from(format!("csrf={csrf}&{fields}")))
+            .unwrap()
+    };
+    let (_, bad, _) = read(
+        send(post(
+            "praktijk=De+Linde&email=geen-adres&telefoon=0781234567".to_owned(),
+        ))
+        .await,
+    )
+    .await;
+    assert!(bad.contains("geldig e-mailadres"), "{bad}");
+    assert_eq!(t.directory.account(uzi).await.unwrap(), None);
+    let (status, done, _) = read(
+        send(post("praktijk=De+Linde&praktijk_agb=01040200&email=n%40delinde.example&telefoon=078+1234567".to_owned())).await,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(done.contains("Aanvraag ontvangen"));
+    let account = t.directory.account(uzi).await.unwrap().unwrap();
+    assert_eq!(account.status, AccountStatus::Requested);
+    assert_eq!(account.agb, zvp_core::AgbCode::new(1_040_199));
+    assert_eq!(account.practice_agb, zvp_core::AgbCode::new(1_040_200));
+    assert_eq!(account.contact.email.as_deref(), Some("n@delinde.example"));
+    assert_eq!(account.contact.phone.as_deref(), Some("078 1234567"));
+    // The administrators see it in their queue.
+    let queue = t.get(Some(Who::Administrator), "/beheer").await;
+    assert!(queue.body.contains("n@delinde.example") && queue.body.contains("De Linde"));
+    // Until approved, the requester is told it is pending.
+    let (status, pending, _) =
+        read(send(Request::get("/").body(Body::empty()).unwrap()).await).await;
+    assert_eq!(status, 403);
+    assert!(pending.contains("Uw accountaanvraag is in behandeling"));
+}

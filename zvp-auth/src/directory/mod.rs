@@ -56,6 +56,20 @@ pub struct Account {
     /// Whether the account administers the portal (accounts, delegations, audit). Never opens
     /// patient data.
     pub admin: bool,
+    /// How the hospital reaches the practitioner (from the account request).
+    #[serde(default)]
+    pub contact: Contact,
+}
+
+/// How the hospital reaches a practitioner: what the account request asks besides the card.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    /// The practice's name.
+    pub practice_name: Option<String>,
+    /// An e-mail address.
+    pub email: Option<String>,
+    /// A phone number.
+    pub phone: Option<String>,
 }
 
 /// The id of a delegation.

@@ -15,13 +15,14 @@ use zvp_core::{AgbCode, PatientId, RoleCode, UziNumber};
 
 use super::store::{DirectoryStore, NewDelegation, StoreError};
 use super::{
-    Account, AccountStatus, Delegation, DelegationId, EmergencyGrant, GrantId, ReasonCategory,
-    ReviewVerdict,
+    Account, AccountStatus, Contact, Delegation, DelegationId, EmergencyGrant, GrantId,
+    ReasonCategory, ReviewVerdict,
 };
 use crate::policy::NewGrant;
 
 /// The schema, one migration per entry; `PRAGMA user_version` counts those applied.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
     CREATE TABLE accounts (
         uzi TEXT PRIMARY KEY NOT NULL,
         agb TEXT,
@@ -56,7 +57,13 @@ const MIGRATIONS: &[&str] = &[r"
         verdict TEXT
     ) STRICT;
     CREATE INDEX grants_by_practitioner_patient ON emergency_grants (practitioner, patient);
-"];
+",
+    r"
+    ALTER TABLE accounts ADD COLUMN practice_name TEXT;
+    ALTER TABLE accounts ADD COLUMN email TEXT;
+    ALTER TABLE accounts ADD COLUMN phone TEXT;
+",
+];
 
 /// A [`DirectoryStore`] in a SQLite file.
 #[derive(Debug, Clone)]
@@ -270,6 +277,11 @@ fn account_from(row: &Row<'_>) -> Result<Account, StoreError> {
             .map(|v| u32::try_from(v).map_err(|e| f.corrupt(format!("accepted_terms: {e}"))))
             .transpose()?,
         admin: f.int("admin")?.is_some_and(|v| v != 0),
+        contact: Contact {
+            practice_name: f.text("practice_name")?,
+            email: f.text("email")?,
+            phone: f.text("phone")?,
+        },
     })
 }
 
@@ -330,7 +342,7 @@ fn query<T>(
     Ok(out)
 }
 
-fn account_params(a: &Account) -> [Option<String>; 10] {
+fn account_params(a: &Account) -> [Option<String>; 13] {
     [
         Some(a.uzi.to_string()),
         a.agb.map(|x| x.to_string()),
@@ -342,6 +354,9 @@ fn account_params(a: &Account) -> [Option<String>; 10] {
         opt_time(a.last_login),
         a.accepted_terms.map(|v| v.to_string()),
         Some(if a.admin { "1" } else { "0" }.to_owned()),
+        a.contact.practice_name.clone(),
+        a.contact.email.clone(),
+        a.contact.phone.clone(),
     ]
 }
 
@@ -379,8 +394,9 @@ impl DirectoryStore for SqliteDirectory {
             let p = account_params(&account);
             c.execute(
                 "INSERT INTO accounts (uzi, agb, name, role, practice_agb, status, created_at, \
-                 last_login, accepted_terms, admin) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CAST(?9 AS INTEGER), CAST(?10 AS INTEGER))",
+                 last_login, accepted_terms, admin, practice_name, email, phone) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CAST(?9 AS INTEGER), CAST(?10 AS INTEGER), \
+                 ?11, ?12, ?13)",
                 rusqlite::params_from_iter(p.iter()),
             )
             .map_err(backend)?;
@@ -397,7 +413,8 @@ impl DirectoryStore for SqliteDirectory {
                 .execute(
                     "UPDATE accounts SET agb = ?2, name = ?3, role = ?4, practice_agb = ?5, \
                      status = ?6, created_at = ?7, last_login = ?8, \
-                     accepted_terms = CAST(?9 AS INTEGER), admin = CAST(?10 AS INTEGER) \
+                     accepted_terms = CAST(?9 AS INTEGER), admin = CAST(?10 AS INTEGER), \
+                     practice_name = ?11, email = ?12, phone = ?13 \
                      WHERE uzi = ?1",
                     rusqlite::params_from_iter(p.iter()),
                 )

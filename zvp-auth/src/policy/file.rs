@@ -196,6 +196,7 @@ impl WorldFile {
                 last_login: None,
                 accepted_terms: None,
                 admin: a.admin,
+                contact: Default::default(),
             });
         }
         for p in &self.patients {

@@ -139,7 +139,7 @@ async fn overview(State(portal): State<Portal>, caller: Caller) -> Response {
     if requested.is_empty() {
         h.markup("<p class=\"muted\">Geen openstaande aanvragen.</p>");
     } else {
-        h.markup("<table><thead><tr><th>Naam</th><th>UZI</th><th>AGB</th><th>Praktijk-AGB</th><th>Beroep</th><th>Aangevraagd</th><th></th></tr></thead><tbody>");
+        h.markup("<table><thead><tr><th>Naam</th><th>UZI</th><th>AGB</th><th>Praktijk</th><th>Contact</th><th>Beroep</th><th>Aangevraagd</th><th></th></tr></thead><tbody>");
         for a in requested {
             h.markup("<tr><td>")
                 .text(&a.name)
@@ -148,7 +148,17 @@ async fn overview(State(portal): State<Portal>, caller: Caller) -> Response {
                 .markup("</td><td>")
                 .text(&a.agb.map(|x| x.to_string()).unwrap_or_default())
                 .markup("</td><td>")
-                .text(&a.practice_agb.map(|x| x.to_string()).unwrap_or_default())
+                .text(a.contact.practice_name.as_deref().unwrap_or(""))
+                .markup(" ")
+                .text(
+                    &a.practice_agb
+                        .map(|x| format!("(AGB {x})"))
+                        .unwrap_or_default(),
+                )
+                .markup("</td><td>")
+                .text(a.contact.email.as_deref().unwrap_or(""))
+                .markup("<br>")
+                .text(a.contact.phone.as_deref().unwrap_or(""))
                 .markup("</td><td>")
                 .display(a.role)
                 .markup("</td><td>")

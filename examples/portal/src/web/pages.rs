@@ -1396,6 +1396,10 @@ pub(crate) async fn accept_terms(
 
 /// The account request form (U3), filled in from the card.
 pub(crate) async fn request_form(State(portal): State<Portal>, parts: Parts) -> Response {
+    request_page(&portal, &parts, None).await
+}
+
+async fn request_page(portal: &Portal, parts: &Parts, error: Option<&str>) -> Response {
     let Some(Identity(identity)) = parts.extensions.get::<Identity>().cloned() else {
         return super::not_found().await;
     };
@@ -1408,6 +1412,11 @@ pub(crate) async fn request_form(State(portal): State<Portal>, parts: Parts) -> 
         .collect::<Vec<_>>()
         .join(" ");
     let mut body = Html::new();
+    if let Some(error) = error {
+        body.markup("<p class=\"flag\" role=\"alert\">")
+            .text(error)
+            .markup("</p>");
+    }
     body.markup("<h1>Account aanvragen</h1><p>Uw gegevens zijn overgenomen van uw UZI-pas, zodat UZI-nummer en AGB-code kloppen.</p>")
         .markup("<form method=\"post\" action=\"/account/aanvragen\"><input type=\"hidden\" name=\"csrf\" value=\"")
         .text(&session.csrf)
@@ -1420,6 +1429,9 @@ pub(crate) async fn request_form(State(portal): State<Portal>, parts: Parts) -> 
         .markup("</dd><dt>Beroep</dt><dd>")
         .display(identity.role())
         .markup("</dd></dl><label for=\"praktijk_agb\">AGB-code van de praktijk (8 cijfers, optioneel)</label><input type=\"text\" id=\"praktijk_agb\" name=\"praktijk_agb\" maxlength=\"8\" inputmode=\"numeric\">")
+        .markup("<label for=\"praktijk\">Naam van de praktijk</label><input type=\"text\" id=\"praktijk\" name=\"praktijk\" maxlength=\"100\" required>")
+        .markup("<label for=\"email\">E-mailadres</label><input type=\"email\" id=\"email\" name=\"email\" maxlength=\"254\" required>")
+        .markup("<label for=\"telefoon\">Telefoonnummer</label><input type=\"text\" id=\"telefoon\" name=\"telefoon\" maxlength=\"20\" inputmode=\"tel\" required>")
         .markup("<br><button type=\"submit\">Aanvragen</button></form>");
     html_response(
         StatusCode::OK,
@@ -1439,6 +1451,35 @@ pub(crate) struct RequestForm {
     csrf: String,
     #[serde(default)]
     praktijk_agb: String,
+    #[serde(default)]
+    praktijk: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    telefoon: String,
+}
+
+/// The contact fields of an account request, checked: a practice name of at most 100
+/// characters, an e-mail address with one `@` and a dot after it, a phone number of digits,
+/// spaces, `+` and `-` (at most 20).
+fn contact_of(form: &RequestForm) -> Option<zvp_auth::directory::Contact> {
+    let practice = form.praktijk.trim();
+    let email = form.email.trim();
+    let phone = form.telefoon.trim();
+    let email_ok = email.len() <= 254
+        && email.split_once('@').is_some_and(|(user, host)| {
+            !user.is_empty() && host.contains('.') && !host.contains('@')
+        });
+    let phone_ok = (6..=20).contains(&phone.len())
+        && phone
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b" +-".contains(&b));
+    let practice_ok = !practice.is_empty() && practice.chars().count() <= 100;
+    (email_ok && phone_ok && practice_ok).then(|| zvp_auth::directory::Contact {
+        practice_name: Some(practice.to_owned()),
+        email: Some(email.to_owned()),
+        phone: Some(phone.to_owned()),
+    })
 }
 
 /// Files an account request; the administrators' queue shows it.
@@ -1462,8 +1503,23 @@ pub(crate) async fn request_account(
     } else {
         match practice.parse::<AgbCode>() {
             Ok(agb) => Some(agb),
-            Err(_) => return request_form(State(portal), parts).await,
+            Err(_) => {
+                return request_page(
+                    &portal,
+                    &parts,
+                    Some("Een praktijk-AGB-code heeft 8 cijfers."),
+                )
+                .await;
+            }
         }
+    };
+    let Some(contact) = contact_of(&form) else {
+        return request_page(
+            &portal,
+            &parts,
+            Some("Vul de naam van de praktijk, een geldig e-mailadres en een telefoonnummer in."),
+        )
+        .await;
     };
     let existing = portal.0.directory.account(identity.uzi_number()).await;
     let mut body = Html::new();
@@ -1488,6 +1544,7 @@ pub(crate) async fn request_account(
                 last_login: None,
                 accepted_terms: None,
                 admin: false,
+                contact,
             };
             if portal.0.directory.create_account(&account).await.is_err() {
                 return refusal_page(&portal, &Refusal::Unavailable, "account-request");

@@ -148,6 +148,7 @@ impl Who {
             last_login: Some(now() - Duration::days(1)),
             accepted_terms: Some(1),
             admin: self == Who::Administrator,
+            contact: Default::default(),
         }
     }
 }

@@ -1,0 +1,213 @@
+// Browser tests of the zvp portal, as GPs and administrators use it: Debian's Chromium,
+// headless, driven by Playwright, presenting a demo UZI-pas card as the TLS client
+// certificate (Playwright's `clientCertificates`), with axe-core checking every main page
+// against the WCAG 2.1 A/AA rules.
+//
+// It starts `zvp-portal demo` itself (ZVP_PORTAL_BIN, default target/debug/zvp-portal) in a
+// temporary directory on free ports, and leaves screenshots, a PDF print and the axe reports
+// in e2e/artifacts/. Exit 0 when every check passed; 1 with every failure listed otherwise.
+//
+//   node e2e/run.mjs            (after `npm ci` in e2e/ and `cargo build -p zvp-portal`)
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { AxeBuilder } from '@axe-core/playwright';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..');
+const artifacts = join(here, 'artifacts');
+rmSync(artifacts, { recursive: true, force: true });
+mkdirSync(artifacts, { recursive: true });
+
+const failures = [];
+let checks = 0;
+function check(ok, what) {
+  checks += 1;
+  if (!ok) failures.push(what);
+}
+
+// --- the demo ---------------------------------------------------------------------------
+const bin = process.env.ZVP_PORTAL_BIN || join(root, 'target/debug/zvp-portal');
+const dir = mkdtempSync(join(tmpdir(), 'zvp-e2e-'));
+const demo = spawn(bin, ['demo', '--dir', join(dir, 'demo')], {
+  env: { ...process.env, ZVP_SERVER_LISTEN: '127.0.0.1:0', ZVP_SERVER_ADMIN_LISTEN: '127.0.0.1:0' },
+  stdio: ['ignore', 'pipe', 'pipe'],
+});
+let out = '';
+demo.stderr.on('data', () => {});
+const port = await new Promise((resolvePort, reject) => {
+  const timer = setTimeout(() => reject(new Error('the demo did not start within 120 s')), 120_000);
+  demo.stdout.on('data', (chunk) => {
+    out += chunk;
+    const m = out.match(/portal\s+https:\/\/localhost:(\d+)\//);
+    if (m && out.includes('Stop with Ctrl-C.')) {
+      clearTimeout(timer);
+      resolvePort(Number(m[1]));
+    }
+  });
+  demo.on('exit', (code) => reject(new Error(`the demo exited with ${code}:\n${out}`)));
+});
+const origin = `https://localhost:${port}`;
+const cards = join(dir, 'demo/pki/cards');
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+});
+
+/** A browser context that presents `card` (its chain and key) to the portal. */
+async function as(card) {
+  const context = await browser.newContext({
+    // The portal's server certificate comes from the demo's own TLS root; trust is not what
+    // these tests are about (the Rust TLS tests verify it).
+    ignoreHTTPSErrors: true,
+    clientCertificates: [{
+      origin,
+      certPath: join(cards, card, 'authenticatie.pem'),
+      keyPath: join(cards, card, 'authenticatie.key.pem'),
+    }],
+  });
+  return context.newPage();
+}
+
+/** axe-core on the page: no serious or critical WCAG 2.1 A/AA violations. */
+async function accessible(page, name) {
+  const result = await new AxeBuilder({ page })
+    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
+    .analyze();
+  writeFileSync(join(artifacts, `axe-${name}.json`), JSON.stringify(result.violations, null, 2));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  check(bad.length === 0, `axe ${name}: ${bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.length}x`).join(', ')}`);
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+}
+
+async function h1(page) {
+  return (await page.locator('h1').first().textContent())?.trim() ?? '';
+}
+
+try {
+  // --- a GP: start page, a patient, every section and result category, a lab chart --------
+  const gp = await as('huisarts');
+  let response = await gp.goto(`${origin}/`);
+  check(response.status() === 200, `GP start page: status ${response.status()}`);
+  check(await h1(gp) === 'Mijn patiënten', `GP start page: h1 ${await h1(gp)}`);
+  await shot(gp, 'start');
+  await accessible(gp, 'start');
+  await gp.locator('table a[href^="/patient/"]').first().click();
+  const patientUrl = gp.url();
+  check(/\/patient\/[^/]+$/.test(patientUrl), `a patient opens: ${patientUrl}`);
+  check((await gp.content()).includes('Zorgmomenten'), 'patient page shows care moments');
+  await shot(gp, 'patient');
+  await accessible(gp, 'patient');
+  const tabs = await gp.locator('nav.tabs a').evaluateAll((links) => links.map((a) => a.getAttribute('href')));
+  check(tabs.length === 11, `eleven sections and result categories: ${tabs.length}`);
+  for (const tab of tabs) {
+    response = await gp.goto(`${origin}${tab}`);
+    check(response.status() === 200, `${tab}: status ${response.status()}`);
+  }
+  await gp.goto(`${patientUrl}/uitslagen/klinische-chemie`);
+  await shot(gp, 'results');
+  await accessible(gp, 'results');
+  await gp.locator('table a[href*="/lab/"]').first().click();
+  check(await gp.locator('svg').count() === 1, 'the lab history has its chart');
+  await shot(gp, 'lab-history');
+  await accessible(gp, 'lab-history');
+  await gp.pdf({ path: join(artifacts, 'lab-history.pdf') });
+  await gp.emulateMedia({ media: 'print' });
+  check(await gp.locator('footer.print').isVisible(), 'a printout is marked with the user and the time');
+  await gp.emulateMedia({ media: 'screen' });
+
+  // --- the emergency procedure for another GP's patient -----------------------------------
+  const colleague = await as('apotheekhoudend-huisarts');
+  await colleague.goto(`${origin}/?filter=eigen`);
+  await colleague.locator('table a[href^="/patient/"]').first().click();
+  const cells = await colleague.locator('table th + td').allTextContents();
+  const birth = cells[1].trim().split('-').reverse().join('-');
+  const bsn = cells[3].trim();
+  await gp.goto(`${origin}/zoeken`);
+  await accessible(gp, 'search');
+  await gp.fill('#bsn', bsn);
+  await gp.fill('#geboortedatum', birth);
+  await gp.click('button[type=submit]');
+  check(await h1(gp) === 'Noodprocedure', `a non-own patient leads to the emergency procedure: ${await h1(gp)}`);
+  await shot(gp, 'emergency');
+  await accessible(gp, 'emergency');
+  await gp.selectOption('#reden', 'out-of-hours');
+  await gp.fill('#toelichting', 'Patiënt op de huisartsenpost, benauwd');
+  await gp.click('button[type=submit]');
+  check((await gp.content()).includes('via de noodprocedure'), 'the record opens with the emergency banner');
+
+  // --- refusals ---------------------------------------------------------------------------
+  for (const [card, title] of [
+    ['aios', 'Uw rol geeft geen toegang tot het portaal'],
+    ['geblokkeerd', 'Uw account is geblokkeerd'],
+    ['ingetrokken', 'Inloggen met uw UZI-pas is niet gelukt'],
+    ['zonder-account', 'U heeft nog geen account'],
+  ]) {
+    const page = await as(card);
+    response = await page.goto(`${origin}/`);
+    check(response.status() === 403, `${card}: status ${response.status()}`);
+    check(await h1(page) === title, `${card}: ${await h1(page)}`);
+    check((await page.content()).includes('Referentienummer'), `${card}: a reference number`);
+    await shot(page, `refusal-${card}`);
+    await accessible(page, `refusal-${card}`);
+    await page.context().close();
+  }
+
+  // --- an account request, approved by the administrator ----------------------------------
+  const newcomer = await as('zonder-account');
+  await newcomer.goto(`${origin}/account/aanvragen`);
+  await accessible(newcomer, 'account-request');
+  await newcomer.fill('#praktijk', 'Huisartsenpraktijk De Linde');
+  await newcomer.fill('#email', 'n.hendriks@delinde.example');
+  await newcomer.fill('#telefoon', '078 - 123 45 67');
+  await newcomer.click('button[type=submit]');
+  check(await h1(newcomer) === 'Aanvraag ontvangen', `request filed: ${await h1(newcomer)}`);
+  const admin = await as('medewerker');
+  await admin.goto(`${origin}/`);
+  check(admin.url().endsWith('/beheer'), `the administrator lands on /beheer: ${admin.url()}`);
+  await accessible(admin, 'admin');
+  check((await admin.content()).includes('n.hendriks@delinde.example'), 'the request shows its contact details');
+  await admin.locator('form[action="/beheer/account/900000011/goedkeuren"] button').click();
+  await newcomer.goto(`${origin}/`);
+  check(await h1(newcomer) === 'Gebruiksvoorwaarden', `first login asks for the terms: ${await h1(newcomer)}`);
+  await newcomer.click('button[type=submit]');
+  check(await h1(newcomer) === 'Mijn patiënten', `after the terms, the start page: ${await h1(newcomer)}`);
+
+  // --- a delegation, made and revoked ------------------------------------------------------
+  await admin.goto(`${origin}/beheer`);
+  await admin.fill('#van', '01012347');
+  await admin.fill('#aan', '900000001');
+  await admin.fill('#vanaf', '2026-01-01');
+  await admin.locator('form[action="/beheer/machtiging"] button').click();
+  await shot(admin, 'admin');
+  const revoke = admin.locator('form[action$="/intrekken"] button');
+  check(await revoke.count() === 2, `two delegations to revoke: ${await revoke.count()}`);
+  await gp.goto(`${origin}/machtigingen`);
+  check((await gp.content()).includes('AGB 01012347'), 'the GP sees the new delegation');
+  await accessible(gp, 'delegations');
+  await revoke.last().click();
+  await gp.goto(`${origin}/machtigingen`);
+  check((await gp.content()).includes('ingetrokken'), 'the revoked delegation shows as revoked');
+} catch (e) {
+  failures.push(`stopped: ${e.stack || e}`);
+} finally {
+  await browser.close();
+  demo.kill('SIGINT');
+  await new Promise((r) => demo.on('exit', r));
+  rmSync(dir, { recursive: true, force: true });
+}
+
+if (failures.length) {
+  console.error(`browser tests: ${failures.length} of ${checks} checks FAILED`);
+  for (const f of failures) console.error(`  - ${f}`);
+  process.exit(1);
+}
+console.log(`browser tests: ${checks} checks passed (artifacts in e2e/artifacts/)`);
