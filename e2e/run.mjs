@@ -10,7 +10,8 @@
 //   node e2e/run.mjs            (after `npm ci` in e2e/ and `cargo build -p zvp-portal`)
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,37 +28,93 @@ const failures = [];
 let checks = 0;
 function check(ok, what) {
   checks += 1;
-  if (!ok) failures.push(what);
+  if (!ok) failures.push(`[${label}] ${what}`);
 }
 
-// --- the demo ---------------------------------------------------------------------------
+// --- the demo, directly or behind nginx ---------------------------------------------------
 const bin = process.env.ZVP_PORTAL_BIN || join(root, 'target/debug/zvp-portal');
-const dir = mkdtempSync(join(tmpdir(), 'zvp-e2e-'));
-const demo = spawn(bin, ['demo', '--dir', join(dir, 'demo')], {
-  env: { ...process.env, ZVP_SERVER_LISTEN: '127.0.0.1:0', ZVP_SERVER_ADMIN_LISTEN: '127.0.0.1:0' },
-  stdio: ['ignore', 'pipe', 'pipe'],
-});
-let out = '';
-demo.stderr.on('data', () => {});
-const port = await new Promise((resolvePort, reject) => {
-  const timer = setTimeout(() => reject(new Error('the demo did not start within 120 s')), 120_000);
-  demo.stdout.on('data', (chunk) => {
-    out += chunk;
-    const m = out.match(/portal\s+https:\/\/localhost:(\d+)\//);
-    if (m && out.includes('Stop with Ctrl-C.')) {
-      clearTimeout(timer);
-      resolvePort(Number(m[1]));
-    }
+const running = [];
+
+/** Starts `zvp-portal demo` in a fresh directory; resolves to its address line and dir. */
+async function startDemo(extraEnv) {
+  const dir = mkdtempSync(join(tmpdir(), 'zvp-e2e-'));
+  chmodSync(dir, 0o755);
+  const demo = spawn(bin, ['demo', '--dir', join(dir, 'demo')], {
+    env: { ...process.env, ZVP_SERVER_LISTEN: '127.0.0.1:0', ZVP_SERVER_ADMIN_LISTEN: '127.0.0.1:0', ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  demo.on('exit', (code) => reject(new Error(`the demo exited with ${code}:\n${out}`)));
-});
-const origin = `https://localhost:${port}`;
-const cards = join(dir, 'demo/pki/cards');
+  running.push({ process: demo, dir });
+  let out = '';
+  demo.stderr.on('data', () => {});
+  const address = await new Promise((resolveAddress, reject) => {
+    const timer = setTimeout(() => reject(new Error('the demo did not start within 120 s')), 120_000);
+    demo.stdout.on('data', (chunk) => {
+      out += chunk;
+      const m = out.match(/portal\s+(https?:\/\/[^/\s]+)\//);
+      if (m && out.includes('Stop with Ctrl-C.')) {
+        clearTimeout(timer);
+        resolveAddress(m[1]);
+      }
+    });
+    demo.on('exit', (code) => reject(new Error(`the demo exited with ${code}:\n${out}`)));
+  });
+  return { address, dir, cards: join(dir, 'demo/pki/cards'), pki: join(dir, 'demo/pki') };
+}
+
+/** A free TCP port on 127.0.0.1. */
+async function freePort() {
+  const server = createServer();
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address();
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** Waits until something accepts connections on host:port (at most 30 s). */
+async function listening(host, port) {
+  for (let i = 0; i < 300; i += 1) {
+    const ok = await new Promise((r) => {
+      const socket = connect({ host, port }, () => { socket.end(); r(true); });
+      socket.on('error', () => r(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`nothing listens on ${host}:${port}`);
+}
+
+/** nginx (Debian's) in front of a demo in reverse-proxy mode, with deploy/nginx/zvp.conf. */
+async function startNginx(demo) {
+  const run = join(demo.dir, 'nginx');
+  mkdirSync(run, { recursive: true });
+  const pki = demo.pki;
+  writeFileSync(join(run, 'uzi-cas.pem'), readFileSync(join(pki, 'root.pem'), 'utf8') + readFileSync(join(pki, 'intermediates.pem'), 'utf8'));
+  const port = await freePort();
+  const conf = readFileSync(join(root, 'deploy/nginx/zvp.conf'), 'utf8')
+    .replaceAll('@RUN@', run)
+    .replaceAll('@LISTEN@', `127.0.0.1:${port}`)
+    .replaceAll('@PKI@/uzi-cas.pem', join(run, 'uzi-cas.pem'))
+    .replaceAll('@PKI@', pki)
+    .replaceAll('@PORTAL@', demo.address.replace('http://', ''))
+    .replaceAll('@PROXY_FROM@', '127.0.0.3');
+  writeFileSync(join(run, 'nginx.conf'), `user root;\n${conf}`);
+  const nginx = spawn(process.env.NGINX || 'nginx', ['-p', run, '-c', join(run, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  nginx.stderr.on('data', (c) => { err += c; });
+  running.push({ process: nginx, dir: null });
+  nginx.on('exit', (code) => { if (code) failures.push(`nginx exited with ${code}: ${err}`); });
+  await listening('127.0.0.1', port);
+  return `https://localhost:${port}`;
+}
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
 });
+
+let origin;
+let cards;
+let label = 'direct';
 
 /** A browser context that presents `card` (its chain and key) to the portal. */
 async function as(card) {
@@ -76,6 +133,7 @@ async function as(card) {
 
 /** axe-core on the page: no serious or critical WCAG 2.1 A/AA violations. */
 async function accessible(page, name) {
+  if (label !== 'direct') return;
   const result = await new AxeBuilder({ page })
     .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'])
     .analyze();
@@ -85,6 +143,7 @@ async function accessible(page, name) {
 }
 
 async function shot(page, name) {
+  if (label !== 'direct') return;
   await page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
 }
 
@@ -92,7 +151,16 @@ async function h1(page) {
   return (await page.locator('h1').first().textContent())?.trim() ?? '';
 }
 
-try {
+/** Every check, against `origin`. */
+async function suite() {
+  // --- axe itself finds a violation when there is one (so an empty report means something) ---
+  const probeContext = await browser.newContext();
+  const probe = await probeContext.newPage();
+  await probe.setContent('<!DOCTYPE html><html lang="nl"><head><title>t</title></head><body><main><img src="x.png"></main></body></html>');
+  const probed = await new AxeBuilder({ page: probe }).withTags(['wcag2a']).analyze();
+  check(probed.violations.some((v) => v.id === 'image-alt'), 'axe finds a missing alt text');
+  await probeContext.close();
+
   // --- a GP: start page, a patient, every section and result category, a lab chart --------
   const gp = await as('huisarts');
   let response = await gp.goto(`${origin}/`);
@@ -196,13 +264,42 @@ try {
   await revoke.last().click();
   await gp.goto(`${origin}/machtigingen`);
   check((await gp.content()).includes('ingetrokken'), 'the revoked delegation shows as revoked');
+}
+
+try {
+  // Directly: the portal's own mutual TLS.
+  const direct = await startDemo({});
+  origin = direct.address;
+  cards = direct.cards;
+  await suite();
+
+  // Behind nginx: the portal in reverse-proxy mode on 127.0.0.2, trusting only 127.0.0.3,
+  // the address nginx connects from.
+  label = 'nginx';
+  const proxied = await startDemo({
+    ZVP_SERVER_LISTEN: '127.0.0.2:0',
+    ZVP_PROXY_TRUSTED: '["127.0.0.3"]',
+  });
+  cards = proxied.cards;
+  origin = await startNginx(proxied);
+  // A forged certificate header sent directly to the portal (from 127.0.0.1) is ignored.
+  const pem = readFileSync(join(cards, 'huisarts/authenticatie.pem'), 'utf8');
+  const forged = await fetch(`${proxied.address}/`, { headers: { 'x-ssl-client-cert': encodeURIComponent(pem) } });
+  const forgedBody = await forged.text();
+  check(forged.status === 403 && forgedBody.includes('no-certificate'), `a forged header straight to the portal: ${forged.status}`);
+  await suite();
+  const log = readFileSync(join(proxied.dir, 'nginx/access.log'), 'utf8').trim().split('\n');
+  check(log.length > 30, `the browser went through nginx: ${log.length} requests in its access log`);
 } catch (e) {
   failures.push(`stopped: ${e.stack || e}`);
 } finally {
   await browser.close();
-  demo.kill('SIGINT');
-  await new Promise((r) => demo.on('exit', r));
-  rmSync(dir, { recursive: true, force: true });
+  for (const { process: child, dir } of running.reverse()) {
+    const exited = new Promise((r) => child.on('exit', r));
+    child.kill(child.spawnfile === 'nginx' || child.spawnfile === process.env.NGINX ? 'SIGQUIT' : 'SIGINT');
+    await exited;
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 if (failures.length) {

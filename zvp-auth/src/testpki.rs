@@ -507,6 +507,11 @@ impl TestPki {
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.use_authority_key_identifier_extension = true;
+        // Like a public server certificate, it names where its revocation list would be (the
+        // test hierarchy publishes none; TLS scanners expect the pointer).
+        params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+            uris: vec!["http://crl.zvp-testpki.invalid/tls-root.crl".to_owned()],
+        }];
         // The portal's own server key is always ECDSA P-256: browsers and rustls handle it
         // well, and it is not part of the UZI profile.
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;

@@ -214,12 +214,19 @@ async fn demo(dir: &Path) -> Result<(), Error> {
     // The bound ports (a configured port 0 picks a free one).
     let https_port = https.local_addr()?.port();
     let admin_addr = admin.local_addr()?;
-    let web = tokio::spawn(serve::serve_tls(
-        https,
-        tls,
-        portal.router(),
-        stopped.clone(),
-    ));
+    // Behind a reverse proxy ([proxy] trusted set, e.g. ZVP_PROXY_TRUSTED='["127.0.0.3"]'),
+    // the portal speaks plain HTTP to the proxy, which does the TLS.
+    let behind_proxy = !config.proxy.trusted.is_empty();
+    let web = if behind_proxy {
+        tokio::spawn(serve::serve_plain(https, portal.router(), stopped.clone()))
+    } else {
+        tokio::spawn(serve::serve_tls(
+            https,
+            tls,
+            portal.router(),
+            stopped.clone(),
+        ))
+    };
     let refresh =
         zvp_portal::assemble::spawn_crl_refresh(portal.clone(), config.clone(), stopped.clone());
     let admin_task = tokio::spawn(serve::serve_plain(admin, portal.admin_router(), stopped));
@@ -229,7 +236,15 @@ async fn demo(dir: &Path) -> Result<(), Error> {
         "\nzvp-portal demo: ready in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    println!("  portal      https://localhost:{https_port}/");
+    if behind_proxy {
+        println!(
+            "  portal      http://{}:{https_port}/ (behind the reverse proxy at {:?})",
+            config.server.listen.ip(),
+            config.proxy.trusted
+        );
+    } else {
+        println!("  portal      https://localhost:{https_port}/");
+    }
     println!("  health      http://{admin_addr}/healthz");
     println!("  EPD (FHIR)  {base}");
     println!(

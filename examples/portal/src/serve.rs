@@ -119,6 +119,8 @@ pub fn tls_config(
         .with_single_cert(chain, key)
         .map_err(|e| ServeError::Tls(e.to_string()))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // The server's preference (AES-GCM and ChaCha20 over the strongest key exchange) decides.
+    config.ignore_client_order = true;
     Ok(Arc::new(config))
 }
 
