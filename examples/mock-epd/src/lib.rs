@@ -48,7 +48,7 @@ pub struct Faults {
 pub struct MockEpd {
     epd: Arc<SyntheticEpd>,
     base: String,
-    faults: Faults,
+    faults: std::sync::RwLock<Faults>,
     requests: AtomicU64,
 }
 
@@ -59,7 +59,7 @@ impl MockEpd {
         Self {
             epd,
             base: base.into().trim_end_matches('/').to_owned(),
-            faults,
+            faults: std::sync::RwLock::new(faults),
             requests: AtomicU64::new(0),
         }
     }
@@ -67,6 +67,15 @@ impl MockEpd {
     /// The FHIR base URL.
     pub fn base_url(&self) -> &str {
         &self.base
+    }
+
+    /// Changes the faults from the next request on (an EPD going down, slowing down,
+    /// recovering).
+    pub fn set_faults(&self, faults: Faults) {
+        *self
+            .faults
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = faults;
     }
 
     /// How many requests it has answered (faults included).
@@ -137,11 +146,15 @@ fn epd_error(e: &EpdError) -> Response {
 /// The fault for this request, if any, after the injected latency.
 async fn fault(state: &MockEpd) -> Option<Response> {
     let n = state.requests.fetch_add(1, Ordering::Relaxed) % 100;
-    if !state.faults.latency.is_zero() {
-        tokio::time::sleep(state.faults.latency).await;
+    let faults = *state
+        .faults
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !faults.latency.is_zero() {
+        tokio::time::sleep(faults.latency).await;
     }
-    let errors = u64::from(state.faults.error_percent);
-    let garbage = u64::from(state.faults.garbage_percent);
+    let errors = u64::from(faults.error_percent);
+    let garbage = u64::from(faults.garbage_percent);
     if n < errors {
         return Some(outcome(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -13,117 +13,31 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader, Read as _};
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use http_body_util::{BodyExt as _, Empty};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
-use rustls_pki_types::pem::PemObject as _;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use zvp_epd::synthetic::SyntheticEpd;
 use zvp_epd::{Epd, RequestContext};
-
-/// GET over mTLS as the demo card `card`.
-async fn get(dir: &Path, port: u16, card: &str, path: &str) -> (u16, String) {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(dir.join("pki/tls-root.pem")).unwrap() {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let cards = dir.join("pki/cards").join(card);
-    let chain: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_file_iter(cards.join("authenticatie.pem"))
-            .unwrap()
-            .map(Result::unwrap)
-            .collect();
-    let key = PrivateKeyDer::from_pem_file(cards.join("authenticatie.key.pem")).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(zvp_portal::serve::provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)
-        .unwrap();
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .unwrap();
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    let response = sender
-        .send_request(
-            hyper::Request::get(path)
-                .header("host", "localhost")
-                .body(Empty::<Bytes>::new())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8(body.to_vec()).unwrap())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_works_as_its_table_says_and_logs_no_patient_data() {
     let dir = common::scratch("demo");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zvp-portal"))
-        .args(["demo", "--dir"])
-        .arg(&dir)
-        .env("ZVP_SERVER_LISTEN", "127.0.0.1:0")
-        .env("ZVP_SERVER_ADMIN_LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let stderr_reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    // Read standard output until the demo is ready; keep the rest for the scan.
-    let (lines_tx, lines_rx) = mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut out = String::new();
-    let mut port = None;
-    loop {
-        let line = lines_rx
-            .recv_timeout(Duration::from_secs(120))
-            .expect("the demo prints its address within two minutes");
-        if let Some(rest) = line.trim().strip_prefix("portal      https://localhost:") {
-            port = rest.trim_end_matches('/').parse::<u16>().ok();
-        }
-        out.push_str(&line);
-        out.push('\n');
-        if line.contains("Stop with Ctrl-C.") {
-            break;
-        }
-    }
-    let port = port.expect("the portal's port");
+    let common::Demo {
+        mut child,
+        port,
+        lines: lines_rx,
+        mut out,
+        stderr: stderr_reader,
+    } = common::Demo::start(&dir);
+
     assert!(
         out.contains("curl --cacert") && out.contains("authenticatie.pem"),
         "{out}"
     );
 
     // Each card does what the table says.
-    let (status, start) = get(&dir, port, "huisarts", "/").await;
+    let (status, start) = common::tls_get(&dir, port, "huisarts", "/").await;
     assert_eq!(status, 200);
     assert!(start.contains("Mijn patiënten") && start.contains("Eigen patiënt"));
     let link = start
@@ -134,10 +48,10 @@ async fn the_demo_works_as_its_table_says_and_logs_no_patient_data() {
         .next()
         .unwrap()
         .to_owned();
-    let (status, page) = get(&dir, port, "huisarts", &format!("/patient/{link}")).await;
+    let (status, page) = common::tls_get(&dir, port, "huisarts", &format!("/patient/{link}")).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("Zorgmomenten"));
-    let (status, page) = get(
+    let (status, page) = common::tls_get(
         &dir,
         port,
         "huisarts",
@@ -145,7 +59,7 @@ async fn the_demo_works_as_its_table_says_and_logs_no_patient_data() {
     )
     .await;
     assert_eq!(status, 200, "{page}");
-    let (status, delegated) = get(&dir, port, "apotheekhoudend-huisarts", "/").await;
+    let (status, delegated) = common::tls_get(&dir, port, "apotheekhoudend-huisarts", "/").await;
     assert_eq!(status, 200);
     assert!(delegated.contains("Gemachtigd door J. de Vries"));
     for (card, status, text) in [
@@ -159,11 +73,11 @@ async fn the_demo_works_as_its_table_says_and_logs_no_patient_data() {
         ("zonder-account", 403, "Account aanvragen"),
         ("medewerker", 303, ""),
     ] {
-        let (got, body) = get(&dir, port, card, "/").await;
+        let (got, body) = common::tls_get(&dir, port, card, "/").await;
         assert_eq!(got, status, "{card}: {body}");
         assert!(body.contains(text), "{card}: {body}");
     }
-    let (status, admin) = get(&dir, port, "medewerker", "/beheer").await;
+    let (status, admin) = common::tls_get(&dir, port, "medewerker", "/beheer").await;
     assert_eq!(status, 200);
     assert!(admin.contains("Accountaanvragen") && admin.contains("Noodprocedures te beoordelen"));
 

@@ -12,6 +12,11 @@ use axum::body::Body;
 use axum::http::{Request, Response, header};
 use chrono::{DateTime, Duration, Utc};
 use http_body_util::BodyExt as _;
+use http_body_util::Empty;
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use rustls_pki_types::pem::PemObject as _;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tower::ServiceExt as _;
 use zvp_audit::log::{AuditLog, FileLog, FileLogOptions};
 use zvp_auth::directory::{Account, AccountStatus, DirectoryStore, MemoryDirectory, NewDelegation};
@@ -196,6 +201,15 @@ impl TestPortal {
 
     /// A portal whose audit log is `audit` (a failing one, for G1) instead of the file log.
     pub async fn with_audit(audit: Option<Arc<dyn AuditLog>>) -> Self {
+        Self::with(audit, None).await
+    }
+
+    /// A portal reading the EPD through `epd` (e.g. FHIR against zvp-mock-epd over the same
+    /// synthetic hospital) instead of in process.
+    pub async fn with(
+        audit: Option<Arc<dyn AuditLog>>,
+        epd_for_portal: Option<Arc<dyn Epd>>,
+    ) -> Self {
         let epd = Arc::new(SyntheticEpd::generate(2026, now(), 400).unwrap());
         let directory = Arc::new(MemoryDirectory::new());
         for who in Who::ALL {
@@ -219,7 +233,7 @@ impl TestPortal {
         let validator = validator();
         let fixed = now();
         let portal = Portal::builder()
-            .epd(epd.clone())
+            .epd(epd_for_portal.unwrap_or_else(|| epd.clone()))
             .directory(directory.clone())
             .audit(audit.unwrap_or_else(|| file_log.clone()))
             .validator(Arc::new(validator))
@@ -361,4 +375,114 @@ impl Reply {
     pub fn location(&self) -> Option<&str> {
         self.headers.get(header::LOCATION)?.to_str().ok()
     }
+}
+
+/// `zvp-portal demo` running as a child process on free ports.
+pub struct Demo {
+    pub child: std::process::Child,
+    pub port: u16,
+    /// Standard output, line by line, after the ready line.
+    pub lines: std::sync::mpsc::Receiver<String>,
+    /// Standard output up to the ready line.
+    pub out: String,
+    /// Standard error, whole, once the process ends.
+    pub stderr: std::thread::JoinHandle<String>,
+}
+
+impl Demo {
+    /// Starts the demo with its files in `dir`; returns once it prints that it is ready.
+    pub fn start(dir: &std::path::Path) -> Self {
+        use std::io::{BufRead as _, BufReader, Read as _};
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_zvp-portal"))
+            .args(["demo", "--dir"])
+            .arg(dir)
+            .env("ZVP_SERVER_LISTEN", "127.0.0.1:0")
+            .env("ZVP_SERVER_ADMIN_LISTEN", "127.0.0.1:0")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut stderr = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        let (tx, lines) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut out = String::new();
+        let mut port = None;
+        loop {
+            let line = lines
+                .recv_timeout(std::time::Duration::from_secs(120))
+                .expect("the demo prints its address within two minutes");
+            if let Some(rest) = line.trim().strip_prefix("portal      https://localhost:") {
+                port = rest.trim_end_matches('/').parse::<u16>().ok();
+            }
+            out.push_str(&line);
+            out.push('\n');
+            if line.contains("Stop with Ctrl-C.") {
+                break;
+            }
+        }
+        Self {
+            child,
+            port: port.expect("the portal's port"),
+            lines,
+            out,
+            stderr,
+        }
+    }
+}
+
+/// GET over mTLS as the demo card `card`.
+pub async fn tls_get(dir: &std::path::Path, port: u16, card: &str, path: &str) -> (u16, String) {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(dir.join("pki/tls-root.pem")).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let cards = dir.join("pki/cards").join(card);
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(cards.join("authenticatie.pem"))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+    let key = PrivateKeyDer::from_pem_file(cards.join("authenticatie.key.pem")).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(zvp_portal::serve::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .unwrap();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let response = sender
+        .send_request(
+            Request::get(path)
+                .header("host", "localhost")
+                .body(Empty::<Bytes>::new())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8(body.to_vec()).unwrap())
 }

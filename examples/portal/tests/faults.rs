@@ -1,0 +1,376 @@
+//! Faults as they happen in a hospital: the EPD goes down, slows down beyond the timeout,
+//! answers garbage, and comes back; the audit log cannot be written, and comes back; the
+//! portal is killed in the middle of requests; two hundred sessions at once. Each time: a
+//! clear page within the timeout, no patient data without its audit record, no piling up,
+//! and normal service afterwards.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation should panic"
+)]
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use common::{TestPortal, Who};
+use zvp_audit::event::AuditEvent;
+use zvp_audit::log::{AuditLog, LogError, Receipt};
+use zvp_epd::client::{FhirEpd, FhirEpdConfig};
+use zvp_mock_epd::{Faults, MockEpd};
+
+/// A portal reading the EPD over FHIR from zvp-mock-epd, whose faults the test changes.
+async fn over_fhir() -> (TestPortal, Arc<MockEpd>) {
+    let synthetic =
+        Arc::new(zvp_epd::synthetic::SyntheticEpd::generate(2026, common::now(), 400).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/fhir", listener.local_addr().unwrap());
+    let mock = Arc::new(MockEpd::new(synthetic, base.clone(), Faults::default()));
+    tokio::spawn(zvp_mock_epd::serve(
+        listener,
+        mock.clone(),
+        std::future::pending(),
+    ));
+    let mut config = FhirEpdConfig::new(base);
+    config.timeout = Duration::from_millis(400);
+    config.retries = 1;
+    let fhir = Arc::new(FhirEpd::new(config).unwrap());
+    (TestPortal::with(None, Some(fhir)).await, mock)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_epd_down_slow_or_garbled_gives_a_clear_page_and_service_returns() {
+    let (t, mock) = over_fhir().await;
+    let (id, patient) = t.own_patient().await;
+    let name = patient.name.to_string();
+    let page = format!("/patient/{id}");
+    let ok = t.get(Some(Who::Own), &page).await;
+    assert_eq!(ok.status, 200);
+    assert!(ok.body.contains(&name));
+
+    for (what, faults) in [
+        (
+            "down",
+            Faults {
+                error_percent: 100,
+                ..Faults::default()
+            },
+        ),
+        (
+            "garbage",
+            Faults {
+                garbage_percent: 100,
+                ..Faults::default()
+            },
+        ),
+        (
+            "slow",
+            Faults {
+                latency: Duration::from_secs(5),
+                ..Faults::default()
+            },
+        ),
+    ] {
+        mock.set_faults(faults);
+        // Fifty GPs at once: every one gets the page within the EPD timeout (the whole batch
+        // is bounded well below the mock's latency times fifty), none piles up.
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let router = t.portal.router();
+            let page = page.clone();
+            tasks.spawn(async move {
+                let mut request = axum::http::Request::get(page)
+                    .body(axum::body::Body::empty())
+                    .unwrap();
+                request
+                    .extensions_mut()
+                    .insert(zvp_portal::ClientCertificate(Arc::new(
+                        Who::Own.card().chain(),
+                    )));
+                tower::ServiceExt::oneshot(router, request).await.unwrap()
+            });
+        }
+        let all = tokio::time::timeout(Duration::from_secs(20), async {
+            let mut statuses = Vec::new();
+            while let Some(r) = tasks.join_next().await {
+                let response = r.unwrap();
+                let status = response.status().as_u16();
+                let body = http_body_util::BodyExt::collect(response.into_body())
+                    .await
+                    .unwrap()
+                    .to_bytes();
+                let body = String::from_utf8(body.to_vec()).unwrap();
+                assert!(!body.contains(&name), "{what}: no patient data");
+                assert!(
+                    body.contains("tijdelijk niet beschikbaar"),
+                    "{what}: {body}"
+                );
+                statuses.push(status);
+            }
+            statuses
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{what}: requests piled up beyond 20 s"));
+        assert_eq!(all, vec![503; 50], "{what}");
+    }
+
+    mock.set_faults(Faults::default());
+    let back = t.get(Some(Who::Own), &page).await;
+    assert_eq!(back.status, 200, "service after recovery");
+    assert!(back.body.contains(&name));
+}
+
+/// An audit log whose writes fail while `broken` (as on a full or read-only disk).
+struct Switchable {
+    inner: Arc<dyn AuditLog>,
+    broken: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl AuditLog for Switchable {
+    async fn append(&self, event: &AuditEvent) -> Result<Receipt, LogError> {
+        if self.broken.load(Ordering::SeqCst) {
+            return Err(LogError::Io(
+                "no space left on device (os error 28)".to_owned(),
+            ));
+        }
+        self.inner.append(event).await
+    }
+    async fn size(&self) -> Result<u64, LogError> {
+        self.inner.size().await
+    }
+    async fn inclusion_proof(
+        &self,
+        seq: u64,
+        size: u64,
+    ) -> Result<Vec<zvp_audit::merkle::Hash>, LogError> {
+        self.inner.inclusion_proof(seq, size).await
+    }
+    async fn consistency_proof(
+        &self,
+        a: u64,
+        b: u64,
+    ) -> Result<Vec<zvp_audit::merkle::Hash>, LogError> {
+        self.inner.consistency_proof(a, b).await
+    }
+    async fn checkpoint(
+        &self,
+        s: &zvp_audit::checkpoint::CheckpointSigner,
+        o: &str,
+    ) -> Result<String, LogError> {
+        self.inner.checkpoint(s, o).await
+    }
+    async fn events(&self) -> Result<Vec<(u64, AuditEvent)>, LogError> {
+        self.inner.events().await
+    }
+}
+
+#[tokio::test]
+async fn an_unwritable_audit_log_shows_nothing_and_service_returns() {
+    let dir = common::scratch("switchable");
+    let file = Arc::new(
+        zvp_audit::log::FileLog::open(&dir, zvp_audit::log::FileLogOptions::default()).unwrap(),
+    );
+    let switch = Arc::new(Switchable {
+        inner: file.clone(),
+        broken: AtomicBool::new(false),
+    });
+    let t = TestPortal::with_audit(Some(switch.clone())).await;
+    let (id, patient) = t.own_patient().await;
+    let page = format!("/patient/{id}/dossier/medicatie");
+    assert_eq!(t.get(Some(Who::Own), &page).await.status, 200);
+    let before = file.size().unwrap();
+
+    switch.broken.store(true, Ordering::SeqCst);
+    for path in [page.clone(), "/".to_owned(), format!("/patient/{id}")] {
+        let reply = t.get(Some(Who::Own), &path).await;
+        assert_eq!(reply.status, 503, "{path}");
+        assert!(!reply.body.contains(&patient.name.to_string()), "{path}");
+        assert!(
+            reply.body.contains("Er zijn geen gegevens getoond"),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        file.size().unwrap(),
+        before,
+        "nothing was logged, nothing was shown"
+    );
+
+    switch.broken.store(false, Ordering::SeqCst);
+    let back = t.get(Some(Who::Own), &page).await;
+    assert_eq!(back.status, 200);
+    assert!(file.size().unwrap() > before);
+    assert!(
+        zvp_audit::log::verify(
+            &dir,
+            &zvp_audit::checkpoint::CheckpointSigner::generate("x")
+                .unwrap()
+                .0
+                .verifier()
+                .clone()
+        )
+        .is_ok()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_portal_killed_mid_request_leaves_a_verifiable_log_and_restarts_cleanly() {
+    let dir = common::scratch("killed");
+    let demo = common::Demo::start(&dir);
+    let port = demo.port;
+    // One request answered (so its audit records are durable), then twenty more in
+    // flight, and SIGKILL while they are.
+    let (status, _) = common::tls_get(&dir, port, "huisarts", "/").await;
+    assert_eq!(status, 200);
+    let audit = dir.join("audit");
+    let verifier = zvp_audit::checkpoint::CheckpointSigner::generate("x")
+        .unwrap()
+        .0
+        .verifier()
+        .clone();
+    let seen = zvp_audit::log::read_events(&audit).unwrap().len();
+    assert!(seen > 0, "the answered request left its records");
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let dir = dir.clone();
+        tasks.spawn(async move {
+            for _ in 0..5 {
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    common::tls_get(&dir, port, "huisarts", "/"),
+                )
+                .await;
+            }
+        });
+    }
+    // Kill once the first of them has been answered: the others are mid-request.
+    let _ = tasks.join_next().await;
+    let mut child = demo.child;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+
+    // The log verifies (a torn tail, if any, is cut on open and reported by verify).
+    let report = zvp_audit::log::verify(&audit, &verifier);
+    let records = match report {
+        Ok(r) => r.records,
+        Err(e) => {
+            // Only a torn tail is acceptable after a kill; opening the log repairs it.
+            assert!(e.to_string().contains("torn"), "{e}");
+            let log =
+                zvp_audit::log::FileLog::open(&audit, zvp_audit::log::FileLogOptions::default())
+                    .unwrap();
+            drop(log);
+            zvp_audit::log::verify(&audit, &verifier).unwrap().records
+        }
+    };
+    assert!(records as usize >= seen);
+
+    // A restart in the same directory serves again, and its log goes on from there.
+    let again = common::Demo::start(&dir);
+    let (status, body) = common::tls_get(&dir, again.port, "huisarts", "/").await;
+    assert_eq!(status, 200, "{body}");
+    let mut child = again.child;
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    child.wait().unwrap();
+    assert!(zvp_audit::log::verify(&audit, &verifier).unwrap().records > records);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_sessions_at_once() {
+    let t = TestPortal::new().await;
+    let (id, _) = t.own_patient().await;
+    // Two hundred browsers (cookies), each opening the start page and a patient, five rounds.
+    let mut cookies: Vec<Option<String>> = vec![None; 200];
+    let mut rss_after_first = 0;
+    for round in 0..5 {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (n, cookie) in cookies.iter().enumerate() {
+            let router = t.portal.router();
+            let cookie = cookie.clone();
+            let path = if n % 2 == 0 {
+                "/".to_owned()
+            } else {
+                format!("/patient/{id}")
+            };
+            tasks.spawn(async move {
+                let mut request = axum::http::Request::get(path);
+                if let Some(c) = &cookie {
+                    request = request.header("cookie", format!("__Host-zvp={c}"));
+                }
+                let mut request = request.body(axum::body::Body::empty()).unwrap();
+                request
+                    .extensions_mut()
+                    .insert(zvp_portal::ClientCertificate(Arc::new(
+                        Who::Own.card().chain(),
+                    )));
+                let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
+                let set = response.headers().get("set-cookie").map(|v| {
+                    v.to_str()
+                        .unwrap()
+                        .trim_start_matches("__Host-zvp=")
+                        .split(';')
+                        .next()
+                        .unwrap()
+                        .to_owned()
+                });
+                (n, response.status().as_u16(), set)
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            let (n, status, set) = r.unwrap();
+            assert_eq!(status, 200, "round {round}, session {n}");
+            if let Some(set) = set {
+                assert!(round == 0, "round {round}: session {n} was started again");
+                cookies[n] = Some(set);
+            }
+        }
+        let metrics = t.portal.admin_router();
+        let reply = tower::ServiceExt::oneshot(
+            metrics,
+            axum::http::Request::get("/metrics")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+        let text = String::from_utf8(
+            http_body_util::BodyExt::collect(reply.into_body())
+                .await
+                .unwrap()
+                .to_bytes()
+                .to_vec(),
+        )
+        .unwrap();
+        assert!(text.contains("zvp_sessions 200"), "round {round}: {text}");
+        let rss = rss_kib();
+        if round == 0 {
+            rss_after_first = rss;
+        } else {
+            // Memory stays put once the sessions exist (a generous bound: allocator noise).
+            assert!(
+                rss < rss_after_first + 64 * 1024,
+                "round {round}: {rss} KiB after {rss_after_first} KiB"
+            );
+        }
+    }
+}
+
+/// This process's resident set, in KiB.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
