@@ -35,5 +35,6 @@ pub mod serve;
 mod web;
 
 pub use web::{
-    BuildError, ClientCertificate, Clock, PeerAddress, Portal, PortalBuilder, ProxyTrust,
+    BuildError, ClientCertificate, Clock, ConnectionIdentity, PeerAddress, Portal, PortalBuilder,
+    ProxyTrust,
 };

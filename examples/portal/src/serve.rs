@@ -25,7 +25,7 @@ use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt as _;
 use zvp_auth::uzi::{UziClientCertVerifier, UziValidator};
 
-use crate::web::{ClientCertificate, PeerAddress};
+use crate::web::{ClientCertificate, ConnectionIdentity, PeerAddress};
 
 /// The longest a TLS handshake may take (the user types the card's PIN during it).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -259,10 +259,15 @@ async fn serve_connection<I>(
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    // One identity cache per mutual-TLS connection (its certificate is fixed).
+    let cache = certificate.as_ref().map(|_| ConnectionIdentity::default());
     let service = router.map_request(move |mut request: Request<hyper::body::Incoming>| {
         request.extensions_mut().insert(PeerAddress(peer));
         if let Some(certificate) = &certificate {
             request.extensions_mut().insert(certificate.clone());
+        }
+        if let Some(cache) = &cache {
+            request.extensions_mut().insert(cache.clone());
         }
         request
     });

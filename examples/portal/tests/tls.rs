@@ -161,3 +161,64 @@ async fn behind_a_trusted_proxy_the_forwarded_certificate_logs_in_and_is_validat
     assert_eq!(response.status().as_u16(), 403);
     let _ = stop.send(true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_crl_reaches_a_connection_that_is_already_open() {
+    // The identity is validated once per connection and reused for its next requests — but
+    // not across a change of the validator: a card revoked meanwhile is refused on the same
+    // keep-alive connection.
+    let t = TestPortal::new().await;
+    let (port, stop) = start_tls(&t).await;
+    let card = Who::Own.card();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(pki().tls_root()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(serve::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(card.chain(), PrivateKeyDer::Pkcs8(card.private_key()))
+        .unwrap();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let status = |sender: &mut hyper::client::conn::http1::SendRequest<Empty<Bytes>>| {
+        let request = hyper::Request::get("/")
+            .header("host", "localhost")
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        let future = sender.send_request(request);
+        async move { future.await.unwrap().status().as_u16() }
+    };
+    assert_eq!(status(&mut sender).await, 200);
+    assert_eq!(status(&mut sender).await, 200);
+    let crl = pki()
+        .crl(
+            zvp_core::CardType::CareProvider,
+            &[&card],
+            now() - chrono::Duration::hours(1),
+            now() + chrono::Duration::hours(47),
+        )
+        .unwrap();
+    t.portal.replace_validator(Arc::new(
+        pki()
+            .validator()
+            .unwrap()
+            .with_crls([crl])
+            .unwrap()
+            .with_accepted_card_types(&[
+                zvp_core::CardType::CareProvider,
+                zvp_core::CardType::NamedEmployee,
+            ]),
+    ));
+    sender.ready().await.unwrap();
+    assert_eq!(status(&mut sender).await, 403);
+    let _ = stop.send(true);
+}

@@ -13,17 +13,27 @@ pub(crate) struct Html(String);
 /// Escapes text for HTML element content and quoted attribute values.
 pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
+    escape_into(&mut out, text);
     out
+}
+
+/// Appends `text` to `out`, escaped; runs without special characters are copied whole.
+fn escape_into(out: &mut String, text: &str) {
+    let mut rest = text;
+    while let Some(at) = rest.find(['&', '<', '>', '"', '\'']) {
+        let (plain, special) = rest.split_at(at);
+        out.push_str(plain);
+        let mut chars = special.chars();
+        out.push_str(match chars.next() {
+            Some('&') => "&amp;",
+            Some('<') => "&lt;",
+            Some('>') => "&gt;",
+            Some('"') => "&quot;",
+            _ => "&#39;",
+        });
+        rest = chars.as_str();
+    }
+    out.push_str(rest);
 }
 
 impl Html {
@@ -40,14 +50,13 @@ impl Html {
 
     /// Appends text, escaped.
     pub(crate) fn text(&mut self, text: &str) -> &mut Self {
-        self.0.push_str(&escape(text));
+        escape_into(&mut self.0, text);
         self
     }
 
     /// Appends a displayable value, escaped.
     pub(crate) fn display(&mut self, value: impl std::fmt::Display) -> &mut Self {
-        let mut s = String::new();
-        let _ = write!(s, "{value}");
+        let s = value.to_string();
         self.text(&s)
     }
 

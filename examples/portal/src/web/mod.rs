@@ -53,6 +53,44 @@ use crate::config::PortalSettings;
 #[derive(Debug, Clone)]
 pub struct ClientCertificate(pub Arc<Vec<CertificateDer<'static>>>);
 
+/// The validated identity of a TLS connection's client certificate, kept for the requests
+/// that follow on the same connection (the certificate cannot change within it). Reused
+/// only while the validator is the same one (new CRLs start over), the certificate is still
+/// valid, and for at most [`ConnectionIdentity::REUSE`]. Inserted by [`crate::serve`] for
+/// mutual-TLS connections only: behind a proxy, one connection carries many users.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionIdentity(
+    Arc<std::sync::Mutex<Option<(u64, DateTime<Utc>, Arc<VerifiedUziIdentity>)>>>,
+);
+
+impl ConnectionIdentity {
+    /// How long a validation is reused on one connection.
+    pub const REUSE: Duration = Duration::minutes(5);
+
+    fn get(&self, generation: u64, now: DateTime<Utc>) -> Option<Arc<VerifiedUziIdentity>> {
+        let cached = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (g, at, identity) = cached.as_ref()?;
+        (*g == generation && *at <= now && now < *at + Self::REUSE && now < identity.not_after())
+            .then(|| Arc::clone(identity))
+    }
+
+    fn put(&self, generation: u64, now: DateTime<Utc>, identity: &Arc<VerifiedUziIdentity>) {
+        let mut cached = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cached
+            .as_ref()
+            .is_none_or(|(g, at, _)| *g != generation || now >= *at + Self::REUSE)
+        {
+            *cached = Some((generation, now, Arc::clone(identity)));
+        }
+    }
+}
+
 /// The address of the connection's peer, inserted by [`crate::serve`].
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddress(pub SocketAddr);
@@ -70,6 +108,8 @@ struct Inner {
     audit: Arc<dyn AuditLog>,
     // Replaced whole when the CRLs are read again (a built validator is immutable).
     validator: std::sync::RwLock<Arc<UziValidator>>,
+    // Counts validator replacements; a connection's cached identity is of one generation.
+    validator_generation: std::sync::atomic::AtomicU64,
     policy: Policy,
     settings: PortalSettings,
     proxy: ProxyTrust,
@@ -171,6 +211,7 @@ impl PortalBuilder {
             directory: self.directory.ok_or(BuildError("a directory"))?,
             audit: self.audit.ok_or(BuildError("an audit log"))?,
             validator: std::sync::RwLock::new(self.validator.ok_or(BuildError("a uzi validator"))?),
+            validator_generation: std::sync::atomic::AtomicU64::new(0),
             policy: self.policy,
             settings: self.settings,
             proxy: self.proxy,
@@ -245,6 +286,15 @@ impl Portal {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         *current = validator;
+        self.0
+            .validator_generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn validator_generation(&self) -> u64 {
+        self.0
+            .validator_generation
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The current UZI validator.
@@ -384,12 +434,21 @@ async fn authenticate(State(portal): State<Portal>, request: Request, next: Next
     parts
         .headers
         .remove(portal.0.proxy.certificate_header.as_str());
-    let identity = match chain {
-        None => Err(UziError::NoCertificate),
-        Some(chain) => portal.validator().validate(&chain, now),
+    let cache = parts.extensions.get::<ConnectionIdentity>().cloned();
+    let identity = match (chain, &cache) {
+        (None, _) => Err(UziError::NoCertificate),
+        (Some(_), Some(cache)) if cache.get(portal.validator_generation(), now).is_some() => cache
+            .get(portal.validator_generation(), now)
+            .ok_or(UziError::NoCertificate),
+        (Some(chain), _) => portal.validator().validate(&chain, now).map(Arc::new),
     };
     let identity = match identity {
-        Ok(identity) => Arc::new(identity),
+        Ok(identity) => {
+            if let Some(cache) = &cache {
+                cache.put(portal.validator_generation(), now, &identity);
+            }
+            identity
+        }
         Err(e) => {
             log_refusal(&request_id, e.code(), None);
             return refusal_page(&portal, &Refusal::Certificate(e), &request_id);

@@ -1,0 +1,404 @@
+//! Load on the whole portal over mutual TLS: many distinct generated UZI-pas cards, each on its
+//! own keep-alive connection, asking for the start page and a patient's results page — with
+//! the UZI validation, the policy, the EPD (the synthetic hospital in process) and the durable
+//! audit log (file log, group commit) in the path of every request. Side by side, in the same
+//! run and over the same TLS setup (the same server certificate, the same UZI client-certificate
+//! verifier), a plain hyper "hello" service: the floor.
+//!
+//! Measured: requests per second at saturation (closed loop), p50/p99 latency at half of that
+//! rate (open loop, latency counted from the scheduled send time), full-handshake logins per
+//! second, and the peak resident memory of the process (portal and load generator together,
+//! so an upper bound for the portal).
+//!
+//! Run: `cargo bench -p zvp-benches --bench portal_load` (ZVP_LOAD_SECONDS per phase, default
+//! 5; ZVP_LOAD_CONNECTIONS, default 32).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    missing_docs,
+    reason = "benchmark code"
+)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use chrono::Utc;
+use http_body_util::{BodyExt as _, Empty};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use rustls_pki_types::{PrivateKeyDer, ServerName};
+use zvp_audit::log::{FileLog, FileLogOptions};
+use zvp_auth::directory::{Account, AccountStatus, DirectoryStore, MemoryDirectory};
+use zvp_auth::testpki::{CardSpec, IssuedCertificate, KeyAlgorithm, TestPki};
+use zvp_auth::uzi::Environment;
+use zvp_core::{AgbCode, RoleCode, UziNumber};
+use zvp_epd::synthetic::{DEMO_GPS, SyntheticEpd};
+use zvp_epd::{Epd, RequestContext};
+use zvp_portal::{Portal, serve};
+
+struct Setup {
+    pki: TestPki,
+    cards: Vec<IssuedCertificate>,
+    patients: Vec<String>,
+}
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A client TLS configuration presenting `card`, trusting the portal's TLS root.
+fn client(pki: &TestPki, card: &IssuedCertificate, resume: bool) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(pki.tls_root()).unwrap();
+    let mut config = rustls::ClientConfig::builder_with_provider(serve::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(card.chain(), PrivateKeyDer::Pkcs8(card.private_key()))
+        .unwrap();
+    if !resume {
+        config.resumption = rustls::client::Resumption::disabled();
+    }
+    Arc::new(config)
+}
+
+type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
+
+async fn connect(port: u16, config: Arc<rustls::ClientConfig>) -> Sender {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    tcp.set_nodelay(true).unwrap();
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    sender
+}
+
+/// A GET on the connection, with the session cookie like a browser (kept from the first
+/// answer).
+async fn get(sender: &mut Sender, cookie: &mut Option<String>, path: &str) -> u16 {
+    sender.ready().await.unwrap();
+    let mut request = hyper::Request::get(path).header("host", "localhost");
+    if let Some(c) = cookie.as_deref() {
+        request = request.header("cookie", c);
+    }
+    let response = sender
+        .send_request(request.body(Empty::new()).unwrap())
+        .await
+        .unwrap();
+    if let Some(set) = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+    {
+        *cookie = set.split(';').next().map(str::to_owned);
+    }
+    let status = response.status().as_u16();
+    let _ = response.into_body().collect().await.unwrap();
+    status
+}
+
+/// Serves `router` over the portal's TLS setup on a free port.
+async fn start(setup: &Setup, router: Router) -> u16 {
+    let server = setup
+        .pki
+        .issue_tls_server(&["localhost"], Utc::now())
+        .unwrap();
+    let validator = setup.pki.validator().unwrap().without_revocation_checking();
+    let tls = serve::tls_config(
+        &validator,
+        vec![server.der.clone()],
+        PrivateKeyDer::Pkcs8(server.private_key()),
+        false,
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (_stop, stopped) = tokio::sync::watch::channel(false);
+    std::mem::forget(_stop);
+    tokio::spawn(serve::serve_tls(listener, tls, router, stopped));
+    port
+}
+
+struct Run {
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+    errors: usize,
+}
+
+fn summarize(mut latencies: Vec<Duration>, elapsed: Duration, errors: usize) -> Run {
+    latencies.sort();
+    let pick = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64) * q) as usize)
+            .copied()
+            .unwrap_or_default()
+    };
+    Run {
+        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: pick(0.5),
+        p99: pick(0.99),
+        errors,
+    }
+}
+
+/// Closed loop: every connection sends its next request when the last is answered.
+async fn saturate(
+    setup: &Setup,
+    port: u16,
+    paths: Arc<dyn Fn(usize, usize) -> String + Send + Sync>,
+    seconds: u64,
+) -> Run {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (n, card) in setup.cards.iter().enumerate() {
+        let config = client(&setup.pki, card, true);
+        let paths = Arc::clone(&paths);
+        tasks.spawn(async move {
+            let mut sender = connect(port, config).await;
+            let mut cookie = None;
+            let (mut latencies, mut errors, mut i) = (Vec::new(), 0, 0);
+            while Instant::now() < deadline {
+                let begin = Instant::now();
+                if get(&mut sender, &mut cookie, &paths(n, i)).await != 200 {
+                    errors += 1;
+                }
+                latencies.push(begin.elapsed());
+                i += 1;
+            }
+            (latencies, errors)
+        });
+    }
+    let (mut all, mut errors) = (Vec::new(), 0);
+    while let Some(r) = tasks.join_next().await {
+        let (l, e) = r.unwrap();
+        all.extend(l);
+        errors += e;
+    }
+    summarize(all, start.elapsed(), errors)
+}
+
+/// Open loop at `rate` requests per second over all connections; a request's latency counts
+/// from when it was due, so a stalled server is not hidden.
+async fn paced(
+    setup: &Setup,
+    port: u16,
+    paths: Arc<dyn Fn(usize, usize) -> String + Send + Sync>,
+    rate: f64,
+    seconds: u64,
+) -> Run {
+    let connections = setup.cards.len();
+    let interval = Duration::from_secs_f64(connections as f64 / rate);
+    let start = Instant::now() + Duration::from_millis(200);
+    let count = (rate * seconds as f64 / connections as f64) as usize;
+    let mut tasks = tokio::task::JoinSet::new();
+    for (n, card) in setup.cards.iter().enumerate() {
+        let config = client(&setup.pki, card, true);
+        let paths = Arc::clone(&paths);
+        let offset = interval.mul_f64(n as f64 / connections as f64);
+        tasks.spawn(async move {
+            let mut sender = connect(port, config).await;
+            let mut cookie = None;
+            let (mut latencies, mut errors) = (Vec::new(), 0);
+            for i in 0..count {
+                let due = start + offset + interval * i as u32;
+                tokio::time::sleep_until(due.into()).await;
+                if get(&mut sender, &mut cookie, &paths(n, i)).await != 200 {
+                    errors += 1;
+                }
+                latencies.push(due.elapsed());
+            }
+            (latencies, errors)
+        });
+    }
+    let (mut all, mut errors) = (Vec::new(), 0);
+    while let Some(r) = tasks.join_next().await {
+        let (l, e) = r.unwrap();
+        all.extend(l);
+        errors += e;
+    }
+    summarize(all, Duration::from_secs(seconds), errors)
+}
+
+/// Full handshakes: a new connection (no resumption) per request.
+async fn logins(setup: &Setup, port: u16, path: &'static str, seconds: u64) -> Run {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for card in setup.cards.iter().take(8) {
+        let config = client(&setup.pki, card, false);
+        tasks.spawn(async move {
+            let (mut latencies, mut errors) = (Vec::new(), 0);
+            while Instant::now() < deadline {
+                let begin = Instant::now();
+                let mut sender = connect(port, Arc::clone(&config)).await;
+                // A login: a new connection, a new session.
+                if get(&mut sender, &mut None, path).await != 200 {
+                    errors += 1;
+                }
+                latencies.push(begin.elapsed());
+            }
+            (latencies, errors)
+        });
+    }
+    let (mut all, mut errors) = (Vec::new(), 0);
+    while let Some(r) = tasks.join_next().await {
+        let (l, e) = r.unwrap();
+        all.extend(l);
+        errors += e;
+    }
+    summarize(all, start.elapsed(), errors)
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap()
+        / 1024.0
+}
+
+fn row(name: &str, run: &Run) {
+    println!(
+        "| {name} | {:.0} | {:.2} ms | {:.2} ms | {} |",
+        run.per_second,
+        run.p50.as_secs_f64() * 1e3,
+        run.p99.as_secs_f64() * 1e3,
+        run.errors
+    );
+}
+
+fn main() {
+    let seconds = env("ZVP_LOAD_SECONDS", 5);
+    let connections = env("ZVP_LOAD_CONNECTIONS", 32) as usize;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let now = Utc::now();
+        let pki = TestPki::generate(Environment::Test, KeyAlgorithm::EcdsaP256, now).unwrap();
+        let epd = Arc::new(SyntheticEpd::generate(2026, now, 5_000).unwrap());
+        let directory = Arc::new(MemoryDirectory::new());
+        let mut cards = Vec::new();
+        for n in 0..connections {
+            let uzi = UziNumber::new(900_001_000 + n as u32).unwrap();
+            let agb = AgbCode::new(DEMO_GPS[n % DEMO_GPS.len()].agb);
+            let mut spec = CardSpec::care_provider(uzi, RoleCode::GENERAL_PRACTITIONER, now);
+            spec.agb = agb;
+            cards.push(pki.issue_card(&spec).unwrap().authentication);
+            directory
+                .create_account(&Account {
+                    uzi,
+                    agb,
+                    name: format!("Huisarts {n}"),
+                    role: RoleCode::GENERAL_PRACTITIONER,
+                    practice_agb: None,
+                    status: AccountStatus::Active,
+                    created_at: now,
+                    last_login: Some(now),
+                    accepted_terms: Some(1),
+                    admin: false,
+                    contact: Default::default(),
+                })
+                .await
+                .unwrap();
+        }
+        // Each card's own patients (admitted ones), for its results pages.
+        let ctx = RequestContext { request_id: "load".to_owned() };
+        let mut own: Vec<Vec<String>> = vec![Vec::new(); DEMO_GPS.len()];
+        for (i, gp) in DEMO_GPS.iter().enumerate() {
+            let listed = epd.admitted(&[AgbCode::new(gp.agb).unwrap()], &ctx).await.unwrap();
+            own[i] = listed.iter().map(|l| l.patient.id.to_string()).collect();
+        }
+        let patients: Vec<String> = own.iter().flatten().cloned().collect();
+        let setup = Setup { pki, cards, patients };
+        let audit_dir = std::env::temp_dir().join(format!("zvp-load-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&audit_dir);
+        let portal = Portal::builder()
+            .epd(epd)
+            .directory(directory)
+            .audit(Arc::new(FileLog::open(&audit_dir, FileLogOptions::default()).unwrap()))
+            .validator(Arc::new(setup.pki.validator().unwrap().without_revocation_checking()))
+            .build()
+            .unwrap();
+        let portal_port = start(&setup, portal.router()).await;
+        let hello = Router::new().route("/", axum::routing::get(|| async { "hello" }));
+        let hello_port = start(&setup, hello).await;
+
+        let start_page: Arc<dyn Fn(usize, usize) -> String + Send + Sync> = Arc::new(|_, _| "/".to_owned());
+        let own_for_results = own.clone();
+        let results: Arc<dyn Fn(usize, usize) -> String + Send + Sync> = Arc::new(move |n, i| {
+            let list = &own_for_results[n % own_for_results.len()];
+            format!("/patient/{}/uitslagen/klinische-chemie", list[i % list.len()])
+        });
+        let hello_path: Arc<dyn Fn(usize, usize) -> String + Send + Sync> = Arc::new(|_, _| "/".to_owned());
+        println!(
+            "{} connections, each with its own card; {} s per phase; {} admitted patients of the cards' GPs",
+            connections,
+            seconds,
+            setup.patients.len()
+        );
+        // Warm up both (sessions made, caches of the allocator and the kernel).
+        let _ = saturate(&setup, portal_port, Arc::clone(&start_page), 1).await;
+        let _ = saturate(&setup, hello_port, Arc::clone(&hello_path), 1).await;
+
+        println!("\n| saturation (closed loop) | requests/s | p50 | p99 | errors |\n|---|---|---|---|---|");
+        let floor = saturate(&setup, hello_port, Arc::clone(&hello_path), seconds).await;
+        row("TLS hello (floor)", &floor);
+        let start_run = saturate(&setup, portal_port, Arc::clone(&start_page), seconds).await;
+        row("portal start page", &start_run);
+        let results_run = saturate(&setup, portal_port, Arc::clone(&results), seconds).await;
+        row("portal results page", &results_run);
+        println!(
+            "\nresults page / floor: {:.0}%; start page / floor: {:.0}%",
+            100.0 * results_run.per_second / floor.per_second,
+            100.0 * start_run.per_second / floor.per_second
+        );
+
+        println!("\n| at half of peak (open loop) | rate | p50 | p99 | errors |\n|---|---|---|---|---|");
+        for (name, peak, paths) in [
+            ("portal start page", &start_run, Arc::clone(&start_page)),
+            ("portal results page", &results_run, Arc::clone(&results)),
+        ] {
+            let rate = peak.per_second / 2.0;
+            let run = paced(&setup, portal_port, paths, rate, seconds).await;
+            println!(
+                "| {name} | {:.0}/s | {:.2} ms | {:.2} ms | {} |",
+                rate,
+                run.p50.as_secs_f64() * 1e3,
+                run.p99.as_secs_f64() * 1e3,
+                run.errors
+            );
+        }
+
+        println!("\n| full-handshake logins (8 clients, no resumption) | per second | p50 | p99 | errors |\n|---|---|---|---|---|");
+        let hello_logins = logins(&setup, hello_port, "/", seconds).await;
+        row("TLS hello (floor)", &hello_logins);
+        let portal_logins = logins(&setup, portal_port, "/", seconds).await;
+        row("portal start page", &portal_logins);
+        println!(
+            "\npeak resident memory of the process (portal + load generator): {:.0} MiB",
+            peak_rss_mib()
+        );
+        let _ = std::fs::remove_dir_all(&audit_dir);
+    });
+}
