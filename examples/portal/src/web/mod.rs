@@ -59,9 +59,10 @@ pub struct ClientCertificate(pub Arc<Vec<CertificateDer<'static>>>);
 /// valid, and for at most [`ConnectionIdentity::REUSE`]. Inserted by [`crate::serve`] for
 /// mutual-TLS connections only: behind a proxy, one connection carries many users.
 #[derive(Debug, Clone, Default)]
-pub struct ConnectionIdentity(
-    Arc<std::sync::Mutex<Option<(u64, DateTime<Utc>, Arc<VerifiedUziIdentity>)>>>,
-);
+pub struct ConnectionIdentity(Arc<std::sync::Mutex<Option<Validated>>>);
+
+/// A validation of a connection's certificate: the validator generation, when, and the result.
+type Validated = (u64, DateTime<Utc>, Arc<VerifiedUziIdentity>);
 
 impl ConnectionIdentity {
     /// How long a validation is reused on one connection.
