@@ -3,7 +3,8 @@
 // certificate (Playwright's `clientCertificates`), with axe-core checking every main page
 // against the WCAG 2.1 A/AA rules.
 //
-// It starts `zvp-portal demo` itself (ZVP_PORTAL_BIN, default target/debug/zvp-portal) in a
+// It starts `zvp-portal demo` itself (PORTAL_BIN, default target/debug/zvp-portal; not a ZVP_*
+// name, which the portal would read as a configuration override) in a
 // temporary directory on free ports, and leaves screenshots, a PDF print and the axe reports
 // in e2e/artifacts/. Exit 0 when every check passed; 1 with every failure listed otherwise.
 //
@@ -32,7 +33,7 @@ function check(ok, what) {
 }
 
 // --- the demo, directly or behind nginx ---------------------------------------------------
-const bin = process.env.ZVP_PORTAL_BIN || join(root, 'target/debug/zvp-portal');
+const bin = process.env.PORTAL_BIN || join(root, 'target/debug/zvp-portal');
 const running = [];
 
 /** Starts `zvp-portal demo` in a fresh directory; resolves to its address line and dir. */
@@ -295,9 +296,11 @@ try {
 } finally {
   await browser.close();
   for (const { process: child, dir } of running.reverse()) {
-    const exited = new Promise((r) => child.on('exit', r));
-    child.kill(child.spawnfile === 'nginx' || child.spawnfile === process.env.NGINX ? 'SIGQUIT' : 'SIGINT');
-    await exited;
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.on('exit', r));
+      child.kill(child.spawnfile === 'nginx' || child.spawnfile === process.env.NGINX ? 'SIGQUIT' : 'SIGINT');
+      await exited;
+    }
     if (dir) rmSync(dir, { recursive: true, force: true });
   }
 }
