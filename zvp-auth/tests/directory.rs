@@ -453,3 +453,129 @@ async fn a_first_version_directory_is_brought_up_to_date_and_keeps_its_accounts(
     let reopened = SqliteDirectory::open(&path).unwrap();
     assert_eq!(reopened.account(uzi(1)).await.unwrap(), Some(account));
 }
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    //! The PostgreSQL directory: the same behaviour, and what several instances sharing it
+    //! need. Against the server on the machine (ZVP_TEST_PG overrides the connection string).
+
+    use super::*;
+    use zvp_auth::directory::PgDirectory;
+
+    fn config() -> String {
+        std::env::var("ZVP_TEST_PG")
+            .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=test".to_owned())
+    }
+
+    /// A fresh schema.
+    async fn fresh(schema: &str) -> PgDirectory {
+        let (client, connection) = tokio_postgres::connect(&config(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .await
+            .unwrap();
+        PgDirectory::connect(&config(), schema).await.unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgresql_directory_behaves() {
+        behaves(&fresh("zvp_dir_behaves").await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn instances_starting_together_migrate_once_and_share_one_directory() {
+        let first = fresh("zvp_dir_shared").await;
+        // Another instance on the same schema (already migrated), and two racing to create
+        // the same account: exactly one wins.
+        let second = PgDirectory::connect(&config(), "zvp_dir_shared")
+            .await
+            .unwrap();
+        let seven = account(7, AccountStatus::Active);
+        let (a, b) = tokio::join!(first.create_account(&seven), second.create_account(&seven));
+        assert_eq!(
+            [a.is_ok(), b.is_ok()].iter().filter(|ok| **ok).count(),
+            1,
+            "{a:?} {b:?}"
+        );
+        // A block through one instance is what the other reads next.
+        second
+            .set_status(uzi(7), AccountStatus::Blocked)
+            .await
+            .unwrap();
+        assert_eq!(
+            first.account(uzi(7)).await.unwrap().unwrap().status,
+            AccountStatus::Blocked
+        );
+        // Ids from both instances never collide.
+        let mut ids = Vec::new();
+        for store in [&first, &second, &first, &second] {
+            let d = NewDelegation::new(agb(1), uzi(7), now(), None, None).unwrap();
+            ids.push(store.add_delegation(d).await.unwrap().id);
+        }
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 4);
+        // Two instances migrating a fresh schema at the same moment: both come up.
+        let (client, connection) = tokio_postgres::connect(&config(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .batch_execute("DROP SCHEMA IF EXISTS zvp_dir_race CASCADE")
+            .await
+            .unwrap();
+        let shared = config();
+        let (x, y) = tokio::join!(
+            PgDirectory::connect(&shared, "zvp_dir_race"),
+            PgDirectory::connect(&shared, "zvp_dir_race"),
+        );
+        x.unwrap();
+        y.unwrap();
+        let version: i32 = client
+            .query_one(
+                "SELECT version FROM zvp_dir_race.zvp_directory_version",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(
+            usize::try_from(version).unwrap(),
+            PgDirectory::schema_version()
+        );
+        // A schema from a newer zvp is refused.
+        client
+            .batch_execute("UPDATE zvp_dir_race.zvp_directory_version SET version = 99")
+            .await
+            .unwrap();
+        assert!(matches!(
+            PgDirectory::connect(&config(), "zvp_dir_race").await,
+            Err(StoreError::Backend(message)) if message.contains("schema version 99")
+        ));
+        assert!(PgDirectory::connect(&config(), "bad; name").await.is_err());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn damaged_rows_are_refused_not_guessed() {
+        let store = fresh("zvp_dir_damaged").await;
+        store
+            .create_account(&account(1, AccountStatus::Active))
+            .await
+            .unwrap();
+        let (client, connection) = tokio_postgres::connect(&config(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(connection);
+        client
+            .batch_execute("UPDATE zvp_dir_damaged.accounts SET role = '1.015'")
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.account(uzi(1)).await,
+            Err(StoreError::Corrupt { table: "accounts", detail, .. }) if detail.starts_with("role")
+        ));
+    }
+}

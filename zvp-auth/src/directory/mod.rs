@@ -5,11 +5,15 @@
 //! `sqlite`) embedded and durable.
 
 mod memory;
+#[cfg(feature = "postgres")]
+mod pg;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
 
 pub use memory::MemoryDirectory;
+#[cfg(feature = "postgres")]
+pub use pg::PgDirectory;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteDirectory;
 pub use store::{DelegationError, DirectoryStore, NewDelegation, StoreError, world_for};
