@@ -15,7 +15,7 @@ use zvp_epd::Epd;
 use zvp_epd::client::{FhirEpd, FhirEpdConfig};
 use zvp_epd::synthetic::SyntheticEpd;
 
-use crate::config::{AuditKind, Config, DirectoryKind, EpdKind, UziEnvironment};
+use crate::config::{AuditKind, Config, DirectoryKind, EpdKind, StoresKind, UziEnvironment};
 use crate::serve::pem_certificates;
 use crate::{Portal, ProxyTrust};
 
@@ -171,18 +171,58 @@ pub fn audit(config: &Config) -> Result<Arc<dyn AuditLog>, AssembleError> {
     }
 }
 
-/// The whole portal from its configuration.
+/// The shared stores in PostgreSQL (`[stores] kind = "postgres"`): directory, audit log and
+/// sessions, each migrated or created on connect.
+///
+/// # Errors
+///
+/// [`AssembleError::Store`] naming the store that could not be reached.
+pub async fn postgres_stores(
+    config: &Config,
+) -> Result<
+    (
+        Arc<dyn DirectoryStore>,
+        Arc<dyn AuditLog>,
+        Arc<dyn crate::SessionStore>,
+    ),
+    AssembleError,
+> {
+    let pg = &config.stores;
+    let directory = zvp_auth::directory::PgDirectory::connect(&pg.postgres, &pg.schema)
+        .await
+        .map_err(|e| AssembleError::Store(format!("directory: {e}")))?;
+    let audit = zvp_audit::log::pg::PgLog::connect(&pg.postgres, &pg.schema)
+        .await
+        .map_err(|e| AssembleError::Store(format!("audit log: {e}")))?;
+    let sessions = crate::pg::PgSessions::connect(
+        &pg.postgres,
+        &pg.schema,
+        crate::Timeouts::of(&config.portal),
+    )
+    .await
+    .map_err(|e| AssembleError::Store(format!("sessions: {e}")))?;
+    Ok((Arc::new(directory), Arc::new(audit), Arc::new(sessions)))
+}
+
+/// The whole portal from its configuration, with the embedded stores unless `[stores]` says
+/// PostgreSQL.
 ///
 /// # Errors
 ///
 /// [`AssembleError`] from any part.
-pub fn portal(config: &Config, now: DateTime<Utc>) -> Result<Portal, AssembleError> {
-    Portal::builder()
+pub async fn portal(config: &Config, now: DateTime<Utc>) -> Result<Portal, AssembleError> {
+    let builder = Portal::builder();
+    let builder = match config.stores.kind {
+        StoresKind::Embedded => builder.directory(directory(config)?).audit(audit(config)?),
+        StoresKind::Postgres => {
+            let (directory, audit, sessions) = postgres_stores(config).await?;
+            builder.directory(directory).audit(audit).sessions(sessions)
+        }
+    };
+    builder
         .validator(Arc::new(validator(config)?))
         .policy(policy(config)?)
         .epd(epd(config, now)?)
-        .directory(directory(config)?)
-        .audit(audit(config)?)
         .settings(config.portal.clone())
         .proxy(ProxyTrust {
             trusted: config.proxy.trusted.clone(),

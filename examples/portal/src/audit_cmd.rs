@@ -1,6 +1,6 @@
 //! `zvp-portal audit`: verify the audit log, sign checkpoints, and report from it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
@@ -91,22 +91,68 @@ pub(crate) struct LogSource {
     config: Option<PathBuf>,
 }
 
+/// Where a log is: a directory, or a PostgreSQL schema.
+enum Log {
+    File(PathBuf),
+    Postgres { connection: String, schema: String },
+}
+
 impl LogSource {
-    /// The log directory.
-    fn dir(&self) -> Result<PathBuf, String> {
+    /// The log the arguments name.
+    fn log(&self) -> Result<Log, String> {
         if let Some(dir) = &self.log {
-            return Ok(dir.clone());
+            return Ok(Log::File(dir.clone()));
         }
         let path = self.config.as_deref().ok_or("give --log or --config")?;
         let config =
             zvp_portal::config::Config::load(path, std::env::vars()).map_err(|e| e.to_string())?;
+        if config.stores.kind == zvp_portal::config::StoresKind::Postgres {
+            return Ok(Log::Postgres {
+                connection: config.stores.postgres,
+                schema: config.stores.schema,
+            });
+        }
         match config.audit.kind {
-            zvp_portal::config::AuditKind::File => Ok(config.audit.dir),
+            zvp_portal::config::AuditKind::File => Ok(Log::File(config.audit.dir)),
             zvp_portal::config::AuditKind::Postgres => Err(format!(
-                "{}: the audit log is in PostgreSQL; this command reads file logs",
+                "{}: set [stores] kind = \"postgres\" for a log in PostgreSQL",
                 path.display()
             )),
         }
+    }
+
+    /// The log directory (commands that work on file logs only).
+    fn dir(&self) -> Result<PathBuf, String> {
+        match self.log()? {
+            Log::File(dir) => Ok(dir),
+            Log::Postgres { .. } => {
+                Err("this command works on file logs; the log is in PostgreSQL".to_owned())
+            }
+        }
+    }
+}
+
+/// Runs `work` on a fresh runtime (the PostgreSQL client is async).
+fn block_on<T>(work: impl Future<Output = T>) -> Result<T, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map(|r| r.block_on(work))
+        .map_err(|e| e.to_string())
+}
+
+/// Every event of the log.
+fn events_of(log: &Log) -> Result<Vec<(u64, AuditEvent)>, String> {
+    match log {
+        Log::File(dir) => read_events(dir).map_err(|e| e.to_string()),
+        Log::Postgres { connection, schema } => block_on(async {
+            use zvp_audit::log::AuditLog as _;
+            let log = zvp_audit::log::pg::PgLog::connect(connection, schema)
+                .await
+                .map_err(|e| e.to_string())?;
+            log.events().await.map_err(|e| e.to_string())
+        })?,
     }
 }
 
@@ -171,11 +217,17 @@ pub(crate) fn run(command: AuditCommand) -> ExitCode {
                     Err(e) => return usage(&e.to_string()),
                 },
             };
-            let dir = match log.dir() {
-                Ok(dir) => dir,
+            let result = match log.log() {
+                Ok(Log::File(dir)) => verify(&dir, &verifier).map_err(|e| e.to_string()),
+                Ok(Log::Postgres { connection, schema }) => {
+                    match block_on(zvp_audit::log::pg::verify(&connection, &schema, &verifier)) {
+                        Ok(r) => r.map_err(|e| e.to_string()),
+                        Err(e) => return usage(&e),
+                    }
+                }
                 Err(e) => return usage(&e),
             };
-            match verify(&dir, &verifier) {
+            match result {
                 Ok(report) => {
                     println!(
                         "ok: {} records, {} signed checkpoints, root {}",
@@ -199,8 +251,8 @@ pub(crate) fn run(command: AuditCommand) -> ExitCode {
             to,
             format,
         } => match log
-            .dir()
-            .and_then(|dir| report(&dir, patient, practitioner, Period { from, to }, format))
+            .log()
+            .and_then(|log| report(&log, patient, practitioner, Period { from, to }, format))
         {
             Ok(text) => {
                 print!("{text}");
@@ -213,13 +265,13 @@ pub(crate) fn run(command: AuditCommand) -> ExitCode {
 
 /// The report's text.
 fn report(
-    log: &Path,
+    log: &Log,
     patient: Option<Bsn>,
     practitioner: Option<UziNumber>,
     period: Period,
     format: Format,
 ) -> Result<String, String> {
-    let events = read_events(log).map_err(|e| e.to_string())?;
+    let events = events_of(log)?;
     let selected: Vec<&AuditEvent> = match (patient, practitioner) {
         (Some(bsn), _) => patient_view(&events, bsn, period),
         (None, Some(uzi)) => practitioner_view(&events, uzi, period),

@@ -57,9 +57,14 @@
 //! path = "directory.sqlite"
 //!
 //! [audit]
-//! kind = "file"                      # or "postgres" (feature of zvp-audit)
+//! kind = "file"
 //! dir = "audit"
 //! signing_key = "audit.key"          # optional: signs checkpoints
+//!
+//! [stores]                           # one switch for several instances
+//! kind = "embedded"                  # or "postgres": directory, audit log and sessions there
+//! postgres = "host=127.0.0.1 port=5432 user=postgres dbname=zvp"
+//! schema = "zvp"
 //! ```
 
 use std::net::{IpAddr, SocketAddr};
@@ -86,6 +91,41 @@ pub struct Config {
     pub directory: DirectoryConfig,
     /// The audit log.
     pub audit: AuditConfig,
+    /// One switch for the shared state: embedded (`[directory]`, `[audit]`, sessions in the
+    /// instance) or PostgreSQL (directory, audit log and sessions, shared by instances).
+    pub stores: StoresConfig,
+}
+
+/// Where the state lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoresKind {
+    /// `[directory]` and `[audit]` as configured; sessions in the instance.
+    Embedded,
+    /// Directory, audit log and sessions in PostgreSQL, for several instances.
+    Postgres,
+}
+
+/// `[stores]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoresConfig {
+    /// Embedded or PostgreSQL.
+    pub kind: StoresKind,
+    /// The PostgreSQL connection string (libpq form).
+    pub postgres: String,
+    /// The PostgreSQL schema of the directory, the audit log and the sessions.
+    pub schema: String,
+}
+
+impl Default for StoresConfig {
+    fn default() -> Self {
+        Self {
+            kind: StoresKind::Embedded,
+            postgres: "host=127.0.0.1 port=5432 user=postgres dbname=zvp".to_owned(),
+            schema: "zvp".to_owned(),
+        }
+    }
 }
 
 /// `[server]`.

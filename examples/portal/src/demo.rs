@@ -200,7 +200,7 @@ async fn demo(dir: &Path) -> Result<(), Error> {
     config.epd.base_url = base.clone();
 
     seed(&config.directory.path, now).await?;
-    let portal = zvp_portal::assemble::portal(&config, now)?;
+    let portal = zvp_portal::assemble::portal(&config, now).await?;
     let (chain, key) =
         serve::read_identity(&config.server.certificate, &config.server.private_key)?;
     let tls = serve::tls_config(

@@ -31,6 +31,7 @@
 
 pub mod assemble;
 pub mod config;
+pub mod pg;
 pub mod serve;
 mod web;
 
@@ -38,3 +39,4 @@ pub use web::{
     BuildError, ClientCertificate, Clock, ConnectionIdentity, PeerAddress, Portal, PortalBuilder,
     ProxyTrust,
 };
+pub use web::{Ended, MemorySessions, Session, SessionError, SessionStore, Timeouts};

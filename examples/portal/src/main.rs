@@ -3,6 +3,7 @@
 //! ```text
 //! zvp-portal demo [--dir DIR]          the whole portal on this machine (see the README)
 //! zvp-portal serve --config FILE       the portal with a configuration file
+//! zvp-portal migrate --config FILE     create or update the stores the configuration names
 //! zvp-portal uzi inspect CERT          print the UZI fields of a certificate as JSON
 //! zvp-portal uzi verify --anchors DIR [--intermediates DIR] [--crl FILE]...
 //!            [--at RFC3339] [--test-environment] [--eligible-roles 01.015,...]
@@ -44,6 +45,13 @@ enum Command {
         #[arg(long, default_value = "zvp-demo")]
         dir: std::path::PathBuf,
     },
+    /// Create or bring up to date the stores a configuration names (PostgreSQL schema, or the
+    /// embedded directory and audit log), then exit. `serve` does the same at start.
+    Migrate {
+        /// The configuration.
+        #[arg(long)]
+        config: std::path::PathBuf,
+    },
     /// Run the portal with a configuration file.
     Serve {
         /// The configuration (TOML; see the zvp_portal::config docs).
@@ -69,6 +77,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Demo { dir } => demo::run(&dir),
         Command::Serve { config } => serve_cmd(&config),
+        Command::Migrate { config } => migrate_cmd(&config),
         Command::Uzi(command) => uzi_cmd::run(command),
         Command::Audit(command) => audit_cmd::run(command),
         Command::Policy(command) => policy_cmd::run(command),
@@ -81,8 +90,9 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
     let run = async {
         let config =
             zvp_portal::config::Config::load(path, std::env::vars()).map_err(|e| e.to_string())?;
-        let portal =
-            zvp_portal::assemble::portal(&config, chrono::Utc::now()).map_err(|e| e.to_string())?;
+        let portal = zvp_portal::assemble::portal(&config, chrono::Utc::now())
+            .await
+            .map_err(|e| e.to_string())?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let admin = tokio::net::TcpListener::bind(config.server.admin_listen)
             .await
@@ -148,6 +158,50 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("zvp-portal serve: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `zvp-portal migrate --config FILE`.
+fn migrate_cmd(path: &std::path::Path) -> ExitCode {
+    let run = async {
+        let config =
+            zvp_portal::config::Config::load(path, std::env::vars()).map_err(|e| e.to_string())?;
+        match config.stores.kind {
+            zvp_portal::config::StoresKind::Postgres => {
+                zvp_portal::assemble::postgres_stores(&config)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok::<String, String>(format!(
+                    "PostgreSQL schema {}: directory at version {}, audit log and sessions ready",
+                    config.stores.schema,
+                    zvp_auth::directory::PgDirectory::schema_version()
+                ))
+            }
+            zvp_portal::config::StoresKind::Embedded => {
+                zvp_portal::assemble::directory(&config).map_err(|e| e.to_string())?;
+                zvp_portal::assemble::audit(&config).map_err(|e| e.to_string())?;
+                Ok(format!(
+                    "embedded stores ready: {} and {}",
+                    config.directory.path.display(),
+                    config.audit.dir.display()
+                ))
+            }
+        }
+    };
+    let outcome = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.block_on(run));
+    match outcome {
+        Ok(text) => {
+            println!("zvp-portal migrate: {text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("zvp-portal migrate: {e}");
             ExitCode::FAILURE
         }
     }

@@ -18,7 +18,7 @@ mod chart;
 pub(crate) mod html;
 mod layout;
 mod pages;
-mod session;
+pub(crate) mod session;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -45,7 +45,7 @@ use zvp_epd::Epd;
 
 use self::html::Html;
 use self::layout::{Viewer, html_response, page};
-pub(crate) use self::session::Sessions;
+pub use self::session::{Ended, MemorySessions, Session, SessionError, SessionStore, Timeouts};
 use crate::config::PortalSettings;
 
 /// The client certificate chain of the connection (leaf first), as the TLS layer (or a
@@ -114,7 +114,7 @@ struct Inner {
     policy: Policy,
     settings: PortalSettings,
     proxy: ProxyTrust,
-    sessions: Sessions,
+    sessions: Arc<dyn SessionStore>,
     clock: Clock,
 }
 
@@ -136,6 +136,7 @@ pub struct PortalBuilder {
     policy: Policy,
     settings: PortalSettings,
     proxy: ProxyTrust,
+    sessions: Option<Arc<dyn SessionStore>>,
     clock: Clock,
 }
 
@@ -194,6 +195,14 @@ impl PortalBuilder {
         self
     }
 
+    /// Where sessions are kept (default: [`MemorySessions`], in this instance; several
+    /// instances behind one load balancer share a store in PostgreSQL).
+    #[must_use]
+    pub fn sessions(mut self, sessions: Arc<dyn SessionStore>) -> Self {
+        self.sessions = Some(sessions);
+        self
+    }
+
     /// The clock (default: the system clock).
     #[must_use]
     pub fn clock(mut self, clock: Clock) -> Self {
@@ -216,7 +225,9 @@ impl PortalBuilder {
             policy: self.policy,
             settings: self.settings,
             proxy: self.proxy,
-            sessions: Sessions::default(),
+            sessions: self
+                .sessions
+                .unwrap_or_else(|| Arc::new(MemorySessions::default())),
             clock: self.clock,
         })))
     }
@@ -233,6 +244,7 @@ impl Portal {
             policy: Policy::default(),
             settings: PortalSettings::default(),
             proxy: ProxyTrust::default(),
+            sessions: None,
             clock: Arc::new(Utc::now),
         }
     }
@@ -346,7 +358,7 @@ async fn healthz(State(portal): State<Portal>) -> Response {
 
 async fn metrics(State(portal): State<Portal>) -> Response {
     let records = portal.0.audit.size().await.unwrap_or(0);
-    let sessions = portal.0.sessions.len();
+    let sessions = portal.0.sessions.count().await.unwrap_or(0);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         format!(
@@ -455,19 +467,34 @@ async fn authenticate(State(portal): State<Portal>, request: Request, next: Next
             return refusal_page(&portal, &Refusal::Certificate(e), &request_id);
         }
     };
-    let (session, cookie) = match portal.0.sessions.resume(
-        session::cookie_value(&parts.headers).as_deref(),
-        identity.certificate_sha256(),
-        now,
-        session::Timeouts::of(portal.settings()),
-    ) {
-        Ok(found) => found,
-        Err(ended) => {
-            let (session, cookie) = portal.0.sessions.start(identity.certificate_sha256(), now);
+    let timeouts = Timeouts::of(portal.settings());
+    let cookie = session::cookie_value(&parts.headers);
+    let resumed = portal
+        .0
+        .sessions
+        .resume(
+            cookie.as_deref(),
+            identity.certificate_sha256(),
+            now,
+            timeouts,
+        )
+        .await;
+    let (session, cookie) = match resumed {
+        Ok(Ok(found)) => found,
+        Ok(Err(ended)) => {
+            let Ok((session, cookie)) = portal
+                .0
+                .sessions
+                .start(identity.certificate_sha256(), now)
+                .await
+            else {
+                return refusal_page(&portal, &Refusal::Unavailable, &request_id);
+            };
             let mut response = session::ended_page(&portal, ended, &session, now);
             session::set_cookie(&mut response, &cookie);
             return response;
         }
+        Err(_) => return refusal_page(&portal, &Refusal::Unavailable, &request_id),
     };
     parts.extensions.insert(Identity(identity));
     parts.extensions.insert(session);
@@ -644,7 +671,7 @@ pub(crate) fn refusal_page(portal: &Portal, refusal: &Refusal, request_id: &str)
 pub(crate) struct Caller {
     pub(crate) identity: Arc<VerifiedUziIdentity>,
     pub(crate) account: Account,
-    pub(crate) session: session::Session,
+    pub(crate) session: Session,
     pub(crate) request_id: String,
     pub(crate) ip: Option<IpAddr>,
     pub(crate) idle_until: DateTime<Utc>,
@@ -663,9 +690,9 @@ impl Caller {
 
 /// The parts a [`Caller`] needs from the middleware; without them the route is misconfigured
 /// and nothing is shown.
-fn from_middleware(parts: &Parts) -> Option<(Arc<VerifiedUziIdentity>, session::Session, String)> {
+fn from_middleware(parts: &Parts) -> Option<(Arc<VerifiedUziIdentity>, Session, String)> {
     let identity = parts.extensions.get::<Identity>()?.0.clone();
-    let session = parts.extensions.get::<session::Session>()?.clone();
+    let session = parts.extensions.get::<Session>()?.clone();
     let request_id = parts.extensions.get::<RequestId>()?.0.clone();
     Some((identity, session, request_id))
 }

@@ -27,7 +27,7 @@ const MAX_SESSIONS: usize = 100_000;
 
 /// A session as a request sees it.
 #[derive(Debug, Clone)]
-pub(crate) struct Session {
+pub struct Session {
     pub(crate) csrf: Arc<str>,
     new_login: bool,
 }
@@ -55,13 +55,16 @@ struct Stored {
 
 /// The idle and absolute timeouts.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Timeouts {
-    idle: Duration,
-    absolute: Duration,
+pub struct Timeouts {
+    /// Without a request for this long, a session ends.
+    pub idle: Duration,
+    /// This long after it started, a session ends.
+    pub absolute: Duration,
 }
 
 impl Timeouts {
-    pub(crate) fn of(settings: &PortalSettings) -> Self {
+    /// The timeouts of the portal's settings.
+    pub fn of(settings: &PortalSettings) -> Self {
         Self {
             idle: Duration::minutes(i64::from(settings.idle_timeout_minutes)),
             absolute: Duration::hours(i64::from(settings.absolute_timeout_hours)),
@@ -71,7 +74,7 @@ impl Timeouts {
 
 /// Why a session did not continue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ended {
+pub enum Ended {
     /// No request for longer than the idle timeout.
     Idle,
     /// Longer than the absolute timeout since it started.
@@ -82,19 +85,114 @@ pub(crate) enum Ended {
     Unknown,
 }
 
-/// The sessions of this portal instance.
-#[derive(Debug, Default)]
-pub(crate) struct Sessions(Mutex<HashMap<String, Stored>>);
+/// Where sessions are kept: [`MemorySessions`] in the instance (the default), or
+/// [`crate::pg::PgSessions`] in PostgreSQL, shared by several instances behind a load
+/// balancer.
+#[async_trait::async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Continues the session of `cookie` for `certificate` at `now`: the session and a cookie
+    /// to set if one was started (no cookie at all is a first visit), or why it ended.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError`] when the store cannot be read.
+    async fn resume(
+        &self,
+        cookie: Option<&str>,
+        certificate: &str,
+        now: DateTime<Utc>,
+        timeouts: Timeouts,
+    ) -> Result<Result<(Session, Option<String>), Ended>, SessionError>;
 
-impl Sessions {
+    /// Starts a session for `certificate`: the session and its cookie value.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError`] when the store cannot be written.
+    async fn start(
+        &self,
+        certificate: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Session, String), SessionError>;
+
+    /// The number of sessions held (for `/metrics`).
+    async fn count(&self) -> Result<u64, SessionError>;
+}
+
+/// A session store that cannot answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("session store: {0}")]
+pub struct SessionError(pub String);
+
+/// A new session id and CSRF token (64 hex characters each).
+pub(crate) fn new_session() -> (String, Arc<str>) {
+    (super::random_hex(32), super::random_hex(32).into())
+}
+
+/// Why a stored session does not continue, if it does not.
+pub(crate) fn ended(
+    same_certificate: bool,
+    started: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+    now: DateTime<Utc>,
+    timeouts: Timeouts,
+) -> Option<Ended> {
+    if !same_certificate {
+        Some(Ended::OtherCertificate)
+    } else if now - started >= timeouts.absolute {
+        Some(Ended::Absolute)
+    } else if now - last_seen >= timeouts.idle {
+        Some(Ended::Idle)
+    } else {
+        None
+    }
+}
+
+impl Session {
+    /// A session as a store hands it out.
+    pub(crate) fn new(csrf: Arc<str>, new_login: bool) -> Self {
+        Self { csrf, new_login }
+    }
+}
+
+/// The sessions of this portal instance, in memory.
+#[derive(Debug, Default)]
+pub struct MemorySessions(Mutex<HashMap<String, Stored>>);
+
+#[async_trait::async_trait]
+impl SessionStore for MemorySessions {
+    async fn resume(
+        &self,
+        cookie: Option<&str>,
+        certificate: &str,
+        now: DateTime<Utc>,
+        timeouts: Timeouts,
+    ) -> Result<Result<(Session, Option<String>), Ended>, SessionError> {
+        Ok(self.resume_now(cookie, certificate, now, timeouts))
+    }
+
+    async fn start(
+        &self,
+        certificate: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Session, String), SessionError> {
+        Ok(self.start_now(certificate, now))
+    }
+
+    async fn count(&self) -> Result<u64, SessionError> {
+        Ok(self.len() as u64)
+    }
+}
+
+impl MemorySessions {
     /// The number of sessions held.
-    pub(crate) fn len(&self) -> usize {
+    fn len(&self) -> usize {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
     /// Continues the session of `cookie` for `certificate` at `now`: the session, and a cookie
     /// to set if a new one was started (no cookie at all is simply a first visit).
-    pub(crate) fn resume(
+    pub(crate) fn resume_now(
         &self,
         cookie: Option<&str>,
         certificate: &str,
@@ -102,22 +200,20 @@ impl Sessions {
         timeouts: Timeouts,
     ) -> Result<(Session, Option<String>), Ended> {
         let Some(id) = cookie else {
-            let (session, cookie) = self.start(certificate, now);
+            let (session, cookie) = self.start_now(certificate, now);
             return Ok((session, Some(cookie)));
         };
         let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(stored) = map.get_mut(id) else {
             return Err(Ended::Unknown);
         };
-        let ended = if stored.certificate != certificate {
-            Some(Ended::OtherCertificate)
-        } else if now - stored.started >= timeouts.absolute {
-            Some(Ended::Absolute)
-        } else if now - stored.last_seen >= timeouts.idle {
-            Some(Ended::Idle)
-        } else {
-            None
-        };
+        let ended = ended(
+            stored.certificate == certificate,
+            stored.started,
+            stored.last_seen,
+            now,
+            timeouts,
+        );
         if let Some(ended) = ended {
             map.remove(id);
             return Err(ended);
@@ -133,9 +229,8 @@ impl Sessions {
     }
 
     /// Starts a session for `certificate`: the session and its cookie value.
-    pub(crate) fn start(&self, certificate: &str, now: DateTime<Utc>) -> (Session, String) {
-        let id = super::random_hex(32);
-        let csrf: Arc<str> = super::random_hex(32).into();
+    pub(crate) fn start_now(&self, certificate: &str, now: DateTime<Utc>) -> (Session, String) {
+        let (id, csrf) = new_session();
         let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         if map.len() >= MAX_SESSIONS {
             // Drop the longest idle: a bound on memory, never on correctness.
@@ -243,24 +338,26 @@ mod tests {
 
     #[test]
     fn a_session_continues_for_its_certificate_until_it_is_idle() {
-        let sessions = Sessions::default();
-        let (first, cookie) = sessions.resume(None, "cert-a", at(0), timeouts()).unwrap();
+        let sessions = MemorySessions::default();
+        let (first, cookie) = sessions
+            .resume_now(None, "cert-a", at(0), timeouts())
+            .unwrap();
         let cookie = cookie.unwrap();
         assert!(first.is_new_login());
         let (again, none) = sessions
-            .resume(Some(&cookie), "cert-a", at(14), timeouts())
+            .resume_now(Some(&cookie), "cert-a", at(14), timeouts())
             .unwrap();
         assert!(none.is_none() && !again.is_new_login());
         assert_eq!(again.csrf, first.csrf);
         assert_eq!(
             sessions
-                .resume(Some(&cookie), "cert-a", at(29), timeouts())
+                .resume_now(Some(&cookie), "cert-a", at(29), timeouts())
                 .err(),
             Some(Ended::Idle)
         );
         assert_eq!(
             sessions
-                .resume(Some(&cookie), "cert-a", at(30), timeouts())
+                .resume_now(Some(&cookie), "cert-a", at(30), timeouts())
                 .err(),
             Some(Ended::Unknown)
         );
@@ -268,23 +365,23 @@ mod tests {
 
     #[test]
     fn another_certificate_or_the_absolute_timeout_ends_it() {
-        let sessions = Sessions::default();
-        let (_, cookie) = sessions.start("cert-a", at(0));
+        let sessions = MemorySessions::default();
+        let (_, cookie) = sessions.start_now("cert-a", at(0));
         assert_eq!(
             sessions
-                .resume(Some(&cookie), "cert-b", at(1), timeouts())
+                .resume_now(Some(&cookie), "cert-b", at(1), timeouts())
                 .err(),
             Some(Ended::OtherCertificate)
         );
-        let (_, cookie) = sessions.start("cert-a", at(0));
+        let (_, cookie) = sessions.start_now("cert-a", at(0));
         for minute in (10..720).step_by(10) {
             sessions
-                .resume(Some(&cookie), "cert-a", at(minute), timeouts())
+                .resume_now(Some(&cookie), "cert-a", at(minute), timeouts())
                 .unwrap();
         }
         assert_eq!(
             sessions
-                .resume(Some(&cookie), "cert-a", at(720), timeouts())
+                .resume_now(Some(&cookie), "cert-a", at(720), timeouts())
                 .err(),
             Some(Ended::Absolute)
         );
@@ -292,8 +389,8 @@ mod tests {
 
     #[test]
     fn csrf_tokens_compare_exactly() {
-        let sessions = Sessions::default();
-        let (session, _) = sessions.start("c", at(0));
+        let sessions = MemorySessions::default();
+        let (session, _) = sessions.start_now("c", at(0));
         let token = session.csrf.to_string();
         assert!(session.csrf_ok(&token));
         assert!(!session.csrf_ok(&token[1..]));

@@ -1,0 +1,187 @@
+//! Sessions in PostgreSQL, so that several portal instances behind one load balancer share
+//! them: a session opened on one instance continues on the next.
+//!
+//! The table keeps the SHA-256 of the session id (the cookie), never the id itself, so a copy
+//! of the database opens no session. Sessions past their idle or absolute timeout are deleted
+//! when a new one starts.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio_postgres::{Client, NoTls};
+
+use crate::web::session::{ended, new_session};
+use crate::{Ended, Session, SessionError, SessionStore, Timeouts};
+
+/// A [`SessionStore`] in a PostgreSQL schema.
+#[derive(Debug, Clone)]
+pub struct PgSessions {
+    client: Arc<Client>,
+    schema: Arc<str>,
+    timeouts: Timeouts,
+}
+
+fn db(e: impl std::fmt::Display) -> SessionError {
+    SessionError(format!("postgresql: {e}"))
+}
+
+fn hash(id: &str) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, id.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl PgSessions {
+    /// Connects, and creates the sessions table in `schema` if it is missing. `timeouts` are
+    /// the portal's, for deleting sessions that have ended.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError`] when the database cannot be reached or the schema name is unusable.
+    pub async fn connect(
+        config: &str,
+        schema: &str,
+        timeouts: Timeouts,
+    ) -> Result<Self, SessionError> {
+        let plain = !schema.is_empty()
+            && schema.len() <= 63
+            && schema
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            && !schema.starts_with(|c: char| c.is_ascii_digit());
+        if !plain {
+            return Err(SessionError(format!(
+                "schema name {schema:?}: use lower-case letters, digits and _"
+            )));
+        }
+        let (mut client, connection) = tokio_postgres::connect(config, NoTls).await.map_err(db)?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let tx = client.transaction().await.map_err(db)?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext($1))",
+            &[&format!("zvp-sessions:{schema}")],
+        )
+        .await
+        .map_err(db)?;
+        tx.batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema};
+             CREATE TABLE IF NOT EXISTS {schema}.sessions (
+                 id_sha256 TEXT PRIMARY KEY,
+                 certificate TEXT NOT NULL,
+                 csrf TEXT NOT NULL,
+                 started TIMESTAMPTZ NOT NULL,
+                 last_seen TIMESTAMPTZ NOT NULL);
+             CREATE INDEX IF NOT EXISTS sessions_by_last_seen ON {schema}.sessions (last_seen);"
+        ))
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Self {
+            client: Arc::new(client),
+            schema: schema.into(),
+            timeouts,
+        })
+    }
+}
+
+#[async_trait]
+impl SessionStore for PgSessions {
+    async fn resume(
+        &self,
+        cookie: Option<&str>,
+        certificate: &str,
+        now: DateTime<Utc>,
+        timeouts: Timeouts,
+    ) -> Result<Result<(Session, Option<String>), Ended>, SessionError> {
+        let Some(id) = cookie else {
+            let (session, cookie) = self.start(certificate, now).await?;
+            return Ok(Ok((session, Some(cookie))));
+        };
+        let schema = &self.schema;
+        let key = hash(id);
+        let row = self
+            .client
+            .query_opt(
+                &format!("SELECT certificate, csrf, started, last_seen FROM {schema}.sessions WHERE id_sha256 = $1"),
+                &[&key],
+            )
+            .await
+            .map_err(db)?;
+        let Some(row) = row else {
+            return Ok(Err(Ended::Unknown));
+        };
+        let stored_certificate: String = row.get(0);
+        let csrf: String = row.get(1);
+        let started: DateTime<Utc> = row.get(2);
+        let last_seen: DateTime<Utc> = row.get(3);
+        if let Some(end) = ended(
+            stored_certificate == certificate,
+            started,
+            last_seen,
+            now,
+            timeouts,
+        ) {
+            self.client
+                .execute(
+                    &format!("DELETE FROM {schema}.sessions WHERE id_sha256 = $1"),
+                    &[&key],
+                )
+                .await
+                .map_err(db)?;
+            return Ok(Err(end));
+        }
+        self.client
+            .execute(
+                &format!("UPDATE {schema}.sessions SET last_seen = GREATEST(last_seen, $2) WHERE id_sha256 = $1"),
+                &[&key, &now],
+            )
+            .await
+            .map_err(db)?;
+        Ok(Ok((Session::new(csrf.into(), false), None)))
+    }
+
+    async fn start(
+        &self,
+        certificate: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Session, String), SessionError> {
+        let schema = &self.schema;
+        let (id, csrf) = new_session();
+        // Sessions that have ended go when new ones start.
+        self.client
+            .execute(
+                &format!("DELETE FROM {schema}.sessions WHERE last_seen < $1 OR started < $2"),
+                &[&(now - self.timeouts.idle), &(now - self.timeouts.absolute)],
+            )
+            .await
+            .map_err(db)?;
+        self.client
+            .execute(
+                &format!(
+                    "INSERT INTO {schema}.sessions (id_sha256, certificate, csrf, started, last_seen)
+                     VALUES ($1, $2, $3, $4, $4)"
+                ),
+                &[&hash(&id), &certificate, &csrf.as_ref(), &now],
+            )
+            .await
+            .map_err(db)?;
+        Ok((Session::new(csrf, true), id))
+    }
+
+    async fn count(&self) -> Result<u64, SessionError> {
+        let row = self
+            .client
+            .query_one(
+                &format!("SELECT count(*) FROM {}.sessions", self.schema),
+                &[],
+            )
+            .await
+            .map_err(db)?;
+        u64::try_from(row.get::<_, i64>(0)).map_err(db)
+    }
+}

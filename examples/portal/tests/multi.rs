@@ -1,0 +1,228 @@
+//! Two portal instances sharing PostgreSQL (directory, audit log, sessions), as behind a
+//! round-robin load balancer: a session opened on one continues on the other; an account
+//! blocked or a delegation revoked through one is refused on the other at the next request;
+//! both write the audit log at once and it verifies as one. Against the PostgreSQL server on
+//! the machine (ZVP_TEST_PG overrides the connection string).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation should panic"
+)]
+
+mod common;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::Request;
+use common::{Who, now};
+use tower::ServiceExt as _;
+use zvp_audit::log::AuditLog as _;
+use zvp_auth::directory::{AccountStatus, DirectoryStore as _, NewDelegation, PgDirectory};
+use zvp_portal::Portal;
+use zvp_portal::pg::PgSessions;
+
+fn config() -> String {
+    std::env::var("ZVP_TEST_PG")
+        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=test".to_owned())
+}
+
+struct Instance {
+    portal: Portal,
+}
+
+impl Instance {
+    async fn get(
+        &self,
+        who: Who,
+        path: &str,
+        cookie: Option<&str>,
+    ) -> (u16, String, Option<String>) {
+        let mut request = Request::get(path);
+        if let Some(c) = cookie {
+            request = request.header("cookie", format!("__Host-zvp={c}"));
+        }
+        let mut request = request.body(Body::empty()).unwrap();
+        request
+            .extensions_mut()
+            .insert(zvp_portal::ClientCertificate(Arc::new(who.card().chain())));
+        let response = self.portal.router().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let set = response.headers().get("set-cookie").map(|v| {
+            v.to_str()
+                .unwrap()
+                .trim_start_matches("__Host-zvp=")
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned()
+        });
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        (status, String::from_utf8(body.to_vec()).unwrap(), set)
+    }
+}
+
+/// Two instances on one fresh schema, with the test accounts and delegation of `common`.
+async fn two_instances(schema: &str) -> (Instance, Instance, PgDirectory) {
+    let (client, connection) = tokio_postgres::connect(&config(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .await
+        .unwrap();
+    let template = common::TestPortal::new().await;
+    let seed = PgDirectory::connect(&config(), schema).await.unwrap();
+    for account in template.directory.accounts().await.unwrap() {
+        seed.create_account(&account).await.unwrap();
+    }
+    seed.add_delegation(
+        NewDelegation::new(
+            common::demo_agb(0),
+            common::uzi(900_000_103),
+            now() - chrono::Duration::days(3),
+            Some(now() + chrono::Duration::days(3)),
+            None,
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut instances = Vec::new();
+    for n in 0..2 {
+        let fixed = now();
+        let settings = zvp_portal::config::PortalSettings {
+            instance: format!("portal-{n}"),
+            ..Default::default()
+        };
+        let portal = Portal::builder()
+            .epd(template.epd.clone())
+            .directory(Arc::new(
+                PgDirectory::connect(&config(), schema).await.unwrap(),
+            ))
+            .audit(Arc::new(
+                zvp_audit::log::pg::PgLog::connect(&config(), schema)
+                    .await
+                    .unwrap(),
+            ))
+            .sessions(Arc::new(
+                PgSessions::connect(&config(), schema, zvp_portal::Timeouts::of(&settings))
+                    .await
+                    .unwrap(),
+            ))
+            .validator(Arc::new(common::validator()))
+            .settings(settings)
+            .clock(Arc::new(move || fixed))
+            .build()
+            .unwrap();
+        instances.push(Instance { portal });
+    }
+    let b = instances.pop().unwrap();
+    let a = instances.pop().unwrap();
+    (a, b, seed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_sessions_decisions_and_one_audit_log() {
+    let (a, b, directory) = two_instances("zvp_multi").await;
+    let t = common::TestPortal::new().await;
+    let (id, _) = t.own_patient().await;
+
+    // A session opened on one instance continues on the other: no new cookie, no logout page.
+    let (status, _, cookie) = a.get(Who::Own, "/", None).await;
+    assert_eq!(status, 200);
+    let cookie = cookie.expect("a session cookie");
+    let (status, body, again) = b.get(Who::Own, "/", Some(&cookie)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        again.is_none(),
+        "the session continued on the other instance"
+    );
+    assert!(!body.contains("U bent afgemeld"));
+    // ... and another card with that cookie ends it, wherever.
+    let (_, body, _) = a.get(Who::Other, "/", Some(&cookie)).await;
+    assert!(body.contains("andere UZI-pas"));
+
+    // A delegation revoked through one instance is refused on the other at the next request.
+    let page = format!("/patient/{id}");
+    assert_eq!(b.get(Who::Delegated, &page, None).await.0, 200);
+    let delegation = directory
+        .delegations_to(common::uzi(900_000_103))
+        .await
+        .unwrap()[0]
+        .id;
+    directory
+        .revoke_delegation(delegation, now() - chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(b.get(Who::Delegated, &page, None).await.0, 403);
+    // An account blocked through one is refused on the other.
+    assert_eq!(a.get(Who::Practice, &page, None).await.0, 200);
+    directory
+        .set_status(common::uzi(900_000_102), AccountStatus::Blocked)
+        .await
+        .unwrap();
+    assert_eq!(b.get(Who::Practice, &page, None).await.0, 403);
+    assert_eq!(a.get(Who::Practice, &page, None).await.0, 403);
+
+    // Both instances disclose at the same time; the log is one consistent log.
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..40 {
+        let instance = if n % 2 == 0 {
+            a.portal.clone()
+        } else {
+            b.portal.clone()
+        };
+        let page = page.clone();
+        tasks.spawn(async move {
+            let mut request = Request::get(page).body(Body::empty()).unwrap();
+            request
+                .extensions_mut()
+                .insert(zvp_portal::ClientCertificate(Arc::new(
+                    Who::Own.card().chain(),
+                )));
+            instance
+                .router()
+                .oneshot(request)
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    while let Some(status) = tasks.join_next().await {
+        assert_eq!(status.unwrap(), 200);
+    }
+    let verifier = zvp_audit::checkpoint::CheckpointSigner::generate("x")
+        .unwrap()
+        .0
+        .verifier()
+        .clone();
+    let report = zvp_audit::log::pg::verify(&config(), "zvp_multi", &verifier)
+        .await
+        .unwrap();
+    let log = zvp_audit::log::pg::PgLog::connect(&config(), "zvp_multi")
+        .await
+        .unwrap();
+    let events = log.events().await.unwrap();
+    assert_eq!(report.records, events.len() as u64);
+    let from = |instance: &str| {
+        events
+            .iter()
+            .filter(|(_, e)| e.source.instance == instance)
+            .count()
+    };
+    assert!(
+        from("portal-0") >= 40 && from("portal-1") >= 40,
+        "{} {}",
+        from("portal-0"),
+        from("portal-1")
+    );
+}
