@@ -96,7 +96,7 @@ async function startNginx(demo) {
     .replaceAll('@LISTEN@', `127.0.0.1:${port}`)
     .replaceAll('@PKI@/uzi-cas.pem', join(run, 'uzi-cas.pem'))
     .replaceAll('@PKI@', pki)
-    .replaceAll('@PORTAL@', demo.address.replace('http://', ''))
+    .replaceAll('@UPSTREAMS@', `server ${demo.address.replace('http://', '')};`)
     .replaceAll('@PROXY_FROM@', '127.0.0.3');
   writeFileSync(join(run, 'nginx.conf'), `user root;\n${conf}`);
   const nginx = spawn(process.env.NGINX || 'nginx', ['-p', run, '-c', join(run, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });

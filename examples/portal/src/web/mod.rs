@@ -498,10 +498,14 @@ async fn authenticate(State(portal): State<Portal>, request: Request, next: Next
     };
     parts.extensions.insert(Identity(identity));
     parts.extensions.insert(session);
-    parts.extensions.insert(RequestId(request_id));
+    parts.extensions.insert(RequestId(request_id.clone()));
     let mut response = next.run(Request::from_parts(parts, body)).await;
     if let Some(cookie) = cookie {
         session::set_cookie(&mut response, &cookie);
+    }
+    // The id the audit records of this request carry, for correlation by operators.
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
     }
     response
 }
