@@ -159,7 +159,7 @@ fn summarize(mut latencies: Vec<Duration>, elapsed: Duration, errors: usize) -> 
 /// Closed loop: every connection sends its next request when the last is answered.
 async fn saturate(
     setup: &Setup,
-    port: u16,
+    ports: &[u16],
     paths: Arc<dyn Fn(usize, usize) -> String + Send + Sync>,
     seconds: u64,
 ) -> Run {
@@ -167,6 +167,7 @@ async fn saturate(
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for (n, card) in setup.cards.iter().enumerate() {
+        let port = ports[n % ports.len()];
         let config = client(&setup.pki, card, true);
         let paths = Arc::clone(&paths);
         tasks.spawn(async move {
@@ -285,6 +286,106 @@ fn row(name: &str, run: &Run) {
     );
 }
 
+const PG: &str = "host=127.0.0.1 port=5432 user=postgres dbname=test";
+
+/// The results page with the embedded stores (SQLite directory, file log, sessions in the
+/// process), with every store in PostgreSQL and one instance, and with two instances on the
+/// same PostgreSQL schema (in this process, the clients' connections split between them).
+async fn stores(
+    setup: &Setup,
+    accounts: &[Account],
+    epd: Arc<SyntheticEpd>,
+    results: Arc<dyn Fn(usize, usize) -> String + Send + Sync>,
+    seconds: u64,
+) {
+    let validator = || Arc::new(setup.pki.validator().unwrap().without_revocation_checking());
+    let scratch = std::env::temp_dir().join(format!("zvp-stores-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).unwrap();
+    let sqlite = Arc::new(
+        zvp_auth::directory::SqliteDirectory::open(&scratch.join("directory.sqlite")).unwrap(),
+    );
+    for a in accounts {
+        sqlite.create_account(a).await.unwrap();
+    }
+    let embedded = Portal::builder()
+        .epd(epd.clone())
+        .directory(sqlite)
+        .audit(Arc::new(
+            FileLog::open(&scratch.join("audit"), FileLogOptions::default()).unwrap(),
+        ))
+        .validator(validator())
+        .build()
+        .unwrap();
+    let embedded_port = start(setup, embedded.router()).await;
+    let Ok((client, connection)) = tokio_postgres::connect(PG, tokio_postgres::NoTls).await else {
+        println!("\nPostgreSQL at 127.0.0.1:5432 not reachable: the stores comparison is skipped");
+        return;
+    };
+    tokio::spawn(connection);
+    client
+        .batch_execute("DROP SCHEMA IF EXISTS zvp_load CASCADE")
+        .await
+        .unwrap();
+    let seed = zvp_auth::directory::PgDirectory::connect(PG, "zvp_load")
+        .await
+        .unwrap();
+    for a in accounts {
+        seed.create_account(a).await.unwrap();
+    }
+    let mut pg_ports = Vec::new();
+    for n in 0..2 {
+        let settings = zvp_portal::config::PortalSettings {
+            instance: format!("portal-{n}"),
+            ..Default::default()
+        };
+        let portal = Portal::builder()
+            .epd(epd.clone())
+            .directory(Arc::new(
+                zvp_auth::directory::PgDirectory::connect(PG, "zvp_load")
+                    .await
+                    .unwrap(),
+            ))
+            .audit(Arc::new(
+                zvp_audit::log::pg::PgLog::connect(PG, "zvp_load")
+                    .await
+                    .unwrap(),
+            ))
+            .sessions(Arc::new(
+                zvp_portal::pg::PgSessions::connect(
+                    PG,
+                    "zvp_load",
+                    zvp_portal::Timeouts::of(&settings),
+                )
+                .await
+                .unwrap(),
+            ))
+            .validator(validator())
+            .settings(settings)
+            .build()
+            .unwrap();
+        pg_ports.push(start(setup, portal.router()).await);
+    }
+    let _ = saturate(setup, &[embedded_port], Arc::clone(&results), 1).await;
+    let _ = saturate(setup, &pg_ports, Arc::clone(&results), 1).await;
+    println!(
+        "\n| results page (closed loop) by stores | requests/s | p50 | p99 | errors |\n|---|---|---|---|---|"
+    );
+    row(
+        "embedded (SQLite, file log, sessions in process)",
+        &saturate(setup, &[embedded_port], Arc::clone(&results), seconds).await,
+    );
+    row(
+        "PostgreSQL, one instance",
+        &saturate(setup, &pg_ports[..1], Arc::clone(&results), seconds).await,
+    );
+    row(
+        "PostgreSQL, two instances",
+        &saturate(setup, &pg_ports, Arc::clone(&results), seconds).await,
+    );
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
 fn main() {
     let seconds = env("ZVP_LOAD_SECONDS", 5);
     let connections = env("ZVP_LOAD_CONNECTIONS", 32) as usize;
@@ -299,28 +400,28 @@ fn main() {
         let epd = Arc::new(SyntheticEpd::generate(2026, now, 5_000).unwrap());
         let directory = Arc::new(MemoryDirectory::new());
         let mut cards = Vec::new();
+        let mut accounts = Vec::new();
         for n in 0..connections {
             let uzi = UziNumber::new(900_001_000 + n as u32).unwrap();
             let agb = AgbCode::new(DEMO_GPS[n % DEMO_GPS.len()].agb);
             let mut spec = CardSpec::care_provider(uzi, RoleCode::GENERAL_PRACTITIONER, now);
             spec.agb = agb;
             cards.push(pki.issue_card(&spec).unwrap().authentication);
-            directory
-                .create_account(&Account {
-                    uzi,
-                    agb,
-                    name: format!("Huisarts {n}"),
-                    role: RoleCode::GENERAL_PRACTITIONER,
-                    practice_agb: None,
-                    status: AccountStatus::Active,
-                    created_at: now,
-                    last_login: Some(now),
-                    accepted_terms: Some(1),
-                    admin: false,
-                    contact: Default::default(),
-                })
-                .await
-                .unwrap();
+            let account = Account {
+                uzi,
+                agb,
+                name: format!("Huisarts {n}"),
+                role: RoleCode::GENERAL_PRACTITIONER,
+                practice_agb: None,
+                status: AccountStatus::Active,
+                created_at: now,
+                last_login: Some(now),
+                accepted_terms: Some(1),
+                admin: false,
+                contact: Default::default(),
+            };
+            directory.create_account(&account).await.unwrap();
+            accounts.push(account);
         }
         // Each card's own patients (admitted ones), for its results pages.
         let ctx = RequestContext { request_id: "load".to_owned() };
@@ -334,7 +435,7 @@ fn main() {
         let audit_dir = std::env::temp_dir().join(format!("zvp-load-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&audit_dir);
         let portal = Portal::builder()
-            .epd(epd)
+            .epd(epd.clone())
             .directory(directory)
             .audit(Arc::new(FileLog::open(&audit_dir, FileLogOptions::default()).unwrap()))
             .validator(Arc::new(setup.pki.validator().unwrap().without_revocation_checking()))
@@ -358,15 +459,15 @@ fn main() {
             setup.patients.len()
         );
         // Warm up both (sessions made, caches of the allocator and the kernel).
-        let _ = saturate(&setup, portal_port, Arc::clone(&start_page), 1).await;
-        let _ = saturate(&setup, hello_port, Arc::clone(&hello_path), 1).await;
+        let _ = saturate(&setup, &[portal_port], Arc::clone(&start_page), 1).await;
+        let _ = saturate(&setup, &[hello_port], Arc::clone(&hello_path), 1).await;
 
         println!("\n| saturation (closed loop) | requests/s | p50 | p99 | errors |\n|---|---|---|---|---|");
-        let floor = saturate(&setup, hello_port, Arc::clone(&hello_path), seconds).await;
+        let floor = saturate(&setup, &[hello_port], Arc::clone(&hello_path), seconds).await;
         row("TLS hello (floor)", &floor);
-        let start_run = saturate(&setup, portal_port, Arc::clone(&start_page), seconds).await;
+        let start_run = saturate(&setup, &[portal_port], Arc::clone(&start_page), seconds).await;
         row("portal start page", &start_run);
-        let results_run = saturate(&setup, portal_port, Arc::clone(&results), seconds).await;
+        let results_run = saturate(&setup, &[portal_port], Arc::clone(&results), seconds).await;
         row("portal results page", &results_run);
         println!(
             "\nresults page / floor: {:.0}%; start page / floor: {:.0}%",
@@ -400,5 +501,8 @@ fn main() {
             peak_rss_mib()
         );
         let _ = std::fs::remove_dir_all(&audit_dir);
+        if env("ZVP_LOAD_STORES", 1) == 1 {
+            stores(&setup, &accounts, epd, Arc::clone(&results), seconds).await;
+        }
     });
 }
