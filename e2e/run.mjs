@@ -10,9 +10,9 @@
 //
 //   node e2e/run.mjs            (after `npm ci` in e2e/ and `cargo build -p zvp-portal`)
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +35,7 @@ function check(ok, what) {
 // --- the demo, directly or behind nginx ---------------------------------------------------
 const bin = process.env.PORTAL_BIN || join(root, 'target/debug/zvp-portal');
 const running = [];
+const stopNginx = [];
 
 /** Starts `zvp-portal demo` in a fresh directory; resolves to its address line and dir. */
 async function startDemo(extraEnv) {
@@ -71,19 +72,6 @@ async function freePort() {
   return port;
 }
 
-/** Waits until something accepts connections on host:port (at most 30 s). */
-async function listening(host, port) {
-  for (let i = 0; i < 300; i += 1) {
-    const ok = await new Promise((r) => {
-      const socket = connect({ host, port }, () => { socket.end(); r(true); });
-      socket.on('error', () => r(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nothing listens on ${host}:${port}`);
-}
-
 /** nginx (Debian's) in front of a demo in reverse-proxy mode, with deploy/nginx/zvp.conf. */
 async function startNginx(demo) {
   const run = join(demo.dir, 'nginx');
@@ -99,12 +87,11 @@ async function startNginx(demo) {
     .replaceAll('@UPSTREAMS@', `server ${demo.address.replace('http://', '')};`)
     .replaceAll('@PROXY_FROM@', '127.0.0.3');
   writeFileSync(join(run, 'nginx.conf'), `user root;\n${conf}`);
-  const nginx = spawn(process.env.NGINX || 'nginx', ['-p', run, '-c', join(run, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  nginx.stderr.on('data', (c) => { err += c; });
-  running.push({ process: nginx, dir: null });
-  nginx.on('exit', (code) => { if (code) failures.push(`nginx exited with ${code}: ${err}`); });
-  await listening('127.0.0.1', port);
+  // As a daemon, the nginx command returns once its listening socket is bound: ready.
+  const nginxArgs = ['-p', run, '-c', join(run, 'nginx.conf')];
+  const started = spawnSync(process.env.NGINX || 'nginx', nginxArgs, { encoding: 'utf8' });
+  if (started.status !== 0) throw new Error(`nginx did not start: ${started.stderr}`);
+  stopNginx.push(() => spawnSync(process.env.NGINX || 'nginx', [...nginxArgs, '-s', 'quit']));
   return `https://localhost:${port}`;
 }
 
@@ -295,10 +282,11 @@ try {
   failures.push(`stopped: ${e.stack || e}`);
 } finally {
   await browser.close();
+  for (const stop of stopNginx) stop();
   for (const { process: child, dir } of running.reverse()) {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.on('exit', r));
-      child.kill(child.spawnfile === 'nginx' || child.spawnfile === process.env.NGINX ? 'SIGQUIT' : 'SIGINT');
+      child.kill('SIGINT');
       await exited;
     }
     if (dir) rmSync(dir, { recursive: true, force: true });

@@ -236,26 +236,19 @@ async fn two_instances_behind_nginx() {
         .into_iter()
         .find(|p| Path::new(p).exists())
         .expect("nginx installed");
-    let mut nginx = Command::new(nginx_bin)
-        .arg("-p")
-        .arg(&run)
-        .arg("-c")
-        .arg(run.join("nginx.conf"))
-        .args(["-g", "daemon off;"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    // nginx is ready when its port answers a TLS handshake with a card.
-    let mut ready = false;
-    for _ in 0..100 {
-        if get(nginx_port, Who::Own, "/", None).await.is_ok() {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(ready, "nginx answers");
+    // As a daemon, the nginx command returns once its listening socket is bound: ready.
+    let nginx_args = |extra: &[&str]| {
+        let mut command = Command::new(nginx_bin);
+        command
+            .arg("-p")
+            .arg(&run)
+            .arg("-c")
+            .arg(run.join("nginx.conf"))
+            .args(extra);
+        command.stdout(Stdio::null()).stderr(Stdio::null());
+        command
+    };
+    assert!(nginx_args(&[]).status().unwrap().success(), "nginx starts");
 
     // A session opened through one instance continues on the other (round robin).
     let (status, first, cookie) = get(nginx_port, Who::Own, "/", None).await.unwrap();
@@ -338,10 +331,7 @@ async fn two_instances_behind_nginx() {
         .unwrap();
     assert_eq!(report.records, events.len() as u64);
 
-    let _ = Command::new("kill")
-        .args(["-QUIT", &nginx.id().to_string()])
-        .status();
-    nginx.wait().unwrap();
+    assert!(nginx_args(&["-s", "quit"]).status().unwrap().success());
     let _ = Command::new("kill")
         .args(["-INT", &instances[1].id().to_string()])
         .status();

@@ -16,7 +16,9 @@ pub use memory::MemoryDirectory;
 pub use pg::PgDirectory;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteDirectory;
-pub use store::{DelegationError, DirectoryStore, NewDelegation, StoreError, world_for};
+pub use store::{
+    DelegationError, DirectoryStore, NewDelegation, StoreError, world_for, world_with,
+};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -283,6 +283,65 @@ fn code_of<T: PartialEq>(value: T, codes: &[(&'static str, T)]) -> &'static str 
         .map_or("", |(c, _)| c)
 }
 
+/// An account's columns as the statements write them ($1 … $13, in table order).
+struct AccountRow {
+    uzi: String,
+    agb: Option<String>,
+    name: String,
+    role: String,
+    practice_agb: Option<String>,
+    status: &'static str,
+    created_at: DateTime<Utc>,
+    last_login: Option<DateTime<Utc>>,
+    accepted_terms: Option<i32>,
+    admin: bool,
+    practice_name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+}
+
+impl AccountRow {
+    fn of(a: &Account) -> Result<Self, StoreError> {
+        Ok(Self {
+            uzi: a.uzi.to_string(),
+            agb: a.agb.map(|x| x.to_string()),
+            name: a.name.clone(),
+            role: a.role.to_string(),
+            practice_agb: a.practice_agb.map(|x| x.to_string()),
+            status: code_of(a.status, &STATUSES),
+            created_at: a.created_at,
+            last_login: a.last_login,
+            accepted_terms: a
+                .accepted_terms
+                .map(i32::try_from)
+                .transpose()
+                .map_err(backend)?,
+            admin: a.admin,
+            practice_name: a.contact.practice_name.clone(),
+            email: a.contact.email.clone(),
+            phone: a.contact.phone.clone(),
+        })
+    }
+
+    fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 13] {
+        [
+            &self.uzi,
+            &self.agb,
+            &self.name,
+            &self.role,
+            &self.practice_agb,
+            &self.status,
+            &self.created_at,
+            &self.last_login,
+            &self.accepted_terms,
+            &self.admin,
+            &self.practice_name,
+            &self.email,
+            &self.phone,
+        ]
+    }
+}
+
 fn account_from(row: &Row) -> Result<Account, StoreError> {
     let f = Fields {
         row,
@@ -398,22 +457,7 @@ impl DirectoryStore for PgDirectory {
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                      ON CONFLICT (uzi) DO NOTHING",
                 ),
-                &[
-                    &a.uzi.to_string(),
-                    &a.agb.map(|x| x.to_string()),
-                    &a.name,
-                    &a.role.to_string(),
-                    &a.practice_agb.map(|x| x.to_string()),
-                    &code_of(a.status, &STATUSES),
-                    &a.created_at,
-                    &a.last_login,
-                    &a.accepted_terms
-                        .map(|v| i32::try_from(v).unwrap_or(i32::MAX)),
-                    &a.admin,
-                    &a.contact.practice_name,
-                    &a.contact.email,
-                    &a.contact.phone,
-                ],
+                &AccountRow::of(a)?.params(),
             )
             .await
             .map_err(backend)?;
@@ -433,22 +477,7 @@ impl DirectoryStore for PgDirectory {
                         admin = $10, practice_name = $11, email = $12, phone = $13
                      WHERE uzi = $1",
                 ),
-                &[
-                    &a.uzi.to_string(),
-                    &a.agb.map(|x| x.to_string()),
-                    &a.name,
-                    &a.role.to_string(),
-                    &a.practice_agb.map(|x| x.to_string()),
-                    &code_of(a.status, &STATUSES),
-                    &a.created_at,
-                    &a.last_login,
-                    &a.accepted_terms
-                        .map(|v| i32::try_from(v).unwrap_or(i32::MAX)),
-                    &a.admin,
-                    &a.contact.practice_name,
-                    &a.contact.email,
-                    &a.contact.phone,
-                ],
+                &AccountRow::of(a)?.params(),
             )
             .await
             .map_err(backend)?;

@@ -176,8 +176,24 @@ pub async fn world_for(
     uzi: UziNumber,
     patient: Option<(&PatientId, Option<AgbCode>)>,
 ) -> Result<World, StoreError> {
+    let account = store.account(uzi).await?;
+    world_with(store, uzi, account, patient).await
+}
+
+/// [`world_for`] with the account already read (the portal reads it once per request, at
+/// login, and decides on that same account).
+///
+/// # Errors
+///
+/// [`StoreError`] from the store.
+pub async fn world_with(
+    store: &dyn DirectoryStore,
+    uzi: UziNumber,
+    account: Option<Account>,
+    patient: Option<(&PatientId, Option<AgbCode>)>,
+) -> Result<World, StoreError> {
     let mut world = World::new();
-    if let Some(account) = store.account(uzi).await? {
+    if let Some(account) = account {
         world.add_account(account);
     }
     for delegation in store.delegations_to(uzi).await? {

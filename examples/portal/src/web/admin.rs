@@ -12,9 +12,7 @@ use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 use zvp_audit::event::{ActionCode, EventType, Subtype};
 use zvp_audit::report::{self, Period};
-use zvp_auth::directory::{
-    AccountStatus, DelegationId, GrantId, NewDelegation, ReviewVerdict, world_for,
-};
+use zvp_auth::directory::{AccountStatus, DelegationId, GrantId, NewDelegation, ReviewVerdict};
 use zvp_auth::policy::{Action, Decision, Permit, Request};
 use zvp_core::{AgbCode, Bsn, UziNumber};
 
@@ -44,7 +42,8 @@ async fn permit(portal: &Portal, caller: &Caller, action: Action) -> Result<Perm
         );
         refusal_page(portal, &r, &caller.request_id)
     };
-    let world = world_for(portal.0.directory.as_ref(), caller.account.uzi, None)
+    let world = caller
+        .world(portal, None)
         .await
         .map_err(|_| refuse(Refusal::Unavailable))?;
     let request = Request {

@@ -682,6 +682,23 @@ pub(crate) struct Caller {
 }
 
 impl Caller {
+    /// The facts the policy decides this caller's request on: the account read at login (not
+    /// again), their delegations and, for a patient, that patient's registered GP and the
+    /// caller's emergency grants for them.
+    pub(crate) async fn world(
+        &self,
+        portal: &Portal,
+        patient: Option<(&PatientId, Option<zvp_core::AgbCode>)>,
+    ) -> Result<zvp_auth::policy::World, zvp_auth::directory::StoreError> {
+        zvp_auth::directory::world_with(
+            portal.0.directory.as_ref(),
+            self.account.uzi,
+            Some(self.account.clone()),
+            patient,
+        )
+        .await
+    }
+
     pub(crate) fn viewer(&self) -> Viewer<'_> {
         Viewer {
             name: &self.account.name,

@@ -13,7 +13,7 @@ use axum::response::Response;
 use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 use zvp_audit::event::{ActionCode, EventType, Subtype};
-use zvp_auth::directory::{Account, AccountStatus, ReasonCategory, world_for};
+use zvp_auth::directory::{Account, AccountStatus, ReasonCategory};
 use zvp_auth::policy::{
     Action, Basis, Decision, DenyReason, GrantError, ListScope, Permit, Request, Section,
 };
@@ -96,13 +96,7 @@ async fn access(portal: &Portal, caller: &Caller, id: &PatientId, section: Secti
         Err(_) => return Access::Page(refuse(portal, caller, &Refusal::Unavailable)),
     };
     let gp = patient.registered_gp.as_ref().map(|g| g.agb);
-    let world = match world_for(
-        portal.0.directory.as_ref(),
-        caller.account.uzi,
-        Some((id, gp)),
-    )
-    .await
-    {
+    let world = match caller.world(portal, Some((id, gp))).await {
         Ok(w) => w,
         Err(_) => return Access::Page(refuse(portal, caller, &Refusal::Unavailable)),
     };
@@ -201,7 +195,7 @@ pub(crate) async fn start(
     Query(query): Query<StartQuery>,
 ) -> Response {
     let now = portal.now();
-    let Ok(world) = world_for(portal.0.directory.as_ref(), caller.account.uzi, None).await else {
+    let Ok(world) = caller.world(&portal, None).await else {
         return refuse(&portal, &caller, &Refusal::Unavailable);
     };
     let scope = match portal.0.policy.list_scope(
@@ -823,17 +817,7 @@ pub(crate) async fn results(
             ReportContent::Observations(values) => {
                 body.markup("<table><thead><tr><th>Bepaling</th><th>Uitslag</th><th>Eenheid</th><th>Referentie</th><th></th></tr></thead><tbody>");
                 for o in values {
-                    let (value, unit) = match &o.value {
-                        ObservationValue::Quantity {
-                            comparator,
-                            value,
-                            unit,
-                        } => (
-                            format!("{}{}", comparator.map(|c| c.symbol()).unwrap_or(""), value),
-                            unit.as_str(),
-                        ),
-                        ObservationValue::Text(t) => (t.clone(), ""),
-                    };
+                    let (value, unit) = value_and_unit(&o.value);
                     body.markup("<tr><td>")
                         .link(
                             &format!(
@@ -846,17 +830,8 @@ pub(crate) async fn results(
                         .markup("</td><td>")
                         .text(&value)
                         .markup("</td><td>")
-                        .text(unit)
-                        .markup("</td><td>")
-                        .text(
-                            &o.reference_range
-                                .as_ref()
-                                .map(ToString::to_string)
-                                .unwrap_or_default(),
-                        )
-                        .markup("</td><td class=\"flag\">")
-                        .text(flag_text(o.flag))
-                        .markup("</td></tr>");
+                        .text(unit);
+                    range_and_flag(&mut body, o);
                 }
                 body.markup("</tbody></table>");
             }
@@ -903,6 +878,35 @@ pub(crate) async fn results(
         body.markup("</article>");
     }
     caller_page(&portal, &caller, label, &body)
+}
+
+/// A lab value as shown (`<5.0`, with the comparator) and its unit.
+fn value_and_unit(value: &ObservationValue) -> (String, &str) {
+    match value {
+        ObservationValue::Quantity {
+            comparator,
+            value,
+            unit,
+        } => (
+            format!("{}{value}", comparator.map(|c| c.symbol()).unwrap_or("")),
+            unit.as_str(),
+        ),
+        ObservationValue::Text(t) => (t.clone(), ""),
+    }
+}
+
+/// The last cells of a lab value's row: the reference range and the flag.
+fn range_and_flag(body: &mut Html, o: &zvp_core::LabObservation) {
+    body.markup("</td><td>")
+        .text(
+            &o.reference_range
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+        )
+        .markup("</td><td class=\"flag\">")
+        .text(flag_text(o.flag))
+        .markup("</td></tr>");
 }
 
 fn flag_text(flag: Option<LabFlag>) -> &'static str {
@@ -961,33 +965,12 @@ pub(crate) async fn lab_history(
         body.append(&chart::history_svg(&history));
         body.markup("<table><thead><tr><th>Datum</th><th>Uitslag</th><th>Referentie</th><th></th></tr></thead><tbody>");
         for o in history.iter().rev() {
-            let value = match &o.value {
-                ObservationValue::Quantity {
-                    comparator,
-                    value,
-                    unit,
-                } => format!(
-                    "{}{} {}",
-                    comparator.map(|c| c.symbol()).unwrap_or(""),
-                    value,
-                    unit
-                ),
-                ObservationValue::Text(t) => t.clone(),
-            };
+            let (value, unit) = value_and_unit(&o.value);
             body.markup("<tr><td>")
                 .text(&dutch_time(o.effective))
                 .markup("</td><td>")
-                .text(&value)
-                .markup("</td><td>")
-                .text(
-                    &o.reference_range
-                        .as_ref()
-                        .map(ToString::to_string)
-                        .unwrap_or_default(),
-                )
-                .markup("</td><td class=\"flag\">")
-                .text(flag_text(o.flag))
-                .markup("</td></tr>");
+                .text(format!("{value} {unit}").trim_end());
+            range_and_flag(&mut body, o);
         }
         body.markup("</tbody></table>");
     }
@@ -1179,13 +1162,7 @@ pub(crate) async fn emergency(
         Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable),
     };
     let gp = patient.registered_gp.as_ref().map(|g| g.agb);
-    let Ok(world) = world_for(
-        portal.0.directory.as_ref(),
-        caller.account.uzi,
-        Some((&id, gp)),
-    )
-    .await
-    else {
+    let Ok(world) = caller.world(&portal, Some((&id, gp))).await else {
         return refuse(&portal, &caller, &Refusal::Unavailable);
     };
     let now = portal.now();
@@ -1231,13 +1208,7 @@ pub(crate) async fn emergency(
         Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable),
     };
     // The start of the procedure is its own audit record, with the reason.
-    let permit_world = match world_for(
-        portal.0.directory.as_ref(),
-        caller.account.uzi,
-        Some((&id, gp)),
-    )
-    .await
-    {
+    let permit_world = match caller.world(&portal, Some((&id, gp))).await {
         Ok(w) => w,
         Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable),
     };
