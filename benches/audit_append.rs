@@ -25,8 +25,35 @@ use std::time::{Duration, Instant};
 use zvp_audit::event::AuditEvent;
 use zvp_audit::log::{FileLog, FileLogOptions};
 
+/// Event `i`: a GP reading a patient's record, as the portal writes it, with the parts that
+/// differ per request as random as they are in the portal (request id, certificate
+/// fingerprint, client address), so that compression in a backend gets no easier case than
+/// real events give it.
 fn event(i: usize) -> AuditEvent {
-    AuditEvent::example(i as u64)
+    let mut event = AuditEvent::example(i as u64);
+    let mut state = i as u64;
+    let mut hex = |bytes: usize| {
+        let mut out = String::with_capacity(2 * bytes);
+        for _ in 0..bytes / 8 {
+            // splitmix64: fixed per i, uniform over the bits.
+            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            out.push_str(&format!("{:016x}", z ^ (z >> 31)));
+        }
+        out
+    };
+    event.request_id = hex(16);
+    event.access_point.certificate_sha256 = Some(hex(32));
+    let ip = hex(8);
+    event.access_point.ip = Some(std::net::IpAddr::from([
+        10,
+        u8::from_str_radix(&ip[..2], 16).unwrap_or(0),
+        u8::from_str_radix(&ip[2..4], 16).unwrap_or(0),
+        u8::from_str_radix(&ip[4..6], 16).unwrap_or(0),
+    ]));
+    event
 }
 
 struct Result_ {
@@ -181,6 +208,19 @@ where
     })
 }
 
+/// The numbers of concurrent appenders measured: 1, 16 and 64, or those listed in
+/// `ZVP_BENCH_APPENDERS` (e.g. `64` alone, for profiling).
+fn appender_counts() -> Vec<usize> {
+    std::env::var("ZVP_BENCH_APPENDERS")
+        .ok()
+        .map(|list| {
+            list.split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .collect()
+        })
+        .unwrap_or_else(|| vec![1, 16, 64])
+}
+
 const PG: &str = "host=127.0.0.1 port=5432 user=postgres dbname=test";
 
 /// zvp's PostgreSQL log and the plain one-insert-per-transaction table, side by side.
@@ -199,7 +239,7 @@ fn postgres_rows(total: usize) {
         "| appenders | zvp PostgreSQL log appends/s | p50 | p99 | PostgreSQL insert-per-transaction appends/s | p50 | p99 | zvp / PostgreSQL |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    for appenders in [1usize, 16, 64] {
+    for appenders in appender_counts() {
         let n = if appenders == 1 { total / 3 } else { total };
         let schema = format!("zvp_bench_{appenders}");
         let log = runtime.block_on(async {

@@ -101,13 +101,10 @@ async fn concurrent_appends_share_transactions() {
     }
     seqs.sort_unstable();
     assert_eq!(seqs, (0..200).collect::<Vec<_>>());
-    // xmin is the inserting transaction: fewer transactions than appends.
+    // One row per batch, one batch per transaction: fewer transactions than appends.
     let transactions: i64 = sql()
         .await
-        .query_one(
-            "SELECT count(DISTINCT xmin::text) FROM zvp_pg_group.audit_records",
-            &[],
-        )
+        .query_one("SELECT count(*) FROM zvp_pg_group.audit_batches", &[])
         .await
         .unwrap()
         .get(0);
@@ -161,22 +158,20 @@ async fn tampering_in_the_database_is_found() {
     let check = || verify(&config, "zvp_pg_tamper", signer.verifier());
     assert_eq!(check().await.unwrap().records, 10);
 
-    // A changed event.
-    db.batch_execute(
-        "UPDATE zvp_pg_tamper.audit_records SET event = convert_to(replace(convert_from(event, 'UTF8'), 'user 3', 'user 4'), 'UTF8') WHERE seq = 3",
-    )
-    .await
-    .unwrap();
+    // A changed event (here each append was its own batch, so its own row).
+    let swap = |from: &str, to: &str| {
+        format!(
+            "UPDATE zvp_pg_tamper.audit_batches SET records = decode(replace(encode(records, 'hex'), \
+             encode('{from}', 'hex'), encode('{to}', 'hex')), 'hex') WHERE first_seq = 3"
+        )
+    };
+    db.batch_execute(&swap("user 3", "user 4")).await.unwrap();
     assert_eq!(check().await, Err(VerifyError::Chain { seq: 3 }));
-    db.batch_execute(
-        "UPDATE zvp_pg_tamper.audit_records SET event = convert_to(replace(convert_from(event, 'UTF8'), 'user 4', 'user 3'), 'UTF8') WHERE seq = 3",
-    )
-    .await
-    .unwrap();
+    db.batch_execute(&swap("user 4", "user 3")).await.unwrap();
     assert_eq!(check().await.unwrap().records, 10);
 
     // A deleted record.
-    db.batch_execute("DELETE FROM zvp_pg_tamper.audit_records WHERE seq = 4")
+    db.batch_execute("DELETE FROM zvp_pg_tamper.audit_batches WHERE first_seq = 4")
         .await
         .unwrap();
     assert_eq!(
@@ -188,7 +183,7 @@ async fn tampering_in_the_database_is_found() {
     );
 
     // Records removed from the end.
-    db.batch_execute("DELETE FROM zvp_pg_tamper.audit_records WHERE seq >= 4")
+    db.batch_execute("DELETE FROM zvp_pg_tamper.audit_batches WHERE first_seq >= 4")
         .await
         .unwrap();
     assert_eq!(
@@ -210,6 +205,159 @@ async fn tampering_in_the_database_is_found() {
         check().await,
         Err(VerifyError::Checkpoint { index: 0, .. })
     ));
+}
+
+/// Splits a batch row's bytes into its records (the layout documented in `zvp_audit::log::pg`:
+/// seq 8, salt 16, chain 32, event length 4 little-endian, event).
+fn split_records(mut bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut records = Vec::new();
+    while !bytes.is_empty() {
+        let length = u32::from_le_bytes(bytes[56..60].try_into().unwrap()) as usize;
+        let (record, rest) = bytes.split_at(60 + length);
+        records.push(record.to_vec());
+        bytes = rest;
+    }
+    records
+}
+
+/// Tampering inside a row that holds a batch of several records: every change is found and
+/// named by the record it hits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampering_inside_a_batch_is_found() {
+    let signer = signer();
+    let log = Arc::new(fresh("zvp_pg_batch_tamper").await);
+    let tasks: Vec<_> = (0..100)
+        .map(|i| {
+            let log = Arc::clone(&log);
+            tokio::spawn(async move { log.append(&event(i)).await.unwrap() })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    log.checkpoint(&signer, "zvp.test/audit").await.unwrap();
+    let db = sql().await;
+    let config = config();
+    let check = || verify(&config, "zvp_pg_batch_tamper", signer.verifier());
+    assert_eq!(check().await.unwrap().records, 100);
+
+    // The row with the most records (concurrent appends share batches; the group-commit
+    // test asserts that they do).
+    let row = db
+        .query_one(
+            "SELECT first_seq, count, records FROM zvp_pg_batch_tamper.audit_batches \
+             ORDER BY count DESC, first_seq LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    let (first, count, original): (i64, i32, Vec<u8>) = (row.get(0), row.get(1), row.get(2));
+    let first = u64::try_from(first).unwrap();
+    assert!(count >= 3, "the largest batch has {count} records");
+    let records = split_records(&original);
+    assert_eq!(records.len(), usize::try_from(count).unwrap());
+    let write = |bytes: Vec<u8>, count: i32| {
+        let db = &db;
+        async move {
+            db.execute(
+                "UPDATE zvp_pg_batch_tamper.audit_batches SET records = $1, count = $2 \
+                 WHERE first_seq = $3",
+                &[&bytes, &count, &i64::try_from(first).unwrap()],
+            )
+            .await
+            .unwrap();
+        }
+    };
+    let segment = "zvp_pg_batch_tamper.audit_batches".to_owned();
+
+    // One byte of the second record's event flipped.
+    let mut flipped = original.clone();
+    let at = records[0].len() + 60 + 5;
+    flipped[at] ^= 0x01;
+    write(flipped, count).await;
+    assert_eq!(check().await, Err(VerifyError::Chain { seq: first + 1 }));
+
+    // The second record dropped from the row (and the count made to match).
+    let dropped: Vec<u8> = [&records[..1], &records[2..]].concat().concat();
+    write(dropped, count - 1).await;
+    assert_eq!(
+        check().await,
+        Err(VerifyError::Sequence {
+            expected: first + 1,
+            found: first + 2
+        })
+    );
+
+    // The first record duplicated.
+    let duplicated: Vec<u8> = [&records[..1], &records[..]].concat().concat();
+    write(duplicated, count + 1).await;
+    assert_eq!(
+        check().await,
+        Err(VerifyError::Sequence {
+            expected: first + 1,
+            found: first
+        })
+    );
+
+    // The first two records swapped.
+    let swapped: Vec<u8> = [&records[1..2], &records[..1], &records[2..]]
+        .concat()
+        .concat();
+    write(swapped, count).await;
+    assert_eq!(
+        check().await,
+        Err(VerifyError::Sequence {
+            expected: first,
+            found: first + 1
+        })
+    );
+
+    // The row cut short in the middle of its last record.
+    let cut = original[..original.len() - 7].to_vec();
+    let last_offset = original.len() - records.last().unwrap().len();
+    write(cut, count).await;
+    assert_eq!(
+        check().await,
+        Err(VerifyError::Frame {
+            seq: first + u64::try_from(count).unwrap() - 1,
+            segment: segment.clone(),
+            offset: last_offset,
+        })
+    );
+
+    // The count raised over the records the row holds.
+    write(original.clone(), count + 1).await;
+    assert_eq!(
+        check().await,
+        Err(VerifyError::Frame {
+            seq: first,
+            segment,
+            offset: 0,
+        })
+    );
+
+    // Put back as it was, the log verifies again.
+    write(original, count).await;
+    assert_eq!(check().await.unwrap().records, 100);
+}
+
+/// A schema written in the one-row-per-record layout of earlier versions is refused, not
+/// joined by a second, empty log.
+#[tokio::test]
+async fn a_schema_in_the_old_layout_is_refused() {
+    sql()
+        .await
+        .batch_execute(
+            "DROP SCHEMA IF EXISTS zvp_pg_old CASCADE; CREATE SCHEMA zvp_pg_old; \
+             CREATE TABLE zvp_pg_old.audit_records (seq BIGINT PRIMARY KEY, event BYTEA);",
+        )
+        .await
+        .unwrap();
+    let error = PgLog::connect(&config(), "zvp_pg_old").await.unwrap_err();
+    assert!(
+        error.to_string().contains("one-row-per-record layout"),
+        "{error}"
+    );
 }
 
 #[tokio::test]

@@ -1,18 +1,30 @@
 //! The audit log in PostgreSQL (feature `postgres`), for several portal instances sharing one
 //! log.
 //!
+//! # Layout: one row per batch
+//!
+//! The appends that wait at the same moment go out together (group commit), and each such
+//! batch is stored as **one row** of `audit_batches (first_seq, count, records)`: `records` holds
+//! the batch's records one after the other, each as
+//! `seq (8 bytes LE) · salt (16) · chain hash (32) · event length (4 bytes LE) · event JSON`.
+//! One tuple, one index entry and one compressed value (lz4 where the server has it) per batch
+//! instead of per record: a commit of 64 audit records writes a few kilobytes of WAL rather than
+//! some forty, which is what a durable commit costs (see `benches/README.md`). Verification and
+//! reports read the rows in `first_seq` order and check every record as the file log's are
+//! checked; a row whose bytes do not split into exactly `count` records numbered from
+//! `first_seq` is reported as a damaged frame.
+//!
 //! # How the sequence and the chain stay consistent with several writers
 //!
 //! One row, `audit_head (next_seq, chain)`, holds the log's head. Every append batch is one
 //! statement, and so one transaction committed with `synchronous_commit = on`: it moves the
-//! head from the `(next_seq, chain)` this instance last saw *and* inserts the batch's records
+//! head from the `(next_seq, chain)` this instance last saw — both must match — *and* inserts the batch's row
 //! numbered and chained from there — both or neither (`WITH moved AS (UPDATE … WHERE
 //! next_seq = <seen>) INSERT … WHERE EXISTS (SELECT 1 FROM moved)`). If another instance moved
 //! the head first, the row lock makes this statement wait for that commit and then match
 //! nothing; the instance reads the new head and chains its batch again. So records are
 //! numbered without gaps and chained in commit order, whichever instance wrote them, with one
-//! round trip per batch. Within an instance, appends waiting at the same moment share one
-//! batch (group commit).
+//! round trip per batch.
 //!
 //! Checkpoints are signed inside the same lock, over the records committed so far, after
 //! checking that the tree extends the last stored checkpoint.
@@ -96,11 +108,10 @@ impl PgLog {
                      next_seq BIGINT NOT NULL,
                      chain BYTEA NOT NULL);
                  INSERT INTO {schema}.audit_head VALUES (1, 0, '\\x{start}') ON CONFLICT DO NOTHING;
-                 CREATE TABLE IF NOT EXISTS {schema}.audit_records (
-                     seq BIGINT PRIMARY KEY,
-                     salt BYTEA NOT NULL,
-                     chain BYTEA NOT NULL,
-                     event BYTEA NOT NULL);
+                 CREATE TABLE IF NOT EXISTS {schema}.audit_batches (
+                     first_seq BIGINT PRIMARY KEY,
+                     count INTEGER NOT NULL,
+                     records BYTEA NOT NULL);
                  CREATE TABLE IF NOT EXISTS {schema}.audit_checkpoints (
                      id BIGSERIAL PRIMARY KEY,
                      note TEXT NOT NULL);",
@@ -108,6 +119,29 @@ impl PgLog {
             ))
             .await
             .map_err(db)?;
+        // A schema written by the one-row-per-record layout of earlier versions is not read
+        // by this one; refuse it rather than start a second log beside it.
+        let old_layout: bool = reader
+            .query_one(
+                &format!("SELECT to_regclass('{schema}.audit_records') IS NOT NULL"),
+                &[],
+            )
+            .await
+            .map_err(db)?
+            .get(0);
+        if old_layout {
+            return Err(LogError::Io(format!(
+                "schema {schema} holds an audit log in the one-row-per-record layout \
+                 ({schema}.audit_records), which this version does not read"
+            )));
+        }
+        // lz4 compresses a batch's JSON faster than the default pglz; servers built without
+        // it keep pglz, which is correct too.
+        let _ = reader
+            .batch_execute(&format!(
+                "ALTER TABLE {schema}.audit_batches ALTER COLUMN records SET COMPRESSION lz4"
+            ))
+            .await;
         let writer = connect(config).await?;
         writer
             .batch_execute("SET synchronous_commit = on")
@@ -298,29 +332,35 @@ async fn read_records(
     };
     let rows = client
         .query(
-            &format!("SELECT seq, salt, chain, event FROM {schema}.audit_records ORDER BY seq"),
+            &format!(
+                "SELECT first_seq, count, records FROM {schema}.audit_batches ORDER BY first_seq"
+            ),
             &[],
         )
         .await
         .map_err(io)?;
     let mut check = ChainCheck::new();
     for row in rows {
-        let seq = u64::try_from(row.get::<_, i64>(0)).unwrap_or(u64::MAX);
-        let expected = check.leaves.len() as u64;
-        let damaged = || VerifyError::Frame {
-            seq: expected,
-            segment: format!("{schema}.audit_records"),
-            offset: 0,
-        };
-        let salt: [u8; 16] = row.get::<_, Vec<u8>>(1).try_into().map_err(|_| damaged())?;
-        let chain: Hash = row.get::<_, Vec<u8>>(2).try_into().map_err(|_| damaged())?;
-        check.push(&Record {
-            seq,
-            salt,
-            chain,
-            event: row.get(3),
-            pruned: None,
-        })?;
+        let first = u64::try_from(row.get::<_, i64>(0)).unwrap_or(u64::MAX);
+        let count = u64::try_from(row.get::<_, i32>(1)).unwrap_or(u64::MAX);
+        for record in BatchRecords::new(row.get(2)) {
+            let expected = check.leaves.len() as u64;
+            let record = record.map_err(|offset| VerifyError::Frame {
+                seq: expected,
+                segment: format!("{schema}.audit_batches"),
+                offset,
+            })?;
+            check.push(&record)?;
+        }
+        // A row's records must be the ones its key and count name.
+        let end = first.checked_add(count);
+        if end != Some(check.leaves.len() as u64) {
+            return Err(VerifyError::Frame {
+                seq: first,
+                segment: format!("{schema}.audit_batches"),
+                offset: 0,
+            });
+        }
     }
     let notes = if with_checkpoints {
         client
@@ -339,6 +379,78 @@ async fn read_records(
     Ok((check, notes))
 }
 
+/// The fixed part of a record in a batch row: seq, salt, chain hash, event length.
+const RECORD_HEADER: usize = 8 + 16 + 32 + 4;
+
+/// Appends one record to a batch row's bytes (the layout in the module documentation).
+fn put_record(out: &mut Vec<u8>, seq: u64, salt: &[u8; 16], chain: &Hash, event: &[u8]) {
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(salt);
+    out.extend_from_slice(chain);
+    // Events are at most MAX_EVENT_LEN bytes (checked in `append`), so the length fits.
+    out.extend_from_slice(&u32::try_from(event.len()).unwrap_or(u32::MAX).to_le_bytes());
+    out.extend_from_slice(event);
+}
+
+/// The records of one batch row, in order; a record that does not fit gives the byte offset
+/// where it starts, and ends the iteration.
+struct BatchRecords {
+    bytes: Vec<u8>,
+    offset: usize,
+    failed: bool,
+}
+
+impl BatchRecords {
+    fn new(bytes: Vec<u8>) -> Self {
+        Self {
+            bytes,
+            offset: 0,
+            failed: false,
+        }
+    }
+
+    fn read(&self) -> Option<(Record, usize)> {
+        let rest = self.bytes.get(self.offset..)?;
+        let (seq, rest) = rest.split_first_chunk::<8>()?;
+        let (salt, rest) = rest.split_first_chunk::<16>()?;
+        let (chain, rest) = rest.split_first_chunk::<32>()?;
+        let (length, rest) = rest.split_first_chunk::<4>()?;
+        let length = u32::from_le_bytes(*length) as usize;
+        if length > MAX_EVENT_LEN {
+            return None;
+        }
+        let event = rest.get(..length)?;
+        let record = Record {
+            seq: u64::from_le_bytes(*seq),
+            salt: *salt,
+            chain: *chain,
+            event: event.to_vec(),
+            pruned: None,
+        };
+        Some((record, RECORD_HEADER + length))
+    }
+}
+
+impl Iterator for BatchRecords {
+    type Item = Result<Record, usize>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed || self.offset >= self.bytes.len() {
+            return None;
+        }
+        match self.read() {
+            Some((record, used)) => {
+                self.offset += used;
+                Some(Ok(record))
+            }
+            None => {
+                self.failed = true;
+                Some(Err(self.offset))
+            }
+        }
+    }
+}
+
 /// The writer task: batches of appends, one statement (and so one transaction) each.
 async fn write_loop(
     client: Client,
@@ -351,10 +463,19 @@ async fn write_loop(
     let statement = client.prepare(&append_statement(&schema)).await.map_err(db);
     while let Some(first) = receiver.recv().await {
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match receiver.try_recv() {
-                Ok(request) => batch.push(request),
-                Err(_) => break,
+        // Take in what is waiting; then let the tasks that are ready to run (appenders just
+        // answered by the last batch) go first, and take in what they sent — until a turn
+        // brings nothing new. Without this, batches alternate between one append and all the
+        // others, and every other commit carries a single record.
+        let mut before = 0;
+        while batch.len() > before && batch.len() < MAX_BATCH {
+            before = batch.len();
+            tokio::task::yield_now().await;
+            while batch.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(request) => batch.push(request),
+                    Err(_) => break,
+                }
             }
         }
         let result = match &statement {
@@ -383,11 +504,10 @@ async fn write_loop(
 fn append_statement(schema: &str) -> String {
     format!(
         "WITH moved AS (
-             UPDATE {schema}.audit_head SET next_seq = $5, chain = $6
-             WHERE next_seq = $7 RETURNING 1)
-         INSERT INTO {schema}.audit_records (seq, salt, chain, event)
-         SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::BYTEA[], $4::BYTEA[])
-         WHERE EXISTS (SELECT 1 FROM moved)"
+             UPDATE {schema}.audit_head SET next_seq = $4, chain = $5
+             WHERE next_seq = $1 AND chain = $6 RETURNING 1)
+         INSERT INTO {schema}.audit_batches (first_seq, count, records)
+         SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM moved)"
     )
 }
 
@@ -407,16 +527,16 @@ async fn write_batch(
     head: &mut Option<(u64, Hash)>,
 ) -> Result<Vec<Receipt>, LogError> {
     use aws_lc_rs::rand::SecureRandom;
-    let mut salts = Vec::with_capacity(batch.len());
-    for _ in batch {
-        let mut salt = [0u8; 16];
-        random
-            .fill(&mut salt)
-            .map_err(|e| LogError::Io(e.to_string()))?;
-        salts.push(salt);
-    }
+    let mut salt_bytes = vec![0u8; 16 * batch.len()];
+    random
+        .fill(&mut salt_bytes)
+        .map_err(|e| LogError::Io(e.to_string()))?;
+    let salts: Vec<[u8; 16]> = salt_bytes
+        .chunks_exact(16)
+        .map(|c| c.try_into().unwrap_or([0; 16]))
+        .collect();
     for _ in 0..MAX_ATTEMPTS {
-        let (start, mut chain) = match *head {
+        let (start, previous) = match *head {
             Some(known) => known,
             None => {
                 let row = client
@@ -432,37 +552,35 @@ async fn write_batch(
                 (u64::try_from(row.get::<_, i64>(0)).map_err(db)?, chain)
             }
         };
-        let (mut seqs, mut salt_column, mut chains, mut events) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut chain = previous;
+        let size: usize = batch.iter().map(|r| RECORD_HEADER + r.event.len()).sum();
+        let mut records = Vec::with_capacity(size);
         let mut receipts = Vec::with_capacity(batch.len());
         for (offset, (request, salt)) in batch.iter().zip(&salts).enumerate() {
             let seq = start + offset as u64;
             let leaf = leaf_of(salt, &request.event);
             chain = chain_next(&chain, &leaf);
             receipts.push(Receipt { seq, leaf, chain });
-            seqs.push(i64::try_from(seq).map_err(db)?);
-            salt_column.push(salt.to_vec());
-            chains.push(chain.to_vec());
-            events.push(request.event.clone());
+            put_record(&mut records, seq, salt, &chain, &request.event);
         }
+        let count = i32::try_from(batch.len()).map_err(db)?;
         let next = i64::try_from(start + batch.len() as u64).map_err(db)?;
         let from = i64::try_from(start).map_err(db)?;
         let inserted = client
             .execute(
                 statement,
                 &[
-                    &seqs,
-                    &salt_column,
-                    &chains,
-                    &events,
-                    &next,
-                    &chain.to_vec(),
                     &from,
+                    &count,
+                    &records,
+                    &next,
+                    &chain.as_slice(),
+                    &previous.as_slice(),
                 ],
             )
             .await
             .map_err(db)?;
-        if inserted == batch.len() as u64 {
+        if inserted == 1 {
             *head = Some((start + batch.len() as u64, chain));
             return Ok(receipts);
         }
@@ -509,20 +627,24 @@ impl super::AuditLog for PgLog {
             .reader
             .query(
                 &format!(
-                    "SELECT seq, event FROM {}.audit_records ORDER BY seq",
+                    "SELECT records FROM {}.audit_batches ORDER BY first_seq",
                     self.schema
                 ),
                 &[],
             )
             .await
             .map_err(db)?;
-        rows.iter()
-            .map(|row| {
-                let seq = u64::try_from(row.get::<_, i64>(0)).map_err(db)?;
-                let event = serde_json::from_slice(row.get::<_, &[u8]>(1))
-                    .map_err(|e| LogError::Io(format!("record {seq}: {e}")))?;
-                Ok((seq, event))
-            })
-            .collect()
+        let mut events = Vec::new();
+        for row in rows {
+            for record in BatchRecords::new(row.get(0)) {
+                let record = record.map_err(|offset| {
+                    LogError::Io(format!("a damaged batch row (at byte {offset})"))
+                })?;
+                let event = serde_json::from_slice(&record.event)
+                    .map_err(|e| LogError::Io(format!("record {}: {e}", record.seq)))?;
+                events.push((record.seq, event));
+            }
+        }
+        Ok(events)
     }
 }
