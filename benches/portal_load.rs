@@ -46,6 +46,11 @@ struct Setup {
     patients: Vec<String>,
 }
 
+// The allocator the zvp-portal binary runs with (see its main.rs), so that the portal is
+// measured as it is deployed; the floor runs in the same process with the same allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -107,9 +112,13 @@ async fn get(sender: &mut Sender, cookie: &mut Option<String>, path: &str) -> u1
         *cookie = set.split(';').next().map(str::to_owned);
     }
     let status = response.status().as_u16();
-    let _ = response.into_body().collect().await.unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    BODY_BYTES.fetch_add(body.len() as u64, std::sync::atomic::Ordering::Relaxed);
     status
 }
+
+/// Response body bytes received, over all requests (for the average page size).
+static BODY_BYTES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Serves `router` over the portal's TLS setup on a free port.
 async fn start(setup: &Setup, router: Router) -> u16 {
@@ -462,6 +471,18 @@ fn main() {
         let _ = saturate(&setup, &[portal_port], Arc::clone(&start_page), 1).await;
         let _ = saturate(&setup, &[hello_port], Arc::clone(&hello_path), 1).await;
 
+        // ZVP_LOAD_ONLY=results: the results page alone, for profiling.
+        if std::env::var("ZVP_LOAD_ONLY").as_deref() == Ok("results") {
+            let floor = saturate(&setup, &[hello_port], Arc::clone(&hello_path), seconds).await;
+            row("TLS hello (floor)", &floor);
+            let before = BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed);
+            let run = saturate(&setup, &[portal_port], Arc::clone(&results), seconds).await;
+            row("portal results page", &run);
+            let bytes = BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed) - before;
+            println!("average page: {:.0} bytes", bytes as f64 / (run.per_second * seconds as f64));
+            println!("results page / floor: {:.1}%", 100.0 * run.per_second / floor.per_second);
+            return;
+        }
         println!("\n| saturation (closed loop) | requests/s | p50 | p99 | errors |\n|---|---|---|---|---|");
         let floor = saturate(&setup, &[hello_port], Arc::clone(&hello_path), seconds).await;
         row("TLS hello (floor)", &floor);

@@ -107,6 +107,17 @@ impl Rng {
     }
 }
 
+/// `value` rounded to `decimals` places, written with exactly that many (a lab value as a
+/// laboratory reports it).
+fn decimal(value: f64, decimals: usize) -> Option<Decimal> {
+    let places = u32::try_from(decimals).ok()?;
+    let scale = 10_i64.checked_pow(places)?;
+    // The values are lab values: far inside i64 once scaled.
+    #[expect(clippy::cast_possible_truncation, reason = "rounded, and small")]
+    let mantissa = (value * scale as f64).round() as i64;
+    Decimal::from_scaled(mantissa, places).ok()
+}
+
 const GIVEN_FEMALE: [&str; 14] = [
     "Anna",
     "Maria",
@@ -537,8 +548,8 @@ impl SyntheticEpd {
                             return None;
                         }
                         let value = rng.around(mean, spread).max(0.0);
-                        let value: Decimal = format!("{value:.decimals$}").parse().ok()?;
-                        let decimal = |v: f64| format!("{v:.decimals$}").parse::<Decimal>().ok();
+                        let value = decimal(value, decimals)?;
+                        let decimal = |v: f64| decimal(v, decimals);
                         let flag = match (low, high) {
                             (Some(l), _) if value.value() < l => Some(LabFlag::Low),
                             (_, Some(h)) if value.value() > h => Some(LabFlag::High),
@@ -1056,6 +1067,29 @@ mod tests {
     use chrono::Datelike;
 
     use super::*;
+
+    #[test]
+    fn lab_values_are_written_with_their_decimals() {
+        assert_eq!(decimal(8.25, 1).unwrap().as_str(), "8.3");
+        assert_eq!(decimal(0.04, 2).unwrap().as_str(), "0.04");
+        assert_eq!(decimal(0.0, 1).unwrap().as_str(), "0.0");
+        assert_eq!(decimal(90.4, 0).unwrap().as_str(), "90");
+        assert_eq!(decimal(-1.26, 1).unwrap().as_str(), "-1.3");
+        // Against the formatter, away from ties (where the two may round differently).
+        let mut rng = Rng(11);
+        for _ in 0..10_000 {
+            let value = rng.below(1_000_000) as f64 / 1_000.0 + 0.000_3;
+            for decimals in 0..3 {
+                let ours = decimal(value, decimals).unwrap();
+                assert_eq!(
+                    ours.as_str(),
+                    format!("{value:.decimals$}"),
+                    "{value} {decimals}"
+                );
+                assert_eq!(ours.value(), ours.as_str().parse::<f64>().unwrap());
+            }
+        }
+    }
 
     #[test]
     fn same_seed_same_hospital() {

@@ -175,6 +175,58 @@ impl Decimal {
     pub const fn value(&self) -> f64 {
         self.value
     }
+
+    /// The decimal `mantissa × 10^-places`, written with exactly `places` decimals: `(540, 2)`
+    /// is `5.40`, `(-7, 1)` is `-0.7`. For numbers computed rather than read (generated
+    /// data, conversions), without going through text.
+    ///
+    /// ```
+    /// use zvp_core::Decimal;
+    /// assert_eq!(Decimal::from_scaled(540, 2)?.as_str(), "5.40");
+    /// assert_eq!(Decimal::from_scaled(-7, 1)?.value(), -0.7);
+    /// # Ok::<(), zvp_core::RecordError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::InvalidDecimal`] when the result would be longer than
+    /// [`Decimal::MAX_LEN`] characters or `places` is above 15.
+    pub fn from_scaled(mantissa: i64, places: u32) -> Result<Self, RecordError> {
+        let too_long = || RecordError::InvalidDecimal(format!("{mantissa}e-{places}"));
+        // 10^15 and every |mantissa| below 2^53 are exact doubles, so the division below is
+        // the correctly rounded value of the text, as parsing it would give.
+        if places > 15 || mantissa.unsigned_abs() > 1 << 53 {
+            return Err(too_long());
+        }
+        let places = places as usize;
+        let mut reversed = [0u8; 24];
+        let mut len = 0;
+        let mut rest = mantissa.unsigned_abs();
+        for slot in &mut reversed {
+            if rest == 0 && len > places {
+                break;
+            }
+            *slot = b'0' + u8::try_from(rest % 10).unwrap_or(0);
+            rest /= 10;
+            len += 1;
+        }
+        let mut text = String::with_capacity(len + 2);
+        if mantissa < 0 {
+            text.push('-');
+        }
+        for (place, digit) in reversed.iter().take(len).enumerate().rev() {
+            text.push(char::from(*digit));
+            if place == places && places > 0 {
+                text.push('.');
+            }
+        }
+        if text.len() > Self::MAX_LEN {
+            return Err(too_long());
+        }
+        #[expect(clippy::cast_precision_loss, reason = "below 2^53: exact")]
+        let value = mantissa as f64 / 10_f64.powi(i32::try_from(places).unwrap_or(0));
+        Ok(Self { text, value })
+    }
 }
 
 impl FromStr for Decimal {
@@ -251,6 +303,31 @@ mod tests {
         assert!(err.to_string().starts_with("period: ends at"), "{err}");
         let open: Period = serde_json::from_str(r#"{"start":"2026-11-25T10:00:00Z"}"#).unwrap();
         assert_eq!(open, Period::open(at(10)));
+    }
+
+    proptest! {
+        #[test]
+        fn scaled_decimals_are_the_parsed_text(mantissa in -10_000_000_000i64..10_000_000_000, places in 0u32..8) {
+            let d = Decimal::from_scaled(mantissa, places).unwrap();
+            let parsed: Decimal = d.as_str().parse().unwrap();
+            prop_assert_eq!(&d, &parsed);
+            let digits = d.as_str().split_once('.').map_or(0, |(_, f)| f.len());
+            prop_assert_eq!(digits, places as usize);
+        }
+    }
+
+    #[test]
+    fn scaled_decimals_out_of_bounds_are_refused() {
+        assert!(matches!(
+            Decimal::from_scaled(1, 16),
+            Err(RecordError::InvalidDecimal(_))
+        ));
+        assert!(matches!(
+            Decimal::from_scaled(i64::MIN, 0),
+            Err(RecordError::InvalidDecimal(_))
+        ));
+        assert_eq!(Decimal::from_scaled(0, 0).unwrap().as_str(), "0");
+        assert_eq!(Decimal::from_scaled(5, 3).unwrap().as_str(), "0.005");
     }
 
     #[test]

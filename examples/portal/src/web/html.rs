@@ -19,27 +19,39 @@ pub(crate) fn escape(text: &str) -> String {
 
 /// Appends `text` to `out`, escaped; runs without special characters are copied whole.
 fn escape_into(out: &mut String, text: &str) {
-    let mut rest = text;
-    while let Some(at) = rest.find(['&', '<', '>', '"', '\'']) {
-        let (plain, special) = rest.split_at(at);
-        out.push_str(plain);
-        let mut chars = special.chars();
-        out.push_str(match chars.next() {
-            Some('&') => "&amp;",
-            Some('<') => "&lt;",
-            Some('>') => "&gt;",
-            Some('"') => "&quot;",
-            _ => "&#39;",
-        });
-        rest = chars.as_str();
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    // The special characters are ASCII, so every position found is a char boundary.
+    for (at, byte) in bytes.iter().enumerate() {
+        let replacement = match byte {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        out.push_str(text.get(start..at).unwrap_or_default());
+        out.push_str(replacement);
+        start = at + 1;
     }
-    out.push_str(rest);
+    out.push_str(text.get(start..).unwrap_or_default());
 }
 
 impl Html {
     /// Empty.
     pub(crate) fn new() -> Self {
         Self(String::new())
+    }
+
+    /// Empty, with room for `bytes` (a whole page, to grow it without copying).
+    pub(crate) fn with_capacity(bytes: usize) -> Self {
+        Self(String::with_capacity(bytes))
+    }
+
+    /// Its length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
     }
 
     /// Appends static markup.
@@ -115,6 +127,13 @@ mod tests {
             h.into_string(),
             "<p>&lt;script&gt;alert(&#39;x&#39;) &amp; &quot;y&quot;&lt;/script&gt;</p>"
         );
+    }
+
+    #[test]
+    fn text_without_special_characters_and_at_the_ends_is_kept() {
+        let mut h = Html::new();
+        h.text("").text("gewoon").text("&").text("é<ü>\u{1F600}'");
+        assert_eq!(h.into_string(), "gewoon&amp;é&lt;ü&gt;\u{1F600}&#39;");
     }
 
     #[test]

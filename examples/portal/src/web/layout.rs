@@ -62,7 +62,7 @@ pub(crate) fn page(
     now: DateTime<Utc>,
     body: &Html,
 ) -> String {
-    let mut h = Html::new();
+    let mut h = Html::with_capacity(body.len() + 2048);
     h.markup("<!DOCTYPE html>\n<html lang=\"nl\"><head><meta charset=\"utf-8\">")
         .markup("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
         .markup("<title>")
@@ -108,7 +108,16 @@ pub(crate) fn page(
 /// A date and time as the users read them: `25-11-2026 09:00` in Dutch local time
 /// (Europe/Amsterdam: UTC+1, UTC+2 in summer time).
 pub(crate) fn dutch_time(t: DateTime<Utc>) -> String {
-    amsterdam(t).format("%d-%m-%Y %H:%M").to_string()
+    use chrono::{Datelike as _, Timelike as _};
+    let local = amsterdam(t);
+    format!(
+        "{:02}-{:02}-{:04} {:02}:{:02}",
+        local.day(),
+        local.month(),
+        local.year(),
+        local.hour(),
+        local.minute()
+    )
 }
 
 /// A date as the users read them.

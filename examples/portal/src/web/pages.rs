@@ -398,7 +398,8 @@ async fn patient_header(
     patient: &Patient,
     permit: &Permit,
 ) -> Html {
-    let mut h = Html::new();
+    // The header starts every patient page: room for the page that follows it.
+    let mut h = Html::with_capacity(16 * 1024);
     h.markup("<h1>")
         .text(&patient.name.to_string())
         .markup("</h1>");
@@ -881,17 +882,19 @@ pub(crate) async fn results(
 }
 
 /// A lab value as shown (`<5.0`, with the comparator) and its unit.
-fn value_and_unit(value: &ObservationValue) -> (String, &str) {
+fn value_and_unit(value: &ObservationValue) -> (std::borrow::Cow<'_, str>, &str) {
     match value {
         ObservationValue::Quantity {
-            comparator,
+            comparator: None,
             value,
             unit,
-        } => (
-            format!("{}{value}", comparator.map(|c| c.symbol()).unwrap_or("")),
-            unit.as_str(),
-        ),
-        ObservationValue::Text(t) => (t.clone(), ""),
+        } => (value.as_str().into(), unit.as_str()),
+        ObservationValue::Quantity {
+            comparator: Some(c),
+            value,
+            unit,
+        } => (format!("{}{value}", c.symbol()).into(), unit.as_str()),
+        ObservationValue::Text(t) => (t.as_str().into(), ""),
     }
 }
 
