@@ -471,16 +471,23 @@ fn main() {
         let _ = saturate(&setup, &[portal_port], Arc::clone(&start_page), 1).await;
         let _ = saturate(&setup, &[hello_port], Arc::clone(&hello_path), 1).await;
 
-        // ZVP_LOAD_ONLY=results: the results page alone, for profiling.
-        if std::env::var("ZVP_LOAD_ONLY").as_deref() == Ok("results") {
+        // ZVP_LOAD_ONLY=results (or =start): the floor and that page alone, at saturation and
+        // at half of its peak, for profiling.
+        if let Ok(only) = std::env::var("ZVP_LOAD_ONLY") {
+            let paths = if only == "start" { Arc::clone(&start_page) } else { Arc::clone(&results) };
             let floor = saturate(&setup, &[hello_port], Arc::clone(&hello_path), seconds).await;
             row("TLS hello (floor)", &floor);
             let before = BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed);
-            let run = saturate(&setup, &[portal_port], Arc::clone(&results), seconds).await;
-            row("portal results page", &run);
+            let run = saturate(&setup, &[portal_port], Arc::clone(&paths), seconds).await;
+            row(&format!("portal {only} page"), &run);
             let bytes = BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed) - before;
-            println!("average page: {:.0} bytes", bytes as f64 / (run.per_second * seconds as f64));
-            println!("results page / floor: {:.1}%", 100.0 * run.per_second / floor.per_second);
+            println!(
+                "average page: {:.0} bytes; page / floor: {:.1}%",
+                bytes as f64 / (run.per_second * seconds as f64),
+                100.0 * run.per_second / floor.per_second
+            );
+            let half = paced(&setup, portal_port, paths, run.per_second / 2.0, seconds).await;
+            row("at half of peak", &half);
             return;
         }
         println!("\n| saturation (closed loop) | requests/s | p50 | p99 | errors |\n|---|---|---|---|---|");

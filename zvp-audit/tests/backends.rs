@@ -94,6 +94,21 @@ async fn behaves(log: Arc<dyn AuditLog>) {
     assert_eq!(first_fifty, (0..50).map(event).collect::<Vec<_>>());
     assert_eq!(events[55].1, event(55));
     assert_eq!(events[59].1, event(59));
+
+    // Several events at once: numbered in the order given, each read back under its number.
+    let list: Vec<AuditEvent> = (60..75).map(event).collect();
+    let receipts = log.append_all(&list).await.unwrap();
+    assert_eq!(
+        receipts.iter().map(|r| r.seq()).collect::<Vec<_>>(),
+        (60..75).collect::<Vec<_>>()
+    );
+    assert_eq!(log.size().await.unwrap(), 75);
+    let events = log.events().await.unwrap();
+    assert_eq!(
+        events[60..].iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(),
+        list
+    );
+    assert_eq!(log.append_all(&[]).await.unwrap(), Vec::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -53,6 +53,18 @@ pub trait AuditLog: Send + Sync {
     /// the receipt in hand (G1).
     async fn append(&self, event: &AuditEvent) -> Result<Receipt, LogError>;
 
+    /// Appends several events at once (the patients of one list); returns when all are
+    /// durable, with their receipts in the order given. The backends hand them to their
+    /// writer together, so they share one group commit. The first error is returned; events
+    /// before it may be durable.
+    async fn append_all(&self, events: &[AuditEvent]) -> Result<Vec<Receipt>, LogError> {
+        let mut receipts = Vec::with_capacity(events.len());
+        for event in events {
+            receipts.push(self.append(event).await?);
+        }
+        Ok(receipts)
+    }
+
     /// The number of durable records.
     async fn size(&self) -> Result<u64, LogError>;
 
@@ -76,6 +88,10 @@ pub trait AuditLog: Send + Sync {
 impl AuditLog for FileLog {
     async fn append(&self, event: &AuditEvent) -> Result<Receipt, LogError> {
         FileLog::append(self, event).await
+    }
+
+    async fn append_all(&self, events: &[AuditEvent]) -> Result<Vec<Receipt>, LogError> {
+        FileLog::append_all(self, events).await
     }
 
     async fn size(&self) -> Result<u64, LogError> {
@@ -331,6 +347,24 @@ impl FileLog {
     pub async fn append(&self, event: &AuditEvent) -> Result<Receipt, LogError> {
         let receiver = self.submit(event)?;
         receiver.await.map_err(|_| LogError::Stopped)?
+    }
+
+    /// Appends several events, handed to the writer together (one batch, one sync, as long
+    /// as it has room); returns when all are durable, with their receipts in order.
+    ///
+    /// # Errors
+    ///
+    /// As [`append`](Self::append), the first that occurred.
+    pub async fn append_all(&self, events: &[AuditEvent]) -> Result<Vec<Receipt>, LogError> {
+        let receivers = events
+            .iter()
+            .map(|event| self.submit(event))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut receipts = Vec::with_capacity(receivers.len());
+        for receiver in receivers {
+            receipts.push(receiver.await.map_err(|_| LogError::Stopped)??);
+        }
+        Ok(receipts)
     }
 
     /// [`append`](Self::append) for callers outside an async runtime.

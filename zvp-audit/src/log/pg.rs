@@ -163,6 +163,33 @@ impl PgLog {
     ///
     /// [`LogError::Event`], [`LogError::Io`], [`LogError::Stopped`].
     pub async fn append(&self, event: &AuditEvent) -> Result<Receipt, LogError> {
+        let receiver = self.submit(event)?;
+        receiver.await.map_err(|_| LogError::Stopped)?
+    }
+
+    /// Appends several events, handed to the writer together (one transaction as long as
+    /// the batch has room); returns when all have committed, with their receipts in order.
+    ///
+    /// # Errors
+    ///
+    /// As [`append`](Self::append), the first that occurred.
+    pub async fn append_all(&self, events: &[AuditEvent]) -> Result<Vec<Receipt>, LogError> {
+        let receivers = events
+            .iter()
+            .map(|event| self.submit(event))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut receipts = Vec::with_capacity(receivers.len());
+        for receiver in receivers {
+            receipts.push(receiver.await.map_err(|_| LogError::Stopped)??);
+        }
+        Ok(receipts)
+    }
+
+    /// Hands an event to the writer.
+    fn submit(
+        &self,
+        event: &AuditEvent,
+    ) -> Result<oneshot::Receiver<Result<Receipt, LogError>>, LogError> {
         let event = serde_json::to_vec(event).map_err(|e| LogError::Event(e.to_string()))?;
         if event.len() > MAX_EVENT_LEN {
             return Err(LogError::Event(format!(
@@ -174,7 +201,7 @@ impl PgLog {
         self.sender
             .send(Request { event, reply })
             .map_err(|_| LogError::Stopped)?;
-        receiver.await.map_err(|_| LogError::Stopped)?
+        Ok(receiver)
     }
 
     /// The number of committed records (by every instance).
@@ -600,6 +627,10 @@ fn hex(bytes: &[u8]) -> String {
 impl super::AuditLog for PgLog {
     async fn append(&self, event: &AuditEvent) -> Result<Receipt, LogError> {
         PgLog::append(self, event).await
+    }
+
+    async fn append_all(&self, events: &[AuditEvent]) -> Result<Vec<Receipt>, LogError> {
+        PgLog::append_all(self, events).await
     }
 
     async fn size(&self) -> Result<u64, LogError> {

@@ -510,6 +510,17 @@ async fn authenticate(State(portal): State<Portal>, request: Request, next: Next
     response
 }
 
+/// The refusal when the audit log cannot take a record, with one line on standard error for
+/// the operators (the reference the user sees, the log's error; never patient data).
+fn audit_unavailable(caller: &Caller, error: &zvp_audit::log::LogError) -> Refusal {
+    eprintln!(
+        "{{\"event\":\"audit-unavailable\",\"reference\":\"{}\",\"error\":\"{}\"}}",
+        reference(&caller.request_id),
+        html::escape(&error.to_string())
+    );
+    Refusal::Unavailable
+}
+
 /// One line on standard error for a refusal: the reference number the user sees, the code,
 /// and the UZI number when known — never patient data.
 fn log_refusal(request_id: &str, code: &str, uzi: Option<&str>) {
@@ -808,14 +819,11 @@ impl Portal {
         disclosure: Disclosure<'_>,
     ) -> Result<Receipt, Refusal> {
         let event = self.event(caller, EventType::PatientRecord, Some(&disclosure));
-        self.0.audit.append(&event).await.map_err(|e| {
-            eprintln!(
-                "{{\"event\":\"audit-unavailable\",\"reference\":\"{}\",\"error\":\"{}\"}}",
-                reference(&caller.request_id),
-                html::escape(&e.to_string())
-            );
-            Refusal::Unavailable
-        })
+        self.0
+            .audit
+            .append(&event)
+            .await
+            .map_err(|e| audit_unavailable(caller, &e))
     }
 
     /// Writes the audit records of several disclosures at once (they share the log's group
@@ -825,21 +833,15 @@ impl Portal {
         caller: &Caller,
         disclosures: Vec<Disclosure<'_>>,
     ) -> Result<Vec<Receipt>, Refusal> {
-        let mut tasks = tokio::task::JoinSet::new();
-        for (n, d) in disclosures.iter().enumerate() {
-            let event = self.event(caller, EventType::PatientRecord, Some(d));
-            let audit = Arc::clone(&self.0.audit);
-            tasks.spawn(async move { (n, audit.append(&event).await) });
-        }
-        let mut receipts = Vec::with_capacity(disclosures.len());
-        while let Some(joined) = tasks.join_next().await {
-            match joined {
-                Ok((n, Ok(receipt))) => receipts.push((n, receipt)),
-                _ => return Err(Refusal::Unavailable),
-            }
-        }
-        receipts.sort_by_key(|(n, _)| *n);
-        Ok(receipts.into_iter().map(|(_, r)| r).collect())
+        let events: Vec<AuditEvent> = disclosures
+            .iter()
+            .map(|d| self.event(caller, EventType::PatientRecord, Some(d)))
+            .collect();
+        self.0
+            .audit
+            .append_all(&events)
+            .await
+            .map_err(|e| audit_unavailable(caller, &e))
     }
 
     /// Writes an audit record that discloses no patient data (administration, the log's own
@@ -866,7 +868,7 @@ impl Portal {
             .audit
             .append(&event)
             .await
-            .map_err(|_| Refusal::Unavailable)
+            .map_err(|e| audit_unavailable(caller, &e))
     }
 
     fn event(
