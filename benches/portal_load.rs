@@ -488,6 +488,8 @@ fn main() {
             );
             let half = paced(&setup, portal_port, paths, run.per_second / 2.0, seconds).await;
             row("at half of peak", &half);
+            let hello = paced(&setup, hello_port, Arc::clone(&hello_path), run.per_second / 2.0, seconds).await;
+            row("TLS hello at the same rate", &hello);
             return;
         }
         println!("\n| saturation (closed loop) | requests/s | p50 | p99 | errors |\n|---|---|---|---|---|");

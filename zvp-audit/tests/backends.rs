@@ -105,7 +105,10 @@ async fn behaves(log: Arc<dyn AuditLog>) {
     assert_eq!(log.size().await.unwrap(), 75);
     let events = log.events().await.unwrap();
     assert_eq!(
-        events[60..].iter().map(|(_, e)| e.clone()).collect::<Vec<_>>(),
+        events[60..]
+            .iter()
+            .map(|(_, e)| e.clone())
+            .collect::<Vec<_>>(),
         list
     );
     assert_eq!(log.append_all(&[]).await.unwrap(), Vec::new());

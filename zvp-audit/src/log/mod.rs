@@ -214,10 +214,62 @@ impl Default for FileLogOptions {
     }
 }
 
+/// The leaf hashes of the durable records, in chunks of fixed size: appending never moves
+/// what is stored (a single vector would copy all of it each time it grows, and the writer —
+/// so every append waiting — would stand still meanwhile: tens of milliseconds once a log
+/// has a million records).
+#[derive(Debug, Default)]
+struct Leaves {
+    chunks: Vec<Vec<Hash>>,
+    len: usize,
+}
+
+impl Leaves {
+    /// Leaves per chunk (2 MiB of hashes).
+    const CHUNK: usize = 1 << 16;
+
+    fn from_vec(leaves: Vec<Hash>) -> Self {
+        let mut all = Self::default();
+        all.extend(leaves);
+        all
+    }
+
+    const fn len(&self) -> usize {
+        self.len
+    }
+
+    fn extend(&mut self, leaves: impl IntoIterator<Item = Hash>) {
+        for leaf in leaves {
+            let full = self.chunks.last().is_none_or(|c| c.len() == Self::CHUNK);
+            if full {
+                self.chunks.push(Vec::with_capacity(Self::CHUNK));
+            }
+            if let Some(chunk) = self.chunks.last_mut() {
+                chunk.push(leaf);
+                self.len += 1;
+            }
+        }
+    }
+
+    /// A copy of the first `n` leaves (all of them if there are fewer), for the Merkle
+    /// computations, which are done on the copy outside the lock.
+    fn prefix(&self, n: usize) -> Vec<Hash> {
+        let mut out = Vec::with_capacity(n.min(self.len));
+        for chunk in &self.chunks {
+            let want = n - out.len();
+            if want == 0 {
+                break;
+            }
+            out.extend_from_slice(chunk.get(..want.min(chunk.len())).unwrap_or_default());
+        }
+        out
+    }
+}
+
 /// The tree as the writer has made it durable.
 #[derive(Debug)]
 struct Tree {
-    leaves: Vec<Hash>,
+    leaves: Leaves,
     last_checkpoint: Option<(u64, Hash)>,
 }
 
@@ -231,6 +283,7 @@ struct Request {
 #[derive(Debug)]
 pub struct FileLog {
     dir: PathBuf,
+    checkpointing: Mutex<()>,
     sender: Mutex<Option<Sender<Request>>>,
     tree: Arc<Mutex<Tree>>,
     syncs: Arc<AtomicU64>,
@@ -307,7 +360,7 @@ impl FileLog {
         }
         sync_dir(dir)?;
         let tree = Arc::new(Mutex::new(Tree {
-            leaves: scanned.leaves,
+            leaves: Leaves::from_vec(scanned.leaves),
             last_checkpoint,
         }));
         let (sender, receiver) = mpsc::channel();
@@ -329,6 +382,7 @@ impl FileLog {
             .map_err(io)?;
         Ok(Self {
             dir: dir.to_path_buf(),
+            checkpointing: Mutex::new(()),
             sender: Mutex::new(Some(sender)),
             tree,
             syncs,
@@ -414,16 +468,17 @@ impl FileLog {
     ///
     /// [`LogError::Proof`] when the log has fewer records.
     pub fn root(&self, size: u64) -> Result<Hash, LogError> {
-        let tree = self.tree()?;
-        let leaves = tree
-            .leaves
-            .get(..usize::try_from(size).unwrap_or(usize::MAX))
-            .ok_or(merkle::ProofError::SizeOutOfRange {
+        let wanted = usize::try_from(size).unwrap_or(usize::MAX);
+        let leaves = self.tree()?.leaves.prefix(wanted);
+        if leaves.len() < wanted {
+            return Err(merkle::ProofError::SizeOutOfRange {
                 first: 0,
-                second: size as usize,
-                available: tree.leaves.len(),
-            })?;
-        Ok(merkle::root(leaves))
+                second: wanted,
+                available: leaves.len(),
+            }
+            .into());
+        }
+        Ok(merkle::root(&leaves))
     }
 
     /// The inclusion proof of record `seq` in the tree of `size` records.
@@ -432,9 +487,9 @@ impl FileLog {
     ///
     /// [`LogError::Proof`].
     pub fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<Hash>, LogError> {
-        let tree = self.tree()?;
+        let leaves = self.tree()?.leaves.prefix(usize::MAX);
         Ok(merkle::inclusion_proof(
-            &tree.leaves,
+            &leaves,
             seq as usize,
             size as usize,
         )?)
@@ -446,9 +501,9 @@ impl FileLog {
     ///
     /// [`LogError::Proof`].
     pub fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, LogError> {
-        let tree = self.tree()?;
+        let leaves = self.tree()?.leaves.prefix(usize::MAX);
         Ok(merkle::consistency_proof(
-            &tree.leaves,
+            &leaves,
             first as usize,
             second as usize,
         )?)
@@ -462,11 +517,17 @@ impl FileLog {
     /// [`LogError::Io`]; [`LogError::ShorterThanCheckpoint`] if the tree does not extend the
     /// last checkpoint (which would mean records vanished).
     pub fn checkpoint(&self, signer: &CheckpointSigner, origin: &str) -> Result<String, LogError> {
-        let mut tree = self.tree()?;
-        let size = tree.leaves.len() as u64;
-        let root = merkle::root(&tree.leaves);
-        if let Some((last_size, last_root)) = tree.last_checkpoint {
-            let prefix = tree.leaves.get(..last_size as usize);
+        // One checkpoint at a time; the tree's lock only while its leaves are copied, so
+        // appends go on while the roots are computed.
+        let _one = self.checkpointing.lock().map_err(|_| LogError::Stopped)?;
+        let (leaves, last) = {
+            let tree = self.tree()?;
+            (tree.leaves.prefix(usize::MAX), tree.last_checkpoint)
+        };
+        let size = leaves.len() as u64;
+        let root = merkle::root(&leaves);
+        if let Some((last_size, last_root)) = last {
+            let prefix = leaves.get(..last_size as usize);
             if last_size > size || prefix.map(merkle::root) != Some(last_root) {
                 return Err(LogError::ShorterThanCheckpoint {
                     records: size,
@@ -487,7 +548,7 @@ impl FileLog {
         file.write_all(&frame(note.as_bytes())).map_err(io)?;
         file.sync_data().map_err(io)?;
         sync_dir(&self.dir)?;
-        tree.last_checkpoint = Some((size, root));
+        self.tree()?.last_checkpoint = Some((size, root));
         Ok(note)
     }
 
@@ -756,4 +817,28 @@ pub fn read_events(dir: &Path) -> Result<Vec<(u64, AuditEvent)>, VerifyError> {
                 })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaf(i: usize) -> Hash {
+        let mut h = [0u8; 32];
+        h[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        h
+    }
+
+    #[test]
+    fn leaves_keep_their_order_across_chunks() {
+        let n = Leaves::CHUNK * 2 + 3;
+        let mut leaves = Leaves::from_vec((0..10).map(leaf).collect());
+        leaves.extend((10..n).map(leaf));
+        assert_eq!(leaves.len(), n);
+        assert_eq!(leaves.chunks.len(), 3);
+        let all = leaves.prefix(usize::MAX);
+        assert_eq!(all, (0..n).map(leaf).collect::<Vec<_>>());
+        assert_eq!(leaves.prefix(Leaves::CHUNK + 1), all[..=Leaves::CHUNK]);
+        assert_eq!(leaves.prefix(0), Vec::<Hash>::new());
+    }
 }
