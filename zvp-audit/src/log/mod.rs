@@ -414,11 +414,7 @@ impl FileLog {
             .iter()
             .map(|event| self.submit(event))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut receipts = Vec::with_capacity(receivers.len());
-        for receiver in receivers {
-            receipts.push(receiver.await.map_err(|_| LogError::Stopped)??);
-        }
-        Ok(receipts)
+        receive_all(receivers).await
     }
 
     /// [`append`](Self::append) for callers outside an async runtime.
@@ -436,13 +432,7 @@ impl FileLog {
         &self,
         event: &AuditEvent,
     ) -> Result<tokio::sync::oneshot::Receiver<Result<Receipt, LogError>>, LogError> {
-        let event = serde_json::to_vec(event).map_err(|e| LogError::Event(e.to_string()))?;
-        if event.len() > MAX_EVENT_LEN {
-            return Err(LogError::Event(format!(
-                "{} bytes, at most {MAX_EVENT_LEN}",
-                event.len()
-            )));
-        }
+        let event = encode(event)?;
         let (reply, receiver) = tokio::sync::oneshot::channel();
         let sender = self.sender.lock().map_err(|_| LogError::Stopped)?;
         sender
@@ -758,6 +748,29 @@ impl Writer {
         self.segment_length += bytes.len() as u64;
         Ok(())
     }
+}
+
+/// An event as a record holds it: its JSON, refused when longer than [`MAX_EVENT_LEN`].
+pub(crate) fn encode(event: &AuditEvent) -> Result<Vec<u8>, LogError> {
+    let json = serde_json::to_vec(event).map_err(|e| LogError::Event(e.to_string()))?;
+    if json.len() > MAX_EVENT_LEN {
+        return Err(LogError::Event(format!(
+            "{} bytes, at most {MAX_EVENT_LEN}",
+            json.len()
+        )));
+    }
+    Ok(json)
+}
+
+/// The writer's answers to appends handed to it together, in order; the first error.
+pub(crate) async fn receive_all(
+    receivers: Vec<tokio::sync::oneshot::Receiver<Result<Receipt, LogError>>>,
+) -> Result<Vec<Receipt>, LogError> {
+    let mut receipts = Vec::with_capacity(receivers.len());
+    for receiver in receivers {
+        receipts.push(receiver.await.map_err(|_| LogError::Stopped)??);
+    }
+    Ok(receipts)
 }
 
 /// fsyncs a directory, so that a new file in it survives a crash.

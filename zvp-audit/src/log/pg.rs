@@ -178,11 +178,7 @@ impl PgLog {
             .iter()
             .map(|event| self.submit(event))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut receipts = Vec::with_capacity(receivers.len());
-        for receiver in receivers {
-            receipts.push(receiver.await.map_err(|_| LogError::Stopped)??);
-        }
-        Ok(receipts)
+        super::receive_all(receivers).await
     }
 
     /// Hands an event to the writer.
@@ -190,13 +186,7 @@ impl PgLog {
         &self,
         event: &AuditEvent,
     ) -> Result<oneshot::Receiver<Result<Receipt, LogError>>, LogError> {
-        let event = serde_json::to_vec(event).map_err(|e| LogError::Event(e.to_string()))?;
-        if event.len() > MAX_EVENT_LEN {
-            return Err(LogError::Event(format!(
-                "{} bytes, at most {MAX_EVENT_LEN}",
-                event.len()
-            )));
-        }
+        let event = super::encode(event)?;
         let (reply, receiver) = oneshot::channel();
         self.sender
             .send(Request { event, reply })
