@@ -4,6 +4,14 @@
 //! The table keeps the SHA-256 of the session id (the cookie), never the id itself, so a copy
 //! of the database opens no session. Sessions past their idle or absolute timeout are deleted
 //! when a new one starts.
+//!
+//! The sessions' connection commits asynchronously (`synchronous_commit = off`): a request
+//! moves its session on without waiting for a WAL flush. What a crash of the database can
+//! lose is the last fraction of a second of that: a session that started (the card logs in
+//! again, without a question), a `last_seen` (the session ends that much earlier), or the
+//! deletion of a session that had ended (it is found ended again). Nothing it could lose lets
+//! a session continue that should not; the audit log, which must not lose a record, commits
+//! synchronously on its own connection.
 
 use std::sync::Arc;
 
@@ -20,6 +28,9 @@ pub struct PgSessions {
     client: Arc<Client>,
     schema: Arc<str>,
     timeouts: Timeouts,
+    /// Moves a session that continues on, and hands its CSRF token back: the one statement of
+    /// an ordinary request (prepared once, so one round trip).
+    touch: tokio_postgres::Statement,
 }
 
 fn db(e: impl std::fmt::Display) -> SessionError {
@@ -81,10 +92,24 @@ impl PgSessions {
         .await
         .map_err(db)?;
         tx.commit().await.map_err(db)?;
+        client
+            .batch_execute("SET synchronous_commit = off")
+            .await
+            .map_err(db)?;
+        // The conditions are those of `ended`: the same certificate, within both timeouts.
+        let touch = client
+            .prepare(&format!(
+                "UPDATE {schema}.sessions SET last_seen = GREATEST(last_seen, $2)
+                 WHERE id_sha256 = $1 AND certificate = $3 AND started > $4 AND last_seen > $5
+                 RETURNING csrf"
+            ))
+            .await
+            .map_err(db)?;
         Ok(Self {
             client: Arc::new(client),
             schema: schema.into(),
             timeouts,
+            touch,
         })
     }
 }
@@ -104,6 +129,27 @@ impl SessionStore for PgSessions {
         };
         let schema = &self.schema;
         let key = hash(id);
+        // An ordinary request: the session continues; one statement moves it on.
+        let touched = self
+            .client
+            .query_opt(
+                &self.touch,
+                &[
+                    &key,
+                    &now,
+                    &certificate,
+                    &(now - timeouts.absolute),
+                    &(now - timeouts.idle),
+                ],
+            )
+            .await
+            .map_err(db)?;
+        if let Some(row) = touched {
+            let csrf: String = row.get(0);
+            return Ok(Ok((Session::new(csrf.into(), false), None)));
+        }
+        // Otherwise find out why it does not continue (or, if another instance moved it on in
+        // between, continue after all).
         let row = self
             .client
             .query_opt(

@@ -1,0 +1,119 @@
+//! Both session stores — in the instance and in PostgreSQL (127.0.0.1:5432, trust auth;
+//! `ZVP_TEST_PG` overrides) — end a session for the same reasons at the same moments.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation should panic"
+)]
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use zvp_portal::pg::PgSessions;
+use zvp_portal::{Ended, MemorySessions, SessionStore, Timeouts};
+
+fn config() -> String {
+    std::env::var("ZVP_TEST_PG")
+        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=test".to_owned())
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 26, 8, 0, 0).unwrap()
+}
+
+const TIMEOUTS: Timeouts = Timeouts {
+    idle: Duration::minutes(15),
+    absolute: Duration::hours(10),
+};
+
+/// What every store must do. `certificate` differs per store so that runs do not meet.
+async fn behaves(store: &dyn SessionStore) {
+    let card = "aa".repeat(32);
+    let other = "bb".repeat(32);
+    let resume = |cookie: String, certificate: String, at: DateTime<Utc>| async move {
+        store
+            .resume(Some(&cookie), &certificate, at, TIMEOUTS)
+            .await
+            .unwrap()
+            .map(|(_, new_cookie)| new_cookie)
+    };
+
+    // A session continues within the idle timeout, and every request moves it on.
+    let (session, cookie) = store.start(&card, t0()).await.unwrap();
+    drop(session);
+    assert_eq!(
+        resume(cookie.clone(), card.clone(), t0() + Duration::minutes(10)).await,
+        Ok(None)
+    );
+    assert_eq!(
+        resume(cookie.clone(), card.clone(), t0() + Duration::minutes(24)).await,
+        Ok(None)
+    );
+    // 15 minutes after the last request — exactly the timeout — it has ended, and stays ended.
+    assert_eq!(
+        resume(cookie.clone(), card.clone(), t0() + Duration::minutes(39)).await,
+        Err(Ended::Idle)
+    );
+    assert_eq!(
+        resume(cookie, card.clone(), t0() + Duration::minutes(40)).await,
+        Err(Ended::Unknown)
+    );
+
+    // Another certificate with the same cookie ends it.
+    let (_, cookie) = store.start(&card, t0()).await.unwrap();
+    assert_eq!(
+        resume(cookie.clone(), other.clone(), t0() + Duration::minutes(1)).await,
+        Err(Ended::OtherCertificate)
+    );
+    assert_eq!(
+        resume(cookie, card.clone(), t0() + Duration::minutes(2)).await,
+        Err(Ended::Unknown)
+    );
+
+    // However active, a session ends at the absolute timeout.
+    let (_, cookie) = store.start(&card, t0()).await.unwrap();
+    let mut at = t0();
+    while at < t0() + Duration::hours(10) - Duration::minutes(10) {
+        at += Duration::minutes(10);
+        assert_eq!(
+            resume(cookie.clone(), card.clone(), at).await,
+            Ok(None),
+            "{at}"
+        );
+    }
+    assert_eq!(
+        resume(cookie, card.clone(), t0() + Duration::hours(10)).await,
+        Err(Ended::Absolute)
+    );
+
+    // A cookie never issued.
+    assert_eq!(
+        resume("00".repeat(32), card.clone(), t0()).await,
+        Err(Ended::Unknown)
+    );
+    // No cookie: a new session, with its cookie.
+    let started = store.resume(None, &card, t0(), TIMEOUTS).await.unwrap();
+    assert!(matches!(started, Ok((_, Some(_)))));
+}
+
+#[tokio::test]
+async fn sessions_in_the_instance_end_as_they_should() {
+    behaves(&MemorySessions::default()).await;
+}
+
+#[tokio::test]
+async fn sessions_in_postgresql_end_as_they_should() {
+    let (client, connection) = tokio_postgres::connect(&config(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute("DROP SCHEMA IF EXISTS zvp_sessions_test CASCADE")
+        .await
+        .unwrap();
+    let store = PgSessions::connect(&config(), "zvp_sessions_test", TIMEOUTS)
+        .await
+        .unwrap();
+    behaves(&store).await;
+}
