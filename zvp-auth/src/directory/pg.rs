@@ -16,7 +16,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, NoTls, Row, Statement};
 use zvp_core::{AgbCode, PatientId, RoleCode, UziNumber};
 
 use super::store::{DirectoryStore, NewDelegation, StoreError};
@@ -72,8 +73,62 @@ const POOL: usize = 4;
 #[derive(Debug, Clone)]
 pub struct PgDirectory {
     schema: Arc<str>,
-    clients: Arc<Vec<Client>>,
+    clients: Arc<Vec<Pooled>>,
     next: Arc<AtomicUsize>,
+}
+
+/// A connection of the pool, with the statements it has prepared: each query is parsed once
+/// per connection and then costs one round trip instead of two.
+#[derive(Debug)]
+struct Pooled {
+    client: Client,
+    prepared: std::sync::Mutex<std::collections::HashMap<String, Statement>>,
+}
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+impl Pooled {
+    fn new(client: Client) -> Self {
+        Self {
+            client,
+            prepared: std::sync::Mutex::default(),
+        }
+    }
+
+    async fn statement(&self, sql: &str) -> Result<Statement, tokio_postgres::Error> {
+        let cached = self
+            .prepared
+            .lock()
+            .ok()
+            .and_then(|prepared| prepared.get(sql).cloned());
+        if let Some(statement) = cached {
+            return Ok(statement);
+        }
+        let statement = self.client.prepare(sql).await?;
+        if let Ok(mut prepared) = self.prepared.lock() {
+            prepared.insert(sql.to_owned(), statement.clone());
+        }
+        Ok(statement)
+    }
+
+    async fn query(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Vec<Row>, tokio_postgres::Error> {
+        let statement = self.statement(sql).await?;
+        self.client.query(&statement, params).await
+    }
+
+    async fn query_one(&self, sql: &str, params: Params<'_>) -> Result<Row, tokio_postgres::Error> {
+        let statement = self.statement(sql).await?;
+        self.client.query_one(&statement, params).await
+    }
+
+    async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, tokio_postgres::Error> {
+        let statement = self.statement(sql).await?;
+        self.client.execute(&statement, params).await
+    }
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -121,9 +176,9 @@ impl PgDirectory {
         let mut admin = connect_one(config).await?;
         migrate(&mut admin, schema).await?;
         let mut clients = Vec::with_capacity(POOL);
-        clients.push(admin);
+        clients.push(Pooled::new(admin));
         for _ in 1..POOL {
-            clients.push(connect_one(config).await?);
+            clients.push(Pooled::new(connect_one(config).await?));
         }
         Ok(Self {
             schema: schema.into(),
@@ -137,7 +192,7 @@ impl PgDirectory {
         MIGRATIONS.len()
     }
 
-    fn client(&self) -> Result<&Client, StoreError> {
+    fn client(&self) -> Result<&Pooled, StoreError> {
         let n = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len().max(1);
         self.clients
             .get(n)
@@ -323,7 +378,7 @@ impl AccountRow {
         })
     }
 
-    fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 13] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 13] {
         [
             &self.uzi,
             &self.agb,
