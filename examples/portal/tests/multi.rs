@@ -25,10 +25,7 @@ use zvp_auth::directory::{AccountStatus, DirectoryStore as _, NewDelegation, PgD
 use zvp_portal::Portal;
 use zvp_portal::pg::PgSessions;
 
-fn config() -> String {
-    std::env::var("ZVP_TEST_PG")
-        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=test".to_owned())
-}
+use common::pg_config as config;
 
 struct Instance {
     portal: Portal,

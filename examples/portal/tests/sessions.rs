@@ -9,14 +9,13 @@
     reason = "test code: a failed expectation should panic"
 )]
 
+mod common;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use zvp_portal::pg::PgSessions;
 use zvp_portal::{Ended, MemorySessions, SessionStore, Timeouts};
 
-fn config() -> String {
-    std::env::var("ZVP_TEST_PG")
-        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=test".to_owned())
-}
+use common::pg_config as config;
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 8, 0, 0).unwrap()

@@ -27,6 +27,12 @@ use zvp_epd::synthetic::{DEMO_GPS, SyntheticEpd, test_now};
 use zvp_epd::{Epd, RequestContext};
 use zvp_portal::{ClientCertificate, Portal};
 
+/// The PostgreSQL server of the machine (127.0.0.1:5432, trust auth), or `ZVP_TEST_PG`.
+pub fn pg_config() -> String {
+    std::env::var("ZVP_TEST_PG")
+        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=test".to_owned())
+}
+
 pub fn now() -> DateTime<Utc> {
     test_now()
 }
