@@ -194,12 +194,7 @@ async fn saturate(
             (latencies, errors)
         });
     }
-    let (mut all, mut errors) = (Vec::new(), 0);
-    while let Some(r) = tasks.join_next().await {
-        let (l, e) = r.unwrap();
-        all.extend(l);
-        errors += e;
-    }
+    let (all, errors) = collect(tasks).await;
     summarize(all, start.elapsed(), errors)
 }
 
@@ -236,13 +231,21 @@ async fn paced(
             (latencies, errors)
         });
     }
+    let (all, errors) = collect(tasks).await;
+    summarize(all, Duration::from_secs(seconds), errors)
+}
+
+/// Every client's latencies and error count, together.
+async fn collect(
+    mut tasks: tokio::task::JoinSet<(Vec<Duration>, usize)>,
+) -> (Vec<Duration>, usize) {
     let (mut all, mut errors) = (Vec::new(), 0);
     while let Some(r) = tasks.join_next().await {
         let (l, e) = r.unwrap();
         all.extend(l);
         errors += e;
     }
-    summarize(all, Duration::from_secs(seconds), errors)
+    (all, errors)
 }
 
 /// Full handshakes: a new connection (no resumption) per request.
@@ -266,12 +269,7 @@ async fn logins(setup: &Setup, port: u16, path: &'static str, seconds: u64) -> R
             (latencies, errors)
         });
     }
-    let (mut all, mut errors) = (Vec::new(), 0);
-    while let Some(r) = tasks.join_next().await {
-        let (l, e) = r.unwrap();
-        all.extend(l);
-        errors += e;
-    }
+    let (all, errors) = collect(tasks).await;
     summarize(all, start.elapsed(), errors)
 }
 

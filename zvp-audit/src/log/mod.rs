@@ -477,7 +477,11 @@ impl FileLog {
     ///
     /// [`LogError::Proof`].
     pub fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<Hash>, LogError> {
-        let leaves = self.tree()?.leaves.prefix(usize::MAX);
+        // Only the tree of `size` leaves is needed (the proof checks the size against them).
+        let leaves = self
+            .tree()?
+            .leaves
+            .prefix(usize::try_from(size).unwrap_or(usize::MAX));
         Ok(merkle::inclusion_proof(
             &leaves,
             seq as usize,
@@ -491,7 +495,10 @@ impl FileLog {
     ///
     /// [`LogError::Proof`].
     pub fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, LogError> {
-        let leaves = self.tree()?.leaves.prefix(usize::MAX);
+        let leaves = self
+            .tree()?
+            .leaves
+            .prefix(usize::try_from(second).unwrap_or(usize::MAX));
         Ok(merkle::consistency_proof(
             &leaves,
             first as usize,
