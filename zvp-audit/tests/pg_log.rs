@@ -17,8 +17,8 @@ use std::sync::Arc;
 use common::event;
 use tokio_postgres::NoTls;
 use zvp_audit::checkpoint::CheckpointSigner;
-use zvp_audit::log::VerifyError;
 use zvp_audit::log::pg::{PgLog, verify};
+use zvp_audit::log::{AuditLog, LogError, VerifyError};
 use zvp_audit::merkle;
 
 fn config() -> String {
@@ -325,6 +325,30 @@ async fn tampering_inside_a_batch_is_found() {
         })
     );
 
+    // The row's stored chain (what the next batch is chained on) not its last record's.
+    write(original.clone(), count).await;
+    db.execute(
+        "UPDATE zvp_pg_batch_tamper.audit_batches SET chain = $1 WHERE first_seq = $2",
+        &[&vec![0u8; 32], &i64::try_from(first).unwrap()],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        check().await,
+        Err(VerifyError::Frame {
+            seq: first,
+            segment: segment.clone(),
+            offset: 0,
+        })
+    );
+    let last_chain = records.last().unwrap()[24..56].to_vec();
+    db.execute(
+        "UPDATE zvp_pg_batch_tamper.audit_batches SET chain = $1 WHERE first_seq = $2",
+        &[&last_chain, &i64::try_from(first).unwrap()],
+    )
+    .await
+    .unwrap();
+
     // The count raised over the records the row holds.
     write(original.clone(), count + 1).await;
     assert_eq!(
@@ -341,23 +365,69 @@ async fn tampering_inside_a_batch_is_found() {
     assert_eq!(check().await.unwrap().records, 100);
 }
 
-/// A schema written in the one-row-per-record layout of earlier versions is refused, not
-/// joined by a second, empty log.
+/// A schema written in a layout of earlier versions (one row per record; batches behind a
+/// head row) is refused, not joined by a second, empty log, and left as it was.
 #[tokio::test]
-async fn a_schema_in_the_old_layout_is_refused() {
-    sql()
-        .await
-        .batch_execute(
+async fn a_schema_in_an_old_layout_is_refused() {
+    for (table, layout) in [
+        (
+            "audit_records (seq BIGINT PRIMARY KEY, event BYTEA)",
+            "one-row-per-record layout",
+        ),
+        (
+            "audit_head (id INTEGER PRIMARY KEY, next_seq BIGINT, chain BYTEA)",
+            "head-row layout",
+        ),
+    ] {
+        let db = sql().await;
+        db.batch_execute(&format!(
             "DROP SCHEMA IF EXISTS zvp_pg_old CASCADE; CREATE SCHEMA zvp_pg_old; \
-             CREATE TABLE zvp_pg_old.audit_records (seq BIGINT PRIMARY KEY, event BYTEA);",
-        )
+             CREATE TABLE zvp_pg_old.{table};"
+        ))
         .await
         .unwrap();
-    let error = PgLog::connect(&config(), "zvp_pg_old").await.unwrap_err();
-    assert!(
-        error.to_string().contains("one-row-per-record layout"),
-        "{error}"
-    );
+        let error = PgLog::connect(&config(), "zvp_pg_old").await.unwrap_err();
+        assert!(matches!(error, LogError::Io(_)), "{error:?}");
+        assert!(error.to_string().contains(layout), "{error}");
+        let tables: i64 = db
+            .query_one(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'zvp_pg_old'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(tables, 1, "nothing created beside the old log");
+    }
+}
+
+/// An instance that appends after another one did (so the newest batch it knows of is not the
+/// newest any more) chains its batch on the other's and goes on, without a gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_behind_another_chains_on_its_batches() {
+    let signer = signer();
+    let first = fresh("zvp_pg_behind").await;
+    let second = PgLog::connect(&config(), "zvp_pg_behind").await.unwrap();
+    assert_eq!(first.append(&event(0)).await.unwrap().seq(), 0);
+    // `second` knows of nothing yet and finds the batch `first` wrote.
+    assert_eq!(second.append(&event(1)).await.unwrap().seq(), 1);
+    // `first` last saw the log end at 1; its batch lands at 2, after `second`'s.
+    assert_eq!(first.append(&event(2)).await.unwrap().seq(), 2);
+    assert_eq!(second.append(&event(3)).await.unwrap().seq(), 3);
+    assert_eq!(first.size().await.unwrap(), 4);
+    first.checkpoint(&signer, "zvp.test/audit").await.unwrap();
+    let report = verify(&config(), "zvp_pg_behind", signer.verifier())
+        .await
+        .unwrap();
+    assert_eq!((report.records, report.checkpoints), (4, 1));
+    let events: Vec<u64> = second
+        .events()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(seq, _)| seq)
+        .collect();
+    assert_eq!(events, vec![0, 1, 2, 3]);
 }
 
 #[tokio::test]

@@ -14,20 +14,31 @@
 //! checked; a row whose bytes do not split into exactly `count` records numbered from
 //! `first_seq` is reported as a damaged frame.
 //!
+//! Each row also keeps `chain`, the chain hash after its last record (a copy that verification
+//! checks), so that the next batch can be chained on it without reading the records.
+//!
 //! # How the sequence and the chain stay consistent with several writers
 //!
-//! One row, `audit_head (next_seq, chain)`, holds the log's head. Every append batch is one
-//! statement, and so one transaction committed with `synchronous_commit = on`: it moves the
-//! head from the `(next_seq, chain)` this instance last saw — both must match — *and* inserts the batch's row
-//! numbered and chained from there — both or neither (`WITH moved AS (UPDATE … WHERE
-//! next_seq = <seen>) INSERT … WHERE EXISTS (SELECT 1 FROM moved)`). If another instance moved
-//! the head first, the row lock makes this statement wait for that commit and then match
-//! nothing; the instance reads the new head and chains its batch again. So records are
-//! numbered without gaps and chained in commit order, whichever instance wrote them, with one
-//! round trip per batch.
+//! Every append batch is one statement, and so one transaction committed with
+//! `synchronous_commit = on`: `INSERT … SELECT … WHERE EXISTS (<the batch this instance last
+//! saw, ending exactly where this one starts, with the chain this one was chained on>)`. Two
+//! rules keep the log one unbroken chain, whichever instance writes:
 //!
-//! Checkpoints are signed inside the same lock, over the records committed so far, after
-//! checking that the tree extends the last stored checkpoint.
+//! - a batch lands only directly after a committed batch whose `(first_seq, count, chain)`
+//!   the writer saw (or at 0 in an empty log), so it never leaves a gap and is chained on what
+//!   is stored;
+//! - `first_seq` is the primary key, so of two instances that saw the same last batch only one
+//!   lands: the other's insert waits for that commit and fails as a duplicate key (or, if the
+//!   first rolled back, lands itself).
+//!
+//! A batch that did not land is chained again on the newest batch and retried; its appenders
+//! hear nothing until it has committed. Since a batch can only commit after the one before it,
+//! every snapshot of the table is a gap-free prefix of the log. There is no head row that every
+//! append must update and lock: a batch costs one index probe, one tuple and its index entry.
+//!
+//! Checkpoints are signed one at a time (a lock on `audit_checkpoints` for the transaction),
+//! over the records committed when the checkpoint's transaction reads them, after checking that
+//! the tree extends the last stored checkpoint.
 
 use std::sync::Arc;
 
@@ -41,8 +52,15 @@ use crate::checkpoint::{Checkpoint, CheckpointSigner, CheckpointVerifier};
 use crate::event::AuditEvent;
 use crate::merkle::{self, Hash};
 
-fn db(e: impl std::fmt::Display) -> LogError {
-    LogError::Io(format!("postgresql: {e}"))
+/// A database error with what the server said (tokio-postgres's own text is only "db error").
+fn db(e: impl std::error::Error) -> LogError {
+    let mut text = format!("postgresql: {e}");
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    LogError::Io(text)
 }
 
 /// The most appends in one transaction.
@@ -100,41 +118,41 @@ impl PgLog {
     pub async fn connect(config: &str, schema: &str) -> Result<Self, LogError> {
         check_schema(schema)?;
         let reader = connect(config).await?;
+        // A schema written by an earlier layout is not read by this one; refuse it rather
+        // than start a second log beside it.
+        for (table, layout) in [
+            ("audit_records", "one-row-per-record layout"),
+            ("audit_head", "head-row layout"),
+        ] {
+            let found: bool = reader
+                .query_one(
+                    &format!("SELECT to_regclass('{schema}.{table}') IS NOT NULL"),
+                    &[],
+                )
+                .await
+                .map_err(db)?
+                .get(0);
+            if found {
+                return Err(LogError::Io(format!(
+                    "schema {schema} holds an audit log in the {layout} of an earlier \
+                     version ({schema}.{table}), which this version does not read"
+                )));
+            }
+        }
         reader
             .batch_execute(&format!(
                 "CREATE SCHEMA IF NOT EXISTS {schema};
-                 CREATE TABLE IF NOT EXISTS {schema}.audit_head (
-                     id INTEGER PRIMARY KEY CHECK (id = 1),
-                     next_seq BIGINT NOT NULL,
-                     chain BYTEA NOT NULL);
-                 INSERT INTO {schema}.audit_head VALUES (1, 0, '\\x{start}') ON CONFLICT DO NOTHING;
                  CREATE TABLE IF NOT EXISTS {schema}.audit_batches (
                      first_seq BIGINT PRIMARY KEY,
                      count INTEGER NOT NULL,
+                     chain BYTEA NOT NULL,
                      records BYTEA NOT NULL);
                  CREATE TABLE IF NOT EXISTS {schema}.audit_checkpoints (
                      id BIGSERIAL PRIMARY KEY,
-                     note TEXT NOT NULL);",
-                start = hex(&CHAIN_START),
+                     note TEXT NOT NULL);"
             ))
             .await
             .map_err(db)?;
-        // A schema written by the one-row-per-record layout of earlier versions is not read
-        // by this one; refuse it rather than start a second log beside it.
-        let old_layout: bool = reader
-            .query_one(
-                &format!("SELECT to_regclass('{schema}.audit_records') IS NOT NULL"),
-                &[],
-            )
-            .await
-            .map_err(db)?
-            .get(0);
-        if old_layout {
-            return Err(LogError::Io(format!(
-                "schema {schema} holds an audit log in the one-row-per-record layout \
-                 ({schema}.audit_records), which this version does not read"
-            )));
-        }
         // lz4 compresses a batch's JSON faster than the default pglz; servers built without
         // it keep pglz, which is correct too.
         let _ = reader
@@ -200,15 +218,7 @@ impl PgLog {
     ///
     /// [`LogError::Io`].
     pub async fn size(&self) -> Result<u64, LogError> {
-        let row = self
-            .reader
-            .query_one(
-                &format!("SELECT next_seq FROM {}.audit_head", self.schema),
-                &[],
-            )
-            .await
-            .map_err(db)?;
-        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+        Ok(read_head(&self.reader, &self.schema).await?.end)
     }
 
     /// Every committed record's leaf hash, in order, checked as [`verify`] would check them.
@@ -260,12 +270,13 @@ impl PgLog {
         let client = &connect(&self.config).await?;
         client.batch_execute("BEGIN").await.map_err(db)?;
         let result = async {
-            // The head lock keeps writers out while the tree is read and signed.
+            // One checkpoint at a time (appends go on: what this transaction reads of them is
+            // a gap-free prefix of the log, see the module documentation).
             client
-                .query_one(
-                    &format!("SELECT next_seq FROM {}.audit_head FOR UPDATE", self.schema),
-                    &[],
-                )
+                .batch_execute(&format!(
+                    "LOCK TABLE {}.audit_checkpoints IN SHARE ROW EXCLUSIVE MODE",
+                    self.schema
+                ))
                 .await
                 .map_err(db)?;
             let (check, notes) = read_records(client, &self.schema, true)
@@ -350,7 +361,7 @@ async fn read_records(
     let rows = client
         .query(
             &format!(
-                "SELECT first_seq, count, records FROM {schema}.audit_batches ORDER BY first_seq"
+                "SELECT first_seq, count, chain, records FROM {schema}.audit_batches ORDER BY first_seq"
             ),
             &[],
         )
@@ -360,7 +371,7 @@ async fn read_records(
     for row in rows {
         let first = u64::try_from(row.get::<_, i64>(0)).unwrap_or(u64::MAX);
         let count = u64::try_from(row.get::<_, i32>(1)).unwrap_or(u64::MAX);
-        for record in BatchRecords::new(row.get(2)) {
+        for record in BatchRecords::new(row.get(3)) {
             let expected = check.leaves.len() as u64;
             let record = record.map_err(|offset| VerifyError::Frame {
                 seq: expected,
@@ -369,9 +380,11 @@ async fn read_records(
             })?;
             check.push(&record)?;
         }
-        // A row's records must be the ones its key and count name.
+        // A row's records must be the ones its key, count and chain name.
         let end = first.checked_add(count);
-        if end != Some(check.leaves.len() as u64) {
+        if end != Some(check.leaves.len() as u64)
+            || row.get::<_, &[u8]>(2) != check.chain.as_slice()
+        {
             return Err(VerifyError::Frame {
                 seq: first,
                 segment: format!("{schema}.audit_batches"),
@@ -475,7 +488,7 @@ async fn write_loop(
     mut receiver: mpsc::UnboundedReceiver<Request>,
 ) {
     let random = aws_lc_rs::rand::SystemRandom::new();
-    let mut head: Option<(u64, Hash)> = None;
+    let mut head: Option<Head> = None;
     // Prepared once: one round trip per batch instead of two.
     let statement = client.prepare(&append_statement(&schema)).await.map_err(db);
     while let Some(first) = receiver.recv().await {
@@ -517,31 +530,78 @@ async fn write_loop(
     }
 }
 
-/// The statement that appends a batch; see [`write_batch`].
+/// The statement that appends a batch: `$1` first_seq, `$2` count, `$3` chain after it,
+/// `$4` records, `$5` first_seq of the batch it is chained on (-1 in an empty log), `$6` that
+/// batch's chain. See the module documentation.
 fn append_statement(schema: &str) -> String {
     format!(
-        "WITH moved AS (
-             UPDATE {schema}.audit_head SET next_seq = $4, chain = $5
-             WHERE next_seq = $1 AND chain = $6 RETURNING 1)
-         INSERT INTO {schema}.audit_batches (first_seq, count, records)
-         SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM moved)"
+        "INSERT INTO {schema}.audit_batches (first_seq, count, chain, records)
+         SELECT $1::bigint, $2::integer, $3::bytea, $4::bytea
+         WHERE ($5::bigint = -1 AND $1 = 0)
+            OR EXISTS (SELECT 1 FROM {schema}.audit_batches
+                       WHERE first_seq = $5 AND first_seq + count = $1 AND chain = $6)"
     )
+}
+
+/// The newest batch of the log, as a writer chains the next one on it.
+#[derive(Clone, Copy, Debug)]
+struct Head {
+    /// Its first sequence number; -1 for an empty log.
+    first: i64,
+    /// The sequence number after it: the log's size.
+    end: u64,
+    /// The chain hash after its last record.
+    chain: Hash,
+}
+
+/// Reads the newest batch.
+async fn read_head(client: &Client, schema: &str) -> Result<Head, LogError> {
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT first_seq, count, chain FROM {schema}.audit_batches
+                 ORDER BY first_seq DESC LIMIT 1"
+            ),
+            &[],
+        )
+        .await
+        .map_err(db)?;
+    let Some(row) = row else {
+        return Ok(Head {
+            first: -1,
+            end: 0,
+            chain: CHAIN_START,
+        });
+    };
+    let first: i64 = row.get(0);
+    let count: i32 = row.get(1);
+    let damaged = || {
+        LogError::Io(format!(
+            "the newest row of {schema}.audit_batches is damaged"
+        ))
+    };
+    let end = u64::try_from(first)
+        .ok()
+        .zip(u64::try_from(count).ok())
+        .and_then(|(first, count)| first.checked_add(count))
+        .ok_or_else(damaged)?;
+    let chain: Hash = row.get::<_, Vec<u8>>(2).try_into().map_err(|_| damaged())?;
+    Ok(Head { first, end, chain })
 }
 
 /// How often a batch is retried when other instances keep moving the head.
 const MAX_ATTEMPTS: usize = 64;
 
-/// Writes one batch in a single statement: it moves the head from the `(next_seq, chain)`
-/// this instance last saw and inserts the records, both or neither. When another instance
-/// moved the head meanwhile, the statement changes nothing (the row lock makes the second
-/// writer wait and then see the new head), and the batch is chained again on the new head.
+/// Writes one batch in a single statement, chained on the newest batch this instance saw.
+/// When another instance appended meanwhile, the statement inserts nothing or fails on the
+/// duplicate key; the batch is then chained again on the newest batch and retried.
 async fn write_batch(
     client: &Client,
     statement: &tokio_postgres::Statement,
     schema: &str,
     random: &aws_lc_rs::rand::SystemRandom,
     batch: &[Request],
-    head: &mut Option<(u64, Hash)>,
+    head: &mut Option<Head>,
 ) -> Result<Vec<Receipt>, LogError> {
     use aws_lc_rs::rand::SecureRandom;
     let mut salt_bytes = vec![0u8; 16 * batch.len()];
@@ -553,23 +613,12 @@ async fn write_batch(
         .map(|c| c.try_into().unwrap_or([0; 16]))
         .collect();
     for _ in 0..MAX_ATTEMPTS {
-        let (start, previous) = match *head {
+        let seen = match *head {
             Some(known) => known,
-            None => {
-                let row = client
-                    .query_one(
-                        &format!("SELECT next_seq, chain FROM {schema}.audit_head"),
-                        &[],
-                    )
-                    .await
-                    .map_err(db)?;
-                let chain: Hash = row.get::<_, Vec<u8>>(1).try_into().map_err(|_| {
-                    LogError::Io("the head's chain hash is not 32 bytes".to_owned())
-                })?;
-                (u64::try_from(row.get::<_, i64>(0)).map_err(db)?, chain)
-            }
+            None => read_head(client, schema).await?,
         };
-        let mut chain = previous;
+        let start = seen.end;
+        let mut chain = seen.chain;
         let size: usize = batch.iter().map(|r| RECORD_HEADER + r.event.len()).sum();
         let mut records = Vec::with_capacity(size);
         let mut receipts = Vec::with_capacity(batch.len());
@@ -581,7 +630,6 @@ async fn write_batch(
             put_record(&mut records, seq, salt, &chain, &request.event);
         }
         let count = i32::try_from(batch.len()).map_err(db)?;
-        let next = i64::try_from(start + batch.len() as u64).map_err(db)?;
         let from = i64::try_from(start).map_err(db)?;
         let inserted = client
             .execute(
@@ -589,28 +637,33 @@ async fn write_batch(
                 &[
                     &from,
                     &count,
-                    &records,
-                    &next,
                     &chain.as_slice(),
-                    &previous.as_slice(),
+                    &records,
+                    &seen.first,
+                    &seen.chain.as_slice(),
                 ],
             )
-            .await
-            .map_err(db)?;
-        if inserted == 1 {
-            *head = Some((start + batch.len() as u64, chain));
-            return Ok(receipts);
+            .await;
+        match inserted {
+            Ok(1) => {
+                *head = Some(Head {
+                    first: from,
+                    end: start + batch.len() as u64,
+                    chain,
+                });
+                return Ok(receipts);
+            }
+            // Not directly after the batch this instance saw (another instance appended),
+            // or on the same key as another instance's batch: chain it on the newest batch.
+            Ok(_) => {}
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {}
+            Err(e) => return Err(db(e)),
         }
-        // Another instance appended: read the head again and chain the batch onto it.
         *head = None;
     }
     Err(LogError::Io(format!(
         "the log's head kept moving; {MAX_ATTEMPTS} attempts failed"
     )))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[async_trait::async_trait]
