@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use zvp_audit::log::{AuditLog, FileLog, FileLogOptions};
+use zvp_audit::checkpoint::{Checkpoint, CheckpointSigner};
+use zvp_audit::log::{AuditLog, FileLog, FileLogOptions, LogError};
 use zvp_auth::directory::{DirectoryStore, MemoryDirectory, SqliteDirectory};
 use zvp_auth::policy::Policy;
 use zvp_auth::uzi::{Environment, UziValidator};
@@ -253,6 +254,123 @@ pub fn spawn_crl_refresh(
                     "{{\"event\":\"crl-refresh-failed\",\"error\":\"{}\"}}",
                     e.to_string().replace('"', "'")
                 ),
+            }
+        }
+    })
+}
+
+/// What signs the running portal's audit checkpoints: the key of `[audit] signing_key`, its
+/// name and the origin line.
+#[derive(Debug)]
+pub struct CheckpointSigning {
+    /// The key.
+    pub signer: CheckpointSigner,
+    /// The checkpoints' origin line.
+    pub origin: String,
+    /// Time between checkpoints.
+    pub every: Duration,
+}
+
+/// The checkpoint signing the configuration asks for: `None` without `[audit] signing_key`.
+///
+/// # Errors
+///
+/// [`AssembleError::File`] when the key cannot be read or is not an Ed25519 PKCS#8 key;
+/// [`AssembleError::Config`] when `key_name` is missing.
+pub fn checkpoint_signing(config: &Config) -> Result<Option<CheckpointSigning>, AssembleError> {
+    let Some(path) = &config.audit.signing_key else {
+        return Ok(None);
+    };
+    let name = config.audit.key_name.clone().ok_or_else(|| {
+        AssembleError::Config(
+            "[audit] signing_key needs key_name (the name given to `zvp-portal audit keygen \
+             --name`)"
+                .to_owned(),
+        )
+    })?;
+    let file = |detail: String| AssembleError::File {
+        path: path.display().to_string(),
+        detail,
+    };
+    let pkcs8 = std::fs::read(path).map_err(|e| file(e.to_string()))?;
+    let signer = CheckpointSigner::from_pkcs8(&name, &pkcs8).map_err(|e| file(e.to_string()))?;
+    Ok(Some(CheckpointSigning {
+        signer,
+        origin: config.audit.origin.clone().unwrap_or(name),
+        every: Duration::from_secs(u64::from(config.audit.checkpoint_minutes.max(1)) * 60),
+    }))
+}
+
+/// What one checkpoint round did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CheckpointRound {
+    /// No records were added since the last checkpoint of this round's series: none signed.
+    Unchanged,
+    /// A checkpoint of this many records was signed and stored.
+    Signed(u64),
+}
+
+/// Signs a checkpoint of `audit` unless it still has the `last` size of the previous round;
+/// run on a blocking thread (a file log computes the tree root in the calling thread).
+///
+/// # Errors
+///
+/// The log's [`LogError`].
+pub async fn checkpoint_round(
+    audit: Arc<dyn AuditLog>,
+    signing: Arc<CheckpointSigning>,
+    last: Option<u64>,
+) -> Result<CheckpointRound, LogError> {
+    let size = audit.size().await?;
+    if Some(size) == last {
+        return Ok(CheckpointRound::Unchanged);
+    }
+    let runtime = tokio::runtime::Handle::current();
+    let note = tokio::task::spawn_blocking(move || {
+        runtime.block_on(async { audit.checkpoint(&signing.signer, &signing.origin).await })
+    })
+    .await
+    .map_err(|e| LogError::Io(format!("the checkpoint task failed: {e}")))??;
+    // The note's body is "origin\nsize\nroot\n"; its size is what was signed.
+    let body = note
+        .split_once("\n\n")
+        .map(|(b, _)| format!("{b}\n"))
+        .unwrap_or_default();
+    let signed = Checkpoint::parse_body(&body)
+        .map(|c| c.size)
+        .map_err(|e| LogError::Io(e.to_string()))?;
+    Ok(CheckpointRound::Signed(signed))
+}
+
+/// Signs a checkpoint of the audit log every `signing.every` in which records were added, and
+/// a last one when `shutdown` turns true; each outcome is one line on stderr. A failed round
+/// is retried at the next.
+pub fn spawn_checkpoints(
+    audit: Arc<dyn AuditLog>,
+    signing: CheckpointSigning,
+    mut shutdown: crate::serve::Shutdown,
+) -> tokio::task::JoinHandle<()> {
+    let signing = Arc::new(signing);
+    tokio::spawn(async move {
+        let mut last = None;
+        loop {
+            let stopping = tokio::select! {
+                () = tokio::time::sleep(signing.every) => false,
+                _ = shutdown.changed() => true,
+            };
+            match checkpoint_round(Arc::clone(&audit), Arc::clone(&signing), last).await {
+                Ok(CheckpointRound::Signed(size)) => {
+                    last = Some(size);
+                    eprintln!("{{\"event\":\"audit-checkpoint\",\"records\":{size}}}");
+                }
+                Ok(CheckpointRound::Unchanged) => {}
+                Err(e) => eprintln!(
+                    "{{\"event\":\"audit-checkpoint-failed\",\"error\":\"{}\"}}",
+                    e.to_string().replace('"', "'")
+                ),
+            }
+            if stopping {
+                return;
             }
         }
     })

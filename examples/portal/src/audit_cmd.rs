@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use clap::{Subcommand, ValueEnum};
 use zvp_audit::checkpoint::{CheckpointSigner, CheckpointVerifier};
 use zvp_audit::event::AuditEvent;
-use zvp_audit::log::{FileLog, FileLogOptions, read_events, verify};
+use zvp_audit::log::{FileLog, FileLogOptions, LogError, read_events, verify};
 use zvp_audit::render::{CSV_HEADER, basis_code, to_csv_row, to_fhir};
 use zvp_audit::report::{Period, patient_view, practitioner_view};
 use zvp_core::{Bsn, UziNumber};
@@ -98,6 +98,16 @@ enum Log {
 }
 
 impl LogSource {
+    /// The checkpoint key of the configuration, when `--config` names one.
+    fn signing(&self) -> Result<Option<zvp_portal::assemble::CheckpointSigning>, String> {
+        let Some(path) = self.config.as_deref() else {
+            return Ok(None);
+        };
+        let config =
+            zvp_portal::config::Config::load(path, std::env::vars()).map_err(|e| e.to_string())?;
+        zvp_portal::assemble::checkpoint_signing(&config).map_err(|e| e.to_string())
+    }
+
     /// The log the arguments name.
     fn log(&self) -> Result<Log, String> {
         if let Some(dir) = &self.log {
@@ -192,8 +202,15 @@ pub(crate) fn run(command: AuditCommand) -> ExitCode {
                     CheckpointSigner::from_pkcs8(&name, &pkcs8).map_err(|e| e.to_string())
                 })
                 .and_then(|signer| {
-                    let log = FileLog::open(&log.dir()?, FileLogOptions::default())
-                        .map_err(|e| e.to_string())?;
+                    let log = FileLog::open(&log.dir()?, FileLogOptions::default()).map_err(
+                        |e| match e {
+                            LogError::Locked => format!(
+                                "{e}: a running portal holds it; it signs checkpoints itself \
+                                 when [audit] signing_key is set"
+                            ),
+                            e => e.to_string(),
+                        },
+                    )?;
                     log.checkpoint(&signer, &origin).map_err(|e| e.to_string())
                 });
             match signed {
@@ -210,11 +227,16 @@ pub(crate) fn run(command: AuditCommand) -> ExitCode {
                     Ok(v) => v,
                     Err(e) => return usage(&e.to_string()),
                 },
-                // No key given: a key no checkpoint is signed with, so a log without
-                // checkpoints verifies and one with checkpoints fails at the first.
-                None => match CheckpointSigner::generate("no-key-given") {
-                    Ok((signer, _)) => signer.verifier().clone(),
-                    Err(e) => return usage(&e.to_string()),
+                // No key given: the configuration's checkpoint key if it names one (the key
+                // the portal signs with); otherwise a key no checkpoint is signed with, so a
+                // log without checkpoints verifies and one with checkpoints fails at the first.
+                None => match log.signing() {
+                    Ok(Some(signing)) => signing.signer.verifier().clone(),
+                    Ok(None) => match CheckpointSigner::generate("no-key-given") {
+                        Ok((signer, _)) => signer.verifier().clone(),
+                        Err(e) => return usage(&e.to_string()),
+                    },
+                    Err(e) => return usage(&e),
                 },
             };
             let result = match log.log() {

@@ -59,7 +59,10 @@
 //! [audit]
 //! kind = "file"
 //! dir = "audit"
-//! signing_key = "audit.key"          # optional: signs checkpoints
+//! signing_key = "audit.key"          # optional: the portal then signs checkpoints itself
+//! key_name = "zvp.hospital.example"  # the name given to `zvp-portal audit keygen --name`
+//! origin = "zvp.hospital.example"    # the checkpoints' origin line (default: key_name)
+//! checkpoint_minutes = 60            # a checkpoint when records were added, and at shutdown
 //!
 //! [stores]                           # one switch for several instances
 //! kind = "embedded"                  # or "postgres": directory, audit log and sessions there
@@ -368,8 +371,16 @@ pub struct AuditConfig {
     pub connection: String,
     /// The PostgreSQL schema.
     pub schema: String,
-    /// The checkpoint signing key, if checkpoints are signed.
+    /// The checkpoint signing key (PKCS#8, from `zvp-portal audit keygen`). When set, the
+    /// running portal signs a checkpoint every `checkpoint_minutes` in which records were
+    /// added, and one when it stops.
     pub signing_key: Option<PathBuf>,
+    /// The signing key's name, as given to `keygen --name`; required with `signing_key`.
+    pub key_name: Option<String>,
+    /// The checkpoints' origin line; `key_name` when not given.
+    pub origin: Option<String>,
+    /// Minutes between checkpoints (at least 1).
+    pub checkpoint_minutes: u32,
 }
 
 impl Default for AuditConfig {
@@ -380,6 +391,9 @@ impl Default for AuditConfig {
             connection: "host=127.0.0.1 user=postgres dbname=zvp".to_owned(),
             schema: "zvp_audit".to_owned(),
             signing_key: None,
+            key_name: None,
+            origin: None,
+            checkpoint_minutes: 60,
         }
     }
 }

@@ -55,6 +55,10 @@ path = "directory.sqlite"
 [audit]
 kind = "file"
 dir = "audit"
+# The demo makes this key on its first run; the portal signs a checkpoint every hour in which
+# records were added, and one when it stops. `audit verify --config` checks them with it.
+signing_key = "audit.key"
+key_name = "zvp-demo.localhost"
 "#;
 
 /// One row of the printed table: card, who, what it shows.
@@ -181,6 +185,14 @@ async fn demo(dir: &Path) -> Result<(), Error> {
         std::fs::write(&config_path, CONFIG)?;
     }
     let mut config = Config::load(&config_path, std::env::vars())?;
+    if let (Some(key), Some(name)) = (&config.audit.signing_key, &config.audit.key_name)
+        && !key.exists()
+    {
+        let (_, pkcs8) =
+            zvp_audit::checkpoint::CheckpointSigner::generate(name).map_err(|e| e.to_string())?;
+        std::fs::write(key, pkcs8)?;
+    }
+    let signing = zvp_portal::assemble::checkpoint_signing(&config)?;
 
     // The EPD: the synthetic hospital over FHIR on loopback.
     let epd = Arc::new(SyntheticEpd::generate(
@@ -229,6 +241,9 @@ async fn demo(dir: &Path) -> Result<(), Error> {
     };
     let refresh =
         zvp_portal::assemble::spawn_crl_refresh(portal.clone(), config.clone(), stopped.clone());
+    let checkpoints = signing.map(|signing| {
+        zvp_portal::assemble::spawn_checkpoints(portal.audit_log(), signing, stopped.clone())
+    });
     let admin_task = tokio::spawn(serve::serve_plain(admin, portal.admin_router(), stopped));
 
     let cards = pki.join("cards");
@@ -275,6 +290,9 @@ async fn demo(dir: &Path) -> Result<(), Error> {
     let _ = web.await;
     let _ = admin_task.await;
     let _ = refresh.await;
+    if let Some(checkpoints) = checkpoints {
+        let _ = checkpoints.await;
+    }
     Ok(())
 }
 

@@ -100,6 +100,9 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
         let portal = zvp_portal::assemble::portal(&config, chrono::Utc::now())
             .await
             .map_err(|e| e.to_string())?;
+        // A bad checkpoint key stops the start, rather than a log that is never checkpointed.
+        let signing =
+            zvp_portal::assemble::checkpoint_signing(&config).map_err(|e| e.to_string())?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let admin = tokio::net::TcpListener::bind(config.server.admin_listen)
             .await
@@ -140,6 +143,9 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
             config.clone(),
             stop.subscribe(),
         );
+        let checkpoints = signing.map(|signing| {
+            zvp_portal::assemble::spawn_checkpoints(portal.audit_log(), signing, stop.subscribe())
+        });
         println!(
             "zvp-portal: serving {} (admin {})",
             config.server.listen, config.server.admin_listen
@@ -149,6 +155,10 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
         let _ = web.await;
         let _ = admin_task.await;
         let _ = refresh.await;
+        // The last checkpoint, after the listeners have stopped taking requests.
+        if let Some(checkpoints) = checkpoints {
+            let _ = checkpoints.await;
+        }
         Ok::<(), String>(())
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -114,6 +114,16 @@ async fn the_demo_works_as_its_table_says_and_logs_no_patient_data() {
         verify.status.success() && verified.starts_with("ok: "),
         "{verified}"
     );
+    // The demo signs its checkpoints with the key it made; the one made when it stopped is
+    // checked with that key, found through the configuration.
+    assert!(
+        verified.contains(" records, 1 signed checkpoints"),
+        "{verified}"
+    );
+    assert!(
+        err.contains("{\"event\":\"audit-checkpoint\",\"records\":"),
+        "{err}"
+    );
 
     // No synthetic patient's BSN or name anywhere in what the portal printed.
     let epd = SyntheticEpd::generate(2026, chrono::Utc::now(), 5000).unwrap();

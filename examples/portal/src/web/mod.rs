@@ -290,6 +290,11 @@ impl Portal {
         (self.0.clock)()
     }
 
+    /// The portal's audit log (for the embedder's own work on it, e.g. checkpoints).
+    pub fn audit_log(&self) -> Arc<dyn AuditLog> {
+        Arc::clone(&self.0.audit)
+    }
+
     /// Replaces the UZI validator, e.g. with one holding freshly read CRLs. Requests already
     /// being validated finish with the old one.
     pub fn replace_validator(&self, validator: Arc<UziValidator>) {
