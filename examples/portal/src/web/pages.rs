@@ -149,6 +149,38 @@ async fn audited(
         .map_err(|r| refuse(portal, caller, &r))
 }
 
+/// Writes the audit records of what a page will show while the EPD is asked for it, so that
+/// the page waits for the slower of the two rather than for both in turn. The EPD's answer is
+/// handed back only together with the records' durability (step 6 of the request path): when a
+/// record cannot be written, the answer is dropped unseen and the refusal page comes instead.
+/// Nothing leaves the server before the receipts are in.
+async fn audited_while<T>(
+    portal: &Portal,
+    caller: &Caller,
+    permit: &Permit,
+    patient: &Patient,
+    sections: &[(RecordSection, Option<String>)],
+    fetch: impl Future<Output = Result<T, EpdError>>,
+) -> Result<Result<T, EpdError>, Response> {
+    let disclosures = sections
+        .iter()
+        .map(|(section, item)| Disclosure {
+            permit,
+            basis: permit.basis(),
+            patient: &patient.id,
+            bsn: patient.bsn,
+            section: *section,
+            item: item.clone(),
+            reason: None,
+        })
+        .collect();
+    let (receipts, fetched) = tokio::join!(portal.disclose_all(caller, disclosures), fetch);
+    match receipts {
+        Ok(_) => Ok(fetched),
+        Err(refusal) => Err(refuse(portal, caller, &refusal)),
+    }
+}
+
 /// How a patient may be seen, in words.
 fn basis_text(basis: Basis, names: &HashMap<AgbCode, String>) -> String {
     match basis {
@@ -562,33 +594,23 @@ pub(crate) async fn patient(
         Ok(opened) => opened,
         Err(page) => return page,
     };
-    if let Err(page) = audited(
+    // Details and care moments: two records in one group commit, while the EPD is asked.
+    let moments = match audited_while(
         &portal,
         &caller,
         &permit,
         &patient,
-        RecordSection::PatientDetails,
-        None,
+        &[
+            (RecordSection::PatientDetails, None),
+            (RecordSection::CareMoments, None),
+        ],
+        portal.0.epd.care_moments(&id, &ctx(&caller)),
     )
     .await
     {
-        return page;
-    }
-    if let Err(page) = audited(
-        &portal,
-        &caller,
-        &permit,
-        &patient,
-        RecordSection::CareMoments,
-        None,
-    )
-    .await
-    {
-        return page;
-    }
-    let moments = match portal.0.epd.care_moments(&id, &ctx(&caller)).await {
-        Ok(m) => m,
-        Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable),
+        Ok(Ok(m)) => m,
+        Ok(Err(_)) => return refuse(&portal, &caller, &Refusal::Unavailable),
+        Err(page) => return page,
     };
     let mut body = patient_header(&portal, &caller, &patient, &permit).await;
     body.markup("<h2>Gegevens</h2><table><tbody><tr><th>Naam</th><td>")
@@ -788,20 +810,19 @@ pub(crate) async fn results(
         Ok(opened) => opened,
         Err(page) => return page,
     };
-    if let Err(page) = audited(
+    let reports = match audited_while(
         &portal,
         &caller,
         &permit,
         &patient,
-        RecordSection::Results(category),
-        None,
+        &[(RecordSection::Results(category), None)],
+        portal.0.epd.results(&id, category, &ctx(&caller)),
     )
     .await
     {
-        return page;
-    }
-    let Ok(reports) = portal.0.epd.results(&id, category, &ctx(&caller)).await else {
-        return refuse(&portal, &caller, &Refusal::Unavailable);
+        Ok(Ok(reports)) => reports,
+        Ok(Err(_)) => return refuse(&portal, &caller, &Refusal::Unavailable),
+        Err(page) => return page,
     };
     let mut body = patient_header(&portal, &caller, &patient, &permit).await;
     body.markup("<h2>").text(label).markup("</h2>");
@@ -941,20 +962,22 @@ pub(crate) async fn lab_history(
         Ok(opened) => opened,
         Err(page) => return page,
     };
-    if let Err(page) = audited(
+    let history = match audited_while(
         &portal,
         &caller,
         &permit,
         &patient,
-        RecordSection::Results(ResultCategory::ClinicalChemistry),
-        Some(format!("lab:{code}")),
+        &[(
+            RecordSection::Results(ResultCategory::ClinicalChemistry),
+            Some(format!("lab:{code}")),
+        )],
+        portal.0.epd.lab_history(&id, &code, &ctx(&caller)),
     )
     .await
     {
-        return page;
-    }
-    let Ok(history) = portal.0.epd.lab_history(&id, &code, &ctx(&caller)).await else {
-        return refuse(&portal, &caller, &Refusal::Unavailable);
+        Ok(Ok(history)) => history,
+        Ok(Err(_)) => return refuse(&portal, &caller, &Refusal::Unavailable),
+        Err(page) => return page,
     };
     let mut body = patient_header(&portal, &caller, &patient, &permit).await;
     let name = history

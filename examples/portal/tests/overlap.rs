@@ -1,0 +1,255 @@
+//! A record page asks the EPD while its audit record is being written (the page waits for the
+//! slower of the two, not for both in turn), and still shows nothing unless the record was
+//! written (G1).
+//!
+//! The audit log here lets an append finish only after the EPD has been asked for the page's
+//! data: a portal that asked the EPD only after the record was durable would never answer
+//! (the test's time limit is the failure, not a synchronisation).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation should panic"
+)]
+
+mod common;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use common::{TestPortal, Who, scratch};
+use tokio::sync::Notify;
+use zvp_audit::checkpoint::CheckpointSigner;
+use zvp_audit::event::{AuditEvent, EventType};
+use zvp_audit::log::{AuditLog, FileLog, FileLogOptions, LogError, Receipt};
+use zvp_audit::merkle::Hash;
+use zvp_core::{
+    AgbCode, Allergy, Bsn, CareMoment, ConclusionAndPlan, Diagnosis, Document, DocumentId,
+    LabObservation, Letter, Medication, Patient, PatientId, ResultCategory, ResultReport,
+};
+use zvp_epd::synthetic::SyntheticEpd;
+use zvp_epd::{Epd, EpdError, ListedPatient, RequestContext};
+
+/// An audit log whose appends of record reads wait until the EPD was asked for record data,
+/// then are written (or, if `fail`, fail); other events (a login) are written at once.
+struct Gated {
+    inner: FileLog,
+    asked: Arc<Notify>,
+    fail: bool,
+}
+
+#[async_trait]
+impl AuditLog for Gated {
+    async fn append(&self, event: &AuditEvent) -> Result<Receipt, LogError> {
+        Ok(self
+            .append_all(std::slice::from_ref(event))
+            .await?
+            .remove(0))
+    }
+    async fn append_all(&self, events: &[AuditEvent]) -> Result<Vec<Receipt>, LogError> {
+        if events
+            .iter()
+            .all(|e| e.event_type != EventType::PatientRecord)
+        {
+            return self.inner.append_all(events).await;
+        }
+        self.asked.notified().await;
+        // Let the next append through as well.
+        self.asked.notify_one();
+        if self.fail {
+            return Err(LogError::Io("disk full".to_owned()));
+        }
+        self.inner.append_all(events).await
+    }
+    async fn size(&self) -> Result<u64, LogError> {
+        self.inner.size()
+    }
+    async fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<Hash>, LogError> {
+        self.inner.inclusion_proof(seq, size)
+    }
+    async fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, LogError> {
+        self.inner.consistency_proof(first, second)
+    }
+    async fn checkpoint(
+        &self,
+        signer: &CheckpointSigner,
+        origin: &str,
+    ) -> Result<String, LogError> {
+        self.inner.checkpoint(signer, origin)
+    }
+    async fn events(&self) -> Result<Vec<(u64, AuditEvent)>, LogError> {
+        AuditLog::events(&self.inner).await
+    }
+}
+
+/// The synthetic EPD, telling `asked` whenever record data (not the patient's identity, which
+/// the policy needs first) is asked for.
+struct Telling {
+    inner: Arc<SyntheticEpd>,
+    asked: Arc<Notify>,
+}
+
+impl Telling {
+    fn tell(&self) {
+        self.asked.notify_one();
+    }
+}
+
+#[async_trait]
+impl Epd for Telling {
+    async fn admitted(
+        &self,
+        gps: &[AgbCode],
+        ctx: &RequestContext,
+    ) -> Result<Vec<ListedPatient>, EpdError> {
+        self.inner.admitted(gps, ctx).await
+    }
+    async fn discharged_since(
+        &self,
+        gps: &[AgbCode],
+        since: DateTime<Utc>,
+        ctx: &RequestContext,
+    ) -> Result<Vec<ListedPatient>, EpdError> {
+        self.inner.discharged_since(gps, since, ctx).await
+    }
+    async fn find_by_bsn(
+        &self,
+        bsn: Bsn,
+        birth_date: Option<NaiveDate>,
+        ctx: &RequestContext,
+    ) -> Result<Option<PatientId>, EpdError> {
+        self.inner.find_by_bsn(bsn, birth_date, ctx).await
+    }
+    async fn patient(&self, id: &PatientId, ctx: &RequestContext) -> Result<Patient, EpdError> {
+        self.inner.patient(id, ctx).await
+    }
+    async fn care_moments(
+        &self,
+        id: &PatientId,
+        ctx: &RequestContext,
+    ) -> Result<Vec<CareMoment>, EpdError> {
+        self.tell();
+        self.inner.care_moments(id, ctx).await
+    }
+    async fn allergies(
+        &self,
+        id: &PatientId,
+        ctx: &RequestContext,
+    ) -> Result<Vec<Allergy>, EpdError> {
+        self.tell();
+        self.inner.allergies(id, ctx).await
+    }
+    async fn conclusions(
+        &self,
+        id: &PatientId,
+        ctx: &RequestContext,
+    ) -> Result<Vec<ConclusionAndPlan>, EpdError> {
+        self.tell();
+        self.inner.conclusions(id, ctx).await
+    }
+    async fn letters(&self, id: &PatientId, ctx: &RequestContext) -> Result<Vec<Letter>, EpdError> {
+        self.tell();
+        self.inner.letters(id, ctx).await
+    }
+    async fn diagnoses(
+        &self,
+        id: &PatientId,
+        ctx: &RequestContext,
+    ) -> Result<Vec<Diagnosis>, EpdError> {
+        self.tell();
+        self.inner.diagnoses(id, ctx).await
+    }
+    async fn medication(
+        &self,
+        id: &PatientId,
+        ctx: &RequestContext,
+    ) -> Result<Vec<Medication>, EpdError> {
+        self.tell();
+        self.inner.medication(id, ctx).await
+    }
+    async fn results(
+        &self,
+        id: &PatientId,
+        category: ResultCategory,
+        ctx: &RequestContext,
+    ) -> Result<Vec<ResultReport>, EpdError> {
+        self.tell();
+        self.inner.results(id, category, ctx).await
+    }
+    async fn lab_history(
+        &self,
+        id: &PatientId,
+        code: &str,
+        ctx: &RequestContext,
+    ) -> Result<Vec<LabObservation>, EpdError> {
+        self.tell();
+        self.inner.lab_history(id, code, ctx).await
+    }
+    async fn document(
+        &self,
+        id: &PatientId,
+        document: &DocumentId,
+        ctx: &RequestContext,
+    ) -> Result<Document, EpdError> {
+        self.tell();
+        self.inner.document(id, document, ctx).await
+    }
+}
+
+/// A test portal whose EPD tells the gated audit log when record data was asked for.
+async fn portal(name: &str, fail: bool) -> TestPortal {
+    let asked = Arc::new(Notify::new());
+    let dir = scratch(name);
+    let audit = Arc::new(Gated {
+        inner: FileLog::open(&dir, FileLogOptions::default()).unwrap(),
+        asked: Arc::clone(&asked),
+        fail,
+    });
+    let epd = Arc::new(SyntheticEpd::generate(2026, common::now(), 400).unwrap());
+    TestPortal::with(Some(audit), Some(Arc::new(Telling { inner: epd, asked }))).await
+}
+
+/// The pages that fetch from the EPD while their record is written.
+fn overlapping_pages(id: &PatientId) -> Vec<String> {
+    vec![
+        format!("/patient/{id}"),
+        format!("/patient/{id}/uitslagen/klinische-chemie"),
+        format!("/patient/{id}/lab/HB"),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_epd_is_asked_while_the_record_is_written() {
+    let t = portal("overlap", false).await;
+    let (id, patient) = t.own_patient().await;
+    for path in overlapping_pages(&id) {
+        let reply = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            t.get(Some(Who::Own), &path),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{path}: the EPD was not asked until the record was written"));
+        assert_eq!(reply.status, 200, "{path}");
+        assert!(reply.body.contains(&patient.name.to_string()), "{path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_epd_answered_is_not_shown_without_the_record() {
+    let t = portal("overlap-fail", true).await;
+    let (id, patient) = t.own_patient().await;
+    for path in overlapping_pages(&id) {
+        let reply = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            t.get(Some(Who::Own), &path),
+        )
+        .await
+        .unwrap();
+        assert_eq!(reply.status, 503, "{path}");
+        assert!(!reply.body.contains(&patient.name.to_string()), "{path}");
+        assert!(reply.body.contains("tijdelijk niet beschikbaar"), "{path}");
+    }
+}
