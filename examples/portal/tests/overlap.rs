@@ -214,11 +214,21 @@ async fn portal(name: &str, fail: bool) -> TestPortal {
 
 /// The pages that fetch from the EPD while their record is written.
 fn overlapping_pages(id: &PatientId) -> Vec<String> {
-    vec![
+    let mut pages = vec![
         format!("/patient/{id}"),
         format!("/patient/{id}/uitslagen/klinische-chemie"),
         format!("/patient/{id}/lab/HB"),
-    ]
+    ];
+    for section in [
+        "allergieen",
+        "conclusies",
+        "brieven",
+        "diagnoses",
+        "medicatie",
+    ] {
+        pages.push(format!("/patient/{id}/dossier/{section}"));
+    }
+    pages
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

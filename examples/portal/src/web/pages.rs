@@ -699,25 +699,23 @@ pub(crate) async fn dossier(
         Ok(opened) => opened,
         Err(page) => return page,
     };
-    if let Err(page) = audited(
-        &portal,
-        &caller,
-        &permit,
-        &patient,
-        RecordSection::Dossier(dossier_section),
-        None,
-    )
-    .await
-    {
-        return page;
-    }
     let ctx = ctx(&caller);
     let epd = &portal.0.epd;
+    // The section's record is written while the EPD is asked for it (see `audited_while`).
+    let record = [(RecordSection::Dossier(dossier_section), None)];
+    macro_rules! audited_fetch {
+        ($fetch:expr) => {
+            match audited_while(&portal, &caller, &permit, &patient, &record, $fetch).await {
+                Ok(fetched) => fetched,
+                Err(page) => return page,
+            }
+        };
+    }
     let mut body = patient_header(&portal, &caller, &patient, &permit).await;
     body.markup("<h2>").text(label).markup("</h2>");
     let now = portal.now();
     let failed = match dossier_section {
-        DossierSection::Allergies => epd.allergies(&id, &ctx).await.map(|items| {
+        DossierSection::Allergies => audited_fetch!(epd.allergies(&id, &ctx)).map(|items| {
             if items.is_empty() {
                 body.markup("<p>Geen allergieën bekend.</p>");
             } else {
@@ -736,7 +734,7 @@ pub(crate) async fn dossier(
                 body.markup("</tbody></table>");
             }
         }),
-        DossierSection::ConclusionAndPlan => epd.conclusions(&id, &ctx).await.map(|items| {
+        DossierSection::ConclusionAndPlan => audited_fetch!(epd.conclusions(&id, &ctx)).map(|items| {
             for c in &items {
                 body.markup("<article><h3>").text(&c.specialism).markup(" — ").text(&dutch_time(c.at))
                     .markup("</h3><p class=\"muted\">").text(&c.author).markup("</p><p><strong>Conclusie:</strong> ")
@@ -746,7 +744,7 @@ pub(crate) async fn dossier(
                 body.markup("<p>Geen conclusies.</p>");
             }
         }),
-        DossierSection::Letters => epd.letters(&id, &ctx).await.map(|mut items| {
+        DossierSection::Letters => audited_fetch!(epd.letters(&id, &ctx)).map(|mut items| {
             let cutoff = portal.settings().letters_cutoff;
             let hidden = items.iter().filter(|l| l.date < cutoff).count();
             items.retain(|l| l.date >= cutoff);
@@ -768,7 +766,7 @@ pub(crate) async fn dossier(
                     .markup(".</p>");
             }
         }),
-        DossierSection::Diagnoses => epd.diagnoses(&id, &ctx).await.map(|items| {
+        DossierSection::Diagnoses => audited_fetch!(epd.diagnoses(&id, &ctx)).map(|items| {
             body.markup("<table><thead><tr><th>Diagnose</th><th>Code</th><th>Sinds</th><th>Status</th><th>Specialisme</th></tr></thead><tbody>");
             for d in &items {
                 body.markup("<tr><td>").text(&d.description).markup("</td><td>")
@@ -779,7 +777,7 @@ pub(crate) async fn dossier(
             }
             body.markup("</tbody></table>");
         }),
-        DossierSection::Medication => epd.medication(&id, &ctx).await.map(|items| {
+        DossierSection::Medication => audited_fetch!(epd.medication(&id, &ctx)).map(|items| {
             body.markup("<table><thead><tr><th>Middel</th><th>Dosering</th><th>Toediening</th><th>Start</th><th>Stop</th><th>Voorschrijver</th></tr></thead><tbody>");
             for m in &items {
                 body.markup(if m.in_use_at(now) { "<tr>" } else { "<tr class=\"muted\">" })
