@@ -47,8 +47,32 @@ fn free_port(ip: &str) -> u16 {
         .port()
 }
 
+/// A running instance, killed when dropped: a failing test leaves no portal behind holding
+/// database connections.
+struct Instance(Child);
+
+impl std::ops::Deref for Instance {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Instance {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts `zvp-portal serve --config`, returning once it serves.
-fn serve(config: &Path) -> Child {
+fn serve(config: &Path) -> Instance {
     let mut child = Command::new(env!("CARGO_BIN_EXE_zvp-portal"))
         .args(["serve", "--config"])
         .arg(config)
@@ -68,7 +92,7 @@ fn serve(config: &Path) -> Child {
         .recv_timeout(Duration::from_secs(60))
         .expect("the instance starts");
     assert!(line.starts_with("zvp-portal: serving"), "{line}");
-    child
+    Instance(child)
 }
 
 /// GET through nginx as `who`; status, the request id, a new session cookie.
