@@ -56,6 +56,64 @@ pub fn root(leaves: &[Hash]) -> Hash {
     }
 }
 
+/// The right edge of a growing tree: the roots of its perfect subtrees, largest first (one
+/// per set bit of the size). Appending a leaf and computing the root cost `O(log n)` hashes
+/// and the state is `O(log n)` hashes, however many leaves there are — what a running log keeps
+/// instead of every leaf hash.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CompactRange {
+    size: u64,
+    peaks: Vec<Hash>,
+}
+
+impl CompactRange {
+    /// The empty tree.
+    pub const fn new() -> Self {
+        Self {
+            size: 0,
+            peaks: Vec::new(),
+        }
+    }
+
+    /// The tree over `leaves`.
+    pub fn of(leaves: &[Hash]) -> Self {
+        let mut range = Self::new();
+        for leaf in leaves {
+            range.push(*leaf);
+        }
+        range
+    }
+
+    /// The number of leaves.
+    pub const fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Appends a leaf hash: it merges with every peak of its size, as in binary addition.
+    pub fn push(&mut self, leaf: Hash) {
+        let mut hash = leaf;
+        let mut carry = self.size;
+        while carry & 1 == 1 {
+            // INVARIANT: a set low bit of the size means a peak of that size is last.
+            let Some(left) = self.peaks.pop() else { break };
+            hash = node_hash(&left, &hash);
+            carry >>= 1;
+        }
+        self.peaks.push(hash);
+        self.size += 1;
+    }
+
+    /// The root of the tree: the peaks folded from the right, which is RFC 6962's split at
+    /// the largest power of two below the size, applied all the way down the right edge.
+    pub fn root(&self) -> Hash {
+        let mut peaks = self.peaks.iter().rev();
+        let Some(last) = peaks.next() else {
+            return empty_root();
+        };
+        peaks.fold(*last, |right, left| node_hash(left, &right))
+    }
+}
+
 /// Why a proof could not be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ProofError {
@@ -427,7 +485,34 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_compact_range_has_the_root_of_its_leaves_at_every_size() {
+        let all = leaves(300);
+        let mut range = CompactRange::new();
+        assert_eq!(range.root(), empty_root());
+        for n in 1..=300 {
+            range.push(all[n - 1]);
+            assert_eq!(range.size(), n as u64);
+            assert_eq!(range.root(), root(&all[..n]), "{n}");
+            // log2 state: one peak per set bit of the size.
+            assert_eq!(range.peaks.len(), n.count_ones() as usize);
+        }
+        assert_eq!(CompactRange::of(&all[..77]).root(), root(&all[..77]));
+        // The reference tree's roots.
+        let reference = reference_leaves();
+        assert_eq!(CompactRange::of(&reference).root(), root(&reference));
+    }
+
     proptest! {
+        /// The compact range of any leaves has the tree's root.
+        #[test]
+        fn compact_ranges_agree_with_the_tree(n in 0usize..2000, seed in any::<u64>()) {
+            let all: Vec<Hash> = (0..n as u64)
+                .map(|i| leaf_hash(&(i ^ seed).to_le_bytes()))
+                .collect();
+            prop_assert_eq!(CompactRange::of(&all).root(), root(&all));
+        }
+
         /// Any change to an inclusion proof — a flipped bit, a dropped or an added hash —
         /// fails verification.
         #[test]

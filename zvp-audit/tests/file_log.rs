@@ -171,6 +171,88 @@ fn receipts_prove_inclusion_and_checkpoints_consistency() {
     ));
 }
 
+/// The running log keeps only its tree's right edge; proofs are read from the segment files,
+/// also while appends go on (the batch being written shows as a torn tail to the reader) and
+/// across segments.
+#[test]
+fn proofs_read_from_the_files_while_appends_go_on() {
+    let signer = signer();
+    let dir = dir("proofs-while-appending");
+    let options = FileLogOptions {
+        segment_bytes: 8_000,
+        max_batch: 16,
+    };
+    let log = Arc::new(FileLog::open(&dir, options).unwrap());
+    let receipts: Vec<_> = (0..40)
+        .map(|i| log.append_blocking(&event(i)).unwrap())
+        .collect();
+    let checkpoint = signer
+        .verifier()
+        .verify(&log.checkpoint(&signer, "zvp.test/audit").unwrap())
+        .unwrap();
+    assert_eq!(log.root(40).unwrap(), checkpoint.root);
+    let writer = {
+        let log = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for i in 40..400 {
+                log.append_blocking(&event(i)).unwrap();
+            }
+        })
+    };
+    for (round, receipt) in receipts.iter().cycle().take(120).enumerate() {
+        let proof = log.inclusion_proof(receipt.seq(), 40).unwrap();
+        assert!(
+            merkle::verify_inclusion(
+                &receipt.leaf(),
+                receipt.seq() as usize,
+                40,
+                &proof,
+                &checkpoint.root
+            ),
+            "round {round}"
+        );
+        let now = log.size().unwrap();
+        assert_eq!(log.root(40).unwrap(), checkpoint.root, "round {round}");
+        let consistency = log.consistency_proof(40, now).unwrap();
+        assert!(merkle::verify_consistency(
+            40,
+            now as usize,
+            &checkpoint.root,
+            &log.root(now).unwrap(),
+            &consistency
+        ));
+    }
+    writer.join().unwrap();
+    let last = signer
+        .verifier()
+        .verify(&log.checkpoint(&signer, "zvp.test/audit").unwrap())
+        .unwrap();
+    assert_eq!(last.size, 400);
+    assert_eq!(log.root(400).unwrap(), last.root);
+    assert!(
+        std::fs::read_dir(&dir).unwrap().count() > 4,
+        "the records span several segments"
+    );
+    assert!(matches!(
+        log.inclusion_proof(0, 401),
+        Err(LogError::Proof(merkle::ProofError::SizeOutOfRange {
+            available: 400,
+            ..
+        }))
+    ));
+    assert!(matches!(
+        log.root(401),
+        Err(LogError::Proof(merkle::ProofError::SizeOutOfRange {
+            second: 401,
+            available: 400,
+            ..
+        }))
+    ));
+    drop(log);
+    let report = verify(&dir, signer.verifier()).unwrap();
+    assert_eq!((report.records, report.checkpoints), (400, 2));
+}
+
 #[test]
 fn the_same_event_twice_gives_different_leaves() {
     let dir = dir("salt");
@@ -365,6 +447,11 @@ fn rewritten_history_is_found_by_the_signed_checkpoint() {
     assert_eq!(
         verify(&dir, signer.verifier()),
         Err(VerifyError::CheckpointRoot { index: 0, size: 6 })
+    );
+    // Nor is such a log opened for writing: its next checkpoint would sign the rewrite.
+    assert_eq!(
+        FileLog::open(&dir, FileLogOptions::default()).unwrap_err(),
+        LogError::Damaged(VerifyError::CheckpointRoot { index: 0, size: 6 })
     );
 }
 

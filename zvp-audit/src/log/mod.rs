@@ -17,6 +17,11 @@
 //! - **Private proofs (G6)**: leaves commit to a random 16-byte salt with the event.
 //! - **One writer**: an exclusive lock on `LOCK` keeps a second process from writing the log.
 //!
+//! A running log keeps only the right edge of its tree in memory (a
+//! [`CompactRange`](crate::merkle::CompactRange), `O(log n)` hashes), so its memory does not
+//! grow with its records and a checkpoint costs `O(log n)`; opening the log reads every record
+//! back, and proofs and roots of earlier sizes read the segment files.
+//!
 //! The layout of a log directory: `LOCK`, `segment-<first record, 20 digits>.log` files of
 //! framed records (see `record.rs`), and `checkpoints.log` with the signed checkpoints.
 
@@ -214,62 +219,12 @@ impl Default for FileLogOptions {
     }
 }
 
-/// The leaf hashes of the durable records, in chunks of fixed size: appending never moves
-/// what is stored (a single vector would copy all of it each time it grows, and the writer —
-/// so every append waiting — would stand still meanwhile: tens of milliseconds once a log
-/// has a million records).
-#[derive(Debug, Default)]
-struct Leaves {
-    chunks: Vec<Vec<Hash>>,
-    len: usize,
-}
-
-impl Leaves {
-    /// Leaves per chunk (2 MiB of hashes).
-    const CHUNK: usize = 1 << 16;
-
-    fn from_vec(leaves: Vec<Hash>) -> Self {
-        let mut all = Self::default();
-        all.extend(leaves);
-        all
-    }
-
-    const fn len(&self) -> usize {
-        self.len
-    }
-
-    fn extend(&mut self, leaves: impl IntoIterator<Item = Hash>) {
-        for leaf in leaves {
-            let full = self.chunks.last().is_none_or(|c| c.len() == Self::CHUNK);
-            if full {
-                self.chunks.push(Vec::with_capacity(Self::CHUNK));
-            }
-            if let Some(chunk) = self.chunks.last_mut() {
-                chunk.push(leaf);
-                self.len += 1;
-            }
-        }
-    }
-
-    /// A copy of the first `n` leaves (all of them if there are fewer), for the Merkle
-    /// computations, which are done on the copy outside the lock.
-    fn prefix(&self, n: usize) -> Vec<Hash> {
-        let mut out = Vec::with_capacity(n.min(self.len));
-        for chunk in &self.chunks {
-            let want = n - out.len();
-            if want == 0 {
-                break;
-            }
-            out.extend_from_slice(chunk.get(..want.min(chunk.len())).unwrap_or_default());
-        }
-        out
-    }
-}
-
-/// The tree as the writer has made it durable.
+/// The tree as the writer has made it durable: its right edge only (`O(log n)` hashes), so
+/// that a running log's memory does not grow with its records. Proofs and roots of earlier
+/// sizes are computed from the segment files when asked for.
 #[derive(Debug)]
 struct Tree {
-    leaves: Leaves,
+    range: merkle::CompactRange,
     last_checkpoint: Option<(u64, Hash)>,
 }
 
@@ -336,10 +291,21 @@ impl FileLog {
         };
         let records = scanned.leaves.len() as u64;
         let cut_tail = scanned.torn_tail.clone();
-        if let Some((size, _)) = last_checkpoint
-            && size > records
-        {
-            return Err(LogError::ShorterThanCheckpoint { records, size });
+        if let Some((size, root)) = last_checkpoint {
+            let Some(signed) = scanned
+                .leaves
+                .get(..usize::try_from(size).unwrap_or(usize::MAX))
+            else {
+                return Err(LogError::ShorterThanCheckpoint { records, size });
+            };
+            // The records the last checkpoint covers must be the ones it signed: every later
+            // checkpoint is made on top of them (see `checkpoint`).
+            if merkle::root(signed) != root {
+                return Err(LogError::Damaged(VerifyError::CheckpointRoot {
+                    index: scanned.checkpoints.len() - 1,
+                    size,
+                }));
+            }
         }
         // The segment to append to: the last one, cut to its valid length, or a first one.
         let (path, length) = match scanned.last_segment {
@@ -360,7 +326,7 @@ impl FileLog {
         }
         sync_dir(dir)?;
         let tree = Arc::new(Mutex::new(Tree {
-            leaves: Leaves::from_vec(scanned.leaves),
+            range: merkle::CompactRange::of(&scanned.leaves),
             last_checkpoint,
         }));
         let (sender, receiver) = mpsc::channel();
@@ -449,39 +415,54 @@ impl FileLog {
     ///
     /// [`LogError::Stopped`] if the writer panicked.
     pub fn size(&self) -> Result<u64, LogError> {
-        Ok(self.tree()?.leaves.len() as u64)
+        Ok(self.tree()?.range.size())
     }
 
-    /// The Merkle root of the first `size` records.
-    ///
-    /// # Errors
-    ///
-    /// [`LogError::Proof`] when the log has fewer records.
-    pub fn root(&self, size: u64) -> Result<Hash, LogError> {
-        let wanted = usize::try_from(size).unwrap_or(usize::MAX);
-        let leaves = self.tree()?.leaves.prefix(wanted);
-        if leaves.len() < wanted {
+    /// The leaf hashes of the first `n` durable records, read back from the segment files
+    /// (the running log keeps only the tree's right edge in memory).
+    fn leaves(&self, n: u64) -> Result<Vec<Hash>, LogError> {
+        let durable = self.size()?;
+        if n > durable {
             return Err(merkle::ProofError::SizeOutOfRange {
                 first: 0,
-                second: wanted,
-                available: leaves.len(),
+                second: usize::try_from(n).unwrap_or(usize::MAX),
+                available: usize::try_from(durable).unwrap_or(usize::MAX),
             }
             .into());
         }
-        Ok(merkle::root(&leaves))
+        // A batch being written after them may show as a torn tail; the first `n` records
+        // are durable and whole.
+        let mut leaves = scan(&self.dir, false).map_err(LogError::Damaged)?.leaves;
+        leaves.truncate(usize::try_from(n).unwrap_or(usize::MAX));
+        Ok(leaves)
     }
 
-    /// The inclusion proof of record `seq` in the tree of `size` records.
+    /// The Merkle root of the first `size` records: at once for the whole log; for an earlier
+    /// size, computed from the segment files (a read of the log).
     ///
     /// # Errors
     ///
-    /// [`LogError::Proof`].
+    /// [`LogError::Proof`] when the log has fewer records; [`LogError::Damaged`] when the
+    /// files no longer read back.
+    pub fn root(&self, size: u64) -> Result<Hash, LogError> {
+        {
+            let tree = self.tree()?;
+            if tree.range.size() == size {
+                return Ok(tree.range.root());
+            }
+        }
+        Ok(merkle::root(&self.leaves(size)?))
+    }
+
+    /// The inclusion proof of record `seq` in the tree of `size` records, computed from the
+    /// segment files (a read of the log: proofs are for auditors, not for every request).
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Proof`]; [`LogError::Damaged`] when the files no longer read back.
     pub fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<Hash>, LogError> {
         // Only the tree of `size` leaves is needed (the proof checks the size against them).
-        let leaves = self
-            .tree()?
-            .leaves
-            .prefix(usize::try_from(size).unwrap_or(usize::MAX));
+        let leaves = self.leaves(size.min(self.size()?))?;
         Ok(merkle::inclusion_proof(
             &leaves,
             seq as usize,
@@ -489,16 +470,14 @@ impl FileLog {
         )?)
     }
 
-    /// The consistency proof between the trees of `first` and `second` records.
+    /// The consistency proof between the trees of `first` and `second` records, computed from
+    /// the segment files like [`inclusion_proof`](Self::inclusion_proof).
     ///
     /// # Errors
     ///
-    /// [`LogError::Proof`].
+    /// [`LogError::Proof`]; [`LogError::Damaged`] when the files no longer read back.
     pub fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, LogError> {
-        let leaves = self
-            .tree()?
-            .leaves
-            .prefix(usize::try_from(second).unwrap_or(usize::MAX));
+        let leaves = self.leaves(second.min(self.size()?))?;
         Ok(merkle::consistency_proof(
             &leaves,
             first as usize,
@@ -514,23 +493,21 @@ impl FileLog {
     /// [`LogError::Io`]; [`LogError::ShorterThanCheckpoint`] if the tree does not extend the
     /// last checkpoint (which would mean records vanished).
     pub fn checkpoint(&self, signer: &CheckpointSigner, origin: &str) -> Result<String, LogError> {
-        // One checkpoint at a time; the tree's lock only while its leaves are copied, so
-        // appends go on while the roots are computed.
+        // One checkpoint at a time. The tree only grows by appends on top of what `open`
+        // checked against the last stored checkpoint, so it extends every checkpoint signed
+        // since; the size check guards that reasoning.
         let _one = self.checkpointing.lock().map_err(|_| LogError::Stopped)?;
-        let (leaves, last) = {
+        let (size, root, last) = {
             let tree = self.tree()?;
-            (tree.leaves.prefix(usize::MAX), tree.last_checkpoint)
+            (tree.range.size(), tree.range.root(), tree.last_checkpoint)
         };
-        let size = leaves.len() as u64;
-        let root = merkle::root(&leaves);
-        if let Some((last_size, last_root)) = last {
-            let prefix = leaves.get(..last_size as usize);
-            if last_size > size || prefix.map(merkle::root) != Some(last_root) {
-                return Err(LogError::ShorterThanCheckpoint {
-                    records: size,
-                    size: last_size,
-                });
-            }
+        if let Some((last_size, last_root)) = last
+            && (last_size > size || (last_size == size && last_root != root))
+        {
+            return Err(LogError::ShorterThanCheckpoint {
+                records: size,
+                size: last_size,
+            });
         }
         let note = signer.sign(&Checkpoint {
             origin: origin.to_owned(),
@@ -714,7 +691,9 @@ impl Writer {
                 self.chain = chain;
                 self.next_seq += receipts.len() as u64;
                 if let Ok(mut tree) = self.tree.lock() {
-                    tree.leaves.extend(receipts.iter().map(|r| r.leaf));
+                    for receipt in &receipts {
+                        tree.range.push(receipt.leaf);
+                    }
                 }
                 for (request, receipt) in batch.into_iter().zip(receipts) {
                     let _ = request.reply.send(Ok(receipt));
@@ -837,28 +816,4 @@ pub fn read_events(dir: &Path) -> Result<Vec<(u64, AuditEvent)>, VerifyError> {
                 })
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn leaf(i: usize) -> Hash {
-        let mut h = [0u8; 32];
-        h[..8].copy_from_slice(&(i as u64).to_le_bytes());
-        h
-    }
-
-    #[test]
-    fn leaves_keep_their_order_across_chunks() {
-        let n = Leaves::CHUNK * 2 + 3;
-        let mut leaves = Leaves::from_vec((0..10).map(leaf).collect());
-        leaves.extend((10..n).map(leaf));
-        assert_eq!(leaves.len(), n);
-        assert_eq!(leaves.chunks.len(), 3);
-        let all = leaves.prefix(usize::MAX);
-        assert_eq!(all, (0..n).map(leaf).collect::<Vec<_>>());
-        assert_eq!(leaves.prefix(Leaves::CHUNK + 1), all[..=Leaves::CHUNK]);
-        assert_eq!(leaves.prefix(0), Vec::<Hash>::new());
-    }
 }
