@@ -58,6 +58,31 @@ pub enum CheckpointError {
     Key(String),
 }
 
+/// The longest origin line accepted, in bytes.
+pub const MAX_ORIGIN_LEN: usize = 256;
+
+/// Checks that `origin` can be a checkpoint's origin line: not empty, at most
+/// [`MAX_ORIGIN_LEN`] bytes, no control characters (a newline would end the line and make every
+/// later reading of the note fail).
+///
+/// # Errors
+///
+/// [`CheckpointError::Malformed`].
+pub fn check_origin(origin: &str) -> Result<(), CheckpointError> {
+    if origin.is_empty() {
+        return Err(CheckpointError::Malformed("the origin is empty"));
+    }
+    if origin.len() > MAX_ORIGIN_LEN {
+        return Err(CheckpointError::Malformed("the origin is too long"));
+    }
+    if origin.chars().any(char::is_control) {
+        return Err(CheckpointError::Malformed(
+            "the origin holds a control character",
+        ));
+    }
+    Ok(())
+}
+
 impl Checkpoint {
     /// The checkpoint's note text (origin, size, root), each line ending in a newline.
     pub fn body(&self) -> String {

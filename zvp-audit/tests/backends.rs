@@ -55,6 +55,23 @@ async fn behaves(log: Arc<dyn AuditLog>) {
         .verify(&log.checkpoint(&signer, "zvp.test/backends").await.unwrap())
         .unwrap();
     assert_eq!((first.size, second.size), (50, 60));
+    // An origin that cannot be an origin line is refused before anything is stored (a note
+    // whose body does not read back would break every later open, checkpoint and verify).
+    for origin in ["", "zvp.test\nsecond", "tab\there"] {
+        assert!(
+            matches!(
+                log.checkpoint(&signer, origin).await,
+                Err(LogError::Checkpoint(_))
+            ),
+            "{origin:?}"
+        );
+    }
+    // The next checkpoint reads the last stored one: it is still a good one.
+    let again = signer
+        .verifier()
+        .verify(&log.checkpoint(&signer, "zvp.test/backends").await.unwrap())
+        .unwrap();
+    assert_eq!(again, second);
 
     // Proofs from the log verify against the signed checkpoints.
     let r = receipts[17];

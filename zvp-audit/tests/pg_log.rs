@@ -438,3 +438,59 @@ async fn a_bad_schema_name_is_refused() {
             .is_err()
     );
 }
+
+/// Two instances append while both sign checkpoints and `verify` runs: every checkpoint is
+/// signed (one at a time, each at least as large as the one before), no verify raises a false
+/// alarm over a checkpoint stored after it read the records, and the log verifies at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_and_verify_while_two_instances_append() {
+    let signer = Arc::new(signer());
+    let first = Arc::new(fresh("zvp_pg_live").await);
+    let second = Arc::new(PgLog::connect(&config(), "zvp_pg_live").await.unwrap());
+    let mut tasks = tokio::task::JoinSet::new();
+    for a in 0..4u64 {
+        let log = if a % 2 == 0 {
+            Arc::clone(&first)
+        } else {
+            Arc::clone(&second)
+        };
+        tasks.spawn(async move {
+            for i in 0..40 {
+                log.append(&event(a * 1000 + i)).await.unwrap();
+            }
+        });
+    }
+    for log in [Arc::clone(&first), Arc::clone(&second)] {
+        let signer = Arc::clone(&signer);
+        tasks.spawn(async move {
+            for _ in 0..8 {
+                log.checkpoint(&signer, "zvp.test/audit").await.unwrap();
+            }
+        });
+    }
+    let verifier = signer.verifier().clone();
+    tasks.spawn(async move {
+        for _ in 0..8 {
+            verify(&config(), "zvp_pg_live", &verifier).await.unwrap();
+        }
+    });
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+    let report = verify(&config(), "zvp_pg_live", signer.verifier())
+        .await
+        .unwrap();
+    assert_eq!((report.records, report.checkpoints), (160, 16));
+    let sizes: Vec<i64> = sql()
+        .await
+        .query(
+            "SELECT split_part(note, E'\\n', 2)::bigint FROM zvp_pg_live.audit_checkpoints ORDER BY id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert!(sizes.windows(2).all(|w| w[0] <= w[1]), "{sizes:?}");
+}

@@ -250,10 +250,10 @@ pub fn spawn_crl_refresh(
             }
             match validator(&config) {
                 Ok(v) => portal.replace_validator(Arc::new(v)),
-                Err(e) => eprintln!(
-                    "{{\"event\":\"crl-refresh-failed\",\"error\":\"{}\"}}",
-                    e.to_string().replace('"', "'")
-                ),
+                Err(e) => crate::log_line(&serde_json::json!({
+                    "event": "crl-refresh-failed",
+                    "error": e.to_string(),
+                })),
             }
         }
     })
@@ -294,9 +294,12 @@ pub fn checkpoint_signing(config: &Config) -> Result<Option<CheckpointSigning>, 
     };
     let pkcs8 = std::fs::read(path).map_err(|e| file(e.to_string()))?;
     let signer = CheckpointSigner::from_pkcs8(&name, &pkcs8).map_err(|e| file(e.to_string()))?;
+    let origin = config.audit.origin.clone().unwrap_or(name);
+    zvp_audit::checkpoint::check_origin(&origin)
+        .map_err(|e| AssembleError::Config(format!("[audit] origin {origin:?}: {e}")))?;
     Ok(Some(CheckpointSigning {
         signer,
-        origin: config.audit.origin.clone().unwrap_or(name),
+        origin,
         every: Duration::from_secs(u64::from(config.audit.checkpoint_minutes.max(1)) * 60),
     }))
 }
@@ -342,36 +345,57 @@ pub async fn checkpoint_round(
     Ok(CheckpointRound::Signed(signed))
 }
 
-/// Signs a checkpoint of the audit log every `signing.every` in which records were added, and
-/// a last one when `shutdown` turns true; each outcome is one line on stderr. A failed round
-/// is retried at the next.
+/// Signs a checkpoint of the audit log every `signing.every` in which records were added,
+/// until `shutdown` turns true; each outcome is one line on stderr, and a failed round is tried
+/// again at the next. The task ends with the size of the last checkpoint it signed, for the
+/// [`final_checkpoint`] the caller makes once its listeners have stopped.
 pub fn spawn_checkpoints(
     audit: Arc<dyn AuditLog>,
-    signing: CheckpointSigning,
+    signing: Arc<CheckpointSigning>,
     mut shutdown: crate::serve::Shutdown,
-) -> tokio::task::JoinHandle<()> {
-    let signing = Arc::new(signing);
+) -> tokio::task::JoinHandle<Option<u64>> {
     tokio::spawn(async move {
         let mut last = None;
         loop {
-            let stopping = tokio::select! {
-                () = tokio::time::sleep(signing.every) => false,
-                _ = shutdown.changed() => true,
-            };
-            match checkpoint_round(Arc::clone(&audit), Arc::clone(&signing), last).await {
-                Ok(CheckpointRound::Signed(size)) => {
-                    last = Some(size);
-                    eprintln!("{{\"event\":\"audit-checkpoint\",\"records\":{size}}}");
-                }
-                Ok(CheckpointRound::Unchanged) => {}
-                Err(e) => eprintln!(
-                    "{{\"event\":\"audit-checkpoint-failed\",\"error\":\"{}\"}}",
-                    e.to_string().replace('"', "'")
-                ),
+            tokio::select! {
+                () = tokio::time::sleep(signing.every) => {}
+                _ = shutdown.changed() => return last,
             }
-            if stopping {
-                return;
+            if let Some(size) = logged_round(Arc::clone(&audit), Arc::clone(&signing), last).await {
+                last = Some(size);
             }
         }
     })
+}
+
+/// The checkpoint a stopping portal signs after its listeners have stopped taking requests
+/// (so it covers every record written), unless nothing was added since `last`.
+pub async fn final_checkpoint(
+    audit: Arc<dyn AuditLog>,
+    signing: Arc<CheckpointSigning>,
+    last: Option<u64>,
+) {
+    let _ = logged_round(audit, signing, last).await;
+}
+
+/// One checkpoint round and its line on stderr; the size signed, if one was.
+async fn logged_round(
+    audit: Arc<dyn AuditLog>,
+    signing: Arc<CheckpointSigning>,
+    last: Option<u64>,
+) -> Option<u64> {
+    match checkpoint_round(audit, signing, last).await {
+        Ok(CheckpointRound::Signed(size)) => {
+            crate::log_line(&serde_json::json!({"event": "audit-checkpoint", "records": size}));
+            Some(size)
+        }
+        Ok(CheckpointRound::Unchanged) => None,
+        Err(e) => {
+            crate::log_line(&serde_json::json!({
+                "event": "audit-checkpoint-failed",
+                "error": e.to_string(),
+            }));
+            None
+        }
+    }
 }

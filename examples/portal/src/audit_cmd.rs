@@ -181,7 +181,7 @@ pub(crate) enum Format {
 pub(crate) fn run(command: AuditCommand) -> ExitCode {
     match command {
         AuditCommand::Keygen { name, out } => match CheckpointSigner::generate(&name) {
-            Ok((signer, pkcs8)) => match std::fs::write(&out, pkcs8) {
+            Ok((signer, pkcs8)) => match zvp_portal::write_private_key(&out, &pkcs8) {
                 Ok(()) => {
                     println!("{}", signer.verifier().to_vkey());
                     ExitCode::SUCCESS

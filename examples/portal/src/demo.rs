@@ -190,9 +190,9 @@ async fn demo(dir: &Path) -> Result<(), Error> {
     {
         let (_, pkcs8) =
             zvp_audit::checkpoint::CheckpointSigner::generate(name).map_err(|e| e.to_string())?;
-        std::fs::write(key, pkcs8)?;
+        zvp_portal::write_private_key(key, &pkcs8)?;
     }
-    let signing = zvp_portal::assemble::checkpoint_signing(&config)?;
+    let signing = zvp_portal::assemble::checkpoint_signing(&config)?.map(Arc::new);
 
     // The EPD: the synthetic hospital over FHIR on loopback.
     let epd = Arc::new(SyntheticEpd::generate(
@@ -241,7 +241,7 @@ async fn demo(dir: &Path) -> Result<(), Error> {
     };
     let refresh =
         zvp_portal::assemble::spawn_crl_refresh(portal.clone(), config.clone(), stopped.clone());
-    let checkpoints = signing.map(|signing| {
+    let checkpoints = signing.clone().map(|signing| {
         zvp_portal::assemble::spawn_checkpoints(portal.audit_log(), signing, stopped.clone())
     });
     let admin_task = tokio::spawn(serve::serve_plain(admin, portal.admin_router(), stopped));
@@ -290,8 +290,10 @@ async fn demo(dir: &Path) -> Result<(), Error> {
     let _ = web.await;
     let _ = admin_task.await;
     let _ = refresh.await;
-    if let Some(checkpoints) = checkpoints {
-        let _ = checkpoints.await;
+    // The last checkpoint, now that the listeners have served their last requests.
+    if let (Some(signing), Some(checkpoints)) = (signing, checkpoints) {
+        let last = checkpoints.await.unwrap_or(None);
+        zvp_portal::assemble::final_checkpoint(portal.audit_log(), signing, last).await;
     }
     Ok(())
 }

@@ -29,6 +29,34 @@
 //!   listener;
 //! - [`assemble`]: a portal from a configuration (the stores and the EPD it names).
 
+/// One operator log line on standard error: a JSON object, escaped by serde_json so that an
+/// error text with quotes, backslashes or newlines (a database's DETAIL line) stays one line.
+/// Callers put no patient data in it.
+pub(crate) fn log_line(line: &serde_json::Value) {
+    eprintln!("{line}");
+}
+
+/// Writes a private key: readable and writable by its owner only (0600), from the moment it
+/// exists.
+///
+/// # Errors
+///
+/// The file system's.
+pub fn write_private_key(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // An existing file keeps its mode through open(): narrow it as well.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
 pub mod assemble;
 pub mod config;
 pub mod pg;

@@ -101,8 +101,9 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
             .await
             .map_err(|e| e.to_string())?;
         // A bad checkpoint key stops the start, rather than a log that is never checkpointed.
-        let signing =
-            zvp_portal::assemble::checkpoint_signing(&config).map_err(|e| e.to_string())?;
+        let signing = zvp_portal::assemble::checkpoint_signing(&config)
+            .map_err(|e| e.to_string())?
+            .map(std::sync::Arc::new);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let admin = tokio::net::TcpListener::bind(config.server.admin_listen)
             .await
@@ -143,7 +144,7 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
             config.clone(),
             stop.subscribe(),
         );
-        let checkpoints = signing.map(|signing| {
+        let checkpoints = signing.clone().map(|signing| {
             zvp_portal::assemble::spawn_checkpoints(portal.audit_log(), signing, stop.subscribe())
         });
         println!(
@@ -155,9 +156,10 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
         let _ = web.await;
         let _ = admin_task.await;
         let _ = refresh.await;
-        // The last checkpoint, after the listeners have stopped taking requests.
-        if let Some(checkpoints) = checkpoints {
-            let _ = checkpoints.await;
+        // The last checkpoint, now that the listeners have served their last requests.
+        if let (Some(signing), Some(checkpoints)) = (signing, checkpoints) {
+            let last = checkpoints.await.unwrap_or(None);
+            zvp_portal::assemble::final_checkpoint(portal.audit_log(), signing, last).await;
         }
         Ok::<(), String>(())
     };

@@ -151,8 +151,8 @@ pub fn read_identity(
     Ok((chain, key_der))
 }
 
-/// A shutdown signal shared by the listeners: send `true` to stop accepting and let open
-/// requests finish.
+/// A shutdown signal shared by the listeners: send `true` to stop accepting, let open requests
+/// finish and close every connection after its current request (keep-alive ones too).
 pub type Shutdown = watch::Receiver<bool>;
 
 /// Serves `router` over TLS on `listener` until `shutdown` turns true.
@@ -167,24 +167,30 @@ pub async fn serve_tls(
     shutdown: Shutdown,
 ) -> Result<(), ServeError> {
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    accept_loop(listener, router, shutdown, move |stream, peer, router| {
-        let acceptor = acceptor.clone();
-        async move {
-            let Ok(Ok(tls)) =
-                tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-            else {
-                return;
-            };
-            let chain: Vec<CertificateDer<'static>> = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
-                .unwrap_or_default();
-            let certificate = ClientCertificate(Arc::new(chain));
-            serve_connection(TokioIo::new(tls), router, peer, Some(certificate)).await;
-        }
-    })
+    accept_loop(
+        listener,
+        router,
+        shutdown,
+        move |stream, peer, router, shutdown| {
+            let acceptor = acceptor.clone();
+            async move {
+                let Ok(Ok(tls)) =
+                    tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                else {
+                    return;
+                };
+                let chain: Vec<CertificateDer<'static>> = tls
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
+                    .unwrap_or_default();
+                let certificate = ClientCertificate(Arc::new(chain));
+                serve_connection(TokioIo::new(tls), router, peer, Some(certificate), shutdown)
+                    .await;
+            }
+        },
+    )
     .await
 }
 
@@ -202,8 +208,8 @@ pub async fn serve_plain(
         listener,
         router,
         shutdown,
-        |stream, peer, router| async move {
-            serve_connection(TokioIo::new(stream), router, peer, None).await;
+        |stream, peer, router, shutdown| async move {
+            serve_connection(TokioIo::new(stream), router, peer, None, shutdown).await;
         },
     )
     .await
@@ -216,7 +222,7 @@ async fn accept_loop<F, Fut>(
     handle: F,
 ) -> Result<(), ServeError>
 where
-    F: Fn(tokio::net::TcpStream, SocketAddr, Router) -> Fut,
+    F: Fn(tokio::net::TcpStream, SocketAddr, Router, Shutdown) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -236,13 +242,13 @@ where
             Err(_) => continue,
         };
         let _ = stream.set_nodelay(true);
-        let work = handle(stream, peer, router.clone());
+        let work = handle(stream, peer, router.clone(), shutdown.clone());
         tokio::spawn(async move {
             work.await;
             drop(permit);
         });
     }
-    // Let open connections finish their requests.
+    // Let open connections finish their requests (each closes after its current one).
     let _ = tokio::time::timeout(
         Duration::from_secs(10),
         permits.acquire_many(u32::try_from(MAX_CONNECTIONS).unwrap_or(u32::MAX)),
@@ -256,6 +262,7 @@ async fn serve_connection<I>(
     router: Router,
     peer: SocketAddr,
     certificate: Option<ClientCertificate>,
+    mut shutdown: Shutdown,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -271,7 +278,15 @@ async fn serve_connection<I>(
         }
         request
     });
-    let _ = auto::Builder::new(TokioExecutor::new())
-        .serve_connection(io, TowerToHyperService::new(service))
-        .await;
+    let builder = auto::Builder::new(TokioExecutor::new());
+    let connection = builder.serve_connection(io, TowerToHyperService::new(service));
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => return,
+        _ = shutdown.wait_for(|stopping| *stopping) => {}
+    }
+    // Stopping: finish the request in hand, then close (a keep-alive connection would
+    // otherwise go on serving after the listener stopped).
+    connection.as_mut().graceful_shutdown();
+    let _ = connection.await;
 }

@@ -273,6 +273,14 @@ async fn two_instances_behind_nginx() {
         command
     };
     assert!(nginx_args(&[]).status().unwrap().success(), "nginx starts");
+    // Stopped when the test ends, whether it passes or fails.
+    struct Nginx(Command);
+    impl Drop for Nginx {
+        fn drop(&mut self) {
+            let _ = self.0.status();
+        }
+    }
+    let _nginx = Nginx(nginx_args(&["-s", "quit"]));
 
     // A session opened through one instance continues on the other (round robin).
     let (status, first, cookie) = get(nginx_port, Who::Own, "/", None).await.unwrap();

@@ -19,7 +19,8 @@ use zvp_audit::checkpoint::CheckpointSigner;
 use zvp_audit::event::AuditEvent;
 use zvp_audit::log::{AuditLog, FileLog, FileLogOptions, verify};
 use zvp_portal::assemble::{
-    AssembleError, CheckpointRound, checkpoint_round, checkpoint_signing, spawn_checkpoints,
+    AssembleError, CheckpointRound, checkpoint_round, checkpoint_signing, final_checkpoint,
+    spawn_checkpoints,
 };
 use zvp_portal::config::Config;
 
@@ -82,20 +83,27 @@ async fn the_portal_signs_a_last_checkpoint_when_it_stops() {
         "signing_key = \"audit.key\"\nkey_name = \"zvp.test\"\n",
         true,
     );
-    let signing = checkpoint_signing(&config).unwrap().unwrap();
+    let signing = Arc::new(checkpoint_signing(&config).unwrap().unwrap());
     // The origin defaults to the key's name.
     assert_eq!(signing.origin, "zvp.test");
     let verifier = signing.signer.verifier().clone();
     let log = Arc::new(FileLog::open(&dir.join("audit"), FileLogOptions::default()).unwrap());
     append(&log, 4).await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    // An hour between rounds: the only checkpoint is the one at the stop.
-    let task = spawn_checkpoints(log.clone(), signing, stopped);
+    // An hour between rounds: the periodic task signs nothing before the stop, and the stop
+    // only ends it (the listeners may still be finishing requests) ...
+    let task = spawn_checkpoints(log.clone(), Arc::clone(&signing), stopped);
     stop.send(true).unwrap();
-    task.await.unwrap();
+    let last = task.await.unwrap();
+    assert_eq!(last, None);
+    append(&log, 1).await;
+    // ... the last checkpoint comes once they have stopped, and covers what they wrote.
+    final_checkpoint(log.clone(), Arc::clone(&signing), last).await;
+    // Stopping twice signs nothing new.
+    final_checkpoint(log.clone(), signing, Some(5)).await;
     drop(log);
     let report = verify(&dir.join("audit"), &verifier).unwrap();
-    assert_eq!((report.records, report.checkpoints), (4, 1));
+    assert_eq!((report.records, report.checkpoints), (5, 1));
 
     // `audit verify --config` checks it with the configured key, no --verifier-key needed.
     let out = Command::new(env!("CARGO_BIN_EXE_zvp-portal"))
@@ -105,7 +113,7 @@ async fn the_portal_signs_a_last_checkpoint_when_it_stops() {
         .unwrap();
     let printed = String::from_utf8_lossy(&out.stdout);
     assert!(
-        out.status.success() && printed.starts_with("ok: 4 records, 1 signed checkpoints"),
+        out.status.success() && printed.starts_with("ok: 5 records, 1 signed checkpoints"),
         "{printed}"
     );
 }
@@ -146,4 +154,20 @@ fn a_key_that_is_not_one_stops_the_start() {
         matches!(&error, AssembleError::File { path, .. } if path.ends_with("audit.key")),
         "{error:?}"
     );
+}
+
+#[test]
+fn an_origin_that_cannot_be_an_origin_line_stops_the_start() {
+    for origin in ["\"\"", "\"zvp.test\\nsecond line\"", "\"tab\\there\""] {
+        let (_, config) = setup(
+            "bad-origin",
+            &format!("signing_key = \"audit.key\"\nkey_name = \"zvp.test\"\norigin = {origin}\n"),
+            true,
+        );
+        let error = checkpoint_signing(&config).unwrap_err();
+        assert!(
+            matches!(&error, AssembleError::Config(text) if text.contains("origin")),
+            "{origin}: {error:?}"
+        );
+    }
 }

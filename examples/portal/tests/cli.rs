@@ -427,6 +427,12 @@ fn audit_commands_sign_verify_and_report() {
     assert_eq!(code, 0);
     let vkey = vkey.trim().to_owned();
     assert!(vkey.starts_with("zvp.test+"), "{vkey}");
+    // The private key is its owner's alone.
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
     let log = log_dir.to_str().unwrap();
     let (code, note) = run(&[
         "audit",

@@ -225,3 +225,67 @@ async fn a_new_crl_reaches_a_connection_that_is_already_open() {
     assert_eq!(status(&mut sender).await, 403);
     let _ = stop.send(true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_closes_keep_alive_connections_after_their_request() {
+    // When the portal stops, an open keep-alive connection is closed after the request in
+    // hand, so no page is served (and no record written) after the portal's last checkpoint.
+    let t = TestPortal::new().await;
+    let server = pki().issue_tls_server(&["localhost"], now()).unwrap();
+    let key = PrivateKeyDer::Pkcs8(server.private_key());
+    let validator = pki().validator().unwrap().without_revocation_checking();
+    let config = serve::tls_config(&validator, vec![server.der.clone()], key, false).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let serving = tokio::spawn(serve::serve_tls(
+        listener,
+        config,
+        t.portal.router(),
+        stopped,
+    ));
+    let card = Who::Own.card();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(pki().tls_root()).unwrap();
+    let client = rustls::ClientConfig::builder_with_provider(serve::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(card.chain(), PrivateKeyDer::Pkcs8(card.private_key()))
+        .unwrap();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(client))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    let connection = tokio::spawn(connection);
+    let request = hyper::Request::get("/")
+        .header("host", "localhost")
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let _ = response.into_body().collect().await.unwrap();
+    let records = t.audit.size().unwrap();
+
+    stop.send(true).unwrap();
+    // The server closes the idle keep-alive connection: the client's side of it ends. (Before,
+    // it stayed open and served on; the time limit is the failure, not a synchronisation.)
+    tokio::time::timeout(std::time::Duration::from_secs(30), connection)
+        .await
+        .expect("the server closed the connection")
+        .unwrap()
+        .unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(30), serving)
+        .await
+        .expect("the listener stopped")
+        .unwrap()
+        .unwrap();
+    assert!(sender.ready().await.is_err(), "nothing more is sent on it");
+    assert_eq!(t.audit.size().unwrap(), records);
+}

@@ -186,6 +186,9 @@ pub enum LogError {
     /// The writer has stopped (after an IO failure, or when the log was dropped).
     #[error("the audit log writer has stopped; reopen the log")]
     Stopped,
+    /// A checkpoint was asked for with an origin line that cannot be one; nothing was stored.
+    #[error("checkpoint: {0}")]
+    Checkpoint(#[from] crate::checkpoint::CheckpointError),
 }
 
 /// The minimum time audit events are kept, in days: five years (Staatscourant 2019, 38007),
@@ -491,11 +494,13 @@ impl FileLog {
     /// # Errors
     ///
     /// [`LogError::Io`]; [`LogError::ShorterThanCheckpoint`] if the tree does not extend the
-    /// last checkpoint (which would mean records vanished).
+    /// last checkpoint (which would mean records vanished); [`LogError::Checkpoint`] for an
+    /// origin that cannot be an origin line.
     pub fn checkpoint(&self, signer: &CheckpointSigner, origin: &str) -> Result<String, LogError> {
         // One checkpoint at a time. The tree only grows by appends on top of what `open`
         // checked against the last stored checkpoint, so it extends every checkpoint signed
         // since; the size check guards that reasoning.
+        crate::checkpoint::check_origin(origin)?;
         let _one = self.checkpointing.lock().map_err(|_| LogError::Stopped)?;
         let (size, root, last) = {
             let tree = self.tree()?;

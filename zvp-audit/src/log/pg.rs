@@ -28,15 +28,15 @@
 //!   the writer saw (or at 0 in an empty log), so it never leaves a gap and is chained on what
 //!   is stored;
 //! - `first_seq` is the primary key, so of two instances that saw the same last batch only one
-//!   lands: the other's insert waits for that commit and fails as a duplicate key (or, if the
-//!   first rolled back, lands itself).
+//!   lands: the other's insert waits for that commit and then inserts nothing (`ON CONFLICT DO
+//!   NOTHING`; or, if the first rolled back, lands itself).
 //!
 //! A batch that did not land is chained again on the newest batch and retried; its appenders
 //! hear nothing until it has committed. Since a batch can only commit after the one before it,
 //! every snapshot of the table is a gap-free prefix of the log. There is no head row that every
 //! append must update and lock: a batch costs one index probe, one tuple and its index entry.
 //!
-//! Checkpoints are signed one at a time (a lock on `audit_checkpoints` for the transaction),
+//! Checkpoints are signed one at a time (a transaction-scoped advisory lock per schema),
 //! over the records committed when the checkpoint's transaction reads them, after checking that
 //! the tree extends the last stored checkpoint.
 
@@ -260,23 +260,27 @@ impl PgLog {
     /// # Errors
     ///
     /// [`LogError::ShorterThanCheckpoint`] when the records do not extend the last stored
-    /// checkpoint; [`LogError::Damaged`]; [`LogError::Io`].
+    /// checkpoint; [`LogError::Checkpoint`] for an origin that cannot be an origin line;
+    /// [`LogError::Damaged`]; [`LogError::Io`].
     pub async fn checkpoint(
         &self,
         signer: &CheckpointSigner,
         origin: &str,
     ) -> Result<String, LogError> {
+        crate::checkpoint::check_origin(origin)?;
         // A connection of its own: the transaction must not take in other tasks' reads.
         let client = &connect(&self.config).await?;
         client.batch_execute("BEGIN").await.map_err(db)?;
         let result = async {
-            // One checkpoint at a time (appends go on: what this transaction reads of them is
-            // a gap-free prefix of the log, see the module documentation).
+            // One checkpoint at a time, by a transaction-scoped advisory lock of this schema's
+            // log (no privilege beyond SELECT and INSERT needed). Appends go on: what this
+            // transaction reads of them is a gap-free prefix of the log, see the module
+            // documentation.
             client
-                .batch_execute(&format!(
-                    "LOCK TABLE {}.audit_checkpoints IN SHARE ROW EXCLUSIVE MODE",
-                    self.schema
-                ))
+                .execute(
+                    "SELECT pg_advisory_xact_lock($1)",
+                    &[&checkpoint_lock(&self.schema)],
+                )
                 .await
                 .map_err(db)?;
             let (check, notes) = read_records(client, &self.schema, true)
@@ -322,6 +326,19 @@ impl PgLog {
     }
 }
 
+/// The advisory lock key that makes one checkpoint of the log in `schema` at a time: the first
+/// eight bytes of a SHA-256 over the schema's name, so that logs in other schemas of the same
+/// database do not wait for each other.
+fn checkpoint_lock(schema: &str) -> i64 {
+    let digest = aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        format!("zvp-audit checkpoint {schema}").as_bytes(),
+    );
+    let mut key = [0u8; 8];
+    key.copy_from_slice(digest.as_ref().get(..8).unwrap_or(&[0; 8]));
+    i64::from_le_bytes(key)
+}
+
 /// Re-reads the whole log in `schema` and checks every record and checkpoint, as
 /// [`super::verify`] does for a file log.
 ///
@@ -356,7 +373,27 @@ async fn read_records(
 ) -> Result<(ChainCheck, Vec<String>), VerifyError> {
     let io = |e: tokio_postgres::Error| VerifyError::Io {
         path: schema.to_owned(),
-        detail: e.to_string(),
+        detail: match db(e) {
+            LogError::Io(text) => text,
+            other => other.to_string(),
+        },
+    };
+    // The checkpoints first: one stored after they are read cannot cover records the read
+    // of the batches below misses (batches only grow, and a checkpoint covers only what was
+    // committed before it).
+    let notes = if with_checkpoints {
+        client
+            .query(
+                &format!("SELECT note FROM {schema}.audit_checkpoints ORDER BY id"),
+                &[],
+            )
+            .await
+            .map_err(io)?
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    } else {
+        Vec::new()
     };
     let rows = client
         .query(
@@ -392,20 +429,6 @@ async fn read_records(
             });
         }
     }
-    let notes = if with_checkpoints {
-        client
-            .query(
-                &format!("SELECT note FROM {schema}.audit_checkpoints ORDER BY id"),
-                &[],
-            )
-            .await
-            .map_err(io)?
-            .iter()
-            .map(|row| row.get(0))
-            .collect()
-    } else {
-        Vec::new()
-    };
     Ok((check, notes))
 }
 
@@ -539,7 +562,8 @@ fn append_statement(schema: &str) -> String {
          SELECT $1::bigint, $2::integer, $3::bytea, $4::bytea
          WHERE ($5::bigint = -1 AND $1 = 0)
             OR EXISTS (SELECT 1 FROM {schema}.audit_batches
-                       WHERE first_seq = $5 AND first_seq + count = $1 AND chain = $6)"
+                       WHERE first_seq = $5 AND first_seq + count = $1 AND chain = $6)
+         ON CONFLICT (first_seq) DO NOTHING"
     )
 }
 
@@ -593,8 +617,8 @@ async fn read_head(client: &Client, schema: &str) -> Result<Head, LogError> {
 const MAX_ATTEMPTS: usize = 64;
 
 /// Writes one batch in a single statement, chained on the newest batch this instance saw.
-/// When another instance appended meanwhile, the statement inserts nothing or fails on the
-/// duplicate key; the batch is then chained again on the newest batch and retried.
+/// When another instance appended meanwhile, the statement inserts nothing; the batch is then
+/// chained again on the newest batch and retried.
 async fn write_batch(
     client: &Client,
     statement: &tokio_postgres::Statement,
@@ -653,10 +677,10 @@ async fn write_batch(
                 });
                 return Ok(receipts);
             }
-            // Not directly after the batch this instance saw (another instance appended),
-            // or on the same key as another instance's batch: chain it on the newest batch.
+            // Not directly after the batch this instance saw, or on the key of another
+            // instance's batch (the insert waited for its commit and then did nothing): chain
+            // it on the newest batch.
             Ok(_) => {}
-            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) => {}
             Err(e) => return Err(db(e)),
         }
         *head = None;

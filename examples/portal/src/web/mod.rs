@@ -518,22 +518,23 @@ async fn authenticate(State(portal): State<Portal>, request: Request, next: Next
 /// The refusal when the audit log cannot take a record, with one line on standard error for
 /// the operators (the reference the user sees, the log's error; never patient data).
 fn audit_unavailable(caller: &Caller, error: &zvp_audit::log::LogError) -> Refusal {
-    eprintln!(
-        "{{\"event\":\"audit-unavailable\",\"reference\":\"{}\",\"error\":\"{}\"}}",
-        reference(&caller.request_id),
-        html::escape(&error.to_string())
-    );
+    crate::log_line(&serde_json::json!({
+        "event": "audit-unavailable",
+        "reference": reference(&caller.request_id),
+        "error": error.to_string(),
+    }));
     Refusal::Unavailable
 }
 
 /// One line on standard error for a refusal: the reference number the user sees, the code,
 /// and the UZI number when known — never patient data.
 fn log_refusal(request_id: &str, code: &str, uzi: Option<&str>) {
-    eprintln!(
-        "{{\"event\":\"refusal\",\"reference\":\"{}\",\"code\":\"{code}\",\"uzi\":\"{}\"}}",
-        reference(request_id),
-        uzi.unwrap_or("")
-    );
+    crate::log_line(&serde_json::json!({
+        "event": "refusal",
+        "reference": reference(request_id),
+        "code": code,
+        "uzi": uzi.unwrap_or(""),
+    }));
 }
 
 /// The reference number a user quotes to the help desk: the request id's first eight

@@ -174,11 +174,24 @@ async fn audited_while<T>(
             reason: None,
         })
         .collect();
-    let (receipts, fetched) = tokio::join!(portal.disclose_all(caller, disclosures), fetch);
-    match receipts {
-        Ok(_) => Ok(fetched),
-        Err(refusal) => Err(refuse(portal, caller, &refusal)),
+    let audit = portal.disclose_all(caller, disclosures);
+    tokio::pin!(audit);
+    tokio::pin!(fetch);
+    let mut fetched = None;
+    let receipts = loop {
+        tokio::select! {
+            receipts = &mut audit => break receipts,
+            answer = &mut fetch, if fetched.is_none() => fetched = Some(answer),
+        }
+    };
+    if let Err(refusal) = receipts {
+        // No record, nothing shown: the refusal at once, without waiting for the EPD.
+        return Err(refuse(portal, caller, &refusal));
     }
+    Ok(match fetched {
+        Some(answer) => answer,
+        None => fetch.await,
+    })
 }
 
 /// How a patient may be seen, in words.
