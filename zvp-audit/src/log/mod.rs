@@ -19,8 +19,9 @@
 //!
 //! A running log keeps only the right edge of its tree in memory (a
 //! [`CompactRange`](crate::merkle::CompactRange), `O(log n)` hashes), so its memory does not
-//! grow with its records and a checkpoint costs `O(log n)`; opening the log reads every record
-//! back, and proofs and roots of earlier sizes read the segment files.
+//! grow with its records and a checkpoint costs `O(log n)`. Opening and [`verify`] read every
+//! record back, keeping likewise only the tree's edge and the roots the stored checkpoints
+//! need; proofs and roots of earlier sizes read the segment files.
 //!
 //! The layout of a log directory: `LOCK`, `segment-<first record, 20 digits>.log` files of
 //! framed records (see `record.rs`), and `checkpoints.log` with the signed checkpoints.
@@ -275,7 +276,7 @@ impl FileLog {
             Err(std::fs::TryLockError::WouldBlock) => return Err(LogError::Locked),
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
-        let scanned = scan(dir, false).map_err(LogError::Damaged)?;
+        let scanned = scan(dir, false, false).map_err(LogError::Damaged)?;
         let last_checkpoint = match scanned.checkpoints.last() {
             Some(note) => {
                 let body = note
@@ -292,18 +293,15 @@ impl FileLog {
             }
             None => None,
         };
-        let records = scanned.leaves.len() as u64;
+        let records = scanned.check.len();
         let cut_tail = scanned.torn_tail.clone();
         if let Some((size, root)) = last_checkpoint {
-            let Some(signed) = scanned
-                .leaves
-                .get(..usize::try_from(size).unwrap_or(usize::MAX))
-            else {
+            if size > records {
                 return Err(LogError::ShorterThanCheckpoint { records, size });
-            };
+            }
             // The records the last checkpoint covers must be the ones it signed: every later
             // checkpoint is made on top of them (see `checkpoint`).
-            if merkle::root(signed) != root {
+            if scanned.check.root_at(size) != Some(root) {
                 return Err(LogError::Damaged(VerifyError::CheckpointRoot {
                     index: scanned.checkpoints.len() - 1,
                     size,
@@ -329,7 +327,7 @@ impl FileLog {
         }
         sync_dir(dir)?;
         let tree = Arc::new(Mutex::new(Tree {
-            range: merkle::CompactRange::of(&scanned.leaves),
+            range: scanned.check.range().clone(),
             last_checkpoint,
         }));
         let (sender, receiver) = mpsc::channel();
@@ -340,7 +338,7 @@ impl FileLog {
             segment,
             segment_length: length,
             next_seq: records,
-            chain: scanned.chain,
+            chain: scanned.check.chain(),
             tree: Arc::clone(&tree),
             options,
             random: SystemRandom::new(),
@@ -435,7 +433,10 @@ impl FileLog {
         }
         // A batch being written after them may show as a torn tail; the first `n` records
         // are durable and whole.
-        let mut leaves = scan(&self.dir, false).map_err(LogError::Damaged)?.leaves;
+        let mut leaves = scan(&self.dir, false, true)
+            .map_err(LogError::Damaged)?
+            .check
+            .into_leaves();
         leaves.truncate(usize::try_from(n).unwrap_or(usize::MAX));
         Ok(leaves)
     }
@@ -788,16 +789,15 @@ pub struct VerifyReport {
 ///
 /// The first [`VerifyError`] found.
 pub fn verify(dir: &Path, verifier: &CheckpointVerifier) -> Result<VerifyReport, VerifyError> {
-    let scanned = scan(dir, false)?;
+    let scanned = scan(dir, false, false)?;
     if let Some(torn) = scanned.torn_tail {
         return Err(torn);
     }
-    let records = scanned.leaves.len() as u64;
-    scan::check_checkpoints(&scanned.leaves, &scanned.checkpoints, verifier)?;
+    scan::check_checkpoints(&scanned.check, &scanned.checkpoints, verifier)?;
     Ok(VerifyReport {
-        records,
+        records: scanned.check.len(),
         checkpoints: scanned.checkpoints.len(),
-        root: merkle::root(&scanned.leaves),
+        root: scanned.check.range().root(),
     })
 }
 
@@ -808,7 +808,7 @@ pub fn verify(dir: &Path, verifier: &CheckpointVerifier) -> Result<VerifyReport,
 ///
 /// The first [`VerifyError`]; an event that does not parse is reported as a damaged frame.
 pub fn read_events(dir: &Path) -> Result<Vec<(u64, AuditEvent)>, VerifyError> {
-    let scanned = scan(dir, true)?;
+    let scanned = scan(dir, true, false)?;
     scanned
         .events
         .iter()

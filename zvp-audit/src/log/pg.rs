@@ -46,7 +46,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::{Client, NoTls};
 
 use super::record::{CHAIN_START, Record, chain_next, leaf_of};
-use super::scan::{ChainCheck, check_checkpoints};
+use super::scan::{ChainCheck, check_checkpoints, checkpoint_sizes};
 use super::{LogError, MAX_EVENT_LEN, Receipt, VerifyError, VerifyReport};
 use crate::checkpoint::{Checkpoint, CheckpointSigner, CheckpointVerifier};
 use crate::event::AuditEvent;
@@ -223,10 +223,10 @@ impl PgLog {
 
     /// Every committed record's leaf hash, in order, checked as [`verify`] would check them.
     async fn leaves(&self) -> Result<Vec<Hash>, LogError> {
-        let (check, _) = read_records(&self.reader, &self.schema, false)
+        let (check, _) = read_records(&self.reader, &self.schema, false, true)
             .await
             .map_err(LogError::Damaged)?;
-        Ok(check.leaves)
+        Ok(check.into_leaves())
     }
 
     /// The inclusion proof of record `seq` in the tree of `size` records.
@@ -283,10 +283,10 @@ impl PgLog {
                 )
                 .await
                 .map_err(db)?;
-            let (check, notes) = read_records(client, &self.schema, true)
+            let (check, notes) = read_records(client, &self.schema, true, false)
                 .await
                 .map_err(LogError::Damaged)?;
-            let size = check.leaves.len() as u64;
+            let size = check.len();
             if let Some(last) = notes.last() {
                 let body = last
                     .split_once("\n\n")
@@ -294,8 +294,7 @@ impl PgLog {
                     .unwrap_or_default();
                 let previous =
                     Checkpoint::parse_body(&body).map_err(|e| LogError::Io(e.to_string()))?;
-                let prefix = check.leaves.get(..previous.size as usize);
-                if prefix.map(merkle::root) != Some(previous.root) {
+                if check.root_at(previous.size) != Some(previous.root) {
                     return Err(LogError::ShorterThanCheckpoint {
                         records: size,
                         size: previous.size,
@@ -305,7 +304,7 @@ impl PgLog {
             let note = signer.sign(&Checkpoint {
                 origin: origin.to_owned(),
                 size,
-                root: merkle::root(&check.leaves),
+                root: check.range().root(),
             });
             client
                 .execute(
@@ -356,20 +355,22 @@ pub async fn verify(
     };
     check_schema(schema).map_err(io)?;
     let client = connect(config).await.map_err(io)?;
-    let (check, notes) = read_records(&client, schema, true).await?;
-    let checkpoints = check_checkpoints(&check.leaves, &notes, verifier)?;
+    let (check, notes) = read_records(&client, schema, true, false).await?;
+    let checkpoints = check_checkpoints(&check, &notes, verifier)?;
     Ok(VerifyReport {
-        records: check.leaves.len() as u64,
+        records: check.len(),
         checkpoints,
-        root: merkle::root(&check.leaves),
+        root: check.range().root(),
     })
 }
 
-/// Reads every record in order through the chain check, and (if asked) the checkpoints.
+/// Reads every record in order through the chain check (keeping every leaf hash only if
+/// `keep_leaves`), and (if asked) the checkpoints, whose roots the check then takes on the way.
 async fn read_records(
     client: &Client,
     schema: &str,
     with_checkpoints: bool,
+    keep_leaves: bool,
 ) -> Result<(ChainCheck, Vec<String>), VerifyError> {
     let io = |e: tokio_postgres::Error| VerifyError::Io {
         path: schema.to_owned(),
@@ -404,12 +405,12 @@ async fn read_records(
         )
         .await
         .map_err(io)?;
-    let mut check = ChainCheck::new();
+    let mut check = ChainCheck::new(keep_leaves, checkpoint_sizes(&notes));
     for row in rows {
         let first = u64::try_from(row.get::<_, i64>(0)).unwrap_or(u64::MAX);
         let count = u64::try_from(row.get::<_, i32>(1)).unwrap_or(u64::MAX);
         for record in BatchRecords::new(row.get(3)) {
-            let expected = check.leaves.len() as u64;
+            let expected = check.len();
             let record = record.map_err(|offset| VerifyError::Frame {
                 seq: expected,
                 segment: format!("{schema}.audit_batches"),
@@ -419,9 +420,7 @@ async fn read_records(
         }
         // A row's records must be the ones its key, count and chain name.
         let end = first.checked_add(count);
-        if end != Some(check.leaves.len() as u64)
-            || row.get::<_, &[u8]>(2) != check.chain.as_slice()
-        {
+        if end != Some(check.len()) || row.get::<_, &[u8]>(2) != check.chain().as_slice() {
             return Err(VerifyError::Frame {
                 seq: first,
                 segment: format!("{schema}.audit_batches"),

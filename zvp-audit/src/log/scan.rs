@@ -4,8 +4,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeMap;
+
 use super::record::{CHAIN_START, Frame, Record, chain_next, read_frame};
-use crate::merkle::Hash;
+use crate::merkle::{CompactRange, Hash};
 
 /// The name of a segment holding records from `first_seq` on.
 pub(crate) fn segment_name(first_seq: u64) -> String {
@@ -101,12 +103,11 @@ pub enum VerifyError {
 }
 
 /// What a scan found.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Scanned {
-    /// Every record's leaf hash, in order.
-    pub(crate) leaves: Vec<Hash>,
-    /// The chain hash after the last record.
-    pub(crate) chain: Hash,
+    /// The records' chain and tree, with the roots the stored checkpoints need (and every
+    /// leaf hash, when asked for).
+    pub(crate) check: ChainCheck,
     /// The last segment and its valid length, if any.
     pub(crate) last_segment: Option<(PathBuf, u64)>,
     /// A torn tail found (and left alone) in the last segment: its offset.
@@ -140,13 +141,23 @@ pub(crate) fn segments(dir: &Path) -> Result<Vec<PathBuf>, VerifyError> {
     Ok(files)
 }
 
-/// Reads every record and checkpoint of `dir`. A torn tail in the last segment is reported in
+/// Reads every record and checkpoint of `dir`, keeping the events and the leaf hashes only
+/// when asked (otherwise the tree's right edge and the roots the checkpoints need: memory
+/// that does not grow with the log). A torn tail in the last segment is reported in
 /// [`Scanned::torn_tail`]; anything else wrong is an error.
-pub(crate) fn scan(dir: &Path, keep_events: bool) -> Result<Scanned, VerifyError> {
-    let mut scanned = Scanned::default();
+pub(crate) fn scan(
+    dir: &Path,
+    keep_events: bool,
+    keep_leaves: bool,
+) -> Result<Scanned, VerifyError> {
+    // The checkpoints first: their sizes are the roots to take on the way.
+    let checkpoints = read_checkpoints(dir)?;
+    let mut check = ChainCheck::new(keep_leaves, checkpoint_sizes(&checkpoints));
+    let mut scanned_events = Vec::new();
+    let mut last_segment = None;
+    let mut torn_tail = None;
     let files = segments(dir)?;
     let count = files.len();
-    let mut check = ChainCheck::new();
     for (i, path) in files.into_iter().enumerate() {
         let is_last = i + 1 == count;
         let name = path
@@ -154,7 +165,7 @@ pub(crate) fn scan(dir: &Path, keep_events: bool) -> Result<Scanned, VerifyError
             .and_then(|n| n.to_str())
             .unwrap_or("")
             .to_owned();
-        let expected_first = check.leaves.len() as u64;
+        let expected_first = check.len();
         if name != segment_name(expected_first) {
             return Err(VerifyError::SegmentName {
                 segment: name,
@@ -164,7 +175,7 @@ pub(crate) fn scan(dir: &Path, keep_events: bool) -> Result<Scanned, VerifyError
         let bytes = fs::read(&path).map_err(|e| io(&path, e))?;
         let mut offset = 0usize;
         while offset < bytes.len() {
-            let seq = check.leaves.len() as u64;
+            let seq = check.len();
             let rest = bytes.get(offset..).unwrap_or(&[]);
             // In the last segment, what an interrupted write leaves behind is the tail: a
             // frame cut short, one whose stated length runs to the end of the file, or bytes
@@ -176,7 +187,7 @@ pub(crate) fn scan(dir: &Path, keep_events: bool) -> Result<Scanned, VerifyError
             };
             let Some((record, used)) = record else {
                 if torn {
-                    scanned.torn_tail = Some(VerifyError::TornTail {
+                    torn_tail = Some(VerifyError::TornTail {
                         seq,
                         segment: name.clone(),
                         offset,
@@ -191,38 +202,88 @@ pub(crate) fn scan(dir: &Path, keep_events: bool) -> Result<Scanned, VerifyError
             };
             check.push(&record)?;
             if keep_events && record.pruned.is_none() {
-                scanned.events.push((record.seq, record.event));
+                scanned_events.push((record.seq, record.event));
             }
             offset += used;
         }
         if is_last {
-            scanned.last_segment = Some((path, offset as u64));
+            last_segment = Some((path, offset as u64));
         }
     }
-    scanned.leaves = check.leaves;
-    scanned.chain = check.chain;
-    scanned.checkpoints = read_checkpoints(dir)?;
-    Ok(scanned)
+    Ok(Scanned {
+        check,
+        last_segment,
+        torn_tail,
+        checkpoints,
+        events: scanned_events,
+    })
 }
 
-/// Checks records in log order: each has the next sequence number and its chain hash.
+/// Checks records in log order: each has the next sequence number and its chain hash. Keeps
+/// the tree's right edge, the roots at the sizes asked for (the stored checkpoints'), and every
+/// leaf hash only when asked.
 #[derive(Debug)]
 pub(crate) struct ChainCheck {
-    pub(crate) leaves: Vec<Hash>,
-    pub(crate) chain: Hash,
+    range: CompactRange,
+    chain: Hash,
+    leaves: Option<Vec<Hash>>,
+    roots: BTreeMap<u64, Hash>,
+    wanted: Vec<u64>,
 }
 
 impl ChainCheck {
-    pub(crate) fn new() -> Self {
-        Self {
-            leaves: Vec::new(),
-            chain: CHAIN_START,
+    /// A check before the first record, keeping every leaf hash if `keep_leaves`, and the
+    /// roots of the trees of the `sizes` given.
+    pub(crate) fn new(keep_leaves: bool, sizes: impl IntoIterator<Item = u64>) -> Self {
+        let mut wanted: Vec<u64> = sizes.into_iter().collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut roots = BTreeMap::new();
+        if wanted.first() == Some(&0) {
+            roots.insert(0, crate::merkle::empty_root());
         }
+        Self {
+            range: CompactRange::new(),
+            chain: CHAIN_START,
+            leaves: keep_leaves.then(Vec::new),
+            roots,
+            wanted,
+        }
+    }
+
+    /// The records accepted so far.
+    pub(crate) const fn len(&self) -> u64 {
+        self.range.size()
+    }
+
+    /// The chain hash after the last record.
+    pub(crate) const fn chain(&self) -> Hash {
+        self.chain
+    }
+
+    /// The tree so far.
+    pub(crate) const fn range(&self) -> &CompactRange {
+        &self.range
+    }
+
+    /// The root of the tree of `size` records: the current one, or one of the sizes asked
+    /// for that the check has passed.
+    pub(crate) fn root_at(&self, size: u64) -> Option<Hash> {
+        if size == self.len() {
+            Some(self.range.root())
+        } else {
+            self.roots.get(&size).copied()
+        }
+    }
+
+    /// Every leaf hash, if the check was asked to keep them (else none).
+    pub(crate) fn into_leaves(self) -> Vec<Hash> {
+        self.leaves.unwrap_or_default()
     }
 
     /// Accepts the next record, or names what is wrong with it.
     pub(crate) fn push(&mut self, record: &Record) -> Result<(), VerifyError> {
-        let seq = self.leaves.len() as u64;
+        let seq = self.len();
         if record.seq != seq {
             return Err(VerifyError::Sequence {
                 expected: seq,
@@ -235,16 +296,38 @@ impl ChainCheck {
             return Err(VerifyError::Chain { seq });
         }
         self.chain = chain;
-        self.leaves.push(leaf);
+        self.range.push(leaf);
+        if let Some(leaves) = &mut self.leaves {
+            leaves.push(leaf);
+        }
+        let size = self.len();
+        if self.wanted.binary_search(&size).is_ok() {
+            self.roots.insert(size, self.range.root());
+        }
         Ok(())
     }
 }
 
-/// Checks every signed checkpoint against the leaves: its signature, that it does not cover
-/// more records than there are, and that its root is the root of that many leaves. Returns
-/// how many were checked.
+/// The tree sizes of the stored checkpoints whose bodies read (a damaged one is reported by
+/// [`check_checkpoints`]).
+pub(crate) fn checkpoint_sizes(notes: &[String]) -> Vec<u64> {
+    notes
+        .iter()
+        .filter_map(|note| {
+            let body = note.split_once("\n\n").map(|(b, _)| format!("{b}\n"))?;
+            crate::checkpoint::Checkpoint::parse_body(&body)
+                .ok()
+                .map(|c| c.size)
+        })
+        .collect()
+}
+
+/// Checks every signed checkpoint against the records: its signature, that it does not cover
+/// more records than there are, and that its root is the root of that many leaves (`check`
+/// was made with the checkpoints' sizes, see [`checkpoint_sizes`]). Returns how many were
+/// checked.
 pub(crate) fn check_checkpoints(
-    leaves: &[Hash],
+    check: &ChainCheck,
     notes: &[String],
     verifier: &crate::checkpoint::CheckpointVerifier,
 ) -> Result<usize, VerifyError> {
@@ -253,14 +336,14 @@ pub(crate) fn check_checkpoints(
             index,
             detail: e.to_string(),
         })?;
-        let Some(prefix) = leaves.get(..checkpoint.size as usize) else {
+        if checkpoint.size > check.len() {
             return Err(VerifyError::CheckpointBeyondLog {
                 index,
                 size: checkpoint.size,
-                records: leaves.len() as u64,
+                records: check.len(),
             });
-        };
-        if crate::merkle::root(prefix) != checkpoint.root {
+        }
+        if check.root_at(checkpoint.size) != Some(checkpoint.root) {
             return Err(VerifyError::CheckpointRoot {
                 index,
                 size: checkpoint.size,
@@ -306,4 +389,78 @@ pub(crate) fn read_checkpoints(dir: &Path) -> Result<Vec<String>, VerifyError> {
         offset += used;
     }
     Ok(notes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::record::leaf_of;
+    use crate::merkle::{empty_root, root};
+
+    /// `n` records chained from the start, as a writer makes them.
+    fn records(n: u64) -> Vec<Record> {
+        let mut chain = CHAIN_START;
+        (0..n)
+            .map(|seq| {
+                let salt = [seq as u8; 16];
+                let event = format!("{{\"n\":{seq}}}").into_bytes();
+                chain = chain_next(&chain, &leaf_of(&salt, &event));
+                Record {
+                    seq,
+                    salt,
+                    chain,
+                    event,
+                    pruned: None,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_check_keeps_the_roots_it_was_asked_for_and_no_more() {
+        let all = records(300);
+        let leaves: Vec<Hash> = all.iter().map(Record::leaf_hash).collect();
+        let mut check = ChainCheck::new(false, [0, 1, 77, 256, 77, 1000]);
+        for record in &all {
+            check.push(record).unwrap();
+        }
+        assert_eq!(check.len(), 300);
+        assert_eq!(check.chain(), all[299].chain);
+        assert_eq!(check.root_at(0), Some(empty_root()));
+        for size in [1usize, 77, 256, 300] {
+            assert_eq!(
+                check.root_at(size as u64),
+                Some(root(&leaves[..size])),
+                "{size}"
+            );
+        }
+        // Sizes not asked for (and beyond the log) have no root; no leaves were kept.
+        assert_eq!(check.root_at(78), None);
+        assert_eq!(check.root_at(1000), None);
+        assert!(check.into_leaves().is_empty());
+
+        let mut keeping = ChainCheck::new(true, []);
+        for record in &all[..10] {
+            keeping.push(record).unwrap();
+        }
+        assert_eq!(keeping.into_leaves(), leaves[..10]);
+    }
+
+    #[test]
+    fn a_check_names_the_first_record_out_of_place() {
+        let all = records(5);
+        let mut check = ChainCheck::new(false, []);
+        check.push(&all[0]).unwrap();
+        assert_eq!(
+            check.push(&all[2]),
+            Err(VerifyError::Sequence {
+                expected: 1,
+                found: 2
+            })
+        );
+        let mut changed = all[1].clone();
+        changed.event.push(b' ');
+        assert_eq!(check.push(&changed), Err(VerifyError::Chain { seq: 1 }));
+        assert_eq!(check.len(), 1);
+    }
 }
