@@ -65,7 +65,15 @@ async fn get(
     Ok((status, String::from_utf8(body.to_vec()).unwrap()))
 }
 
-async fn start_tls(t: &TestPortal) -> (u16, tokio::sync::watch::Sender<bool>) {
+/// The portal served over mutual TLS on a free loopback port: the port, the stop switch and
+/// the serving task.
+async fn start_tls(
+    t: &TestPortal,
+) -> (
+    u16,
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<Result<(), serve::ServeError>>,
+) {
     let server = pki().issue_tls_server(&["localhost"], now()).unwrap();
     let key = PrivateKeyDer::Pkcs8(server.private_key());
     let validator = pki().validator().unwrap().without_revocation_checking();
@@ -73,19 +81,48 @@ async fn start_tls(t: &TestPortal) -> (u16, tokio::sync::watch::Sender<bool>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(serve::serve_tls(
+    let serving = tokio::spawn(serve::serve_tls(
         listener,
         config,
         t.portal.router(),
         stopped,
     ));
-    (port, stop)
+    (port, stop, serving)
+}
+
+/// A keep-alive HTTP/1 connection over mutual TLS as `card`: its sender and its driver task.
+async fn connect(
+    port: u16,
+    card: &IssuedCertificate,
+) -> (
+    hyper::client::conn::http1::SendRequest<Empty<Bytes>>,
+    tokio::task::JoinHandle<Result<(), hyper::Error>>,
+) {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(pki().tls_root()).unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(serve::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(card.chain(), PrivateKeyDer::Pkcs8(card.private_key()))
+        .unwrap();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    (sender, tokio::spawn(connection))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_card_logs_in_over_mutual_tls() {
     let t = TestPortal::new().await;
-    let (port, stop) = start_tls(&t).await;
+    let (port, stop, _) = start_tls(&t).await;
     let (id, patient) = t.own_patient().await;
     let (status, body) = get(port, Some(&Who::Own.card()), "/").await.unwrap();
     assert_eq!(status, 200);
@@ -168,27 +205,9 @@ async fn a_new_crl_reaches_a_connection_that_is_already_open() {
     // not across a change of the validator: a card revoked meanwhile is refused on the same
     // keep-alive connection.
     let t = TestPortal::new().await;
-    let (port, stop) = start_tls(&t).await;
+    let (port, stop, _) = start_tls(&t).await;
     let card = Who::Own.card();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(pki().tls_root()).unwrap();
-    let config = rustls::ClientConfig::builder_with_provider(serve::provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_client_auth_cert(card.chain(), PrivateKeyDer::Pkcs8(card.private_key()))
-        .unwrap();
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .unwrap();
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let (mut sender, _connection) = connect(port, &card).await;
     // One request on the open connection, answered and read to the end before the next.
     async fn status(sender: &mut hyper::client::conn::http1::SendRequest<Empty<Bytes>>) -> u16 {
         sender.ready().await.unwrap();
@@ -231,39 +250,8 @@ async fn stopping_closes_keep_alive_connections_after_their_request() {
     // When the portal stops, an open keep-alive connection is closed after the request in
     // hand, so no page is served (and no record written) after the portal's last checkpoint.
     let t = TestPortal::new().await;
-    let server = pki().issue_tls_server(&["localhost"], now()).unwrap();
-    let key = PrivateKeyDer::Pkcs8(server.private_key());
-    let validator = pki().validator().unwrap().without_revocation_checking();
-    let config = serve::tls_config(&validator, vec![server.der.clone()], key, false).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let serving = tokio::spawn(serve::serve_tls(
-        listener,
-        config,
-        t.portal.router(),
-        stopped,
-    ));
-    let card = Who::Own.card();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(pki().tls_root()).unwrap();
-    let client = rustls::ClientConfig::builder_with_provider(serve::provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_client_auth_cert(card.chain(), PrivateKeyDer::Pkcs8(card.private_key()))
-        .unwrap();
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(client))
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .unwrap();
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-        .await
-        .unwrap();
-    let connection = tokio::spawn(connection);
+    let (port, stop, serving) = start_tls(&t).await;
+    let (mut sender, connection) = connect(port, &Who::Own.card()).await;
     let request = hyper::Request::get("/")
         .header("host", "localhost")
         .body(Empty::<Bytes>::new())
