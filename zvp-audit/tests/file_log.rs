@@ -347,6 +347,40 @@ fn a_flipped_byte_is_found_at_its_record() {
     ));
 }
 
+/// A damaged checkpoint file is found, but never hides a bad record: the record comes first.
+#[test]
+fn a_damaged_checkpoint_file_does_not_hide_a_bad_record() {
+    let signer = signer();
+    let dir = log_with("damaged-checkpoints", 10, &signer);
+    let checkpoints = dir.join("checkpoints.log");
+    let mut bytes = std::fs::read(&checkpoints).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&checkpoints, &bytes).unwrap();
+    // Alone, the checkpoint file's damage is what verify and open report.
+    assert!(matches!(
+        verify(&dir, signer.verifier()),
+        Err(VerifyError::Checkpoint { index: 0, .. })
+    ));
+    assert!(matches!(
+        FileLog::open(&dir, FileLogOptions::default()),
+        Err(LogError::Damaged(VerifyError::Checkpoint { index: 0, .. }))
+    ));
+    // With a record damaged too, the record is named first.
+    let mut f = frames(&dir);
+    let last = f[6].len() - 2;
+    f[6][last] ^= 0x01;
+    write_frames(&dir, &f);
+    assert!(matches!(
+        verify(&dir, signer.verifier()),
+        Err(VerifyError::Frame { seq: 6, .. })
+    ));
+    assert!(matches!(
+        FileLog::open(&dir, FileLogOptions::default()),
+        Err(LogError::Damaged(VerifyError::Frame { seq: 6, .. }))
+    ));
+}
+
 #[test]
 fn a_changed_record_with_a_fitting_checksum_breaks_the_chain() {
     let signer = signer();

@@ -215,6 +215,9 @@ pub async fn serve_plain(
     .await
 }
 
+/// How long a stopping listener lets its open connections finish their requests.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 async fn accept_loop<F, Fut>(
     listener: TcpListener,
     router: Router,
@@ -226,7 +229,10 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut connections = tokio::task::JoinSet::new();
     loop {
+        // Forget the connections that have ended.
+        while connections.try_join_next().is_some() {}
         let permit = tokio::select! {
             p = Arc::clone(&permits).acquire_owned() => p,
             _ = shutdown.changed() => break,
@@ -243,17 +249,25 @@ where
         };
         let _ = stream.set_nodelay(true);
         let work = handle(stream, peer, router.clone(), shutdown.clone());
-        tokio::spawn(async move {
+        connections.spawn(async move {
             work.await;
             drop(permit);
         });
     }
-    // Let open connections finish their requests (each closes after its current one).
-    let _ = tokio::time::timeout(
-        Duration::from_secs(10),
-        permits.acquire_many(u32::try_from(MAX_CONNECTIONS).unwrap_or(u32::MAX)),
-    )
+    // Let open connections finish their requests (each closes after its current one); what
+    // has not finished after the grace period is cut off, so that nothing is served after this
+    // returns (the portal's last audit checkpoint comes then).
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
     .await;
+    if drained.is_err() {
+        crate::log_line(&serde_json::json!({
+            "event": "connections-cut-at-shutdown",
+            "connections": connections.len(),
+        }));
+        connections.shutdown().await;
+    }
     Ok(())
 }
 

@@ -49,7 +49,7 @@ use crate::checkpoint::{Checkpoint, CheckpointSigner, CheckpointVerifier};
 use crate::event::AuditEvent;
 use crate::merkle::{self, Hash};
 use record::{Record, chain_next, frame, leaf_of};
-use scan::{CHECKPOINTS, scan, segment_name};
+use scan::{CHECKPOINTS, Checkpoints, Reading, scan, segment_name};
 
 /// What the portal needs of an audit log, whichever backend keeps it: [`FileLog`] embedded,
 /// `pg::PgLog` (feature `postgres`) shared by several instances.
@@ -276,7 +276,15 @@ impl FileLog {
             Err(std::fs::TryLockError::WouldBlock) => return Err(LogError::Locked),
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
-        let scanned = scan(dir, false, false).map_err(LogError::Damaged)?;
+        let scanned = scan(
+            dir,
+            Reading {
+                events: false,
+                leaves: false,
+                checkpoints: Checkpoints::Last,
+            },
+        )
+        .map_err(LogError::Damaged)?;
         let last_checkpoint = match scanned.checkpoints.last() {
             Some(note) => {
                 let body = note
@@ -433,7 +441,12 @@ impl FileLog {
         }
         // A batch being written after them may show as a torn tail; the first `n` records
         // are durable and whole.
-        let mut leaves = scan(&self.dir, false, true)
+        let reading = Reading {
+            events: false,
+            leaves: true,
+            checkpoints: Checkpoints::None,
+        };
+        let mut leaves = scan(&self.dir, reading)
             .map_err(LogError::Damaged)?
             .check
             .into_leaves();
@@ -789,7 +802,14 @@ pub struct VerifyReport {
 ///
 /// The first [`VerifyError`] found.
 pub fn verify(dir: &Path, verifier: &CheckpointVerifier) -> Result<VerifyReport, VerifyError> {
-    let scanned = scan(dir, false, false)?;
+    let scanned = scan(
+        dir,
+        Reading {
+            events: false,
+            leaves: false,
+            checkpoints: Checkpoints::All,
+        },
+    )?;
     if let Some(torn) = scanned.torn_tail {
         return Err(torn);
     }
@@ -808,7 +828,14 @@ pub fn verify(dir: &Path, verifier: &CheckpointVerifier) -> Result<VerifyReport,
 ///
 /// The first [`VerifyError`]; an event that does not parse is reported as a damaged frame.
 pub fn read_events(dir: &Path) -> Result<Vec<(u64, AuditEvent)>, VerifyError> {
-    let scanned = scan(dir, true, false)?;
+    let scanned = scan(
+        dir,
+        Reading {
+            events: true,
+            leaves: false,
+            checkpoints: Checkpoints::None,
+        },
+    )?;
     scanned
         .events
         .iter()

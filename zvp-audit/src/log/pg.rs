@@ -276,6 +276,12 @@ impl PgLog {
             // log (no privilege beyond SELECT and INSERT needed). Appends go on: what this
             // transaction reads of them is a gap-free prefix of the log, see the module
             // documentation.
+            // A checkpoint held up by another session fails after a while rather than
+            // keeping a stopping portal waiting.
+            client
+                .batch_execute("SET LOCAL lock_timeout = '30s'")
+                .await
+                .map_err(db)?;
             client
                 .execute(
                     "SELECT pg_advisory_xact_lock($1)",

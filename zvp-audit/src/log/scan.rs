@@ -141,18 +141,47 @@ pub(crate) fn segments(dir: &Path) -> Result<Vec<PathBuf>, VerifyError> {
     Ok(files)
 }
 
-/// Reads every record and checkpoint of `dir`, keeping the events and the leaf hashes only
-/// when asked (otherwise the tree's right edge and the roots the checkpoints need: memory
-/// that does not grow with the log). A torn tail in the last segment is reported in
-/// [`Scanned::torn_tail`]; anything else wrong is an error.
-pub(crate) fn scan(
-    dir: &Path,
-    keep_events: bool,
-    keep_leaves: bool,
-) -> Result<Scanned, VerifyError> {
-    // The checkpoints first: their sizes are the roots to take on the way.
-    let checkpoints = read_checkpoints(dir)?;
-    let mut check = ChainCheck::new(keep_leaves, checkpoint_sizes(&checkpoints));
+/// What a [`scan`] keeps besides the chain check.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reading {
+    /// The events' JSON.
+    pub(crate) events: bool,
+    /// Every leaf hash (for proofs).
+    pub(crate) leaves: bool,
+    /// Which stored checkpoints to read, and take roots for.
+    pub(crate) checkpoints: Checkpoints,
+}
+
+/// Which stored checkpoints a [`scan`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Checkpoints {
+    /// None (proofs and reports: a checkpoint being written meanwhile is no concern of theirs).
+    None,
+    /// All, with the root of each one's size (verification).
+    All,
+    /// All, with the root of the last one's size only (opening the log).
+    Last,
+}
+
+/// Reads every record of `dir` and the checkpoints asked for, keeping the events and the leaf
+/// hashes only when asked (otherwise the tree's right edge and the roots the checkpoints need:
+/// memory that does not grow with the log). A torn tail in the last segment is reported in
+/// [`Scanned::torn_tail`]; anything else wrong is an error — the first bad record before a
+/// damaged checkpoint file.
+pub(crate) fn scan(dir: &Path, reading: Reading) -> Result<Scanned, VerifyError> {
+    // The checkpoints first: their sizes are the roots to take on the way. A damaged
+    // checkpoint file is reported after the records, so that it does not hide a bad one.
+    let (checkpoints, damaged_checkpoints) = match reading.checkpoints {
+        Checkpoints::None => (Vec::new(), None),
+        Checkpoints::All | Checkpoints::Last => read_checkpoints(dir)?,
+    };
+    let sizes = checkpoint_sizes(&checkpoints);
+    let sizes = match reading.checkpoints {
+        Checkpoints::Last => sizes.last().copied().into_iter().collect(),
+        Checkpoints::All | Checkpoints::None => sizes,
+    };
+    let keep_events = reading.events;
+    let mut check = ChainCheck::new(reading.leaves, sizes);
     let mut scanned_events = Vec::new();
     let mut last_segment = None;
     let mut torn_tail = None;
@@ -209,6 +238,9 @@ pub(crate) fn scan(
         if is_last {
             last_segment = Some((path, offset as u64));
         }
+    }
+    if let Some(damaged) = damaged_checkpoints {
+        return Err(damaged);
     }
     Ok(Scanned {
         check,
@@ -363,12 +395,12 @@ fn frame_reaches_end(rest: &[u8]) -> bool {
     end >= rest.len()
 }
 
-/// The stored checkpoint notes.
-pub(crate) fn read_checkpoints(dir: &Path) -> Result<Vec<String>, VerifyError> {
+/// The stored checkpoint notes up to the first damaged one, and what is wrong with that one.
+fn read_checkpoints(dir: &Path) -> Result<(Vec<String>, Option<VerifyError>), VerifyError> {
     let path = dir.join(CHECKPOINTS);
     let bytes = match fs::read(&path) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), None)),
         Err(e) => return Err(io(&path, e)),
     };
     let mut notes = Vec::new();
@@ -376,19 +408,23 @@ pub(crate) fn read_checkpoints(dir: &Path) -> Result<Vec<String>, VerifyError> {
     while offset < bytes.len() {
         let rest = bytes.get(offset..).unwrap_or(&[]);
         let Frame::Good(payload, used) = read_frame(rest) else {
-            return Err(VerifyError::Checkpoint {
+            let damaged = VerifyError::Checkpoint {
                 index: notes.len(),
                 detail: format!("damaged frame at byte {offset}"),
-            });
+            };
+            return Ok((notes, Some(damaged)));
         };
-        let note = String::from_utf8(payload.to_vec()).map_err(|_| VerifyError::Checkpoint {
-            index: notes.len(),
-            detail: "not UTF-8".to_owned(),
-        })?;
+        let Ok(note) = String::from_utf8(payload.to_vec()) else {
+            let damaged = VerifyError::Checkpoint {
+                index: notes.len(),
+                detail: "not UTF-8".to_owned(),
+            };
+            return Ok((notes, Some(damaged)));
+        };
         notes.push(note);
         offset += used;
     }
-    Ok(notes)
+    Ok((notes, None))
 }
 
 #[cfg(test)]
