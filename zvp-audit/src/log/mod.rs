@@ -676,7 +676,8 @@ impl Writer {
 
     /// Writes one batch with one write and one sync, then answers its callers.
     fn write_batch(&mut self, batch: Vec<Request>) -> Result<(), LogError> {
-        let mut bytes = Vec::new();
+        let mut bytes =
+            Vec::with_capacity(batch.iter().map(|r| record::FRAMED + r.event.len()).sum());
         let mut receipts = Vec::with_capacity(batch.len());
         let mut chain = self.chain;
         let mut failed = None;
@@ -689,16 +690,7 @@ impl Writer {
             let leaf = leaf_of(&salt, &request.event);
             chain = chain_next(&chain, &leaf);
             let seq = self.next_seq + i as u64;
-            bytes.extend(
-                Record {
-                    seq,
-                    salt,
-                    chain,
-                    event: request.event.clone(),
-                    pruned: None,
-                }
-                .frame(),
-            );
+            record::put_frame(&mut bytes, seq, &salt, &chain, &request.event);
             receipts.push(Receipt { seq, leaf, chain });
         }
         let result = match failed {

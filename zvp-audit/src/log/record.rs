@@ -7,7 +7,7 @@
 
 use aws_lc_rs::digest::{Context, SHA256};
 
-use crate::merkle::{Hash, leaf_hash};
+use crate::merkle::Hash;
 
 /// The largest event accepted, in bytes of JSON. An audit event is well under 2 KB; the bound
 /// keeps a damaged length field from making a reader allocate gigabytes.
@@ -18,6 +18,9 @@ const PAYLOAD_HEADER: usize = 8 + 16 + 32;
 
 /// Bytes before the payload in a frame.
 pub(crate) const FRAME_HEADER: usize = 8;
+
+/// Bytes of a record's frame besides its event.
+pub(crate) const FRAMED: usize = FRAME_HEADER + PAYLOAD_HEADER;
 
 /// The chain hash before the first record.
 pub(crate) const CHAIN_START: Hash = [0; 32];
@@ -100,12 +103,36 @@ impl Record {
     }
 }
 
-/// The leaf hash of a salted event.
+/// The leaf hash of a salted event: [`crate::merkle::leaf_hash`] of `salt ‖ event`, hashed
+/// in place.
 pub(crate) fn leaf_of(salt: &[u8; 16], event: &[u8]) -> Hash {
-    let mut entry = Vec::with_capacity(16 + event.len());
-    entry.extend_from_slice(salt);
-    entry.extend_from_slice(event);
-    leaf_hash(&entry)
+    let mut context = Context::new(&SHA256);
+    context.update(&[0x00]);
+    context.update(salt);
+    context.update(event);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(context.finish().as_ref());
+    out
+}
+
+/// Appends the frame of a record (as [`Record::frame`] makes it) to `out`, without building
+/// the record or its payload apart: the writer frames a whole batch into one buffer.
+pub(crate) fn put_frame(out: &mut Vec<u8>, seq: u64, salt: &[u8; 16], chain: &Hash, event: &[u8]) {
+    let length = PAYLOAD_HEADER + event.len();
+    out.reserve(FRAME_HEADER + length);
+    // Events are at most MAX_EVENT_LEN bytes (checked when appended), so the length fits.
+    out.extend_from_slice(&u32::try_from(length).unwrap_or(u32::MAX).to_le_bytes());
+    let crc_at = out.len();
+    out.extend_from_slice(&[0; 4]);
+    let payload_at = out.len();
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(salt);
+    out.extend_from_slice(chain);
+    out.extend_from_slice(event);
+    let crc = crc32c(out.get(payload_at..).unwrap_or_default());
+    if let Some(slot) = out.get_mut(crc_at..payload_at) {
+        slot.copy_from_slice(&crc.to_le_bytes());
+    }
 }
 
 /// The next chain hash.
@@ -200,11 +227,39 @@ pub(crate) fn crc32c(bytes: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::merkle::leaf_hash;
 
     #[test]
     fn crc32c_matches_the_standard_check_value() {
         // RFC 3720 / the CRC catalogue: CRC-32C("123456789") = 0xE3069283.
         assert_eq!(crc32c(b"123456789"), 0xE306_9283);
+    }
+
+    #[test]
+    fn the_writers_frames_and_leaves_are_the_records() {
+        let mut out = b"before".to_vec();
+        for (seq, event) in [
+            (0u64, &b""[..]),
+            (7, b"{\"x\":1}"),
+            (1 << 40, &[b'a'; 3000][..]),
+        ] {
+            let salt = [seq as u8 ^ 0x5a; 16];
+            let chain = [seq as u8; 32];
+            let start = out.len();
+            put_frame(&mut out, seq, &salt, &chain, event);
+            let record = Record {
+                seq,
+                salt,
+                chain,
+                event: event.to_vec(),
+                pruned: None,
+            };
+            assert_eq!(out[start..], record.frame()[..], "{seq}");
+            let mut entry = salt.to_vec();
+            entry.extend_from_slice(event);
+            assert_eq!(leaf_of(&salt, event), leaf_hash(&entry));
+        }
+        assert!(out.starts_with(b"before"));
     }
 
     #[test]
