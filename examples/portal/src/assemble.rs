@@ -350,7 +350,7 @@ pub async fn checkpoint_round(
 /// again at the next. The task ends with the size of the last checkpoint it signed, for the
 /// [`final_checkpoint`] the caller makes once its listeners have stopped.
 pub fn spawn_checkpoints(
-    audit: Arc<dyn AuditLog>,
+    portal: Portal,
     signing: Arc<CheckpointSigning>,
     mut shutdown: crate::serve::Shutdown,
 ) -> tokio::task::JoinHandle<Option<u64>> {
@@ -361,7 +361,7 @@ pub fn spawn_checkpoints(
                 () = tokio::time::sleep(signing.every) => {}
                 _ = shutdown.changed() => return last,
             }
-            if let Some(size) = logged_round(Arc::clone(&audit), Arc::clone(&signing), last).await {
+            if let Some(size) = logged_round(&portal, Arc::clone(&signing), last).await {
                 last = Some(size);
             }
         }
@@ -370,23 +370,21 @@ pub fn spawn_checkpoints(
 
 /// The checkpoint a stopping portal signs after its listeners have stopped taking requests
 /// (so it covers every record written), unless nothing was added since `last`.
-pub async fn final_checkpoint(
-    audit: Arc<dyn AuditLog>,
-    signing: Arc<CheckpointSigning>,
-    last: Option<u64>,
-) {
-    let _ = logged_round(audit, signing, last).await;
+pub async fn final_checkpoint(portal: &Portal, signing: Arc<CheckpointSigning>, last: Option<u64>) {
+    let _ = logged_round(portal, signing, last).await;
 }
 
-/// One checkpoint round and its line on stderr; the size signed, if one was.
+/// One checkpoint round of the portal's audit log, its line on stderr and its note for
+/// `/metrics`; the size signed, if one was.
 async fn logged_round(
-    audit: Arc<dyn AuditLog>,
+    portal: &Portal,
     signing: Arc<CheckpointSigning>,
     last: Option<u64>,
 ) -> Option<u64> {
-    match checkpoint_round(audit, signing, last).await {
+    match checkpoint_round(portal.audit_log(), signing, last).await {
         Ok(CheckpointRound::Signed(size)) => {
             crate::log_line(&serde_json::json!({"event": "audit-checkpoint", "records": size}));
+            portal.checkpoint_signed(size);
             Some(size)
         }
         Ok(CheckpointRound::Unchanged) => None,

@@ -242,7 +242,7 @@ async fn demo(dir: &Path) -> Result<(), Error> {
     let refresh =
         zvp_portal::assemble::spawn_crl_refresh(portal.clone(), config.clone(), stopped.clone());
     let checkpoints = signing.clone().map(|signing| {
-        zvp_portal::assemble::spawn_checkpoints(portal.audit_log(), signing, stopped.clone())
+        zvp_portal::assemble::spawn_checkpoints(portal.clone(), signing, stopped.clone())
     });
     let admin_task = tokio::spawn(serve::serve_plain(admin, portal.admin_router(), stopped));
 
@@ -293,7 +293,7 @@ async fn demo(dir: &Path) -> Result<(), Error> {
     // The last checkpoint, now that the listeners have served their last requests.
     if let (Some(signing), Some(checkpoints)) = (signing, checkpoints) {
         let last = checkpoints.await.unwrap_or(None);
-        zvp_portal::assemble::final_checkpoint(portal.audit_log(), signing, last).await;
+        zvp_portal::assemble::final_checkpoint(&portal, signing, last).await;
     }
     Ok(())
 }

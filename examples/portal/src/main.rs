@@ -145,7 +145,7 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
             stop.subscribe(),
         );
         let checkpoints = signing.clone().map(|signing| {
-            zvp_portal::assemble::spawn_checkpoints(portal.audit_log(), signing, stop.subscribe())
+            zvp_portal::assemble::spawn_checkpoints(portal.clone(), signing, stop.subscribe())
         });
         println!(
             "zvp-portal: serving {} (admin {})",
@@ -159,7 +159,7 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
         // The last checkpoint, now that the listeners have served their last requests.
         if let (Some(signing), Some(checkpoints)) = (signing, checkpoints) {
             let last = checkpoints.await.unwrap_or(None);
-            zvp_portal::assemble::final_checkpoint(portal.audit_log(), signing, last).await;
+            zvp_portal::assemble::final_checkpoint(&portal, signing, last).await;
         }
         Ok::<(), String>(())
     };

@@ -11,6 +11,8 @@
     reason = "test code: a failed expectation should panic"
 )]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -44,6 +46,29 @@ fn setup(name: &str, audit: &str, key: bool) -> (PathBuf, Config) {
     .unwrap();
     let config = Config::load(&path, Vec::<(String, String)>::new()).unwrap();
     (dir, config)
+}
+
+/// The admin listener's `/metrics` text.
+async fn metrics(t: &common::TestPortal) -> String {
+    use http_body_util::BodyExt as _;
+    let reply = tower::ServiceExt::oneshot(
+        t.portal.admin_router(),
+        axum::http::Request::get("/metrics")
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    String::from_utf8(
+        reply
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap()
 }
 
 async fn append(log: &FileLog, n: u64) {
@@ -89,18 +114,31 @@ async fn the_portal_signs_a_last_checkpoint_when_it_stops() {
     let verifier = signing.signer.verifier().clone();
     let log = Arc::new(FileLog::open(&dir.join("audit"), FileLogOptions::default()).unwrap());
     append(&log, 4).await;
+    let t = common::TestPortal::with_audit(Some(log.clone())).await;
+    assert!(!metrics(&t).await.contains("zvp_audit_checkpoint"));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     // An hour between rounds: the periodic task signs nothing before the stop, and the stop
     // only ends it (the listeners may still be finishing requests) ...
-    let task = spawn_checkpoints(log.clone(), Arc::clone(&signing), stopped);
+    let task = spawn_checkpoints(t.portal.clone(), Arc::clone(&signing), stopped);
     stop.send(true).unwrap();
     let last = task.await.unwrap();
     assert_eq!(last, None);
     append(&log, 1).await;
     // ... the last checkpoint comes once they have stopped, and covers what they wrote.
-    final_checkpoint(log.clone(), Arc::clone(&signing), last).await;
+    final_checkpoint(&t.portal, Arc::clone(&signing), last).await;
     // Stopping twice signs nothing new.
-    final_checkpoint(log.clone(), signing, Some(5)).await;
+    final_checkpoint(&t.portal, signing, Some(5)).await;
+    // The operators' metrics show it (the test portal's clock stands still at `now`).
+    let text = metrics(&t).await;
+    assert!(text.contains("zvp_audit_checkpoint_records 5\n"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "zvp_audit_checkpoint_timestamp_seconds {}\n",
+            common::now().timestamp()
+        )),
+        "{text}"
+    );
+    drop(t);
     drop(log);
     let report = verify(&dir.join("audit"), &verifier).unwrap();
     assert_eq!((report.records, report.checkpoints), (5, 1));

@@ -116,6 +116,8 @@ struct Inner {
     proxy: ProxyTrust,
     sessions: Arc<dyn SessionStore>,
     clock: Clock,
+    // The last audit checkpoint this instance signed: its size and when.
+    last_checkpoint: std::sync::Mutex<Option<(u64, DateTime<Utc>)>>,
 }
 
 /// Which peers may forward a client certificate in a header, and in which.
@@ -229,6 +231,7 @@ impl PortalBuilder {
                 .sessions
                 .unwrap_or_else(|| Arc::new(MemorySessions::default())),
             clock: self.clock,
+            last_checkpoint: std::sync::Mutex::new(None),
         })))
     }
 }
@@ -293,6 +296,16 @@ impl Portal {
     /// The portal's audit log (for the embedder's own work on it, e.g. checkpoints).
     pub fn audit_log(&self) -> Arc<dyn AuditLog> {
         Arc::clone(&self.0.audit)
+    }
+
+    /// Notes that a checkpoint of `records` records was signed now, for `/metrics`
+    /// (`zvp_audit_checkpoint_records`, `zvp_audit_checkpoint_timestamp_seconds`: alert when
+    /// the timestamp grows old).
+    pub fn checkpoint_signed(&self, records: u64) {
+        let now = self.now();
+        if let Ok(mut last) = self.0.last_checkpoint.lock() {
+            *last = Some((records, now));
+        }
     }
 
     /// Replaces the UZI validator, e.g. with one holding freshly read CRLs. Requests already
@@ -364,14 +377,21 @@ async fn healthz(State(portal): State<Portal>) -> Response {
 async fn metrics(State(portal): State<Portal>) -> Response {
     let records = portal.0.audit.size().await.unwrap_or(0);
     let sessions = portal.0.sessions.count().await.unwrap_or(0);
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        format!(
-            "# HELP zvp_audit_records Records in the audit log.\n# TYPE zvp_audit_records gauge\nzvp_audit_records {records}\n\
-             # HELP zvp_sessions Open sessions.\n# TYPE zvp_sessions gauge\nzvp_sessions {sessions}\n"
-        ),
-    )
-        .into_response()
+    let mut text = format!(
+        "# HELP zvp_audit_records Records in the audit log.\n# TYPE zvp_audit_records gauge\nzvp_audit_records {records}\n\
+         # HELP zvp_sessions Open sessions.\n# TYPE zvp_sessions gauge\nzvp_sessions {sessions}\n"
+    );
+    let last = portal.0.last_checkpoint.lock().ok().and_then(|l| *l);
+    if let Some((size, at)) = last {
+        text.push_str(&format!(
+            "# HELP zvp_audit_checkpoint_records Records covered by the last checkpoint this instance signed.\n\
+             # TYPE zvp_audit_checkpoint_records gauge\nzvp_audit_checkpoint_records {size}\n\
+             # HELP zvp_audit_checkpoint_timestamp_seconds When this instance last signed a checkpoint (Unix time).\n\
+             # TYPE zvp_audit_checkpoint_timestamp_seconds gauge\nzvp_audit_checkpoint_timestamp_seconds {}\n",
+            at.timestamp()
+        ));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 /// Headers on every response: a Content-Security-Policy without inline scripts, HSTS, no
