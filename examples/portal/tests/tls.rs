@@ -277,3 +277,51 @@ async fn stopping_closes_keep_alive_connections_after_their_request() {
     assert!(sender.ready().await.is_err(), "nothing more is sent on it");
     assert_eq!(t.audit.size().unwrap(), records);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_still_running_after_the_shutdown_grace_is_cut_off() {
+    // A request that never ends (here a handler that waits forever) does not keep a stopping
+    // listener, nor its connection, alive past the grace period: once `serve_plain` returns,
+    // nothing more is served. (The time limits are the failure, not a synchronisation.)
+    let started = Arc::new(tokio::sync::Notify::new());
+    let handler_started = Arc::clone(&started);
+    let router = axum::Router::new().route(
+        "/forever",
+        axum::routing::get(move || {
+            let started = Arc::clone(&handler_started);
+            async move {
+                started.notify_one();
+                std::future::pending::<&'static str>().await
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let serving = tokio::spawn(serve::serve_plain(listener, router, stopped));
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let request = hyper::Request::get("/forever")
+        .header("host", "localhost")
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let pending = tokio::spawn(async move { sender.send_request(request).await });
+    // Stop once the request is in the handler.
+    started.notified().await;
+    stop.send(true).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(60), serving)
+        .await
+        .expect("the listener stops after its grace period")
+        .unwrap()
+        .unwrap();
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(5), pending)
+        .await
+        .expect("the cut connection ends the request")
+        .unwrap();
+    assert!(answer.is_err(), "no answer was served: {answer:?}");
+}
