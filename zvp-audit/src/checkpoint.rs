@@ -94,6 +94,19 @@ impl Checkpoint {
         )
     }
 
+    /// The checkpoint a signed note states, read without checking its signature (for a note
+    /// this log stored itself, e.g. the last one, whose size and root a new one must extend).
+    ///
+    /// # Errors
+    ///
+    /// [`CheckpointError::Malformed`].
+    pub fn of_note(note: &str) -> Result<Self, CheckpointError> {
+        let (body, _) = note.split_once("\n\n").ok_or(CheckpointError::Malformed(
+            "no blank line before the signatures",
+        ))?;
+        Self::parse_body(&format!("{body}\n"))
+    }
+
     /// Parses a checkpoint body.
     ///
     /// # Errors

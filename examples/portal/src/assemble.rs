@@ -334,14 +334,7 @@ pub async fn checkpoint_round(
     })
     .await
     .map_err(|e| LogError::Io(format!("the checkpoint task failed: {e}")))??;
-    // The note's body is "origin\nsize\nroot\n"; its size is what was signed.
-    let body = note
-        .split_once("\n\n")
-        .map(|(b, _)| format!("{b}\n"))
-        .unwrap_or_default();
-    let signed = Checkpoint::parse_body(&body)
-        .map(|c| c.size)
-        .map_err(|e| LogError::Io(e.to_string()))?;
+    let signed = Checkpoint::of_note(&note)?.size;
     Ok(CheckpointRound::Signed(signed))
 }
 

@@ -90,6 +90,34 @@ async fn start_tls(
     (port, stop, serving)
 }
 
+/// `router` served over plain HTTP on a free loopback port: the port, the stop switch, the
+/// serving task.
+async fn start_plain(
+    router: axum::Router,
+) -> (
+    u16,
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<Result<(), serve::ServeError>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let serving = tokio::spawn(serve::serve_plain(listener, router, stopped));
+    (port, stop, serving)
+}
+
+/// A plain HTTP/1 connection to `port`, its driver running.
+async fn connect_plain(port: u16) -> hyper::client::conn::http1::SendRequest<Empty<Bytes>> {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    sender
+}
+
 /// A keep-alive HTTP/1 connection over mutual TLS as `card`: its sender and its driver task.
 async fn connect(
     port: u16,
@@ -151,17 +179,8 @@ async fn behind_a_trusted_proxy_the_forwarded_certificate_logs_in_and_is_validat
     let trusted = t.portal_with_proxy(vec!["127.0.0.1".parse().unwrap()]);
     let untrusted = t.portal_with_proxy(vec!["10.0.0.1".parse().unwrap()]);
     for (portal, expected) in [(trusted, 200u16), (untrusted, 403)] {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        tokio::spawn(serve::serve_plain(listener, portal.router(), stopped));
-        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .unwrap();
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-            .await
-            .unwrap();
-        tokio::spawn(connection);
+        let (port, stop, _) = start_plain(portal.router()).await;
+        let mut sender = connect_plain(port).await;
         let request = hyper::Request::get("/")
             .header("host", "localhost")
             .header("x-ssl-client-cert", escaped.as_str())
@@ -295,17 +314,8 @@ async fn a_request_still_running_after_the_shutdown_grace_is_cut_off() {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let serving = tokio::spawn(serve::serve_plain(listener, router, stopped));
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-        .await
-        .unwrap();
-    tokio::spawn(connection);
+    let (port, stop, serving) = start_plain(router).await;
+    let mut sender = connect_plain(port).await;
     let request = hyper::Request::get("/forever")
         .header("host", "localhost")
         .body(Empty::<Bytes>::new())

@@ -287,11 +287,7 @@ impl FileLog {
         .map_err(LogError::Damaged)?;
         let last_checkpoint = match scanned.checkpoints.last() {
             Some(note) => {
-                let body = note
-                    .split_once("\n\n")
-                    .map(|(b, _)| format!("{b}\n"))
-                    .unwrap_or_default();
-                let checkpoint = Checkpoint::parse_body(&body).map_err(|e| {
+                let checkpoint = Checkpoint::of_note(note).map_err(|e| {
                     LogError::Damaged(VerifyError::Checkpoint {
                         index: scanned.checkpoints.len() - 1,
                         detail: e.to_string(),

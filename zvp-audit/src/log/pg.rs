@@ -294,12 +294,7 @@ impl PgLog {
                 .map_err(LogError::Damaged)?;
             let size = check.len();
             if let Some(last) = notes.last() {
-                let body = last
-                    .split_once("\n\n")
-                    .map(|(b, _)| format!("{b}\n"))
-                    .unwrap_or_default();
-                let previous =
-                    Checkpoint::parse_body(&body).map_err(|e| LogError::Io(e.to_string()))?;
+                let previous = Checkpoint::of_note(last)?;
                 if check.root_at(previous.size) != Some(previous.root) {
                     return Err(LogError::ShorterThanCheckpoint {
                         records: size,

@@ -345,12 +345,8 @@ impl ChainCheck {
 pub(crate) fn checkpoint_sizes(notes: &[String]) -> Vec<u64> {
     notes
         .iter()
-        .filter_map(|note| {
-            let body = note.split_once("\n\n").map(|(b, _)| format!("{b}\n"))?;
-            crate::checkpoint::Checkpoint::parse_body(&body)
-                .ok()
-                .map(|c| c.size)
-        })
+        .filter_map(|note| crate::checkpoint::Checkpoint::of_note(note).ok())
+        .map(|c| c.size)
         .collect()
 }
 
