@@ -494,3 +494,32 @@ async fn checkpoints_and_verify_while_two_instances_append() {
         .collect();
     assert!(sizes.windows(2).all(|w| w[0] <= w[1]), "{sizes:?}");
 }
+
+/// Instances starting together on an empty database take turns creating the tables (under an
+/// advisory lock) instead of racing in `CREATE SCHEMA IF NOT EXISTS`: every one connects, and
+/// they write one log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_starting_together_on_an_empty_schema_all_connect() {
+    for round in 0..5 {
+        let schema = format!("zvp_test_start_together_{round}");
+        sql()
+            .await
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .await
+            .unwrap();
+        let mut starting = tokio::task::JoinSet::new();
+        for _ in 0..6 {
+            let schema = schema.clone();
+            starting.spawn(async move { PgLog::connect(&config(), &schema).await });
+        }
+        let mut seqs = Vec::new();
+        while let Some(started) = starting.join_next().await {
+            let log = started
+                .unwrap()
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+            seqs.push(log.append(&event(0)).await.unwrap().seq());
+        }
+        seqs.sort_unstable();
+        assert_eq!(seqs, (0..6).collect::<Vec<u64>>(), "round {round}");
+    }
+}

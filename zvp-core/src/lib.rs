@@ -32,6 +32,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod error;
 pub mod id;
 pub mod record;
 pub mod vocabulary;

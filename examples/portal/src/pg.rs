@@ -33,8 +33,8 @@ pub struct PgSessions {
     touch: tokio_postgres::Statement,
 }
 
-fn db(e: impl std::fmt::Display) -> SessionError {
-    SessionError(format!("postgresql: {e}"))
+fn db(e: impl std::error::Error) -> SessionError {
+    SessionError(format!("postgresql: {}", zvp_core::error::with_sources(&e)))
 }
 
 fn hash(id: &str) -> String {
@@ -75,7 +75,7 @@ impl PgSessions {
         let tx = client.transaction().await.map_err(db)?;
         tx.execute(
             "SELECT pg_advisory_xact_lock(hashtext($1))",
-            &[&format!("zvp-sessions:{schema}")],
+            &[&format!("zvp-schema:{schema}")],
         )
         .await
         .map_err(db)?;

@@ -223,3 +223,50 @@ async fn two_instances_share_sessions_decisions_and_one_audit_log() {
         from("portal-1")
     );
 }
+
+/// Instances starting at once on an empty database, each connecting its directory, audit log
+/// and sessions to the same schema (in a different order, so that different stores meet in
+/// `CREATE SCHEMA`): every store connects. They take turns under one advisory lock per schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_starting_together_on_an_empty_schema_all_connect() {
+    let (client, connection) = tokio_postgres::connect(&config(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    for round in 0..5 {
+        let schema = format!("zvp_test_portal_start_{round}");
+        client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            .await
+            .unwrap();
+        let mut starting = tokio::task::JoinSet::new();
+        for n in 0..6_usize {
+            let schema = schema.clone();
+            starting.spawn(async move {
+                let timeouts = zvp_portal::Timeouts::of(&Default::default());
+                let mut failed = Vec::new();
+                for step in 0..3 {
+                    let result = match (n + step) % 3 {
+                        0 => PgDirectory::connect(&config(), &schema)
+                            .await
+                            .map(drop)
+                            .map_err(|e| format!("directory: {e}")),
+                        1 => zvp_audit::log::pg::PgLog::connect(&config(), &schema)
+                            .await
+                            .map(drop)
+                            .map_err(|e| format!("audit log: {e}")),
+                        _ => PgSessions::connect(&config(), &schema, timeouts)
+                            .await
+                            .map(drop)
+                            .map_err(|e| format!("sessions: {e}")),
+                    };
+                    failed.extend(result.err());
+                }
+                failed
+            });
+        }
+        while let Some(failed) = starting.join_next().await {
+            assert_eq!(failed.unwrap(), Vec::<String>::new(), "round {round}");
+        }
+    }
+}

@@ -54,13 +54,7 @@ use crate::merkle::{self, Hash};
 
 /// A database error with what the server said (tokio-postgres's own text is only "db error").
 fn db(e: impl std::error::Error) -> LogError {
-    let mut text = format!("postgresql: {e}");
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    LogError::Io(text)
+    LogError::Io(format!("postgresql: {}", zvp_core::error::with_sources(&e)))
 }
 
 /// The most appends in one transaction.
@@ -117,49 +111,8 @@ impl PgLog {
     /// [`LogError::Io`] when the database cannot be reached or the schema name is unusable.
     pub async fn connect(config: &str, schema: &str) -> Result<Self, LogError> {
         check_schema(schema)?;
-        let reader = connect(config).await?;
-        // A schema written by an earlier layout is not read by this one; refuse it rather
-        // than start a second log beside it.
-        for (table, layout) in [
-            ("audit_records", "one-row-per-record layout"),
-            ("audit_head", "head-row layout"),
-        ] {
-            let found: bool = reader
-                .query_one(
-                    &format!("SELECT to_regclass('{schema}.{table}') IS NOT NULL"),
-                    &[],
-                )
-                .await
-                .map_err(db)?
-                .get(0);
-            if found {
-                return Err(LogError::Io(format!(
-                    "schema {schema} holds an audit log in the {layout} of an earlier \
-                     version ({schema}.{table}), which this version does not read"
-                )));
-            }
-        }
-        reader
-            .batch_execute(&format!(
-                "CREATE SCHEMA IF NOT EXISTS {schema};
-                 CREATE TABLE IF NOT EXISTS {schema}.audit_batches (
-                     first_seq BIGINT PRIMARY KEY,
-                     count INTEGER NOT NULL,
-                     chain BYTEA NOT NULL,
-                     records BYTEA NOT NULL);
-                 CREATE TABLE IF NOT EXISTS {schema}.audit_checkpoints (
-                     id BIGSERIAL PRIMARY KEY,
-                     note TEXT NOT NULL);"
-            ))
-            .await
-            .map_err(db)?;
-        // lz4 compresses a batch's JSON faster than the default pglz; servers built without
-        // it keep pglz, which is correct too.
-        let _ = reader
-            .batch_execute(&format!(
-                "ALTER TABLE {schema}.audit_batches ALTER COLUMN records SET COMPRESSION lz4"
-            ))
-            .await;
+        let mut reader = connect(config).await?;
+        create_tables(&mut reader, schema).await?;
         let writer = connect(config).await?;
         writer
             .batch_execute("SET synchronous_commit = on")
@@ -324,6 +277,81 @@ impl PgLog {
         client.batch_execute(end).await.map_err(db)?;
         result
     }
+}
+
+/// Creates the log's tables in `schema` when they are missing, and refuses a schema holding a
+/// log of an earlier layout. Instances starting together on an empty database take turns:
+/// the work is one transaction under the advisory lock every zvp store takes before it creates
+/// tables in a schema (`hashtext('zvp-schema:' || schema)`; the directory and the sessions
+/// take it too, and may share the schema), so no two of them race in `CREATE … IF NOT EXISTS`.
+async fn create_tables(client: &mut Client, schema: &str) -> Result<(), LogError> {
+    let mut tx = client.transaction().await.map_err(db)?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext($1))",
+        &[&format!("zvp-schema:{schema}")],
+    )
+    .await
+    .map_err(db)?;
+    // A schema written by an earlier layout is not read by this one; refuse it rather than
+    // start a second log beside it.
+    for (table, layout) in [
+        ("audit_records", "one-row-per-record layout"),
+        ("audit_head", "head-row layout"),
+    ] {
+        if exists(&tx, schema, table).await? {
+            return Err(LogError::Io(format!(
+                "schema {schema} holds an audit log in the {layout} of an earlier \
+                 version ({schema}.{table}), which this version does not read"
+            )));
+        }
+    }
+    let new = !exists(&tx, schema, "audit_batches").await?;
+    tx.batch_execute(&format!(
+        "CREATE SCHEMA IF NOT EXISTS {schema};
+         CREATE TABLE IF NOT EXISTS {schema}.audit_batches (
+             first_seq BIGINT PRIMARY KEY,
+             count INTEGER NOT NULL,
+             chain BYTEA NOT NULL,
+             records BYTEA NOT NULL);
+         CREATE TABLE IF NOT EXISTS {schema}.audit_checkpoints (
+             id BIGSERIAL PRIMARY KEY,
+             note TEXT NOT NULL);"
+    ))
+    .await
+    .map_err(db)?;
+    if new {
+        // lz4 compresses a batch's JSON faster than the default pglz; a server built without
+        // it keeps pglz, which is correct too (the savepoint keeps the refusal from undoing
+        // the rest).
+        let savepoint = tx.transaction().await.map_err(db)?;
+        let lz4 = savepoint
+            .batch_execute(&format!(
+                "ALTER TABLE {schema}.audit_batches ALTER COLUMN records SET COMPRESSION lz4"
+            ))
+            .await;
+        if lz4.is_ok() {
+            savepoint.commit().await.map_err(db)?;
+        } else {
+            savepoint.rollback().await.map_err(db)?;
+        }
+    }
+    tx.commit().await.map_err(db)
+}
+
+/// Whether `schema.table` exists.
+async fn exists(
+    tx: &tokio_postgres::Transaction<'_>,
+    schema: &str,
+    table: &str,
+) -> Result<bool, LogError> {
+    Ok(tx
+        .query_one(
+            &format!("SELECT to_regclass('{schema}.{table}') IS NOT NULL"),
+            &[],
+        )
+        .await
+        .map_err(db)?
+        .get(0))
 }
 
 /// The advisory lock key that makes one checkpoint of the log in `schema` at a time: the first

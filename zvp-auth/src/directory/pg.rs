@@ -131,8 +131,8 @@ impl Pooled {
     }
 }
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(format!("postgresql: {e}"))
+fn backend(e: impl std::error::Error) -> StoreError {
+    StoreError::Backend(format!("postgresql: {}", zvp_core::error::with_sources(&e)))
 }
 
 async fn connect_one(config: &str) -> Result<Client, StoreError> {
@@ -205,12 +205,14 @@ impl PgDirectory {
 }
 
 /// Applies the missing migrations in one transaction, under an advisory lock so that
-/// instances starting together migrate once.
+/// instances starting together migrate once. The lock is the one every zvp store takes before
+/// it creates tables in a schema (`hashtext('zvp-schema:' || schema)`: the audit log and the
+/// portal's sessions may share the schema), so no two race in `CREATE SCHEMA IF NOT EXISTS`.
 async fn migrate(client: &mut Client, schema: &str) -> Result<(), StoreError> {
     let tx = client.transaction().await.map_err(backend)?;
     tx.execute(
         "SELECT pg_advisory_xact_lock(hashtext($1))",
-        &[&format!("zvp-directory:{schema}")],
+        &[&format!("zvp-schema:{schema}")],
     )
     .await
     .map_err(backend)?;
