@@ -8,10 +8,13 @@
 //! Measured: requests per second at saturation (closed loop), p50/p99 latency at half of that
 //! rate (open loop, latency counted from the scheduled send time), full-handshake logins per
 //! second, and the peak resident memory of the process (portal and load generator together,
-//! so an upper bound for the portal).
+//! so an upper bound for the portal). For each saturation phase also the process's CPU time
+//! per request and the machine's idle share (from `/proc`), and for the results page the audit
+//! log's records per sync: where a page's time goes besides the CPU.
 //!
 //! Run: `cargo bench -p zvp-benches --bench portal_load` (ZVP_LOAD_SECONDS per phase, default
-//! 5; ZVP_LOAD_CONNECTIONS, default 32).
+//! 5; ZVP_LOAD_CONNECTIONS, default 32; ZVP_LOAD_WORKERS, the runtime's worker threads,
+//! default 2 — one per core of the project's machine).
 
 #![allow(
     clippy::unwrap_used,
@@ -283,6 +286,64 @@ fn peak_rss_mib() -> f64 {
         / 1024.0
 }
 
+/// Where the machine's time went, in clock ticks since boot: this process (user + system) and
+/// the whole machine's idle and I/O wait, from `/proc`.
+#[derive(Clone, Copy)]
+struct Ticks {
+    process: u64,
+    idle: u64,
+    total: u64,
+}
+
+fn ticks() -> Ticks {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    // Fields after the command name (which is in parentheses): utime and stime are 14 and 15.
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<u64> = after
+        .split(' ')
+        .skip(11)
+        .take(2)
+        .map(|f| f.parse().unwrap())
+        .collect();
+    let machine = std::fs::read_to_string("/proc/stat").unwrap();
+    let cpu: Vec<u64> = machine
+        .lines()
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap())
+        .collect();
+    Ticks {
+        process: fields.iter().sum(),
+        idle: cpu[3] + cpu[4],
+        total: cpu.iter().take(8).sum(),
+    }
+}
+
+/// The process's CPU time per request (µs) and the machine's idle share (%) between two
+/// readings around a run of `requests`.
+fn cpu_line(name: &str, before: Ticks, after: Ticks, requests: f64) {
+    // Linux reports these in USER_HZ, 100 per second.
+    let process_us = (after.process - before.process) as f64 * 1e4;
+    let idle = (after.idle - before.idle) as f64 / (after.total - before.total).max(1) as f64;
+    println!(
+        "{name}: {:.1} µs of the process's CPU per request; machine idle or in I/O wait {:.0}%",
+        process_us / requests.max(1.0),
+        100.0 * idle
+    );
+}
+
+/// The audit log's group commit over a phase that began at `syncs` and `records`.
+fn audit_line(log: &FileLog, syncs: u64, records: u64, seconds: u64) {
+    let (syncs, records) = (log.sync_count() - syncs, log.size().unwrap() - records);
+    println!(
+        "audit log: {records} records in {syncs} syncs ({:.1} per sync, {:.0} syncs/s)",
+        records as f64 / syncs.max(1) as f64,
+        syncs as f64 / seconds as f64
+    );
+}
+
 fn row(name: &str, run: &Run) {
     println!(
         "| {name} | {:.0} | {:.2} ms | {:.2} ms | {} |",
@@ -397,7 +458,7 @@ fn main() {
     let seconds = env("ZVP_LOAD_SECONDS", 5);
     let connections = env("ZVP_LOAD_CONNECTIONS", 32) as usize;
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(env("ZVP_LOAD_WORKERS", 2) as usize)
         .enable_all()
         .build()
         .unwrap();
@@ -441,10 +502,11 @@ fn main() {
         let setup = Setup { pki, cards, patients };
         let audit_dir = std::env::temp_dir().join(format!("zvp-load-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&audit_dir);
+        let log = Arc::new(FileLog::open(&audit_dir, FileLogOptions::default()).unwrap());
         let portal = Portal::builder()
             .epd(epd.clone())
             .directory(directory)
-            .audit(Arc::new(FileLog::open(&audit_dir, FileLogOptions::default()).unwrap()))
+            .audit(log.clone())
             .validator(Arc::new(setup.pki.validator().unwrap().without_revocation_checking()))
             .build()
             .unwrap();
@@ -473,11 +535,18 @@ fn main() {
         // at half of its peak, for profiling.
         if let Ok(only) = std::env::var("ZVP_LOAD_ONLY") {
             let paths = if only == "start" { Arc::clone(&start_page) } else { Arc::clone(&results) };
+            let t0 = ticks();
             let floor = saturate(&setup, &[hello_port], Arc::clone(&hello_path), seconds).await;
+            let t1 = ticks();
             row("TLS hello (floor)", &floor);
             let before = BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed);
+            let (syncs, records) = (log.sync_count(), log.size().unwrap());
             let run = saturate(&setup, &[portal_port], Arc::clone(&paths), seconds).await;
+            let t2 = ticks();
+            audit_line(&log, syncs, records, seconds);
             row(&format!("portal {only} page"), &run);
+            cpu_line("floor", t0, t1, floor.per_second * seconds as f64);
+            cpu_line("page", t1, t2, run.per_second * seconds as f64);
             let bytes = BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed) - before;
             println!(
                 "average page: {:.0} bytes; page / floor: {:.1}%",
@@ -491,12 +560,22 @@ fn main() {
             return;
         }
         println!("\n| saturation (closed loop) | requests/s | p50 | p99 | errors |\n|---|---|---|---|---|");
+        let t0 = ticks();
         let floor = saturate(&setup, &[hello_port], Arc::clone(&hello_path), seconds).await;
+        let t1 = ticks();
         row("TLS hello (floor)", &floor);
         let start_run = saturate(&setup, &[portal_port], Arc::clone(&start_page), seconds).await;
+        let t2 = ticks();
         row("portal start page", &start_run);
+        let (syncs, records) = (log.sync_count(), log.size().unwrap());
         let results_run = saturate(&setup, &[portal_port], Arc::clone(&results), seconds).await;
+        let t3 = ticks();
         row("portal results page", &results_run);
+        println!();
+        cpu_line("TLS hello (floor)", t0, t1, floor.per_second * seconds as f64);
+        cpu_line("portal start page", t1, t2, start_run.per_second * seconds as f64);
+        cpu_line("portal results page", t2, t3, results_run.per_second * seconds as f64);
+        audit_line(&log, syncs, records, seconds);
         println!(
             "\nresults page / floor: {:.0}%; start page / floor: {:.0}%",
             100.0 * results_run.per_second / floor.per_second,

@@ -4,7 +4,8 @@
 //!
 //! The audit log here lets an append finish only after the EPD has been asked for the page's
 //! data: a portal that asked the EPD only after the record was durable would never answer
-//! (the test's time limit is the failure, not a synchronisation).
+//! (the test's time limit is the failure, not a synchronisation). A log that refuses at once
+//! (stopped after a failed write) is found out before the EPD is asked at all.
 
 #![allow(
     clippy::unwrap_used,
@@ -17,6 +18,7 @@
 mod common;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -33,12 +35,23 @@ use zvp_core::{
 use zvp_epd::synthetic::SyntheticEpd;
 use zvp_epd::{Epd, EpdError, ListedPatient, RequestContext};
 
+/// What the gated log does with a record read.
+#[derive(Clone, Copy)]
+enum Gate {
+    /// Writes it once the EPD was asked for record data.
+    Write,
+    /// Fails once the EPD was asked (a write that fails on a full disk).
+    Fail,
+    /// Refuses it at once, as a log that stopped after an earlier failure does.
+    Stopped,
+}
+
 /// An audit log whose appends of record reads wait until the EPD was asked for record data,
-/// then are written (or, if `fail`, fail); other events (a login) are written at once.
+/// then are written or fail (see [`Gate`]); other events (a login) are written at once.
 struct Gated {
     inner: FileLog,
     asked: Arc<Notify>,
-    fail: bool,
+    gate: Gate,
 }
 
 #[async_trait]
@@ -56,9 +69,12 @@ impl AuditLog for Gated {
         {
             return self.inner.append_all(events).await;
         }
+        if let Gate::Stopped = self.gate {
+            return Err(LogError::Stopped);
+        }
         // One permit per page: the EPD's one call for the page's record data.
         self.asked.notified().await;
-        if self.fail {
+        if let Gate::Fail = self.gate {
             return Err(LogError::Io("disk full".to_owned()));
         }
         self.inner.append_all(events).await
@@ -84,15 +100,17 @@ impl AuditLog for Gated {
     }
 }
 
-/// The synthetic EPD, telling `asked` whenever record data (not the patient's identity, which
-/// the policy needs first) is asked for.
+/// The synthetic EPD, telling `asked` (and counting in `calls`) whenever record data (not the
+/// patient's identity, which the policy needs first) is asked for.
 struct Telling {
     inner: Arc<SyntheticEpd>,
     asked: Arc<Notify>,
+    calls: Arc<AtomicUsize>,
 }
 
 impl Telling {
     fn tell(&self) {
+        self.calls.fetch_add(1, Ordering::SeqCst);
         self.asked.notify_one();
     }
 }
@@ -198,17 +216,27 @@ impl Epd for Telling {
     }
 }
 
-/// A test portal whose EPD tells the gated audit log when record data was asked for.
-async fn portal(name: &str, fail: bool) -> TestPortal {
+/// A test portal whose EPD tells the gated audit log when record data was asked for; with the
+/// count of the EPD's calls for record data.
+async fn portal(name: &str, gate: Gate) -> (TestPortal, Arc<AtomicUsize>) {
     let asked = Arc::new(Notify::new());
+    let calls = Arc::new(AtomicUsize::new(0));
     let dir = scratch(name);
     let audit = Arc::new(Gated {
         inner: FileLog::open(&dir, FileLogOptions::default()).unwrap(),
         asked: Arc::clone(&asked),
-        fail,
+        gate,
     });
     let epd = Arc::new(SyntheticEpd::generate(2026, common::now(), 400).unwrap());
-    TestPortal::with(Some(audit), Some(Arc::new(Telling { inner: epd, asked }))).await
+    let telling = Telling {
+        inner: epd,
+        asked,
+        calls: Arc::clone(&calls),
+    };
+    (
+        TestPortal::with(Some(audit), Some(Arc::new(telling))).await,
+        calls,
+    )
 }
 
 /// The pages that fetch from the EPD while their record is written.
@@ -232,7 +260,7 @@ fn overlapping_pages(id: &PatientId) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_epd_is_asked_while_the_record_is_written() {
-    let t = portal("overlap", false).await;
+    let (t, _) = portal("overlap", Gate::Write).await;
     let (id, patient) = t.own_patient().await;
     for path in overlapping_pages(&id) {
         let reply = tokio::time::timeout(
@@ -248,7 +276,7 @@ async fn the_epd_is_asked_while_the_record_is_written() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_the_epd_answered_is_not_shown_without_the_record() {
-    let t = portal("overlap-fail", true).await;
+    let (t, _) = portal("overlap-fail", Gate::Fail).await;
     let (id, patient) = t.own_patient().await;
     for path in overlapping_pages(&id) {
         let reply = tokio::time::timeout(
@@ -260,5 +288,18 @@ async fn what_the_epd_answered_is_not_shown_without_the_record() {
         assert_eq!(reply.status, 503, "{path}");
         assert!(!reply.body.contains(&patient.name.to_string()), "{path}");
         assert!(reply.body.contains("tijdelijk niet beschikbaar"), "{path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_log_is_found_out_before_the_epd_is_asked() {
+    let (t, calls) = portal("overlap-stopped", Gate::Stopped).await;
+    let (id, patient) = t.own_patient().await;
+    for path in overlapping_pages(&id) {
+        let reply = t.get(Some(Who::Own), &path).await;
+        assert_eq!(reply.status, 503, "{path}");
+        assert!(!reply.body.contains(&patient.name.to_string()), "{path}");
+        assert!(reply.body.contains("tijdelijk niet beschikbaar"), "{path}");
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "{path}: the EPD was asked");
     }
 }

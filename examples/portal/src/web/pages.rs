@@ -153,7 +153,10 @@ async fn audited(
 /// the page waits for the slower of the two rather than for both in turn. The EPD's answer is
 /// handed back only together with the records' durability (step 6 of the request path): when a
 /// record cannot be written, the answer is dropped unseen and the refusal page comes instead.
-/// Nothing leaves the server before the receipts are in.
+/// Nothing leaves the server before the receipts are in. The records are handed to the log
+/// before the EPD is asked, so a log that refuses at once (one stopped by an earlier failure)
+/// is found out without asking the EPD for data that could not be shown. `fetch` may also
+/// make the page from the answer: that work then overlaps the log's write as well.
 async fn audited_while<T>(
     portal: &Portal,
     caller: &Caller,
@@ -180,6 +183,8 @@ async fn audited_while<T>(
     let mut fetched = None;
     let receipts = loop {
         tokio::select! {
+            // The records go to the log first, so that the fetch runs while they are written.
+            biased;
             receipts = &mut audit => break receipts,
             answer = &mut fetch, if fetched.is_none() => fetched = Some(answer),
         }
@@ -821,26 +826,36 @@ pub(crate) async fn results(
         Ok(opened) => opened,
         Err(page) => return page,
     };
-    let reports = match audited_while(
+    // The page is made while its audit record is written; it leaves only with the receipt.
+    let page = async {
+        let reports = portal.0.epd.results(&id, category, &ctx(&caller)).await?;
+        let mut body = patient_header(&portal, &caller, &patient, &permit).await;
+        results_body(&mut body, &id, label, &reports);
+        Ok(caller_page(&portal, &caller, label, &body))
+    };
+    match audited_while(
         &portal,
         &caller,
         &permit,
         &patient,
         &[(RecordSection::Results(category), None)],
-        portal.0.epd.results(&id, category, &ctx(&caller)),
+        page,
     )
     .await
     {
-        Ok(Ok(reports)) => reports,
-        Ok(Err(_)) => return refuse(&portal, &caller, &Refusal::Unavailable),
-        Err(page) => return page,
-    };
-    let mut body = patient_header(&portal, &caller, &patient, &permit).await;
+        Ok(Ok(page)) => page,
+        Ok(Err(_)) => refuse(&portal, &caller, &Refusal::Unavailable),
+        Err(page) => page,
+    }
+}
+
+/// The reports of one results category, after the patient header.
+fn results_body(body: &mut Html, id: &PatientId, label: &str, reports: &[zvp_core::ResultReport]) {
     body.markup("<h2>").text(label).markup("</h2>");
     if reports.is_empty() {
         body.markup("<p>Geen uitslagen.</p>");
     }
-    for report in &reports {
+    for report in reports {
         body.markup("<article><h3>")
             .text(&report.title)
             .markup(" — ")
@@ -864,7 +879,7 @@ pub(crate) async fn results(
                         .text(&value)
                         .markup("</td><td>")
                         .text(unit);
-                    range_and_flag(&mut body, o);
+                    range_and_flag(body, o);
                 }
                 body.markup("</tbody></table>");
             }
@@ -910,7 +925,6 @@ pub(crate) async fn results(
         }
         body.markup("</article>");
     }
-    caller_page(&portal, &caller, label, &body)
 }
 
 /// A lab value as shown (`<5.0`, with the comparator) and its unit.
