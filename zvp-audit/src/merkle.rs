@@ -89,6 +89,18 @@ impl CompactRange {
         self.size
     }
 
+    /// The roots of the perfect subtrees, largest first: with the size, all there is to the
+    /// range (what a log stores to take up its tree again without reading its records).
+    pub fn peaks(&self) -> &[Hash] {
+        &self.peaks
+    }
+
+    /// The range of a tree of `size` leaves with these `peaks` (largest first), if they can
+    /// be one: a tree has one peak per set bit of its size.
+    pub fn from_peaks(size: u64, peaks: Vec<Hash>) -> Option<Self> {
+        (u64::from(size.count_ones()) == peaks.len() as u64).then_some(Self { size, peaks })
+    }
+
     /// Appends a leaf hash: it merges with every peak of its size, as in binary addition.
     pub fn push(&mut self, leaf: Hash) {
         let mut hash = leaf;
@@ -511,6 +523,22 @@ mod tests {
                 .map(|i| leaf_hash(&(i ^ seed).to_le_bytes()))
                 .collect();
             prop_assert_eq!(CompactRange::of(&all).root(), root(&all));
+        }
+
+        /// A range taken up again from its size and peaks grows on as the original does; a
+        /// wrong number of peaks for the size is refused.
+        #[test]
+        fn ranges_taken_up_from_their_peaks_grow_on(n in 0usize..500, more in 0usize..100) {
+            let all = leaves(n + more);
+            let first = CompactRange::of(&all[..n]);
+            let mut again = CompactRange::from_peaks(first.size(), first.peaks().to_vec()).unwrap();
+            for leaf in &all[n..] {
+                again.push(*leaf);
+            }
+            prop_assert_eq!(again.root(), root(&all));
+            let mut extra = first.peaks().to_vec();
+            extra.push([7; 32]);
+            prop_assert_eq!(CompactRange::from_peaks(first.size(), extra), None);
         }
 
         /// Any change to an inclusion proof — a flipped bit, a dropped or an added hash —

@@ -1,7 +1,9 @@
-//! Crash consistency (G2, G5): a writer process appends from eight threads and is killed with
-//! SIGKILL at varying moments, 20 times; after each kill the log reopens (cutting any torn
-//! tail) and every append the writer acknowledged before the kill is in it. At the end the
-//! whole log verifies. Set `ZVP_CRASH_ROUNDS` for a longer run.
+//! Crash consistency (G2, G5): a writer process appends from eight threads, signing a
+//! checkpoint now and then, and is killed with SIGKILL at varying moments, 20 times; after
+//! each kill the log reopens (cutting any torn tail; from the tree state of the last
+//! checkpoint when there is one) and every append the writer acknowledged before the kill is
+//! in it. At the end the whole log and its checkpoints verify. Set `ZVP_CRASH_ROUNDS` for a
+//! longer run.
 
 #![allow(
     clippy::unwrap_used,
@@ -26,7 +28,11 @@ fn acknowledged_appends_survive_sigkill() {
         .unwrap_or(20);
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("crash");
     let _ = std::fs::remove_dir_all(&dir);
+    let (signer, key) = CheckpointSigner::generate("zvp.test/crash").unwrap();
+    let key_file = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("crash.key");
+    std::fs::write(&key_file, key).unwrap();
     let mut acknowledged_total = 0u64;
+    let mut from_state = 0;
     let mut state = 0x2026_1125_u64;
     for round in 0..rounds {
         // How many acknowledgements to wait for before the kill: varies from round to round,
@@ -38,6 +44,7 @@ fn acknowledged_appends_survive_sigkill() {
         let wait_for = 1 + state % 300;
         let mut child = Command::new(env!("CARGO_BIN_EXE_zvp-audit-crash-writer"))
             .arg(&dir)
+            .arg(&key_file)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -61,6 +68,9 @@ fn acknowledged_appends_survive_sigkill() {
             panic!("round {round}: the log does not reopen after SIGKILL: {e}")
         });
         let size = log.size().unwrap();
+        if log.opened().from_state {
+            from_state += 1;
+        }
         let max = max_acked.unwrap();
         assert!(
             max < size,
@@ -68,15 +78,19 @@ fn acknowledged_appends_survive_sigkill() {
         );
     }
     assert!(acknowledged_total >= rounds);
-    let (signer, _) = CheckpointSigner::generate("zvp.test/crash").unwrap();
+    // The writer checkpoints after every 5 appends of its first thread (about 40 in all):
+    // most reopenings take up a tree state.
+    assert!(from_state > 0, "no reopening took up a tree state");
     {
         let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
         log.checkpoint(&signer, "zvp.test/crash").unwrap();
     }
     let report = verify(&dir, signer.verifier()).unwrap();
     assert!(report.records >= acknowledged_total);
+    assert!(report.checkpoints > 1);
     println!(
-        "{rounds} kills, {acknowledged_total} acknowledged appends, {} records verified",
-        report.records
+        "{rounds} kills, {acknowledged_total} acknowledged appends, {} records and {} \
+         checkpoints verified, {from_state} reopenings from a tree state",
+        report.records, report.checkpoints
     );
 }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use chrono::{TimeZone, Utc};
 use common::event;
 use zvp_audit::checkpoint::{CheckpointSigner, CheckpointVerifier};
-use zvp_audit::log::{FileLog, FileLogOptions, LogError, VerifyError, verify};
+use zvp_audit::log::{FileLog, FileLogOptions, LogError, Opened, VerifyError, verify};
 use zvp_audit::merkle;
 
 fn dir(name: &str) -> PathBuf {
@@ -341,6 +341,22 @@ fn a_flipped_byte_is_found_at_its_record() {
         verify(&dir, signer.verifier()),
         Err(VerifyError::Frame { seq: 3, .. })
     ));
+    // Opening takes up the tree state of the checkpoint over all ten records and reads none
+    // of them: the damage is for `verify` to find (above). New records go on top of the
+    // signed tree, not of the damaged record.
+    {
+        let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
+        assert_eq!(
+            log.opened(),
+            Opened {
+                records: 10,
+                read: 0,
+                from_state: true
+            }
+        );
+    }
+    // Without the state, opening reads every record and refuses the damaged one.
+    std::fs::remove_file(dir.join("tree-state")).unwrap();
     assert!(matches!(
         FileLog::open(&dir, FileLogOptions::default()),
         Err(LogError::Damaged(VerifyError::Frame { seq: 3, .. }))
@@ -601,7 +617,131 @@ fn events_past_retention_are_pruned_and_everything_still_verifies() {
             .iter()
             .all(|(seq, e)| *seq >= 20 && e.recorded >= cutoff)
     );
-    // The log reopens and goes on.
+    // The log reopens and goes on. Pruning dropped the tree state (the frames it places
+    // moved), so this opening read every record; the next checkpoint stores one again.
     let log = FileLog::open(&dir, options).unwrap();
+    assert_eq!(
+        log.opened(),
+        Opened {
+            records: 30,
+            read: 30,
+            from_state: false
+        }
+    );
     assert_eq!(log.append_blocking(&event(30)).unwrap().seq(), 30);
+    log.checkpoint(&signer, "zvp.test/audit").unwrap();
+    drop(log);
+    let log = FileLog::open(&dir, options).unwrap();
+    assert_eq!(
+        log.opened(),
+        Opened {
+            records: 31,
+            read: 0,
+            from_state: true
+        }
+    );
+}
+
+/// Opening reads only what was written since the last checkpoint (taking up its tree state),
+/// across segments, and the log goes on as if it had read everything: its next checkpoint is
+/// consistent with the last and the whole log verifies.
+#[test]
+fn opening_reads_only_the_records_since_the_last_checkpoint() {
+    let signer = signer();
+    let dir = dir("state");
+    let options = FileLogOptions {
+        segment_bytes: 2_000,
+        max_batch: 16,
+    };
+    {
+        let log = FileLog::open(&dir, options).unwrap();
+        assert_eq!(
+            log.opened(),
+            Opened {
+                records: 0,
+                read: 0,
+                from_state: false
+            }
+        );
+        for i in 0..25 {
+            log.append_blocking(&event(i)).unwrap();
+        }
+        log.checkpoint(&signer, "zvp.test/audit").unwrap();
+        // About three records to a segment: these go on in later segments.
+        for i in 25..40 {
+            log.append_blocking(&event(i)).unwrap();
+        }
+    }
+    let log = FileLog::open(&dir, options).unwrap();
+    assert_eq!(
+        log.opened(),
+        Opened {
+            records: 40,
+            read: 15,
+            from_state: true
+        }
+    );
+    assert_eq!(log.append_blocking(&event(40)).unwrap().seq(), 40);
+    log.checkpoint(&signer, "zvp.test/audit").unwrap();
+    drop(log);
+    let report = verify(&dir, signer.verifier()).unwrap();
+    assert_eq!((report.records, report.checkpoints), (41, 2));
+    let log = FileLog::open(&dir, options).unwrap();
+    assert_eq!(
+        log.opened(),
+        Opened {
+            records: 41,
+            read: 0,
+            from_state: true
+        }
+    );
+}
+
+/// A tree state that does not fit the files — damaged, another log's, or of a checkpoint the
+/// checkpoint file no longer holds — is not taken up: opening reads every record.
+#[test]
+fn a_tree_state_that_does_not_fit_is_not_taken_up() {
+    let signer = signer();
+    let dir = log_with("state-unfit", 12, &signer);
+    let other = log_with("state-unfit-other", 12, &signer);
+    let state = dir.join("tree-state");
+    let own = std::fs::read(&state).unwrap();
+    let opened = || {
+        FileLog::open(&dir, FileLogOptions::default())
+            .unwrap()
+            .opened()
+    };
+    let everything = |records| Opened {
+        records,
+        read: records,
+        from_state: false,
+    };
+    let mut damaged = own.clone();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 1;
+    std::fs::write(&state, &damaged).unwrap();
+    assert_eq!(opened(), everything(12));
+    // The other log has as many records of the same sizes, but other salts: its last
+    // record's chain hash is not this log's.
+    std::fs::copy(other.join("tree-state"), &state).unwrap();
+    assert_eq!(opened(), everything(12));
+    std::fs::write(&state, &own).unwrap();
+    assert_eq!(
+        opened(),
+        Opened {
+            records: 12,
+            read: 0,
+            from_state: true
+        }
+    );
+    // A checkpoint (and its state) over more records, whose note is then lost: the state is
+    // newer than the last checkpoint there is.
+    let checkpoints = std::fs::read(dir.join("checkpoints.log")).unwrap();
+    {
+        let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
+        log.append_blocking(&event(12)).unwrap();
+        log.checkpoint(&signer, "zvp.test/audit").unwrap();
+    }
+    std::fs::write(dir.join("checkpoints.log"), &checkpoints).unwrap();
+    assert_eq!(opened(), everything(13));
 }

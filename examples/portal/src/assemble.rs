@@ -161,10 +161,23 @@ pub fn directory(config: &Config) -> Result<Arc<dyn DirectoryStore>, AssembleErr
 /// [`AssembleError::Store`]; PostgreSQL is not built into this binary yet.
 pub fn audit(config: &Config) -> Result<Arc<dyn AuditLog>, AssembleError> {
     match config.audit.kind {
-        AuditKind::File => Ok(Arc::new(
-            FileLog::open(&config.audit.dir, FileLogOptions::default())
-                .map_err(|e| AssembleError::Store(format!("audit log: {e}")))?,
-        )),
+        AuditKind::File => {
+            let log = FileLog::open(&config.audit.dir, FileLogOptions::default())
+                .map_err(|e| AssembleError::Store(format!("audit log: {e}")))?;
+            // For the operator: how long opening took depends on `read` (the records since
+            // the last checkpoint, when its tree state was taken up), and a cut tail is an
+            // append a crash interrupted.
+            let opened = log.opened();
+            crate::log_line(&serde_json::json!({
+                "event": "audit-log-opened",
+                "dir": config.audit.dir.display().to_string(),
+                "records": opened.records,
+                "read": opened.read,
+                "from_tree_state": opened.from_state,
+                "cut_tail": log.cut_tail().map(ToString::to_string),
+            }));
+            Ok(Arc::new(log))
+        }
         AuditKind::Postgres => Err(AssembleError::Config(
             "audit.kind = \"postgres\" needs the portal built with zvp-audit's postgres feature"
                 .to_owned(),

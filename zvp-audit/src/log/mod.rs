@@ -19,17 +19,23 @@
 //!
 //! A running log keeps only the right edge of its tree in memory (a
 //! [`CompactRange`](crate::merkle::CompactRange), `O(log n)` hashes), so its memory does not
-//! grow with its records and a checkpoint costs `O(log n)`. Opening and [`verify`] read every
-//! record back, keeping likewise only the tree's edge and the roots the stored checkpoints
-//! need; proofs and roots of earlier sizes read the segment files.
+//! grow with its records and a checkpoint costs `O(log n)`. Each checkpoint also stores that
+//! edge with the chain hash and the place of the last record (`tree-state`), so that opening
+//! reads only the records written since the last checkpoint: it takes the state up when the
+//! record it names is in place with its chain hash and the tree it describes has the last
+//! checkpoint's signed root, and reads every record otherwise (see [`FileLog::open`]).
+//! [`verify`] always reads every record, keeping likewise only the tree's edge and the roots
+//! the stored checkpoints need; proofs and roots of earlier sizes read the segment files.
 //!
 //! The layout of a log directory: `LOCK`, `segment-<first record, 20 digits>.log` files of
-//! framed records (see `record.rs`), and `checkpoints.log` with the signed checkpoints.
+//! framed records (see `record.rs`), `checkpoints.log` with the signed checkpoints, and
+//! `tree-state` (see `state.rs`).
 
 #[cfg(feature = "postgres")]
 pub mod pg;
 mod record;
 mod scan;
+mod state;
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -49,7 +55,8 @@ use crate::checkpoint::{Checkpoint, CheckpointSigner, CheckpointVerifier};
 use crate::event::AuditEvent;
 use crate::merkle::{self, Hash};
 use record::{Record, chain_next, frame, leaf_of};
-use scan::{CHECKPOINTS, Checkpoints, Reading, scan, segment_name};
+use scan::{CHECKPOINTS, Checkpoints, Reading, Scanned, scan, scan_from, segment_name};
+use state::{Position, TreeState};
 
 /// What the portal needs of an audit log, whichever backend keeps it: [`FileLog`] embedded,
 /// `pg::PgLog` (feature `postgres`) shared by several instances.
@@ -229,7 +236,22 @@ impl Default for FileLogOptions {
 #[derive(Debug)]
 struct Tree {
     range: merkle::CompactRange,
+    /// The chain hash after the last durable record, and where that record lies.
+    chain: Hash,
+    last: Option<Position>,
     last_checkpoint: Option<(u64, Hash)>,
+}
+
+/// How [`FileLog::open`] found the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opened {
+    /// The records the log holds.
+    pub records: u64,
+    /// The records read back while opening: those written since the last checkpoint when its
+    /// tree state was taken up, else all of them.
+    pub read: u64,
+    /// Whether the tree state stored with the last checkpoint was taken up.
+    pub from_state: bool,
 }
 
 /// One append waiting for the writer.
@@ -247,6 +269,7 @@ pub struct FileLog {
     tree: Arc<Mutex<Tree>>,
     syncs: Arc<AtomicU64>,
     cut_tail: Option<VerifyError>,
+    opened: Opened,
     writer: Option<JoinHandle<()>>,
     _lock: File,
 }
@@ -256,8 +279,16 @@ fn io(e: impl std::fmt::Display) -> LogError {
 }
 
 impl FileLog {
-    /// Opens (creating if needed) the log in `dir`: takes the lock, reads every record back
+    /// Opens (creating if needed) the log in `dir`: takes the lock, reads the records back
     /// (checking frames, sequence and chain), cuts a torn tail, and starts the writer.
+    ///
+    /// The records read are those written since the last checkpoint, when the tree state
+    /// stored with it holds: the record it ends with is in place with its chain hash (a
+    /// rewritten history changes that hash), and its tree has the checkpoint's signed root.
+    /// Otherwise — no state, a damaged one, or anything in it that does not fit — every record
+    /// is read, and the log opens only if the records the last checkpoint covers have its
+    /// root. Either way new records are chained and checkpointed on top of the signed tree;
+    /// [`verify`] is what reads every record and checks every checkpoint.
     ///
     /// # Errors
     ///
@@ -276,46 +307,17 @@ impl FileLog {
             Err(std::fs::TryLockError::WouldBlock) => return Err(LogError::Locked),
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
-        let scanned = scan(
-            dir,
-            Reading {
-                events: false,
-                leaves: false,
-                checkpoints: Checkpoints::Last,
-            },
-        )
-        .map_err(LogError::Damaged)?;
-        let last_checkpoint = match scanned.checkpoints.last() {
-            Some(note) => {
-                let checkpoint = Checkpoint::of_note(note).map_err(|e| {
-                    LogError::Damaged(VerifyError::Checkpoint {
-                        index: scanned.checkpoints.len() - 1,
-                        detail: e.to_string(),
-                    })
-                })?;
-                Some((checkpoint.size, checkpoint.root))
-            }
-            None => None,
-        };
+        let OpenScan {
+            scanned,
+            last_checkpoint,
+            opened,
+        } = open_scan(dir)?;
         let records = scanned.check.len();
         let cut_tail = scanned.torn_tail.clone();
-        if let Some((size, root)) = last_checkpoint {
-            if size > records {
-                return Err(LogError::ShorterThanCheckpoint { records, size });
-            }
-            // The records the last checkpoint covers must be the ones it signed: every later
-            // checkpoint is made on top of them (see `checkpoint`).
-            if scanned.check.root_at(size) != Some(root) {
-                return Err(LogError::Damaged(VerifyError::CheckpointRoot {
-                    index: scanned.checkpoints.len() - 1,
-                    size,
-                }));
-            }
-        }
         // The segment to append to: the last one, cut to its valid length, or a first one.
-        let (path, length) = match scanned.last_segment {
-            Some((path, length)) => (path, length),
-            None => (dir.join(segment_name(0)), 0),
+        let (path, segment_first, length) = match scanned.last_segment {
+            Some(last) => last,
+            None => (dir.join(segment_name(0)), 0, 0),
         };
         let segment = OpenOptions::new()
             .create(true)
@@ -332,6 +334,8 @@ impl FileLog {
         sync_dir(dir)?;
         let tree = Arc::new(Mutex::new(Tree {
             range: scanned.check.range().clone(),
+            chain: scanned.check.chain(),
+            last: scanned.last_record,
             last_checkpoint,
         }));
         let (sender, receiver) = mpsc::channel();
@@ -340,6 +344,7 @@ impl FileLog {
             syncs: Arc::clone(&syncs),
             dir: dir.to_path_buf(),
             segment,
+            segment_first,
             segment_length: length,
             next_seq: records,
             chain: scanned.check.chain(),
@@ -358,9 +363,16 @@ impl FileLog {
             tree,
             syncs,
             cut_tail,
+            opened,
             writer: Some(handle),
             _lock: lock,
         })
+    }
+
+    /// How opening found the log: how many records it read back, and whether it took up the
+    /// tree state of the last checkpoint (for the operator's log at start).
+    pub fn opened(&self) -> Opened {
+        self.opened
     }
 
     /// Appends an event; returns when it is durable.
@@ -512,9 +524,19 @@ impl FileLog {
         // since; the size check guards that reasoning.
         crate::checkpoint::check_origin(origin)?;
         let _one = self.checkpointing.lock().map_err(|_| LogError::Stopped)?;
-        let (size, root, last) = {
+        let (size, root, last, state) = {
             let tree = self.tree()?;
-            (tree.range.size(), tree.range.root(), tree.last_checkpoint)
+            let state = tree.last.map(|last| TreeState {
+                range: tree.range.clone(),
+                chain: tree.chain,
+                last,
+            });
+            (
+                tree.range.size(),
+                tree.range.root(),
+                tree.last_checkpoint,
+                state,
+            )
         };
         if let Some((last_size, last_root)) = last
             && (last_size > size || (last_size == size && last_root != root))
@@ -538,6 +560,12 @@ impl FileLog {
         file.sync_data().map_err(io)?;
         sync_dir(&self.dir)?;
         self.tree()?.last_checkpoint = Some((size, root));
+        if let Some(state) = state {
+            // The tree state of this checkpoint, for the next opening. The checkpoint stands
+            // without it: if it cannot be stored, the one before it stays, which opening takes
+            // up as well (it reads on from there).
+            let _ = state::write(&self.dir, &state);
+        }
         Ok(note)
     }
 
@@ -560,6 +588,11 @@ impl FileLog {
             return Err(LogError::Retention { cutoff });
         }
         let mut report = PruneReport::default();
+        // Pruned frames are shorter: the tree state's place of its last record no longer
+        // holds. It goes first (no checkpoint stores a new one meanwhile); the next checkpoint
+        // stores one again.
+        let _one = self.checkpointing.lock().map_err(|_| LogError::Stopped)?;
+        state::remove(&self.dir)?;
         let segments = scan::segments(&self.dir).map_err(LogError::Damaged)?;
         // The last segment is the writer's; it is left alone.
         for path in segments.iter().take(segments.len().saturating_sub(1)) {
@@ -641,6 +674,8 @@ struct Writer {
     syncs: Arc<AtomicU64>,
     dir: PathBuf,
     segment: File,
+    /// The first sequence number of the segment being written.
+    segment_first: u64,
     segment_length: u64,
     next_seq: u64,
     chain: Hash,
@@ -677,6 +712,7 @@ impl Writer {
         let mut receipts = Vec::with_capacity(batch.len());
         let mut chain = self.chain;
         let mut failed = None;
+        let mut last_frame_at = 0;
         for (i, request) in batch.iter().enumerate() {
             let mut salt = [0u8; 16];
             if let Err(e) = self.random.fill(&mut salt) {
@@ -686,6 +722,7 @@ impl Writer {
             let leaf = leaf_of(&salt, &request.event);
             chain = chain_next(&chain, &leaf);
             let seq = self.next_seq + i as u64;
+            last_frame_at = bytes.len() as u64;
             record::put_frame(&mut bytes, seq, &salt, &chain, &request.event);
             receipts.push(Receipt { seq, leaf, chain });
         }
@@ -694,13 +731,19 @@ impl Writer {
             None => self.write_durably(&bytes),
         };
         match result {
-            Ok(()) => {
+            Ok(at) => {
                 self.chain = chain;
                 self.next_seq += receipts.len() as u64;
                 if let Ok(mut tree) = self.tree.lock() {
                     for receipt in &receipts {
                         tree.range.push(receipt.leaf);
                     }
+                    tree.chain = chain;
+                    tree.last = Some(Position {
+                        segment: self.segment_first,
+                        start: at + last_frame_at,
+                        end: at + bytes.len() as u64,
+                    });
                 }
                 for (request, receipt) in batch.into_iter().zip(receipts) {
                     let _ = request.reply.send(Ok(receipt));
@@ -716,8 +759,9 @@ impl Writer {
         }
     }
 
-    /// Appends `bytes` to the current segment (starting a new one when it is full) and syncs.
-    fn write_durably(&mut self, bytes: &[u8]) -> Result<(), LogError> {
+    /// Appends `bytes` to the current segment (starting a new one when it is full) and syncs;
+    /// returns where in the segment they begin.
+    fn write_durably(&mut self, bytes: &[u8]) -> Result<u64, LogError> {
         if self.segment_length > 0
             && self.segment_length + bytes.len() as u64 > self.options.segment_bytes
         {
@@ -728,6 +772,7 @@ impl Writer {
                 .write(true)
                 .open(&path)
                 .map_err(io)?;
+            self.segment_first = self.next_seq;
             self.segment_length = 0;
             sync_dir(&self.dir)?;
         }
@@ -738,8 +783,9 @@ impl Writer {
         self.segment.write_all(bytes).map_err(io)?;
         self.segment.sync_data().map_err(io)?;
         self.syncs.fetch_add(1, Ordering::Relaxed);
+        let at = self.segment_length;
         self.segment_length += bytes.len() as u64;
-        Ok(())
+        Ok(at)
     }
 }
 
@@ -764,6 +810,84 @@ pub(crate) async fn receive_all(
         receipts.push(receiver.await.map_err(|_| LogError::Stopped)??);
     }
     Ok(receipts)
+}
+
+/// Reads a log back for opening: from the tree state of the last checkpoint if it holds,
+/// else every record (see [`FileLog::open`]); checks it against the last checkpoint.
+fn open_scan(dir: &Path) -> Result<OpenScan, LogError> {
+    let reading = Reading {
+        events: false,
+        leaves: false,
+        checkpoints: Checkpoints::Last,
+    };
+    if let Some(state) = state::read(dir).filter(|s| s.is_anchored_in(dir)) {
+        // Anything that does not fit sends the opening to the full read, whose verdict
+        // stands.
+        if let Ok(scanned) = scan_from(dir, reading, Some(&state))
+            && let Ok(last_checkpoint) = against_last_checkpoint(&scanned)
+            && last_checkpoint.is_some()
+        {
+            let records = scanned.check.len();
+            let opened = Opened {
+                records,
+                read: records - state.range.size(),
+                from_state: true,
+            };
+            return Ok(OpenScan {
+                scanned,
+                last_checkpoint,
+                opened,
+            });
+        }
+    }
+    let scanned = scan(dir, reading).map_err(LogError::Damaged)?;
+    let last_checkpoint = against_last_checkpoint(&scanned)?;
+    let records = scanned.check.len();
+    let opened = Opened {
+        records,
+        read: records,
+        from_state: false,
+    };
+    Ok(OpenScan {
+        scanned,
+        last_checkpoint,
+        opened,
+    })
+}
+
+/// What opening read: the records' check, the last checkpoint's size and root, and how.
+struct OpenScan {
+    scanned: Scanned,
+    last_checkpoint: Option<(u64, Hash)>,
+    opened: Opened,
+}
+
+/// The last stored checkpoint's size and root, after checking that the log covers it with the
+/// same root: every later checkpoint is made on top of the tree it signed (see
+/// [`FileLog::checkpoint`]).
+fn against_last_checkpoint(scanned: &Scanned) -> Result<Option<(u64, Hash)>, LogError> {
+    let Some(note) = scanned.checkpoints.last() else {
+        return Ok(None);
+    };
+    let index = scanned.checkpoints.len() - 1;
+    let checkpoint = Checkpoint::of_note(note).map_err(|e| {
+        LogError::Damaged(VerifyError::Checkpoint {
+            index,
+            detail: e.to_string(),
+        })
+    })?;
+    let (size, root) = (checkpoint.size, checkpoint.root);
+    let records = scanned.check.len();
+    if size > records {
+        return Err(LogError::ShorterThanCheckpoint { records, size });
+    }
+    if scanned.check.root_at(size) != Some(root) {
+        return Err(LogError::Damaged(VerifyError::CheckpointRoot {
+            index,
+            size,
+        }));
+    }
+    Ok(Some((size, root)))
 }
 
 /// fsyncs a directory, so that a new file in it survives a crash.

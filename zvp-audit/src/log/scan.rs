@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::collections::BTreeMap;
 
 use super::record::{CHAIN_START, Frame, Record, chain_next, read_frame};
+use super::state::{Position, TreeState};
 use crate::merkle::{CompactRange, Hash};
 
 /// The name of a segment holding records from `first_seq` on.
@@ -108,8 +109,10 @@ pub(crate) struct Scanned {
     /// The records' chain and tree, with the roots the stored checkpoints need (and every
     /// leaf hash, when asked for).
     pub(crate) check: ChainCheck,
-    /// The last segment and its valid length, if any.
-    pub(crate) last_segment: Option<(PathBuf, u64)>,
+    /// The last segment, its first sequence number and its valid length, if any.
+    pub(crate) last_segment: Option<(PathBuf, u64, u64)>,
+    /// Where the last record lies, if there is one.
+    pub(crate) last_record: Option<Position>,
     /// A torn tail found (and left alone) in the last segment: its offset.
     pub(crate) torn_tail: Option<VerifyError>,
     /// The stored checkpoint notes, in order.
@@ -169,6 +172,17 @@ pub(crate) enum Checkpoints {
 /// [`Scanned::torn_tail`]; anything else wrong is an error — the first bad record before a
 /// damaged checkpoint file.
 pub(crate) fn scan(dir: &Path, reading: Reading) -> Result<Scanned, VerifyError> {
+    scan_from(dir, reading, None)
+}
+
+/// [`scan`], starting after the records a stored tree state covers when `from` is given (the
+/// state is taken as it is: its records are not read). Without leaves: a resumed scan has
+/// only the tree's edge of what it skipped.
+pub(crate) fn scan_from(
+    dir: &Path,
+    reading: Reading,
+    from: Option<&TreeState>,
+) -> Result<Scanned, VerifyError> {
     // The checkpoints first: their sizes are the roots to take on the way. A damaged
     // checkpoint file is reported after the records, so that it does not hide a bad one.
     let (checkpoints, damaged_checkpoints) = match reading.checkpoints {
@@ -181,11 +195,27 @@ pub(crate) fn scan(dir: &Path, reading: Reading) -> Result<Scanned, VerifyError>
         Checkpoints::All | Checkpoints::None => sizes,
     };
     let keep_events = reading.events;
-    let mut check = ChainCheck::new(reading.leaves, sizes);
+    let mut check = match from {
+        Some(state) => ChainCheck::resume(state, sizes),
+        None => ChainCheck::new(reading.leaves, sizes),
+    };
     let mut scanned_events = Vec::new();
     let mut last_segment = None;
+    let mut last_record = from.map(|state| state.last);
     let mut torn_tail = None;
-    let files = segments(dir)?;
+    let mut files = segments(dir)?;
+    if let Some(state) = from {
+        // The segments before the one the state's last record is in hold only records it
+        // covers.
+        let first = segment_name(state.last.segment);
+        files.retain(|path| path.file_name().and_then(|n| n.to_str()) >= Some(first.as_str()));
+        if files.is_empty() {
+            return Err(VerifyError::SegmentName {
+                segment: first,
+                expected: state.last.segment,
+            });
+        }
+    }
     let count = files.len();
     for (i, path) in files.into_iter().enumerate() {
         let is_last = i + 1 == count;
@@ -194,18 +224,33 @@ pub(crate) fn scan(dir: &Path, reading: Reading) -> Result<Scanned, VerifyError>
             .and_then(|n| n.to_str())
             .unwrap_or("")
             .to_owned();
-        let expected_first = check.len();
-        if name != segment_name(expected_first) {
+        // Where this segment's records start: after the state's last record in its segment,
+        // else at the top of a segment named by its first record.
+        let (first_seq, start) = match from {
+            Some(state) if i == 0 => (state.last.segment, state.last.end),
+            _ => (check.len(), 0),
+        };
+        if name != segment_name(first_seq) {
             return Err(VerifyError::SegmentName {
                 segment: name,
-                expected: expected_first,
+                expected: first_seq,
             });
         }
-        let bytes = fs::read(&path).map_err(|e| io(&path, e))?;
-        let mut offset = 0usize;
-        while offset < bytes.len() {
+        // The bytes from `start` on (a resumed segment is not read from its top).
+        let base = usize::try_from(start).unwrap_or(usize::MAX);
+        let Some(bytes) = read_from(&path, start).map_err(|e| io(&path, e))? else {
+            // The state's last record ends beyond the file: the file is not the one it saw.
+            return Err(VerifyError::Frame {
+                seq: check.len(),
+                segment: name,
+                offset: base,
+            });
+        };
+        let end = base.saturating_add(bytes.len());
+        let mut offset = base;
+        while offset < end {
             let seq = check.len();
-            let rest = bytes.get(offset..).unwrap_or(&[]);
+            let rest = bytes.get(offset - base..).unwrap_or(&[]);
             // In the last segment, what an interrupted write leaves behind is the tail: a
             // frame cut short, one whose stated length runs to the end of the file, or bytes
             // that are all zero (space the file system allocated but never filled).
@@ -233,10 +278,15 @@ pub(crate) fn scan(dir: &Path, reading: Reading) -> Result<Scanned, VerifyError>
             if keep_events && record.pruned.is_none() {
                 scanned_events.push((record.seq, record.event));
             }
+            last_record = Some(Position {
+                segment: first_seq,
+                start: offset as u64,
+                end: (offset + used) as u64,
+            });
             offset += used;
         }
         if is_last {
-            last_segment = Some((path, offset as u64));
+            last_segment = Some((path, first_seq, offset as u64));
         }
     }
     if let Some(damaged) = damaged_checkpoints {
@@ -245,10 +295,25 @@ pub(crate) fn scan(dir: &Path, reading: Reading) -> Result<Scanned, VerifyError>
     Ok(Scanned {
         check,
         last_segment,
+        last_record,
         torn_tail,
         checkpoints,
         events: scanned_events,
     })
+}
+
+/// The bytes of the file at `path` from byte `start` on; `None` if it is shorter.
+fn read_from(path: &Path, start: u64) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = fs::File::open(path)?;
+    let length = file.metadata()?.len();
+    if start > length {
+        return Ok(None);
+    }
+    file.seek(SeekFrom::Start(start))?;
+    let mut bytes = Vec::with_capacity(usize::try_from(length - start).unwrap_or(0));
+    file.read_to_end(&mut bytes)?;
+    Ok(Some(bytes))
 }
 
 /// Checks records in log order: each has the next sequence number and its chain hash. Keeps
@@ -281,6 +346,19 @@ impl ChainCheck {
             roots,
             wanted,
         }
+    }
+
+    /// A check that goes on after the records a stored tree state covers, taking the roots
+    /// of the `sizes` given from there on (and the state's own, if asked for).
+    pub(crate) fn resume(state: &TreeState, sizes: impl IntoIterator<Item = u64>) -> Self {
+        let mut check = Self::new(false, sizes);
+        check.range = state.range.clone();
+        check.chain = state.chain;
+        let size = check.len();
+        if check.wanted.binary_search(&size).is_ok() {
+            check.roots.insert(size, check.range.root());
+        }
+        check
     }
 
     /// The records accepted so far.
