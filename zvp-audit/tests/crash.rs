@@ -71,6 +71,8 @@ fn acknowledged_appends_survive_sigkill() {
         if log.opened().from_state {
             from_state += 1;
         }
+        log.checked()
+            .unwrap_or_else(|e| panic!("round {round}: the records under the state: {e}"));
         let max = max_acked.unwrap();
         assert!(
             max < size,

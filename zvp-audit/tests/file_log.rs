@@ -286,8 +286,11 @@ fn a_torn_tail_is_cut_and_nothing_before_it_is_lost() {
         Err(VerifyError::TornTail { seq: 10, .. })
     ));
     let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
+    // From the checkpoint's tree state: the tail is cut at its place in the file all the same.
+    assert!(log.opened().from_state);
     assert_eq!(log.size().unwrap(), 10);
     assert_eq!(log.append_blocking(&event(10)).unwrap().seq(), 10);
+    log.checked().unwrap();
     drop(log);
     assert_eq!(verify(&dir, signer.verifier()).unwrap().records, 11);
 }
@@ -305,11 +308,15 @@ fn a_zero_filled_tail_is_cut_like_a_torn_write() {
         Err(VerifyError::TornTail { seq: 6, .. })
     ));
     let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
+    assert!(log.opened().from_state);
     assert!(matches!(
         log.cut_tail(),
         Some(VerifyError::TornTail { seq: 6, .. })
     ));
     assert_eq!(log.size().unwrap(), 6);
+    assert_eq!(log.append_blocking(&event(6)).unwrap().seq(), 6);
+    drop(log);
+    assert_eq!(verify(&dir, signer.verifier()).unwrap().records, 7);
 }
 
 #[test]
@@ -342,8 +349,8 @@ fn a_flipped_byte_is_found_at_its_record() {
         Err(VerifyError::Frame { seq: 3, .. })
     ));
     // Opening takes up the tree state of the checkpoint over all ten records and reads none
-    // of them: the damage is for `verify` to find (above). New records go on top of the
-    // signed tree, not of the damaged record.
+    // of them before it takes appends; reading them back afterwards finds the damage, and
+    // from then on the log refuses appends and checkpoints.
     {
         let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
         assert_eq!(
@@ -353,6 +360,19 @@ fn a_flipped_byte_is_found_at_its_record() {
                 read: 0,
                 from_state: true
             }
+        );
+        let damaged = log.checked().unwrap_err();
+        assert!(
+            matches!(
+                damaged,
+                LogError::Damaged(VerifyError::Frame { seq: 3, .. })
+            ),
+            "{damaged:?}"
+        );
+        assert_eq!(log.append_blocking(&event(10)).unwrap_err(), damaged);
+        assert_eq!(
+            log.checkpoint(&signer, "zvp.test/audit").unwrap_err(),
+            damaged
         );
     }
     // Without the state, opening reads every record and refuses the damaged one.
@@ -682,6 +702,7 @@ fn opening_reads_only_the_records_since_the_last_checkpoint() {
         }
     );
     assert_eq!(log.append_blocking(&event(40)).unwrap().seq(), 40);
+    log.checked().unwrap();
     log.checkpoint(&signer, "zvp.test/audit").unwrap();
     drop(log);
     let report = verify(&dir, signer.verifier()).unwrap();
@@ -734,6 +755,20 @@ fn a_tree_state_that_does_not_fit_is_not_taken_up() {
             from_state: true
         }
     );
+    // The right tree with another chain hash (its frame's checksum made to fit): the record
+    // it names does not have that chain hash.
+    let mut payload = own[8..].to_vec();
+    payload[16 + 8] ^= 1; // the first byte of the chain hash, after the magic and the size
+    std::fs::write(&state, refit(&payload)).unwrap();
+    assert_eq!(opened(), everything(12));
+    // The right tree and chain hash, the last record placed one byte off.
+    let mut payload = own[8..].to_vec();
+    let start_at = 16 + 8 + 32 + 8;
+    let start = u64::from_le_bytes(payload[start_at..start_at + 8].try_into().unwrap());
+    payload[start_at..start_at + 8].copy_from_slice(&(start + 1).to_le_bytes());
+    std::fs::write(&state, refit(&payload)).unwrap();
+    assert_eq!(opened(), everything(12));
+    std::fs::write(&state, &own).unwrap();
     // A checkpoint (and its state) over more records, whose note is then lost: the state is
     // newer than the last checkpoint there is.
     let checkpoints = std::fs::read(dir.join("checkpoints.log")).unwrap();
@@ -744,4 +779,38 @@ fn a_tree_state_that_does_not_fit_is_not_taken_up() {
     }
     std::fs::write(dir.join("checkpoints.log"), &checkpoints).unwrap();
     assert_eq!(opened(), everything(13));
+}
+
+/// A tree state older than the last checkpoint (the checkpoint was stored, the crash came
+/// before its state was): opening takes it up, reads on from it past the checkpoint, and checks
+/// the checkpoint's root on the way.
+#[test]
+fn a_tree_state_older_than_the_last_checkpoint_is_taken_up() {
+    let signer = signer();
+    let dir = log_with("state-older", 8, &signer);
+    let older = std::fs::read(dir.join("tree-state")).unwrap();
+    {
+        let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
+        for i in 8..13 {
+            log.append_blocking(&event(i)).unwrap();
+        }
+        log.checkpoint(&signer, "zvp.test/audit").unwrap();
+        log.append_blocking(&event(13)).unwrap();
+    }
+    std::fs::write(dir.join("tree-state"), &older).unwrap();
+    let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
+    assert_eq!(
+        log.opened(),
+        Opened {
+            records: 14,
+            read: 6,
+            from_state: true
+        }
+    );
+    log.checked().unwrap();
+    assert_eq!(log.append_blocking(&event(14)).unwrap().seq(), 14);
+    log.checkpoint(&signer, "zvp.test/audit").unwrap();
+    drop(log);
+    let report = verify(&dir, signer.verifier()).unwrap();
+    assert_eq!((report.records, report.checkpoints), (15, 3));
 }

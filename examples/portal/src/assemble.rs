@@ -176,7 +176,27 @@ pub fn audit(config: &Config) -> Result<Arc<dyn AuditLog>, AssembleError> {
                 "from_tree_state": opened.from_state,
                 "cut_tail": log.cut_tail().map(ToString::to_string),
             }));
-            Ok(Arc::new(log))
+            let log = Arc::new(log);
+            if opened.from_state {
+                // The records under the tree state are read back meanwhile; the verdict goes
+                // to the operator's log (on failure the log refuses appends: record pages are
+                // refused until the damage is dealt with).
+                let checking = Arc::clone(&log);
+                let checked = std::thread::Builder::new()
+                    .name("zvp-audit-checked".to_owned())
+                    .spawn(move || {
+                        let verdict = checking.checked();
+                        crate::log_line(&serde_json::json!({
+                            "event": if verdict.is_ok() { "audit-log-checked" } else { "audit-log-damaged" },
+                            "records": opened.records - opened.read,
+                            "error": verdict.err().map(|e| e.to_string()),
+                        }));
+                    });
+                if let Err(e) = checked {
+                    return Err(AssembleError::Store(format!("audit log: {e}")));
+                }
+            }
+            Ok(log)
         }
         AuditKind::Postgres => Err(AssembleError::Config(
             "audit.kind = \"postgres\" needs the portal built with zvp-audit's postgres feature"

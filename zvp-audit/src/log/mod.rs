@@ -21,9 +21,11 @@
 //! [`CompactRange`](crate::merkle::CompactRange), `O(log n)` hashes), so its memory does not
 //! grow with its records and a checkpoint costs `O(log n)`. Each checkpoint also stores that
 //! edge with the chain hash and the place of the last record (`tree-state`), so that opening
-//! reads only the records written since the last checkpoint: it takes the state up when the
-//! record it names is in place with its chain hash and the tree it describes has the last
-//! checkpoint's signed root, and reads every record otherwise (see [`FileLog::open`]).
+//! reads only the records written since the last checkpoint before the log takes appends: it
+//! takes the state up when the record it names is in place with its chain hash and the tree it
+//! describes has the last checkpoint's signed root, and reads every record otherwise (see
+//! [`FileLog::open`]). The records under the state are then read back on a thread of their own
+//! ([`FileLog::checked`]); if they do not end with the state, the log refuses appends.
 //! [`verify`] always reads every record, keeping likewise only the tree's edge and the roots
 //! the stored checkpoints need; proofs and roots of earlier sizes read the segment files.
 //!
@@ -40,9 +42,9 @@ mod state;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
@@ -270,6 +272,7 @@ pub struct FileLog {
     syncs: Arc<AtomicU64>,
     cut_tail: Option<VerifyError>,
     opened: Opened,
+    check: Arc<Check>,
     writer: Option<JoinHandle<()>>,
     _lock: File,
 }
@@ -282,13 +285,16 @@ impl FileLog {
     /// Opens (creating if needed) the log in `dir`: takes the lock, reads the records back
     /// (checking frames, sequence and chain), cuts a torn tail, and starts the writer.
     ///
-    /// The records read are those written since the last checkpoint, when the tree state
-    /// stored with it holds: the record it ends with is in place with its chain hash (a
-    /// rewritten history changes that hash), and its tree has the checkpoint's signed root.
-    /// Otherwise — no state, a damaged one, or anything in it that does not fit — every record
-    /// is read, and the log opens only if the records the last checkpoint covers have its
+    /// The records read before the log takes appends are those written since the last
+    /// checkpoint, when the tree state stored with it holds: the record it ends with is in
+    /// place with its chain hash, and its tree has the checkpoint's signed root. The records
+    /// under the state are then read back on a thread of their own while the log works on the
+    /// signed tree; if they do not end with the state's chain hash and tree, the log refuses
+    /// appends and checkpoints from then on ([`checked`](Self::checked)). Without a state
+    /// that holds — none, a damaged one, anything in it that does not fit — every record is
+    /// read first, and the log opens only if the records the last checkpoint covers have its
     /// root. Either way new records are chained and checkpointed on top of the signed tree;
-    /// [`verify`] is what reads every record and checks every checkpoint.
+    /// [`verify`] is what also checks every checkpoint and its signature.
     ///
     /// # Errors
     ///
@@ -311,6 +317,7 @@ impl FileLog {
             scanned,
             last_checkpoint,
             opened,
+            trusted,
         } = open_scan(dir)?;
         let records = scanned.check.len();
         let cut_tail = scanned.torn_tail.clone();
@@ -364,6 +371,10 @@ impl FileLog {
             syncs,
             cut_tail,
             opened,
+            check: match trusted {
+                Some(state) => Check::start(dir, state)?,
+                None => Arc::new(Check::passed()),
+            },
             writer: Some(handle),
             _lock: lock,
         })
@@ -373,6 +384,19 @@ impl FileLog {
     /// tree state of the last checkpoint (for the operator's log at start).
     pub fn opened(&self) -> Opened {
         self.opened
+    }
+
+    /// Waits until the records an opening from a tree state did not read have been read back
+    /// on a thread of their own (frames, sequence, chain) and found to end with that state's
+    /// chain hash and tree; at once when opening read every record. The log works meanwhile.
+    ///
+    /// # Errors
+    ///
+    /// [`LogError::Damaged`] naming the first record that is wrong (or
+    /// [`VerifyError::TreeState`]): the log then refuses every append and checkpoint with
+    /// the same error, as an opening that had read everything would have refused to open.
+    pub fn checked(&self) -> Result<(), LogError> {
+        self.check.wait()
     }
 
     /// Appends an event; returns when it is durable.
@@ -415,6 +439,7 @@ impl FileLog {
         &self,
         event: &AuditEvent,
     ) -> Result<tokio::sync::oneshot::Receiver<Result<Receipt, LogError>>, LogError> {
+        self.check.failed()?;
         let event = encode(event)?;
         let (reply, receiver) = tokio::sync::oneshot::channel();
         let sender = self.sender.lock().map_err(|_| LogError::Stopped)?;
@@ -523,6 +548,7 @@ impl FileLog {
         // checked against the last stored checkpoint, so it extends every checkpoint signed
         // since; the size check guards that reasoning.
         crate::checkpoint::check_origin(origin)?;
+        self.check.failed()?;
         let _one = self.checkpointing.lock().map_err(|_| LogError::Stopped)?;
         let (size, root, last, state) = {
             let tree = self.tree()?;
@@ -589,10 +615,9 @@ impl FileLog {
         }
         let mut report = PruneReport::default();
         // Pruned frames are shorter: the tree state's place of its last record no longer
-        // holds. It goes first (no checkpoint stores a new one meanwhile); the next checkpoint
-        // stores one again.
+        // holds once a segment is rewritten. The state goes before the first rewrite (no
+        // checkpoint stores a new one meanwhile); the next checkpoint stores one again.
         let _one = self.checkpointing.lock().map_err(|_| LogError::Stopped)?;
-        state::remove(&self.dir)?;
         let segments = scan::segments(&self.dir).map_err(LogError::Damaged)?;
         // The last segment is the writer's; it is left alone.
         for path in segments.iter().take(segments.len().saturating_sub(1)) {
@@ -625,6 +650,9 @@ impl FileLog {
                 offset += used;
             }
             if pruned_here > 0 {
+                if report.segments == 0 {
+                    state::remove(&self.dir)?;
+                }
                 let temporary = path.with_extension("pruning");
                 let mut file = File::create(&temporary).map_err(io)?;
                 file.write_all(&out).map_err(io)?;
@@ -823,7 +851,7 @@ fn open_scan(dir: &Path) -> Result<OpenScan, LogError> {
     if let Some(state) = state::read(dir).filter(|s| s.is_anchored_in(dir)) {
         // Anything that does not fit sends the opening to the full read, whose verdict
         // stands.
-        if let Ok(scanned) = scan_from(dir, reading, Some(&state))
+        if let Ok(scanned) = scan_from(dir, reading, Some(&state), None)
             && let Ok(last_checkpoint) = against_last_checkpoint(&scanned)
             && last_checkpoint.is_some()
         {
@@ -837,6 +865,7 @@ fn open_scan(dir: &Path) -> Result<OpenScan, LogError> {
                 scanned,
                 last_checkpoint,
                 opened,
+                trusted: Some(state),
             });
         }
     }
@@ -852,14 +881,116 @@ fn open_scan(dir: &Path) -> Result<OpenScan, LogError> {
         scanned,
         last_checkpoint,
         opened,
+        trusted: None,
     })
 }
 
-/// What opening read: the records' check, the last checkpoint's size and root, and how.
+/// What opening read: the records' check, the last checkpoint's size and root, how, and the
+/// tree state whose records it did not read.
 struct OpenScan {
     scanned: Scanned,
     last_checkpoint: Option<(u64, Hash)>,
     opened: Opened,
+    trusted: Option<TreeState>,
+}
+
+/// The reading back, after an opening from a tree state, of the records that opening took on
+/// trust. Until it has passed, the log works on the signed tree; when it fails, the log
+/// refuses appends and checkpoints from then on (fail closed, as an opening that had read
+/// everything would have refused to open).
+#[derive(Debug, Default)]
+struct Check {
+    /// [`CHECKING`], [`CHECKED`] or [`FAILED`]: read on every append.
+    status: AtomicU8,
+    failure: Mutex<Option<VerifyError>>,
+    done: Condvar,
+}
+
+const CHECKED: u8 = 0;
+const CHECKING: u8 = 1;
+const FAILED: u8 = 2;
+
+impl Check {
+    /// A check with nothing to do: opening read every record.
+    fn passed() -> Self {
+        Self::default()
+    }
+
+    /// Runs the check of the records under `state` on a thread of its own.
+    fn start(dir: &Path, state: TreeState) -> Result<Arc<Self>, LogError> {
+        let check = Arc::new(Self {
+            status: AtomicU8::new(CHECKING),
+            ..Self::default()
+        });
+        let running = Arc::clone(&check);
+        let dir = dir.to_path_buf();
+        std::thread::Builder::new()
+            .name("zvp-audit-check".to_owned())
+            .spawn(move || running.finish(read_back(&dir, &state)))
+            .map_err(io)?;
+        Ok(check)
+    }
+
+    fn finish(&self, result: Result<(), VerifyError>) {
+        let mut failure = self
+            .failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match result {
+            Ok(()) => self.status.store(CHECKED, Ordering::Release),
+            Err(e) => {
+                *failure = Some(e);
+                self.status.store(FAILED, Ordering::Release);
+            }
+        }
+        self.done.notify_all();
+    }
+
+    /// The failure, if the check has failed.
+    fn failed(&self) -> Result<(), LogError> {
+        if self.status.load(Ordering::Acquire) != FAILED {
+            return Ok(());
+        }
+        let failure = self
+            .failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Err(failure.clone().map_or(LogError::Stopped, LogError::Damaged))
+    }
+
+    /// Waits for the check to end; its verdict.
+    fn wait(&self) -> Result<(), LogError> {
+        let mut failure = self
+            .failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while self.status.load(Ordering::Acquire) == CHECKING {
+            failure = self
+                .done
+                .wait(failure)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        failure
+            .clone()
+            .map_or(Ok(()), |e| Err(LogError::Damaged(e)))
+    }
+}
+
+/// Reads the records under `state` back and checks that they end with its chain hash and
+/// tree: the frames, the sequence and the chain on the way, as a full opening does.
+fn read_back(dir: &Path, state: &TreeState) -> Result<(), VerifyError> {
+    let size = state.range.size();
+    let reading = Reading {
+        events: false,
+        leaves: false,
+        checkpoints: Checkpoints::None,
+    };
+    let scanned = scan_from(dir, reading, None, Some(size))?;
+    let check = &scanned.check;
+    if check.len() != size || check.chain() != state.chain || check.range() != &state.range {
+        return Err(VerifyError::TreeState { size });
+    }
+    Ok(())
 }
 
 /// The last stored checkpoint's size and root, after checking that the log covers it with the

@@ -92,6 +92,15 @@ pub enum VerifyError {
         /// The records found.
         records: u64,
     },
+    /// The records under the tree state stored with a checkpoint end with another chain hash
+    /// or another tree than the state holds: history was rewritten beneath it.
+    #[error(
+        "the first {size} records do not end with the tree state of the last checkpoint: history was rewritten"
+    )]
+    TreeState {
+        /// The state's tree size.
+        size: u64,
+    },
     /// A signed checkpoint's root is not the root of the log's first records: history was
     /// rewritten.
     #[error("checkpoint {index} (size {size}) does not match the log: history was rewritten")]
@@ -172,16 +181,17 @@ pub(crate) enum Checkpoints {
 /// [`Scanned::torn_tail`]; anything else wrong is an error — the first bad record before a
 /// damaged checkpoint file.
 pub(crate) fn scan(dir: &Path, reading: Reading) -> Result<Scanned, VerifyError> {
-    scan_from(dir, reading, None)
+    scan_from(dir, reading, None, None)
 }
 
 /// [`scan`], starting after the records a stored tree state covers when `from` is given (the
-/// state is taken as it is: its records are not read). Without leaves: a resumed scan has
-/// only the tree's edge of what it skipped.
+/// state is taken as it is: its records are not read), and stopping after `until` records when
+/// that is given. Without leaves: a resumed scan has only the tree's edge of what it skipped.
 pub(crate) fn scan_from(
     dir: &Path,
     reading: Reading,
     from: Option<&TreeState>,
+    until: Option<u64>,
 ) -> Result<Scanned, VerifyError> {
     // The checkpoints first: their sizes are the roots to take on the way. A damaged
     // checkpoint file is reported after the records, so that it does not hide a bad one.
@@ -217,7 +227,7 @@ pub(crate) fn scan_from(
         }
     }
     let count = files.len();
-    for (i, path) in files.into_iter().enumerate() {
+    'segments: for (i, path) in files.into_iter().enumerate() {
         let is_last = i + 1 == count;
         let name = path
             .file_name()
@@ -250,6 +260,9 @@ pub(crate) fn scan_from(
         let mut offset = base;
         while offset < end {
             let seq = check.len();
+            if until == Some(seq) {
+                break 'segments;
+            }
             let rest = bytes.get(offset - base..).unwrap_or(&[]);
             // In the last segment, what an interrupted write leaves behind is the tail: a
             // frame cut short, one whose stated length runs to the end of the file, or bytes

@@ -9,13 +9,14 @@
 //!
 //! The state is a cache, never the truth: opening takes it up only when the record it names
 //! is there with its chain hash and the tree it describes has the last signed checkpoint's
-//! root, and reads every record otherwise. It is replaced atomically (a temporary file, synced,
-//! renamed) and removed before a prune rewrites segments.
+//! root, reads every record otherwise, and reads the records under it back afterwards (the
+//! log refuses appends if they do not end with the state). It is replaced atomically (a
+//! temporary file, synced, renamed) and removed before a prune rewrites segments.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use super::record::{Frame, Record, frame, read_frame};
+use super::record::{FRAMED, Frame, MAX_EVENT_LEN, Record, frame, read_frame};
 use super::scan::segment_name;
 use super::{LogError, io, sync_dir};
 use crate::merkle::{CompactRange, Hash};
@@ -80,7 +81,9 @@ impl TreeState {
         let (start, rest) = split_u64(rest)?;
         let (end, rest) = split_u64(rest)?;
         let (peaks, tail) = rest.as_chunks::<32>();
-        if !tail.is_empty() || size == 0 || start >= end {
+        // The last record's frame is one record's: no larger than the largest event makes it.
+        let record_bytes = end.checked_sub(start)?;
+        if !tail.is_empty() || size == 0 || record_bytes == 0 || record_bytes > LARGEST_FRAME {
             return None;
         }
         Some(Self {
@@ -95,8 +98,8 @@ impl TreeState {
     }
 
     /// Whether the log in `dir` holds the record this state ends with, where the state says,
-    /// with the state's chain hash: the check that ties the state to the files (a rewritten
-    /// history changes every later chain hash, the last one too).
+    /// with the state's chain hash: the check that ties the state to the files before they
+    /// are read back (a history rewritten with its chain changes the last chain hash too).
     pub(crate) fn is_anchored_in(&self, dir: &Path) -> bool {
         let Some(length) = self
             .last
@@ -125,6 +128,12 @@ impl TreeState {
     }
 }
 
+/// The largest frame a record can have.
+const LARGEST_FRAME: u64 = (FRAMED + MAX_EVENT_LEN) as u64;
+
+/// The most bytes a state file can hold: 64 peaks and the rest.
+const LARGEST_STATE: u64 = 4096;
+
 fn split_u64(bytes: &[u8]) -> Option<(u64, &[u8])> {
     let (n, rest) = bytes.split_first_chunk::<8>()?;
     Some((u64::from_le_bytes(*n), rest))
@@ -132,7 +141,13 @@ fn split_u64(bytes: &[u8]) -> Option<(u64, &[u8])> {
 
 /// The state stored in `dir`, if there is an intact one.
 pub(crate) fn read(dir: &Path) -> Option<TreeState> {
-    TreeState::decode(&std::fs::read(dir.join(STATE)).ok()?)
+    let mut bytes = Vec::new();
+    std::fs::File::open(dir.join(STATE))
+        .ok()?
+        .take(LARGEST_STATE + 1)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    TreeState::decode(&bytes)
 }
 
 /// Replaces the state stored in `dir`: a temporary file, synced, renamed over the old one, and
@@ -209,5 +224,11 @@ mod tests {
         let mut backwards = state(5);
         backwards.last.end = backwards.last.start;
         assert_eq!(TreeState::decode(&backwards.encode()), None);
+        // A last "record" larger than any record can be.
+        let mut huge = state(5);
+        huge.last.end = huge.last.start + LARGEST_FRAME + 1;
+        assert_eq!(TreeState::decode(&huge.encode()), None);
+        huge.last.end -= 1;
+        assert!(TreeState::decode(&huge.encode()).is_some());
     }
 }
