@@ -814,3 +814,52 @@ fn a_tree_state_older_than_the_last_checkpoint_is_taken_up() {
     let report = verify(&dir, signer.verifier()).unwrap();
     assert_eq!((report.records, report.checkpoints), (15, 3));
 }
+
+/// A checkpoint whose write a crash cut off (never returned to its caller) is reported by
+/// `verify` and cut when the log opens, like a torn record; the log goes on from the last whole
+/// checkpoint. Cut short or zero-filled: both are unfinished writes.
+#[test]
+fn an_unfinished_checkpoint_is_cut_when_the_log_opens() {
+    let signer = signer();
+    let dir = log_with("checkpoint-unfinished", 6, &signer);
+    let checkpoints = dir.join("checkpoints.log");
+    let whole = std::fs::read(&checkpoints).unwrap();
+    {
+        let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
+        log.append_blocking(&event(6)).unwrap();
+        log.checkpoint(&signer, "zvp.test/audit").unwrap();
+    }
+    let two = std::fs::read(&checkpoints).unwrap();
+    for (name, bytes) in [
+        (
+            "cut short",
+            two[..whole.len() + (two.len() - whole.len()) / 2].to_vec(),
+        ),
+        ("zero-filled", [whole.as_slice(), &[0u8; 200]].concat()),
+    ] {
+        std::fs::write(&checkpoints, &bytes).unwrap();
+        let reported = verify(&dir, signer.verifier()).unwrap_err();
+        assert_eq!(
+            reported,
+            VerifyError::Checkpoint {
+                index: 1,
+                detail: format!("unfinished write at byte {}", whole.len())
+            },
+            "{name}"
+        );
+        let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
+        assert_eq!(log.size().unwrap(), 7, "{name}");
+        drop(log);
+        assert_eq!(std::fs::read(&checkpoints).unwrap(), whole, "{name}");
+        assert_eq!(
+            verify(&dir, signer.verifier()).unwrap().checkpoints,
+            1,
+            "{name}"
+        );
+    }
+    let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
+    log.checkpoint(&signer, "zvp.test/audit").unwrap();
+    drop(log);
+    let report = verify(&dir, signer.verifier()).unwrap();
+    assert_eq!((report.records, report.checkpoints), (7, 2));
+}

@@ -338,6 +338,16 @@ impl FileLog {
             segment.set_len(length).map_err(io)?;
             segment.sync_all().map_err(io)?;
         }
+        if let Some(offset) = scanned.unfinished_checkpoint {
+            // A checkpoint a crash cut off: never returned, so cutting it loses nothing signed
+            // that anyone has; the next one is written after the last whole one.
+            let file = OpenOptions::new()
+                .write(true)
+                .open(dir.join(CHECKPOINTS))
+                .map_err(io)?;
+            file.set_len(offset).map_err(io)?;
+            file.sync_all().map_err(io)?;
+        }
         sync_dir(dir)?;
         let tree = Arc::new(Mutex::new(Tree {
             range: scanned.check.range().clone(),
@@ -1057,6 +1067,13 @@ pub fn verify(dir: &Path, verifier: &CheckpointVerifier) -> Result<VerifyReport,
         return Err(torn);
     }
     scan::check_checkpoints(&scanned.check, &scanned.checkpoints, verifier)?;
+    if let Some(offset) = scanned.unfinished_checkpoint {
+        // Reported, like a torn record tail: opening the log cuts it.
+        return Err(VerifyError::Checkpoint {
+            index: scanned.checkpoints.len(),
+            detail: format!("unfinished write at byte {offset}"),
+        });
+    }
     Ok(VerifyReport {
         records: scanned.check.len(),
         checkpoints: scanned.checkpoints.len(),

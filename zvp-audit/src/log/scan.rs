@@ -124,6 +124,8 @@ pub(crate) struct Scanned {
     pub(crate) last_record: Option<Position>,
     /// A torn tail found (and left alone) in the last segment: its offset.
     pub(crate) torn_tail: Option<VerifyError>,
+    /// Where an unfinished last frame of `checkpoints.log` starts (left alone), if it has one.
+    pub(crate) unfinished_checkpoint: Option<u64>,
     /// The stored checkpoint notes, in order.
     pub(crate) checkpoints: Vec<String>,
     /// The events' JSON with their sequence numbers, in order, when asked for (pruned
@@ -195,8 +197,12 @@ pub(crate) fn scan_from(
 ) -> Result<Scanned, VerifyError> {
     // The checkpoints first: their sizes are the roots to take on the way. A damaged
     // checkpoint file is reported after the records, so that it does not hide a bad one.
-    let (checkpoints, damaged_checkpoints) = match reading.checkpoints {
-        Checkpoints::None => (Vec::new(), None),
+    let StoredCheckpoints {
+        notes: checkpoints,
+        damaged: damaged_checkpoints,
+        unfinished: unfinished_checkpoint,
+    } = match reading.checkpoints {
+        Checkpoints::None => StoredCheckpoints::default(),
         Checkpoints::All | Checkpoints::Last => read_checkpoints(dir)?,
     };
     let sizes = checkpoint_sizes(&checkpoints);
@@ -310,6 +316,7 @@ pub(crate) fn scan_from(
         last_segment,
         last_record,
         torn_tail,
+        unfinished_checkpoint,
         checkpoints,
         events: scanned_events,
     })
@@ -482,36 +489,64 @@ fn frame_reaches_end(rest: &[u8]) -> bool {
     end >= rest.len()
 }
 
+/// What `checkpoints.log` holds.
+#[derive(Debug, Default)]
+struct StoredCheckpoints {
+    /// The notes up to the first damaged or unfinished one.
+    notes: Vec<String>,
+    /// What is wrong with the first damaged one.
+    damaged: Option<VerifyError>,
+    /// Where an unfinished last frame starts: a checkpoint whose write a crash cut off (never
+    /// returned to its caller, which [`FileLog::checkpoint`](super::FileLog::checkpoint) does
+    /// only after the sync).
+    unfinished: Option<u64>,
+}
+
 /// The stored checkpoint notes up to the first damaged one, and what is wrong with that one.
-fn read_checkpoints(dir: &Path) -> Result<(Vec<String>, Option<VerifyError>), VerifyError> {
+fn read_checkpoints(dir: &Path) -> Result<StoredCheckpoints, VerifyError> {
     let path = dir.join(CHECKPOINTS);
     let bytes = match fs::read(&path) {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), None)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(StoredCheckpoints::default());
+        }
         Err(e) => return Err(io(&path, e)),
     };
-    let mut notes = Vec::new();
+    let mut stored = StoredCheckpoints::default();
     let mut offset = 0;
     while offset < bytes.len() {
         let rest = bytes.get(offset..).unwrap_or(&[]);
-        let Frame::Good(payload, used) = read_frame(rest) else {
-            let damaged = VerifyError::Checkpoint {
-                index: notes.len(),
-                detail: format!("damaged frame at byte {offset}"),
-            };
-            return Ok((notes, Some(damaged)));
+        // Space the file system allocated but never filled (zeros read as an empty frame).
+        let zeros = rest.iter().all(|&b| b == 0);
+        let frame = if zeros {
+            Frame::Incomplete
+        } else {
+            read_frame(rest)
+        };
+        let Frame::Good(payload, used) = frame else {
+            // Cut short or never filled: a write that did not finish. A whole frame that does
+            // not check is damage.
+            if frame == Frame::Incomplete {
+                stored.unfinished = Some(offset as u64);
+            } else {
+                stored.damaged = Some(VerifyError::Checkpoint {
+                    index: stored.notes.len(),
+                    detail: format!("damaged frame at byte {offset}"),
+                });
+            }
+            return Ok(stored);
         };
         let Ok(note) = String::from_utf8(payload.to_vec()) else {
-            let damaged = VerifyError::Checkpoint {
-                index: notes.len(),
+            stored.damaged = Some(VerifyError::Checkpoint {
+                index: stored.notes.len(),
                 detail: "not UTF-8".to_owned(),
-            };
-            return Ok((notes, Some(damaged)));
+            });
+            return Ok(stored);
         };
-        notes.push(note);
+        stored.notes.push(note);
         offset += used;
     }
-    Ok((notes, None))
+    Ok(stored)
 }
 
 #[cfg(test)]
