@@ -374,6 +374,12 @@ fn a_flipped_byte_is_found_at_its_record() {
             log.checkpoint(&signer, "zvp.test/audit").unwrap_err(),
             damaged
         );
+        let now = Utc.with_ymd_and_hms(2026, 11, 26, 10, 0, 0).unwrap();
+        assert_eq!(
+            log.prune(now - chrono::Duration::days(7 * 365), now)
+                .unwrap_err(),
+            damaged
+        );
     }
     // Without the state, opening reads every record and refuses the damaged one.
     std::fs::remove_file(dir.join("tree-state")).unwrap();
@@ -862,4 +868,76 @@ fn an_unfinished_checkpoint_is_cut_when_the_log_opens() {
     drop(log);
     let report = verify(&dir, signer.verifier()).unwrap();
     assert_eq!((report.records, report.checkpoints), (7, 2));
+}
+
+/// History rewritten beneath a tree state with its chain recomputed, and the state's chain hash
+/// made to fit the rewrite: opening takes the state up (the last record has that chain hash,
+/// the tree is the signed one), and the read-back finds that the records no longer make that
+/// tree.
+#[test]
+fn records_rewritten_beneath_a_tree_state_are_found_after_opening() {
+    use aws_lc_rs::digest::{SHA256, digest};
+    let signer = signer();
+    let dir = log_with("state-rewritten", 10, &signer);
+    let mut f = frames(&dir);
+    // Record 3's event changed, and every chain hash from it on recomputed (seq ‖ salt ‖ chain
+    // ‖ event after the frame's 8-byte header).
+    let mut chain: [u8; 32] = f[2][8 + 8 + 16..8 + 8 + 16 + 32].try_into().unwrap();
+    for (i, frame) in f.iter_mut().enumerate().skip(3) {
+        let mut payload = frame[8..].to_vec();
+        if i == 3 {
+            let at = payload.len() - 2;
+            payload[at] ^= 0x01;
+        }
+        let leaf = merkle::leaf_hash(&[&payload[8..24], &payload[56..]].concat());
+        chain = digest(&SHA256, &[chain.as_slice(), &leaf].concat())
+            .as_ref()
+            .try_into()
+            .unwrap();
+        payload[24..56].copy_from_slice(&chain);
+        *frame = refit(&payload);
+    }
+    write_frames(&dir, &f);
+    let state = dir.join("tree-state");
+    let mut payload = std::fs::read(&state).unwrap()[8..].to_vec();
+    payload[24..56].copy_from_slice(&chain); // after the magic and the size
+    std::fs::write(&state, refit(&payload)).unwrap();
+    let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
+    assert!(log.opened().from_state);
+    let damaged = LogError::Damaged(VerifyError::TreeState { size: 10 });
+    assert_eq!(log.checked(), Err(damaged.clone()));
+    assert_eq!(log.opening_check().wait(), Err(damaged.clone()));
+    assert_eq!(log.append_blocking(&event(10)).unwrap_err(), damaged);
+    drop(log);
+    assert_eq!(
+        verify(&dir, signer.verifier()),
+        Err(VerifyError::CheckpointRoot { index: 0, size: 10 })
+    );
+}
+
+/// A checkpoint frame with a damaged length field is damage, not an unfinished write, when
+/// whole checkpoints follow it: opening refuses and cuts nothing.
+#[test]
+fn a_damaged_checkpoint_length_before_other_checkpoints_is_not_cut() {
+    let signer = signer();
+    let dir = log_with("checkpoint-length", 4, &signer);
+    {
+        let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
+        for i in 4..6 {
+            log.append_blocking(&event(i)).unwrap();
+            log.checkpoint(&signer, "zvp.test/audit").unwrap();
+        }
+    }
+    let checkpoints = dir.join("checkpoints.log");
+    let mut bytes = std::fs::read(&checkpoints).unwrap();
+    let first = u32::from_le_bytes(bytes[..4].try_into().unwrap()) as usize;
+    // The second frame's length, made to run past the end of the file.
+    let second = 8 + first;
+    bytes[second..second + 4].copy_from_slice(&60_000u32.to_le_bytes());
+    std::fs::write(&checkpoints, &bytes).unwrap();
+    assert!(matches!(
+        FileLog::open(&dir, FileLogOptions::default()),
+        Err(LogError::Damaged(VerifyError::Checkpoint { index: 1, .. }))
+    ));
+    assert_eq!(std::fs::read(&checkpoints).unwrap(), bytes);
 }

@@ -175,17 +175,17 @@ pub fn audit(config: &Config) -> Result<Arc<dyn AuditLog>, AssembleError> {
                 "read": opened.read,
                 "from_tree_state": opened.from_state,
                 "cut_tail": log.cut_tail().map(ToString::to_string),
+                "cut_checkpoint_at_byte": log.cut_checkpoint(),
             }));
-            let log = Arc::new(log);
             if opened.from_state {
                 // The records under the tree state are read back meanwhile; the verdict goes
                 // to the operator's log (on failure the log refuses appends: record pages are
                 // refused until the damage is dealt with).
-                let checking = Arc::clone(&log);
+                let checking = log.opening_check();
                 let checked = std::thread::Builder::new()
                     .name("zvp-audit-checked".to_owned())
                     .spawn(move || {
-                        let verdict = checking.checked();
+                        let verdict = checking.wait();
                         crate::log_line(&serde_json::json!({
                             "event": if verdict.is_ok() { "audit-log-checked" } else { "audit-log-damaged" },
                             "records": opened.records - opened.read,
@@ -196,7 +196,7 @@ pub fn audit(config: &Config) -> Result<Arc<dyn AuditLog>, AssembleError> {
                     return Err(AssembleError::Store(format!("audit log: {e}")));
                 }
             }
-            Ok(log)
+            Ok(Arc::new(log))
         }
         AuditKind::Postgres => Err(AssembleError::Config(
             "audit.kind = \"postgres\" needs the portal built with zvp-audit's postgres feature"

@@ -273,6 +273,7 @@ pub struct FileLog {
     cut_tail: Option<VerifyError>,
     opened: Opened,
     check: Arc<Check>,
+    cut_checkpoint: Option<u64>,
     writer: Option<JoinHandle<()>>,
     _lock: File,
 }
@@ -338,6 +339,7 @@ impl FileLog {
             segment.set_len(length).map_err(io)?;
             segment.sync_all().map_err(io)?;
         }
+        let scanned_unfinished = scanned.unfinished_checkpoint;
         if let Some(offset) = scanned.unfinished_checkpoint {
             // A checkpoint a crash cut off: never returned, so cutting it loses nothing signed
             // that anyone has; the next one is written after the last whole one.
@@ -369,6 +371,10 @@ impl FileLog {
             options,
             random: SystemRandom::new(),
         };
+        let check = match trusted {
+            Some(state) => Check::start(dir, state)?,
+            None => Arc::new(Check::passed()),
+        };
         let handle = std::thread::Builder::new()
             .name("zvp-audit-writer".to_owned())
             .spawn(move || writer.run(&receiver))
@@ -381,10 +387,8 @@ impl FileLog {
             syncs,
             cut_tail,
             opened,
-            check: match trusted {
-                Some(state) => Check::start(dir, state)?,
-                None => Arc::new(Check::passed()),
-            },
+            check,
+            cut_checkpoint: scanned_unfinished,
             writer: Some(handle),
             _lock: lock,
         })
@@ -407,6 +411,19 @@ impl FileLog {
     /// the same error, as an opening that had read everything would have refused to open.
     pub fn checked(&self) -> Result<(), LogError> {
         self.check.wait()
+    }
+
+    /// A handle on the same read-back as [`checked`](Self::checked) that does not keep the log
+    /// open: for a thread that reports the verdict.
+    pub fn opening_check(&self) -> OpeningCheck {
+        OpeningCheck(Arc::clone(&self.check))
+    }
+
+    /// Where opening cut an unfinished last checkpoint from `checkpoints.log` (a checkpoint
+    /// write a crash interrupted, never returned to its caller), if it did — for the
+    /// operator's log.
+    pub fn cut_checkpoint(&self) -> Option<u64> {
+        self.cut_checkpoint
     }
 
     /// Appends an event; returns when it is durable.
@@ -558,7 +575,8 @@ impl FileLog {
         // checked against the last stored checkpoint, so it extends every checkpoint signed
         // since; the size check guards that reasoning.
         crate::checkpoint::check_origin(origin)?;
-        self.check.failed()?;
+        // Never sign on top of records not yet read back: wait for the verdict (rare, short).
+        self.check.wait()?;
         let _one = self.checkpointing.lock().map_err(|_| LogError::Stopped)?;
         let (size, root, last, state) = {
             let tree = self.tree()?;
@@ -592,8 +610,15 @@ impl FileLog {
             .append(true)
             .open(self.dir.join(CHECKPOINTS))
             .map_err(io)?;
-        file.write_all(&frame(note.as_bytes())).map_err(io)?;
-        file.sync_data().map_err(io)?;
+        let before = file.metadata().map_err(io)?.len();
+        if let Err(e) = file
+            .write_all(&frame(note.as_bytes()))
+            .and_then(|()| file.sync_data())
+        {
+            // Leave no part of this note for a later one to be written after.
+            let _ = file.set_len(before);
+            return Err(io(e));
+        }
         sync_dir(&self.dir)?;
         self.tree()?.last_checkpoint = Some((size, root));
         if let Some(state) = state {
@@ -627,6 +652,7 @@ impl FileLog {
         // Pruned frames are shorter: the tree state's place of its last record no longer
         // holds once a segment is rewritten. The state goes before the first rewrite (no
         // checkpoint stores a new one meanwhile); the next checkpoint stores one again.
+        self.check.wait()?;
         let _one = self.checkpointing.lock().map_err(|_| LogError::Stopped)?;
         let segments = scan::segments(&self.dir).map_err(LogError::Damaged)?;
         // The last segment is the writer's; it is left alone.
@@ -904,6 +930,22 @@ struct OpenScan {
     trusted: Option<TreeState>,
 }
 
+/// The read-back of the records an opening from a tree state did not read; see
+/// [`FileLog::checked`].
+#[derive(Debug, Clone)]
+pub struct OpeningCheck(Arc<Check>);
+
+impl OpeningCheck {
+    /// Waits for the read-back to end; its verdict, as [`FileLog::checked`] gives it.
+    ///
+    /// # Errors
+    ///
+    /// As [`FileLog::checked`].
+    pub fn wait(&self) -> Result<(), LogError> {
+        self.0.wait()
+    }
+}
+
 /// The reading back, after an opening from a tree state, of the records that opening took on
 /// trust. Until it has passed, the log works on the signed tree; when it fails, the log
 /// refuses appends and checkpoints from then on (fail closed, as an opening that had read
@@ -936,7 +978,21 @@ impl Check {
         let dir = dir.to_path_buf();
         std::thread::Builder::new()
             .name("zvp-audit-check".to_owned())
-            .spawn(move || running.finish(read_back(&dir, &state)))
+            .spawn(move || {
+                // A read-back that panics must not leave the log unchecked and its waiters
+                // waiting: it counts as failed.
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    read_back(&dir, &state)
+                }))
+                .unwrap_or_else(|_| {
+                    Err(VerifyError::Io {
+                        path: dir.display().to_string(),
+                        detail: "the read-back of the records under the tree state stopped"
+                            .to_owned(),
+                    })
+                });
+                running.finish(result);
+            })
             .map_err(io)?;
         Ok(check)
     }

@@ -234,6 +234,9 @@ pub(crate) fn scan_from(
     }
     let count = files.len();
     'segments: for (i, path) in files.into_iter().enumerate() {
+        if until == Some(check.len()) {
+            break;
+        }
         let is_last = i + 1 == count;
         let name = path
             .file_name()
@@ -502,6 +505,23 @@ struct StoredCheckpoints {
     unfinished: Option<u64>,
 }
 
+/// The longest frame a checkpoint note is written in; what follows a frame cut short is an
+/// unfinished write only if it is no longer than this.
+const LONGEST_NOTE_FRAME: usize = 16 * 1024;
+
+/// Whether `rest` (after a frame that does not read) is too long to be one unfinished note, or
+/// holds a whole frame further on: then the frame that does not read is damage (a damaged
+/// length field, say), not a write a crash cut off, and nothing after it may be cut.
+fn holds_a_frame(rest: &[u8]) -> bool {
+    if rest.len() > LONGEST_NOTE_FRAME {
+        return true;
+    }
+    (1..rest.len()).any(|at| {
+        // (Zeros read as an empty frame: only a frame with a payload counts.)
+        matches!(read_frame(rest.get(at..).unwrap_or(&[])), Frame::Good(payload, _) if !payload.is_empty())
+    })
+}
+
 /// The stored checkpoint notes up to the first damaged one, and what is wrong with that one.
 fn read_checkpoints(dir: &Path) -> Result<StoredCheckpoints, VerifyError> {
     let path = dir.join(CHECKPOINTS);
@@ -526,7 +546,7 @@ fn read_checkpoints(dir: &Path) -> Result<StoredCheckpoints, VerifyError> {
         let Frame::Good(payload, used) = frame else {
             // Cut short or never filled: a write that did not finish. A whole frame that does
             // not check is damage.
-            if frame == Frame::Incomplete {
+            if frame == Frame::Incomplete && !holds_a_frame(rest) {
                 stored.unfinished = Some(offset as u64);
             } else {
                 stored.damaged = Some(VerifyError::Checkpoint {
