@@ -321,12 +321,15 @@ fn ticks() -> Ticks {
     }
 }
 
-/// The process's CPU time per request (µs) and the machine's idle share (%) between two
-/// readings around a run of `requests`.
+/// The process's CPU time per request (µs; the load generator runs in the same process, so
+/// its share is in it) and the machine's idle share (%) between two readings around a run of
+/// `requests`.
 fn cpu_line(name: &str, before: Ticks, after: Ticks, requests: f64) {
     // Linux reports these in USER_HZ, 100 per second.
-    let process_us = (after.process - before.process) as f64 * 1e4;
-    let idle = (after.idle - before.idle) as f64 / (after.total - before.total).max(1) as f64;
+    let process_us = after.process.saturating_sub(before.process) as f64 * 1e4;
+    // (The kernel's I/O-wait count may step back: saturate.)
+    let idle = after.idle.saturating_sub(before.idle) as f64
+        / after.total.saturating_sub(before.total).max(1) as f64;
     println!(
         "{name}: {:.1} µs of the process's CPU per request; machine idle or in I/O wait {:.0}%",
         process_us / requests.max(1.0),

@@ -154,19 +154,58 @@ pub fn directory(config: &Config) -> Result<Arc<dyn DirectoryStore>, AssembleErr
     })
 }
 
-/// The audit log the configuration names.
+/// The audit log the configuration names. A file log opened from its tree state reads the
+/// records under it back meanwhile; a thread of its own logs the verdict.
 ///
 /// # Errors
 ///
 /// [`AssembleError::Store`]; PostgreSQL is not built into this binary yet.
 pub fn audit(config: &Config) -> Result<Arc<dyn AuditLog>, AssembleError> {
+    let log = file_log(config)?;
+    if log.opened().from_state {
+        // On failure the log refuses appends: every audited action is refused until the
+        // damage is dealt with.
+        let checking = log.opening_check();
+        let records = log.opened().records - log.opened().read;
+        let checked = std::thread::Builder::new()
+            .name("zvp-audit-checked".to_owned())
+            .spawn(move || {
+                let verdict = checking.wait();
+                crate::log_line(&serde_json::json!({
+                    "event": if verdict.is_ok() { "audit-log-checked" } else { "audit-log-damaged" },
+                    "records": records,
+                    "error": verdict.err().map(|e| e.to_string()),
+                }));
+            });
+        if let Err(e) = checked {
+            return Err(AssembleError::Store(format!("audit log: {e}")));
+        }
+    }
+    Ok(Arc::new(log))
+}
+
+/// The file audit log the configuration names, after its read-back has ended well: for a
+/// command that must know the whole log is sound before it says so (`migrate`).
+///
+/// # Errors
+///
+/// As [`audit`], and [`AssembleError::Store`] when the read-back finds damage.
+pub fn checked_audit(config: &Config) -> Result<FileLog, AssembleError> {
+    let log = file_log(config)?;
+    log.checked()
+        .map_err(|e| AssembleError::Store(format!("audit log: {e}")))?;
+    Ok(log)
+}
+
+/// Opens the file audit log the configuration names, and logs how it opened.
+fn file_log(config: &Config) -> Result<FileLog, AssembleError> {
     match config.audit.kind {
         AuditKind::File => {
             let log = FileLog::open(&config.audit.dir, FileLogOptions::default())
                 .map_err(|e| AssembleError::Store(format!("audit log: {e}")))?;
             // For the operator: how long opening took depends on `read` (the records since
-            // the last checkpoint, when its tree state was taken up), and a cut tail is an
-            // append a crash interrupted.
+            // the last checkpoint, when its tree state was taken up); a cut tail or checkpoint
+            // is a write a crash interrupted.
             let opened = log.opened();
             crate::log_line(&serde_json::json!({
                 "event": "audit-log-opened",
@@ -177,26 +216,7 @@ pub fn audit(config: &Config) -> Result<Arc<dyn AuditLog>, AssembleError> {
                 "cut_tail": log.cut_tail().map(ToString::to_string),
                 "cut_checkpoint_at_byte": log.cut_checkpoint(),
             }));
-            if opened.from_state {
-                // The records under the tree state are read back meanwhile; the verdict goes
-                // to the operator's log (on failure the log refuses appends: record pages are
-                // refused until the damage is dealt with).
-                let checking = log.opening_check();
-                let checked = std::thread::Builder::new()
-                    .name("zvp-audit-checked".to_owned())
-                    .spawn(move || {
-                        let verdict = checking.wait();
-                        crate::log_line(&serde_json::json!({
-                            "event": if verdict.is_ok() { "audit-log-checked" } else { "audit-log-damaged" },
-                            "records": opened.records - opened.read,
-                            "error": verdict.err().map(|e| e.to_string()),
-                        }));
-                    });
-                if let Err(e) = checked {
-                    return Err(AssembleError::Store(format!("audit log: {e}")));
-                }
-            }
-            Ok(Arc::new(log))
+            Ok(log)
         }
         AuditKind::Postgres => Err(AssembleError::Config(
             "audit.kind = \"postgres\" needs the portal built with zvp-audit's postgres feature"

@@ -200,7 +200,7 @@ fn migrate_cmd(path: &std::path::Path) -> ExitCode {
             }
             zvp_portal::config::StoresKind::Embedded => {
                 zvp_portal::assemble::directory(&config).map_err(|e| e.to_string())?;
-                zvp_portal::assemble::audit(&config).map_err(|e| e.to_string())?;
+                zvp_portal::assemble::checked_audit(&config).map_err(|e| e.to_string())?;
                 Ok(format!(
                     "embedded stores ready: {} and {}",
                     config.directory.path.display(),
