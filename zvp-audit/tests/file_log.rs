@@ -709,6 +709,7 @@ fn opening_reads_only_the_records_since_the_last_checkpoint() {
     );
     assert_eq!(log.append_blocking(&event(40)).unwrap().seq(), 40);
     log.checked().unwrap();
+    assert_eq!(log.refusing(), None);
     log.checkpoint(&signer, "zvp.test/audit").unwrap();
     drop(log);
     let report = verify(&dir, signer.verifier()).unwrap();
@@ -907,6 +908,7 @@ fn records_rewritten_beneath_a_tree_state_are_found_after_opening() {
     let damaged = LogError::Damaged(VerifyError::TreeState { size: 10 });
     assert_eq!(log.checked(), Err(damaged.clone()));
     assert_eq!(log.opening_check().wait(), Err(damaged.clone()));
+    assert_eq!(log.refusing(), Some(damaged.clone()));
     assert_eq!(log.append_blocking(&event(10)).unwrap_err(), damaged);
     drop(log);
     assert_eq!(

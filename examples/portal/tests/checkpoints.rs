@@ -50,25 +50,7 @@ fn setup(name: &str, audit: &str, key: bool) -> (PathBuf, Config) {
 
 /// The admin listener's `/metrics` text.
 async fn metrics(t: &common::TestPortal) -> String {
-    use http_body_util::BodyExt as _;
-    let reply = tower::ServiceExt::oneshot(
-        t.portal.admin_router(),
-        axum::http::Request::get("/metrics")
-            .body(axum::body::Body::empty())
-            .unwrap(),
-    )
-    .await
-    .unwrap();
-    String::from_utf8(
-        reply
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-    .unwrap()
+    t.admin("/metrics").await.1
 }
 
 async fn append(log: &FileLog, n: u64) {

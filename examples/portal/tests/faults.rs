@@ -168,6 +168,11 @@ impl AuditLog for Switchable {
     async fn events(&self) -> Result<Vec<(u64, AuditEvent)>, LogError> {
         self.inner.events().await
     }
+    fn refusing(&self) -> Option<LogError> {
+        self.broken
+            .load(Ordering::SeqCst)
+            .then(|| LogError::Io("no space left on device (os error 28)".to_owned()))
+    }
 }
 
 #[tokio::test]
@@ -186,7 +191,26 @@ async fn an_unwritable_audit_log_shows_nothing_and_service_returns() {
     assert_eq!(t.get(Some(Who::Own), &page).await.status, 200);
     let before = file.size().unwrap();
 
+    assert_eq!(t.admin("/healthz").await.0, 200);
+    assert!(
+        t.admin("/metrics")
+            .await
+            .1
+            .contains("zvp_audit_refusing 0\n")
+    );
+
     switch.broken.store(true, Ordering::SeqCst);
+    // The load balancer's health check and the operators' metrics say so at once.
+    assert_eq!(
+        t.admin("/healthz").await,
+        (503, "audit log refuses appends\n".to_owned())
+    );
+    assert!(
+        t.admin("/metrics")
+            .await
+            .1
+            .contains("zvp_audit_refusing 1\n")
+    );
     for path in [page.clone(), "/".to_owned(), format!("/patient/{id}")] {
         let reply = t.get(Some(Who::Own), &path).await;
         assert_eq!(reply.status, 503, "{path}");
@@ -203,6 +227,7 @@ async fn an_unwritable_audit_log_shows_nothing_and_service_returns() {
     );
 
     switch.broken.store(false, Ordering::SeqCst);
+    assert_eq!(t.admin("/healthz").await.0, 200);
     let back = t.get(Some(Who::Own), &page).await;
     assert_eq!(back.status, 200);
     assert!(file.size().unwrap() > before);

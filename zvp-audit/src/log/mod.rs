@@ -97,10 +97,21 @@ pub trait AuditLog: Send + Sync {
     /// Every durable event with its sequence number, in order (for the reports; pruned
     /// records are left out).
     async fn events(&self) -> Result<Vec<(u64, AuditEvent)>, LogError>;
+
+    /// Why the log refuses every append now, if it does — found damaged after opening, or its
+    /// writer stopped by a failed write — for health checks: an instance whose log refuses
+    /// can show no patient data. `None` by default (a backend that cannot tell).
+    fn refusing(&self) -> Option<LogError> {
+        None
+    }
 }
 
 #[async_trait::async_trait]
 impl AuditLog for FileLog {
+    fn refusing(&self) -> Option<LogError> {
+        FileLog::refusing(self)
+    }
+
     async fn append(&self, event: &AuditEvent) -> Result<Receipt, LogError> {
         FileLog::append(self, event).await
     }
@@ -411,6 +422,18 @@ impl FileLog {
     /// the same error, as an opening that had read everything would have refused to open.
     pub fn checked(&self) -> Result<(), LogError> {
         self.check.wait()
+    }
+
+    /// Why the log refuses every append now, if it does: the read-back after opening found
+    /// damage, or a failed write stopped the writer (until the log is opened again).
+    pub fn refusing(&self) -> Option<LogError> {
+        if let Err(e) = self.check.failed() {
+            return Some(e);
+        }
+        self.writer
+            .as_ref()
+            .is_some_and(JoinHandle::is_finished)
+            .then_some(LogError::Stopped)
     }
 
     /// A handle on the same read-back as [`checked`](Self::checked) that does not keep the log

@@ -368,6 +368,15 @@ async fn not_found() -> Response {
 }
 
 async fn healthz(State(portal): State<Portal>) -> Response {
+    // An instance whose audit log refuses appends can show no patient data: not healthy,
+    // though the log still reads.
+    if portal.0.audit.refusing().is_some() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "audit log refuses appends\n",
+        )
+            .into_response();
+    }
     match portal.0.audit.size().await {
         Ok(_) => (StatusCode::OK, "ok\n").into_response(),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "audit log unavailable\n").into_response(),
@@ -377,8 +386,11 @@ async fn healthz(State(portal): State<Portal>) -> Response {
 async fn metrics(State(portal): State<Portal>) -> Response {
     let records = portal.0.audit.size().await.unwrap_or(0);
     let sessions = portal.0.sessions.count().await.unwrap_or(0);
+    let refusing = u8::from(portal.0.audit.refusing().is_some());
     let mut text = format!(
         "# HELP zvp_audit_records Records in the audit log.\n# TYPE zvp_audit_records gauge\nzvp_audit_records {records}\n\
+         # HELP zvp_audit_refusing 1 when the audit log refuses every append (found damaged, or its writer stopped).\n\
+         # TYPE zvp_audit_refusing gauge\nzvp_audit_refusing {refusing}\n\
          # HELP zvp_sessions Open sessions.\n# TYPE zvp_sessions gauge\nzvp_sessions {sessions}\n"
     );
     let last = portal.0.last_checkpoint.lock().ok().and_then(|l| *l);

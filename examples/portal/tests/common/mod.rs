@@ -310,6 +310,22 @@ impl TestPortal {
         Reply::read(response).await
     }
 
+    /// The admin listener's answer to `path` (`/healthz`, `/metrics`): status and body.
+    pub async fn admin(&self, path: &str) -> (u16, String) {
+        let reply = tower::ServiceExt::oneshot(
+            self.portal.admin_router(),
+            Request::get(path).body(Body::empty()).unwrap(),
+        )
+        .await
+        .unwrap();
+        let status = reply.status().as_u16();
+        let body = http_body_util::BodyExt::collect(reply.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
     pub async fn get(&self, who: Option<Who>, path: &str) -> Reply {
         self.send(who, Request::get(path).body(Body::empty()).unwrap())
             .await
