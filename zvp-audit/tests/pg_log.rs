@@ -11,6 +11,8 @@
 )]
 
 mod common;
+#[path = "../../testsupport/pg.rs"]
+mod pg_support;
 
 use std::sync::Arc;
 
@@ -522,4 +524,42 @@ async fn instances_starting_together_on_an_empty_schema_all_connect() {
         seqs.sort_unstable();
         assert_eq!(seqs, (0..6).collect::<Vec<u64>>(), "round {round}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_connects_again_after_its_connections_are_ended() {
+    // PostgreSQL restarted, or an administrator ended the portal's backends: the log must
+    // not fail every append until the portal is restarted.
+    let name = "zvp_pg_reconnect";
+    let config = format!("{} application_name={name}", config());
+    sql()
+        .await
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+        .await
+        .unwrap();
+    let log = PgLog::connect(&config, name).await.unwrap();
+    for i in 0..3 {
+        log.append(&event(i)).await.unwrap();
+    }
+    let mut expected = 3;
+    for round in 0..2u64 {
+        // The reader and the writer (checkpoints make their own connection).
+        assert_eq!(pg_support::terminate(name).await, 2, "round {round}");
+        // An append that finds its connection gone may fail, and then says so; none is
+        // acknowledged without being stored, and the next one is.
+        let first = log.append(&event(10 + round)).await;
+        assert!(
+            matches!(first, Ok(_) | Err(LogError::Io(_))),
+            "round {round}: {first:?}"
+        );
+        let next = log.append(&event(20 + round)).await.unwrap();
+        let size = log.size().await.unwrap();
+        assert_eq!(next.seq() + 1, size, "round {round}");
+        expected += u64::from(first.is_ok()) + 1;
+        assert_eq!(size, expected, "round {round}");
+    }
+    let signer = signer();
+    log.checkpoint(&signer, "zvp.test/audit").await.unwrap();
+    let report = verify(&config, name, signer.verifier()).await.unwrap();
+    assert_eq!((report.records, report.checkpoints), (expected, 1));
 }

@@ -455,6 +455,10 @@ async fn a_first_version_directory_is_brought_up_to_date_and_keeps_its_accounts(
 }
 
 #[cfg(feature = "postgres")]
+#[path = "../../testsupport/pg.rs"]
+mod pg_support;
+
+#[cfg(feature = "postgres")]
 mod postgres {
     //! The PostgreSQL directory: the same behaviour, and what several instances sharing it
     //! need. Against the server on the machine (ZVP_TEST_PG overrides the connection string).
@@ -577,5 +581,33 @@ mod postgres {
             store.account(uzi(1)).await,
             Err(StoreError::Corrupt { table: "accounts", detail, .. }) if detail.starts_with("role")
         ));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_directory_connects_again_after_its_connections_are_ended() {
+        // PostgreSQL restarted, or an administrator ended the portal's backends: the
+        // directory must come back without restarting the portal.
+        let name = "zvp_dir_reconnect";
+        fresh(name).await;
+        let store = PgDirectory::connect(&format!("{} application_name={name}", config()), name)
+            .await
+            .unwrap();
+        let one = account(1, AccountStatus::Active);
+        store.create_account(&one).await.unwrap();
+        assert_eq!(pg_support::terminate(name).await, 4);
+        // Each connection of the pool (taken in turn) may fail once, saying so...
+        for _ in 0..4 {
+            let read = store.account(uzi(1)).await;
+            assert!(
+                matches!(&read, Ok(Some(found)) if *found == one)
+                    || matches!(&read, Err(StoreError::Backend(_))),
+                "{read:?}"
+            );
+        }
+        // ...and then serves again, as does every connection made anew.
+        for _ in 0..8 {
+            assert_eq!(store.account(uzi(1)).await.unwrap(), Some(one.clone()));
+        }
+        assert_eq!(pg_support::terminate(name).await, 4);
     }
 }

@@ -25,12 +25,49 @@ use crate::{Ended, Session, SessionError, SessionStore, Timeouts};
 /// A [`SessionStore`] in a PostgreSQL schema.
 #[derive(Debug, Clone)]
 pub struct PgSessions {
-    client: Arc<Client>,
+    config: Arc<str>,
+    live: Arc<std::sync::Mutex<Arc<Live>>>,
     schema: Arc<str>,
     timeouts: Timeouts,
+}
+
+/// The sessions' connection and its prepared statement. A connection that has ended
+/// (PostgreSQL restarted, the backend terminated, a failover) is made again by the next
+/// request, so sessions come back without restarting the portal.
+#[derive(Debug)]
+struct Live {
+    client: Client,
     /// Moves a session that continues on, and hands its CSRF token back: the one statement of
     /// an ordinary request (prepared once, so one round trip).
     touch: tokio_postgres::Statement,
+}
+
+impl Live {
+    /// Readies a connection to the sessions of `schema` (whose table exists).
+    async fn new(client: Client, schema: &str) -> Result<Self, SessionError> {
+        client
+            .batch_execute("SET synchronous_commit = off")
+            .await
+            .map_err(db)?;
+        // The conditions are those of `ended`: the same certificate, within both timeouts.
+        let touch = client
+            .prepare(&format!(
+                "UPDATE {schema}.sessions SET last_seen = GREATEST(last_seen, $2)
+                 WHERE id_sha256 = $1 AND certificate = $3 AND started > $4 AND last_seen > $5
+                 RETURNING csrf"
+            ))
+            .await
+            .map_err(db)?;
+        Ok(Self { client, touch })
+    }
+}
+
+async fn connect(config: &str) -> Result<Client, SessionError> {
+    let (client, connection) = tokio_postgres::connect(config, NoTls).await.map_err(db)?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
 }
 
 fn db(e: impl std::error::Error) -> SessionError {
@@ -68,10 +105,7 @@ impl PgSessions {
                 "schema name {schema:?}: use lower-case letters, digits and _"
             )));
         }
-        let (mut client, connection) = tokio_postgres::connect(config, NoTls).await.map_err(db)?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
+        let mut client = connect(config).await?;
         let tx = client.transaction().await.map_err(db)?;
         tx.execute(
             "SELECT pg_advisory_xact_lock(hashtext($1))",
@@ -92,25 +126,31 @@ impl PgSessions {
         .await
         .map_err(db)?;
         tx.commit().await.map_err(db)?;
-        client
-            .batch_execute("SET synchronous_commit = off")
-            .await
-            .map_err(db)?;
-        // The conditions are those of `ended`: the same certificate, within both timeouts.
-        let touch = client
-            .prepare(&format!(
-                "UPDATE {schema}.sessions SET last_seen = GREATEST(last_seen, $2)
-                 WHERE id_sha256 = $1 AND certificate = $3 AND started > $4 AND last_seen > $5
-                 RETURNING csrf"
-            ))
-            .await
-            .map_err(db)?;
         Ok(Self {
-            client: Arc::new(client),
+            config: config.into(),
+            live: Arc::new(std::sync::Mutex::new(Arc::new(
+                Live::new(client, schema).await?,
+            ))),
             schema: schema.into(),
             timeouts,
-            touch,
         })
+    }
+
+    /// The connection, made again if it has ended.
+    async fn live(&self) -> Result<Arc<Live>, SessionError> {
+        let current = self
+            .live
+            .lock()
+            .map(|live| Arc::clone(&live))
+            .map_err(|_| SessionError("the sessions' connection is poisoned".to_owned()))?;
+        if !current.client.is_closed() {
+            return Ok(current);
+        }
+        let fresh = Arc::new(Live::new(connect(&self.config).await?, &self.schema).await?);
+        if let Ok(mut live) = self.live.lock() {
+            *live = Arc::clone(&fresh);
+        }
+        Ok(fresh)
     }
 }
 
@@ -129,11 +169,12 @@ impl SessionStore for PgSessions {
         };
         let schema = &self.schema;
         let key = hash(id);
+        let live = self.live().await?;
         // An ordinary request: the session continues; one statement moves it on.
-        let touched = self
+        let touched = live
             .client
             .query_opt(
-                &self.touch,
+                &live.touch,
                 &[
                     &key,
                     &now,
@@ -150,7 +191,7 @@ impl SessionStore for PgSessions {
         }
         // Otherwise find out why it does not continue (or, if another instance moved it on in
         // between, continue after all).
-        let row = self
+        let row = live
             .client
             .query_opt(
                 &format!("SELECT certificate, csrf, started, last_seen FROM {schema}.sessions WHERE id_sha256 = $1"),
@@ -172,7 +213,7 @@ impl SessionStore for PgSessions {
             now,
             timeouts,
         ) {
-            self.client
+            live.client
                 .execute(
                     &format!("DELETE FROM {schema}.sessions WHERE id_sha256 = $1"),
                     &[&key],
@@ -181,7 +222,7 @@ impl SessionStore for PgSessions {
                 .map_err(db)?;
             return Ok(Err(end));
         }
-        self.client
+        live.client
             .execute(
                 &format!("UPDATE {schema}.sessions SET last_seen = GREATEST(last_seen, $2) WHERE id_sha256 = $1"),
                 &[&key, &now],
@@ -198,15 +239,16 @@ impl SessionStore for PgSessions {
     ) -> Result<(Session, String), SessionError> {
         let schema = &self.schema;
         let (id, csrf) = new_session();
+        let live = self.live().await?;
         // Sessions that have ended go when new ones start.
-        self.client
+        live.client
             .execute(
                 &format!("DELETE FROM {schema}.sessions WHERE last_seen < $1 OR started < $2"),
                 &[&(now - self.timeouts.idle), &(now - self.timeouts.absolute)],
             )
             .await
             .map_err(db)?;
-        self.client
+        live.client
             .execute(
                 &format!(
                     "INSERT INTO {schema}.sessions (id_sha256, certificate, csrf, started, last_seen)
@@ -221,6 +263,8 @@ impl SessionStore for PgSessions {
 
     async fn count(&self) -> Result<u64, SessionError> {
         let row = self
+            .live()
+            .await?
             .client
             .query_one(
                 &format!("SELECT count(*) FROM {}.sessions", self.schema),

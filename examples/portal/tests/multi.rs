@@ -13,6 +13,8 @@
 )]
 
 mod common;
+#[path = "../../../testsupport/pg.rs"]
+mod pg_support;
 
 use std::sync::Arc;
 
@@ -67,7 +69,12 @@ impl Instance {
 
 /// Two instances on one fresh schema, with the test accounts and delegation of `common`.
 async fn two_instances(schema: &str) -> (Instance, Instance, PgDirectory) {
-    let (client, connection) = tokio_postgres::connect(&config(), tokio_postgres::NoTls)
+    two_instances_on(&config(), schema).await
+}
+
+/// [`two_instances`], their stores and the seeding directory connected with `config`.
+async fn two_instances_on(config: &str, schema: &str) -> (Instance, Instance, PgDirectory) {
+    let (client, connection) = tokio_postgres::connect(config, tokio_postgres::NoTls)
         .await
         .unwrap();
     tokio::spawn(connection);
@@ -76,7 +83,7 @@ async fn two_instances(schema: &str) -> (Instance, Instance, PgDirectory) {
         .await
         .unwrap();
     let template = common::TestPortal::new().await;
-    let seed = PgDirectory::connect(&config(), schema).await.unwrap();
+    let seed = PgDirectory::connect(config, schema).await.unwrap();
     for account in template.directory.accounts().await.unwrap() {
         seed.create_account(&account).await.unwrap();
     }
@@ -102,15 +109,15 @@ async fn two_instances(schema: &str) -> (Instance, Instance, PgDirectory) {
         let portal = Portal::builder()
             .epd(template.epd.clone())
             .directory(Arc::new(
-                PgDirectory::connect(&config(), schema).await.unwrap(),
+                PgDirectory::connect(config, schema).await.unwrap(),
             ))
             .audit(Arc::new(
-                zvp_audit::log::pg::PgLog::connect(&config(), schema)
+                zvp_audit::log::pg::PgLog::connect(config, schema)
                     .await
                     .unwrap(),
             ))
             .sessions(Arc::new(
-                PgSessions::connect(&config(), schema, zvp_portal::Timeouts::of(&settings))
+                PgSessions::connect(config, schema, zvp_portal::Timeouts::of(&settings))
                     .await
                     .unwrap(),
             ))
@@ -267,6 +274,44 @@ async fn instances_starting_together_on_an_empty_schema_all_connect() {
         }
         while let Some(failed) = starting.join_next().await {
             assert_eq!(failed.unwrap(), Vec::<String>::new(), "round {round}");
+        }
+    }
+}
+
+/// PostgreSQL restarted, or its administrator ended the portal's backends: the instances
+/// must serve again without being restarted, the GP keeping the session. Requests that meet
+/// a connection that is gone get an error page and no patient data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_serve_again_after_postgresql_ended_their_connections() {
+    let name = "zvp_multi_reconnect";
+    let (a, b, _seed) =
+        two_instances_on(&format!("{} application_name={name}", config()), name).await;
+    let t = common::TestPortal::new().await;
+    let (id, patient) = t.own_patient().await;
+    let patient_name = patient.name.to_string();
+    let page = format!("/patient/{id}");
+    let (status, _, cookie) = a.get(Who::Own, &page, None).await;
+    assert_eq!(status, 200);
+    let cookie = cookie.expect("a session cookie");
+    // The seeding directory's pool, and each instance's pool, audit log (reader and writer)
+    // and sessions.
+    assert_eq!(pg_support::terminate(name).await, 4 + 2 * (4 + 2 + 1));
+    for instance in [&a, &b] {
+        let mut failed = 0;
+        loop {
+            let (status, body, again) = instance.get(Who::Own, &page, Some(&cookie)).await;
+            if status == 200 {
+                assert!(again.is_none(), "the session went on");
+                break;
+            }
+            assert_eq!(status, 503, "{body}");
+            assert!(!body.contains(&patient_name), "{body}");
+            failed += 1;
+            // One per connection at most: the pool's four, the log's writer, the sessions'.
+            assert!(failed <= 6, "{failed} requests failed");
+        }
+        for _ in 0..4 {
+            assert_eq!(instance.get(Who::Own, &page, Some(&cookie)).await.0, 200);
         }
     }
 }

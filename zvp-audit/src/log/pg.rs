@@ -36,6 +36,14 @@
 //! every snapshot of the table is a gap-free prefix of the log. There is no head row that every
 //! append must update and lock: a batch costs one index probe, one tuple and its index entry.
 //!
+//! # Connections that end
+//!
+//! When PostgreSQL restarts or ends a backend, the writer and the reader connect again at
+//! their next use. The batch that met the lost connection is answered with an error (its
+//! commit may or may not have happened: an audit record too many is harmless, an
+//! acknowledged one missing is not), and the writer reads the newest batch before it chains
+//! the next one, as after any failed batch.
+//!
 //! Checkpoints are signed one at a time (a transaction-scoped advisory lock per schema),
 //! over the records committed when the checkpoint's transaction reads them, after checking that
 //! the tree extends the last stored checkpoint.
@@ -60,9 +68,13 @@ fn db(e: impl std::error::Error) -> LogError {
 /// The most appends in one transaction.
 const MAX_BATCH: usize = 1024;
 
-/// A waiting append.
+/// A waiting append, its salt and leaf hash made by the appender (on whichever worker it
+/// runs, while the writer waits for the batch before) so that the writer's turn between two
+/// commits is only chaining and framing.
 struct Request {
     event: Vec<u8>,
+    salt: [u8; 16],
+    leaf: Hash,
     reply: oneshot::Sender<Result<Receipt, LogError>>,
 }
 
@@ -71,8 +83,36 @@ struct Request {
 pub struct PgLog {
     config: String,
     schema: String,
-    reader: Arc<Client>,
+    reader: Reconnecting,
     sender: mpsc::UnboundedSender<Request>,
+}
+
+/// The reading connection, made again when the one before it has ended (PostgreSQL
+/// restarted, the backend terminated, a failover): the next read reconnects instead of
+/// failing until the portal is restarted.
+#[derive(Debug)]
+struct Reconnecting {
+    config: String,
+    client: std::sync::Mutex<Arc<Client>>,
+}
+
+impl Reconnecting {
+    /// The connection, a new one if the last has ended.
+    async fn get(&self) -> Result<Arc<Client>, LogError> {
+        let current = self
+            .client
+            .lock()
+            .map(|client| Arc::clone(&client))
+            .map_err(|_| LogError::Stopped)?;
+        if !current.is_closed() {
+            return Ok(current);
+        }
+        let fresh = Arc::new(connect(&self.config).await?);
+        if let Ok(mut client) = self.client.lock() {
+            *client = Arc::clone(&fresh);
+        }
+        Ok(fresh)
+    }
 }
 
 /// Opens a connection and drives it on the current tokio runtime.
@@ -113,17 +153,21 @@ impl PgLog {
         check_schema(schema)?;
         let mut reader = connect(config).await?;
         create_tables(&mut reader, schema).await?;
-        let writer = connect(config).await?;
-        writer
-            .batch_execute("SET synchronous_commit = on")
-            .await
-            .map_err(db)?;
+        let writer = writer_connection(config, schema).await?;
         let (sender, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(write_loop(writer, schema.to_owned(), receiver));
+        tokio::spawn(write_loop(
+            config.to_owned(),
+            writer,
+            schema.to_owned(),
+            receiver,
+        ));
         Ok(Self {
             config: config.to_owned(),
             schema: schema.to_owned(),
-            reader: Arc::new(reader),
+            reader: Reconnecting {
+                config: config.to_owned(),
+                client: std::sync::Mutex::new(Arc::new(reader)),
+            },
             sender,
         })
     }
@@ -157,10 +201,21 @@ impl PgLog {
         &self,
         event: &AuditEvent,
     ) -> Result<oneshot::Receiver<Result<Receipt, LogError>>, LogError> {
+        use aws_lc_rs::rand::SecureRandom;
         let event = super::encode(event)?;
+        let mut salt = [0u8; 16];
+        aws_lc_rs::rand::SystemRandom::new()
+            .fill(&mut salt)
+            .map_err(|e| LogError::Io(format!("no random salt: {e}")))?;
+        let leaf = leaf_of(&salt, &event);
         let (reply, receiver) = oneshot::channel();
         self.sender
-            .send(Request { event, reply })
+            .send(Request {
+                event,
+                salt,
+                leaf,
+                reply,
+            })
             .map_err(|_| LogError::Stopped)?;
         Ok(receiver)
     }
@@ -171,12 +226,14 @@ impl PgLog {
     ///
     /// [`LogError::Io`].
     pub async fn size(&self) -> Result<u64, LogError> {
-        Ok(read_head(&self.reader, &self.schema).await?.end)
+        Ok(read_head(&*self.reader.get().await?, &self.schema)
+            .await?
+            .end)
     }
 
     /// Every committed record's leaf hash, in order, checked as [`verify`] would check them.
     async fn leaves(&self) -> Result<Vec<Hash>, LogError> {
-        let (check, _) = read_records(&self.reader, &self.schema, false, true)
+        let (check, _) = read_records(&*self.reader.get().await?, &self.schema, false, true)
             .await
             .map_err(LogError::Damaged)?;
         Ok(check.into_leaves())
@@ -532,16 +589,33 @@ impl Iterator for BatchRecords {
     }
 }
 
+/// The writer's connection (`synchronous_commit = on`) and its append statement, prepared
+/// once: one round trip per batch instead of two.
+async fn writer_connection(
+    config: &str,
+    schema: &str,
+) -> Result<(Client, tokio_postgres::Statement), LogError> {
+    let client = connect(config).await?;
+    client
+        .batch_execute("SET synchronous_commit = on")
+        .await
+        .map_err(db)?;
+    let statement = client
+        .prepare(&append_statement(schema))
+        .await
+        .map_err(db)?;
+    Ok((client, statement))
+}
+
 /// The writer task: batches of appends, one statement (and so one transaction) each.
 async fn write_loop(
-    client: Client,
+    config: String,
+    writer: (Client, tokio_postgres::Statement),
     schema: String,
     mut receiver: mpsc::UnboundedReceiver<Request>,
 ) {
-    let random = aws_lc_rs::rand::SystemRandom::new();
     let mut head: Option<Head> = None;
-    // Prepared once: one round trip per batch instead of two.
-    let statement = client.prepare(&append_statement(&schema)).await.map_err(db);
+    let mut connection = Some(writer);
     while let Some(first) = receiver.recv().await {
         let mut batch = vec![first];
         // Take in what is waiting; then let the tasks that are ready to run (appenders just
@@ -559,12 +633,19 @@ async fn write_loop(
                 }
             }
         }
-        let result = match &statement {
-            Ok(statement) => {
-                write_batch(&client, statement, &schema, &random, &batch, &mut head).await
+        // A connection that has ended (PostgreSQL restarted, the backend terminated) is made
+        // again for the next batch; a batch that finds no connection fails, the next tries again.
+        let ready = match connection.take() {
+            Some(open) if !open.0.is_closed() => Ok(open),
+            _ => writer_connection(&config, &schema).await,
+        };
+        let result = match &ready {
+            Ok((client, statement)) => {
+                write_batch(client, statement, &schema, &batch, &mut head).await
             }
             Err(e) => Err(e.clone()),
         };
+        connection = ready.ok();
         match result {
             Ok(receipts) => {
                 for (request, receipt) in batch.into_iter().zip(receipts) {
@@ -651,19 +732,9 @@ async fn write_batch(
     client: &Client,
     statement: &tokio_postgres::Statement,
     schema: &str,
-    random: &aws_lc_rs::rand::SystemRandom,
     batch: &[Request],
     head: &mut Option<Head>,
 ) -> Result<Vec<Receipt>, LogError> {
-    use aws_lc_rs::rand::SecureRandom;
-    let mut salt_bytes = vec![0u8; 16 * batch.len()];
-    random
-        .fill(&mut salt_bytes)
-        .map_err(|e| LogError::Io(e.to_string()))?;
-    let salts: Vec<[u8; 16]> = salt_bytes
-        .chunks_exact(16)
-        .map(|c| c.try_into().unwrap_or([0; 16]))
-        .collect();
     for _ in 0..MAX_ATTEMPTS {
         let seen = match *head {
             Some(known) => known,
@@ -674,12 +745,15 @@ async fn write_batch(
         let size: usize = batch.iter().map(|r| RECORD_HEADER + r.event.len()).sum();
         let mut records = Vec::with_capacity(size);
         let mut receipts = Vec::with_capacity(batch.len());
-        for (offset, (request, salt)) in batch.iter().zip(&salts).enumerate() {
+        for (offset, request) in batch.iter().enumerate() {
             let seq = start + offset as u64;
-            let leaf = leaf_of(salt, &request.event);
-            chain = chain_next(&chain, &leaf);
-            receipts.push(Receipt { seq, leaf, chain });
-            put_record(&mut records, seq, salt, &chain, &request.event);
+            chain = chain_next(&chain, &request.leaf);
+            receipts.push(Receipt {
+                seq,
+                leaf: request.leaf,
+                chain,
+            });
+            put_record(&mut records, seq, &request.salt, &chain, &request.event);
         }
         let count = i32::try_from(batch.len()).map_err(db)?;
         let from = i64::try_from(start).map_err(db)?;
@@ -751,6 +825,8 @@ impl super::AuditLog for PgLog {
     async fn events(&self) -> Result<Vec<(u64, AuditEvent)>, LogError> {
         let rows = self
             .reader
+            .get()
+            .await?
             .query(
                 &format!(
                     "SELECT records FROM {}.audit_batches ORDER BY first_seq",

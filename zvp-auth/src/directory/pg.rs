@@ -78,9 +78,18 @@ pub struct PgDirectory {
 }
 
 /// A connection of the pool, with the statements it has prepared: each query is parsed once
-/// per connection and then costs one round trip instead of two.
+/// per connection and then costs one round trip instead of two. A connection that has ended
+/// (PostgreSQL restarted, the backend terminated, a failover) is made again by its next use,
+/// with its statements prepared anew, so the directory comes back without a restart.
 #[derive(Debug)]
 struct Pooled {
+    config: Arc<str>,
+    live: std::sync::Mutex<Arc<Live>>,
+}
+
+/// One connection of a [`Pooled`] and what it has prepared.
+#[derive(Debug)]
+struct Live {
     client: Client,
     prepared: std::sync::Mutex<std::collections::HashMap<String, Statement>>,
 }
@@ -88,46 +97,73 @@ struct Pooled {
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 impl Pooled {
-    fn new(client: Client) -> Self {
+    fn new(config: Arc<str>, client: Client) -> Self {
         Self {
-            client,
-            prepared: std::sync::Mutex::default(),
+            config,
+            live: std::sync::Mutex::new(Arc::new(Live {
+                client,
+                prepared: std::sync::Mutex::default(),
+            })),
         }
     }
 
-    async fn statement(&self, sql: &str) -> Result<Statement, tokio_postgres::Error> {
-        let cached = self
+    /// The connection, made again if it has ended.
+    async fn live(&self) -> Result<Arc<Live>, StoreError> {
+        let current = self
+            .live
+            .lock()
+            .map(|live| Arc::clone(&live))
+            .map_err(|_| StoreError::Backend("the connection pool is poisoned".to_owned()))?;
+        if !current.client.is_closed() {
+            return Ok(current);
+        }
+        let fresh = Arc::new(Live {
+            client: connect_one(&self.config).await?,
+            prepared: std::sync::Mutex::default(),
+        });
+        if let Ok(mut live) = self.live.lock() {
+            *live = Arc::clone(&fresh);
+        }
+        Ok(fresh)
+    }
+
+    /// The connection and `sql` prepared on it.
+    async fn statement(&self, sql: &str) -> Result<(Arc<Live>, Statement), StoreError> {
+        let live = self.live().await?;
+        let cached = live
             .prepared
             .lock()
             .ok()
             .and_then(|prepared| prepared.get(sql).cloned());
         if let Some(statement) = cached {
-            return Ok(statement);
+            return Ok((live, statement));
         }
-        let statement = self.client.prepare(sql).await?;
-        if let Ok(mut prepared) = self.prepared.lock() {
+        let statement = live.client.prepare(sql).await.map_err(backend)?;
+        if let Ok(mut prepared) = live.prepared.lock() {
             prepared.insert(sql.to_owned(), statement.clone());
         }
-        Ok(statement)
+        Ok((live, statement))
     }
 
-    async fn query(
-        &self,
-        sql: &str,
-        params: Params<'_>,
-    ) -> Result<Vec<Row>, tokio_postgres::Error> {
-        let statement = self.statement(sql).await?;
-        self.client.query(&statement, params).await
+    async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, StoreError> {
+        let (live, statement) = self.statement(sql).await?;
+        live.client.query(&statement, params).await.map_err(backend)
     }
 
-    async fn query_one(&self, sql: &str, params: Params<'_>) -> Result<Row, tokio_postgres::Error> {
-        let statement = self.statement(sql).await?;
-        self.client.query_one(&statement, params).await
+    async fn query_one(&self, sql: &str, params: Params<'_>) -> Result<Row, StoreError> {
+        let (live, statement) = self.statement(sql).await?;
+        live.client
+            .query_one(&statement, params)
+            .await
+            .map_err(backend)
     }
 
-    async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, tokio_postgres::Error> {
-        let statement = self.statement(sql).await?;
-        self.client.execute(&statement, params).await
+    async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, StoreError> {
+        let (live, statement) = self.statement(sql).await?;
+        live.client
+            .execute(&statement, params)
+            .await
+            .map_err(backend)
     }
 }
 
@@ -175,10 +211,14 @@ impl PgDirectory {
         check_schema(schema)?;
         let mut admin = connect_one(config).await?;
         migrate(&mut admin, schema).await?;
+        let config: Arc<str> = config.into();
         let mut clients = Vec::with_capacity(POOL);
-        clients.push(Pooled::new(admin));
+        clients.push(Pooled::new(Arc::clone(&config), admin));
         for _ in 1..POOL {
-            clients.push(Pooled::new(connect_one(config).await?));
+            clients.push(Pooled::new(
+                Arc::clone(&config),
+                connect_one(&config).await?,
+            ));
         }
         Ok(Self {
             schema: schema.into(),
@@ -490,8 +530,7 @@ impl DirectoryStore for PgDirectory {
                 &self.sql("SELECT * FROM {s}.accounts WHERE uzi = $1"),
                 &[&uzi.to_string()],
             )
-            .await
-            .map_err(backend)?;
+            .await?;
         rows.first().map(account_from).transpose()
     }
 
@@ -499,8 +538,7 @@ impl DirectoryStore for PgDirectory {
         let rows = self
             .client()?
             .query(&self.sql("SELECT * FROM {s}.accounts ORDER BY uzi"), &[])
-            .await
-            .map_err(backend)?;
+            .await?;
         all(&rows, account_from)
     }
 
@@ -516,8 +554,7 @@ impl DirectoryStore for PgDirectory {
                 ),
                 &AccountRow::of(a)?.params(),
             )
-            .await
-            .map_err(backend)?;
+            .await?;
         if inserted == 0 {
             return Err(StoreError::AccountExists(a.uzi));
         }
@@ -536,8 +573,7 @@ impl DirectoryStore for PgDirectory {
                 ),
                 &AccountRow::of(a)?.params(),
             )
-            .await
-            .map_err(backend)?;
+            .await?;
         if changed == 0 {
             return Err(StoreError::NoSuchAccount(a.uzi));
         }
@@ -551,8 +587,7 @@ impl DirectoryStore for PgDirectory {
                 &self.sql("UPDATE {s}.accounts SET status = $2 WHERE uzi = $1"),
                 &[&uzi.to_string(), &code_of(status, &STATUSES)],
             )
-            .await
-            .map_err(backend)?;
+            .await?;
         if changed == 0 {
             return Err(StoreError::NoSuchAccount(uzi));
         }
@@ -566,8 +601,7 @@ impl DirectoryStore for PgDirectory {
                 &self.sql("UPDATE {s}.accounts SET last_login = $2 WHERE uzi = $1"),
                 &[&uzi.to_string(), &at],
             )
-            .await
-            .map_err(backend)?;
+            .await?;
         if changed == 0 {
             return Err(StoreError::NoSuchAccount(uzi));
         }
@@ -591,8 +625,7 @@ impl DirectoryStore for PgDirectory {
                     &new.created_by.map(|u| u.to_string()),
                 ],
             )
-            .await
-            .map_err(backend)?;
+            .await?;
         let id: i64 = row.get(0);
         Ok(Delegation {
             id: DelegationId(u64::try_from(id).map_err(backend)?),
@@ -614,8 +647,7 @@ impl DirectoryStore for PgDirectory {
                 ),
                 &[&id_of(id.0)?, &at],
             )
-            .await
-            .map_err(backend)?;
+            .await?;
         if changed == 0 {
             return Err(StoreError::NoSuchDelegation(id));
         }
@@ -629,8 +661,7 @@ impl DirectoryStore for PgDirectory {
                 &self.sql("SELECT * FROM {s}.delegations WHERE grantee = $1 ORDER BY id"),
                 &[&grantee.to_string()],
             )
-            .await
-            .map_err(backend)?;
+            .await?;
         all(&rows, delegation_from)
     }
 
@@ -641,8 +672,7 @@ impl DirectoryStore for PgDirectory {
                 &self.sql("SELECT * FROM {s}.delegations WHERE grantor = $1 ORDER BY id"),
                 &[&grantor.to_string()],
             )
-            .await
-            .map_err(backend)?;
+            .await?;
         all(&rows, delegation_from)
     }
 
@@ -664,8 +694,7 @@ impl DirectoryStore for PgDirectory {
                     &g.expires_at,
                 ],
             )
-            .await
-            .map_err(backend)?;
+            .await?;
         let id: i64 = row.get(0);
         Ok(EmergencyGrant {
             id: GrantId(u64::try_from(id).map_err(backend)?),
@@ -693,8 +722,7 @@ impl DirectoryStore for PgDirectory {
                 ),
                 &[&practitioner.to_string(), &patient.as_str()],
             )
-            .await
-            .map_err(backend)?;
+            .await?;
         all(&rows, grant_from)
     }
 
@@ -705,8 +733,7 @@ impl DirectoryStore for PgDirectory {
                 &self.sql("SELECT * FROM {s}.emergency_grants WHERE granted_at >= $1 ORDER BY id"),
                 &[&since],
             )
-            .await
-            .map_err(backend)?;
+            .await?;
         all(&rows, grant_from)
     }
 
@@ -717,8 +744,7 @@ impl DirectoryStore for PgDirectory {
                 &self.sql("SELECT * FROM {s}.emergency_grants WHERE verdict IS NULL ORDER BY id"),
                 &[],
             )
-            .await
-            .map_err(backend)?;
+            .await?;
         all(&rows, grant_from)
     }
 
@@ -729,8 +755,7 @@ impl DirectoryStore for PgDirectory {
                 &self.sql("UPDATE {s}.emergency_grants SET verdict = $2 WHERE id = $1"),
                 &[&id_of(id.0)?, &code_of(verdict, &VERDICTS)],
             )
-            .await
-            .map_err(backend)?;
+            .await?;
         if changed == 0 {
             return Err(StoreError::NoSuchGrant(id));
         }
