@@ -123,6 +123,34 @@ async fn get(sender: &mut Sender, cookie: &mut Option<String>, path: &str) -> u1
 /// Response body bytes received, over all requests (for the average page size).
 static BODY_BYTES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+/// The name of the [`bound`] service's rows.
+const BOUND: &str = "TLS hello + durable audit record + 6.8 kB body (bound)";
+
+/// The size of the bound's body: the results page's average (printed by the results-only run).
+const PAGE_BYTES: usize = 6_800;
+
+/// The part of a results page no portal can leave out: one durable audit record of the
+/// portal's kind (encoded, hashed, written, fsynced with its group) before the answer, and a
+/// body of the page's size — over the floor's TLS setup, with nothing else in the path.
+fn bound(log: Arc<FileLog>) -> Router {
+    let body = Bytes::from("<p>0123456789abcdef</p>\n".repeat(PAGE_BYTES / 24));
+    let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let (log, body, count) = (Arc::clone(&log), body.clone(), Arc::clone(&count));
+            async move {
+                let n = count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let event = zvp_audit::event::AuditEvent::example(n);
+                match log.append(&event).await {
+                    Ok(_) => (hyper::StatusCode::OK, body),
+                    Err(_) => (hyper::StatusCode::SERVICE_UNAVAILABLE, Bytes::new()),
+                }
+            }
+        }),
+    )
+}
+
 /// Serves `router` over the portal's TLS setup on a free port.
 async fn start(setup: &Setup, router: Router) -> u16 {
     let server = setup
@@ -516,6 +544,13 @@ fn main() {
         let portal_port = start(&setup, portal.router()).await;
         let hello = Router::new().route("/", axum::routing::get(|| async { "hello" }));
         let hello_port = start(&setup, hello).await;
+        // What no portal can leave out of a results page: its durable audit record before
+        // the page, and the page's bytes over the same TLS — nothing else (no session, policy,
+        // EPD or HTML). Its own file log, so that the portal's log is measured alone.
+        let bound_dir = std::env::temp_dir().join(format!("zvp-load-bound-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&bound_dir);
+        let bound_log = Arc::new(FileLog::open(&bound_dir, FileLogOptions::default()).unwrap());
+        let bound_port = start(&setup, bound(Arc::clone(&bound_log))).await;
 
         let start_page: Arc<dyn Fn(usize, usize) -> String + Send + Sync> = Arc::new(|_, _| "/".to_owned());
         let own_for_results = own.clone();
@@ -556,6 +591,14 @@ fn main() {
                 bytes as f64 / (run.per_second * seconds as f64),
                 100.0 * run.per_second / floor.per_second
             );
+            let (syncs, records) = (bound_log.sync_count(), bound_log.size().unwrap());
+            let t3 = ticks();
+            let least = saturate(&setup, &[bound_port], Arc::clone(&hello_path), seconds).await;
+            let t4 = ticks();
+            row(BOUND, &least);
+            audit_line(&bound_log, syncs, records, seconds);
+            cpu_line("bound", t3, t4, least.per_second * seconds as f64);
+            println!("bound / floor: {:.1}%", 100.0 * least.per_second / floor.per_second);
             let half = paced(&setup, portal_port, paths, run.per_second / 2.0, seconds).await;
             row("at half of peak", &half);
             let hello = paced(&setup, hello_port, Arc::clone(&hello_path), run.per_second / 2.0, seconds).await;
@@ -574,15 +617,22 @@ fn main() {
         let results_run = saturate(&setup, &[portal_port], Arc::clone(&results), seconds).await;
         let t3 = ticks();
         row("portal results page", &results_run);
+        let (bound_syncs, bound_records) = (bound_log.sync_count(), bound_log.size().unwrap());
+        let least = saturate(&setup, &[bound_port], Arc::clone(&hello_path), seconds).await;
+        let t4 = ticks();
+        row(BOUND, &least);
         println!();
         cpu_line("TLS hello (floor)", t0, t1, floor.per_second * seconds as f64);
         cpu_line("portal start page", t1, t2, start_run.per_second * seconds as f64);
         cpu_line("portal results page", t2, t3, results_run.per_second * seconds as f64);
+        cpu_line("hello + audit record + 6.8 kB", t3, t4, least.per_second * seconds as f64);
         audit_line(&log, syncs, records, seconds);
+        audit_line(&bound_log, bound_syncs, bound_records, seconds);
         println!(
-            "\nresults page / floor: {:.0}%; start page / floor: {:.0}%",
+            "\nresults page / floor: {:.0}%; start page / floor: {:.0}%; hello + audit record + 6.8 kB / floor: {:.0}%",
             100.0 * results_run.per_second / floor.per_second,
-            100.0 * start_run.per_second / floor.per_second
+            100.0 * start_run.per_second / floor.per_second,
+            100.0 * least.per_second / floor.per_second
         );
 
         println!("\n| at half of peak (open loop) | rate | p50 | p99 | errors |\n|---|---|---|---|---|");
@@ -611,6 +661,7 @@ fn main() {
             peak_rss_mib()
         );
         let _ = std::fs::remove_dir_all(&audit_dir);
+        let _ = std::fs::remove_dir_all(&bound_dir);
         if env("ZVP_LOAD_STORES", 1) == 1 {
             stores(&setup, &accounts, epd, Arc::clone(&results), seconds).await;
         }
