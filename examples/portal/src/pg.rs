@@ -27,6 +27,8 @@ use crate::{Ended, Session, SessionError, SessionStore, Timeouts};
 pub struct PgSessions {
     config: Arc<str>,
     live: Arc<std::sync::Mutex<Arc<Live>>>,
+    /// Held while a lost connection is made again: one new connection, not one per request.
+    turn: Arc<tokio::sync::Mutex<()>>,
     schema: Arc<str>,
     timeouts: Timeouts,
 }
@@ -62,8 +64,27 @@ impl Live {
     }
 }
 
+/// `config` parsed, with bounds where it sets none: a connection attempt gives up after
+/// 10 s, and a connection whose server stops acknowledging (gone without closing: a host
+/// down, a network cut) ends after 30 s, to be made again, instead of hanging for minutes.
+fn bounded(config: &str) -> Result<tokio_postgres::Config, tokio_postgres::Error> {
+    let mut parsed: tokio_postgres::Config = config.parse()?;
+    if parsed.get_connect_timeout().is_none() {
+        parsed.connect_timeout(std::time::Duration::from_secs(10));
+    }
+    if parsed.get_tcp_user_timeout().is_none() {
+        parsed.tcp_user_timeout(std::time::Duration::from_secs(30));
+    }
+    Ok(parsed)
+}
+
+/// Opens a connection (see [`bounded`]) and drives it on the current tokio runtime.
 async fn connect(config: &str) -> Result<Client, SessionError> {
-    let (client, connection) = tokio_postgres::connect(config, NoTls).await.map_err(db)?;
+    let (client, connection) = bounded(config)
+        .map_err(db)?
+        .connect(NoTls)
+        .await
+        .map_err(db)?;
     tokio::spawn(async move {
         let _ = connection.await;
     });
@@ -131,6 +152,7 @@ impl PgSessions {
             live: Arc::new(std::sync::Mutex::new(Arc::new(
                 Live::new(client, schema).await?,
             ))),
+            turn: Arc::default(),
             schema: schema.into(),
             timeouts,
         })
@@ -138,13 +160,21 @@ impl PgSessions {
 
     /// The connection, made again if it has ended.
     async fn live(&self) -> Result<Arc<Live>, SessionError> {
-        let current = self
-            .live
-            .lock()
-            .map(|live| Arc::clone(&live))
-            .map_err(|_| SessionError("the sessions' connection is poisoned".to_owned()))?;
-        if !current.client.is_closed() {
-            return Ok(current);
+        let current = || {
+            self.live
+                .lock()
+                .map(|live| Arc::clone(&live))
+                .map_err(|_| SessionError("the sessions' connection is poisoned".to_owned()))
+        };
+        let open = current()?;
+        if !open.client.is_closed() {
+            return Ok(open);
+        }
+        let _turn = self.turn.lock().await;
+        // Made again by another request while this one waited?
+        let open = current()?;
+        if !open.client.is_closed() {
+            return Ok(open);
         }
         let fresh = Arc::new(Live::new(connect(&self.config).await?, &self.schema).await?);
         if let Ok(mut live) = self.live.lock() {

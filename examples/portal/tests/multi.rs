@@ -74,9 +74,10 @@ async fn two_instances(schema: &str) -> (Instance, Instance, PgDirectory) {
 
 /// [`two_instances`], their stores and the seeding directory connected with `config`.
 async fn two_instances_on(config: &str, schema: &str) -> (Instance, Instance, PgDirectory) {
-    let (client, connection) = tokio_postgres::connect(config, tokio_postgres::NoTls)
-        .await
-        .unwrap();
+    let (client, connection) =
+        tokio_postgres::connect(&pg_support::config(), tokio_postgres::NoTls)
+            .await
+            .unwrap();
     tokio::spawn(connection);
     client
         .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
@@ -314,4 +315,14 @@ async fn instances_serve_again_after_postgresql_ended_their_connections() {
             assert_eq!(instance.get(Who::Own, &page, Some(&cookie)).await.0, 200);
         }
     }
+    // One unbroken log across both instances' new connections.
+    let verifier = zvp_audit::checkpoint::CheckpointSigner::generate("x")
+        .unwrap()
+        .0
+        .verifier()
+        .clone();
+    let report = zvp_audit::log::pg::verify(&config(), name, &verifier)
+        .await
+        .unwrap();
+    assert!(report.records >= 11, "{} records", report.records);
 }

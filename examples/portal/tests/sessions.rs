@@ -10,6 +10,8 @@
 )]
 
 mod common;
+#[path = "../../../testsupport/pg.rs"]
+mod pg_support;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use zvp_portal::pg::PgSessions;
@@ -115,4 +117,47 @@ async fn sessions_in_postgresql_end_as_they_should() {
         .await
         .unwrap();
     behaves(&store).await;
+}
+
+/// PostgreSQL ended the sessions' connection while many requests were coming in: each
+/// request goes on or fails cleanly, the session then goes on, and the store is left with
+/// one connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_in_postgresql_come_back_when_many_requests_find_the_connection_lost() {
+    let name = "zvp_sessions_reconnect";
+    let (client, connection) = tokio_postgres::connect(&config(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+        .await
+        .unwrap();
+    let store = PgSessions::connect(
+        &format!("{} application_name={name}", config()),
+        name,
+        TIMEOUTS,
+    )
+    .await
+    .unwrap();
+    let card = "cc".repeat(32);
+    let (_, cookie) = store.start(&card, t0()).await.unwrap();
+    assert_eq!(pg_support::terminate(name).await, 1);
+    let mut requests = tokio::task::JoinSet::new();
+    for n in 0..16 {
+        let (store, cookie, card) = (store.clone(), cookie.clone(), card.clone());
+        requests.spawn(async move {
+            let at = t0() + Duration::seconds(n);
+            store.resume(Some(&cookie), &card, at, TIMEOUTS).await
+        });
+    }
+    while let Some(resumed) = requests.join_next().await {
+        // Each goes on, or (having met the connection that was gone) says the store failed.
+        assert!(matches!(resumed.unwrap(), Ok(Ok((_, None))) | Err(_)));
+    }
+    let resumed = store
+        .resume(Some(&cookie), &card, t0() + Duration::minutes(1), TIMEOUTS)
+        .await;
+    assert!(matches!(resumed, Ok(Ok((_, None)))));
+    assert_eq!(pg_support::terminate(name).await, 1);
 }

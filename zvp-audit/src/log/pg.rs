@@ -94,18 +94,28 @@ pub struct PgLog {
 struct Reconnecting {
     config: String,
     client: std::sync::Mutex<Arc<Client>>,
+    /// Held while a lost connection is made again: one new connection, not one per caller.
+    turn: tokio::sync::Mutex<()>,
 }
 
 impl Reconnecting {
     /// The connection, a new one if the last has ended.
     async fn get(&self) -> Result<Arc<Client>, LogError> {
-        let current = self
-            .client
-            .lock()
-            .map(|client| Arc::clone(&client))
-            .map_err(|_| LogError::Stopped)?;
-        if !current.is_closed() {
-            return Ok(current);
+        let current = || {
+            self.client
+                .lock()
+                .map(|client| Arc::clone(&client))
+                .map_err(|_| LogError::Io("postgresql: the reading connection is poisoned".into()))
+        };
+        let open = current()?;
+        if !open.is_closed() {
+            return Ok(open);
+        }
+        let _turn = self.turn.lock().await;
+        // Made again by another caller while this one waited?
+        let open = current()?;
+        if !open.is_closed() {
+            return Ok(open);
         }
         let fresh = Arc::new(connect(&self.config).await?);
         if let Ok(mut client) = self.client.lock() {
@@ -115,9 +125,27 @@ impl Reconnecting {
     }
 }
 
-/// Opens a connection and drives it on the current tokio runtime.
+/// `config` parsed, with bounds where it sets none: a connection attempt gives up after
+/// 10 s, and a connection whose server stops acknowledging (gone without closing: a host
+/// down, a network cut) ends after 30 s, to be made again, instead of hanging for minutes.
+fn bounded(config: &str) -> Result<tokio_postgres::Config, tokio_postgres::Error> {
+    let mut parsed: tokio_postgres::Config = config.parse()?;
+    if parsed.get_connect_timeout().is_none() {
+        parsed.connect_timeout(std::time::Duration::from_secs(10));
+    }
+    if parsed.get_tcp_user_timeout().is_none() {
+        parsed.tcp_user_timeout(std::time::Duration::from_secs(30));
+    }
+    Ok(parsed)
+}
+
+/// Opens a connection (see [`bounded`]) and drives it on the current tokio runtime.
 async fn connect(config: &str) -> Result<Client, LogError> {
-    let (client, connection) = tokio_postgres::connect(config, NoTls).await.map_err(db)?;
+    let (client, connection) = bounded(config)
+        .map_err(db)?
+        .connect(NoTls)
+        .await
+        .map_err(db)?;
     tokio::spawn(async move {
         // The connection ends when the client is dropped; an error then is of no use.
         let _ = connection.await;
@@ -167,6 +195,7 @@ impl PgLog {
             reader: Reconnecting {
                 config: config.to_owned(),
                 client: std::sync::Mutex::new(Arc::new(reader)),
+                turn: tokio::sync::Mutex::new(()),
             },
             sender,
         })

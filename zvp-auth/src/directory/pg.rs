@@ -85,6 +85,8 @@ pub struct PgDirectory {
 struct Pooled {
     config: Arc<str>,
     live: std::sync::Mutex<Arc<Live>>,
+    /// Held while a lost connection is made again: one new connection, not one per caller.
+    turn: tokio::sync::Mutex<()>,
 }
 
 /// One connection of a [`Pooled`] and what it has prepared.
@@ -104,18 +106,27 @@ impl Pooled {
                 client,
                 prepared: std::sync::Mutex::default(),
             })),
+            turn: tokio::sync::Mutex::new(()),
         }
     }
 
     /// The connection, made again if it has ended.
     async fn live(&self) -> Result<Arc<Live>, StoreError> {
-        let current = self
-            .live
-            .lock()
-            .map(|live| Arc::clone(&live))
-            .map_err(|_| StoreError::Backend("the connection pool is poisoned".to_owned()))?;
-        if !current.client.is_closed() {
-            return Ok(current);
+        let current = || {
+            self.live
+                .lock()
+                .map(|live| Arc::clone(&live))
+                .map_err(|_| StoreError::Backend("the connection pool is poisoned".to_owned()))
+        };
+        let open = current()?;
+        if !open.client.is_closed() {
+            return Ok(open);
+        }
+        let _turn = self.turn.lock().await;
+        // Made again by another caller while this one waited?
+        let open = current()?;
+        if !open.client.is_closed() {
+            return Ok(open);
         }
         let fresh = Arc::new(Live {
             client: connect_one(&self.config).await?,
@@ -171,8 +182,25 @@ fn backend(e: impl std::error::Error) -> StoreError {
     StoreError::Backend(format!("postgresql: {}", zvp_core::error::with_sources(&e)))
 }
 
+/// `config` parsed, with bounds where it sets none: a connection attempt gives up after
+/// 10 s, and a connection whose server stops acknowledging (gone without closing: a host
+/// down, a network cut) ends after 30 s, to be made again, instead of hanging for minutes.
+fn bounded(config: &str) -> Result<tokio_postgres::Config, tokio_postgres::Error> {
+    let mut parsed: tokio_postgres::Config = config.parse()?;
+    if parsed.get_connect_timeout().is_none() {
+        parsed.connect_timeout(std::time::Duration::from_secs(10));
+    }
+    if parsed.get_tcp_user_timeout().is_none() {
+        parsed.tcp_user_timeout(std::time::Duration::from_secs(30));
+    }
+    Ok(parsed)
+}
+
+/// Opens a connection (see [`bounded`]) and drives it on the current tokio runtime.
 async fn connect_one(config: &str) -> Result<Client, StoreError> {
-    let (client, connection) = tokio_postgres::connect(config, NoTls)
+    let (client, connection) = bounded(config)
+        .map_err(backend)?
+        .connect(NoTls)
         .await
         .map_err(backend)?;
     tokio::spawn(async move {
