@@ -29,6 +29,8 @@ pub struct PgSessions {
     live: Arc<std::sync::Mutex<Arc<Live>>>,
     /// Held while a lost connection is made again: one new connection, not one per request.
     turn: Arc<tokio::sync::Mutex<()>>,
+    /// When the last attempt to make it again failed, and why.
+    failed: Arc<std::sync::Mutex<Option<(std::time::Instant, SessionError)>>>,
     schema: Arc<str>,
     timeouts: Timeouts,
 }
@@ -153,6 +155,7 @@ impl PgSessions {
                 Live::new(client, schema).await?,
             ))),
             turn: Arc::default(),
+            failed: Arc::default(),
             schema: schema.into(),
             timeouts,
         })
@@ -170,13 +173,33 @@ impl PgSessions {
         if !open.client.is_closed() {
             return Ok(open);
         }
+        let asked = std::time::Instant::now();
         let _turn = self.turn.lock().await;
         // Made again by another request while this one waited?
         let open = current()?;
         if !open.client.is_closed() {
             return Ok(open);
         }
-        let fresh = Arc::new(Live::new(connect(&self.config).await?, &self.schema).await?);
+        // An attempt that failed while this request waited answers it too: requests queued
+        // behind an unreachable server fail together, not one connect timeout after another.
+        if let Some((at, e)) = self.failed.lock().ok().and_then(|failed| failed.clone())
+            && at >= asked
+        {
+            return Err(e);
+        }
+        let made = match connect(&self.config).await {
+            Ok(client) => Live::new(client, &self.schema).await,
+            Err(e) => Err(e),
+        };
+        let fresh = match made {
+            Ok(live) => Arc::new(live),
+            Err(e) => {
+                if let Ok(mut failed) = self.failed.lock() {
+                    *failed = Some((std::time::Instant::now(), e.clone()));
+                }
+                return Err(e);
+            }
+        };
         if let Ok(mut live) = self.live.lock() {
             *live = Arc::clone(&fresh);
         }

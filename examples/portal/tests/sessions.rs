@@ -13,9 +13,12 @@ mod common;
 #[path = "../../../testsupport/pg.rs"]
 mod pg_support;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use zvp_portal::pg::PgSessions;
-use zvp_portal::{Ended, MemorySessions, SessionStore, Timeouts};
+use zvp_portal::{Ended, MemorySessions, SessionError, SessionStore, Timeouts};
 
 use common::pg_config as config;
 
@@ -103,16 +106,21 @@ async fn sessions_in_the_instance_end_as_they_should() {
     behaves(&MemorySessions::default()).await;
 }
 
-#[tokio::test]
-async fn sessions_in_postgresql_end_as_they_should() {
+/// Starts `schema` afresh.
+async fn drop_schema(schema: &str) {
     let (client, connection) = tokio_postgres::connect(&config(), tokio_postgres::NoTls)
         .await
         .unwrap();
     tokio::spawn(connection);
     client
-        .batch_execute("DROP SCHEMA IF EXISTS zvp_sessions_test CASCADE")
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn sessions_in_postgresql_end_as_they_should() {
+    drop_schema("zvp_sessions_test").await;
     let store = PgSessions::connect(&config(), "zvp_sessions_test", TIMEOUTS)
         .await
         .unwrap();
@@ -125,14 +133,7 @@ async fn sessions_in_postgresql_end_as_they_should() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_in_postgresql_come_back_when_many_requests_find_the_connection_lost() {
     let name = "zvp_sessions_reconnect";
-    let (client, connection) = tokio_postgres::connect(&config(), tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-        .await
-        .unwrap();
+    drop_schema(name).await;
     let store = PgSessions::connect(
         &format!("{} application_name={name}", config()),
         name,
@@ -160,4 +161,140 @@ async fn sessions_in_postgresql_come_back_when_many_requests_find_the_connection
         .await;
     assert!(matches!(resumed, Ok(Ok((_, None)))));
     assert_eq!(pg_support::terminate(name).await, 1);
+}
+
+/// A TCP proxy in front of the test server that counts the connections made through it and
+/// can play an unreachable database: in `Hold`, it takes a connection and leaves it without
+/// an answer until told (as a server gone without closing does, until a timeout).
+struct Proxy {
+    port: u16,
+    made: Arc<AtomicUsize>,
+    mode: tokio::sync::watch::Sender<Mode>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Forwards to PostgreSQL.
+    Up,
+    /// Cuts every forwarded connection, and closes new ones at once.
+    Down,
+    /// Cuts every forwarded connection, and holds new ones open, unanswered, until `Down`.
+    Hold,
+}
+
+impl Proxy {
+    async fn start() -> Self {
+        let target: tokio_postgres::Config = config().parse().unwrap();
+        let host = match &target.get_hosts()[0] {
+            tokio_postgres::config::Host::Tcp(host) => host.clone(),
+            other => panic!("a TCP host, not {other:?}"),
+        };
+        let server = format!("{host}:{}", target.get_ports()[0]);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let made = Arc::new(AtomicUsize::new(0));
+        let (mode, watch) = tokio::sync::watch::channel(Mode::Up);
+        let counter = Arc::clone(&made);
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let mut watch = watch.clone();
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let wanted = |mode: Mode| move |now: &Mode| *now == mode;
+                    let now = *watch.borrow_and_update();
+                    match now {
+                        Mode::Down => return,
+                        Mode::Hold => {
+                            let _ = watch.wait_for(wanted(Mode::Down)).await;
+                            return;
+                        }
+                        Mode::Up => {}
+                    }
+                    let mut upstream = tokio::net::TcpStream::connect(&server).await.unwrap();
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
+                        _ = watch.wait_for(|now| *now != Mode::Up) => {}
+                    }
+                });
+            }
+        });
+        Self { port, made, mode }
+    }
+
+    /// A connection string that goes through the proxy.
+    fn config(&self, name: &str) -> String {
+        let target: tokio_postgres::Config = config().parse().unwrap();
+        format!(
+            "host=127.0.0.1 port={} user={} dbname={} application_name={name}",
+            self.port,
+            target.get_user().unwrap(),
+            target.get_dbname().unwrap()
+        )
+    }
+
+    fn made(&self) -> usize {
+        self.made.load(Ordering::SeqCst)
+    }
+}
+
+/// The database cannot be reached and its connection attempts hang: requests that queue for
+/// the one attempt to reconnect fail together when it fails, instead of each making its own
+/// attempt after the one before (sixteen connect timeouts in a row); and when the database is
+/// back, the session goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_waiting_for_an_unreachable_database_fail_together() {
+    let name = "zvp_sessions_unreachable";
+    drop_schema(name).await;
+    let proxy = Proxy::start().await;
+    let store = PgSessions::connect(&proxy.config(name), name, TIMEOUTS)
+        .await
+        .unwrap();
+    let card = "dd".repeat(32);
+    let (_, cookie) = store.start(&card, t0()).await.unwrap();
+    let resume = |store: PgSessions, cookie: String, card: String| async move {
+        store.resume(Some(&cookie), &card, t0(), TIMEOUTS).await
+    };
+
+    // The database goes away: the next request fails, on the cut connection or on an attempt
+    // to make it again.
+    proxy.mode.send_replace(Mode::Down);
+    let first = resume(store.clone(), cookie.clone(), card.clone()).await;
+    assert!(matches!(first, Err(SessionError(_))));
+
+    // Now attempts hang. Sixteen requests arrive; one attempt is made and held...
+    proxy.mode.send_replace(Mode::Hold);
+    let before = proxy.made();
+    let (started, mut arrived) = tokio::sync::mpsc::unbounded_channel();
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let (store, cookie, card) = (store.clone(), cookie.clone(), card.clone());
+        let started = started.clone();
+        requests.spawn(async move {
+            // Sent in the same turn as the request's first step (finding the connection
+            // gone and queueing for the attempt), which has no await before it.
+            started.send(()).unwrap();
+            resume(store, cookie, card).await
+        });
+    }
+    for _ in 0..16 {
+        arrived.recv().await.unwrap();
+    }
+    for _ in 0..1000 {
+        if proxy.made() > before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // ...and when it fails, every request waiting for it fails with it.
+    proxy.mode.send_replace(Mode::Down);
+    while let Some(resumed) = requests.join_next().await {
+        assert!(matches!(resumed.unwrap(), Err(SessionError(_))));
+    }
+    assert_eq!(proxy.made(), before + 1, "attempts to reconnect");
+
+    // Back: the session goes on.
+    proxy.mode.send_replace(Mode::Up);
+    let back = resume(store.clone(), cookie.clone(), card.clone()).await;
+    assert!(matches!(back, Ok(Ok((_, None)))));
 }

@@ -96,6 +96,8 @@ struct Reconnecting {
     client: std::sync::Mutex<Arc<Client>>,
     /// Held while a lost connection is made again: one new connection, not one per caller.
     turn: tokio::sync::Mutex<()>,
+    /// When the last attempt to make it again failed, and why.
+    failed: std::sync::Mutex<Option<(std::time::Instant, LogError)>>,
 }
 
 impl Reconnecting {
@@ -111,17 +113,35 @@ impl Reconnecting {
         if !open.is_closed() {
             return Ok(open);
         }
+        let asked = std::time::Instant::now();
         let _turn = self.turn.lock().await;
         // Made again by another caller while this one waited?
         let open = current()?;
         if !open.is_closed() {
             return Ok(open);
         }
-        let fresh = Arc::new(connect(&self.config).await?);
-        if let Ok(mut client) = self.client.lock() {
-            *client = Arc::clone(&fresh);
+        // An attempt that failed while this caller waited answers it too: callers queued
+        // behind an unreachable server fail together, not one connect timeout after another.
+        if let Some((at, e)) = self.failed.lock().ok().and_then(|failed| failed.clone())
+            && at >= asked
+        {
+            return Err(e);
         }
-        Ok(fresh)
+        match connect(&self.config).await {
+            Ok(client) => {
+                let fresh = Arc::new(client);
+                if let Ok(mut client) = self.client.lock() {
+                    *client = Arc::clone(&fresh);
+                }
+                Ok(fresh)
+            }
+            Err(e) => {
+                if let Ok(mut failed) = self.failed.lock() {
+                    *failed = Some((std::time::Instant::now(), e.clone()));
+                }
+                Err(e)
+            }
+        }
     }
 }
 
@@ -196,6 +216,7 @@ impl PgLog {
                 config: config.to_owned(),
                 client: std::sync::Mutex::new(Arc::new(reader)),
                 turn: tokio::sync::Mutex::new(()),
+                failed: std::sync::Mutex::new(None),
             },
             sender,
         })

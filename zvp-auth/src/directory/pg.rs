@@ -87,6 +87,8 @@ struct Pooled {
     live: std::sync::Mutex<Arc<Live>>,
     /// Held while a lost connection is made again: one new connection, not one per caller.
     turn: tokio::sync::Mutex<()>,
+    /// When the last attempt to make it again failed, and why.
+    failed: std::sync::Mutex<Option<(std::time::Instant, String)>>,
 }
 
 /// One connection of a [`Pooled`] and what it has prepared.
@@ -107,6 +109,7 @@ impl Pooled {
                 prepared: std::sync::Mutex::default(),
             })),
             turn: tokio::sync::Mutex::new(()),
+            failed: std::sync::Mutex::new(None),
         }
     }
 
@@ -122,14 +125,35 @@ impl Pooled {
         if !open.client.is_closed() {
             return Ok(open);
         }
+        let asked = std::time::Instant::now();
         let _turn = self.turn.lock().await;
         // Made again by another caller while this one waited?
         let open = current()?;
         if !open.client.is_closed() {
             return Ok(open);
         }
+        // An attempt that failed while this caller waited answers it too: callers queued
+        // behind an unreachable server fail together, not one connect timeout after another.
+        if let Some((at, message)) = self.failed.lock().ok().and_then(|failed| failed.clone())
+            && at >= asked
+        {
+            return Err(StoreError::Backend(message));
+        }
+        let client = match connect_one(&self.config).await {
+            Ok(client) => client,
+            Err(e) => {
+                let message = match &e {
+                    StoreError::Backend(message) => message.clone(),
+                    other => other.to_string(),
+                };
+                if let Ok(mut failed) = self.failed.lock() {
+                    *failed = Some((std::time::Instant::now(), message));
+                }
+                return Err(e);
+            }
+        };
         let fresh = Arc::new(Live {
-            client: connect_one(&self.config).await?,
+            client,
             prepared: std::sync::Mutex::default(),
         });
         if let Ok(mut live) = self.live.lock() {
