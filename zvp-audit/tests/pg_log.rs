@@ -568,3 +568,88 @@ async fn the_log_connects_again_after_its_connections_are_ended() {
     let report = verify(&config, name, signer.verifier()).await.unwrap();
     assert_eq!((report.records, report.checkpoints), (expected, 1));
 }
+
+/// The database cannot be reached and connection attempts hang: appends that arrive while
+/// the writer's attempt to reconnect runs fail with it, rather than each batch waiting out an
+/// attempt of its own; when the database is back, appends are stored again and the log is
+/// one chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_waiting_for_an_unreachable_database_fail_with_the_attempt() {
+    use pg_support::{Mode, Proxy};
+    let name = "zvp_pg_unreachable";
+    let proxy = Proxy::start().await;
+    sql()
+        .await
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+        .await
+        .unwrap();
+    let log = Arc::new(PgLog::connect(&proxy.config(name), name).await.unwrap());
+    log.append(&event(0)).await.unwrap();
+
+    // The database goes away: the next append fails (the connection cut, or the attempt to
+    // make it again refused).
+    proxy.mode.send_replace(Mode::Down);
+    assert!(matches!(log.append(&event(1)).await, Err(LogError::Io(_))));
+    // Attempts now hang. One append starts an attempt, which is held...
+    proxy.mode.send_replace(Mode::Hold);
+    let before = proxy.made();
+    let first = tokio::spawn({
+        let log = Arc::clone(&log);
+        async move { log.append(&event(2)).await }
+    });
+    for _ in 0..1000 {
+        if proxy.made() > before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(proxy.made(), before + 1);
+    // ...sixteen more arrive meanwhile (an append hands its event to the writer in its first
+    // step, before it waits)...
+    let (submitted, mut arrived) = tokio::sync::mpsc::unbounded_channel();
+    let mut waiting = tokio::task::JoinSet::new();
+    for n in 0..16 {
+        let (log, submitted) = (Arc::clone(&log), submitted.clone());
+        waiting.spawn(async move {
+            let event = event(10 + n);
+            let append = log.append(&event);
+            let mut append = std::pin::pin!(append);
+            let first_step = futures_poll(&mut append).await;
+            submitted.send(()).unwrap();
+            match first_step {
+                Some(done) => done,
+                None => append.await,
+            }
+        });
+    }
+    for _ in 0..16 {
+        arrived.recv().await.unwrap();
+    }
+    // ...and all fail with the attempt when it fails: no second attempt.
+    proxy.mode.send_replace(Mode::Down);
+    assert!(matches!(first.await.unwrap(), Err(LogError::Io(_))));
+    while let Some(append) = waiting.join_next().await {
+        assert!(matches!(append.unwrap(), Err(LogError::Io(_))));
+    }
+    assert_eq!(proxy.made(), before + 1, "attempts to reconnect");
+
+    // Back: stored again, one chain.
+    proxy.mode.send_replace(Mode::Up);
+    let receipt = log.append(&event(30)).await.unwrap();
+    assert_eq!(receipt.seq(), 1);
+    let signer = signer();
+    log.checkpoint(&signer, "zvp.test/audit").await.unwrap();
+    let report = verify(&config(), name, signer.verifier()).await.unwrap();
+    assert_eq!(report.records, 2);
+}
+
+/// Polls `future` once: its output if it finished in that step.
+async fn futures_poll<F: Future + Unpin>(future: &mut F) -> Option<F::Output> {
+    std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match std::pin::Pin::new(&mut *future).poll(cx) {
+            std::task::Poll::Ready(output) => Some(output),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await
+}

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 use crate::web::session::{ended, new_session};
 use crate::{Ended, Session, SessionError, SessionStore, Timeouts};
@@ -66,31 +66,12 @@ impl Live {
     }
 }
 
-/// `config` parsed, with bounds where it sets none: a connection attempt gives up after
-/// 10 s, and a connection whose server stops acknowledging (gone without closing: a host
-/// down, a network cut) ends after 30 s, to be made again, instead of hanging for minutes.
-fn bounded(config: &str) -> Result<tokio_postgres::Config, tokio_postgres::Error> {
-    let mut parsed: tokio_postgres::Config = config.parse()?;
-    if parsed.get_connect_timeout().is_none() {
-        parsed.connect_timeout(std::time::Duration::from_secs(10));
-    }
-    if parsed.get_tcp_user_timeout().is_none() {
-        parsed.tcp_user_timeout(std::time::Duration::from_secs(30));
-    }
-    Ok(parsed)
-}
-
-/// Opens a connection (see [`bounded`]) and drives it on the current tokio runtime.
+/// Opens a connection the way every zvp store does (`zvp_pg::connect`: bounded, within the
+/// connect timeout) and drives it on the current tokio runtime.
 async fn connect(config: &str) -> Result<Client, SessionError> {
-    let (client, connection) = bounded(config)
-        .map_err(db)?
-        .connect(NoTls)
+    zvp_pg::connect(config)
         .await
-        .map_err(db)?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    Ok(client)
+        .map_err(|e| SessionError(e.to_string()))
 }
 
 fn db(e: impl std::error::Error) -> SessionError {
@@ -187,12 +168,20 @@ impl PgSessions {
         {
             return Err(e);
         }
-        let made = match connect(&self.config).await {
-            Ok(client) => Live::new(client, &self.schema).await,
-            Err(e) => Err(e),
-        };
+        let lost = |e: zvp_pg::ConnectError| SessionError(e.to_string());
+        let limit = zvp_pg::connect_limit(&zvp_pg::bounded(&self.config).map_err(lost)?);
+        let made = zvp_pg::within(limit, async {
+            Live::new(connect(&self.config).await?, &self.schema).await
+        })
+        .await
+        .unwrap_or_else(|| Err(lost(zvp_pg::ConnectError::TimedOut)));
         let fresh = match made {
-            Ok(live) => Arc::new(live),
+            Ok(live) => {
+                if let Ok(mut failed) = self.failed.lock() {
+                    *failed = None;
+                }
+                Arc::new(live)
+            }
             Err(e) => {
                 if let Ok(mut failed) = self.failed.lock() {
                     *failed = Some((std::time::Instant::now(), e.clone()));

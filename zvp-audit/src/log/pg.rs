@@ -51,7 +51,7 @@
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 use super::record::{CHAIN_START, Record, chain_next, leaf_of};
 use super::scan::{ChainCheck, check_checkpoints, checkpoint_sizes};
@@ -133,6 +133,9 @@ impl Reconnecting {
                 if let Ok(mut client) = self.client.lock() {
                     *client = Arc::clone(&fresh);
                 }
+                if let Ok(mut failed) = self.failed.lock() {
+                    *failed = None;
+                }
                 Ok(fresh)
             }
             Err(e) => {
@@ -145,32 +148,12 @@ impl Reconnecting {
     }
 }
 
-/// `config` parsed, with bounds where it sets none: a connection attempt gives up after
-/// 10 s, and a connection whose server stops acknowledging (gone without closing: a host
-/// down, a network cut) ends after 30 s, to be made again, instead of hanging for minutes.
-fn bounded(config: &str) -> Result<tokio_postgres::Config, tokio_postgres::Error> {
-    let mut parsed: tokio_postgres::Config = config.parse()?;
-    if parsed.get_connect_timeout().is_none() {
-        parsed.connect_timeout(std::time::Duration::from_secs(10));
-    }
-    if parsed.get_tcp_user_timeout().is_none() {
-        parsed.tcp_user_timeout(std::time::Duration::from_secs(30));
-    }
-    Ok(parsed)
-}
-
-/// Opens a connection (see [`bounded`]) and drives it on the current tokio runtime.
+/// Opens a connection the way every zvp store does (`zvp_pg::connect`: bounded, within the
+/// connect timeout) and drives it on the current tokio runtime.
 async fn connect(config: &str) -> Result<Client, LogError> {
-    let (client, connection) = bounded(config)
-        .map_err(db)?
-        .connect(NoTls)
+    zvp_pg::connect(config)
         .await
-        .map_err(db)?;
-    tokio::spawn(async move {
-        // The connection ends when the client is dropped; an error then is of no use.
-        let _ = connection.await;
-    });
-    Ok(client)
+        .map_err(|e| LogError::Io(e.to_string()))
 }
 
 /// Refuses schema names that are not plain identifiers (they are spliced into SQL).
@@ -645,6 +628,18 @@ async fn writer_connection(
     config: &str,
     schema: &str,
 ) -> Result<(Client, tokio_postgres::Statement), LogError> {
+    let io = |e: zvp_pg::ConnectError| LogError::Io(e.to_string());
+    let limit = zvp_pg::connect_limit(&zvp_pg::bounded(config).map_err(io)?);
+    zvp_pg::within(limit, ready_writer(config, schema))
+        .await
+        .ok_or_else(|| io(zvp_pg::ConnectError::TimedOut))?
+}
+
+/// [`writer_connection`]'s work.
+async fn ready_writer(
+    config: &str,
+    schema: &str,
+) -> Result<(Client, tokio_postgres::Statement), LogError> {
     let client = connect(config).await?;
     client
         .batch_execute("SET synchronous_commit = on")
@@ -687,7 +682,18 @@ async fn write_loop(
         // again for the next batch; a batch that finds no connection fails, the next tries again.
         let ready = match connection.take() {
             Some(open) if !open.0.is_closed() => Ok(open),
-            _ => writer_connection(&config, &schema).await,
+            _ => {
+                let made = writer_connection(&config, &schema).await;
+                if let Err(e) = &made {
+                    // The appends that arrived while the attempt ran fail with it, rather than
+                    // waiting out another attempt (an unreachable server: one connect timeout
+                    // each); the next append tries again.
+                    while let Ok(request) = receiver.try_recv() {
+                        let _ = request.reply.send(Err(e.clone()));
+                    }
+                }
+                made
+            }
         };
         let result = match &ready {
             Ok((client, statement)) => {

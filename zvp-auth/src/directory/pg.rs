@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls, Row, Statement};
+use tokio_postgres::{Client, Row, Statement};
 use zvp_core::{AgbCode, PatientId, RoleCode, UziNumber};
 
 use super::store::{DirectoryStore, NewDelegation, StoreError};
@@ -152,6 +152,9 @@ impl Pooled {
                 return Err(e);
             }
         };
+        if let Ok(mut failed) = self.failed.lock() {
+            *failed = None;
+        }
         let fresh = Arc::new(Live {
             client,
             prepared: std::sync::Mutex::default(),
@@ -206,32 +209,12 @@ fn backend(e: impl std::error::Error) -> StoreError {
     StoreError::Backend(format!("postgresql: {}", zvp_core::error::with_sources(&e)))
 }
 
-/// `config` parsed, with bounds where it sets none: a connection attempt gives up after
-/// 10 s, and a connection whose server stops acknowledging (gone without closing: a host
-/// down, a network cut) ends after 30 s, to be made again, instead of hanging for minutes.
-fn bounded(config: &str) -> Result<tokio_postgres::Config, tokio_postgres::Error> {
-    let mut parsed: tokio_postgres::Config = config.parse()?;
-    if parsed.get_connect_timeout().is_none() {
-        parsed.connect_timeout(std::time::Duration::from_secs(10));
-    }
-    if parsed.get_tcp_user_timeout().is_none() {
-        parsed.tcp_user_timeout(std::time::Duration::from_secs(30));
-    }
-    Ok(parsed)
-}
-
-/// Opens a connection (see [`bounded`]) and drives it on the current tokio runtime.
+/// Opens a connection the way every zvp store does (`zvp_pg::connect`: bounded, within the
+/// connect timeout) and drives it on the current tokio runtime.
 async fn connect_one(config: &str) -> Result<Client, StoreError> {
-    let (client, connection) = bounded(config)
-        .map_err(backend)?
-        .connect(NoTls)
+    zvp_pg::connect(config)
         .await
-        .map_err(backend)?;
-    tokio::spawn(async move {
-        // The connection ends when its client is dropped; an error then is of no use.
-        let _ = connection.await;
-    });
-    Ok(client)
+        .map_err(|e| StoreError::Backend(e.to_string()))
 }
 
 /// Refuses schema names that are not plain identifiers (they are spliced into SQL).
