@@ -5,7 +5,6 @@
 #![allow(dead_code, reason = "each suite uses a part")]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The test server's connection string (`ZVP_TEST_PG` overrides).
 pub(crate) fn config() -> String {
@@ -14,38 +13,25 @@ pub(crate) fn config() -> String {
 }
 
 /// Ends every backend of the connections made with `application_name` `name` (as a restart
-/// of PostgreSQL or its administrator would), and waits until PostgreSQL no longer lists
-/// them; returns how many there were.
+/// of PostgreSQL or its administrator would), each waited for until it has exited
+/// (`pg_terminate_backend` with a timeout, PostgreSQL 14 and later); returns how many there
+/// were.
 pub(crate) async fn terminate(name: &str) -> i64 {
     let (client, connection) = tokio_postgres::connect(&config(), tokio_postgres::NoTls)
         .await
         .unwrap();
     tokio::spawn(connection);
-    let ended: i64 = client
+    let row = client
         .query_one(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-             WHERE application_name = $1",
+            "SELECT count(*), count(*) FILTER (WHERE pg_terminate_backend(pid, 30000))
+             FROM pg_stat_activity WHERE application_name = $1",
             &[&name],
         )
         .await
-        .unwrap()
-        .get(0);
-    for _ in 0..1000 {
-        let left: i64 = client
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
-                &[&name],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if left == 0 {
-            return ended;
-        }
-        // Polling a condition PostgreSQL reports, not a guess at how long it takes.
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    panic!("the backends of {name} did not end");
+        .unwrap();
+    let (found, ended): (i64, i64) = (row.get(0), row.get(1));
+    assert_eq!(found, ended, "backends of {name} still running");
+    ended
 }
 
 /// A TCP proxy in front of the test server that counts the connections made through it and
@@ -54,7 +40,7 @@ pub(crate) async fn terminate(name: &str) -> i64 {
 /// in front of a dead one).
 pub(crate) struct Proxy {
     port: u16,
-    made: Arc<AtomicUsize>,
+    made: Arc<tokio::sync::watch::Sender<usize>>,
     /// What the proxy does from now on.
     pub(crate) mode: tokio::sync::watch::Sender<Mode>,
 }
@@ -80,12 +66,12 @@ impl Proxy {
         let server = format!("{host}:{}", target.get_ports()[0]);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let made = Arc::new(AtomicUsize::new(0));
+        let made = Arc::new(tokio::sync::watch::Sender::new(0));
         let (mode, watch) = tokio::sync::watch::channel(Mode::Up);
         let counter = Arc::clone(&made);
         tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
-                counter.fetch_add(1, Ordering::SeqCst);
+                counter.send_modify(|made| *made += 1);
                 let mut watch = watch.clone();
                 let server = server.clone();
                 tokio::spawn(async move {
@@ -123,6 +109,12 @@ impl Proxy {
 
     /// The connections made through the proxy so far.
     pub(crate) fn made(&self) -> usize {
-        self.made.load(Ordering::SeqCst)
+        *self.made.borrow()
+    }
+
+    /// Returns once more than `count` connections have been made through the proxy.
+    pub(crate) async fn made_more_than(&self, count: usize) {
+        let mut made = self.made.subscribe();
+        let _ = made.wait_for(|made| *made > count).await;
     }
 }

@@ -597,12 +597,7 @@ async fn appends_waiting_for_an_unreachable_database_fail_with_the_attempt() {
         let log = Arc::clone(&log);
         async move { log.append(&event(2)).await }
     });
-    for _ in 0..1000 {
-        if proxy.made() > before {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    proxy.made_more_than(before).await;
     assert_eq!(proxy.made(), before + 1);
     // ...sixteen more arrive meanwhile (an append hands its event to the writer in its first
     // step, before it waits)...

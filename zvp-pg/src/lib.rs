@@ -10,7 +10,7 @@
 //!   covers only TCP, and a server (or a proxy in front of one) that accepts and then says
 //!   nothing would otherwise hold the attempt, and everyone waiting for it, for ever.
 //!
-//! The stores make a lost connection again at its next use; see their docs.
+//! The stores make a lost connection again at its next use ([`Reconnecting`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -64,12 +64,15 @@ pub fn connect_limit(config: &Config) -> Duration {
 
 /// `work`'s output, or `None` when `limit` passed first. Timed by a thread of its own, so
 /// that it needs no timer in the embedder's runtime (in one without, `tokio::time` panics);
-/// meant for making connections, which is rare.
+/// the thread ends as soon as `work` does. Meant for making connections, which is rare.
 pub async fn within<F: Future>(limit: Duration, work: F) -> Option<F::Output> {
     let (expired, mut expiry) = tokio::sync::oneshot::channel::<()>();
+    // Dropped when this future ends, which wakes the timer thread at once.
+    let (_finished, finish) = std::sync::mpsc::channel::<()>();
     std::thread::spawn(move || {
-        std::thread::sleep(limit);
-        let _ = expired.send(());
+        if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = finish.recv_timeout(limit) {
+            let _ = expired.send(());
+        }
     });
     let mut work = std::pin::pin!(work);
     std::future::poll_fn(|cx| {
@@ -82,6 +85,102 @@ pub async fn within<F: Future>(limit: Duration, work: F) -> Option<F::Output> {
         Poll::Pending
     })
     .await
+}
+
+/// Something holding a connection: a [`Client`], or a client with what was prepared on it.
+pub trait HoldsClient {
+    /// The connection's client.
+    fn client(&self) -> &Client;
+}
+
+impl HoldsClient for Client {
+    fn client(&self) -> &Client {
+        self
+    }
+}
+
+/// A connection (with whatever is prepared on it) that is made again when it has ended —
+/// PostgreSQL restarted, the backend terminated, a failover — at its next use, instead of
+/// failing every use until the portal is restarted.
+///
+/// One caller at a time makes it again; callers that queued for that attempt take its
+/// result, also when it failed (callers queued behind an unreachable server then fail
+/// together, not one connect timeout after another). The next caller after a failure tries
+/// again.
+#[derive(Debug)]
+pub struct Reconnecting<T, E> {
+    current: std::sync::Mutex<std::sync::Arc<T>>,
+    /// Held while the connection is made again.
+    turn: tokio::sync::Mutex<()>,
+    /// When the last attempt failed, and why.
+    failed: std::sync::Mutex<Option<(std::time::Instant, E)>>,
+}
+
+impl<T: HoldsClient, E: Clone> Reconnecting<T, E> {
+    /// Starts with `first`, a connection just made.
+    pub fn new(first: T) -> Self {
+        Self {
+            current: std::sync::Mutex::new(std::sync::Arc::new(first)),
+            turn: tokio::sync::Mutex::new(()),
+            failed: std::sync::Mutex::new(None),
+        }
+    }
+
+    fn current(&self) -> std::sync::Arc<T> {
+        // Nothing panics while the lock is held, so a poisoned one holds a whole value.
+        let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        std::sync::Arc::clone(&current)
+    }
+
+    fn set_failed(&self, failed: Option<(std::time::Instant, E)>) {
+        *self.failed.lock().unwrap_or_else(|e| e.into_inner()) = failed;
+    }
+
+    /// The connection, made again with `make` if it has ended.
+    ///
+    /// # Errors
+    ///
+    /// What `make` returned, for this caller or for the attempt it queued for.
+    pub async fn get<F, Fut>(&self, make: F) -> Result<std::sync::Arc<T>, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let open = self.current();
+        if !open.client().is_closed() {
+            return Ok(open);
+        }
+        let asked = std::time::Instant::now();
+        let _turn = self.turn.lock().await;
+        // Made again by another caller while this one waited?
+        let open = self.current();
+        if !open.client().is_closed() {
+            return Ok(open);
+        }
+        let failed = self
+            .failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some((at, e)) = failed
+            && at >= asked
+        {
+            return Err(e);
+        }
+        match make().await {
+            Ok(made) => {
+                let fresh = std::sync::Arc::new(made);
+                *self.current.lock().unwrap_or_else(|e| e.into_inner()) =
+                    std::sync::Arc::clone(&fresh);
+                self.set_failed(None);
+                Ok(fresh)
+            }
+            Err(e) => {
+                self.set_failed(Some((std::time::Instant::now(), e.clone())));
+                Err(e)
+            }
+        }
+    }
 }
 
 /// Opens a connection to `config` (see [`bounded`]) within its [`connect_limit`], and drives

@@ -26,11 +26,7 @@ use crate::{Ended, Session, SessionError, SessionStore, Timeouts};
 #[derive(Debug, Clone)]
 pub struct PgSessions {
     config: Arc<str>,
-    live: Arc<std::sync::Mutex<Arc<Live>>>,
-    /// Held while a lost connection is made again: one new connection, not one per request.
-    turn: Arc<tokio::sync::Mutex<()>>,
-    /// When the last attempt to make it again failed, and why.
-    failed: Arc<std::sync::Mutex<Option<(std::time::Instant, SessionError)>>>,
+    live: Arc<zvp_pg::Reconnecting<Live, SessionError>>,
     schema: Arc<str>,
     timeouts: Timeouts,
 }
@@ -63,6 +59,12 @@ impl Live {
             .await
             .map_err(db)?;
         Ok(Self { client, touch })
+    }
+}
+
+impl zvp_pg::HoldsClient for Live {
+    fn client(&self) -> &Client {
+        &self.client
     }
 }
 
@@ -132,11 +134,7 @@ impl PgSessions {
         tx.commit().await.map_err(db)?;
         Ok(Self {
             config: config.into(),
-            live: Arc::new(std::sync::Mutex::new(Arc::new(
-                Live::new(client, schema).await?,
-            ))),
-            turn: Arc::default(),
-            failed: Arc::default(),
+            live: Arc::new(zvp_pg::Reconnecting::new(Live::new(client, schema).await?)),
             schema: schema.into(),
             timeouts,
         })
@@ -144,55 +142,18 @@ impl PgSessions {
 
     /// The connection, made again if it has ended.
     async fn live(&self) -> Result<Arc<Live>, SessionError> {
-        let current = || {
-            self.live
-                .lock()
-                .map(|live| Arc::clone(&live))
-                .map_err(|_| SessionError("the sessions' connection is poisoned".to_owned()))
-        };
-        let open = current()?;
-        if !open.client.is_closed() {
-            return Ok(open);
-        }
-        let asked = std::time::Instant::now();
-        let _turn = self.turn.lock().await;
-        // Made again by another request while this one waited?
-        let open = current()?;
-        if !open.client.is_closed() {
-            return Ok(open);
-        }
-        // An attempt that failed while this request waited answers it too: requests queued
-        // behind an unreachable server fail together, not one connect timeout after another.
-        if let Some((at, e)) = self.failed.lock().ok().and_then(|failed| failed.clone())
-            && at >= asked
-        {
-            return Err(e);
-        }
-        let lost = |e: zvp_pg::ConnectError| SessionError(e.to_string());
-        let limit = zvp_pg::connect_limit(&zvp_pg::bounded(&self.config).map_err(lost)?);
-        let made = zvp_pg::within(limit, async {
-            Live::new(connect(&self.config).await?, &self.schema).await
-        })
-        .await
-        .unwrap_or_else(|| Err(lost(zvp_pg::ConnectError::TimedOut)));
-        let fresh = match made {
-            Ok(live) => {
-                if let Ok(mut failed) = self.failed.lock() {
-                    *failed = None;
-                }
-                Arc::new(live)
-            }
-            Err(e) => {
-                if let Ok(mut failed) = self.failed.lock() {
-                    *failed = Some((std::time::Instant::now(), e.clone()));
-                }
-                return Err(e);
-            }
-        };
-        if let Ok(mut live) = self.live.lock() {
-            *live = Arc::clone(&fresh);
-        }
-        Ok(fresh)
+        self.live
+            .get(|| async {
+                // The connection and its first statements, together within the limit.
+                let lost = |e: zvp_pg::ConnectError| SessionError(e.to_string());
+                let limit = zvp_pg::connect_limit(&zvp_pg::bounded(&self.config).map_err(lost)?);
+                zvp_pg::within(limit, async {
+                    Live::new(connect(&self.config).await?, &self.schema).await
+                })
+                .await
+                .unwrap_or_else(|| Err(lost(zvp_pg::ConnectError::TimedOut)))
+            })
+            .await
     }
 }
 

@@ -206,12 +206,7 @@ async fn requests_waiting_for_an_unreachable_database_fail_together() {
     for _ in 0..16 {
         arrived.recv().await.unwrap();
     }
-    for _ in 0..1000 {
-        if proxy.made() > before {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    proxy.made_more_than(before).await;
     // ...and when it fails, every request waiting for it fails with it.
     proxy.mode.send_replace(Mode::Down);
     while let Some(resumed) = requests.join_next().await {

@@ -83,69 +83,9 @@ struct Request {
 pub struct PgLog {
     config: String,
     schema: String,
-    reader: Reconnecting,
+    /// The reading connection, made again at its next use when it has ended.
+    reader: zvp_pg::Reconnecting<Client, LogError>,
     sender: mpsc::UnboundedSender<Request>,
-}
-
-/// The reading connection, made again when the one before it has ended (PostgreSQL
-/// restarted, the backend terminated, a failover): the next read reconnects instead of
-/// failing until the portal is restarted.
-#[derive(Debug)]
-struct Reconnecting {
-    config: String,
-    client: std::sync::Mutex<Arc<Client>>,
-    /// Held while a lost connection is made again: one new connection, not one per caller.
-    turn: tokio::sync::Mutex<()>,
-    /// When the last attempt to make it again failed, and why.
-    failed: std::sync::Mutex<Option<(std::time::Instant, LogError)>>,
-}
-
-impl Reconnecting {
-    /// The connection, a new one if the last has ended.
-    async fn get(&self) -> Result<Arc<Client>, LogError> {
-        let current = || {
-            self.client
-                .lock()
-                .map(|client| Arc::clone(&client))
-                .map_err(|_| LogError::Io("postgresql: the reading connection is poisoned".into()))
-        };
-        let open = current()?;
-        if !open.is_closed() {
-            return Ok(open);
-        }
-        let asked = std::time::Instant::now();
-        let _turn = self.turn.lock().await;
-        // Made again by another caller while this one waited?
-        let open = current()?;
-        if !open.is_closed() {
-            return Ok(open);
-        }
-        // An attempt that failed while this caller waited answers it too: callers queued
-        // behind an unreachable server fail together, not one connect timeout after another.
-        if let Some((at, e)) = self.failed.lock().ok().and_then(|failed| failed.clone())
-            && at >= asked
-        {
-            return Err(e);
-        }
-        match connect(&self.config).await {
-            Ok(client) => {
-                let fresh = Arc::new(client);
-                if let Ok(mut client) = self.client.lock() {
-                    *client = Arc::clone(&fresh);
-                }
-                if let Ok(mut failed) = self.failed.lock() {
-                    *failed = None;
-                }
-                Ok(fresh)
-            }
-            Err(e) => {
-                if let Ok(mut failed) = self.failed.lock() {
-                    *failed = Some((std::time::Instant::now(), e.clone()));
-                }
-                Err(e)
-            }
-        }
-    }
 }
 
 /// Opens a connection the way every zvp store does (`zvp_pg::connect`: bounded, within the
@@ -195,12 +135,7 @@ impl PgLog {
         Ok(Self {
             config: config.to_owned(),
             schema: schema.to_owned(),
-            reader: Reconnecting {
-                config: config.to_owned(),
-                client: std::sync::Mutex::new(Arc::new(reader)),
-                turn: tokio::sync::Mutex::new(()),
-                failed: std::sync::Mutex::new(None),
-            },
+            reader: zvp_pg::Reconnecting::new(reader),
             sender,
         })
     }
@@ -253,20 +188,23 @@ impl PgLog {
         Ok(receiver)
     }
 
+    /// The reading connection, made again if it has ended.
+    async fn reader(&self) -> Result<Arc<Client>, LogError> {
+        self.reader.get(|| connect(&self.config)).await
+    }
+
     /// The number of committed records (by every instance).
     ///
     /// # Errors
     ///
     /// [`LogError::Io`].
     pub async fn size(&self) -> Result<u64, LogError> {
-        Ok(read_head(&*self.reader.get().await?, &self.schema)
-            .await?
-            .end)
+        Ok(read_head(&*self.reader().await?, &self.schema).await?.end)
     }
 
     /// Every committed record's leaf hash, in order, checked as [`verify`] would check them.
     async fn leaves(&self) -> Result<Vec<Hash>, LogError> {
-        let (check, _) = read_records(&*self.reader.get().await?, &self.schema, false, true)
+        let (check, _) = read_records(&*self.reader().await?, &self.schema, false, true)
             .await
             .map_err(LogError::Damaged)?;
         Ok(check.into_leaves())
@@ -880,8 +818,7 @@ impl super::AuditLog for PgLog {
 
     async fn events(&self) -> Result<Vec<(u64, AuditEvent)>, LogError> {
         let rows = self
-            .reader
-            .get()
+            .reader()
             .await?
             .query(
                 &format!(

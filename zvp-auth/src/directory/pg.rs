@@ -84,11 +84,7 @@ pub struct PgDirectory {
 #[derive(Debug)]
 struct Pooled {
     config: Arc<str>,
-    live: std::sync::Mutex<Arc<Live>>,
-    /// Held while a lost connection is made again: one new connection, not one per caller.
-    turn: tokio::sync::Mutex<()>,
-    /// When the last attempt to make it again failed, and why.
-    failed: std::sync::Mutex<Option<(std::time::Instant, String)>>,
+    live: zvp_pg::Reconnecting<Live, String>,
 }
 
 /// One connection of a [`Pooled`] and what it has prepared.
@@ -98,71 +94,42 @@ struct Live {
     prepared: std::sync::Mutex<std::collections::HashMap<String, Statement>>,
 }
 
+impl Live {
+    fn new(client: Client) -> Self {
+        Self {
+            client,
+            prepared: std::sync::Mutex::default(),
+        }
+    }
+}
+
+impl zvp_pg::HoldsClient for Live {
+    fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 impl Pooled {
     fn new(config: Arc<str>, client: Client) -> Self {
         Self {
             config,
-            live: std::sync::Mutex::new(Arc::new(Live {
-                client,
-                prepared: std::sync::Mutex::default(),
-            })),
-            turn: tokio::sync::Mutex::new(()),
-            failed: std::sync::Mutex::new(None),
+            live: zvp_pg::Reconnecting::new(Live::new(client)),
         }
     }
 
     /// The connection, made again if it has ended.
     async fn live(&self) -> Result<Arc<Live>, StoreError> {
-        let current = || {
-            self.live
-                .lock()
-                .map(|live| Arc::clone(&live))
-                .map_err(|_| StoreError::Backend("the connection pool is poisoned".to_owned()))
-        };
-        let open = current()?;
-        if !open.client.is_closed() {
-            return Ok(open);
-        }
-        let asked = std::time::Instant::now();
-        let _turn = self.turn.lock().await;
-        // Made again by another caller while this one waited?
-        let open = current()?;
-        if !open.client.is_closed() {
-            return Ok(open);
-        }
-        // An attempt that failed while this caller waited answers it too: callers queued
-        // behind an unreachable server fail together, not one connect timeout after another.
-        if let Some((at, message)) = self.failed.lock().ok().and_then(|failed| failed.clone())
-            && at >= asked
-        {
-            return Err(StoreError::Backend(message));
-        }
-        let client = match connect_one(&self.config).await {
-            Ok(client) => client,
-            Err(e) => {
-                let message = match &e {
-                    StoreError::Backend(message) => message.clone(),
-                    other => other.to_string(),
-                };
-                if let Ok(mut failed) = self.failed.lock() {
-                    *failed = Some((std::time::Instant::now(), message));
-                }
-                return Err(e);
-            }
-        };
-        if let Ok(mut failed) = self.failed.lock() {
-            *failed = None;
-        }
-        let fresh = Arc::new(Live {
-            client,
-            prepared: std::sync::Mutex::default(),
-        });
-        if let Ok(mut live) = self.live.lock() {
-            *live = Arc::clone(&fresh);
-        }
-        Ok(fresh)
+        self.live
+            .get(|| async {
+                let client = zvp_pg::connect(&self.config)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(Live::new(client))
+            })
+            .await
+            .map_err(StoreError::Backend)
     }
 
     /// The connection and `sql` prepared on it.
