@@ -1,4 +1,4 @@
-//! The real certificates of the UZI-register in `../shared/fixtures/uzi/`, with the outcomes
+//! The real certificates of the UZI-register in `fixtures/uzi/`, with the outcomes
 //! its README states a correct validator gives.
 
 #![allow(
@@ -19,7 +19,7 @@ use zvp_core::{CardType, RoleCode};
 
 fn fixture(path: &str) -> CertificateDer<'static> {
     let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures/uzi")
+        .join("../fixtures/uzi")
         .join(path);
     CertificateDer::from_pem_file(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
 }

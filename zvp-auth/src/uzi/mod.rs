@@ -2,8 +2,8 @@
 //!
 //! The UZI-pas is the Dutch care provider's smart card. Its authentication certificate names
 //! the holder in a SAN otherName 2.5.5.5 (the *Subject ID*,
-//! `<OID CA>-1-<UZI number>-<card type>-<subscriber>-<role>-<AGB>`), see
-//! `../shared/specs/uzi.md`. This module
+//! `<OID CA>-1-<UZI number>-<card type>-<subscriber>-<role>-<AGB>`); `docs/uzi.md` describes
+//! the profile. This module
 //!
 //! - reads those fields ([`UziCertificate`], [`SubjectId`]) — pure parsing, for `inspect`;
 //! - validates a chain into a [`VerifiedUziIdentity`] ([`UziValidator::validate`]), the only
