@@ -777,4 +777,19 @@ impl Epd for FhirEpd {
         })
         .await
     }
+
+    async fn check(&self, ctx: &RequestContext) -> Result<(), EpdError> {
+        self.within(async {
+            let body = self.get(&format!("{}/metadata", self.base), ctx).await?;
+            let value: Value =
+                serde_json::from_slice(&body).map_err(|e| EpdError::Malformed(e.to_string()))?;
+            match value.get("resourceType").and_then(Value::as_str) {
+                Some("CapabilityStatement") => Ok(()),
+                _ => Err(EpdError::Malformed(
+                    "metadata is not a CapabilityStatement".to_owned(),
+                )),
+            }
+        })
+        .await
+    }
 }

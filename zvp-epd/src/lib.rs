@@ -155,4 +155,12 @@ pub trait Epd: Send + Sync {
         document: &DocumentId,
         ctx: &RequestContext,
     ) -> Result<Document, EpdError>;
+
+    /// Whether the EPD answers now, for the portal's health check: one cheap request that
+    /// reads no patient (a FHIR server's CapabilityStatement).
+    ///
+    /// # Errors
+    ///
+    /// Why it did not answer, as any call would say it.
+    async fn check(&self, ctx: &RequestContext) -> Result<(), EpdError>;
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, SubsecRound as _, Utc};
 use clap::Parser;
 use zvp_epd::synthetic::SyntheticEpd;
+use zvp_epd::{Epd as _, RequestContext};
 use zvp_mock_epd::{Faults, MockEpd};
 
 /// A FHIR R4 server over a synthetic hospital: Dutch patients with valid BSNs, admissions,
@@ -38,6 +39,21 @@ struct Args {
     garbage_percent: u8,
 }
 
+/// The BSN of the hospital's first patient that has one.
+async fn example_bsn(epd: &SyntheticEpd) -> Option<zvp_core::Bsn> {
+    let ctx = RequestContext {
+        request_id: "example".to_owned(),
+    };
+    for id in epd.patient_ids() {
+        if let Ok(patient) = epd.patient(id, &ctx).await
+            && let Some(bsn) = patient.bsn
+        {
+            return Some(bsn);
+        }
+    }
+    None
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
@@ -66,8 +82,15 @@ async fn main() -> ExitCode {
         error_percent: args.error_percent,
         garbage_percent: args.garbage_percent.min(100 - args.error_percent),
     };
+    // A patient to try the server with: a search that works as printed.
+    let example = example_bsn(&epd).await;
     let state = Arc::new(MockEpd::new(Arc::new(epd), base.clone(), faults));
     println!("zvp-mock-epd: {} patients, FHIR base {base}", args.patients);
+    if let Some(bsn) = example {
+        println!(
+            "try: curl -s '{base}/Patient?identifier=http://fhir.nl/fhir/NamingSystem/bsn%7C{bsn}'"
+        );
+    }
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };

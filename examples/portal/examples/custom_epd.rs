@@ -138,6 +138,10 @@ impl Epd for OneWard {
     ) -> Result<Document, EpdError> {
         Err(EpdError::NotFound(format!("document {document}")))
     }
+    async fn check(&self, _: &RequestContext) -> Result<(), EpdError> {
+        // In memory it always answers; a real EPD's check asks it something cheap.
+        Ok(())
+    }
 }
 
 #[tokio::main]

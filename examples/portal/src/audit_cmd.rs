@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use clap::{Subcommand, ValueEnum};
 use zvp_audit::checkpoint::{CheckpointSigner, CheckpointVerifier};
 use zvp_audit::event::AuditEvent;
-use zvp_audit::log::{FileLog, FileLogOptions, LogError, read_events, verify};
+use zvp_audit::log::{FileLog, FileLogOptions, LogError, read_events, verify, verify_structure};
 use zvp_audit::render::{CSV_HEADER, basis_code, to_csv_row, to_fhir};
 use zvp_audit::report::{Period, patient_view, practitioner_view};
 use zvp_core::{Bsn, UziNumber};
@@ -46,8 +46,10 @@ pub(crate) enum AuditCommand {
         /// Where the log is.
         #[command(flatten)]
         log: LogSource,
-        /// The verifier key (`name+id+key`, as `keygen` printed it). Without it, a log with
-        /// signed checkpoints fails at its first checkpoint.
+        /// The verifier key (`name+id+key`, as `keygen` printed it; the demo writes it to
+        /// `zvp-demo/audit.vkey`). Without it (and without a --config that names a signing
+        /// key) the records, the chain and the checkpoints' roots are checked, not the
+        /// signatures.
         #[arg(long)]
         verifier_key: Option<String>,
     },
@@ -183,7 +185,7 @@ pub(crate) fn run(command: AuditCommand) -> ExitCode {
         AuditCommand::Keygen { name, out } => match CheckpointSigner::generate(&name) {
             Ok((signer, pkcs8)) => match zvp_portal::write_private_key(&out, &pkcs8) {
                 Ok(()) => {
-                    println!("{}", signer.verifier().to_vkey());
+                    say!("{}", signer.verifier().to_vkey());
                     ExitCode::SUCCESS
                 }
                 Err(e) => usage(&format!("{}: {e}", out.display())),
@@ -215,56 +217,13 @@ pub(crate) fn run(command: AuditCommand) -> ExitCode {
                 });
             match signed {
                 Ok(note) => {
-                    print!("{note}");
+                    say_raw!("{note}");
                     ExitCode::SUCCESS
                 }
                 Err(e) => usage(&e),
             }
         }
-        AuditCommand::Verify { log, verifier_key } => {
-            let verifier = match verifier_key {
-                Some(key) => match CheckpointVerifier::parse(&key) {
-                    Ok(v) => v,
-                    Err(e) => return usage(&e.to_string()),
-                },
-                // No key given: the configuration's checkpoint key if it names one (the key
-                // the portal signs with); otherwise a key no checkpoint is signed with, so a
-                // log without checkpoints verifies and one with checkpoints fails at the first.
-                None => match log.signing() {
-                    Ok(Some(signing)) => signing.signer.verifier().clone(),
-                    Ok(None) => match CheckpointSigner::generate("no-key-given") {
-                        Ok((signer, _)) => signer.verifier().clone(),
-                        Err(e) => return usage(&e.to_string()),
-                    },
-                    Err(e) => return usage(&e),
-                },
-            };
-            let result = match log.log() {
-                Ok(Log::File(dir)) => verify(&dir, &verifier).map_err(|e| e.to_string()),
-                Ok(Log::Postgres { connection, schema }) => {
-                    match block_on(zvp_audit::log::pg::verify(&connection, &schema, &verifier)) {
-                        Ok(r) => r.map_err(|e| e.to_string()),
-                        Err(e) => return usage(&e),
-                    }
-                }
-                Err(e) => return usage(&e),
-            };
-            match result {
-                Ok(report) => {
-                    println!(
-                        "ok: {} records, {} signed checkpoints, root {}",
-                        report.records,
-                        report.checkpoints,
-                        hex(&report.root)
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    println!("FAILED: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        AuditCommand::Verify { log, verifier_key } => verify_cmd(&log, verifier_key.as_deref()),
         AuditCommand::Report {
             log,
             patient,
@@ -276,13 +235,110 @@ pub(crate) fn run(command: AuditCommand) -> ExitCode {
             .log()
             .and_then(|log| report(&log, patient, practitioner, Period { from, to }, format))
         {
-            Ok(text) => {
-                print!("{text}");
+            Ok(report) => {
+                say_raw!("{}", report.text);
+                if report.records == 0 {
+                    // On stderr, so that a CSV or FHIR answer stays what its format says.
+                    eprintln!("{}", no_records(patient, practitioner, from, to));
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => usage(&e),
         },
     }
+}
+
+/// What `verify` says when it has no key to check signatures with.
+const NO_KEY: &str = "no verifier key given: structure checked, signatures not. Give the key \
+    that `zvp-portal audit keygen` printed with --verifier-key NAME+ID+KEY, or --config with \
+    the configuration whose [audit] signing_key signs the checkpoints";
+
+/// `audit verify`: with the given key, else the configuration's, else the structure only.
+fn verify_cmd(log: &LogSource, verifier_key: Option<&str>) -> ExitCode {
+    let verifier = match verifier_key {
+        Some(key) => match CheckpointVerifier::parse(key) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                return usage(&format!(
+                    "--verifier-key: {e} (give it as `zvp-portal audit keygen` printed it, \
+                     e.g. --verifier-key \"$(cat audit.vkey)\")"
+                ));
+            }
+        },
+        None => match log.signing() {
+            Ok(signing) => signing.map(|s| s.signer.verifier().clone()),
+            Err(e) => return usage(&e),
+        },
+    };
+    let result = match (log.log(), &verifier) {
+        (Ok(Log::File(dir)), Some(key)) => verify(&dir, key),
+        (Ok(Log::File(dir)), None) => verify_structure(&dir),
+        (Ok(Log::Postgres { connection, schema }), key) => {
+            let checked = match key {
+                Some(key) => block_on(zvp_audit::log::pg::verify(&connection, &schema, key)),
+                None => block_on(zvp_audit::log::pg::verify_structure(&connection, &schema)),
+            };
+            match checked {
+                Ok(r) => r,
+                Err(e) => return usage(&e),
+            }
+        }
+        (Err(e), _) => return usage(&e),
+    };
+    let unsigned = if verifier.is_none() {
+        format!("\n{NO_KEY}")
+    } else {
+        String::new()
+    };
+    match result {
+        Ok(report) => {
+            let checkpoints = if report.signatures_checked {
+                "signed checkpoints"
+            } else {
+                "checkpoints"
+            };
+            say!(
+                "ok: {} records, {} {checkpoints}, root {}{unsigned}",
+                report.records,
+                report.checkpoints,
+                hex(&report.root)
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            say!("FAILED: {e}{unsigned}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A report: its text, and how many records it holds.
+struct Report {
+    text: String,
+    records: usize,
+}
+
+/// What `report` says when the log holds nothing for its question.
+fn no_records(
+    patient: Option<Bsn>,
+    practitioner: Option<UziNumber>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> String {
+    let whom = match (patient, practitioner) {
+        (Some(bsn), _) => format!("patient {bsn}"),
+        (None, Some(uzi)) => format!("practitioner {uzi}"),
+        (None, None) => "this question".to_owned(),
+    };
+    let when =
+        |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let period = match (when(from), when(to)) {
+        (None, None) => String::new(),
+        (Some(f), None) => format!(" from {f}"),
+        (None, Some(t)) => format!(" before {t}"),
+        (Some(f), Some(t)) => format!(" from {f} before {t}"),
+    };
+    format!("no records: the audit log holds nothing for {whom}{period}")
 }
 
 /// The report's text.
@@ -292,7 +348,7 @@ fn report(
     practitioner: Option<UziNumber>,
     period: Period,
     format: Format,
-) -> Result<String, String> {
+) -> Result<Report, String> {
     let events = events_of(log)?;
     let selected: Vec<&AuditEvent> = match (patient, practitioner) {
         (Some(bsn), _) => patient_view(&events, bsn, period),
@@ -302,7 +358,7 @@ fn report(
     .into_iter()
     .map(|(_, e)| e)
     .collect();
-    Ok(match format {
+    let text = match format {
         Format::Csv => {
             let mut out = format!("{CSV_HEADER}\n");
             for e in &selected {
@@ -348,6 +404,10 @@ fn report(
             }
             out
         }
+    };
+    Ok(Report {
+        text,
+        records: selected.len(),
     })
 }
 

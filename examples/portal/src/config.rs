@@ -46,7 +46,7 @@
 //! terms_version = 1
 //!
 //! [epd]
-//! kind = "synthetic"                 # or "fhir"
+//! kind = "synthetic"                 # or "fhir", or "demo" (zvp-mock-epd started on loopback)
 //! base_url = "http://127.0.0.1:8080/fhir"
 //! timeout_seconds = 10
 //! seed = 2026                        # synthetic only
@@ -290,6 +290,10 @@ pub enum EpdKind {
     Synthetic,
     /// A FHIR R4 server.
     Fhir,
+    /// The synthetic hospital over FHIR from zvp-mock-epd, which the portal starts itself on a
+    /// free loopback port, as `zvp-portal demo` does (`seed` and `patients` apply): for
+    /// trying the portal, never for patients.
+    Demo,
 }
 
 /// `[epd]`.

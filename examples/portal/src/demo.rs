@@ -6,6 +6,7 @@
 //! on loopback and talks to it over FHIR, serves <https://localhost:8443>, and prints the
 //! cards, what each shows, and a `curl` line that works.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,8 +15,8 @@ use chrono::{DateTime, Duration, SubsecRound as _, Utc};
 use zvp_auth::directory::{Account, AccountStatus, DirectoryStore, NewDelegation, SqliteDirectory};
 use zvp_core::{AgbCode, RoleCode, UziNumber};
 use zvp_epd::synthetic::{DEMO_GPS, SyntheticEpd};
-use zvp_mock_epd::{Faults, MockEpd};
-use zvp_portal::config::{Config, EpdKind};
+use zvp_epd::{Epd as _, RequestContext};
+use zvp_portal::config::Config;
 use zvp_portal::serve;
 
 /// The demo's password of the PKCS#12 files.
@@ -44,9 +45,10 @@ contact_email = "huisartsencontacten@demoziekenhuis.example"
 contact_phone = "010 - 123 45 67"
 
 [epd]
-# The demo starts zvp-mock-epd on loopback and sets the base URL when it knows the port.
-kind = "fhir"
-base_url = "http://127.0.0.1:8080/fhir"
+# The synthetic hospital over FHIR: the portal starts zvp-mock-epd on a free loopback port
+# (`zvp-portal demo`, and `zvp-portal serve --config` with this file). For a real EPD:
+# kind = "fhir" and base_url = "https://…/fhir".
+kind = "demo"
 
 [directory]
 kind = "sqlite"
@@ -126,8 +128,18 @@ const ROWS: [Row; 11] = [
     },
 ];
 
+/// Where the demo listens, when given on the command line (over the configuration and the
+/// `ZVP_SERVER_*` variables).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Listen {
+    /// The portal's HTTPS address.
+    pub(crate) web: Option<SocketAddr>,
+    /// The admin listener's address.
+    pub(crate) admin: Option<SocketAddr>,
+}
+
 /// Runs the demo until Ctrl-C.
-pub(crate) fn run(dir: &Path) -> ExitCode {
+pub(crate) fn run(dir: &Path, listen: Listen) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -138,7 +150,7 @@ pub(crate) fn run(dir: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(demo(dir)) {
+    match runtime.block_on(demo(dir, listen)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("zvp-portal demo: {e}");
@@ -163,10 +175,47 @@ fn pki_usable(pki: &Path) -> bool {
     fresh && pki.join("root.pem").exists() && pki.join("cards/huisarts/authenticatie.p12").exists()
 }
 
-async fn demo(dir: &Path) -> Result<(), Error> {
+async fn demo(dir: &Path, listen: Listen) -> Result<(), Error> {
     let started = std::time::Instant::now();
     std::fs::create_dir_all(dir)?;
     let now = Utc::now().trunc_subsecs(0);
+    let config_path = dir.join("zvp.toml");
+    if !config_path.exists() {
+        std::fs::write(&config_path, CONFIG)?;
+    }
+    let mut config = Config::load(&config_path, std::env::vars())?;
+    if let Some(web) = listen.web {
+        config.server.listen = web;
+    }
+    if let Some(admin) = listen.admin {
+        config.server.admin_listen = admin;
+    }
+    // The listeners first: a busy address is found before anything else is made or started.
+    let https = crate::bind(
+        config.server.listen,
+        "the portal",
+        "--listen ADDR (or ZVP_SERVER_LISTEN)",
+    )
+    .await?;
+    let admin = crate::bind(
+        config.server.admin_listen,
+        "the admin listener",
+        "--admin-listen ADDR (or ZVP_SERVER_ADMIN_LISTEN)",
+    )
+    .await?;
+    if let (Some(key), Some(name)) = (&config.audit.signing_key, &config.audit.key_name)
+        && !key.exists()
+    {
+        let (_, pkcs8) =
+            zvp_audit::checkpoint::CheckpointSigner::generate(name).map_err(|e| e.to_string())?;
+        zvp_portal::write_private_key(key, &pkcs8)?;
+    }
+    let signing = zvp_portal::assemble::checkpoint_signing(&config)?.map(Arc::new);
+    // The verifier key beside it, for `audit verify --verifier-key "$(cat …/audit.vkey)"`.
+    let vkey = dir.join("audit.vkey");
+    if let Some(signing) = &signing {
+        std::fs::write(&vkey, format!("{}\n", signing.signer.verifier().to_vkey()))?;
+    }
     let pki = dir.join("pki");
     if !pki_usable(&pki) {
         // The CRLs are valid for 48 hours; an older PKI is made anew (import the new cards).
@@ -178,38 +227,15 @@ async fn demo(dir: &Path) -> Result<(), Error> {
             PASSWORD,
         )
         .map_err(|e| e.to_string())?;
-        println!("made a new test PKI in {}", pki.display());
+        say!("made a new test PKI in {}", pki.display());
     }
-    let config_path = dir.join("zvp.toml");
-    if !config_path.exists() {
-        std::fs::write(&config_path, CONFIG)?;
-    }
-    let mut config = Config::load(&config_path, std::env::vars())?;
-    if let (Some(key), Some(name)) = (&config.audit.signing_key, &config.audit.key_name)
-        && !key.exists()
-    {
-        let (_, pkcs8) =
-            zvp_audit::checkpoint::CheckpointSigner::generate(name).map_err(|e| e.to_string())?;
-        zvp_portal::write_private_key(key, &pkcs8)?;
-    }
-    let signing = zvp_portal::assemble::checkpoint_signing(&config)?.map(Arc::new);
 
-    // The EPD: the synthetic hospital over FHIR on loopback.
-    let epd = Arc::new(SyntheticEpd::generate(
-        config.epd.seed,
-        now,
-        config.epd.patients,
-    )?);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}/fhir", listener.local_addr()?);
-    let mock = Arc::new(MockEpd::new(epd, base.clone(), Faults::default()));
+    // The EPD: the synthetic hospital over FHIR on loopback, whatever [epd] says.
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let mut mock_stopped = stopped.clone();
-    tokio::spawn(zvp_mock_epd::serve(listener, mock, async move {
-        let _ = mock_stopped.changed().await;
-    }));
-    config.epd.kind = EpdKind::Fhir;
-    config.epd.base_url = base.clone();
+    let demo_epd = zvp_portal::assemble::demo_epd(&config, now, stopped.clone()).await?;
+    let base = demo_epd.base_url;
+    let hospital = demo_epd.hospital;
+    let config = demo_epd.config;
 
     seed(&config.directory.path, now).await?;
     let portal = zvp_portal::assemble::portal(&config, now).await?;
@@ -221,8 +247,6 @@ async fn demo(dir: &Path) -> Result<(), Error> {
         key,
         config.server.tls13_only,
     )?;
-    let https = tokio::net::TcpListener::bind(config.server.listen).await?;
-    let admin = tokio::net::TcpListener::bind(config.server.admin_listen).await?;
     // The bound ports (a configured port 0 picks a free one).
     let https_port = https.local_addr()?.port();
     let admin_addr = admin.local_addr()?;
@@ -247,44 +271,55 @@ async fn demo(dir: &Path) -> Result<(), Error> {
     let admin_task = tokio::spawn(serve::serve_plain(admin, portal.admin_router(), stopped));
 
     let cards = pki.join("cards");
-    println!(
+    say!(
         "\nzvp-portal demo: ready in {:.1} s",
         started.elapsed().as_secs_f64()
     );
     if behind_proxy {
-        println!(
+        say!(
             "  portal      http://{}:{https_port}/ (behind the reverse proxy at {:?})",
             config.server.listen.ip(),
             config.proxy.trusted
         );
     } else {
-        println!("  portal      https://localhost:{https_port}/");
+        say!("  portal      https://localhost:{https_port}/");
     }
-    println!("  health      http://{admin_addr}/healthz");
-    println!("  EPD (FHIR)  {base}");
-    println!(
+    say!("  health      http://{admin_addr}/healthz");
+    say!("  EPD (FHIR)  {base}");
+    say!(
         "  files       {} (configuration zvp.toml, PKI, directory, audit log)\n",
         dir.display()
     );
-    println!(
+    say!(
         "Cards (cards/<card>/authenticatie.p12, password \"{PASSWORD}\"; import one in your browser):\n"
     );
-    println!("  {:<31} {:<50} shows", "card", "who");
+    say!("  {:<31} {:<50} shows", "card", "who");
     for row in &ROWS {
-        println!("  {:<31} {:<50} {}", row.card, row.who, row.shows);
+        say!("  {:<31} {:<50} {}", row.card, row.who, row.shows);
     }
-    println!("\nTry it:\n");
-    println!(
+    say!("");
+    for line in demo_patients(&hospital).await? {
+        say!("{line}");
+    }
+    say!("\nTry it:\n");
+    say!(
         "  curl --cacert {tls} --cert {card}/authenticatie.pem --key {card}/authenticatie.key.pem https://localhost:{port}/\n",
         tls = pki.join("tls-root.pem").display(),
         card = cards.join("huisarts").display(),
         port = https_port
     );
-    println!(
+    say!(
         "Check the audit log: zvp-portal audit verify --config {}",
         config_path.display()
     );
-    println!("Stop with Ctrl-C.");
+    if signing.is_some() {
+        say!(
+            "  or as an auditor, with the verifier key: zvp-portal audit verify --log {} --verifier-key \"$(cat {})\"",
+            dir.join("audit").display(),
+            vkey.display()
+        );
+    }
+    say!("Stop with Ctrl-C.");
     let _ = tokio::signal::ctrl_c().await;
     let _ = stop.send(true);
     let _ = web.await;
@@ -296,6 +331,58 @@ async fn demo(dir: &Path) -> Result<(), Error> {
         zvp_portal::assemble::final_checkpoint(&portal, signing, last).await;
     }
     Ok(())
+}
+
+/// The demo patients to try: two or three that the `huisarts` card may see, and one it may
+/// not (another GP's), for the search page and the emergency procedure. Synthetic people,
+/// printed on standard output at start, never in the log.
+async fn demo_patients(hospital: &SyntheticEpd) -> Result<Vec<String>, Error> {
+    let ctx = RequestContext {
+        request_id: "demo-patients".to_owned(),
+    };
+    let gp = DEMO_GPS
+        .first()
+        .and_then(|g| AgbCode::new(g.agb))
+        .ok_or("no demo GP")?;
+    let row = |who: &str, patient: &zvp_core::Patient, what: &str| {
+        let bsn = patient.bsn.map(|b| b.to_string()).unwrap_or_default();
+        format!(
+            "  huisarts {who:<12} {:<28} BSN {bsn:<9}  born {}  {what}",
+            patient.name.to_string(),
+            patient.birth_date
+        )
+    };
+    let mut lines =
+        vec!["Demo patients (Zoeken asks for the BSN and the date of birth):\n".to_owned()];
+    let own = hospital.admitted(&[gp], &ctx).await?;
+    for listed in own.iter().filter(|l| l.patient.bsn.is_some()).take(2) {
+        lines.push(row("may see", &listed.patient, "admitted, own patient"));
+    }
+    let since = hospital.now() - Duration::days(14);
+    let discharged = hospital.discharged_since(&[gp], since, &ctx).await?;
+    if let Some(listed) = discharged.iter().find(|l| l.patient.bsn.is_some()) {
+        lines.push(row("may see", &listed.patient, "discharged, own patient"));
+    }
+    let demo_gps: Vec<AgbCode> = DEMO_GPS
+        .iter()
+        .filter_map(|g| AgbCode::new(g.agb))
+        .collect();
+    for id in hospital.patient_ids() {
+        let patient = hospital.patient(id, &ctx).await?;
+        let others = patient
+            .registered_gp
+            .as_ref()
+            .is_some_and(|gp| !demo_gps.contains(&gp.agb));
+        if others && patient.bsn.is_some() {
+            lines.push(row(
+                "may not see",
+                &patient,
+                "another GP's patient: the emergency procedure",
+            ));
+            break;
+        }
+    }
+    Ok(lines)
 }
 
 /// Seeds the directory on the first run: the demo accounts and a delegation.

@@ -1,7 +1,8 @@
 //! `zvp-portal`: the reference Zorgverlenersportaal, and its operator commands.
 //!
 //! ```text
-//! zvp-portal demo [--dir DIR]          the whole portal on this machine (see the README)
+//! zvp-portal demo [--dir DIR] [--listen ADDR] [--admin-listen ADDR]
+//!                                      the whole portal on this machine (see the README)
 //! zvp-portal serve --config FILE       the portal with a configuration file
 //! zvp-portal migrate --config FILE     create or update the stores the configuration names
 //! zvp-portal uzi inspect CERT          print the UZI fields of a certificate as JSON
@@ -16,6 +17,9 @@
 //! ```
 //!
 //! Run with `cargo run -p zvp-portal -- <command>`.
+
+#[macro_use]
+mod output;
 
 mod audit_cmd;
 mod demo;
@@ -46,11 +50,20 @@ struct Cli {
 enum Command {
     /// Run the whole portal on this machine: a test PKI with demo cards, the synthetic
     /// hospital over FHIR, https://localhost:8443.
+    #[command(after_help = DEMO_ENV)]
     Demo {
         /// Where the demo keeps its PKI, configuration, directory and audit log (reused by
         /// the next run).
         #[arg(long, default_value = "zvp-demo")]
         dir: std::path::PathBuf,
+        /// The portal's HTTPS address [default: [server] listen of DIR/zvp.toml,
+        /// 127.0.0.1:8443]; port 0 picks a free one.
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+        /// The address of /healthz and /metrics [default: [server] admin_listen,
+        /// 127.0.0.1:9090].
+        #[arg(long, value_name = "ADDR")]
+        admin_listen: Option<std::net::SocketAddr>,
     },
     /// Create or bring up to date the stores a configuration names (PostgreSQL schema, or the
     /// embedded directory and audit log), then exit. `serve` does the same at start.
@@ -79,10 +92,45 @@ enum Command {
     Testpki(testpki_cmd::TestpkiCommand),
 }
 
+/// The environment variables `demo --help` names.
+const DEMO_ENV: &str = "Environment (over DIR/zvp.toml; the flags win over both):
+  ZVP_SERVER_LISTEN=ADDR        the portal's HTTPS address, e.g. 127.0.0.1:8444
+  ZVP_SERVER_ADMIN_LISTEN=ADDR  the admin listener's address
+  ZVP_<SECTION>_<KEY>=VALUE     any other key of zvp.toml (see the zvp_portal::config docs)";
+
+/// Binds `address` for `what`, with an error that names the address and says how to choose
+/// another (`how`).
+pub(crate) async fn bind(
+    address: std::net::SocketAddr,
+    what: &str,
+    how: &str,
+) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind(address).await.map_err(|e| {
+        let busy = if e.kind() == std::io::ErrorKind::AddrInUse {
+            " Another program (an earlier zvp-portal?) is listening there: stop it, or"
+        } else {
+            ""
+        };
+        format!(
+            "cannot listen on {address} for {what}: {e}.{busy} choose another address with {how}"
+        )
+    })
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Demo { dir } => demo::run(&dir),
+        Command::Demo {
+            dir,
+            listen,
+            admin_listen,
+        } => demo::run(
+            &dir,
+            demo::Listen {
+                web: listen,
+                admin: admin_listen,
+            },
+        ),
         Command::Serve { config } => serve_cmd(&config),
         Command::Migrate { config } => migrate_cmd(&config),
         Command::Uzi(command) => uzi_cmd::run(command),
@@ -97,25 +145,48 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
     let run = async {
         let config =
             zvp_portal::config::Config::load(path, std::env::vars()).map_err(|e| e.to_string())?;
-        let portal = zvp_portal::assemble::portal(&config, chrono::Utc::now())
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let admin = bind(
+            config.server.admin_listen,
+            "the admin listener",
+            "[server] admin_listen or ZVP_SERVER_ADMIN_LISTEN",
+        )
+        .await?;
+        let web_listener = bind(
+            config.server.listen,
+            "the portal",
+            "[server] listen or ZVP_SERVER_LISTEN",
+        )
+        .await?;
+        // The bound addresses (a configured port 0 picks a free one).
+        let web_address = web_listener.local_addr().map_err(|e| e.to_string())?;
+        let admin_address = admin.local_addr().map_err(|e| e.to_string())?;
+        let now = chrono::Utc::now();
+        let config = if config.epd.kind == zvp_portal::config::EpdKind::Demo {
+            let demo = zvp_portal::assemble::demo_epd(&config, now, stopped.clone())
+                .await
+                .map_err(|e| e.to_string())?;
+            say!(
+                "zvp-portal: [epd] kind = \"demo\": the synthetic hospital of zvp-mock-epd at {}",
+                demo.base_url
+            );
+            demo.config
+        } else {
+            config
+        };
+        let portal = zvp_portal::assemble::portal(&config, now)
             .await
             .map_err(|e| e.to_string())?;
+        epd_check(&config, now).await;
         // A bad checkpoint key stops the start, rather than a log that is never checkpointed.
         let signing = zvp_portal::assemble::checkpoint_signing(&config)
             .map_err(|e| e.to_string())?
             .map(std::sync::Arc::new);
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let admin = tokio::net::TcpListener::bind(config.server.admin_listen)
-            .await
-            .map_err(|e| e.to_string())?;
         let admin_task = tokio::spawn(zvp_portal::serve::serve_plain(
             admin,
             portal.admin_router(),
             stopped.clone(),
         ));
-        let web_listener = tokio::net::TcpListener::bind(config.server.listen)
-            .await
-            .map_err(|e| e.to_string())?;
         let web = if config.proxy.trusted.is_empty() {
             let (chain, key) = zvp_portal::serve::read_identity(
                 &config.server.certificate,
@@ -147,10 +218,7 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
         let checkpoints = signing.clone().map(|signing| {
             zvp_portal::assemble::spawn_checkpoints(portal.clone(), signing, stop.subscribe())
         });
-        println!(
-            "zvp-portal: serving {} (admin {})",
-            config.server.listen, config.server.admin_listen
-        );
+        say!("zvp-portal: serving {web_address} (admin {admin_address})");
         let _ = tokio::signal::ctrl_c().await;
         let _ = stop.send(true);
         let _ = web.await;
@@ -179,6 +247,26 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
             eprintln!("zvp-portal serve: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Says at the start when the EPD does not answer, so that an operator who sees every page
+/// say "tijdelijk niet beschikbaar" knows where to look. The portal starts anyway: an EPD
+/// that comes back later is used, and `/healthz` says `degraded` until then.
+async fn epd_check(config: &zvp_portal::config::Config, now: chrono::DateTime<chrono::Utc>) {
+    let Ok(epd) = zvp_portal::assemble::epd(config, now) else {
+        return;
+    };
+    let ctx = zvp_epd::RequestContext {
+        request_id: "start".to_owned(),
+    };
+    if let Err(e) = epd.check(&ctx).await {
+        eprintln!(
+            "zvp-portal serve: warning: the EPD at {} does not answer ({e}); pages show \
+             \"tijdelijk niet beschikbaar\" until it does. For the demo's hospital, set [epd] \
+             kind = \"demo\" or run `zvp-portal demo`",
+            config.epd.base_url
+        );
     }
 }
 
@@ -216,7 +304,7 @@ fn migrate_cmd(path: &std::path::Path) -> ExitCode {
         .and_then(|r| r.block_on(run));
     match outcome {
         Ok(text) => {
-            println!("zvp-portal migrate: {text}");
+            say!("zvp-portal migrate: {text}");
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -13,7 +13,8 @@ pub(crate) enum PolicyCommand {
     /// Decide a request on a world and print the decision as JSON:
     /// `{"decision":"permit","basis":"own"|"practice"|"delegation"|"emergency"|"administrator",..}`,
     /// `{"decision":"requires-emergency"}` or `{"decision":"deny","reason":"<code>"}`.
-    /// The formats are documented in `zvp_auth::policy`.
+    /// The formats are documented in `zvp_auth::policy`; ready files in `examples/policy/`.
+    #[command(after_help = DECIDE_HELP)]
     Decide {
         /// The world: `now`, accounts, delegations, emergency grants, patients.
         #[arg(long)]
@@ -26,6 +27,23 @@ pub(crate) enum PolicyCommand {
         eligible_roles: Option<Vec<RoleCode>>,
     },
 }
+
+/// What `policy decide --help` adds: the names a request may use, and the example files.
+const DECIDE_HELP: &str = "\
+Actions (\"action\"):
+  list-admitted, list-discharged            the start page's lists
+  search-patient, request-emergency         with \"patient\"
+  view-patient                              with \"patient\" and \"section\"
+  approve-account, reject-account, block-account, manage-delegations,
+  read-audit, review-emergency              administration
+
+Sections (\"section\", for view-patient):
+  details, care-moments, allergies, conclusion, letters, diagnoses, medication,
+  results, document
+
+Example (files in the repository's examples/policy/, each with its decision in its README):
+  zvp-portal policy decide --world examples/policy/world.json \\
+      --request examples/policy/request-own.json";
 
 /// Runs a `policy` subcommand.
 pub(crate) fn run(command: PolicyCommand) -> ExitCode {
@@ -56,12 +74,27 @@ pub(crate) fn run(command: PolicyCommand) -> ExitCode {
     })();
     match decided {
         Ok(json) => {
-            println!("{json}");
+            say!("{json}");
             ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("zvp-portal policy decide: {e}");
             ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DECIDE_HELP;
+
+    #[test]
+    fn the_help_names_every_action_and_section() {
+        for name in zvp_auth::policy::ACTION_NAMES
+            .iter()
+            .chain(&zvp_auth::policy::SECTION_NAMES)
+        {
+            assert!(DECIDE_HELP.contains(name), "{name} is not in the help");
         }
     }
 }

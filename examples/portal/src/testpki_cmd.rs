@@ -76,7 +76,7 @@ pub(crate) fn run(command: TestpkiCommand) -> ExitCode {
     };
     match generate(&out, environment, algorithm, &password) {
         Ok(count) => {
-            println!("wrote a test PKI with {count} cards to {}", out.display());
+            say!("wrote a test PKI with {count} cards to {}", out.display());
             ExitCode::SUCCESS
         }
         Err(e) => {

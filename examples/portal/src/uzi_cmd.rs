@@ -57,7 +57,7 @@ pub(crate) fn run(command: UziCommand) -> ExitCode {
     match command {
         UziCommand::Inspect { cert } => match inspect(&cert) {
             Ok(report) => {
-                println!("{report:#}");
+                say!("{report:#}");
                 ExitCode::SUCCESS
             }
             Err(e) => fail_usage(&e),
@@ -123,7 +123,7 @@ pub(crate) fn run(command: UziCommand) -> ExitCode {
             };
             match serde_json::to_string_pretty(&output) {
                 Ok(json) => {
-                    println!("{json}");
+                    say!("{json}");
                     code
                 }
                 Err(e) => fail_usage(&e.to_string()),

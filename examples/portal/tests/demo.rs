@@ -1,7 +1,9 @@
 //! The README's main command, as a user runs it: `zvp-portal demo` starts, the cards in its
-//! table do what the table says over real mutual TLS, the audit log verifies with
-//! `audit verify --config`, and nothing the portal printed — standard output and the log on
-//! standard error — contains a synthetic patient's BSN or name.
+//! table do what the table says over real mutual TLS, the demo patients it prints are the
+//! ones the GP card may and may not see, the audit log verifies with `audit verify --config`
+//! and with the verifier key it wrote, and nothing the portal logged on standard error — nor
+//! anything it printed besides those demo patients — contains a synthetic patient's BSN or
+//! name. Then `serve` runs the portal with the demo's own configuration.
 
 #![allow(
     clippy::unwrap_used,
@@ -59,6 +61,35 @@ async fn the_demo_works_as_its_table_says_and_logs_no_patient_data() {
     )
     .await;
     assert_eq!(status, 200, "{page}");
+    // The demo patients it printed: those it may see are on the card's start page, the one
+    // it may not is not; each is found by the BSN and date of birth printed.
+    let patients = demo_patients(&out);
+    assert_eq!(
+        patients.iter().map(|p| p.may_see).collect::<Vec<_>>(),
+        [true, true, true, false],
+        "{out}"
+    );
+    let hospital = SyntheticEpd::generate(2026, chrono::Utc::now(), 5000).unwrap();
+    let ctx = RequestContext {
+        request_id: "demo-test".to_owned(),
+    };
+    for p in &patients {
+        let id = hospital
+            .find_by_bsn(p.bsn.parse().unwrap(), Some(p.born.parse().unwrap()), &ctx)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{} is not found by BSN and birth date", p.name));
+        assert_eq!(
+            hospital.patient(&id, &ctx).await.unwrap().name.to_string(),
+            p.name
+        );
+        assert_eq!(
+            start.contains(&format!("href=\"/patient/{id}\"")),
+            p.may_see,
+            "{}: {start}",
+            p.name
+        );
+    }
     let (status, delegated) = common::tls_get(&dir, port, "apotheekhoudend-huisarts", "/").await;
     assert_eq!(status, 200);
     assert!(delegated.contains("Gemachtigd door J. de Vries"));
@@ -101,7 +132,14 @@ async fn the_demo_works_as_its_table_says_and_logs_no_patient_data() {
         out.push('\n');
     }
     let err = stderr_reader.join().unwrap();
-    let printed = format!("{out}\n{err}");
+    // Everything but the demo patients' lines, which name synthetic people on purpose.
+    let printed = format!(
+        "{}\n{err}",
+        out.lines()
+            .filter(|l| !l.starts_with("  huisarts may"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 
     // The audit log of the demo verifies through its configuration.
     let verify = Command::new(env!("CARGO_BIN_EXE_zvp-portal"))
@@ -120,6 +158,20 @@ async fn the_demo_works_as_its_table_says_and_logs_no_patient_data() {
         verified.contains(" records, 1 signed checkpoints"),
         "{verified}"
     );
+    // An auditor's way, as the demo prints it: the verifier key it wrote beside the log.
+    let vkey = std::fs::read_to_string(dir.join("audit.vkey")).unwrap();
+    let verify = Command::new(env!("CARGO_BIN_EXE_zvp-portal"))
+        .args(["audit", "verify", "--log"])
+        .arg(dir.join("audit"))
+        .args(["--verifier-key", vkey.trim()])
+        .output()
+        .unwrap();
+    let by_key = String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        verify.status.success() && by_key.contains(" records, 1 signed checkpoints"),
+        "{by_key}"
+    );
+    assert!(out.contains("--verifier-key \"$(cat "), "{out}");
     assert!(
         err.contains("{\"event\":\"audit-checkpoint\",\"records\":"),
         "{err}"
@@ -150,4 +202,86 @@ async fn the_demo_works_as_its_table_says_and_logs_no_patient_data() {
     assert_eq!(scanned, 5000);
     // It did log: the refusals, with reference numbers.
     assert!(err.contains("\"event\":\"refusal\""), "{err}");
+
+    serve_with_the_demo_configuration(&dir).await;
+}
+
+/// One line of the demo's patient table.
+struct DemoPatient {
+    may_see: bool,
+    name: String,
+    bsn: String,
+    born: String,
+}
+
+/// The demo patients in what the demo printed:
+/// `  huisarts may see      J. de Boer   BSN 185616434  born 1999-02-01  admitted, own patient`.
+fn demo_patients(out: &str) -> Vec<DemoPatient> {
+    out.lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("  huisarts may ")?;
+            let (may_see, rest) = match rest.strip_prefix("not see") {
+                Some(rest) => (false, rest),
+                None => (true, rest.strip_prefix("see")?),
+            };
+            let (name, rest) = rest.split_once(" BSN ")?;
+            let (bsn, rest) = rest.trim_start().split_once(' ')?;
+            let born = rest.trim_start().strip_prefix("born ")?.split(' ').next()?;
+            Some(DemoPatient {
+                may_see,
+                name: name.trim().to_owned(),
+                bsn: bsn.to_owned(),
+                born: born.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// `zvp-portal serve --config zvp-demo/zvp.toml` runs the portal as the demo did: the mock
+/// EPD started by the portal, pages served, `/healthz` saying the EPD answers.
+async fn serve_with_the_demo_configuration(dir: &std::path::Path) {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zvp-portal"))
+        .args(["serve", "--config"])
+        .arg(dir.join("zvp.toml"))
+        .env("ZVP_SERVER_LISTEN", "127.0.0.1:0")
+        .env("ZVP_SERVER_ADMIN_LISTEN", "127.0.0.1:0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let serving = lines
+        .by_ref()
+        .map(Result::unwrap)
+        .find(|l| l.starts_with("zvp-portal: serving "))
+        .expect("serve says where it serves");
+    // "zvp-portal: serving 127.0.0.1:PORT (admin 127.0.0.1:PORT)"
+    let words: Vec<&str> = serving.split([' ', ')']).collect();
+    let web: std::net::SocketAddr = words[2].parse().unwrap();
+    let admin: std::net::SocketAddr = words[4].parse().unwrap();
+
+    let (status, start) = common::tls_get(dir, web.port(), "huisarts", "/").await;
+    assert_eq!(status, 200, "{start}");
+    assert!(start.contains("Mijn patiënten") && start.contains("Eigen patiënt"));
+
+    let mut health = std::net::TcpStream::connect(admin).unwrap();
+    health
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    health.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let body = answer.split("\r\n\r\n").nth(1).unwrap();
+    assert!(
+        body.starts_with("ok\naudit log: ok") && body.ends_with("\nepd: ok\n"),
+        "{body}"
+    );
+
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(child.wait().unwrap().success());
 }

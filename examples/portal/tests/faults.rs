@@ -117,12 +117,27 @@ async fn the_epd_down_slow_or_garbled_gives_a_clear_page_and_service_returns() {
         .await
         .unwrap_or_else(|_| panic!("{what}: requests piled up beyond 20 s"));
         assert_eq!(all, vec![503; 50], "{what}");
+        // The health check says the instance lives, and that its EPD does not answer.
+        let (status, health) = t.admin("/healthz").await;
+        assert_eq!(status, 200, "{what}: {health}");
+        assert!(
+            health.starts_with("degraded\naudit log: ok")
+                && health.contains("\nepd: unreachable ("),
+            "{what}: {health}"
+        );
     }
 
     mock.set_faults(Faults::default());
     let back = t.get(Some(Who::Own), &page).await;
     assert_eq!(back.status, 200, "service after recovery");
     assert!(back.body.contains(&name));
+    let (status, health) = t.admin("/healthz").await;
+    assert_eq!(
+        (status, health.lines().next()),
+        (200, Some("ok")),
+        "{health}"
+    );
+    assert!(health.ends_with("\nepd: ok\n"), "{health}");
 }
 
 /// An audit log whose writes fail while `broken` (as on a full or read-only disk).
@@ -201,9 +216,11 @@ async fn an_unwritable_audit_log_shows_nothing_and_service_returns() {
 
     switch.broken.store(true, Ordering::SeqCst);
     // The load balancer's health check and the operators' metrics say so at once.
-    assert_eq!(
-        t.admin("/healthz").await,
-        (503, "audit log refuses appends\n".to_owned())
+    let (status, health) = t.admin("/healthz").await;
+    assert_eq!(status, 503, "{health}");
+    assert!(
+        health.starts_with("failing\naudit log: refuses appends") && health.ends_with("epd: ok\n"),
+        "{health}"
     );
     assert!(
         t.admin("/metrics")

@@ -214,6 +214,9 @@ impl Epd for Telling {
         self.tell();
         self.inner.document(id, document, ctx).await
     }
+    async fn check(&self, ctx: &RequestContext) -> Result<(), EpdError> {
+        self.inner.check(ctx).await
+    }
 }
 
 /// A test portal whose EPD tells the gated audit log when record data was asked for; with the

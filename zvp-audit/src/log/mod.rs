@@ -1124,6 +1124,9 @@ pub struct VerifyReport {
     pub checkpoints: usize,
     /// The root over all records.
     pub root: Hash,
+    /// Whether the checkpoints' signatures were checked ([`verify`]), or only their sizes and
+    /// roots against the records ([`verify_structure`]).
+    pub signatures_checked: bool,
 }
 
 /// Re-reads the whole log in `dir` and checks everything: every frame, the sequence, the
@@ -1134,6 +1137,24 @@ pub struct VerifyReport {
 ///
 /// The first [`VerifyError`] found.
 pub fn verify(dir: &Path, verifier: &CheckpointVerifier) -> Result<VerifyReport, VerifyError> {
+    verify_with(dir, Some(verifier))
+}
+
+/// [`verify`] without a verifier key: every frame, the sequence, the chain, and each stored
+/// checkpoint's size and root against the records, but no signature. It shows a log whole as
+/// far as it goes; only the signatures show it is the log whose checkpoints were handed out.
+///
+/// # Errors
+///
+/// The first [`VerifyError`] found.
+pub fn verify_structure(dir: &Path) -> Result<VerifyReport, VerifyError> {
+    verify_with(dir, None)
+}
+
+fn verify_with(
+    dir: &Path,
+    verifier: Option<&CheckpointVerifier>,
+) -> Result<VerifyReport, VerifyError> {
     let scanned = scan(
         dir,
         Reading {
@@ -1157,6 +1178,7 @@ pub fn verify(dir: &Path, verifier: &CheckpointVerifier) -> Result<VerifyReport,
         records: scanned.check.len(),
         checkpoints: scanned.checkpoints.len(),
         root: scanned.check.range().root(),
+        signatures_checked: verifier.is_some(),
     })
 }
 

@@ -406,6 +406,24 @@ pub async fn verify(
     schema: &str,
     verifier: &CheckpointVerifier,
 ) -> Result<VerifyReport, VerifyError> {
+    verify_with(config, schema, Some(verifier)).await
+}
+
+/// [`verify`] without a verifier key, as [`super::verify_structure`] does for a file log: the
+/// records, the chain and each checkpoint's size and root, no signature.
+///
+/// # Errors
+///
+/// The first [`VerifyError`]; a database error as [`VerifyError::Io`].
+pub async fn verify_structure(config: &str, schema: &str) -> Result<VerifyReport, VerifyError> {
+    verify_with(config, schema, None).await
+}
+
+async fn verify_with(
+    config: &str,
+    schema: &str,
+    verifier: Option<&CheckpointVerifier>,
+) -> Result<VerifyReport, VerifyError> {
     let io = |e: LogError| VerifyError::Io {
         path: schema.to_owned(),
         detail: e.to_string(),
@@ -418,6 +436,7 @@ pub async fn verify(
         records: check.len(),
         checkpoints,
         root: check.range().root(),
+        signatures_checked: verifier.is_some(),
     })
 }
 

@@ -298,6 +298,34 @@ impl RequestFile {
     }
 }
 
+/// Every action name a request file may give, in the order `to_request` knows them.
+pub const ACTION_NAMES: [&str; 11] = [
+    "list-admitted",
+    "list-discharged",
+    "search-patient",
+    "view-patient",
+    "request-emergency",
+    "approve-account",
+    "reject-account",
+    "block-account",
+    "manage-delegations",
+    "read-audit",
+    "review-emergency",
+];
+
+/// Every section name `view-patient` may give.
+pub const SECTION_NAMES: [&str; 9] = [
+    "details",
+    "care-moments",
+    "allergies",
+    "conclusion",
+    "letters",
+    "diagnoses",
+    "medication",
+    "results",
+    "document",
+];
+
 /// A section name.
 fn parse_section(name: &str) -> Result<Section, FileError> {
     Ok(match name {
@@ -320,5 +348,47 @@ fn optional_card_agb<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Ag
     match text {
         None => Ok(None),
         Some(text) => AgbCode::parse_optional(&text).map_err(serde::de::Error::custom),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+
+    use super::*;
+
+    fn request(action: &str, section: Option<&str>) -> RequestFile {
+        RequestFile {
+            uzi: UziNumber::new(900_000_001).unwrap(),
+            card_agb: None,
+            card_role: RoleCode::GENERAL_PRACTITIONER,
+            action: action.to_owned(),
+            section: section.map(str::to_owned),
+            patient: Some("p1".parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn every_listed_name_is_accepted_and_others_are_not() {
+        for action in ACTION_NAMES {
+            assert!(
+                request(action, Some("details")).to_request().is_ok(),
+                "{action}"
+            );
+        }
+        for section in SECTION_NAMES {
+            assert!(
+                request("view-patient", Some(section)).to_request().is_ok(),
+                "{section}"
+            );
+        }
+        assert!(matches!(
+            request("view", None).to_request(),
+            Err(FileError::UnknownAction(a)) if a == "view"
+        ));
+        assert!(matches!(
+            request("view-patient", Some("lab")).to_request(),
+            Err(FileError::UnknownSection(s)) if s == "lab"
+        ));
     }
 }

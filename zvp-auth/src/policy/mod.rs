@@ -68,7 +68,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use zvp_core::{AgbCode, PatientId, RoleCode, UziNumber};
 
-pub use file::{FileError, RequestFile, WorldFile};
+pub use file::{ACTION_NAMES, FileError, RequestFile, SECTION_NAMES, WorldFile};
 pub use world::World;
 
 use crate::directory::{AccountStatus, DelegationId, GrantId, ReasonCategory};

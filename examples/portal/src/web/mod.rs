@@ -41,7 +41,7 @@ use zvp_auth::directory::{Account, AccountStatus, DirectoryStore};
 use zvp_auth::policy::{Basis, Permit, Policy};
 use zvp_auth::uzi::{UziError, UziValidator, VerifiedUziIdentity};
 use zvp_core::{Bsn, PatientId, RecordSection};
-use zvp_epd::Epd;
+use zvp_epd::{Epd, RequestContext};
 
 use self::html::Html;
 use self::layout::{Viewer, html_response, page};
@@ -367,20 +367,52 @@ async fn not_found() -> Response {
     )
 }
 
+/// The longest the health check waits for the EPD: load balancers probe with short timeouts.
+const HEALTH_EPD_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Liveness and the state of what the pages need, one line each, under a verdict:
+/// `ok`; `degraded` (200) when the EPD does not answer, so pages say "tijdelijk niet
+/// beschikbaar" but logins, administration and the audit log work, and taking the instance
+/// out of a load balancer would not help; `failing` (503) when the audit log refuses or
+/// cannot be read, so no page with patient data can be served by this instance.
 async fn healthz(State(portal): State<Portal>) -> Response {
-    // An instance whose audit log refuses appends can show no patient data: not healthy,
-    // though the log still reads.
-    if portal.0.audit.refusing().is_some() {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "audit log refuses appends\n",
-        )
-            .into_response();
-    }
-    match portal.0.audit.size().await {
-        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "audit log unavailable\n").into_response(),
-    }
+    let audit = if let Some(why) = portal.0.audit.refusing() {
+        Err(format!("refuses appends ({why})"))
+    } else {
+        match portal.0.audit.size().await {
+            Ok(records) => Ok(format!("ok, {records} records")),
+            Err(e) => Err(format!("unavailable ({e})")),
+        }
+    };
+    let ctx = RequestContext {
+        request_id: "healthz".to_owned(),
+    };
+    let epd = match tokio::time::timeout(HEALTH_EPD_WAIT, portal.0.epd.check(&ctx)).await {
+        Ok(Ok(())) => Ok("ok".to_owned()),
+        Ok(Err(e)) => Err(format!("unreachable ({e})")),
+        Err(_) => Err(format!(
+            "unreachable (no answer within {} s)",
+            HEALTH_EPD_WAIT.as_secs()
+        )),
+    };
+    let (status, verdict) = match (&audit, &epd) {
+        (Err(_), _) => (StatusCode::SERVICE_UNAVAILABLE, "failing"),
+        (Ok(_), Err(_)) => (StatusCode::OK, "degraded"),
+        (Ok(_), Ok(_)) => (StatusCode::OK, "ok"),
+    };
+    let line = |r: &Result<String, String>| match r {
+        Ok(s) | Err(s) => s.clone(),
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!(
+            "{verdict}\naudit log: {}\nepd: {}\n",
+            line(&audit),
+            line(&epd)
+        ),
+    )
+        .into_response()
 }
 
 async fn metrics(State(portal): State<Portal>) -> Response {
