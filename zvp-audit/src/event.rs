@@ -1,4 +1,4 @@
-//! The audit event: every field NEN 7513 asks for (`specs/audit.md` §1), typed.
+//! The audit event: every field NEN 7513 asks for (`docs/audit.md`, "What is recorded"), typed.
 //!
 //! The event records the fact, never the content: which part of which patient's record was
 //! read, by whom, on whose behalf, on what basis, with what outcome — not the data itself.
@@ -213,7 +213,7 @@ pub struct Source {
     pub hospital: String,
 }
 
-/// One audit event with every field of `specs/audit.md` §1.
+/// One audit event with every field NEN 7513 asks for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditEvent {

@@ -1,7 +1,7 @@
 //! The NEN 7513 audit log.
 //!
 //! What exists so far: [`event`], the audit event with every NEN 7513 field of
-//! `specs/audit.md` §1; [`merkle`], the RFC 6962 Merkle tree with inclusion and consistency
+//! `docs/audit.md`; [`merkle`], the RFC 6962 Merkle tree with inclusion and consistency
 //! proofs and their verifiers, checked against the published reference vectors;
 //! [`checkpoint`], Ed25519-signed checkpoints in the C2SP tlog-checkpoint and signed-note
 //! formats, checked against the Go sumdb/note example; [`log`], the embedded file log — group

@@ -1,4 +1,4 @@
-//! The reports the log must answer (`specs/audit.md` §3): a patient's view, a practitioner's
+//! The reports the log must answer (`docs/audit.md`, "Reports"): a patient's view, a practitioner's
 //! view, the emergency review queue, and simple anomaly rules. Each works on events read from
 //! the log ([`crate::log::read_events`]) and returns them chronologically.
 

@@ -1,4 +1,4 @@
-//! Crash consistency (G2, G5): a writer process appends from eight threads, signing a
+//! Crash consistency (docs/audit.md, "Durable" and "Crash-consistent"): a writer process appends from eight threads, signing a
 //! checkpoint now and then, and is killed with SIGKILL at varying moments, 20 times; after
 //! each kill the log reopens (cutting any torn tail; from the tree state of the last
 //! checkpoint when there is one) and every append the writer acknowledged before the kill is

@@ -1,7 +1,7 @@
-//! The file log's guarantees (specs/audit.md §2), each with a test that can fail: durability
-//! across reopen (G2), group commit (G3), tamper evidence with the exact error for a flipped
-//! byte, a dropped, reordered, duplicated or truncated record and rewritten history (G4),
-//! torn-tail recovery (G5), salted leaves (G6), and the single-writer lock.
+//! The file log's guarantees (docs/audit.md, "What is guaranteed"), each with a test that can fail: durability
+//! across reopen, group commit, tamper evidence with the exact error for a flipped
+//! byte, a dropped, reordered, duplicated or truncated record and rewritten history,
+//! torn-tail recovery, salted leaves, and the single-writer lock.
 
 #![allow(
     clippy::unwrap_used,

@@ -1,4 +1,4 @@
-//! The reports of specs/audit.md §3 on a small log written and read back through the file log.
+//! The reports of docs/audit.md on a small log written and read back through the file log.
 
 #![allow(
     clippy::unwrap_used,

@@ -22,7 +22,7 @@ pub enum VocabularyError {
     },
 }
 
-/// A section of the dossier (the FAQ's "Informatie uit het dossier").
+/// A section of the dossier (in the users' words, "Informatie uit het dossier").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum DossierSection {
     /// Allergies and intolerances.

@@ -1054,7 +1054,7 @@ impl Epd for SyntheticEpd {
     }
 }
 
-/// The date before which letters are not shown in the seed hospital's portal (its EPD
+/// The date before which letters are not shown in the demo hospital's portal (its EPD
 /// migration), for demos and tests.
 pub fn seed_letters_cutoff() -> NaiveDate {
     NaiveDate::from_ymd_opt(2017, 9, 23).unwrap_or_default()

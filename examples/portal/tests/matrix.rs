@@ -131,7 +131,7 @@ async fn every_route_for_every_kind_of_caller() {
     let practice = t.get(Some(Practice), "/").await;
     assert!(practice.body.contains(&name) && practice.body.contains("Patiënt van uw praktijk"));
 
-    // The patient's own GP is told, without the free-text reason (B2).
+    // The patient's own GP is told, without the free-text reason.
     let notice = t.get(Some(Own), "/").await;
     assert!(
         notice.body.contains("Noodprocedure bij uw patiënten"),
@@ -190,7 +190,7 @@ async fn every_route_for_every_kind_of_caller() {
             "{who:?} saw nothing, so nothing is recorded as seen"
         );
     }
-    // Reading the log is itself logged (G7).
+    // Reading the log is itself logged.
     assert!(events.iter().any(
         |(_, e)| e.event_type == EventType::AuditLogUsed && e.user.name == "Administrator Test"
     ));
@@ -235,7 +235,7 @@ async fn without_a_valid_card_nothing_is_served() {
 
 #[tokio::test]
 async fn no_audit_record_no_data() {
-    // G1: an audit log that cannot write: the page fails closed without patient data.
+    // An audit log that cannot write: the page fails closed without patient data.
     struct Broken;
     #[async_trait::async_trait]
     impl zvp_audit::log::AuditLog for Broken {
@@ -451,7 +451,7 @@ async fn administrators_manage_accounts_practices_and_delegations() {
     let (id, _) = t.own_patient().await;
     let page = format!("/patient/{id}");
     assert_eq!(t.get(Some(Who::Other), &page).await.status, 403);
-    // Moving the other GP into demo GP 0's practice opens the patient to them (P1)...
+    // Moving the other GP into demo GP 0's practice opens the patient to them...
     let moved = t
         .post_form(
             Who::Administrator,
@@ -462,7 +462,7 @@ async fn administrators_manage_accounts_practices_and_delegations() {
     assert_eq!((moved.status, moved.location()), (303, Some("/beheer")));
     let seen = t.get(Some(Who::Other), &page).await;
     assert_eq!(seen.status, 200);
-    // ...and blocking them closes everything at once (U5).
+    // ...and blocking them closes everything at once.
     let blocked = t
         .post_form(
             Who::Administrator,

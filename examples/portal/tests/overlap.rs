@@ -1,6 +1,6 @@
 //! A record page asks the EPD while its audit record is being written (the page waits for the
 //! slower of the two, not for both in turn), and still shows nothing unless the record was
-//! written (G1).
+//! written (docs/audit.md, "Fail closed").
 //!
 //! The audit log here lets an append finish only after the EPD has been asked for the page's
 //! data: a portal that asked the EPD only after the record was durable would never answer

@@ -1,20 +1,20 @@
 //! The append-only, tamper-evident audit log in files.
 //!
-//! # Guarantees (`specs/audit.md` §2)
+//! # Guarantees (`docs/audit.md`, "What is guaranteed")
 //!
-//! - **Durable (G2)**: [`FileLog::append`] returns a [`Receipt`] only after the record's
+//! - **Durable**: [`FileLog::append`] returns a [`Receipt`] only after the record's
 //!   bytes are written and `fdatasync`ed; a new segment file is followed by an fsync of the
 //!   directory.
-//! - **Group commit (G3)**: one writer thread takes every append waiting at that moment, writes
+//! - **Group commit**: one writer thread takes every append waiting at that moment, writes
 //!   them with one `write` and one `fdatasync`, then answers each caller.
-//! - **Tamper-evident (G4)**: records are hash-chained and are the leaves of an RFC 6962 Merkle
+//! - **Tamper-evident**: records are hash-chained and are the leaves of an RFC 6962 Merkle
 //!   tree; [`FileLog::checkpoint`] signs the tree head (C2SP checkpoint, Ed25519) and never
 //!   signs one inconsistent with the last; [`verify`] re-reads everything and names the first
 //!   record that is wrong.
-//! - **Crash-consistent (G5)**: every record carries a CRC-32C; opening the log cuts a torn
+//! - **Crash-consistent**: every record carries a CRC-32C; opening the log cuts a torn
 //!   tail (an append interrupted by a crash, never acknowledged) and keeps everything before it.
 //!   Damage anywhere else is refused, never repaired.
-//! - **Private proofs (G6)**: leaves commit to a random 16-byte salt with the event.
+//! - **Private proofs**: leaves commit to a random 16-byte salt with the event.
 //! - **One writer**: an exclusive lock on `LOCK` keeps a second process from writing the log.
 //!
 //! A running log keeps only the right edge of its tree in memory (a
@@ -65,7 +65,7 @@ use state::{Position, TreeState};
 #[async_trait::async_trait]
 pub trait AuditLog: Send + Sync {
     /// Appends an event; returns when it is durable. Patient data may be disclosed only with
-    /// the receipt in hand (G1).
+    /// the receipt in hand.
     async fn append(&self, event: &AuditEvent) -> Result<Receipt, LogError>;
 
     /// Appends several events at once (the patients of one list); returns when all are
@@ -146,7 +146,7 @@ impl AuditLog for FileLog {
 }
 
 /// Proof that an event is durably in the log: a disclosure takes one, so patient data cannot
-/// leave the server without its audit record (G1). Only a log makes one.
+/// leave the server without its audit record. Only a log makes one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Receipt {
     seq: u64,
@@ -653,7 +653,7 @@ impl FileLog {
         Ok(note)
     }
 
-    /// Prunes the events recorded before `cutoff` (G8): in every segment but the one being
+    /// Prunes the events recorded before `cutoff`: in every segment but the one being
     /// written, each such record keeps only its sequence number, chain hash and leaf hash, so
     /// the chain, the tree, every proof and every checkpoint still verify, while the event
     /// itself — who read which patient's record — is gone. A segment is rewritten to a new

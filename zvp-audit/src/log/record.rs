@@ -37,13 +37,13 @@ pub(crate) struct Record {
     pub(crate) chain: Hash,
     pub(crate) event: Vec<u8>,
     /// For a record whose event was pruned after its retention: the leaf hash it had. Salt and
-    /// event are then empty; the chain and the tree stay as they were (G8).
+    /// event are then empty; the chain and the tree stay as they were (docs/audit.md, "Retention").
     pub(crate) pruned: Option<Hash>,
 }
 
 impl Record {
     /// The Merkle leaf's hash: over the salt and the event, so that a proof reveals nothing
-    /// that would let anyone confirm a guess about a low-entropy event (G6).
+    /// that would let anyone confirm a guess about a low-entropy event (docs/audit.md, "Private proofs").
     pub(crate) fn leaf_hash(&self) -> Hash {
         self.pruned
             .unwrap_or_else(|| leaf_of(&self.salt, &self.event))

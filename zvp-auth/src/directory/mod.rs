@@ -28,7 +28,7 @@ use zvp_core::{AgbCode, PatientId, RoleCode, UziNumber};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountStatus {
-    /// Requested, waiting for an administrator (the seed's "accountaanvraag").
+    /// Requested, waiting for an administrator (the users' "accountaanvraag").
     Requested,
     /// Approved and usable.
     Active,

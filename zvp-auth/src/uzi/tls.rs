@@ -16,7 +16,7 @@ use super::{MAX_CERTIFICATE_SIZE, MAX_PRESENTED_CERTIFICATES, UziValidator};
 ///
 /// A refusal in the TLS handshake reaches the practitioner as the browser's bare "this site
 /// can't provide a secure connection"; a refusal at the HTTP layer can be a page that says what
-/// happened and what to do (the seed FAQ's help desk asks for exactly that). So the handshake
+/// happened and what to do (a hospital's help desk asks for exactly that). So the handshake
 /// checks only what makes the connection meaningful:
 ///
 /// - a certificate is presented (client authentication is mandatory), within

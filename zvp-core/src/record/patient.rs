@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::RecordError;
 use crate::id::{AgbCode, Bsn, PatientId};
 
-/// A patient as the EPD knows them now (the FAQ's "NAW-gegevens en behandelbeperking").
+/// A patient as the EPD knows them now (in the users' words, "NAW-gegevens en behandelbeperking").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Patient {

@@ -1,5 +1,5 @@
 //! The FHIR R4 shapes of the record, with the Dutch identifier systems and nl-core / zib
-//! conventions of `specs/features.md`: from domain values to FHIR JSON and back. Shared by the
+//! conventions (the table below): from domain values to FHIR JSON and back. Shared by the
 //! FHIR adapter ([`FhirEpd`](crate::client::FhirEpd), reading) and `zvp-mock-epd` (serving).
 //!
 //! | domain | FHIR R4 |

@@ -1,7 +1,8 @@
 //! The administrators' pages (hospital staff, N card, administrator account): account
-//! requests and accounts (U3, U5, P1), delegations (S10), the emergency review queue (B2),
-//! audit reports per patient (B1) and per practitioner, and the audit log's status. They never
-//! show patient data beyond what the audit log itself records; using the log is logged (G7).
+//! requests and accounts, practices, delegations, the emergency review queue, audit reports
+//! per patient and per practitioner, and the audit log's status. They never show patient data
+//! beyond what the audit log itself records; using the log is logged (docs/audit.md, "Using
+//! the log is logged").
 
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
@@ -390,7 +391,7 @@ struct PracticeForm {
     praktijk_agb: String,
 }
 
-/// Changes an account's practice (P1): its patients then count as the practice's.
+/// Changes an account's practice: its patients then count as the practice's.
 async fn change_practice(
     State(portal): State<Portal>,
     caller: Caller,
@@ -600,8 +601,8 @@ struct ReportQuery {
     uzi: Option<String>,
 }
 
-/// An audit report: who looked at a patient's record (B1), or what a practitioner did. Using
-/// the log is logged first (G7).
+/// An audit report: who looked at a patient's record, or what a practitioner did. Using
+/// the log is logged first.
 async fn audit_report(
     State(portal): State<Portal>,
     caller: Caller,

@@ -1,4 +1,4 @@
-//! A small server-rendered SVG chart of one lab test over time (B3): the values as a line
+//! A small server-rendered SVG chart of one lab test over time: the values as a line
 //! with points, the reference range as a band, flagged values marked. No script, no inline
 //! style (the CSP forbids both): presentation attributes only.
 

@@ -49,12 +49,12 @@ pub(crate) struct Viewer<'a> {
     pub(crate) name: &'a str,
     pub(crate) uzi: String,
     pub(crate) admin: bool,
-    /// When the session ends without another request (P4: the warning, without script).
+    /// When the session ends without another request (the warning, without script; docs/architecture.md, "Sessions").
     pub(crate) idle_until: DateTime<Utc>,
 }
 
 /// A whole page: header with the hospital and the user, navigation, the body, and the footer
-/// that marks a printout with the user and the time (P5).
+/// that marks a printout with the user and the time (docs/architecture.md, "Printing").
 pub(crate) fn page(
     hospital: &str,
     title: &str,

@@ -6,7 +6,7 @@
 //! time, and a server-side session bound to that certificate carries the CSRF token and the
 //! idle and absolute timeouts. Pages that need an account take a [`Caller`], which checks the
 //! account; pages that show patient data take a policy [`Permit`] and the [`Receipt`] of their
-//! audit record, so that no path discloses without both (G1).
+//! audit record, so that no path discloses without both (docs/audit.md, "Fail closed").
 
 #![allow(
     clippy::result_large_err,
@@ -718,7 +718,7 @@ impl Refusal {
 }
 
 /// The refusal page: what happened, what to do, whom to contact, the time and a reference
-/// number that the help desk finds in the portal's log (the FAQ asks for a screenshot with
+/// number that the help desk finds in the portal's log (help desks ask for a screenshot with
 /// the time for exactly this).
 pub(crate) fn refusal_page(portal: &Portal, refusal: &Refusal, request_id: &str) -> Response {
     let settings = portal.settings();
@@ -834,7 +834,7 @@ impl FromRequestParts<Portal> for Caller {
         if !account.admin && !portal.0.policy.eligible_roles().contains(&identity.role()) {
             return Err(refuse(Refusal::RoleNotEligible));
         }
-        // Dormant accounts (P2): locked at the first login after the period.
+        // Dormant accounts: locked at the first login after the period.
         let dormant = Duration::days(i64::from(portal.settings().dormant_days));
         if account.last_login.unwrap_or(account.created_at) + dormant < now {
             let _ = portal
@@ -847,7 +847,7 @@ impl FromRequestParts<Portal> for Caller {
         if session.is_new_login() {
             let _ = portal.0.directory.record_login(uzi, now).await;
         }
-        // The terms of use, at the first login and when they change (P3).
+        // The terms of use, at the first login and when they change.
         if account.accepted_terms < Some(portal.settings().terms_version)
             && parts.uri.path() != "/voorwaarden"
         {

@@ -1,5 +1,6 @@
-//! The practitioner's pages: start page (S1, S2), patient page (S3–S7, B3), search and the
-//! emergency procedure (S11, P6), delegations (S10), terms of use (P3), account request (U3).
+//! The practitioner's pages: start page, patient page with its sections, results and lab
+//! history, search and the emergency procedure, delegations, terms of use, account request
+//! (each described in docs/architecture.md, "What the portal shows").
 //!
 //! Every patient page follows the same path: read the patient's registered GP from the EPD
 //! now, decide with the policy, write the audit record, then read and show the data.
@@ -237,7 +238,7 @@ pub(crate) struct StartQuery {
     filter: Option<String>,
 }
 
-/// The start page: admitted (S1) and recently discharged (S2) patients of the caller, their
+/// The start page: admitted and recently discharged patients of the caller, their
 /// practice and the GPs who delegated to them, each marked with whose patient it is.
 pub(crate) async fn start(
     State(portal): State<Portal>,
@@ -330,7 +331,7 @@ pub(crate) async fn start(
 /// The most recent emergency grants looked at for notices on a start page.
 const MAX_NOTICES: usize = 50;
 
-/// Notices to the patient's own GP that a colleague used the emergency procedure (B2): who,
+/// Notices to the patient's own GP that a colleague used the emergency procedure: who,
 /// when, the coded reason — never the free-text reason or any medical content. The link
 /// opens the patient through the policy like any other.
 async fn emergency_notices(portal: &Portal, caller: &Caller, body: &mut Html) {
@@ -441,7 +442,7 @@ fn list_table(
 }
 
 /// The header of every patient page: who, and — prominently — the treatment restrictions
-/// (S3) and an emergency grant with its expiry.
+/// and an emergency grant with its expiry.
 async fn patient_header(
     portal: &Portal,
     caller: &Caller,
@@ -602,7 +603,7 @@ fn emergency_form(
     response
 }
 
-/// The patient page: details (S3) and care moments (S4).
+/// The patient page: details and care moments.
 pub(crate) async fn patient(
     State(portal): State<Portal>,
     caller: Caller,
@@ -695,7 +696,7 @@ pub(crate) async fn patient(
     caller_page(&portal, &caller, &patient.name.to_string(), &body)
 }
 
-/// A dossier section (S5), with the letters' cut-off (S6).
+/// A dossier section, with the letters' cut-off.
 pub(crate) async fn dossier(
     State(portal): State<Portal>,
     caller: Caller,
@@ -813,7 +814,7 @@ pub(crate) async fn dossier(
     caller_page(&portal, &caller, label, &body)
 }
 
-/// Results of one category (S7): values with flags and ranges, cultures, reports as text.
+/// Results of one category: values with flags and ranges, cultures, reports as text.
 pub(crate) async fn results(
     State(portal): State<Portal>,
     caller: Caller,
@@ -969,7 +970,7 @@ fn flag_text(flag: Option<LabFlag>) -> &'static str {
     }
 }
 
-/// The history of one lab test: a table and a small chart (B3).
+/// The history of one lab test: a table and a small chart.
 pub(crate) async fn lab_history(
     State(portal): State<Portal>,
     caller: Caller,
@@ -1079,7 +1080,7 @@ pub(crate) async fn document(
     caller_page(&portal, &caller, &doc.title, &body)
 }
 
-/// The search form (P6): BSN and date of birth.
+/// The search form: BSN and date of birth.
 pub(crate) async fn search_form(State(portal): State<Portal>, caller: Caller) -> Response {
     search_page(&portal, &caller, None, "", "")
 }
@@ -1186,7 +1187,7 @@ pub(crate) struct EmergencyForm {
     toelichting: String,
 }
 
-/// Starts the emergency procedure for a patient (S11): the grant, its audit record, then
+/// Starts the emergency procedure for a patient: the grant, its audit record, then
 /// the patient page.
 pub(crate) async fn emergency(
     State(portal): State<Portal>,
@@ -1291,7 +1292,7 @@ pub(crate) async fn emergency(
     see_other(&format!("/patient/{}", path_segment(id.as_str())))
 }
 
-/// My delegations (S10): whose patients I may see, and who may see mine.
+/// My delegations: whose patients I may see, and who may see mine.
 pub(crate) async fn delegations(State(portal): State<Portal>, caller: Caller) -> Response {
     let now = portal.now();
     let directory = &portal.0.directory;
@@ -1379,7 +1380,7 @@ pub(crate) async fn delegations(State(portal): State<Portal>, caller: Caller) ->
     caller_page(&portal, &caller, "Machtigingen", &body)
 }
 
-/// The terms of use (P3).
+/// The terms of use.
 pub(crate) async fn terms(State(portal): State<Portal>, caller: Caller) -> Response {
     let mut body = Html::new();
     body.markup("<h1>Gebruiksvoorwaarden</h1><ol>")
@@ -1416,7 +1417,7 @@ pub(crate) async fn accept_terms(
     see_other("/")
 }
 
-/// The account request form (U3), filled in from the card.
+/// The account request form, filled in from the card.
 pub(crate) async fn request_form(State(portal): State<Portal>, parts: Parts) -> Response {
     request_page(&portal, &parts, None).await
 }

@@ -3,7 +3,7 @@
 //! The cookie holds only a random id (`Secure`, `HttpOnly`, `SameSite=Strict`). The session
 //! keeps the SHA-256 of the client certificate, its CSRF token, and when it started and was
 //! last used. A request with another certificate, after the idle timeout or after the
-//! absolute timeout does not continue the session: the user gets a page saying why (P4) and
+//! absolute timeout does not continue the session: the user gets a page saying why and
 //! a fresh session.
 
 use std::collections::HashMap;

@@ -205,7 +205,7 @@ impl TestPortal {
         Self::with_audit(None).await
     }
 
-    /// A portal whose audit log is `audit` (a failing one, for G1) instead of the file log.
+    /// A portal whose audit log is `audit` (a failing one, to see pages fail closed) instead of the file log.
     pub async fn with_audit(audit: Option<Arc<dyn AuditLog>>) -> Self {
         Self::with(audit, None).await
     }
