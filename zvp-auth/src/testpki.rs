@@ -9,9 +9,9 @@
 //! `zvp testpki`, and root and domain CA have names of their own, so nothing here can be
 //! mistaken for the real register.
 //!
-//! A card comes with the certificates a real pass has (uzi.md §2): authentication (key usage
-//! digitalSignature, EKU clientAuth, the authentication policy, SAN with UPN and Subject ID),
-//! signature (nonRepudiation) and encryption (key/dataEncipherment); an M card has no
+//! A card comes with the certificates a real pass has (docs/uzi.md, "The three certificates
+//! on a card"): authentication (key usage digitalSignature, EKU clientAuth, the
+//! authentication policy, SAN with UPN and Subject ID), signature (nonRepudiation) and encryption (key/dataEncipherment); an M card has no
 //! signature certificate and an S "card" is one server certificate. [`CardSpec`] can break any
 //! part of the profile for negative tests. CRLs with revoked serials, and a TLS server
 //! certificate for the portal under a separate root, complete it.
@@ -733,7 +733,8 @@ const DOCUMENT_SIGNING: &str = "1.3.6.1.4.1.311.10.3.12";
 /// Microsoft Encrypting File System EKU, on UZI encryption certificates.
 const ENCRYPTING_FILE_SYSTEM: &str = "1.3.6.1.4.1.311.10.3.4";
 
-/// Key usages, EKUs and policy of a certificate kind (uzi.md §2).
+/// Key usages, EKUs and policy of a certificate kind (docs/uzi.md, "The three certificates on
+/// a card").
 fn profile(
     environment: Environment,
     card_type: CardType,
@@ -847,7 +848,7 @@ fn issuing_ca_oid(environment: Environment, card_type: CardType) -> &'static str
         .map_or("2.16.528.1.1007.99.9999", |ca| ca.ca_oid)
 }
 
-/// The subject DN of a card certificate (uzi.md §1.4).
+/// The subject DN of a card certificate (docs/uzi.md, "The UZI subject ID").
 fn subject(spec: &CardSpec) -> rcgen::DistinguishedName {
     let mut dn = rcgen::DistinguishedName::new();
     dn.push(DnType::CountryName, "NL");

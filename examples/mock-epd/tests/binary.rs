@@ -10,22 +10,51 @@
 )]
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The running server, stopped however the test ends: a failed assertion must not leave it
+/// holding the test's output open.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
 
 #[test]
 fn the_printed_search_finds_a_patient() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zvp-mock-epd"))
-        .args(["--listen", "127.0.0.1:0", "--patients", "50"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
+    let mut child = Running(
+        Command::new(env!("CARGO_BIN_EXE_zvp-mock-epd"))
+            .args(["--listen", "127.0.0.1:0", "--patients", "50"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // Lines arrive through a channel so that a server that prints less than expected fails the
+    // test instead of blocking it.
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let next_line = || {
+        rx.recv_timeout(Duration::from_secs(60))
+            .expect("the mock EPD printed no further line")
+    };
+    let first = next_line();
     assert!(
         first.contains("50 patients, FHIR base http://127.0.0.1:"),
         "{first}"
     );
-    let tried = lines.next().unwrap().unwrap();
+    let tried = next_line();
     // try: curl -s 'http://127.0.0.1:PORT/fhir/Patient?identifier=…%7C<BSN>'
     let url = tried
         .strip_prefix("try: curl -s '")
@@ -41,8 +70,7 @@ fn the_printed_search_finds_a_patient() {
     .unwrap();
     let mut answer = String::new();
     http.read_to_string(&mut answer).unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let body = answer.split("\r\n\r\n").nth(1).unwrap();
     let bundle: serde_json::Value = serde_json::from_str(body).unwrap();

@@ -53,7 +53,7 @@ pub struct UziCertificate {
     pub other_names_ignored: usize,
 }
 
-/// Subject attributes of a UZI certificate (uzi.md §1.4).
+/// Subject attributes of a UZI certificate (docs/uzi.md, "The three certificates on a card").
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SubjectFields {
     /// CN: first names, prefixes and birth name.

@@ -101,8 +101,8 @@ pub struct IssuingCa {
     pub environment: Environment,
 }
 
-/// The UZI issuing CAs (uzi.md §1.2). A certificate's issuer is looked up here by common name
-/// once its chain to a configured anchor has been verified, so the name is authenticated.
+/// The UZI issuing CAs (docs/uzi.md, "CA hierarchies"). A certificate's issuer is looked up
+/// here by common name once its chain to a configured anchor has been verified, so the name is authenticated.
 /// The TEST CA for unnamed-employee (M) cards has no published OID and is absent.
 pub const ISSUING_CAS: &[IssuingCa] = &[
     IssuingCa {
@@ -149,8 +149,8 @@ pub const ISSUING_CAS: &[IssuingCa] = &[
     },
 ];
 
-/// The certificate policy of a card's authentication certificate (uzi.md §2), per
-/// environment and card type. Server certificates have none: they are not cards.
+/// The certificate policy of a card's authentication certificate, per environment and card
+/// type (docs/uzi.md, "The three certificates on a card"). Server certificates have none: they are not cards.
 pub const fn authentication_policy(
     environment: Environment,
     card_type: CardType,

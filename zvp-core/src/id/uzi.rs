@@ -65,7 +65,8 @@ mod tests {
 
     #[test]
     fn number_failing_the_elfproef_is_still_a_uzi_number() {
-        // A published UZI number that fails the elfproef (uzi.md §6).
+        // A published UZI number that fails the elfproef: no check digit applies to UZI
+        // numbers (docs/uzi.md, "The UZI subject ID").
         assert!("900020108".parse::<UziNumber>().is_ok());
     }
 
