@@ -5,13 +5,16 @@
 //!   to the `now` it is made for;
 //! - [`fhir`]: the record's FHIR R4 shapes, both ways;
 //! - [`client::FhirEpd`]: the [`Epd`] over HTTP(S) against any FHIR R4 server, bounded in time
-//!   and size.
+//!   and size, with [`tls`] (trust anchors, mutual TLS) and [`auth`] (bearer token, OAuth 2.0
+//!   client credentials, SMART Backend Services).
 //!
 //! `zvp-mock-epd` (in `examples/mock-epd`) serves the synthetic hospital over FHIR.
 
+pub mod auth;
 pub mod client;
 pub mod fhir;
 pub mod synthetic;
+pub mod tls;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -43,6 +46,14 @@ pub enum EpdError {
     /// does not support): a configuration problem, not a passing one.
     #[error("the epd refused the request: {0}")]
     Refused(String),
+    /// The portal could not authenticate to the EPD: the token endpoint down, credentials or
+    /// key refused, a token file missing.
+    #[error("the portal cannot authenticate to the epd: {0}")]
+    Authentication(auth::AuthError),
+    /// The TLS connection to the EPD failed: its certificate is not trusted or not for this
+    /// host, or it refused the portal's client certificate.
+    #[error("the tls connection to the epd failed: {0}")]
+    Tls(String),
 }
 
 /// What a request to the EPD carries besides its question.

@@ -13,7 +13,7 @@ use zvp_auth::policy::Policy;
 use zvp_auth::uzi::{Environment, UziValidator};
 use zvp_core::{CardType, RoleCode};
 use zvp_epd::Epd;
-use zvp_epd::client::{FhirEpd, FhirEpdConfig};
+use zvp_epd::client::FhirEpd;
 use zvp_epd::synthetic::SyntheticEpd;
 
 use crate::config::{AuditKind, Config, DirectoryKind, EpdKind, StoresKind, UziEnvironment};
@@ -132,8 +132,7 @@ pub fn epd(config: &Config, now: DateTime<Utc>) -> Result<Arc<dyn Epd>, Assemble
                 .map_err(|e| AssembleError::Config(format!("epd: {e}")))?,
         ),
         EpdKind::Fhir => {
-            let mut fhir = FhirEpdConfig::new(&config.epd.base_url);
-            fhir.timeout = Duration::from_secs(u64::from(config.epd.timeout_seconds));
+            let fhir = crate::epd_connection::fhir_config(&config.epd)?;
             Arc::new(FhirEpd::new(fhir).map_err(|e| AssembleError::Config(format!("epd: {e}")))?)
         }
         EpdKind::Demo => {

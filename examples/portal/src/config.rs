@@ -48,7 +48,20 @@
 //! [epd]
 //! kind = "synthetic"                 # or "fhir", or "demo" (zvp-mock-epd started on loopback)
 //! base_url = "http://127.0.0.1:8080/fhir"
-//! timeout_seconds = 10
+//! timeout_seconds = 10               # one EPD call, all pages and retries
+//! connect_timeout_seconds = 2
+//! max_connections = 32               # requests in flight at once (HTTP/2 where offered)
+//! ca_file = "epd/ca.pem"             # https: trust anchors (PEM); absent: the system's roots
+//! client_certificate = "epd/portal.pem"      # mutual TLS: the portal's chain (PEM)
+//! client_key = "epd/portal.key.pem"
+//! auth = "none"                      # or "bearer", "client-secret", "smart"
+//! token_file = "epd/token"           # bearer: read again when the file changes
+//! token_url = "https://epd/oauth2/token"     # absent: from .well-known/smart-configuration
+//! client_id = "zvp-portal"           # client-secret, smart
+//! client_secret_file = "epd/client-secret"   # client-secret
+//! signing_key = "epd/smart.key.pem"  # smart: PKCS#8, RSA (RS384) or P-384 (ES384)
+//! key_id = "zvp-portal-2026"         # smart: the kid in the client's registered JWKS
+//! scope = "system/*.rs"              # client-secret, smart; absent: the server's default
 //! seed = 2026                        # synthetic only
 //! patients = 5000                    # synthetic only
 //!
@@ -296,6 +309,20 @@ pub enum EpdKind {
     Demo,
 }
 
+/// How the portal authenticates to a FHIR EPD.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EpdAuthKind {
+    /// No authentication (a closed network, or mutual TLS alone).
+    None,
+    /// A bearer token from `token_file`.
+    Bearer,
+    /// OAuth 2.0 client credentials with `client_id` and `client_secret_file`.
+    ClientSecret,
+    /// SMART Backend Services: client credentials with a JWT signed by `signing_key`.
+    Smart,
+}
+
 /// `[epd]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -306,6 +333,33 @@ pub struct EpdConfig {
     pub base_url: String,
     /// The longest one EPD call may take.
     pub timeout_seconds: u32,
+    /// The longest opening a connection may take.
+    pub connect_timeout_seconds: u32,
+    /// The most EPD requests in flight at once.
+    pub max_connections: usize,
+    /// The trust anchors for an `https` EPD (PEM); `None`: the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// The portal's certificate chain for mutual TLS with the EPD (PEM).
+    pub client_certificate: Option<PathBuf>,
+    /// The private key of `client_certificate` (PEM).
+    pub client_key: Option<PathBuf>,
+    /// How the portal authenticates to the EPD.
+    pub auth: EpdAuthKind,
+    /// `bearer`: the file holding the token.
+    pub token_file: Option<PathBuf>,
+    /// `client-secret`, `smart`: the token endpoint; `None`: from the server's
+    /// `.well-known/smart-configuration`.
+    pub token_url: Option<String>,
+    /// `client-secret`, `smart`: the portal's client id.
+    pub client_id: Option<String>,
+    /// `client-secret`: the file holding the client secret.
+    pub client_secret_file: Option<PathBuf>,
+    /// `smart`: the PKCS#8 PEM key that signs the client assertions.
+    pub signing_key: Option<PathBuf>,
+    /// `smart`: the key's `kid`.
+    pub key_id: Option<String>,
+    /// `client-secret`, `smart`: the scopes asked for, space-separated.
+    pub scope: Option<String>,
     /// The synthetic hospital's seed.
     pub seed: u64,
     /// The synthetic hospital's size.
@@ -318,6 +372,19 @@ impl Default for EpdConfig {
             kind: EpdKind::Synthetic,
             base_url: "http://127.0.0.1:8080/fhir".to_owned(),
             timeout_seconds: 10,
+            connect_timeout_seconds: 2,
+            max_connections: 32,
+            ca_file: None,
+            client_certificate: None,
+            client_key: None,
+            auth: EpdAuthKind::None,
+            token_file: None,
+            token_url: None,
+            client_id: None,
+            client_secret_file: None,
+            signing_key: None,
+            key_id: None,
+            scope: None,
             seed: 2026,
             patients: 5000,
         }
@@ -514,6 +581,20 @@ impl Config {
         anchor(&mut self.audit.dir);
         if let Some(key) = &mut self.audit.signing_key {
             anchor(key);
+        }
+        let epd = &mut self.epd;
+        for path in [
+            &mut epd.ca_file,
+            &mut epd.client_certificate,
+            &mut epd.client_key,
+            &mut epd.token_file,
+            &mut epd.client_secret_file,
+            &mut epd.signing_key,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            anchor(path);
         }
     }
 }

@@ -632,8 +632,55 @@ pub(crate) enum Refusal {
     RoleNotEligible,
     /// An administrator page for a non-administrator, or the other way round.
     NotHere,
-    /// The portal cannot answer now (EPD, directory or audit log down).
+    /// The portal cannot answer now (directory or audit log down).
     Unavailable,
+    /// The EPD did not give what the page needs.
+    Epd(EpdProblem),
+}
+
+/// Why the EPD did not give what a page needs, as the help desk tells the causes apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EpdProblem {
+    /// Down, unreachable or overloaded.
+    Unreachable,
+    /// Not within the configured time.
+    Timeout,
+    /// The portal could not authenticate to it (token endpoint, credentials, key).
+    Authentication,
+    /// The TLS connection failed (certificate not trusted, client certificate refused).
+    Tls,
+    /// It answered something the portal cannot read, or refused the request.
+    Answer,
+}
+
+impl EpdProblem {
+    fn of(error: &zvp_epd::EpdError) -> Self {
+        use zvp_epd::EpdError as E;
+        match error {
+            E::Unavailable(_) | E::NotFound(_) => Self::Unreachable,
+            E::Timeout => Self::Timeout,
+            E::Authentication(zvp_epd::auth::AuthError::Tls { .. }) | E::Tls(_) => Self::Tls,
+            E::Authentication(_) => Self::Authentication,
+            E::Malformed(_) | E::TooLarge(_) | E::Refused(_) => Self::Answer,
+        }
+    }
+}
+
+/// The refusal when the EPD failed a page, with one line on standard error for the operators:
+/// the reference the user sees and the adapter's error. The errors name URLs, HTTP statuses,
+/// OAuth error codes and FHIR elements, never record content; a malformed answer is logged by
+/// its kind only, as its detail may quote the record.
+pub(crate) fn epd_failed(request_id: &str, error: &zvp_epd::EpdError) -> Refusal {
+    let detail = match error {
+        zvp_epd::EpdError::Malformed(_) => "the epd's answer is malformed".to_owned(),
+        other => other.to_string(),
+    };
+    crate::log_line(&serde_json::json!({
+        "event": "epd-error",
+        "reference": reference(request_id),
+        "error": detail,
+    }));
+    Refusal::Epd(EpdProblem::of(error))
 }
 
 impl Refusal {
@@ -649,12 +696,17 @@ impl Refusal {
             Self::RoleNotEligible => "role-not-eligible",
             Self::NotHere => "not-permitted",
             Self::Unavailable => "unavailable",
+            Self::Epd(EpdProblem::Unreachable) => "epd-unavailable",
+            Self::Epd(EpdProblem::Timeout) => "epd-timeout",
+            Self::Epd(EpdProblem::Authentication) => "epd-authentication",
+            Self::Epd(EpdProblem::Tls) => "epd-tls",
+            Self::Epd(EpdProblem::Answer) => "epd-answer",
         }
     }
 
     fn status(&self) -> StatusCode {
         match self {
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::Epd(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::FORBIDDEN,
         }
     }
@@ -671,6 +723,7 @@ impl Refusal {
             Self::RoleNotEligible => "Uw rol geeft geen toegang tot het portaal",
             Self::NotHere => "Geen toegang tot deze pagina",
             Self::Unavailable => "Het portaal is tijdelijk niet beschikbaar",
+            Self::Epd(_) => "Het ziekenhuisdossier is tijdelijk niet beschikbaar",
         }
     }
 
@@ -712,6 +765,20 @@ impl Refusal {
             Self::Unavailable => {
                 "Door een storing kan het portaal uw verzoek nu niet veilig afhandelen. Er zijn \
                  geen gegevens getoond. Probeer het over enkele minuten opnieuw."
+            }
+            Self::Epd(EpdProblem::Unreachable | EpdProblem::Timeout) => {
+                "Het portaal krijgt nu geen antwoord van het elektronisch patiëntendossier (EPD) \
+                 van het ziekenhuis. Er zijn geen gegevens getoond. Probeer het over enkele \
+                 minuten opnieuw."
+            }
+            Self::Epd(EpdProblem::Authentication | EpdProblem::Tls) => {
+                "De beveiligde koppeling tussen het portaal en het elektronisch patiëntendossier \
+                 (EPD) van het ziekenhuis werkt nu niet. Er zijn geen gegevens getoond. Het \
+                 ziekenhuis is hierover geïnformeerd; meld het gerust met het referentienummer."
+            }
+            Self::Epd(EpdProblem::Answer) => {
+                "Het elektronisch patiëntendossier (EPD) gaf een antwoord dat het portaal niet \
+                 kan lezen. Er zijn geen gegevens getoond. Meld het met het referentienummer."
             }
         }
     }

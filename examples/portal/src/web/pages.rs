@@ -94,7 +94,13 @@ async fn access(portal: &Portal, caller: &Caller, id: &PatientId, section: Secti
     let patient = match portal.0.epd.patient(id, &ctx(caller)).await {
         Ok(p) => p,
         Err(EpdError::NotFound(_)) => return Access::Page(patient_not_found(portal, caller)),
-        Err(_) => return Access::Page(refuse(portal, caller, &Refusal::Unavailable)),
+        Err(e) => {
+            return Access::Page(refuse(
+                portal,
+                caller,
+                &super::epd_failed(&caller.request_id, &e),
+            ));
+        }
     };
     let gp = patient.registered_gp.as_ref().map(|g| g.agb);
     let world = match caller.world(portal, Some((id, gp))).await {
@@ -281,7 +287,7 @@ pub(crate) async fn start(
         portal.0.epd.discharged_since(&agbs, since, &ctx)
     ) {
         Ok(lists) => lists,
-        Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable),
+        Err(e) => return refuse(&portal, &caller, &super::epd_failed(&caller.request_id, &e)),
     };
     let basis_of = |l: &ListedPatient| {
         let gp = l.patient.registered_gp.as_ref().map(|g| g.agb)?;
@@ -628,7 +634,7 @@ pub(crate) async fn patient(
     .await
     {
         Ok(Ok(m)) => m,
-        Ok(Err(_)) => return refuse(&portal, &caller, &Refusal::Unavailable),
+        Ok(Err(e)) => return refuse(&portal, &caller, &super::epd_failed(&caller.request_id, &e)),
         Err(page) => return page,
     };
     let mut body = patient_header(&portal, &caller, &patient, &permit).await;
@@ -845,7 +851,7 @@ pub(crate) async fn results(
     .await
     {
         Ok(Ok(page)) => page,
-        Ok(Err(_)) => refuse(&portal, &caller, &Refusal::Unavailable),
+        Ok(Err(e)) => refuse(&portal, &caller, &super::epd_failed(&caller.request_id, &e)),
         Err(page) => page,
     }
 }
@@ -1002,7 +1008,7 @@ pub(crate) async fn lab_history(
     .await
     {
         Ok(Ok(history)) => history,
-        Ok(Err(_)) => return refuse(&portal, &caller, &Refusal::Unavailable),
+        Ok(Err(e)) => return refuse(&portal, &caller, &super::epd_failed(&caller.request_id, &e)),
         Err(page) => return page,
     };
     let mut body = patient_header(&portal, &caller, &patient, &permit).await;
@@ -1050,7 +1056,7 @@ pub(crate) async fn document(
     {
         Ok(d) => d,
         Err(EpdError::NotFound(_)) => return super::not_found().await,
-        Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable),
+        Err(e) => return refuse(&portal, &caller, &super::epd_failed(&caller.request_id, &e)),
     };
     if doc.date < portal.settings().letters_cutoff {
         return super::not_found().await;
@@ -1170,7 +1176,7 @@ pub(crate) async fn search(
                 &form.geboortedatum,
             );
         }
-        Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable),
+        Err(e) => return refuse(&portal, &caller, &super::epd_failed(&caller.request_id, &e)),
     };
     match access(&portal, &caller, &id, Section::Details).await {
         Access::Permitted(..) => see_other(&format!("/patient/{}", path_segment(id.as_str()))),
@@ -1211,7 +1217,7 @@ pub(crate) async fn emergency(
     let patient = match portal.0.epd.patient(&id, &ctx(&caller)).await {
         Ok(p) => p,
         Err(EpdError::NotFound(_)) => return patient_not_found(&portal, &caller),
-        Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable),
+        Err(e) => return refuse(&portal, &caller, &super::epd_failed(&caller.request_id, &e)),
     };
     let gp = patient.registered_gp.as_ref().map(|g| g.agb);
     let Ok(world) = caller.world(&portal, Some((&id, gp))).await else {

@@ -18,13 +18,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{ACCEPT, AUTHORIZATION};
 use http::{HeaderValue, Request, StatusCode};
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::Full;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use zvp_core::{
@@ -33,8 +29,13 @@ use zvp_core::{
     TreatmentRestriction,
 };
 
+use crate::auth::{AuthError, Authenticator, EpdAuth, TokenClock};
 use crate::fhir::{self, AGB_SYSTEM, BSN_SYSTEM, Bundle, FhirError, OperationOutcome};
 use crate::{Epd, EpdError, ListedPatient, RequestContext};
+
+mod transport;
+
+use transport::{Answer, Failure, Transport};
 
 /// How to reach the EPD's FHIR server, and the bounds on what it may cost.
 #[derive(Debug, Clone)]
@@ -55,11 +56,15 @@ pub struct FhirEpdConfig {
     /// the deadline. Default 2.
     pub retries: u32,
     /// TLS for an `https` base URL: the EPD's trust anchors and, where it asks for one, the
-    /// portal's client certificate. Required for `https`.
+    /// portal's client certificate ([`crate::tls::client_config`]). Required for `https`.
     pub tls: Option<Arc<rustls::ClientConfig>>,
-    /// An `Authorization` header value sent with every request (e.g. `Bearer …`), if the EPD
-    /// wants one.
-    pub authorization: Option<String>,
+    /// The most requests in flight at once (over HTTP/1.1, connections); more wait their
+    /// turn within their deadline. Default 32.
+    pub max_connections: usize,
+    /// How the portal authenticates to the EPD. Default none.
+    pub auth: EpdAuth,
+    /// The clock deciding when an access token is renewed.
+    pub token_clock: TokenClock,
 }
 
 impl FhirEpdConfig {
@@ -74,7 +79,9 @@ impl FhirEpdConfig {
             page_size: 100,
             retries: 2,
             tls: None,
-            authorization: None,
+            max_connections: 32,
+            auth: EpdAuth::None,
+            token_clock: TokenClock::default(),
         }
     }
 }
@@ -88,17 +95,14 @@ pub enum FhirConfigError {
     /// An `https` base URL without TLS settings.
     #[error("epd base url {0:?} is https but no tls settings (trust anchors) are given")]
     NoTls(String),
-    /// The authorization value is not a valid header value.
-    #[error("the epd authorization value is not a valid http header value")]
-    Authorization,
 }
 
 /// The [`Epd`] over HTTP(S) against a FHIR R4 server. Cheap to clone (one connection pool).
 #[derive(Clone)]
 pub struct FhirEpd {
-    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    transport: Arc<Transport>,
+    auth: Arc<Authenticator>,
     base: Arc<str>,
-    authorization: Option<HeaderValue>,
     config: Arc<FhirEpdConfig>,
 }
 
@@ -163,43 +167,16 @@ impl FhirEpd {
         if uri.host().is_none() || uri.query().is_some() {
             return Err(FhirConfigError::BaseUrl(base));
         }
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(config.connect_timeout));
-        http.set_nodelay(true);
-        let tls = match (&config.tls, https) {
-            (Some(tls), _) => (**tls).clone(),
-            (None, true) => return Err(FhirConfigError::NoTls(base)),
-            // Plain http: the TLS half is never used, but the connector wants a config.
-            (None, false) => rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::aws_lc_rs::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .map_err(|_| FhirConfigError::NoTls(base.clone()))?
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth(),
-        };
-        let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls);
-        let connector = if https {
-            builder.https_only().enable_http1().wrap_connector(http)
-        } else {
-            builder.https_or_http().enable_http1().wrap_connector(http)
-        };
-        let authorization = config
-            .authorization
-            .as_deref()
-            .map(|a| {
-                let mut v = HeaderValue::from_str(a).map_err(|_| FhirConfigError::Authorization)?;
-                v.set_sensitive(true);
-                Ok(v)
-            })
-            .transpose()?;
+        let transport = Transport::new(&config, https)?;
+        let base: Arc<str> = base.into();
         Ok(Self {
-            client: Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(30))
-                .build(connector),
-            base: base.into(),
-            authorization,
+            transport: Arc::new(transport),
+            auth: Arc::new(Authenticator::new(
+                &config.auth,
+                base.clone(),
+                config.token_clock.clone(),
+            )),
+            base,
             config: Arc::new(config),
         })
     }
@@ -219,77 +196,53 @@ impl FhirEpd {
             .unwrap_or(Err(EpdError::Timeout))
     }
 
-    /// One GET, tried again on passing failures.
+    /// One GET, tried again on passing failures; after a 401, once with a new token.
     async fn get(&self, url: &str, ctx: &RequestContext) -> Result<Bytes, EpdError> {
         let mut attempt = 0;
+        let mut renewed = false;
         loop {
-            match self.get_once(url, ctx).await {
-                Err(Failure::Passing(e)) if attempt < self.config.retries => {
+            let token = self
+                .auth
+                .header(&*self.transport)
+                .await
+                .map_err(EpdError::Authentication)?;
+            match self.get_once(url, ctx, token.as_ref()).await {
+                Err(Failure::Passing(_)) if attempt < self.config.retries => {
                     attempt += 1;
                     tokio::time::sleep(Duration::from_millis(25 << attempt)).await;
-                    let _ = e;
                 }
-                Err(Failure::Passing(e) | Failure::Final(e)) => return Err(e),
+                Err(Failure::Unauthorized(e)) if self.auth.renewable() => {
+                    if renewed {
+                        return Err(EpdError::Authentication(AuthError::TokenRejected));
+                    }
+                    let _ = e;
+                    self.auth.refused(token.as_ref());
+                    renewed = true;
+                }
+                Err(Failure::Passing(e) | Failure::Final(e) | Failure::Unauthorized(e)) => {
+                    return Err(e);
+                }
                 Ok(body) => return Ok(body),
             }
         }
     }
 
-    async fn get_once(&self, url: &str, ctx: &RequestContext) -> Result<Bytes, Failure> {
+    async fn get_once(
+        &self,
+        url: &str,
+        ctx: &RequestContext,
+        token: Option<&HeaderValue>,
+    ) -> Result<Bytes, Failure> {
         let mut request = Request::get(url)
             .header(ACCEPT, "application/fhir+json")
             .header("x-request-id", ctx.request_id.as_str());
-        if let Some(a) = &self.authorization {
+        if let Some(a) = token {
             request = request.header(AUTHORIZATION, a.clone());
         }
         let request = request
-            .body(Empty::new())
+            .body(Full::default())
             .map_err(|e| Failure::Final(EpdError::Refused(format!("bad request: {e}"))))?;
-        let response = self.client.request(request).await.map_err(|e| {
-            Failure::Passing(EpdError::Unavailable(if e.is_connect() {
-                "cannot connect".to_owned()
-            } else {
-                "the connection failed".to_owned()
-            }))
-        })?;
-        let status = response.status();
-        let max = self.config.max_response_bytes;
-        let too_large = || EpdError::TooLarge(format!("a response of more than {max} bytes"));
-        let declared = response
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > max as u64) {
-            return Err(Failure::Final(too_large()));
-        }
-        let json = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| {
-                let t = t.trim_start().to_ascii_lowercase();
-                t.starts_with("application/fhir+json") || t.starts_with("application/json")
-            });
-        let body = Limited::new(response.into_body(), max)
-            .collect()
-            .await
-            .map_err(|e| {
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some()
-                {
-                    Failure::Final(too_large())
-                } else if ended_early(e.as_ref()) {
-                    Failure::Final(EpdError::Malformed(
-                        "the response ended before it was complete".to_owned(),
-                    ))
-                } else {
-                    Failure::Passing(EpdError::Unavailable(
-                        "the connection failed while reading".to_owned(),
-                    ))
-                }
-            })?
-            .to_bytes();
+        let Answer { status, json, body } = self.transport.send(request).await?;
         if status.is_success() {
             if !json {
                 return Err(Failure::Final(EpdError::Malformed(
@@ -305,6 +258,7 @@ impl FhirEpd {
             .unwrap_or_default();
         let what = format!("http {}{outcome}", status.as_u16());
         Err(match status {
+            StatusCode::UNAUTHORIZED => Failure::Unauthorized(EpdError::Refused(what)),
             StatusCode::NOT_FOUND | StatusCode::GONE => Failure::Final(EpdError::NotFound(what)),
             StatusCode::TOO_MANY_REQUESTS
             | StatusCode::BAD_GATEWAY
@@ -481,28 +435,6 @@ impl FhirEpd {
         }
         Ok(patients)
     }
-}
-
-/// Whether a body error is the connection closing before the declared length arrived.
-fn ended_early(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cause = Some(e);
-    while let Some(e) = cause {
-        if e.downcast_ref::<hyper::Error>()
-            .is_some_and(hyper::Error::is_incomplete_message)
-            || e.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::UnexpectedEof)
-        {
-            return true;
-        }
-        cause = e.source();
-    }
-    false
-}
-
-/// A failed attempt: worth another try, or not.
-enum Failure {
-    Passing(EpdError),
-    Final(EpdError),
 }
 
 fn other_patient(kind: &str) -> EpdError {
