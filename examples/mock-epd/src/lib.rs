@@ -11,6 +11,8 @@
 //! Routes: `GET /fhir/metadata`, `GET /fhir/{type}?{search}` (paged with `_count` and
 //! `_offset`, `next` links) and `GET /fhir/Patient/{id}`, `GET /fhir/DocumentReference/{id}`.
 
+pub mod export;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -445,7 +447,7 @@ fn page(state: &MockEpd, kind: &str, q: &Query, groups: Vec<Group>) -> Response 
 }
 
 /// The Consents of a patient's treatment restrictions.
-fn consents(patient: &zvp_core::Patient) -> Result<Vec<Box<RawValue>>, EpdError> {
+pub(crate) fn consents(patient: &zvp_core::Patient) -> Result<Vec<Box<RawValue>>, EpdError> {
     patient
         .treatment_restrictions
         .iter()
@@ -610,7 +612,7 @@ async fn groups(
     }
 }
 
-fn numbered<T>(
+pub(crate) fn numbered<T>(
     patient: &PatientId,
     name: &str,
     items: &[T],

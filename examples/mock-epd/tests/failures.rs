@@ -56,6 +56,16 @@ async fn scripted(script: impl Fn(usize, &str) -> Script + Send + Sync + 'static
             }
             let head = String::from_utf8_lossy(&head).into_owned();
             let path = head.split_whitespace().nth(1).unwrap_or("").to_owned();
+            // The CapabilityStatement the adapter reads first: the scripts are about the
+            // searches, and their numbering counts only those.
+            if path.ends_with("/metadata") {
+                let statement = fhir::capability_statement("scripted", "1", "2026-01-01");
+                let _ = socket
+                    .write_all(&http("200 OK", FHIR, statement.to_string().as_bytes()))
+                    .await;
+                let _ = socket.shutdown().await;
+                continue;
+            }
             match script(n, &path) {
                 Script::Send(bytes) => {
                     let _ = socket.write_all(&bytes).await;

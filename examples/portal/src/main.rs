@@ -254,11 +254,26 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
 /// say "tijdelijk niet beschikbaar" knows where to look. The portal starts anyway: an EPD
 /// that comes back later is used, and `/healthz` says `degraded` until then.
 async fn epd_check(config: &zvp_portal::config::Config, now: chrono::DateTime<chrono::Utc>) {
-    let Ok(epd) = zvp_portal::assemble::epd(config, now) else {
-        return;
-    };
     let ctx = zvp_epd::RequestContext {
         request_id: "start".to_owned(),
+    };
+    // A FHIR server's CapabilityStatement decides how each search is made; the log says how.
+    if config.epd.kind == zvp_portal::config::EpdKind::Fhir
+        && let Ok(fhir) = zvp_portal::epd_connection::fhir_config(&config.epd)
+        && let Ok(fhir) = zvp_epd::client::FhirEpd::new(fhir)
+        && let Ok(strategies) = fhir.strategies(&ctx).await
+    {
+        eprintln!(
+            "zvp-portal: EPD {} at {}",
+            strategies.software, config.epd.base_url
+        );
+        for (search, how) in strategies.describe() {
+            eprintln!("  {search}: {how}");
+        }
+        return;
+    }
+    let Ok(epd) = zvp_portal::assemble::epd(config, now) else {
+        return;
     };
     if let Err(e) = epd.check(&ctx).await {
         eprintln!(

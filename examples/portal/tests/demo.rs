@@ -247,9 +247,15 @@ async fn serve_with_the_demo_configuration(dir: &std::path::Path) {
         .env("ZVP_SERVER_LISTEN", "127.0.0.1:0")
         .env("ZVP_SERVER_ADMIN_LISTEN", "127.0.0.1:0")
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut text = String::new();
+        stderr.read_to_string(&mut text).unwrap();
+        text
+    });
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let serving = lines
         .by_ref()
@@ -284,4 +290,14 @@ async fn serve_with_the_demo_configuration(dir: &std::path::Path) {
         .unwrap();
     assert!(killed.success());
     assert!(child.wait().unwrap().success());
+    // At the start, the strategies chosen from the EPD's CapabilityStatement.
+    let log = log.join().unwrap();
+    assert!(
+        log.contains("zvp-portal: EPD zvp-mock-epd at http://127.0.0.1:"),
+        "{log}"
+    );
+    assert!(
+        log.contains("  report results: DiagnosticReport?…&_include=DiagnosticReport:result\n"),
+        "{log}"
+    );
 }

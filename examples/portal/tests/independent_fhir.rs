@@ -297,14 +297,16 @@ async fn smart_backend_services_over_mutual_tls_reach_the_independent_server() {
     assert_eq!(t.get(Some(Who::Own), &page).await.status, 200);
     assert_eq!(peers.tokens_issued(), 2);
 
-    // A token the server no longer accepts: one 401, one new token, the page all the same.
+    // A token the server no longer accepts: the page's requests (some in parallel) are
+    // refused once each, one new token serves them all, and the page comes all the same.
     peers.admin("POST", "/revoke", None);
     let reply = t.get(Some(Who::Own), &page).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(reply.body.contains(&name));
     let stats = peers.stats();
     assert_eq!(stats["token_requests"], 3, "{stats}");
-    assert_eq!(stats["unauthorized"], 1, "{stats}");
+    let refused = stats["unauthorized"].as_u64().unwrap();
+    assert!(refused >= 1, "{stats}");
 
     // A server that refuses every token: one renewal, one retry, then a clear page.
     peers.admin("POST", "/refuse-all", None);
@@ -314,7 +316,7 @@ async fn smart_backend_services_over_mutual_tls_reach_the_independent_server() {
     assert!(!reply.body.contains(&name));
     let stats = peers.stats();
     assert_eq!(stats["token_requests"], 4, "{stats}");
-    assert_eq!(stats["unauthorized"], 3, "{stats}");
+    assert!(stats["unauthorized"].as_u64().unwrap() > refused, "{stats}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -422,4 +424,183 @@ async fn each_failure_is_a_clear_page_without_patient_data() {
         assert!(reply.body.contains(code), "{what}: {}", reply.body);
         assert!(!reply.body.contains(&name), "{what}: patient data");
     }
+}
+
+/// Stores `resources` through Medplum's REST API, as batch Bundles of updates that create.
+fn load(peers: &Peers, resources: &[Value]) {
+    for chunk in resources.chunks(500) {
+        let entries: Vec<Value> = chunk
+            .iter()
+            .map(|r| {
+                json!({
+                    "resource": r,
+                    "request": {
+                        "method": "PUT",
+                        "url": format!("{}/{}", r["resourceType"].as_str().unwrap(), r["id"].as_str().unwrap()),
+                    },
+                })
+            })
+            .collect();
+        let bundle = json!({"resourceType": "Bundle", "type": "batch", "entry": entries});
+        let (status, answer) = peers.admin("POST", "/fhir", Some(&bundle));
+        assert_eq!(status, 200, "{answer}");
+        for entry in answer["entry"].as_array().unwrap() {
+            let status = entry["response"]["status"].as_str().unwrap_or("");
+            assert!(status.starts_with("20"), "{entry}");
+        }
+    }
+}
+
+/// What a GP reads on a page: the text of `<main>`, tags dropped, white space collapsed.
+fn visible(html: &str) -> String {
+    let main = html
+        .split_once("<main")
+        .and_then(|(_, rest)| rest.split_once("</main>"))
+        .map_or(html, |(main, _)| main);
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in main.chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                text.push(' ');
+            }
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.split_whitespace()
+        .map(without_trailing_zeros)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A decimal without its trailing zeros (`8.0` → `8`, `0.40` → `0.4`): Medplum keeps
+/// decimals as JavaScript numbers, which do not keep them (docs/fhir.md names this).
+fn without_trailing_zeros(word: &str) -> String {
+    let is_decimal = word.split_once('.').is_some_and(|(int, frac)| {
+        !int.is_empty()
+            && !frac.is_empty()
+            && int.bytes().all(|b| b.is_ascii_digit())
+            && frac.bytes().all(|b| b.is_ascii_digit())
+    });
+    if is_decimal {
+        word.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        word.to_owned()
+    }
+}
+
+/// The patient pages a page links to.
+fn links(html: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|rest| {
+            rest.split_once('"')
+                .map(|(href, _)| href.replace("&amp;", "&"))
+        })
+        .filter(|href| href.starts_with("/patient/") && !href.ends_with("/noodprocedure"))
+        .collect()
+}
+
+/// The patients of the start page's links.
+fn listed_patients(html: &str) -> Vec<String> {
+    links(html)
+        .into_iter()
+        .filter_map(|l| l.strip_prefix("/patient/").map(str::to_owned))
+        .filter(|id| !id.contains('/'))
+        .collect()
+}
+
+/// Crawls every page the GP reaches from the patient pages of `within`, over both portals,
+/// and returns the pages seen and the differences.
+async fn crawl(expected: &TestPortal, got: &TestPortal, within: &[String]) -> (usize, Vec<String>) {
+    let mut queue: Vec<String> = within.iter().map(|id| format!("/patient/{id}")).collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut differences = Vec::new();
+    while let Some(path) = queue.pop() {
+        if !seen.insert(path.clone()) {
+            continue;
+        }
+        let want = expected.get(Some(Who::Own), &path).await;
+        let have = got.get(Some(Who::Own), &path).await;
+        assert_eq!(want.status, 200, "{path} over the mock: {}", want.body);
+        if have.status != want.status || visible(&have.body) != visible(&want.body) {
+            differences.push(format!(
+                "{path}: {} vs {}\n  mock:    {}\n  medplum: {}",
+                want.status,
+                have.status,
+                visible(&want.body),
+                visible(&have.body)
+            ));
+        }
+        queue.extend(links(&want.body).into_iter().filter(|l| {
+            within.iter().any(|id| {
+                l.strip_prefix("/patient/")
+                    .is_some_and(|r| r.split('/').next() == Some(id))
+            })
+        }));
+    }
+    (seen.len(), differences)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_a_gp_reaches_reads_the_same_as_over_the_mock() {
+    let files = Files::make("independent-pages");
+    let peers = Peers::start(&files, 3600);
+    let hospital = TestPortal::new().await;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/fhir", listener.local_addr().unwrap());
+    let mock = Arc::new(zvp_mock_epd::MockEpd::new(
+        hospital.epd.clone(),
+        base.clone(),
+        zvp_mock_epd::Faults::default(),
+    ));
+    tokio::spawn(zvp_mock_epd::serve(listener, mock, std::future::pending()));
+    let over_mock = TestPortal::with(
+        None,
+        Some(Arc::new(
+            FhirEpd::new(zvp_epd::client::FhirEpdConfig::new(base)).unwrap(),
+        )),
+    )
+    .await;
+
+    // Medplum's in-memory search reads every stored resource, so the store holds what the
+    // pages need: for every patient of the hospital the Patient, Consents and admission (the
+    // start page's search runs over all of them, other GPs' patients included), and for five
+    // listed patients (admitted and discharged) their whole record.
+    let start = over_mock.get(Some(Who::Own), "/").await;
+    let listed = listed_patients(&start.body);
+    assert!(listed.len() >= 5, "{}", start.body);
+    let crawled: Vec<String> = listed
+        .iter()
+        .take(3)
+        .chain(listed.iter().rev().take(2))
+        .cloned()
+        .collect();
+    let resources: Vec<Value> = zvp_mock_epd::export::resources(&hospital.epd)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| {
+            let kind = r["resourceType"].as_str().unwrap();
+            let id = r["id"].as_str().unwrap();
+            matches!(kind, "Patient" | "Consent" | "Encounter")
+                || crawled.iter().any(|p| {
+                    id.starts_with(p.as_str()) || r.to_string().contains(&format!("Patient/{p}\""))
+                })
+        })
+        .collect();
+    load(&peers, &resources);
+
+    let fhir = zvp_portal::epd_connection::fhir_config(&smart_config(&files, &peers)).unwrap();
+    let over_medplum = TestPortal::with(None, Some(Arc::new(FhirEpd::new(fhir).unwrap()))).await;
+    // The start page is not compared yet: its search asks for the patients by their GP's
+    // AGB code through the chained `patient.general-practitioner:identifier`, which this
+    // server ignores (it answers with nothing), and the adapter has no fallback for it yet.
+    let (pages, differences) = crawl(&over_mock, &over_medplum, &crawled).await;
+    assert!(pages > 20, "the GP reaches {pages} pages");
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
 }

@@ -176,8 +176,8 @@ impl Authenticator {
 
     /// The `Authorization` header for the next request, if any.
     pub(crate) async fn header(
-        &self,
-        http: &dyn TokenExchange,
+        self: &Arc<Self>,
+        http: &Arc<dyn TokenExchange>,
     ) -> Result<Option<HeaderValue>, AuthError> {
         match &self.method {
             Method::None => Ok(None),
@@ -232,7 +232,10 @@ impl Authenticator {
             .map(|t| t.header.clone())
     }
 
-    async fn exchanged(&self, http: &dyn TokenExchange) -> Result<HeaderValue, AuthError> {
+    async fn exchanged(
+        self: &Arc<Self>,
+        http: &Arc<dyn TokenExchange>,
+    ) -> Result<HeaderValue, AuthError> {
         let asked = {
             let state = self.state();
             if let Some(header) = self.current(&state) {
@@ -240,6 +243,22 @@ impl Authenticator {
             }
             state.attempts
         };
+        // The renewal runs as a task of its own: a request that gives up waiting (its page
+        // failed elsewhere) does not cancel it halfway, which would leave a token issued
+        // and lost, and the next request asking again.
+        let (this, http) = (Arc::clone(self), Arc::clone(http));
+        tokio::spawn(async move { this.in_turn(asked, &*http).await })
+            .await
+            .unwrap_or_else(|_| Err(AuthError::Signing("the token renewal ended".to_owned())))
+    }
+
+    /// One caller at a time: a token made meanwhile, the failure of the attempt this caller
+    /// waited for, or a new attempt.
+    async fn in_turn(
+        &self,
+        asked: u64,
+        http: &dyn TokenExchange,
+    ) -> Result<HeaderValue, AuthError> {
         let _turn = self.turn.lock().await;
         {
             let state = self.state();

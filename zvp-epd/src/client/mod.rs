@@ -29,13 +29,18 @@ use zvp_core::{
     TreatmentRestriction,
 };
 
-use crate::auth::{AuthError, Authenticator, EpdAuth, TokenClock};
+use crate::auth::{AuthError, Authenticator, EpdAuth, TokenClock, TokenExchange};
 use crate::fhir::{self, AGB_SYSTEM, BSN_SYSTEM, Bundle, FhirError, OperationOutcome};
 use crate::{Epd, EpdError, ListedPatient, RequestContext};
 
+mod capabilities;
 mod transport;
 
+pub use capabilities::{Capabilities, Strategies, Strategy};
 use transport::{Answer, Failure, Transport};
+
+/// The most ids in one `_id=a,b,…` search, to keep the URL short.
+const IDS_PER_SEARCH: usize = 50;
 
 /// How to reach the EPD's FHIR server, and the bounds on what it may cost.
 #[derive(Debug, Clone)]
@@ -101,7 +106,11 @@ pub enum FhirConfigError {
 #[derive(Clone)]
 pub struct FhirEpd {
     transport: Arc<Transport>,
+    /// The same transport, as the token cache sees it.
+    exchange: Arc<dyn TokenExchange>,
     auth: Arc<Authenticator>,
+    /// Chosen at the first request from the server's CapabilityStatement.
+    strategies: Arc<tokio::sync::OnceCell<Strategies>>,
     base: Arc<str>,
     config: Arc<FhirEpdConfig>,
 }
@@ -143,6 +152,12 @@ fn encode(s: &str) -> String {
     out
 }
 
+/// A `patient` search value: the literal reference `Patient/<id>`, which every server takes
+/// (some read a bare id as something else and find nothing).
+fn patient_reference(id: &PatientId) -> String {
+    format!("Patient/{}", encode(id.as_str()))
+}
+
 fn token(system: &str, code: &str) -> String {
     encode(&format!("{system}|{code}"))
 }
@@ -167,18 +182,76 @@ impl FhirEpd {
         if uri.host().is_none() || uri.query().is_some() {
             return Err(FhirConfigError::BaseUrl(base));
         }
-        let transport = Transport::new(&config, https)?;
+        let transport = Arc::new(Transport::new(&config, https)?);
         let base: Arc<str> = base.into();
         Ok(Self {
-            transport: Arc::new(transport),
+            exchange: transport.clone(),
+            transport,
             auth: Arc::new(Authenticator::new(
                 &config.auth,
                 base.clone(),
                 config.token_clock.clone(),
             )),
             base,
+            strategies: Arc::new(tokio::sync::OnceCell::new()),
             config: Arc::new(config),
         })
+    }
+
+    /// The server's CapabilityStatement, read now.
+    async fn capabilities(&self, ctx: &RequestContext) -> Result<Capabilities, EpdError> {
+        let body = self.get(&format!("{}/metadata", self.base), ctx).await?;
+        let value: Value =
+            serde_json::from_slice(&body).map_err(|e| EpdError::Malformed(e.to_string()))?;
+        Capabilities::parse(&value)
+    }
+
+    /// The search strategies for this server, chosen from its CapabilityStatement at the
+    /// first call (and again at the next call when reading it failed).
+    ///
+    /// # Errors
+    ///
+    /// [`EpdError`] when the CapabilityStatement cannot be read.
+    pub async fn strategies(&self, ctx: &RequestContext) -> Result<&Strategies, EpdError> {
+        self.strategies
+            .get_or_try_init(|| async { Ok(Strategies::choose(&self.capabilities(ctx).await?)) })
+            .await
+    }
+
+    /// A search of `kind` for any of `values` of `param`, [`IDS_PER_SEARCH`] values at a time.
+    async fn any_of(
+        &self,
+        kind: &str,
+        param: &str,
+        values: Vec<String>,
+        ctx: &RequestContext,
+    ) -> Result<Vec<Found>, EpdError> {
+        let mut found = Vec::new();
+        for chunk in values.chunks(IDS_PER_SEARCH) {
+            found.extend(self.search(kind, &[(param, chunk.join(","))], ctx).await?);
+        }
+        Ok(found)
+    }
+
+    /// The resources of `kind` with these ids.
+    async fn by_ids(
+        &self,
+        kind: &str,
+        ids: &[&str],
+        ctx: &RequestContext,
+    ) -> Result<Vec<Found>, EpdError> {
+        let ids = ids.iter().map(|id| encode(id)).collect();
+        self.any_of(kind, "_id", ids, ctx).await
+    }
+
+    /// The Consents of these patients.
+    async fn consents_of(
+        &self,
+        patients: &[&PatientId],
+        ctx: &RequestContext,
+    ) -> Result<Vec<Found>, EpdError> {
+        let refs = patients.iter().map(|id| patient_reference(id)).collect();
+        self.any_of("Consent", "patient", refs, ctx).await
     }
 
     /// The FHIR base URL.
@@ -203,7 +276,7 @@ impl FhirEpd {
         loop {
             let token = self
                 .auth
-                .header(&*self.transport)
+                .header(&self.exchange)
                 .await
                 .map_err(EpdError::Authentication)?;
             match self.get_once(url, ctx, token.as_ref()).await {
@@ -339,7 +412,7 @@ impl FhirEpd {
         ctx: &RequestContext,
         map: impl Fn(&Value) -> Result<(PatientId, T), FhirError>,
     ) -> Result<Vec<T>, EpdError> {
-        let mut params = vec![("patient", encode(patient.as_str()))];
+        let mut params = vec![("patient", patient_reference(patient))];
         params.extend(extra.iter().cloned());
         let found = self.search(kind, &params, ctx).await?;
         let mut out = Vec::new();
@@ -368,6 +441,7 @@ impl FhirEpd {
             .iter()
             .map(|agb| token(AGB_SYSTEM, &agb.to_string()))
             .collect();
+        let strategies = self.strategies(ctx).await?.clone();
         let mut params = params;
         params.extend([
             ("class", "IMP".to_owned()),
@@ -375,10 +449,45 @@ impl FhirEpd {
                 "patient.general-practitioner:identifier",
                 identifiers.join(","),
             ),
-            ("_include", encode("Encounter:patient")),
-            ("_revinclude:iterate", encode("Consent:patient")),
         ]);
-        let found = self.search("Encounter", &params, ctx).await?;
+        if strategies.list_patients == Strategy::Included {
+            params.push(("_include", encode("Encounter:patient")));
+        }
+        if strategies.list_consents == Strategy::Included {
+            params.push(("_revinclude:iterate", encode("Consent:patient")));
+        }
+        let mut found = self.search("Encounter", &params, ctx).await?;
+        let mut missing: Vec<String> = Vec::new();
+        {
+            let have: std::collections::HashSet<&str> = found
+                .iter()
+                .filter(|f| f.kind == "Patient")
+                .filter_map(|f| f.id.as_deref())
+                .collect();
+            for f in found.iter().filter(|f| f.kind == "Encounter" && !f.include) {
+                let admission =
+                    fhir::admission_from_fhir(&parse_value(&f.text)?).map_err(malformed)?;
+                let id = admission.patient.as_str();
+                if !have.contains(id) && !missing.iter().any(|m| m == id) {
+                    missing.push(id.to_owned());
+                }
+            }
+        }
+        // A server that left out the included patients (or declared no include) is asked
+        // for them by id; their Consents likewise.
+        if !missing.is_empty() {
+            let ids: Vec<&str> = missing.iter().map(String::as_str).collect();
+            found.extend(self.by_ids("Patient", &ids, ctx).await?);
+        }
+        if strategies.list_consents == Strategy::Separate {
+            let ids: Vec<PatientId> = found
+                .iter()
+                .filter(|f| f.kind == "Patient")
+                .filter_map(|f| f.id.as_deref()?.parse().ok())
+                .collect();
+            let refs: Vec<&PatientId> = ids.iter().collect();
+            found.extend(self.consents_of(&refs, ctx).await?);
+        }
         let mut patients = self.patients_with_restrictions(&found)?;
         let mut listed = Vec::new();
         for f in found.iter().filter(|f| f.kind == "Encounter" && !f.include) {
@@ -512,11 +621,25 @@ impl Epd for FhirEpd {
 
     async fn patient(&self, id: &PatientId, ctx: &RequestContext) -> Result<Patient, EpdError> {
         self.within(async {
-            let params = [
-                ("_id", encode(id.as_str())),
-                ("_revinclude", encode("Consent:patient")),
-            ];
-            let found = self.search("Patient", &params, ctx).await?;
+            let found = match self.strategies(ctx).await?.patient_consents {
+                Strategy::Included => {
+                    let params = [
+                        ("_id", encode(id.as_str())),
+                        ("_revinclude", encode("Consent:patient")),
+                    ];
+                    self.search("Patient", &params, ctx).await?
+                }
+                Strategy::Separate => {
+                    let params = [("_id", encode(id.as_str()))];
+                    let of = [id];
+                    let (mut patients, consents) = tokio::try_join!(
+                        self.search("Patient", &params, ctx),
+                        self.consents_of(&of, ctx),
+                    )?;
+                    patients.extend(consents);
+                    patients
+                }
+            };
             self.patients_with_restrictions(&found)?
                 .remove(id)
                 .ok_or_else(|| EpdError::NotFound(format!("patient {id}")))
@@ -619,12 +742,35 @@ impl Epd for FhirEpd {
                 .first()
                 .copied()
                 .ok_or_else(|| EpdError::Refused("no category code".to_owned()))?;
-            let params = [
-                ("patient", encode(id.as_str())),
+            let mut params = vec![
+                ("patient", patient_reference(id)),
                 ("category", token(system, code)),
-                ("_include", encode("DiagnosticReport:result")),
             ];
-            let found = self.search("DiagnosticReport", &params, ctx).await?;
+            if self.strategies(ctx).await?.report_results == Strategy::Included {
+                params.push(("_include", encode("DiagnosticReport:result")));
+            }
+            let mut found = self.search("DiagnosticReport", &params, ctx).await?;
+            // Results the server did not include (or was not asked to) are read by id.
+            let missing: Vec<String> = {
+                let have: std::collections::HashSet<&str> = found
+                    .iter()
+                    .filter(|f| f.kind == "Observation")
+                    .filter_map(|f| f.id.as_deref())
+                    .collect();
+                let mut missing = Vec::new();
+                for f in found.iter().filter(|f| f.kind == "DiagnosticReport") {
+                    for r in fhir::report_result_ids(&parse_value(&f.text)?) {
+                        if !have.contains(r.as_str()) && !missing.contains(&r) {
+                            missing.push(r);
+                        }
+                    }
+                }
+                missing
+            };
+            if !missing.is_empty() {
+                let ids: Vec<&str> = missing.iter().map(String::as_str).collect();
+                found.extend(self.by_ids("Observation", &ids, ctx).await?);
+            }
             let observations: HashMap<&str, &str> = found
                 .iter()
                 .filter(|f| f.kind == "Observation")
@@ -661,7 +807,7 @@ impl Epd for FhirEpd {
     ) -> Result<Vec<LabObservation>, EpdError> {
         self.within(async {
             let params = [
-                ("patient", encode(id.as_str())),
+                ("patient", patient_reference(id)),
                 ("code", encode(code)),
                 ("_sort", "date".to_owned()),
             ];
@@ -712,15 +858,10 @@ impl Epd for FhirEpd {
 
     async fn check(&self, ctx: &RequestContext) -> Result<(), EpdError> {
         self.within(async {
-            let body = self.get(&format!("{}/metadata", self.base), ctx).await?;
-            let value: Value =
-                serde_json::from_slice(&body).map_err(|e| EpdError::Malformed(e.to_string()))?;
-            match value.get("resourceType").and_then(Value::as_str) {
-                Some("CapabilityStatement") => Ok(()),
-                _ => Err(EpdError::Malformed(
-                    "metadata is not a CapabilityStatement".to_owned(),
-                )),
-            }
+            let capabilities = self.capabilities(ctx).await?;
+            // The first successful read chooses the strategies, if no request did yet.
+            let _ = self.strategies.set(Strategies::choose(&capabilities));
+            Ok(())
         })
         .await
     }

@@ -51,7 +51,7 @@ pub use patient::{
 };
 pub use results::{
     NUCLEAR_LAB_CODE, RESULT_CATEGORY_SYSTEM, V2_0074, category_codings, observation_from_fhir,
-    observation_to_fhir, report_from_fhir, report_to_fhir,
+    observation_to_fhir, report_from_fhir, report_result_ids, report_to_fhir,
 };
 
 /// The BSN naming system.

@@ -564,6 +564,19 @@ pub fn report_to_fhir(
     Ok((resource, observations))
 }
 
+/// The Observation ids a DiagnosticReport's `result` references (`Observation/<id>`), for
+/// reading those a server did not include.
+pub fn report_result_ids(resource: &Value) -> Vec<String> {
+    resource
+        .get("result")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|r| str_at(r, "/reference").and_then(|r| reference_id(r, "Observation")))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// A result report and its patient from a DiagnosticReport; `observation` finds the JSON text
 /// of a referenced Observation by id (in the same search result, `_include`d).
 ///

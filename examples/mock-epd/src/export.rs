@@ -1,0 +1,87 @@
+//! The synthetic hospital as the FHIR resources the mock serves, with the same ids and the
+//! same references: for loading into another FHIR server, so that the portal can be run
+//! against both and the pages compared.
+
+use serde_json::Value;
+use zvp_core::ResultCategory;
+use zvp_epd::fhir;
+use zvp_epd::synthetic::SyntheticEpd;
+use zvp_epd::{Epd, EpdError, RequestContext};
+
+use crate::{consents, numbered};
+
+/// Every resource of every patient: Patient, Consent, the admission Encounter, Appointment,
+/// Procedure and ServiceRequest, AllergyIntolerance, ClinicalImpression, Condition,
+/// MedicationStatement, DocumentReference, DiagnosticReport and its Observations.
+///
+/// # Errors
+///
+/// [`EpdError`] when a record cannot be rendered (not expected for a generated hospital).
+pub async fn resources(epd: &SyntheticEpd) -> Result<Vec<Value>, EpdError> {
+    let ctx = RequestContext {
+        request_id: "export".to_owned(),
+    };
+    let malformed = |e: fhir::FhirError| EpdError::Malformed(e.to_string());
+    let parse = |raw: &serde_json::value::RawValue| {
+        serde_json::from_str::<Value>(raw.get()).map_err(|e| EpdError::Malformed(e.to_string()))
+    };
+    let mut out = Vec::new();
+    for id in epd.patient_ids() {
+        let patient = epd.patient(id, &ctx).await?;
+        out.push(fhir::patient_to_fhir(&patient));
+        for consent in consents(&patient)? {
+            out.push(parse(&consent)?);
+        }
+        if let Some(admission) = epd.admission(id)? {
+            out.push(fhir::admission_to_fhir(&format!("{id}-enc"), admission));
+        }
+        for (n, moment) in epd.care_moments(id, &ctx).await?.iter().enumerate() {
+            // The admission is the Encounter above; the others are numbered as the mock
+            // numbers them.
+            if fhir::care_moment_resource_type(moment.kind) != "Encounter"
+                && let Some(r) = fhir::care_moment_to_fhir(&format!("{id}-moment-{n}"), id, moment)
+            {
+                out.push(r);
+            }
+        }
+        out.extend(numbered(
+            id,
+            "allergy",
+            &epd.allergies(id, &ctx).await?,
+            fhir::allergy_to_fhir,
+        ));
+        out.extend(numbered(
+            id,
+            "impression",
+            &epd.conclusions(id, &ctx).await?,
+            fhir::conclusion_to_fhir,
+        ));
+        out.extend(numbered(
+            id,
+            "condition",
+            &epd.diagnoses(id, &ctx).await?,
+            fhir::diagnosis_to_fhir,
+        ));
+        out.extend(numbered(
+            id,
+            "medication",
+            &epd.medication(id, &ctx).await?,
+            fhir::medication_to_fhir,
+        ));
+        for letter in epd.letters(id, &ctx).await? {
+            let text = epd.document(id, &letter.id, &ctx).await?.text;
+            out.push(fhir::letter_to_fhir(id, &letter, &text));
+        }
+        for category in ResultCategory::ALL {
+            for report in epd.results(id, category, &ctx).await? {
+                let (resource, observations) =
+                    fhir::report_to_fhir(id, &report).map_err(malformed)?;
+                out.push(resource);
+                for o in observations {
+                    out.push(parse(&o)?);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
