@@ -340,3 +340,37 @@ fn a_report_must_resolve_its_results_and_keep_to_one_patient() {
         Err(FhirError::Invalid { path: "result", .. })
     ));
 }
+
+#[test]
+fn a_gp_named_by_a_literal_reference_is_found_through_the_practitioner() {
+    let agb = AgbCode::new(1_012_345).unwrap();
+    let patient = json!({
+        "resourceType": "Patient",
+        "id": "pat-1",
+        "name": [{"family": "Jansen", "given": ["A."]}],
+        "gender": "female",
+        "birthDate": "1950-01-01",
+        "generalPractitioner": [{"reference": "Practitioner/gp-1", "display": "J. de Vries"}],
+    });
+    assert_eq!(
+        zvp_epd::fhir::unresolved_practitioners(&patient),
+        vec!["gp-1".to_owned()]
+    );
+    // Without the Practitioner there is no registered GP: the patient is nobody's (the
+    // policy then refuses), never someone else's.
+    assert_eq!(patient_from_fhir(&patient).unwrap().registered_gp, None);
+    let practitioner = json!({
+        "resourceType": "Practitioner",
+        "id": "gp-1",
+        "identifier": [{"system": "http://fhir.nl/fhir/NamingSystem/agb-z", "value": "01012345"}],
+    });
+    let (id, found) = zvp_epd::fhir::practitioner_agb(&practitioner)
+        .unwrap()
+        .unwrap();
+    assert_eq!((id.as_str(), found), ("gp-1", agb));
+    let gp = zvp_epd::fhir::patient_from_fhir_with(&patient, |id| (id == "gp-1").then_some(agb))
+        .unwrap()
+        .registered_gp
+        .unwrap();
+    assert_eq!((gp.agb, gp.name.as_deref()), (agb, Some("J. de Vries")));
+}

@@ -2,7 +2,7 @@
 //! same references: for loading into another FHIR server, so that the portal can be run
 //! against both and the pages compared.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use zvp_core::ResultCategory;
 use zvp_epd::fhir;
 use zvp_epd::synthetic::SyntheticEpd;
@@ -10,14 +10,35 @@ use zvp_epd::{Epd, EpdError, RequestContext};
 
 use crate::{consents, numbered};
 
-/// Every resource of every patient: Patient, Consent, the admission Encounter, Appointment,
-/// Procedure and ServiceRequest, AllergyIntolerance, ClinicalImpression, Condition,
-/// MedicationStatement, DocumentReference, DiagnosticReport and its Observations.
+/// How the patients name their GP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GpReference {
+    /// A logical reference: the AGB identifier (and the name), no Practitioner resource.
+    #[default]
+    Logical,
+    /// A literal reference `Practitioner/gp-<AGB>` (and the name), with a Practitioner
+    /// resource per GP carrying the AGB identifier.
+    Literal,
+}
+
+/// Every resource of every patient, as the mock serves them (GPs by logical reference).
 ///
 /// # Errors
 ///
 /// [`EpdError`] when a record cannot be rendered (not expected for a generated hospital).
 pub async fn resources(epd: &SyntheticEpd) -> Result<Vec<Value>, EpdError> {
+    resources_with(epd, GpReference::Logical).await
+}
+
+/// Every resource of every patient: Patient, Consent, the admission Encounter, Appointment,
+/// Procedure and ServiceRequest, AllergyIntolerance, ClinicalImpression, Condition,
+/// MedicationStatement, DocumentReference, DiagnosticReport and its Observations; and with
+/// [`GpReference::Literal`] the GPs' Practitioners.
+///
+/// # Errors
+///
+/// [`EpdError`] when a record cannot be rendered (not expected for a generated hospital).
+pub async fn resources_with(epd: &SyntheticEpd, gp: GpReference) -> Result<Vec<Value>, EpdError> {
     let ctx = RequestContext {
         request_id: "export".to_owned(),
     };
@@ -26,9 +47,29 @@ pub async fn resources(epd: &SyntheticEpd) -> Result<Vec<Value>, EpdError> {
         serde_json::from_str::<Value>(raw.get()).map_err(|e| EpdError::Malformed(e.to_string()))
     };
     let mut out = Vec::new();
+    let mut practitioners = std::collections::BTreeMap::new();
     for id in epd.patient_ids() {
         let patient = epd.patient(id, &ctx).await?;
-        out.push(fhir::patient_to_fhir(&patient));
+        let mut resource = fhir::patient_to_fhir(&patient);
+        if let (GpReference::Literal, Some(registered)) = (gp, &patient.registered_gp) {
+            let practitioner = format!("gp-{}", registered.agb);
+            let mut reference = json!({ "reference": format!("Practitioner/{practitioner}") });
+            if let Some(name) = &registered.name {
+                set(&mut reference, "display", json!(name));
+            }
+            set(&mut resource, "generalPractitioner", json!([reference]));
+            practitioners.entry(practitioner).or_insert_with(|| {
+                let mut practitioner = json!({
+                    "resourceType": "Practitioner",
+                    "identifier": [{ "system": fhir::AGB_SYSTEM, "value": registered.agb.to_string() }],
+                });
+                if let Some(name) = &registered.name {
+                    set(&mut practitioner, "name", json!([{ "text": name }]));
+                }
+                practitioner
+            });
+        }
+        out.push(resource);
         for consent in consents(&patient)? {
             out.push(parse(&consent)?);
         }
@@ -83,5 +124,16 @@ pub async fn resources(epd: &SyntheticEpd) -> Result<Vec<Value>, EpdError> {
             }
         }
     }
+    for (id, mut practitioner) in practitioners {
+        set(&mut practitioner, "id", json!(id));
+        out.push(practitioner);
+    }
     Ok(out)
+}
+
+/// Sets `key` of a JSON object (every value here is one).
+fn set(object: &mut Value, key: &str, value: Value) {
+    if let Some(object) = object.as_object_mut() {
+        object.insert(key.to_owned(), value);
+    }
 }

@@ -513,10 +513,10 @@ fn listed_patients(html: &str) -> Vec<String> {
         .collect()
 }
 
-/// Crawls every page the GP reaches from the patient pages of `within`, over both portals,
-/// and returns the pages seen and the differences.
+/// Crawls the start page and every page the GP reaches from it for the patients `within`,
+/// over both portals, and returns the pages seen and the differences.
 async fn crawl(expected: &TestPortal, got: &TestPortal, within: &[String]) -> (usize, Vec<String>) {
-    let mut queue: Vec<String> = within.iter().map(|id| format!("/patient/{id}")).collect();
+    let mut queue = vec!["/".to_owned()];
     let mut seen = std::collections::HashSet::new();
     let mut differences = Vec::new();
     while let Some(path) = queue.pop() {
@@ -568,8 +568,9 @@ async fn every_page_a_gp_reaches_reads_the_same_as_over_the_mock() {
     .await;
 
     // Medplum's in-memory search reads every stored resource, so the store holds what the
-    // pages need: for every patient of the hospital the Patient, Consents and admission (the
-    // start page's search runs over all of them, other GPs' patients included), and for five
+    // pages need: the GPs, for every patient of the hospital the Patient, Consents and
+    // admission (the start page's search runs over all of them, other GPs' patients
+    // included), and for five
     // listed patients (admitted and discharged) their whole record.
     let start = over_mock.get(Some(Who::Own), "/").await;
     let listed = listed_patients(&start.body);
@@ -580,26 +581,29 @@ async fn every_page_a_gp_reaches_reads_the_same_as_over_the_mock() {
         .chain(listed.iter().rev().take(2))
         .cloned()
         .collect();
-    let resources: Vec<Value> = zvp_mock_epd::export::resources(&hospital.epd)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|r| {
-            let kind = r["resourceType"].as_str().unwrap();
-            let id = r["id"].as_str().unwrap();
-            matches!(kind, "Patient" | "Consent" | "Encounter")
-                || crawled.iter().any(|p| {
-                    id.starts_with(p.as_str()) || r.to_string().contains(&format!("Patient/{p}\""))
-                })
-        })
-        .collect();
+    // The GPs as literal references to Practitioner resources, as most EPDs write them.
+    let resources: Vec<Value> = zvp_mock_epd::export::resources_with(
+        &hospital.epd,
+        zvp_mock_epd::export::GpReference::Literal,
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .filter(|r| {
+        let kind = r["resourceType"].as_str().unwrap();
+        let id = r["id"].as_str().unwrap();
+        matches!(kind, "Patient" | "Practitioner" | "Consent" | "Encounter")
+            || crawled.iter().any(|p| {
+                id.starts_with(p.as_str()) || r.to_string().contains(&format!("Patient/{p}\""))
+            })
+    })
+    .collect();
     load(&peers, &resources);
 
     let fhir = zvp_portal::epd_connection::fhir_config(&smart_config(&files, &peers)).unwrap();
     let over_medplum = TestPortal::with(None, Some(Arc::new(FhirEpd::new(fhir).unwrap()))).await;
-    // The start page is not compared yet: its search asks for the patients by their GP's
-    // AGB code through the chained `patient.general-practitioner:identifier`, which this
-    // server ignores (it answers with nothing), and the adapter has no fallback for it yet.
+    // This server ignores the chained `patient.general-practitioner:identifier` (it answers
+    // with nothing), so the start page is searched through the Practitioners.
     let (pages, differences) = crawl(&over_mock, &over_medplum, &crawled).await;
     assert!(pages > 20, "the GP reaches {pages} pages");
     assert!(differences.is_empty(), "{}", differences.join("\n"));

@@ -142,6 +142,9 @@ pub struct Strategies {
     pub list_consents: Strategy,
     /// A result report's Observations.
     pub report_results: Strategy,
+    /// Whether the GP lists can be searched through the Practitioners (by AGB identifier,
+    /// then the patients naming them), where the chained search finds nothing.
+    pub practitioner_lookup: bool,
 }
 
 impl Strategies {
@@ -165,6 +168,9 @@ impl Strategies {
             report_results: pick(
                 capabilities.includes("DiagnosticReport", "DiagnosticReport:result"),
             ),
+            practitioner_lookup: capabilities.searches("Practitioner", "identifier")
+                && capabilities.searches("Patient", "general-practitioner")
+                && capabilities.searches("Encounter", "patient"),
         }
     }
 
@@ -176,6 +182,16 @@ impl Strategies {
             Strategy::Separate => separate,
         };
         vec![
+            (
+                "GP lists",
+                if self.practitioner_lookup {
+                    "Encounter?patient.general-practitioner:identifier=…; where that finds \
+                     nothing, Practitioner?identifier, Patient?general-practitioner, \
+                     Encounter?patient"
+                } else {
+                    "Encounter?patient.general-practitioner:identifier=…"
+                },
+            ),
             (
                 "patient with treatment restrictions",
                 how(

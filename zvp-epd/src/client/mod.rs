@@ -26,7 +26,6 @@ use serde_json::value::RawValue;
 use zvp_core::{
     AgbCode, Allergy, Bsn, CareMoment, ConclusionAndPlan, Diagnosis, Document, DocumentId,
     LabObservation, Letter, Medication, Patient, PatientId, ResultCategory, ResultReport,
-    TreatmentRestriction,
 };
 
 use crate::auth::{AuthError, Authenticator, EpdAuth, TokenClock, TokenExchange};
@@ -34,6 +33,7 @@ use crate::fhir::{self, AGB_SYSTEM, BSN_SYSTEM, Bundle, FhirError, OperationOutc
 use crate::{Epd, EpdError, ListedPatient, RequestContext};
 
 mod capabilities;
+mod lists;
 mod transport;
 
 pub use capabilities::{Capabilities, Strategies, Strategy};
@@ -111,6 +111,9 @@ pub struct FhirEpd {
     auth: Arc<Authenticator>,
     /// Chosen at the first request from the server's CapabilityStatement.
     strategies: Arc<tokio::sync::OnceCell<Strategies>>,
+    /// How the GP lists are searched: [`lists::CHAINED`] until the server is found to need
+    /// [`lists::THROUGH_PRACTITIONERS`].
+    gp_search: Arc<std::sync::atomic::AtomicU8>,
     base: Arc<str>,
     config: Arc<FhirEpdConfig>,
 }
@@ -194,6 +197,7 @@ impl FhirEpd {
             )),
             base,
             strategies: Arc::new(tokio::sync::OnceCell::new()),
+            gp_search: Arc::new(std::sync::atomic::AtomicU8::new(lists::CHAINED)),
             config: Arc::new(config),
         })
     }
@@ -224,11 +228,14 @@ impl FhirEpd {
         kind: &str,
         param: &str,
         values: Vec<String>,
+        extra: &[(&str, String)],
         ctx: &RequestContext,
     ) -> Result<Vec<Found>, EpdError> {
         let mut found = Vec::new();
         for chunk in values.chunks(IDS_PER_SEARCH) {
-            found.extend(self.search(kind, &[(param, chunk.join(","))], ctx).await?);
+            let mut params = vec![(param, chunk.join(","))];
+            params.extend(extra.iter().cloned());
+            found.extend(self.search(kind, &params, ctx).await?);
         }
         Ok(found)
     }
@@ -241,7 +248,7 @@ impl FhirEpd {
         ctx: &RequestContext,
     ) -> Result<Vec<Found>, EpdError> {
         let ids = ids.iter().map(|id| encode(id)).collect();
-        self.any_of(kind, "_id", ids, ctx).await
+        self.any_of(kind, "_id", ids, &[], ctx).await
     }
 
     /// The Consents of these patients.
@@ -251,7 +258,7 @@ impl FhirEpd {
         ctx: &RequestContext,
     ) -> Result<Vec<Found>, EpdError> {
         let refs = patients.iter().map(|id| patient_reference(id)).collect();
-        self.any_of("Consent", "patient", refs, ctx).await
+        self.any_of("Consent", "patient", refs, &[], ctx).await
     }
 
     /// The FHIR base URL.
@@ -425,125 +432,6 @@ impl FhirEpd {
         }
         Ok(out)
     }
-
-    /// Encounters with their patients and treatment restrictions, kept to `gps` and `keep`.
-    async fn listed(
-        &self,
-        gps: &[AgbCode],
-        params: Vec<(&str, String)>,
-        keep: impl Fn(&zvp_core::Admission) -> bool,
-        ctx: &RequestContext,
-    ) -> Result<Vec<ListedPatient>, EpdError> {
-        if gps.is_empty() {
-            return Ok(Vec::new());
-        }
-        let identifiers: Vec<String> = gps
-            .iter()
-            .map(|agb| token(AGB_SYSTEM, &agb.to_string()))
-            .collect();
-        let strategies = self.strategies(ctx).await?.clone();
-        let mut params = params;
-        params.extend([
-            ("class", "IMP".to_owned()),
-            (
-                "patient.general-practitioner:identifier",
-                identifiers.join(","),
-            ),
-        ]);
-        if strategies.list_patients == Strategy::Included {
-            params.push(("_include", encode("Encounter:patient")));
-        }
-        if strategies.list_consents == Strategy::Included {
-            params.push(("_revinclude:iterate", encode("Consent:patient")));
-        }
-        let mut found = self.search("Encounter", &params, ctx).await?;
-        let mut missing: Vec<String> = Vec::new();
-        {
-            let have: std::collections::HashSet<&str> = found
-                .iter()
-                .filter(|f| f.kind == "Patient")
-                .filter_map(|f| f.id.as_deref())
-                .collect();
-            for f in found.iter().filter(|f| f.kind == "Encounter" && !f.include) {
-                let admission =
-                    fhir::admission_from_fhir(&parse_value(&f.text)?).map_err(malformed)?;
-                let id = admission.patient.as_str();
-                if !have.contains(id) && !missing.iter().any(|m| m == id) {
-                    missing.push(id.to_owned());
-                }
-            }
-        }
-        // A server that left out the included patients (or declared no include) is asked
-        // for them by id; their Consents likewise.
-        if !missing.is_empty() {
-            let ids: Vec<&str> = missing.iter().map(String::as_str).collect();
-            found.extend(self.by_ids("Patient", &ids, ctx).await?);
-        }
-        if strategies.list_consents == Strategy::Separate {
-            let ids: Vec<PatientId> = found
-                .iter()
-                .filter(|f| f.kind == "Patient")
-                .filter_map(|f| f.id.as_deref()?.parse().ok())
-                .collect();
-            let refs: Vec<&PatientId> = ids.iter().collect();
-            found.extend(self.consents_of(&refs, ctx).await?);
-        }
-        let mut patients = self.patients_with_restrictions(&found)?;
-        let mut listed = Vec::new();
-        for f in found.iter().filter(|f| f.kind == "Encounter" && !f.include) {
-            let admission = fhir::admission_from_fhir(&parse_value(&f.text)?).map_err(malformed)?;
-            if !keep(&admission) {
-                continue;
-            }
-            let patient = patients.get_mut(&admission.patient).ok_or_else(|| {
-                EpdError::Malformed("an Encounter whose Patient is not included".to_owned())
-            })?;
-            if !patient
-                .registered_gp
-                .as_ref()
-                .is_some_and(|gp| gps.contains(&gp.agb))
-            {
-                continue;
-            }
-            listed.push(ListedPatient {
-                patient: patient.clone(),
-                admission,
-            });
-        }
-        Ok(listed)
-    }
-
-    /// The Patients among `found`, each with the treatment restrictions (Consents) among
-    /// `found` that are about them.
-    fn patients_with_restrictions(
-        &self,
-        found: &[Found],
-    ) -> Result<HashMap<PatientId, Patient>, EpdError> {
-        let mut patients = HashMap::new();
-        let mut restrictions: Vec<(PatientId, TreatmentRestriction)> = Vec::new();
-        for f in found {
-            match f.kind.as_str() {
-                "Patient" => {
-                    let p = fhir::patient_from_fhir(&parse_value(&f.text)?).map_err(malformed)?;
-                    patients.insert(p.id.clone(), p);
-                }
-                "Consent" => {
-                    if let Some(r) =
-                        fhir::restriction_from_fhir(&parse_value(&f.text)?).map_err(malformed)?
-                    {
-                        restrictions.push(r);
-                    }
-                }
-                _ => {}
-            }
-        }
-        for (patient, restriction) in restrictions {
-            if let Some(p) = patients.get_mut(&patient) {
-                p.treatment_restrictions.push(restriction);
-            }
-        }
-        Ok(patients)
-    }
 }
 
 fn other_patient(kind: &str) -> EpdError {
@@ -640,7 +528,8 @@ impl Epd for FhirEpd {
                     patients
                 }
             };
-            self.patients_with_restrictions(&found)?
+            self.patients_with_restrictions(&found, ctx)
+                .await?
                 .remove(id)
                 .ok_or_else(|| EpdError::NotFound(format!("patient {id}")))
         })

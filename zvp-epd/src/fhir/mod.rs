@@ -46,8 +46,9 @@ pub use dossier::{
     medication_from_fhir, medication_to_fhir,
 };
 pub use patient::{
-    admission_from_fhir, admission_to_fhir, patient_from_fhir, patient_to_fhir,
-    restriction_from_fhir, restriction_to_fhir,
+    admission_from_fhir, admission_to_fhir, patient_from_fhir, patient_from_fhir_with,
+    patient_to_fhir, practitioner_agb, restriction_from_fhir, restriction_to_fhir,
+    unresolved_practitioners,
 };
 pub use results::{
     NUCLEAR_LAB_CODE, RESULT_CATEGORY_SYSTEM, V2_0074, category_codings, observation_from_fhir,

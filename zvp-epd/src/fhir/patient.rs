@@ -11,7 +11,7 @@ use zvp_core::{
 use super::{
     AGB_SYSTEM, BSN_SYSTEM, FhirError, SNOMED, datetime_at, expect_type, extension, instant,
     invalid, missing, optional, parse_date, parse_datetime, patient_at, patient_reference, put,
-    required, str_at,
+    reference_id, required, str_at,
 };
 
 const OWN_PREFIX: &str = "http://hl7.org/fhir/StructureDefinition/humanname-own-prefix";
@@ -96,12 +96,65 @@ pub fn patient_to_fhir(patient: &Patient) -> Value {
     resource
 }
 
-/// A patient from a Patient resource (without its treatment restrictions).
+/// A patient from a Patient resource (without its treatment restrictions), its GP named by
+/// a logical reference (the AGB identifier).
 ///
 /// # Errors
 ///
 /// [`FhirError`] naming the element that is missing or does not parse.
 pub fn patient_from_fhir(resource: &Value) -> Result<Patient, FhirError> {
+    patient_from_fhir_with(resource, |_| None)
+}
+
+/// The ids of the Practitioners a Patient's `generalPractitioner` names only by a literal
+/// reference (`Practitioner/<id>` without an AGB identifier): those to read to know the GP.
+pub fn unresolved_practitioners(resource: &Value) -> Vec<String> {
+    resource
+        .get("generalPractitioner")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|r| str_at(r, "/identifier/system") != Some(AGB_SYSTEM))
+        .filter_map(|r| str_at(r, "/reference").and_then(|r| reference_id(r, "Practitioner")))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A Practitioner's id and AGB code, if it has one.
+///
+/// # Errors
+///
+/// [`FhirError`] for another resource type, or an AGB identifier that does not parse.
+pub fn practitioner_agb(resource: &Value) -> Result<Option<(String, AgbCode)>, FhirError> {
+    const R: &str = "Practitioner";
+    expect_type(R, resource)?;
+    let id = str_at(resource, "/id").ok_or_else(|| missing(R, "id", "string"))?;
+    resource
+        .get("identifier")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|i| str_at(i, "/system") == Some(AGB_SYSTEM))
+        .map(|i| {
+            let agb = str_at(i, "/value")
+                .ok_or_else(|| missing(R, "identifier.value", "string"))?
+                .parse()
+                .map_err(|e| invalid(R, "identifier.value", e))?;
+            Ok((id.to_owned(), agb))
+        })
+        .transpose()
+}
+
+/// A patient from a Patient resource, as [`patient_from_fhir`], with a GP named by a literal
+/// reference `Practitioner/<id>` found through `practitioner` (its AGB code).
+///
+/// # Errors
+///
+/// [`FhirError`] naming the element that is missing or does not parse.
+pub fn patient_from_fhir_with(
+    resource: &Value,
+    practitioner: impl Fn(&str) -> Option<AgbCode>,
+) -> Result<Patient, FhirError> {
     const R: &str = "Patient";
     expect_type(R, resource)?;
     let id: PatientId = str_at(resource, "/id")
@@ -209,23 +262,33 @@ pub fn patient_from_fhir(resource: &Value) -> Result<Patient, FhirError> {
                 city: str_at(a, "/city").unwrap_or("").to_owned(),
             }
         });
-    let registered_gp = resource
+    let references = resource
         .get("generalPractitioner")
         .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let logical = references
+        .iter()
         .find(|r| str_at(r, "/identifier/system") == Some(AGB_SYSTEM))
         .map(|r| {
             let agb: AgbCode = str_at(r, "/identifier/value")
                 .ok_or_else(|| missing(R, "generalPractitioner.identifier.value", "string"))?
                 .parse()
                 .map_err(|e| invalid(R, "generalPractitioner.identifier.value", e))?;
-            Ok(RegisteredGp {
-                agb,
-                name: str_at(r, "/display").map(str::to_owned),
-            })
+            Ok((agb, r))
         })
         .transpose()?;
+    let registered_gp = logical
+        .or_else(|| {
+            references.iter().find_map(|r| {
+                let id = str_at(r, "/reference").and_then(|r| reference_id(r, "Practitioner"))?;
+                Some((practitioner(id)?, r))
+            })
+        })
+        .map(|(agb, r)| RegisteredGp {
+            agb,
+            name: str_at(r, "/display").map(str::to_owned),
+        });
     Ok(Patient {
         id,
         bsn,
