@@ -52,6 +52,8 @@ pub struct MockEpd {
     base: String,
     faults: std::sync::RwLock<Faults>,
     requests: AtomicU64,
+    /// Search parameters answered with 400, as `Type:parameter`.
+    refused: std::sync::RwLock<Vec<String>>,
 }
 
 impl MockEpd {
@@ -63,7 +65,18 @@ impl MockEpd {
             base: base.into().trim_end_matches('/').to_owned(),
             faults: std::sync::RwLock::new(faults),
             requests: AtomicU64::new(0),
+            refused: std::sync::RwLock::new(Vec::new()),
         }
+    }
+
+    /// Refuses these search parameters (`Type:parameter`, e.g.
+    /// `Encounter:patient.general-practitioner:identifier`) with 400 `not-supported`, as a
+    /// server without them does.
+    pub fn refuse_searches(&self, searches: Vec<String>) {
+        *self
+            .refused
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = searches;
     }
 
     /// The FHIR base URL.
@@ -384,6 +397,22 @@ async fn search(
         "Observation" => &["patient", "code", "_sort"],
         _ => &["patient"],
     };
+    let refused = state
+        .refused
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .find_map(|r| {
+            let (k, name) = r.split_once(':')?;
+            (k == kind && q.params.iter().any(|(n, _)| n == name)).then(|| name.to_owned())
+        });
+    if let Some(name) = refused {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "not-supported",
+            &format!("search parameter {name} is not supported on {kind}"),
+        );
+    }
     if let Some(name) = q.unsupported(allowed) {
         return outcome(
             StatusCode::BAD_REQUEST,

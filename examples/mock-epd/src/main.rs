@@ -37,6 +37,10 @@ struct Args {
     /// The percentage of requests answered with a truncated JSON body.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
     garbage_percent: u8,
+    /// Refuse a search parameter with 400, as a server without it does:
+    /// `Type:parameter`, e.g. `Encounter:patient.general-practitioner:identifier` (repeatable).
+    #[arg(long, value_name = "TYPE:PARAMETER")]
+    refuse: Vec<String>,
 }
 
 /// The BSN of the hospital's first patient that has one.
@@ -85,6 +89,7 @@ async fn main() -> ExitCode {
     // A patient to try the server with: a search that works as printed.
     let example = example_bsn(&epd).await;
     let state = Arc::new(MockEpd::new(Arc::new(epd), base.clone(), faults));
+    state.refuse_searches(args.refuse);
     println!("zvp-mock-epd: {} patients, FHIR base {base}", args.patients);
     if let Some(bsn) = example {
         println!(

@@ -78,6 +78,9 @@ enum Command {
         #[arg(long)]
         config: std::path::PathBuf,
     },
+    /// Check the connection to the configured FHIR EPD.
+    #[command(subcommand)]
+    Epd(EpdCommand),
     /// Inspect and verify UZI-pas certificates.
     #[command(subcommand)]
     Uzi(uzi_cmd::UziCommand),
@@ -90,6 +93,73 @@ enum Command {
     /// Generate a UZI-like test PKI.
     #[command(subcommand)]
     Testpki(testpki_cmd::TestpkiCommand),
+}
+
+/// The `epd` subcommands.
+#[derive(Debug, Subcommand)]
+enum EpdCommand {
+    /// Connect to the [epd] of a configuration, authenticate, and run every query the portal
+    /// makes for a test GP and patient: a table of query, strategy, result count and time.
+    /// Exits 1 when a query fails, 2 for a configuration that cannot be used.
+    Check {
+        /// The configuration ([epd] kind = "fhir").
+        #[arg(long)]
+        config: std::path::PathBuf,
+        /// A test patient's BSN [default: the first patient on the GP's lists].
+        #[arg(long)]
+        bsn: Option<zvp_core::Bsn>,
+        /// A test GP's AGB code, for the start page's lists.
+        #[arg(long)]
+        agb: Option<zvp_core::AgbCode>,
+    },
+}
+
+/// `zvp-portal epd check`.
+fn epd_check_cmd(
+    path: &std::path::Path,
+    agb: Option<zvp_core::AgbCode>,
+    bsn: Option<zvp_core::Bsn>,
+) -> ExitCode {
+    let prepared = zvp_portal::config::Config::load(path, std::env::vars())
+        .map_err(|e| e.to_string())
+        .and_then(|config| {
+            if config.epd.kind != zvp_portal::config::EpdKind::Fhir {
+                return Err(format!(
+                    "{}: [epd] kind is not \"fhir\"; epd check is for a FHIR server",
+                    path.display()
+                ));
+            }
+            let fhir =
+                zvp_portal::epd_connection::fhir_config(&config.epd).map_err(|e| e.to_string())?;
+            let epd = zvp_epd::client::FhirEpd::new(fhir).map_err(|e| e.to_string())?;
+            Ok((config, epd))
+        });
+    let (config, epd) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("zvp-portal epd check: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("zvp-portal epd check: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = runtime.block_on(zvp_portal::epd_check::run(
+        &epd,
+        agb,
+        bsn,
+        chrono::Utc::now(),
+    ));
+    say_raw!("{}", report.table(&config.epd.base_url));
+    if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 /// The environment variables `demo --help` names.
@@ -133,6 +203,7 @@ fn main() -> ExitCode {
         ),
         Command::Serve { config } => serve_cmd(&config),
         Command::Migrate { config } => migrate_cmd(&config),
+        Command::Epd(EpdCommand::Check { config, bsn, agb }) => epd_check_cmd(&config, agb, bsn),
         Command::Uzi(command) => uzi_cmd::run(command),
         Command::Audit(command) => audit_cmd::run(command),
         Command::Policy(command) => policy_cmd::run(command),
