@@ -5,7 +5,8 @@
 //! The audit log here lets an append finish only after the EPD has been asked for the page's
 //! data: a portal that asked the EPD only after the record was durable would never answer
 //! (the test's time limit is the failure, not a synchronisation). A log that refuses at once
-//! (stopped after a failed write) is found out before the EPD is asked at all.
+//! (stopped after a failed write, and saying so) is found out before the EPD is asked for
+//! record data at all.
 
 #![allow(
     clippy::unwrap_used,
@@ -98,6 +99,10 @@ impl AuditLog for Gated {
     async fn events(&self) -> Result<Vec<(u64, AuditEvent)>, LogError> {
         AuditLog::events(&self.inner).await
     }
+    fn refusing(&self) -> Option<LogError> {
+        // As a stopped file log says of itself.
+        matches!(self.gate, Gate::Stopped).then_some(LogError::Stopped)
+    }
 }
 
 /// The synthetic EPD, telling `asked` (and counting in `calls`) whenever record data (not the
@@ -106,12 +111,18 @@ struct Telling {
     inner: Arc<SyntheticEpd>,
     asked: Arc<Notify>,
     calls: Arc<AtomicUsize>,
+    /// When set, the patient is answered only once record data was asked for: a page that
+    /// asked for its section only after the patient's answer would never get one.
+    hold_patient: Option<Arc<Notify>>,
 }
 
 impl Telling {
     fn tell(&self) {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.asked.notify_one();
+        if let Some(section_asked) = &self.hold_patient {
+            section_asked.notify_one();
+        }
     }
 }
 
@@ -141,6 +152,9 @@ impl Epd for Telling {
         self.inner.find_by_bsn(bsn, birth_date, ctx).await
     }
     async fn patient(&self, id: &PatientId, ctx: &RequestContext) -> Result<Patient, EpdError> {
+        if let Some(section_asked) = &self.hold_patient {
+            section_asked.notified().await;
+        }
         self.inner.patient(id, ctx).await
     }
     async fn care_moments(
@@ -222,6 +236,14 @@ impl Epd for Telling {
 /// A test portal whose EPD tells the gated audit log when record data was asked for; with the
 /// count of the EPD's calls for record data.
 async fn portal(name: &str, gate: Gate) -> (TestPortal, Arc<AtomicUsize>) {
+    portal_holding(name, gate, false).await
+}
+
+async fn portal_holding(
+    name: &str,
+    gate: Gate,
+    hold_patient: bool,
+) -> (TestPortal, Arc<AtomicUsize>) {
     let asked = Arc::new(Notify::new());
     let calls = Arc::new(AtomicUsize::new(0));
     let dir = scratch(name);
@@ -235,6 +257,7 @@ async fn portal(name: &str, gate: Gate) -> (TestPortal, Arc<AtomicUsize>) {
         inner: epd,
         asked,
         calls: Arc::clone(&calls),
+        hold_patient: hold_patient.then(|| Arc::new(Notify::new())),
     };
     (
         TestPortal::with(Some(audit), Some(Arc::new(telling))).await,
@@ -261,9 +284,9 @@ fn overlapping_pages(id: &PatientId) -> Vec<String> {
     pages
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_epd_is_asked_while_the_record_is_written() {
-    let (t, _) = portal("overlap", Gate::Write).await;
+/// Every overlapping page answers with the patient within the test's limit; `otherwise` says
+/// what a page that does not has done wrong.
+async fn every_page_answers(t: &TestPortal, otherwise: &str) {
     let (id, patient) = t.own_patient().await;
     for path in overlapping_pages(&id) {
         let reply = tokio::time::timeout(
@@ -271,10 +294,25 @@ async fn the_epd_is_asked_while_the_record_is_written() {
             t.get(Some(Who::Own), &path),
         )
         .await
-        .unwrap_or_else(|_| panic!("{path}: the EPD was not asked until the record was written"));
+        .unwrap_or_else(|_| panic!("{path}: {otherwise}"));
         assert_eq!(reply.status, 200, "{path}");
         assert!(reply.body.contains(&patient.name.to_string()), "{path}");
     }
+}
+
+/// One EPD round trip per page: the section is asked for together with the patient, not
+/// after the patient's answer (whose GP the decision needs); it is shown only after the
+/// decision and the record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_section_is_asked_with_the_patient_not_after_it() {
+    let (t, _) = portal_holding("overlap-one-trip", Gate::Write, true).await;
+    every_page_answers(&t, "the section was asked only after the patient").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_epd_is_asked_while_the_record_is_written() {
+    let (t, _) = portal("overlap", Gate::Write).await;
+    every_page_answers(&t, "the EPD was not asked until the record was written").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

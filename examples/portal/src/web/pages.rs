@@ -6,6 +6,7 @@
 //! now, decide with the policy, write the audit record, then read and show the data.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
@@ -564,6 +565,50 @@ async fn open(
     }
 }
 
+/// A section's read from the EPD, started together with the patient's so that a page costs
+/// one EPD round trip instead of two. Its answer is used only after the decision permits and
+/// the audit records are durable; otherwise it is dropped unseen, and dropping it cancels a
+/// request still on its way.
+struct Prefetch<T>(tokio::task::JoinHandle<Result<T, EpdError>>);
+
+impl<T> Drop for Prefetch<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Starts `read` for patient `id`, unless the audit log already refuses every record (then
+/// nothing could be shown, and the EPD is not asked) or `id` is no patient id.
+fn prefetch<T, F, Fut>(portal: &Portal, caller: &Caller, id: &str, read: F) -> Option<Prefetch<T>>
+where
+    T: Send + 'static,
+    F: FnOnce(Arc<dyn zvp_epd::Epd>, PatientId, RequestContext) -> Fut,
+    Fut: Future<Output = Result<T, EpdError>> + Send + 'static,
+{
+    if portal.0.audit.refusing().is_some() {
+        return None;
+    }
+    let id: PatientId = id.parse().ok()?;
+    Some(Prefetch(tokio::spawn(read(
+        Arc::clone(&portal.0.epd),
+        id,
+        ctx(caller),
+    ))))
+}
+
+/// The prefetched answer, or `otherwise` when nothing was prefetched.
+async fn prefetched<T>(
+    prefetch: Option<Prefetch<T>>,
+    otherwise: impl Future<Output = Result<T, EpdError>>,
+) -> Result<T, EpdError> {
+    match prefetch {
+        Some(mut p) => (&mut p.0)
+            .await
+            .unwrap_or_else(|_| Err(EpdError::Unavailable("the read was stopped".to_owned()))),
+        None => otherwise.await,
+    }
+}
+
 fn parse_id(portal: &Portal, caller: &Caller, id: &str) -> Result<PatientId, Response> {
     id.parse().map_err(|_| patient_not_found(portal, caller))
 }
@@ -615,6 +660,9 @@ pub(crate) async fn patient(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Response {
+    let early = prefetch(&portal, &caller, &id, |epd, id, ctx| async move {
+        epd.care_moments(&id, &ctx).await
+    });
     let (id, patient, permit) = match open(&portal, &caller, &id, Section::Details).await {
         Ok(opened) => opened,
         Err(page) => return page,
@@ -629,7 +677,7 @@ pub(crate) async fn patient(
             (RecordSection::PatientDetails, None),
             (RecordSection::CareMoments, None),
         ],
-        portal.0.epd.care_moments(&id, &ctx(&caller)),
+        prefetched(early, portal.0.epd.care_moments(&id, &ctx(&caller))),
     )
     .await
     {
@@ -720,6 +768,34 @@ pub(crate) async fn dossier(
         "medicatie" => (Section::Medication, DossierSection::Medication, "Medicatie"),
         _ => return super::not_found().await,
     };
+    // The one section's read starts with the patient's (see `Prefetch`).
+    let early = |wanted: DossierSection| dossier_section == wanted;
+    let mut allergies = None;
+    let mut conclusions = None;
+    let mut letters = None;
+    let mut diagnoses = None;
+    let mut medication = None;
+    if early(DossierSection::Allergies) {
+        allergies = prefetch(&portal, &caller, &id, |e, i, c| async move {
+            e.allergies(&i, &c).await
+        });
+    } else if early(DossierSection::ConclusionAndPlan) {
+        conclusions = prefetch(&portal, &caller, &id, |e, i, c| async move {
+            e.conclusions(&i, &c).await
+        });
+    } else if early(DossierSection::Letters) {
+        letters = prefetch(&portal, &caller, &id, |e, i, c| async move {
+            e.letters(&i, &c).await
+        });
+    } else if early(DossierSection::Diagnoses) {
+        diagnoses = prefetch(&portal, &caller, &id, |e, i, c| async move {
+            e.diagnoses(&i, &c).await
+        });
+    } else if early(DossierSection::Medication) {
+        medication = prefetch(&portal, &caller, &id, |e, i, c| async move {
+            e.medication(&i, &c).await
+        });
+    }
     let (id, patient, permit) = match open(&portal, &caller, &id, section).await {
         Ok(opened) => opened,
         Err(page) => return page,
@@ -740,7 +816,7 @@ pub(crate) async fn dossier(
     body.markup("<h2>").text(label).markup("</h2>");
     let now = portal.now();
     let failed = match dossier_section {
-        DossierSection::Allergies => audited_fetch!(epd.allergies(&id, &ctx)).map(|items| {
+        DossierSection::Allergies => audited_fetch!(prefetched(allergies, epd.allergies(&id, &ctx))).map(|items| {
             if items.is_empty() {
                 body.markup("<p>Geen allergieën bekend.</p>");
             } else {
@@ -759,7 +835,7 @@ pub(crate) async fn dossier(
                 body.markup("</tbody></table>");
             }
         }),
-        DossierSection::ConclusionAndPlan => audited_fetch!(epd.conclusions(&id, &ctx)).map(|items| {
+        DossierSection::ConclusionAndPlan => audited_fetch!(prefetched(conclusions, epd.conclusions(&id, &ctx))).map(|items| {
             for c in &items {
                 body.markup("<article><h3>").text(&c.specialism).markup(" — ").text(&dutch_time(c.at))
                     .markup("</h3><p class=\"muted\">").text(&c.author).markup("</p><p><strong>Conclusie:</strong> ")
@@ -769,7 +845,7 @@ pub(crate) async fn dossier(
                 body.markup("<p>Geen conclusies.</p>");
             }
         }),
-        DossierSection::Letters => audited_fetch!(epd.letters(&id, &ctx)).map(|mut items| {
+        DossierSection::Letters => audited_fetch!(prefetched(letters, epd.letters(&id, &ctx))).map(|mut items| {
             let cutoff = portal.settings().letters_cutoff;
             let hidden = items.iter().filter(|l| l.date < cutoff).count();
             items.retain(|l| l.date >= cutoff);
@@ -791,7 +867,7 @@ pub(crate) async fn dossier(
                     .markup(".</p>");
             }
         }),
-        DossierSection::Diagnoses => audited_fetch!(epd.diagnoses(&id, &ctx)).map(|items| {
+        DossierSection::Diagnoses => audited_fetch!(prefetched(diagnoses, epd.diagnoses(&id, &ctx))).map(|items| {
             body.markup("<table><thead><tr><th>Diagnose</th><th>Code</th><th>Sinds</th><th>Status</th><th>Specialisme</th></tr></thead><tbody>");
             for d in &items {
                 body.markup("<tr><td>").text(&d.description).markup("</td><td>")
@@ -802,7 +878,7 @@ pub(crate) async fn dossier(
             }
             body.markup("</tbody></table>");
         }),
-        DossierSection::Medication => audited_fetch!(epd.medication(&id, &ctx)).map(|items| {
+        DossierSection::Medication => audited_fetch!(prefetched(medication, epd.medication(&id, &ctx))).map(|items| {
             body.markup("<table><thead><tr><th>Middel</th><th>Dosering</th><th>Toediening</th><th>Start</th><th>Stop</th><th>Voorschrijver</th></tr></thead><tbody>");
             for m in &items {
                 body.markup(if m.in_use_at(now) { "<tr>" } else { "<tr class=\"muted\">" })
@@ -829,13 +905,16 @@ pub(crate) async fn results(
     let Some(&(_, label, category)) = RESULTS.iter().find(|(s, _, _)| *s == slug) else {
         return super::not_found().await;
     };
+    let early = prefetch(&portal, &caller, &id, move |epd, id, ctx| async move {
+        epd.results(&id, category, &ctx).await
+    });
     let (id, patient, permit) = match open(&portal, &caller, &id, Section::Results).await {
         Ok(opened) => opened,
         Err(page) => return page,
     };
     // The page is made while its audit record is written; it leaves only with the receipt.
     let page = async {
-        let reports = portal.0.epd.results(&id, category, &ctx(&caller)).await?;
+        let reports = prefetched(early, portal.0.epd.results(&id, category, &ctx(&caller))).await?;
         let mut body = patient_header(&portal, &caller, &patient, &permit).await;
         results_body(&mut body, &id, label, &reports);
         Ok(caller_page(&portal, &caller, label, &body))
@@ -990,6 +1069,10 @@ pub(crate) async fn lab_history(
     {
         return super::not_found().await;
     }
+    let wanted = code.clone();
+    let early = prefetch(&portal, &caller, &id, move |epd, id, ctx| async move {
+        epd.lab_history(&id, &wanted, &ctx).await
+    });
     let (id, patient, permit) = match open(&portal, &caller, &id, Section::Results).await {
         Ok(opened) => opened,
         Err(page) => return page,
@@ -1003,7 +1086,7 @@ pub(crate) async fn lab_history(
             RecordSection::Results(ResultCategory::ClinicalChemistry),
             Some(format!("lab:{code}")),
         )],
-        portal.0.epd.lab_history(&id, &code, &ctx(&caller)),
+        prefetched(early, portal.0.epd.lab_history(&id, &code, &ctx(&caller))),
     )
     .await
     {
@@ -1044,15 +1127,19 @@ pub(crate) async fn document(
     let Ok(document_id) = document.parse::<zvp_core::DocumentId>() else {
         return super::not_found().await;
     };
+    let wanted = document_id.clone();
+    let early = prefetch(&portal, &caller, &id, move |epd, id, ctx| async move {
+        epd.document(&id, &wanted, &ctx).await
+    });
     let (id, patient, permit) = match open(&portal, &caller, &id, Section::Document).await {
         Ok(opened) => opened,
         Err(page) => return page,
     };
-    let doc = match portal
-        .0
-        .epd
-        .document(&id, &document_id, &ctx(&caller))
-        .await
+    let doc = match prefetched(
+        early,
+        portal.0.epd.document(&id, &document_id, &ctx(&caller)),
+    )
+    .await
     {
         Ok(d) => d,
         Err(EpdError::NotFound(_)) => return super::not_found().await,
