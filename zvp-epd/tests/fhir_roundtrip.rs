@@ -374,3 +374,27 @@ fn a_gp_named_by_a_literal_reference_is_found_through_the_practitioner() {
         .unwrap();
     assert_eq!((gp.agb, gp.name.as_deref()), (agb, Some("J. de Vries")));
 }
+
+#[test]
+fn errors_for_the_log_name_the_element_without_its_value() {
+    let report = json!({
+        "resourceType": "DiagnosticReport",
+        "id": "rep-1",
+        "status": "Jansen, 12-03-1950",
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD"}]}],
+        "code": {"text": "X-thorax"},
+        "subject": {"reference": "Patient/pat-1"},
+    });
+    let e = report_from_fhir(&report, |_| None).unwrap_err();
+    assert!(e.to_string().contains("Jansen, 12-03-1950"), "{e}");
+    assert_eq!(
+        e.without_values(),
+        "DiagnosticReport: status does not parse"
+    );
+    let json = serde_json::from_str::<serde_json::Value>("{\"name\": \"Jansen\" x}").unwrap_err();
+    assert!(json.to_string().contains("line 1"), "{json}");
+    assert_eq!(
+        zvp_epd::fhir::json_error(&json),
+        "not JSON at line 1 column 19"
+    );
+}

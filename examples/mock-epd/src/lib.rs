@@ -529,9 +529,21 @@ async fn groups(
                         _ => None,
                     }
                 }
+                (None, None) => {
+                    // A general client's listing: every patient, paged by `page`.
+                    let mut groups = Vec::new();
+                    for id in epd.patient_ids() {
+                        let patient = epd.patient(id, ctx).await?;
+                        groups.push(Group {
+                            resource: raw(&fhir::patient_to_fhir(&patient))?,
+                            includes: Vec::new(),
+                        });
+                    }
+                    return Ok(groups);
+                }
                 _ => {
                     return Err(EpdError::Refused(
-                        "search Patient by _id or by identifier".to_owned(),
+                        "search Patient by _id or by identifier, not both".to_owned(),
                     ));
                 }
             };
@@ -614,9 +626,21 @@ async fn groups(
         "DiagnosticReport" => reports(state, q, ctx).await,
         "Observation" => {
             let id = patient_param(q)?;
-            let code = q
-                .get("code")
-                .ok_or_else(|| EpdError::Refused("the code parameter is required".to_owned()))?;
+            let Some(code) = q.get("code") else {
+                // Every Observation of the patient: those of the result reports.
+                let mut groups = Vec::new();
+                for category in ResultCategory::ALL {
+                    for report in epd.results(&id, category, ctx).await? {
+                        let (_, observations) =
+                            fhir::report_to_fhir(&id, &report).map_err(fhir_error)?;
+                        groups.extend(observations.into_iter().map(|resource| Group {
+                            resource,
+                            includes: Vec::new(),
+                        }));
+                    }
+                }
+                return Ok(groups);
+            };
             let (_, code) = token(&code);
             let history = epd.lab_history(&id, code, ctx).await?;
             history
@@ -736,9 +760,9 @@ async fn encounters(
 
 async fn reports(state: &MockEpd, q: &Query, ctx: &RequestContext) -> Result<Vec<Group>, EpdError> {
     let id = patient_param(q)?;
-    let category = q
-        .get("category")
-        .ok_or_else(|| EpdError::Refused("the category parameter is required".to_owned()))?;
+    let Some(category) = q.get("category") else {
+        return report_groups(state, &id, &ResultCategory::ALL, q, ctx).await;
+    };
     let categories: &[ResultCategory] = match token(&category) {
         (Some(V2_0074) | None, "LAB") => &[
             ResultCategory::ClinicalChemistry,
@@ -750,12 +774,22 @@ async fn reports(state: &MockEpd, q: &Query, ctx: &RequestContext) -> Result<Vec
         (Some(RESULT_CATEGORY_SYSTEM) | None, NUCLEAR_LAB_CODE) => &[ResultCategory::NuclearLab],
         _ => &[],
     };
+    report_groups(state, &id, categories, q, ctx).await
+}
+
+/// The reports of `categories`, with their Observations when `_include` asks for them.
+async fn report_groups(
+    state: &MockEpd,
+    id: &PatientId,
+    categories: &[ResultCategory],
+    q: &Query,
+    ctx: &RequestContext,
+) -> Result<Vec<Group>, EpdError> {
     let with_results = q.has("_include", "DiagnosticReport:result");
     let mut groups = Vec::new();
     for &category in categories {
-        for report in state.epd.results(&id, category, ctx).await? {
-            let (resource, observations) =
-                fhir::report_to_fhir(&id, &report).map_err(fhir_error)?;
+        for report in state.epd.results(id, category, ctx).await? {
+            let (resource, observations) = fhir::report_to_fhir(id, &report).map_err(fhir_error)?;
             groups.push(Group {
                 resource: raw(&resource)?,
                 includes: if with_results {

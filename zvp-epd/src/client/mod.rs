@@ -134,12 +134,13 @@ struct Found {
     include: bool,
 }
 
+/// A malformed answer, named without the values it holds: the message goes to the log.
 fn malformed(e: FhirError) -> EpdError {
-    EpdError::Malformed(e.to_string())
+    EpdError::Malformed(e.without_values())
 }
 
 fn parse_value(text: &RawValue) -> Result<Value, EpdError> {
-    serde_json::from_str(text.get()).map_err(|e| EpdError::Malformed(e.to_string()))
+    serde_json::from_str(text.get()).map_err(|e| EpdError::Malformed(fhir::json_error(&e)))
 }
 
 /// Percent-encodes everything but the unreserved characters.
@@ -206,7 +207,7 @@ impl FhirEpd {
     async fn capabilities(&self, ctx: &RequestContext) -> Result<Capabilities, EpdError> {
         let body = self.get(&format!("{}/metadata", self.base), ctx).await?;
         let value: Value =
-            serde_json::from_slice(&body).map_err(|e| EpdError::Malformed(e.to_string()))?;
+            serde_json::from_slice(&body).map_err(|e| EpdError::Malformed(fhir::json_error(&e)))?;
         Capabilities::parse(&value)
     }
 
@@ -733,8 +734,8 @@ impl Epd for FhirEpd {
                 encode(document.as_str())
             );
             let body = self.get(&url, ctx).await?;
-            let value: Value =
-                serde_json::from_slice(&body).map_err(|e| EpdError::Malformed(e.to_string()))?;
+            let value: Value = serde_json::from_slice(&body)
+                .map_err(|e| EpdError::Malformed(fhir::json_error(&e)))?;
             let (of, doc) = fhir::document_from_fhir(&value).map_err(malformed)?;
             // Another patient's document is, for this patient, not there.
             if &of != id || &doc.id != document {

@@ -97,6 +97,30 @@ pub enum FhirError {
     },
 }
 
+impl FhirError {
+    /// The error without the values it may quote (a date that does not parse, a code): the
+    /// resource type, the element and what is wrong, for log lines that must carry no patient
+    /// data.
+    pub fn without_values(&self) -> String {
+        match self {
+            Self::Missing { .. } => self.to_string(),
+            Self::Invalid { resource, path, .. } => format!("{resource}: {path} does not parse"),
+            Self::NotResource { resource, .. } => format!("{resource}: not a {resource} resource"),
+        }
+    }
+}
+
+/// A JSON error without the text it may quote: where, and what kind of error.
+pub fn json_error(e: &serde_json::Error) -> String {
+    let kind = match e.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "not JSON",
+        serde_json::error::Category::Data => "JSON of the wrong shape",
+        serde_json::error::Category::Eof => "JSON that ends early",
+    };
+    format!("{kind} at line {} column {}", e.line(), e.column())
+}
+
 pub(crate) fn missing(
     resource: &'static str,
     path: &'static str,

@@ -667,18 +667,14 @@ impl EpdProblem {
 }
 
 /// The refusal when the EPD failed a page, with one line on standard error for the operators:
-/// the reference the user sees and the adapter's error. The errors name URLs, HTTP statuses,
-/// OAuth error codes and FHIR elements, never record content; a malformed answer is logged by
-/// its kind only, as its detail may quote the record.
+/// the reference the user sees and the adapter's error. `FhirEpd`'s errors name URLs, HTTP
+/// statuses, OAuth error codes and FHIR elements, never record content (a malformed answer is
+/// named by the resource type and element, without the values).
 pub(crate) fn epd_failed(request_id: &str, error: &zvp_epd::EpdError) -> Refusal {
-    let detail = match error {
-        zvp_epd::EpdError::Malformed(_) => "the epd's answer is malformed".to_owned(),
-        other => other.to_string(),
-    };
     crate::log_line(&serde_json::json!({
         "event": "epd-error",
         "reference": reference(request_id),
-        "error": detail,
+        "error": error.to_string(),
     }));
     Refusal::Epd(EpdProblem::of(error))
 }
