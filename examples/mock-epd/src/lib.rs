@@ -491,6 +491,34 @@ pub(crate) fn consents(patient: &zvp_core::Patient) -> Result<Vec<Box<RawValue>>
         .collect()
 }
 
+/// How long the synthetic hospital's outpatient appointments last.
+const APPOINTMENT_MINUTES: i64 = 20;
+
+/// A care moment's resource as the mock serves it: a booked or fulfilled Appointment needs an
+/// `end` beside its `start` (invariants app-2 and app-3), which the record's moment does not
+/// hold; the synthetic hospital's appointments last [`APPOINTMENT_MINUTES`].
+pub(crate) fn care_moment(
+    id: &str,
+    patient: &PatientId,
+    moment: &zvp_core::CareMoment,
+) -> Option<Value> {
+    let mut resource = fhir::care_moment_to_fhir(id, patient, moment)?;
+    if resource.get("resourceType").and_then(Value::as_str) == Some("Appointment")
+        && let Some(object) = resource.as_object_mut()
+    {
+        let end = moment.at + chrono::Duration::minutes(APPOINTMENT_MINUTES);
+        object.insert(
+            "end".to_owned(),
+            Value::String(end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        );
+        object.insert(
+            "minutesDuration".to_owned(),
+            Value::from(APPOINTMENT_MINUTES),
+        );
+    }
+    Some(resource)
+}
+
 /// Groups of one resource each.
 fn singles(resources: Vec<Value>) -> Result<Vec<Group>, EpdError> {
     resources
@@ -578,9 +606,7 @@ async fn groups(
                     .iter()
                     .enumerate()
                     .filter(|(_, m)| fhir::care_moment_resource_type(m.kind) == kind)
-                    .filter_map(|(n, m)| {
-                        fhir::care_moment_to_fhir(&format!("{id}-moment-{n}"), &id, m)
-                    })
+                    .filter_map(|(n, m)| care_moment(&format!("{id}-moment-{n}"), &id, m))
                     .collect(),
             )
         }

@@ -649,3 +649,35 @@ fn listed_admitted(html: &str) -> usize {
         .unwrap_or(html);
     listed_patients(admitted).len()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_mock_serves_passes_medplums_validator_invariants_included() {
+    let files = Files::make("independent-valid");
+    let peers = Peers::start(&files, 3600);
+    let hospital = zvp_epd::synthetic::SyntheticEpd::generate(2026, common::now(), 60).unwrap();
+    let mut resources = zvp_mock_epd::export::resources(&hospital).await.unwrap();
+    resources.extend(
+        zvp_mock_epd::export::resources_with(&hospital, zvp_mock_epd::export::GpReference::Literal)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| matches!(r["resourceType"].as_str(), Some("Patient" | "Practitioner"))),
+    );
+    let kinds: std::collections::BTreeSet<&str> = resources
+        .iter()
+        .filter_map(|r| r["resourceType"].as_str())
+        .collect();
+    assert!(kinds.len() >= 13, "{kinds:?}");
+    let mut invalid = Vec::new();
+    for chunk in resources.chunks(500) {
+        let (status, answer) = peers.admin("POST", "/validate", Some(&Value::from(chunk.to_vec())));
+        assert_eq!(status, 200, "{answer}");
+        invalid.extend(answer["invalid"].as_array().unwrap().iter().cloned());
+    }
+    let what: std::collections::BTreeSet<String> = invalid
+        .iter()
+        .flat_map(|i| i["issues"].as_array().cloned().unwrap_or_default())
+        .map(|issue| format!("{} {}", issue["details"]["text"], issue["expression"]))
+        .collect();
+    assert!(invalid.is_empty(), "{} invalid: {what:#?}", invalid.len());
+}
