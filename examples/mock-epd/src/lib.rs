@@ -54,6 +54,8 @@ pub struct MockEpd {
     requests: AtomicU64,
     /// Search parameters answered with 400, as `Type:parameter`.
     refused: std::sync::RwLock<Vec<String>>,
+    /// Whether `_include` and `_revinclude` are declared and done.
+    includes: std::sync::atomic::AtomicBool,
 }
 
 impl MockEpd {
@@ -66,7 +68,14 @@ impl MockEpd {
             faults: std::sync::RwLock::new(faults),
             requests: AtomicU64::new(0),
             refused: std::sync::RwLock::new(Vec::new()),
+            includes: std::sync::atomic::AtomicBool::new(true),
         }
+    }
+
+    /// Declares and does `_include` and `_revinclude` (the default), or, as many servers,
+    /// neither: the CapabilityStatement names none and the searches ignore them.
+    pub fn set_includes(&self, includes: bool) {
+        self.includes.store(includes, Ordering::Relaxed);
     }
 
     /// Refuses these search parameters (`Type:parameter`, e.g.
@@ -204,10 +213,19 @@ async fn metadata(State(state): State<Arc<MockEpd>>) -> Response {
         return f;
     }
     let date = state.epd.now().date_naive().to_string();
-    fhir_response(
-        StatusCode::OK,
-        fhir::capability_statement("zvp-mock-epd", env!("CARGO_PKG_VERSION"), &date).to_string(),
-    )
+    let mut statement =
+        fhir::capability_statement("zvp-mock-epd", env!("CARGO_PKG_VERSION"), &date);
+    if !state.includes.load(Ordering::Relaxed)
+        && let Some(resources) = statement
+            .pointer_mut("/rest/0/resource")
+            .and_then(Value::as_array_mut)
+    {
+        for resource in resources.iter_mut().filter_map(Value::as_object_mut) {
+            resource.remove("searchInclude");
+            resource.remove("searchRevInclude");
+        }
+    }
+    fhir_response(StatusCode::OK, statement.to_string())
 }
 
 async fn read(
@@ -375,13 +393,22 @@ async fn search(
         return f;
     }
     let ctx = ctx(&headers);
-    let Some(q) = Query::parse(raw_query.as_deref()) else {
+    let Some(mut q) = Query::parse(raw_query.as_deref()) else {
         return outcome(
             StatusCode::BAD_REQUEST,
             "invalid",
             "the query does not decode",
         );
     };
+    if !state.includes.load(Ordering::Relaxed) {
+        // As a server without them: ignored, not refused.
+        q.params.retain(|(name, _)| {
+            !matches!(
+                name.as_str(),
+                "_include" | "_revinclude" | "_revinclude:iterate"
+            )
+        });
+    }
     let allowed: &[&str] = match kind.as_str() {
         "Patient" => &["_id", "identifier", "birthdate", "_revinclude"],
         "Encounter" => &[
@@ -394,7 +421,7 @@ async fn search(
             "_revinclude:iterate",
         ],
         "DiagnosticReport" => &["patient", "category", "_include"],
-        "Observation" => &["patient", "code", "_sort"],
+        "Observation" => &["patient", "code", "_sort", "_id"],
         _ => &["patient"],
     };
     let refused = state
@@ -540,6 +567,27 @@ async fn groups(
 ) -> Result<Vec<Group>, EpdError> {
     let epd = &state.epd;
     match kind {
+        "Patient" if q.list("_id").len() > 1 => {
+            // Several at once, as a client reading the patients of a list asks.
+            let mut groups = Vec::new();
+            for id in q.list("_id") {
+                let Ok(id) = id.parse::<PatientId>() else {
+                    continue;
+                };
+                let Ok(patient) = epd.patient(&id, ctx).await else {
+                    continue;
+                };
+                groups.push(Group {
+                    resource: raw(&fhir::patient_to_fhir(&patient))?,
+                    includes: if q.has("_revinclude", "Consent:patient") {
+                        consents(&patient)?
+                    } else {
+                        Vec::new()
+                    },
+                });
+            }
+            Ok(groups)
+        }
         "Patient" => {
             let id = match (q.get("_id"), q.get("identifier")) {
                 (Some(id), None) => id.parse::<PatientId>().ok(),
@@ -589,14 +637,25 @@ async fn groups(
         }
         "Encounter" => encounters(state, q, ctx).await,
         "Consent" => {
-            let patient = epd.patient(&patient_param(q)?, ctx).await?;
-            Ok(consents(&patient)?
-                .into_iter()
-                .map(|resource| Group {
+            let mut groups = Vec::new();
+            for value in q.list("patient") {
+                let id = value.strip_prefix("Patient/").unwrap_or(&value);
+                let Ok(id) = id.parse::<PatientId>() else {
+                    continue;
+                };
+                let Ok(patient) = epd.patient(&id, ctx).await else {
+                    continue;
+                };
+                groups.extend(consents(&patient)?.into_iter().map(|resource| Group {
                     resource,
                     includes: Vec::new(),
-                })
-                .collect())
+                }));
+            }
+            if groups.is_empty() {
+                // The parameter is required, as for the other types.
+                patient_param(q)?;
+            }
+            Ok(groups)
         }
         "Appointment" | "Procedure" | "ServiceRequest" => {
             let id = patient_param(q)?;
@@ -650,6 +709,9 @@ async fn groups(
             singles(resources)
         }
         "DiagnosticReport" => reports(state, q, ctx).await,
+        "Observation" if q.get("_id").is_some() => {
+            observations_by_id(state, &q.list("_id"), ctx).await
+        }
         "Observation" => {
             let id = patient_param(q)?;
             let Some(code) = q.get("code") else {
@@ -801,6 +863,47 @@ async fn reports(state: &MockEpd, q: &Query, ctx: &RequestContext) -> Result<Vec
         _ => &[],
     };
     report_groups(state, &id, categories, q, ctx).await
+}
+
+/// The Observations with these ids: those of the result reports (`rep-<patient index>-…`).
+async fn observations_by_id(
+    state: &MockEpd,
+    ids: &[String],
+    ctx: &RequestContext,
+) -> Result<Vec<Group>, EpdError> {
+    let mut patients: Vec<PatientId> = Vec::new();
+    for id in ids {
+        let index = id
+            .strip_prefix("rep-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|i| i.parse::<usize>().ok());
+        if let Some(patient) = index.and_then(|i| state.epd.patient_ids().nth(i))
+            && !patients.contains(patient)
+        {
+            patients.push(patient.clone());
+        }
+    }
+    let mut groups = Vec::new();
+    for patient in &patients {
+        for category in ResultCategory::ALL {
+            for report in state.epd.results(patient, category, ctx).await? {
+                let (_, observations) =
+                    fhir::report_to_fhir(patient, &report).map_err(fhir_error)?;
+                for o in observations {
+                    let id = serde_json::from_str::<Value>(o.get())
+                        .ok()
+                        .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned));
+                    if id.is_some_and(|id| ids.contains(&id)) {
+                        groups.push(Group {
+                            resource: o,
+                            includes: Vec::new(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(groups)
 }
 
 /// The reports of `categories`, with their Observations when `_include` asks for them.

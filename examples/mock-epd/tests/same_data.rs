@@ -70,8 +70,35 @@ async fn compare_patient(memory: &dyn Epd, fhir: &dyn Epd, id: &PatientId) -> us
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_adapter_and_the_synthetic_epd_agree_on_every_method() {
+    agree_on_every_method(true).await;
+}
+
+/// Against a server that declares and does no `_include` or `_revinclude`, the adapter's
+/// separate searches give the same answers (docs/fhir.md, "Strategies").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_includes_the_fallbacks_give_the_same_answers() {
+    agree_on_every_method(false).await;
+}
+
+async fn agree_on_every_method(includes: bool) {
     let server = Server::start(400, Faults::default()).await;
+    server.state.set_includes(includes);
     let fhir = server.adapter();
+    let strategies = fhir.strategies(&ctx()).await.unwrap().clone();
+    let expected = if includes {
+        zvp_epd::client::Strategy::Included
+    } else {
+        zvp_epd::client::Strategy::Separate
+    };
+    assert_eq!(
+        [
+            strategies.patient_consents,
+            strategies.list_patients,
+            strategies.list_consents,
+            strategies.report_results
+        ],
+        [expected; 4]
+    );
     let memory = server.epd.clone();
     let ctx = ctx();
 
