@@ -81,6 +81,7 @@ fn world(rng: &mut Rng) -> (WorldFile, Vec<u32>) {
         .map(|i| PatientEntry {
             id: patient(i),
             registered_gp_agb: Some(agb(gps[i as usize])),
+            objection: false,
         })
         .collect();
     let delegations = (0..DELEGATIONS)

@@ -12,7 +12,7 @@ use zvp_epd::fhir;
 fn resource(kind: &str, value: &Value) {
     let _ = match kind {
         "Patient" => fhir::patient_from_fhir(value).map(|_| ()),
-        "Consent" => fhir::restriction_from_fhir(value).map(|_| ()),
+        "Consent" => fhir::consent_from_fhir(value).map(|_| ()),
         "Encounter" => fhir::admission_from_fhir(value).map(|_| ()),
         "Appointment" | "Procedure" | "ServiceRequest" => {
             fhir::care_moment_from_fhir(value).map(|_| ())
@@ -24,6 +24,13 @@ fn resource(kind: &str, value: &Value) {
         "DocumentReference" => fhir::letter_from_fhir(value)
             .map(|_| ())
             .and_then(|()| fhir::document_from_fhir(value).map(|_| ())),
+        // A letter's bytes through their media type: text, HTML (parsed), PDF.
+        "Binary" => fhir::binary_from_fhir(value).and_then(|a| match a.data {
+            fhir::AttachmentData::Inline(bytes) => {
+                fhir::document_content(&a.media_type, a.charset.as_deref(), bytes).map(|_| ())
+            }
+            fhir::AttachmentData::Url(_) => Ok(()),
+        }),
         _ => Ok(()),
     };
 }

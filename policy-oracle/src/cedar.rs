@@ -42,7 +42,7 @@ impl Outcome {
 }
 
 /// Deny reasons in the order zvp applies its rules: when several forbids hold, the first wins.
-const DENY_ORDER: [&str; 8] = [
+const DENY_ORDER: [&str; 9] = [
     "no-account",
     "account-pending",
     "account-rejected",
@@ -51,6 +51,7 @@ const DENY_ORDER: [&str; 8] = [
     "not-administrator",
     "role-not-eligible",
     "unknown-patient",
+    "patient-objection",
 ];
 
 /// Permit bases from strongest to weakest.
@@ -64,7 +65,7 @@ const PERMIT_ORDER: [&str; 6] = [
 ];
 
 /// The policies; `{eligible}` is replaced by the eligible roles as a Cedar set.
-const POLICIES: [(&str, &str); 14] = [
+const POLICIES: [(&str, &str); 15] = [
     (
         "no-account",
         r#"forbid (principal, action, resource) when { principal.status == "none" };"#,
@@ -98,6 +99,10 @@ const POLICIES: [(&str, &str); 14] = [
     (
         "unknown-patient",
         r#"forbid (principal, action in Action::"patient", resource) unless { resource.known };"#,
+    ),
+    (
+        "patient-objection",
+        r#"forbid (principal, action in Action::"patient", resource) when { resource.objection };"#,
     ),
     (
         "administrator",
@@ -320,12 +325,16 @@ impl CedarOracle {
             string(""),
             false,
         )?);
-        let patient = |id: &str, known: bool, gp: RestrictedExpression| {
+        let patient = |id: &str, known: bool, gp: RestrictedExpression, objection: bool| {
             Entity::new(
                 uid("Patient", id)?,
                 HashMap::from([
                     ("known".to_owned(), RestrictedExpression::new_bool(known)),
                     ("gp".to_owned(), gp),
+                    (
+                        "objection".to_owned(),
+                        RestrictedExpression::new_bool(objection),
+                    ),
                 ]),
                 HashSet::new(),
             )
@@ -334,9 +343,14 @@ impl CedarOracle {
         let mut patients = HashSet::new();
         for p in &world.patients {
             patients.insert(p.id.to_string());
-            entities.push(patient(p.id.as_str(), true, agb(p.registered_gp_agb))?);
+            entities.push(patient(
+                p.id.as_str(),
+                true,
+                agb(p.registered_gp_agb),
+                p.objection,
+            )?);
         }
-        entities.push(patient("unknown", false, string(""))?);
+        entities.push(patient("unknown", false, string(""), false)?);
         entities.push(Entity::new_no_attrs(
             uid("Portal", "portal")?,
             HashSet::new(),

@@ -137,7 +137,8 @@ fn grant() -> impl Strategy<Value = GrantEntry> {
         )
 }
 
-/// A random world: most of the accounts, every patient with a random registered GP (or none),
+/// A random world: most of the accounts, every patient with a random registered GP (or none)
+/// and now and then an objection to sharing,
 /// up to 9 delegations and 7 emergency grants, all around [`now`].
 pub fn world() -> impl Strategy<Value = WorldFile> {
     let accounts = (0..UZIS)
@@ -145,9 +146,12 @@ pub fn world() -> impl Strategy<Value = WorldFile> {
         .collect::<Vec<_>>();
     let patients = (0..PATIENTS)
         .map(|i| {
-            maybe_agb().prop_map(move |gp| PatientEntry {
-                id: patient(i),
-                registered_gp_agb: gp,
+            (maybe_agb(), proptest::bool::weighted(0.1)).prop_map(move |(gp, objection)| {
+                PatientEntry {
+                    id: patient(i),
+                    registered_gp_agb: gp,
+                    objection,
+                }
             })
         })
         .collect::<Vec<_>>();
@@ -312,6 +316,7 @@ pub fn from_bytes(data: &[u8]) -> (WorldFile, Vec<Request>) {
         .map(|i| PatientEntry {
             id: patient(i),
             registered_gp_agb: c.agb(),
+            objection: c.below(10) == 0,
         })
         .collect();
     let delegations = (0..c.below(10))

@@ -89,6 +89,7 @@ fn zvp_and_cedar_agree_on_random_worlds() {
         "Deny(\"not-administrator\")",
         "Deny(\"role-not-eligible\")",
         "Deny(\"unknown-patient\")",
+        "Deny(\"patient-objection\")",
     ] {
         assert!(
             seen.contains_key(outcome),

@@ -10,7 +10,7 @@
 
 use proptest::prelude::*;
 use zvp_auth::directory::AccountStatus;
-use zvp_auth::policy::{Action, Basis, Decision, Policy, Request, Section, World};
+use zvp_auth::policy::{Action, Basis, Decision, ListScope, Policy, Request, Section, World};
 use zvp_policy_oracle::laws::basis_holds;
 use zvp_policy_oracle::worlds::{now, world_and_requests};
 
@@ -135,7 +135,8 @@ proptest! {
                     Decision::Permit(p) if !matches!(p.basis(), Basis::Emergency { .. })
                 );
                 let listed = scope.as_ref().is_ok_and(|scope| {
-                    patient.registered_gp_agb.is_some_and(|gp| scope.iter().any(|s| s.agb == gp))
+                    ListScope::basis_for(scope, patient.registered_gp_agb, patient.objection)
+                        .is_some()
                 });
                 prop_assert_eq!(listed, viewable, "{:?} {:?}", view, scope);
             }

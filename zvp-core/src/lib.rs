@@ -45,10 +45,10 @@ pub use id::{
 pub use record::{
     Address, Admission, AdmissionStatus, Allergy, AllergySeverity, CareMoment, CareMomentKind,
     CareMomentStatus, Coding, Comparator, ConclusionAndPlan, Culture, Decimal, Diagnosis,
-    DiagnosisStatus, Document, Gender, Isolate, LabFlag, LabObservation, Letter, Medication,
-    ObservationValue, Patient, Period, PersonName, RecordError, ReferenceRange, RegisteredGp,
-    ReportContent, ReportStatus, RestrictedTreatment, ResultReport, Susceptibility,
-    SusceptibilityInterpretation, TreatmentRestriction,
+    DiagnosisStatus, Document, DocumentContent, Gender, Isolate, LabFlag, LabObservation, Letter,
+    Medication, ObservationValue, Patient, Pdf, Period, PersonName, RecordError, ReferenceRange,
+    RegisteredGp, ReportContent, ReportStatus, RestrictedTreatment, ResultReport, SharingObjection,
+    Susceptibility, SusceptibilityInterpretation, TreatmentRestriction,
 };
 pub use vocabulary::{DossierSection, RecordSection, ResultCategory, VocabularyError};
 

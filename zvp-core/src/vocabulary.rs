@@ -50,6 +50,9 @@ pub enum ResultCategory {
     Pathology,
     /// Radiology: text reports, no images.
     Radiology,
+    /// Every report whose category the portal does not know (an ECG, a lung function test,
+    /// a code a hospital made up), shown together rather than dropped.
+    Other,
 }
 
 /// The part of the record a request touches: the unit of authorization and of audit.
@@ -97,12 +100,13 @@ impl DossierSection {
 
 impl ResultCategory {
     /// Every result category, in the order the portal shows them.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::ClinicalChemistry,
         Self::Microbiology,
         Self::NuclearLab,
         Self::Pathology,
         Self::Radiology,
+        Self::Other,
     ];
 
     /// The stable code of the category.
@@ -113,13 +117,14 @@ impl ResultCategory {
             Self::NuclearLab => "nuclear-lab",
             Self::Pathology => "pathology",
             Self::Radiology => "radiology",
+            Self::Other => "other",
         }
     }
 }
 
 impl RecordSection {
     /// Every section.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::AdmittedList,
         Self::DischargedList,
         Self::PatientSearch,
@@ -135,6 +140,7 @@ impl RecordSection {
         Self::Results(ResultCategory::NuclearLab),
         Self::Results(ResultCategory::Pathology),
         Self::Results(ResultCategory::Radiology),
+        Self::Results(ResultCategory::Other),
         Self::Document,
     ];
 

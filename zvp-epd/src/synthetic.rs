@@ -16,10 +16,10 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use zvp_core::{
     Address, Admission, AgbCode, Allergy, AllergySeverity, Bsn, CareMoment, CareMomentKind,
     CareMomentStatus, Coding, ConclusionAndPlan, Culture, Decimal, Diagnosis, DiagnosisStatus,
-    Document, DocumentId, Gender, Isolate, LabFlag, LabObservation, Letter, Medication,
-    ObservationValue, Patient, PatientId, Period, PersonName, ReferenceRange, RegisteredGp,
-    ReportContent, ReportId, ReportStatus, RestrictedTreatment, ResultCategory, ResultReport,
-    Susceptibility, SusceptibilityInterpretation, TreatmentRestriction,
+    Document, DocumentContent, DocumentId, Gender, Isolate, LabFlag, LabObservation, Letter,
+    Medication, ObservationValue, Patient, PatientId, Period, PersonName, ReferenceRange,
+    RegisteredGp, ReportContent, ReportId, ReportStatus, RestrictedTreatment, ResultCategory,
+    ResultReport, Susceptibility, SusceptibilityInterpretation, TreatmentRestriction,
 };
 
 use crate::{Epd, EpdError, ListedPatient, RequestContext};
@@ -434,6 +434,7 @@ impl SyntheticEpd {
             address: Some(address),
             registered_gp,
             treatment_restrictions,
+            sharing_objection: None,
         };
         let (admitted, discharged) = if index < 160 { (25, 25) } else { (4, 6) };
         let (specialism, ward) = rng.pick(&WARDS).copied().unwrap_or(WARDS[0]);
@@ -991,6 +992,11 @@ impl Epd for SyntheticEpd {
                     "Verslag: geen infiltraat, geen pleuravocht. Hart niet vergroot.\nConclusie: geen afwijkingen.".to_owned(),
                 )))
                 .collect(),
+            ResultCategory::Other => (0..rng.below(2))
+                .map(|n| report(n, "ECG", self.now - Duration::days(2 + rng.below(500) as i64), ReportContent::Text(
+                    "Sinusritme 72/min, normale as, geen repolarisatiestoornissen.\nConclusie: normaal ECG.".to_owned(),
+                )))
+                .collect(),
         };
         reports.sort_by_key(|r| std::cmp::Reverse(r.issued));
         Ok(reports)
@@ -1038,13 +1044,13 @@ impl Epd for SyntheticEpd {
             title: letter.title.clone(),
             date: letter.date,
             author: Some(letter.author.clone()),
-            text: format!(
+            content: DocumentContent::Text(format!(
                 "Geachte collega,\n\nUw patiënt(e) {name}, geboren {}, was onder behandeling bij de afdeling {}.\n\n\
                  Conclusie: klinisch stabiel.\nBeleid: controle op de polikliniek.\n\nMet vriendelijke groet,\n{}",
                 core.patient.birth_date.format("%d-%m-%Y"),
                 letter.specialism.to_lowercase(),
                 letter.author
-            ),
+            )),
         })
     }
 

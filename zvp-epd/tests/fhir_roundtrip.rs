@@ -87,6 +87,7 @@ fn initials_and_prefixes_round_trip() {
         address: None,
         registered_gp: None,
         treatment_restrictions: Vec::new(),
+        sharing_objection: None,
     };
     let fhir = patient_to_fhir(&patient);
     assert_eq!(fhir["name"][0]["family"], "van den Berg");
@@ -196,7 +197,7 @@ async fn round_trip_record(epd: &SyntheticEpd, id: &PatientId) -> usize {
     }
     for l in epd.letters(id, &ctx).await.unwrap() {
         let document = epd.document(id, &l.id, &ctx).await.unwrap();
-        let fhir = wire(&letter_to_fhir(id, &l, &document.text));
+        let fhir = wire(&letter_to_fhir(id, &l, document.content.text().unwrap()));
         assert_eq!(letter_from_fhir(&fhir).unwrap(), (id.clone(), l));
         assert_eq!(document_from_fhir(&fhir).unwrap(), (id.clone(), document));
         checked += 1;

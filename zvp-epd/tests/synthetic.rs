@@ -55,7 +55,13 @@ async fn every_method_answers_for_every_patient() {
                 after_cutoff += 1;
             }
             let document = epd.document(&id, &letter.id, &ctx()).await.unwrap();
-            assert!(document.text.contains(&patient.name.to_string()));
+            assert!(
+                document
+                    .content
+                    .text()
+                    .unwrap()
+                    .contains(&patient.name.to_string())
+            );
         }
         for category in ResultCategory::ALL {
             for report in epd.results(&id, category, &ctx()).await.unwrap() {
@@ -67,7 +73,9 @@ async fn every_method_answers_for_every_patient() {
                     ResultCategory::Microbiology => {
                         matches!(report.content, ReportContent::Culture(_))
                     }
-                    ResultCategory::Pathology | ResultCategory::Radiology => {
+                    ResultCategory::Pathology
+                    | ResultCategory::Radiology
+                    | ResultCategory::Other => {
                         matches!(report.content, ReportContent::Text(_))
                     }
                 };

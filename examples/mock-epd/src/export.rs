@@ -8,7 +8,8 @@ use zvp_epd::fhir;
 use zvp_epd::synthetic::SyntheticEpd;
 use zvp_epd::{Epd, EpdError, RequestContext};
 
-use crate::{care_moment, consents, numbered};
+use crate::Shapes;
+use crate::search::{care_moment, consents, numbered};
 
 /// How the patients name their GP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -39,6 +40,22 @@ pub async fn resources(epd: &SyntheticEpd) -> Result<Vec<Value>, EpdError> {
 ///
 /// [`EpdError`] when a record cannot be rendered (not expected for a generated hospital).
 pub async fn resources_with(epd: &SyntheticEpd, gp: GpReference) -> Result<Vec<Value>, EpdError> {
+    resources_shaped(epd, gp, Shapes::default(), &[]).await
+}
+
+/// [`resources_with`], with the report categories and letters in the forms of `shapes` (a
+/// letter by URL brings its Binary) and a privacy Consent for each patient in `objecting`.
+/// References and decimals are as zvp writes them.
+///
+/// # Errors
+///
+/// [`EpdError`] when a record cannot be rendered (not expected for a generated hospital).
+pub async fn resources_shaped(
+    epd: &SyntheticEpd,
+    gp: GpReference,
+    shapes: Shapes,
+    objecting: &[zvp_core::PatientId],
+) -> Result<Vec<Value>, EpdError> {
     let ctx = RequestContext {
         request_id: "export".to_owned(),
     };
@@ -49,7 +66,12 @@ pub async fn resources_with(epd: &SyntheticEpd, gp: GpReference) -> Result<Vec<V
     let mut out = Vec::new();
     let mut practitioners = std::collections::BTreeMap::new();
     for id in epd.patient_ids() {
-        let patient = epd.patient(id, &ctx).await?;
+        let mut patient = epd.patient(id, &ctx).await?;
+        if objecting.contains(id) {
+            patient.sharing_objection = Some(zvp_core::SharingObjection {
+                recorded_on: Some(epd.now().date_naive()),
+            });
+        }
         let mut resource = fhir::patient_to_fhir(&patient);
         if let (GpReference::Literal, Some(registered)) = (gp, &patient.registered_gp) {
             let practitioner = format!("gp-{}", registered.agb);
@@ -110,13 +132,18 @@ pub async fn resources_with(epd: &SyntheticEpd, gp: GpReference) -> Result<Vec<V
             fhir::medication_to_fhir,
         ));
         for letter in epd.letters(id, &ctx).await? {
-            let text = epd.document(id, &letter.id, &ctx).await?.text;
-            out.push(fhir::letter_to_fhir(id, &letter, &text));
+            let text = crate::letter_text(epd, id, &letter.id, &ctx).await?;
+            let document = letter.id.as_str();
+            out.push(shapes.letter(fhir::letter_to_fhir(id, &letter, &text), document, &text));
+            if shapes.letters.by_url {
+                out.push(shapes.binary(document, &text));
+            }
         }
         for category in ResultCategory::ALL {
             for report in epd.results(id, category, &ctx).await? {
-                let (resource, observations) =
+                let (mut resource, observations) =
                     fhir::report_to_fhir(id, &report).map_err(malformed)?;
+                shapes.categories.file(&mut resource, category);
                 out.push(resource);
                 for o in observations {
                     out.push(parse(&o)?);

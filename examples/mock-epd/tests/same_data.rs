@@ -13,10 +13,10 @@ mod common;
 
 use chrono::Duration;
 use common::{Server, ctx};
-use zvp_core::{AgbCode, PatientId, ResultCategory};
+use zvp_core::{AgbCode, ObservationValue, PatientId, ReportContent, ResultCategory};
 use zvp_epd::synthetic::{DEMO_GPS, test_now};
 use zvp_epd::{Epd, EpdError};
-use zvp_mock_epd::Faults;
+use zvp_mock_epd::{Faults, Shapes};
 
 fn demo_agbs() -> Vec<AgbCode> {
     DEMO_GPS
@@ -78,6 +78,101 @@ async fn the_adapter_and_the_synthetic_epd_agree_on_every_method() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_includes_the_fallbacks_give_the_same_answers() {
     agree_on_every_method(false).await;
+}
+
+/// The record in the other forms real EPDs write it in (docs/fhir.md, "Shapes"): report
+/// categories under v2-0074's narrow codes and under LOINC's, absolute and versioned
+/// references, letters as HTML and by URL. The adapter gives the same answers from each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_shape_gives_the_same_answers() {
+    use zvp_mock_epd::shapes::{CategoryCodes, LetterContent, Letters, References};
+    let shapes = [
+        Shapes {
+            categories: CategoryCodes::Narrow,
+            references: References::Versioned,
+            letters: Letters {
+                content: LetterContent::Html,
+                by_url: false,
+            },
+            ..Shapes::default()
+        },
+        Shapes {
+            categories: CategoryCodes::Loinc,
+            references: References::Absolute,
+            letters: Letters {
+                content: LetterContent::Text,
+                by_url: true,
+            },
+            ..Shapes::default()
+        },
+    ];
+    for shape in shapes {
+        let server = Server::start(120, Faults::default()).await;
+        server.state.set_shapes(shape);
+        let fhir = server.adapter();
+        let memory = server.epd.clone();
+        let mut compared = 0;
+        let mut lists = 0;
+        for gp in demo_agbs() {
+            let admitted = memory.admitted(&[gp], &ctx()).await;
+            assert_eq!(fhir.admitted(&[gp], &ctx()).await, admitted, "{shape:?}");
+            lists += admitted.unwrap().len();
+        }
+        assert!(lists > 0);
+        for id in memory.patient_ids().step_by(5) {
+            compared += compare_patient(memory.as_ref(), &fhir, id).await;
+        }
+        assert!(compared > 300, "{compared}");
+    }
+}
+
+/// Decimals as a server sends them: from one that keeps numbers as floating point, `5.40`
+/// arrives as `5.4` and is shown so, not padded back or rounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decimals_are_taken_as_the_server_sends_them() {
+    let server = Server::start(60, Faults::default()).await;
+    server.state.set_shapes(Shapes {
+        decimals: zvp_mock_epd::shapes::Decimals::Trimmed,
+        ..Shapes::default()
+    });
+    let fhir = server.adapter();
+    let mut trimmed = 0;
+    for id in server.epd.patient_ids().take(20) {
+        let sent = server
+            .epd
+            .results(id, ResultCategory::ClinicalChemistry, &ctx())
+            .await
+            .unwrap();
+        let got = fhir
+            .results(id, ResultCategory::ClinicalChemistry, &ctx())
+            .await
+            .unwrap();
+        assert_eq!(got.len(), sent.len());
+        for (got, sent) in got.iter().zip(&sent) {
+            let (ReportContent::Observations(got), ReportContent::Observations(sent)) =
+                (&got.content, &sent.content)
+            else {
+                panic!("chemistry reports hold values");
+            };
+            for (got, sent) in got.iter().zip(sent) {
+                if let (
+                    ObservationValue::Quantity { value: got, .. },
+                    ObservationValue::Quantity { value: sent, .. },
+                ) = (&got.value, &sent.value)
+                {
+                    let float: f64 = sent.as_str().parse().unwrap();
+                    let as_javascript = if float.fract() == 0.0 {
+                        format!("{float:.0}")
+                    } else {
+                        float.to_string()
+                    };
+                    assert_eq!(got.as_str(), as_javascript);
+                    trimmed += usize::from(got.as_str() != sent.as_str());
+                }
+            }
+        }
+    }
+    assert!(trimmed > 10, "{trimmed} values arrived trimmed");
 }
 
 async fn agree_on_every_method(includes: bool) {

@@ -161,6 +161,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             name: Some("J. de Vries".to_owned()),
         }),
         treatment_restrictions: Vec::new(),
+        sharing_objection: None,
     };
     let admission = Admission {
         patient: id.clone(),

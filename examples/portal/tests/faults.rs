@@ -21,31 +21,11 @@ use std::time::Duration;
 use common::{TestPortal, Who};
 use zvp_audit::event::AuditEvent;
 use zvp_audit::log::{AuditLog, LogError, Receipt};
-use zvp_epd::client::{FhirEpd, FhirEpdConfig};
-use zvp_mock_epd::{Faults, MockEpd};
-
-/// A portal reading the EPD over FHIR from zvp-mock-epd, whose faults the test changes.
-async fn over_fhir() -> (TestPortal, Arc<MockEpd>) {
-    let synthetic =
-        Arc::new(zvp_epd::synthetic::SyntheticEpd::generate(2026, common::now(), 400).unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}/fhir", listener.local_addr().unwrap());
-    let mock = Arc::new(MockEpd::new(synthetic, base.clone(), Faults::default()));
-    tokio::spawn(zvp_mock_epd::serve(
-        listener,
-        mock.clone(),
-        std::future::pending(),
-    ));
-    let mut config = FhirEpdConfig::new(base);
-    config.timeout = Duration::from_millis(400);
-    config.retries = 1;
-    let fhir = Arc::new(FhirEpd::new(config).unwrap());
-    (TestPortal::with(None, Some(fhir)).await, mock)
-}
+use zvp_mock_epd::Faults;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_epd_down_slow_or_garbled_gives_a_clear_page_and_service_returns() {
-    let (t, mock) = over_fhir().await;
+    let (t, mock) = common::over_fhir(Duration::from_millis(400)).await;
     let (id, patient) = t.own_patient().await;
     let name = patient.name.to_string();
     let page = format!("/patient/{id}");

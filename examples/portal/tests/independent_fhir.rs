@@ -663,11 +663,42 @@ async fn what_the_mock_serves_passes_medplums_validator_invariants_included() {
             .into_iter()
             .filter(|r| matches!(r["resourceType"].as_str(), Some("Patient" | "Practitioner"))),
     );
+    // And the other forms it writes: report categories by LOINC and narrow v2-0074 codes,
+    // letters as HTML and as PDF by URL with their Binaries, privacy Consents.
+    use zvp_mock_epd::shapes::{CategoryCodes, LetterContent, Letters};
+    let objecting: Vec<_> = hospital.patient_ids().take(5).cloned().collect();
+    for (categories, content, by_url) in [
+        (CategoryCodes::Loinc, LetterContent::Pdf, true),
+        (CategoryCodes::Narrow, LetterContent::Html, false),
+    ] {
+        let shapes = zvp_mock_epd::Shapes {
+            categories,
+            letters: Letters { content, by_url },
+            ..zvp_mock_epd::Shapes::default()
+        };
+        resources.extend(
+            zvp_mock_epd::export::resources_shaped(
+                &hospital,
+                zvp_mock_epd::export::GpReference::Logical,
+                shapes,
+                &objecting,
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| {
+                matches!(
+                    r["resourceType"].as_str(),
+                    Some("Consent" | "DocumentReference" | "Binary" | "DiagnosticReport")
+                )
+            }),
+        );
+    }
     let kinds: std::collections::BTreeSet<&str> = resources
         .iter()
         .filter_map(|r| r["resourceType"].as_str())
         .collect();
-    assert!(kinds.len() >= 13, "{kinds:?}");
+    assert!(kinds.len() >= 14, "{kinds:?}");
     let mut invalid = Vec::new();
     for chunk in resources.chunks(500) {
         let (status, answer) = peers.admin("POST", "/validate", Some(&Value::from(chunk.to_vec())));

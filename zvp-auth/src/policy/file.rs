@@ -131,6 +131,9 @@ pub struct PatientEntry {
     /// The registered GP's AGB code; `null` for none.
     #[serde(default)]
     pub registered_gp_agb: Option<AgbCode>,
+    /// Whether the patient objects to their record being shared.
+    #[serde(default)]
+    pub objection: bool,
 }
 
 /// A request as JSON.
@@ -201,6 +204,9 @@ impl WorldFile {
         }
         for p in &self.patients {
             world.add_patient(p.id.clone(), p.registered_gp_agb);
+            if p.objection {
+                world.add_objection(p.id.clone());
+            }
         }
         for (index, d) in (0u64..).zip(&self.delegations) {
             world.add_delegation(Delegation {

@@ -23,10 +23,12 @@
 //! 4. Clinical actions need an eligible role on the card (`role-not-eligible`): by default
 //!    huisarts 01.015, apotheekhoudend huisarts 01.004, specialist ouderengeneeskunde 01.047,
 //!    arts verstandelijk gehandicapten 01.056.
-//! 5. Lists (admitted, discharged) are permitted; what they contain is [`Policy::list_scope`].
+//! 5. Lists (admitted, discharged) are permitted; what they contain is [`Policy::list_scope`],
+//!    without the patients who object to sharing ([`ListScope::basis_for`]).
 //! 6. Search, view and request-emergency for a patient: unknown patient (`unknown-patient`);
-//!    otherwise the strongest basis that applies — own, practice, delegation, emergency — or
-//!    the emergency procedure.
+//!    a patient who objects to their record being shared (`patient-objection`: nobody, on no
+//!    basis, the emergency procedure included); otherwise the strongest basis that applies —
+//!    own, practice, delegation, emergency — or the emergency procedure.
 //!
 //! Periods are half-open: a delegation holds while `from <= now < until` (no `until`: open
 //! ended) and it is not revoked at or before now; an emergency grant holds while
@@ -46,16 +48,16 @@
 //!                   "revoked_at": null}],
 //!  "emergency_grants": [{"uzi": "900000001", "patient": "p1", "reason_category": "acute-care",
 //!                        "reason": "...", "granted_at": "...", "expires_at": "..."}],
-//!  "patients": [{"id": "p1", "registered_gp_agb": "01000002"}]}
+//!  "patients": [{"id": "p1", "registered_gp_agb": "01000002", "objection": false}]}
 //! ```
 //!
 //! and `{"uzi": "900000001", "card_agb": "01000001", "card_role": "01.015",
 //! "action": "view-patient", "section": "results", "patient": "p1"}`. Optional fields: an
 //! account's `agb`, `practice_agb` (absent or `null`), `name`, `admin` (default `false`); a
 //! delegation's `until` and `revoked_at` (default `null`) and `id` (default: its position); a
-//! grant's `id` (default: its position); a patient's `registered_gp_agb` (`null`: none); the
-//! request's `card_agb` (absent, `null` or `00000000`: none), `section` and `patient` where the
-//! action has none. Unknown fields are ignored. Actions: `list-admitted`, `list-discharged`,
+//! grant's `id` (default: its position); a patient's `registered_gp_agb` (`null`: none) and
+//! `objection` (default `false`); the request's `card_agb` (absent, `null` or `00000000`:
+//! none), `section` and `patient` where the action has none. Unknown fields are ignored. Actions: `list-admitted`, `list-discharged`,
 //! `search-patient`, `view-patient` (with a `section`: `details`, `care-moments`,
 //! `allergies`, `conclusion`, `letters`, `diagnoses`, `medication`, `results`, `document`),
 //! `request-emergency`, `approve-account`, `reject-account`, `block-account`,
@@ -243,6 +245,9 @@ pub enum DenyReason {
     /// The EPD knows no such patient.
     #[error("unknown patient")]
     UnknownPatient,
+    /// The patient objected to their record being shared.
+    #[error("the patient objects to sharing their record")]
+    PatientObjection,
 }
 
 impl DenyReason {
@@ -257,6 +262,7 @@ impl DenyReason {
             Self::NotAdministrator => "not-administrator",
             Self::RoleNotEligible => "role-not-eligible",
             Self::UnknownPatient => "unknown-patient",
+            Self::PatientObjection => "patient-objection",
         }
     }
 }
@@ -346,6 +352,23 @@ pub struct ListScope {
     pub agb: AgbCode,
     /// Why the practitioner may list these patients.
     pub basis: Basis,
+}
+
+impl ListScope {
+    /// The basis on which a listed patient is shown, with their registered GP and whether
+    /// they object to sharing: the basis of the GP's scope, and none for a patient who
+    /// objects (rule 6 holds for the lists too) or whose GP is in no scope.
+    pub fn basis_for(
+        scope: &[Self],
+        registered_gp: Option<AgbCode>,
+        objects: bool,
+    ) -> Option<Basis> {
+        if objects {
+            return None;
+        }
+        let gp = registered_gp?;
+        scope.iter().find(|s| s.agb == gp).map(|s| s.basis)
+    }
 }
 
 /// Why an emergency grant could not be made.
@@ -567,6 +590,9 @@ impl Policy {
         let Some(gp) = world.registered_gp(patient) else {
             return Err(DenyReason::UnknownPatient);
         };
+        if world.objects(patient) {
+            return Err(DenyReason::PatientObjection);
+        }
         if let Some(gp) = gp {
             if account.agb == Some(gp) {
                 return Ok(Some(Basis::Own));

@@ -1,12 +1,13 @@
 //! The facts a decision is made on, indexed for constant-time lookups.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use zvp_core::{AgbCode, PatientId, UziNumber};
 
 use crate::directory::{Account, Delegation, EmergencyGrant};
 
-/// Accounts, patients (with their registered GP), delegations and emergency grants.
+/// Accounts, patients (with their registered GP and any objection to sharing), delegations
+/// and emergency grants.
 ///
 /// The portal fills one per request with what the directory and the EPD say now; tests,
 /// scenario files and benchmarks fill large ones. Lookups are hash-map reads, so a decision
@@ -15,6 +16,7 @@ use crate::directory::{Account, Delegation, EmergencyGrant};
 pub struct World {
     accounts: HashMap<UziNumber, Account>,
     patients: HashMap<PatientId, Option<AgbCode>>,
+    objections: HashSet<PatientId>,
     delegations: HashMap<(AgbCode, UziNumber), Vec<Delegation>>,
     delegations_to: HashMap<UziNumber, Vec<Delegation>>,
     grants: HashMap<UziNumber, HashMap<PatientId, Vec<EmergencyGrant>>>,
@@ -34,6 +36,16 @@ impl World {
     /// Adds (or replaces) a patient with their registered GP, as the EPD says now.
     pub fn add_patient(&mut self, patient: PatientId, registered_gp: Option<AgbCode>) {
         self.patients.insert(patient, registered_gp);
+    }
+
+    /// Records that a patient objects to their record being shared (as the EPD says now).
+    pub fn add_objection(&mut self, patient: PatientId) {
+        self.objections.insert(patient);
+    }
+
+    /// Whether the patient objects to their record being shared.
+    pub fn objects(&self, patient: &PatientId) -> bool {
+        self.objections.contains(patient)
     }
 
     /// Adds a delegation.

@@ -24,12 +24,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use care::{Admission, AdmissionStatus, CareMoment, CareMomentKind, CareMomentStatus};
-pub use document::Document;
+pub use document::{Document, DocumentContent, Pdf};
 pub use dossier::{
     Allergy, AllergySeverity, ConclusionAndPlan, Diagnosis, DiagnosisStatus, Letter, Medication,
 };
 pub use patient::{
-    Address, Gender, Patient, PersonName, RegisteredGp, RestrictedTreatment, TreatmentRestriction,
+    Address, Gender, Patient, PersonName, RegisteredGp, RestrictedTreatment, SharingObjection,
+    TreatmentRestriction,
 };
 pub use results::{
     Coding, Comparator, Culture, Isolate, LabFlag, LabObservation, ObservationValue,
@@ -59,6 +60,9 @@ pub enum RecordError {
     /// A reference range without a low limit, a high limit or a text.
     #[error("reference range: it has no low limit, no high limit and no text")]
     EmptyReferenceRange,
+    /// Bytes offered as a PDF that do not start with the PDF header.
+    #[error("pdf: the bytes do not start with %PDF-")]
+    NotPdf,
     /// A reference range whose low limit is above its high limit.
     #[error("reference range: low {low} is above high {high}")]
     InvertedReferenceRange {

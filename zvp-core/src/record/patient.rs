@@ -29,6 +29,19 @@ pub struct Patient {
     pub registered_gp: Option<RegisteredGp>,
     /// Treatment restrictions (behandelbeperkingen), shown prominently.
     pub treatment_restrictions: Vec<TreatmentRestriction>,
+    /// The patient's objection to sharing their record, if they made one: then the portal
+    /// shows their record to nobody and lists them for nobody.
+    #[serde(default)]
+    pub sharing_objection: Option<SharingObjection>,
+}
+
+/// A patient's objection to their record being shared with practitioners outside the
+/// hospital (bezwaar tegen gegevensdeling): an active privacy Consent that denies.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharingObjection {
+    /// When it was recorded, when the EPD says.
+    pub recorded_on: Option<NaiveDate>,
 }
 
 /// A Dutch person's name in its parts.
@@ -271,6 +284,9 @@ pub enum RestrictedTreatment {
     ArtificialNutrition,
     /// Another treatment, as the EPD names it.
     Other(String),
+    /// A directive that names no treatment: it restricts treatment, and what it restricts is
+    /// in the EPD only.
+    Unspecified,
 }
 
 #[cfg(test)]

@@ -14,11 +14,12 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 
-use zvp_core::{AgbCode, Patient, PatientId, TreatmentRestriction};
+use zvp_core::{AgbCode, Patient, PatientId};
 
 use super::{
     AGB_SYSTEM, FhirEpd, Found, Strategy, encode, malformed, parse_value, patient_reference, token,
 };
+use crate::fhir::ConsentMeaning;
 use crate::{EpdError, ListedPatient, RequestContext, fhir};
 
 /// `FhirEpd::gp_search`: the chained search has not been found lacking.
@@ -195,9 +196,9 @@ impl FhirEpd {
         Ok(found)
     }
 
-    /// The Patients among `found`, each with the treatment restrictions (Consents) among
-    /// `found` that are about them; a GP named by a literal reference is found among the
-    /// Practitioners in `found`, or read.
+    /// The Patients among `found`, each with what its Consents among `found` mean (treatment
+    /// restrictions, an objection to sharing); a GP named by a literal reference is found
+    /// among the Practitioners in `found`, or read.
     pub(super) async fn patients_with_restrictions(
         &self,
         found: &[Found],
@@ -234,7 +235,7 @@ impl FhirEpd {
             }
         }
         let mut patients = HashMap::new();
-        let mut restrictions: Vec<(PatientId, TreatmentRestriction)> = Vec::new();
+        let mut consents: Vec<(PatientId, ConsentMeaning)> = Vec::new();
         for f in found {
             match f.kind.as_str() {
                 "Patient" => {
@@ -245,18 +246,21 @@ impl FhirEpd {
                     patients.insert(p.id.clone(), p);
                 }
                 "Consent" => {
-                    if let Some(r) =
-                        fhir::restriction_from_fhir(&parse_value(&f.text)?).map_err(malformed)?
+                    if let Some(c) =
+                        fhir::consent_from_fhir(&parse_value(&f.text)?).map_err(malformed)?
                     {
-                        restrictions.push(r);
+                        consents.push(c);
                     }
                 }
                 _ => {}
             }
         }
-        for (patient, restriction) in restrictions {
+        for (patient, consent) in consents {
             if let Some(p) = patients.get_mut(&patient) {
-                p.treatment_restrictions.push(restriction);
+                match consent {
+                    ConsentMeaning::Restriction(r) => p.treatment_restrictions.push(r),
+                    ConsentMeaning::Objection(o) => p.sharing_objection = Some(o),
+                }
             }
         }
         Ok(patients)

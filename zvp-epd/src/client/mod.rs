@@ -29,7 +29,9 @@ use zvp_core::{
 };
 
 use crate::auth::{AuthError, Authenticator, EpdAuth, TokenClock, TokenExchange};
-use crate::fhir::{self, AGB_SYSTEM, BSN_SYSTEM, Bundle, FhirError, OperationOutcome};
+use crate::fhir::{
+    self, AGB_SYSTEM, AttachmentData, BSN_SYSTEM, Bundle, FhirError, OperationOutcome,
+};
 use crate::{Epd, EpdError, ListedPatient, RequestContext};
 
 mod capabilities;
@@ -265,6 +267,21 @@ impl FhirEpd {
     /// The FHIR base URL.
     pub fn base_url(&self) -> &str {
         &self.base
+    }
+
+    /// The URL of an attachment: relative to the FHIR base (`Binary/<id>`), or absolute on the
+    /// same server. Anywhere else is refused: the portal sends its token to its EPD only.
+    fn attachment_url(&self, url: &str) -> Result<String, EpdError> {
+        if url.starts_with(&format!("{}/", self.base)) {
+            return Ok(url.to_owned());
+        }
+        if url.contains("://") || url.starts_with('/') || url.starts_with('#') {
+            return Err(EpdError::Malformed(
+                "DocumentReference: content.attachment.url is not on the EPD's FHIR server"
+                    .to_owned(),
+            ));
+        }
+        Ok(format!("{}/{url}", self.base))
     }
 
     /// Runs `work` within the configured deadline.
@@ -628,14 +645,14 @@ impl Epd for FhirEpd {
         ctx: &RequestContext,
     ) -> Result<Vec<ResultReport>, EpdError> {
         self.within(async {
-            let (system, code) = fhir::category_codings(category)
-                .first()
-                .copied()
-                .ok_or_else(|| EpdError::Refused("no category code".to_owned()))?;
-            let mut params = vec![
-                ("patient", patient_reference(id)),
-                ("category", token(system, code)),
-            ];
+            let mut params = vec![("patient", patient_reference(id))];
+            // Every code the category is filed under, as one OR search; the reports the
+            // portal has no category for are found by asking for all and keeping those.
+            let codes = fhir::category_codes(category);
+            if !codes.is_empty() {
+                let any: Vec<String> = codes.iter().map(|&(s, c)| token(s, c)).collect();
+                params.push(("category", any.join(",")));
+            }
             if self.strategies(ctx).await?.report_results == Strategy::Included {
                 params.push(("_include", encode("DiagnosticReport:result")));
             }
@@ -678,7 +695,8 @@ impl Epd for FhirEpd {
                 if &of != id {
                     return Err(other_patient("DiagnosticReport"));
                 }
-                // A LAB search also finds the nuclear lab's reports (they are LAB too).
+                // A LAB search also finds the nuclear lab's reports (they are LAB too), and
+                // the search for the others finds every report.
                 if report.category == category {
                     reports.push(report);
                 }
@@ -736,12 +754,31 @@ impl Epd for FhirEpd {
             let body = self.get(&url, ctx).await?;
             let value: Value = serde_json::from_slice(&body)
                 .map_err(|e| EpdError::Malformed(fhir::json_error(&e)))?;
-            let (of, doc) = fhir::document_from_fhir(&value).map_err(malformed)?;
+            let (of, letter, attachment) =
+                fhir::document_reference_from_fhir(&value).map_err(malformed)?;
             // Another patient's document is, for this patient, not there.
-            if &of != id || &doc.id != document {
+            if &of != id || &letter.id != document {
                 return Err(EpdError::NotFound(format!("document {document}")));
             }
-            Ok(doc)
+            let attachment = match attachment.data {
+                AttachmentData::Url(url) => {
+                    let body = self.get(&self.attachment_url(&url)?, ctx).await?;
+                    let value: Value = serde_json::from_slice(&body)
+                        .map_err(|e| EpdError::Malformed(fhir::json_error(&e)))?;
+                    fhir::binary_from_fhir(&value).map_err(malformed)?
+                }
+                AttachmentData::Inline(_) => attachment,
+            };
+            let AttachmentData::Inline(bytes) = attachment.data else {
+                return Err(EpdError::Malformed("Binary: no data".to_owned()));
+            };
+            let content = fhir::document_content(
+                &attachment.media_type,
+                attachment.charset.as_deref(),
+                bytes,
+            )
+            .map_err(malformed)?;
+            Ok(fhir::document_of(letter, content))
         })
         .await
     }

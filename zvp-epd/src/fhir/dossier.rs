@@ -5,7 +5,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use zvp_core::{
     Allergy, AllergySeverity, Coding, ConclusionAndPlan, Diagnosis, DiagnosisStatus, Document,
-    DocumentId, Letter, Medication, PatientId, Period,
+    DocumentContent, DocumentId, Letter, Medication, PatientId, Pdf, Period,
 };
 
 use super::{
@@ -300,8 +300,171 @@ pub fn letter_to_fhir(patient: &PatientId, letter: &Letter, text: &str) -> Value
     })
 }
 
-/// The letter, its patient and its text from a DocumentReference.
-fn read_letter(resource: &Value) -> Result<(PatientId, Letter, Option<String>), FhirError> {
+/// Where a document's bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttachmentData {
+    /// In the DocumentReference itself (`attachment.data`), decoded.
+    Inline(Vec<u8>),
+    /// At a URL (`attachment.url`), usually `Binary/<id>` relative to the FHIR base.
+    Url(String),
+}
+
+/// The attachment of a DocumentReference the portal shows: its content type and its bytes
+/// or where they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// The media type, lower case and without parameters (`text/plain`).
+    pub media_type: String,
+    /// The `charset` parameter, lower case, if any.
+    pub charset: Option<String>,
+    /// The bytes, or where they are.
+    pub data: AttachmentData,
+}
+
+/// The media types the portal shows, in the order it prefers them when a DocumentReference
+/// offers the letter in several: text as it is, HTML as its text, PDF as a download.
+const SHOWN: [&str; 4] = [
+    "text/plain",
+    "text/html",
+    "application/xhtml+xml",
+    "application/pdf",
+];
+
+/// The attachment to show of those a DocumentReference's `content` offers.
+fn attachment(resource: &Value) -> Result<Attachment, FhirError> {
+    const R: &str = "DocumentReference";
+    let mut offered = Vec::new();
+    for content in resource
+        .get("content")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(a) = content.get("attachment") else {
+            continue;
+        };
+        // An attachment without a content type is text (FHIR's Attachment has no default,
+        // and text is what the portal can always show safely).
+        let (media_type, charset) = media_type(str_at(a, "/contentType").unwrap_or("text/plain"));
+        let Some(rank) = SHOWN.iter().position(|t| *t == media_type) else {
+            continue;
+        };
+        let data = match (str_at(a, "/data"), str_at(a, "/url")) {
+            (Some(data), _) => AttachmentData::Inline(
+                base64::engine::general_purpose::STANDARD
+                    .decode(data.trim())
+                    .map_err(|e| invalid(R, "content.attachment.data", e))?,
+            ),
+            (None, Some(url)) => AttachmentData::Url(url.to_owned()),
+            (None, None) => continue,
+        };
+        offered.push((
+            rank,
+            Attachment {
+                media_type,
+                charset,
+                data,
+            },
+        ));
+    }
+    offered
+        .into_iter()
+        .min_by_key(|(rank, _)| *rank)
+        .map(|(_, a)| a)
+        .ok_or_else(|| {
+            missing(
+                R,
+                "content.attachment",
+                "text/plain, text/html or application/pdf attachment with data or url",
+            )
+        })
+}
+
+/// The widest line an HTML letter's text is wrapped at: wide enough that a paragraph stays
+/// one line, as a plain-text letter's does (the page wraps it).
+const HTML_TEXT_WIDTH: usize = 10_000;
+
+/// What an attachment's bytes hold: the text of `text/plain` (UTF-8, US-ASCII or ISO-8859-1)
+/// and of HTML (its text only: the portal never shows the document's own markup, scripts or
+/// styles), or the PDF.
+///
+/// # Errors
+///
+/// [`FhirError::Invalid`] for text in another character set or not in the one named, HTML
+/// that cannot be read, bytes labelled PDF that are not one, or another media type.
+pub fn document_content(
+    media_type: &str,
+    charset: Option<&str>,
+    bytes: Vec<u8>,
+) -> Result<DocumentContent, FhirError> {
+    const R: &str = "DocumentReference";
+    const PATH: &str = "content.attachment";
+    let text = |bytes: Vec<u8>| match charset {
+        None | Some("utf-8" | "utf8" | "us-ascii") => {
+            String::from_utf8(bytes).map_err(|_| invalid(R, PATH, "the text is not UTF-8"))
+        }
+        Some("iso-8859-1" | "latin1") => Ok(bytes.into_iter().map(char::from).collect()),
+        Some(other) => Err(invalid(
+            R,
+            PATH,
+            format!("charset {other:?} is not supported"),
+        )),
+    };
+    match media_type {
+        "text/plain" => Ok(DocumentContent::Text(text(bytes)?)),
+        "text/html" | "application/xhtml+xml" => {
+            let html = text(bytes)?;
+            let plain = html2text::config::plain_no_decorate()
+                .link_footnotes(false)
+                .allow_width_overflow()
+                .string_from_read(html.as_bytes(), HTML_TEXT_WIDTH)
+                .map_err(|_| invalid(R, PATH, "the HTML cannot be read"))?;
+            Ok(DocumentContent::Text(plain.trim_end().to_owned()))
+        }
+        "application/pdf" => Pdf::new(bytes)
+            .map(DocumentContent::Pdf)
+            .map_err(|e| invalid(R, PATH, e)),
+        other => Err(invalid(
+            R,
+            PATH,
+            format!("media type {other:?} is not shown"),
+        )),
+    }
+}
+
+/// The attachment a Binary resource is (`contentType` and base64 `data`).
+///
+/// # Errors
+///
+/// [`FhirError`] when it is no Binary, or has no content type or data.
+pub fn binary_from_fhir(resource: &Value) -> Result<Attachment, FhirError> {
+    const R: &str = "Binary";
+    expect_type(R, resource)?;
+    let (media_type, charset) = media_type(required(R, resource, "/contentType", "contentType")?);
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(required(R, resource, "/data", "data")?.trim())
+        .map_err(|e| invalid(R, "data", e))?;
+    Ok(Attachment {
+        media_type,
+        charset,
+        data: AttachmentData::Inline(data),
+    })
+}
+
+/// The media type (lower case, without parameters) and the `charset` of a content type.
+fn media_type(content_type: &str) -> (String, Option<String>) {
+    let mut parts = content_type.split(';');
+    let media_type = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    let charset = parts.find_map(|p| {
+        let (name, value) = p.split_once('=')?;
+        (name.trim().eq_ignore_ascii_case("charset"))
+            .then(|| value.trim().trim_matches('"').to_ascii_lowercase())
+    });
+    (media_type, charset)
+}
+
+/// The letter and its patient from a DocumentReference.
+fn read_letter(resource: &Value) -> Result<(PatientId, Letter), FhirError> {
     const R: &str = "DocumentReference";
     expect_type(R, resource)?;
     let id: DocumentId = required(R, resource, "/id", "id")?
@@ -316,20 +479,6 @@ fn read_letter(resource: &Value) -> Result<(PatientId, Letter, Option<String>), 
         .or_else(|| optional(resource, "/type/text"))
         .or_else(|| optional(resource, "/type/coding/0/display"))
         .ok_or_else(|| missing(R, "description", "string"))?;
-    let text = str_at(resource, "/content/0/attachment/data")
-        .map(|data| {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(data)
-                .map_err(|e| invalid(R, "content.attachment.data", e))?;
-            String::from_utf8(bytes).map_err(|_| {
-                invalid(
-                    R,
-                    "content.attachment.data",
-                    "the text is not UTF-8 (only text/plain letters are shown)",
-                )
-            })
-        })
-        .transpose()?;
     Ok((
         patient_at(R, resource, "/subject/reference", "subject.reference")?,
         Letter {
@@ -343,7 +492,6 @@ fn read_letter(resource: &Value) -> Result<(PatientId, Letter, Option<String>), 
                 .unwrap_or("")
                 .to_owned(),
         },
-        text,
     ))
 }
 
@@ -353,27 +501,49 @@ fn read_letter(resource: &Value) -> Result<(PatientId, Letter, Option<String>), 
 ///
 /// [`FhirError`] naming the element that is missing or does not parse.
 pub fn letter_from_fhir(resource: &Value) -> Result<(PatientId, Letter), FhirError> {
-    read_letter(resource).map(|(patient, letter, _)| (patient, letter))
+    read_letter(resource)
 }
 
-/// A document (a letter with its text) and its patient, from a DocumentReference.
+/// A letter, its patient and the attachment to show, from a DocumentReference: the bytes
+/// inline, or the URL to read them from.
 ///
 /// # Errors
 ///
 /// [`FhirError`] naming the element that is missing or does not parse; a DocumentReference
-/// without inline text is [`FhirError::Missing`] `content.attachment.data`.
+/// without a text, HTML or PDF attachment is [`FhirError::Missing`] `content.attachment`.
+pub fn document_reference_from_fhir(
+    resource: &Value,
+) -> Result<(PatientId, Letter, Attachment), FhirError> {
+    let (patient, letter) = read_letter(resource)?;
+    Ok((patient, letter, attachment(resource)?))
+}
+
+/// The document made of a letter and its content.
+pub fn document_of(letter: Letter, content: DocumentContent) -> Document {
+    Document {
+        id: letter.id,
+        title: letter.title,
+        date: letter.date,
+        author: Some(letter.author).filter(|a| !a.is_empty()),
+        content,
+    }
+}
+
+/// A document and its patient, from a DocumentReference whose attachment is inline.
+///
+/// # Errors
+///
+/// As [`document_reference_from_fhir`] and [`document_content`]; an attachment by URL is
+/// [`FhirError::Missing`] `content.attachment.data`.
 pub fn document_from_fhir(resource: &Value) -> Result<(PatientId, Document), FhirError> {
-    let (patient, letter, text) = read_letter(resource)?;
-    let text =
-        text.ok_or_else(|| missing("DocumentReference", "content.attachment.data", "base64"))?;
-    Ok((
-        patient,
-        Document {
-            id: letter.id,
-            title: letter.title,
-            date: letter.date,
-            author: Some(letter.author).filter(|a| !a.is_empty()),
-            text,
-        },
-    ))
+    let (patient, letter, attachment) = document_reference_from_fhir(resource)?;
+    let AttachmentData::Inline(bytes) = attachment.data else {
+        return Err(missing(
+            "DocumentReference",
+            "content.attachment.data",
+            "base64",
+        ));
+    };
+    let content = document_content(&attachment.media_type, attachment.charset.as_deref(), bytes)?;
+    Ok((patient, document_of(letter, content)))
 }

@@ -6,6 +6,7 @@
 //! |---|---|
 //! | [`Patient`](zvp_core::Patient) | Patient (BSN, nl-core name parts, address, registered GP by AGB) |
 //! | [`TreatmentRestriction`](zvp_core::TreatmentRestriction) | Consent (treatment directive: SNOMED treatment in `provision.code`, `provision.type` deny) |
+//! | [`SharingObjection`](zvp_core::SharingObjection) | Consent (scope `patient-privacy`, policy rule `OPTOUT`, a `deny` provision without codes) |
 //! | [`Admission`](zvp_core::Admission) | Encounter, class IMP (`in-progress`, `finished` with `period.end`) |
 //! | [`CareMoment`](zvp_core::CareMoment) | Appointment, Procedure, ServiceRequest (referrals); admissions are Encounters |
 //! | [`Allergy`](zvp_core::Allergy) | AllergyIntolerance |
@@ -25,6 +26,7 @@
 
 mod bundle;
 mod care;
+mod consent;
 mod dossier;
 mod patient;
 mod results;
@@ -40,19 +42,24 @@ pub use bundle::{
 pub use care::{
     admission_moment, care_moment_from_fhir, care_moment_resource_type, care_moment_to_fhir,
 };
+pub use consent::{
+    ConsentMeaning, consent_from_fhir, objection_to_fhir, restriction_from_fhir,
+    restriction_to_fhir,
+};
 pub use dossier::{
-    allergy_from_fhir, allergy_to_fhir, conclusion_from_fhir, conclusion_to_fhir,
-    diagnosis_from_fhir, diagnosis_to_fhir, document_from_fhir, letter_from_fhir, letter_to_fhir,
-    medication_from_fhir, medication_to_fhir,
+    Attachment, AttachmentData, allergy_from_fhir, allergy_to_fhir, binary_from_fhir,
+    conclusion_from_fhir, conclusion_to_fhir, diagnosis_from_fhir, diagnosis_to_fhir,
+    document_content, document_from_fhir, document_of, document_reference_from_fhir,
+    letter_from_fhir, letter_to_fhir, medication_from_fhir, medication_to_fhir,
 };
 pub use patient::{
     admission_from_fhir, admission_to_fhir, patient_from_fhir, patient_from_fhir_with,
-    patient_to_fhir, practitioner_agb, restriction_from_fhir, restriction_to_fhir,
-    unresolved_practitioners,
+    patient_to_fhir, practitioner_agb, unresolved_practitioners,
 };
 pub use results::{
-    NUCLEAR_LAB_CODE, RESULT_CATEGORY_SYSTEM, V2_0074, category_codings, observation_from_fhir,
-    observation_to_fhir, report_from_fhir, report_result_ids, report_to_fhir,
+    NUCLEAR_LAB_CODE, RESULT_CATEGORY_SYSTEM, V2_0074, category_codes, category_codings,
+    category_codings_of, category_of, observation_from_fhir, observation_to_fhir, report_from_fhir,
+    report_result_ids, report_to_fhir,
 };
 
 /// The BSN naming system.
@@ -175,8 +182,15 @@ pub(crate) fn extension<'a>(element: &'a Value, url: &str) -> Option<&'a Value> 
         .find(|e| e.get("url").and_then(Value::as_str) == Some(url))
 }
 
-/// The id after `Type/` in a reference (relative, or absolute ending in `Type/id`).
+/// The id after `Type/` in a literal reference: relative (`Type/id`), absolute
+/// (`https://…/Type/id`), either with a version (`…/Type/id/_history/2`).
 pub(crate) fn reference_id<'a>(reference: &'a str, resource_type: &str) -> Option<&'a str> {
+    let reference = match reference.rsplit_once("/_history/") {
+        Some((unversioned, version)) if !version.is_empty() && !version.contains('/') => {
+            unversioned
+        }
+        _ => reference,
+    };
     let (before, id) = reference.rsplit_once('/')?;
     let kind = before.rsplit('/').next()?;
     (kind == resource_type && !id.is_empty()).then_some(id)

@@ -1,17 +1,14 @@
-//! Patient (nl-core-Patient), Consent (treatment restrictions, nl-core-TreatmentDirective2)
-//! and Encounter (admissions, nl-core-Encounter).
+//! Patient (nl-core-Patient) and Encounter (admissions, nl-core-Encounter).
 
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 use zvp_core::{
     Address, Admission, AgbCode, Bsn, Gender, Patient, PatientId, Period, PersonName, RegisteredGp,
-    RestrictedTreatment, TreatmentRestriction,
 };
 
 use super::{
-    AGB_SYSTEM, BSN_SYSTEM, FhirError, SNOMED, datetime_at, expect_type, extension, instant,
-    invalid, missing, optional, parse_date, parse_datetime, patient_at, patient_reference, put,
-    reference_id, required, str_at,
+    AGB_SYSTEM, BSN_SYSTEM, FhirError, datetime_at, expect_type, extension, instant, invalid,
+    missing, parse_datetime, patient_at, patient_reference, put, reference_id, str_at,
 };
 
 const OWN_PREFIX: &str = "http://hl7.org/fhir/StructureDefinition/humanname-own-prefix";
@@ -298,6 +295,7 @@ pub fn patient_from_fhir_with(
         address,
         registered_gp,
         treatment_restrictions: Vec::new(),
+        sharing_objection: None,
     })
 }
 
@@ -344,144 +342,4 @@ pub fn admission_from_fhir(resource: &Value) -> Result<Admission, FhirError> {
             .to_owned(),
         period: Period::new(start, end).map_err(|e| invalid(R, "period", e))?,
     })
-}
-
-const CONSENT_SCOPE: &str = "http://terminology.hl7.org/CodeSystem/consentscope";
-const SPECIFICATION_OTHER: &str =
-    "http://nictiz.nl/fhir/StructureDefinition/ext-TreatmentDirective2.SpecificationOther";
-const COMMENT: &str = "http://nictiz.nl/fhir/StructureDefinition/ext-Comment";
-/// The SNOMED codes of the treatments a restriction can name (zib TreatmentDirective2).
-const TREATMENTS: [(&str, &str); 7] = [
-    ("89666000", "Reanimatie"),
-    ("40617009", "Beademing"),
-    ("305351004", "Opname op de intensive care"),
-    ("32485007", "Ziekenhuisopname"),
-    ("116859006", "Bloedtransfusie"),
-    ("108241001", "Dialyse"),
-    ("61420007", "Sondevoeding"),
-];
-
-fn treatment_code(t: &RestrictedTreatment) -> Option<(&'static str, &'static str)> {
-    let index = match t {
-        RestrictedTreatment::Resuscitation => 0,
-        RestrictedTreatment::MechanicalVentilation => 1,
-        RestrictedTreatment::IntensiveCareAdmission => 2,
-        RestrictedTreatment::HospitalAdmission => 3,
-        RestrictedTreatment::BloodTransfusion => 4,
-        RestrictedTreatment::Dialysis => 5,
-        RestrictedTreatment::ArtificialNutrition => 6,
-        RestrictedTreatment::Other(_) => return None,
-    };
-    TREATMENTS.get(index).copied()
-}
-
-fn treatment_from_code(code: &str) -> Option<RestrictedTreatment> {
-    Some(match code {
-        "89666000" => RestrictedTreatment::Resuscitation,
-        "40617009" => RestrictedTreatment::MechanicalVentilation,
-        "305351004" => RestrictedTreatment::IntensiveCareAdmission,
-        "32485007" => RestrictedTreatment::HospitalAdmission,
-        "116859006" => RestrictedTreatment::BloodTransfusion,
-        "108241001" => RestrictedTreatment::Dialysis,
-        "61420007" => RestrictedTreatment::ArtificialNutrition,
-        _ => return None,
-    })
-}
-
-/// The Consent (treatment directive) of a treatment restriction: the treatment as a SNOMED
-/// code in `provision.code` (free text for other treatments), `provision.type` deny, the date
-/// it was agreed in `dateTime`, limits and comment as nl-core extensions.
-pub fn restriction_to_fhir(
-    id: &str,
-    patient: &PatientId,
-    restriction: &TreatmentRestriction,
-) -> Value {
-    let treatment = match (
-        &restriction.treatment,
-        treatment_code(&restriction.treatment),
-    ) {
-        (_, Some((code, display))) => json!({
-            "coding": [{ "system": SNOMED, "code": code, "display": display }],
-            "text": display,
-        }),
-        (RestrictedTreatment::Other(text), None) => json!({ "text": text }),
-        (_, None) => json!({ "text": "" }),
-    };
-    let mut extensions = Vec::new();
-    if let Some(limits) = &restriction.limits {
-        extensions.push(json!({ "url": SPECIFICATION_OTHER, "valueString": limits }));
-    }
-    if let Some(comment) = &restriction.comment {
-        extensions.push(json!({ "url": COMMENT, "valueString": comment }));
-    }
-    let mut resource = json!({
-        "resourceType": "Consent",
-        "id": id,
-        "status": "active",
-        "scope": { "coding": [{ "system": CONSENT_SCOPE, "code": "treatment" }] },
-        "category": [{ "coding": [{
-            "system": SNOMED, "code": "11291000146105", "display": "Treatment instructions"
-        }] }],
-        "patient": patient_reference(patient),
-        "dateTime": restriction.agreed_on.to_string(),
-        "policy": [{ "uri": "https://wetten.overheid.nl/BWBR0005290" }],
-        "provision": { "type": "deny", "code": [treatment] },
-    });
-    if !extensions.is_empty() {
-        put(&mut resource, "extension", Value::Array(extensions));
-    }
-    resource
-}
-
-/// A treatment restriction and the patient it belongs to, from a Consent (treatment
-/// directive). Only directives that deny a treatment are restrictions: a Consent that permits
-/// gives `Ok(None)`.
-///
-/// # Errors
-///
-/// [`FhirError`] naming the element that is missing or does not parse.
-pub fn restriction_from_fhir(
-    resource: &Value,
-) -> Result<Option<(PatientId, TreatmentRestriction)>, FhirError> {
-    const R: &str = "Consent";
-    expect_type(R, resource)?;
-    let patient = patient_at(R, resource, "/patient/reference", "patient.reference")?;
-    if str_at(resource, "/provision/type") == Some("permit")
-        || str_at(resource, "/status").is_some_and(|s| s != "active")
-    {
-        return Ok(None);
-    }
-    let code = resource
-        .pointer("/provision/code/0")
-        .ok_or_else(|| missing(R, "provision.code", "CodeableConcept"))?;
-    let snomed = code
-        .get("coding")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|c| str_at(c, "/system") == Some(SNOMED))
-        .find_map(|c| str_at(c, "/code").and_then(treatment_from_code));
-    let treatment = match snomed {
-        Some(t) => t,
-        None => RestrictedTreatment::Other(
-            optional(code, "/text")
-                .or_else(|| optional(code, "/coding/0/display"))
-                .ok_or_else(|| missing(R, "provision.code.text", "string"))?,
-        ),
-    };
-    let agreed_on = parse_date(
-        R,
-        "dateTime",
-        required(R, resource, "/dateTime", "dateTime")?,
-    )?;
-    let ext = |url| extension(resource, url).and_then(|e| optional(e, "/valueString"));
-    Ok(Some((
-        patient,
-        TreatmentRestriction {
-            treatment,
-            limits: ext(SPECIFICATION_OTHER),
-            agreed_on,
-            comment: ext(COMMENT),
-        },
-    )))
 }

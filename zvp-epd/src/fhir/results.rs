@@ -30,8 +30,8 @@ const INTERPRETATION: &str = "http://terminology.hl7.org/CodeSystem/v3-Observati
 /// LOINC "Microorganism identified in Unspecified specimen by Culture".
 const ISOLATE_CODE: &str = "11475-1";
 
-/// The category codings (system, code) of a report of `category`; the first is the one to
-/// search by.
+/// The category codings (system, code) a report of `category` is written with; the first
+/// is the most specific.
 pub const fn category_codings(category: ResultCategory) -> &'static [(&'static str, &'static str)] {
     match category {
         ResultCategory::ClinicalChemistry => &[(V2_0074, "LAB")],
@@ -41,12 +41,74 @@ pub const fn category_codings(category: ResultCategory) -> &'static [(&'static s
         }
         ResultCategory::Pathology => &[(V2_0074, "SP")],
         ResultCategory::Radiology => &[(V2_0074, "RAD")],
+        ResultCategory::Other => &[(V2_0074, "OTH")],
     }
 }
 
-fn category_from_fhir(report: &Value) -> Result<ResultCategory, FhirError> {
-    const R: &str = "DiagnosticReport";
-    let codings: Vec<(&str, &str)> = report
+/// The codes EPDs file a category's reports under, from HL7 v2 table 0074 and LOINC's
+/// document-class parts (as US Core and JP Core use them): a search asks for all of them, and
+/// a report with any of them is of the category. [`ResultCategory::Other`] has none: it is
+/// every report with none of the others' codes, and is searched without a category.
+pub const fn category_codes(category: ResultCategory) -> &'static [(&'static str, &'static str)] {
+    match category {
+        ResultCategory::ClinicalChemistry => &[
+            (V2_0074, "LAB"),
+            (V2_0074, "CH"),
+            (V2_0074, "HM"),
+            (V2_0074, "BG"),
+            (V2_0074, "BLB"),
+            (V2_0074, "IMM"),
+            (V2_0074, "SR"),
+            (V2_0074, "TX"),
+            (LOINC, "LP29693-6"),
+        ],
+        ResultCategory::Microbiology => &[
+            (V2_0074, "MB"),
+            (V2_0074, "MCB"),
+            (V2_0074, "MYC"),
+            (V2_0074, "VR"),
+            (LOINC, "LP7819-8"),
+        ],
+        ResultCategory::NuclearLab => &[(RESULT_CATEGORY_SYSTEM, NUCLEAR_LAB_CODE)],
+        ResultCategory::Pathology => &[(V2_0074, "SP"), (V2_0074, "CP"), (LOINC, "LP7839-6")],
+        ResultCategory::Radiology => &[
+            (V2_0074, "RAD"),
+            (V2_0074, "IMG"),
+            (V2_0074, "RX"),
+            (V2_0074, "CT"),
+            (V2_0074, "NMR"),
+            (V2_0074, "NMS"),
+            (V2_0074, "RUS"),
+            (V2_0074, "VUS"),
+            (V2_0074, "OUS"),
+            (V2_0074, "XRC"),
+            (LOINC, "LP29684-5"),
+        ],
+        ResultCategory::Other => &[],
+    }
+}
+
+/// The category of a report with these category codings: the nuclear lab's own code first
+/// (its reports are lab reports too), then the first coding any category knows, otherwise
+/// [`ResultCategory::Other`].
+pub fn category_of<'a>(codings: impl IntoIterator<Item = (&'a str, &'a str)>) -> ResultCategory {
+    let codings: Vec<(&str, &str)> = codings.into_iter().collect();
+    if codings.contains(&(RESULT_CATEGORY_SYSTEM, NUCLEAR_LAB_CODE)) {
+        return ResultCategory::NuclearLab;
+    }
+    codings
+        .iter()
+        .find_map(|coding| {
+            ResultCategory::ALL
+                .into_iter()
+                .find(|&c| category_codes(c).contains(coding))
+        })
+        .unwrap_or(ResultCategory::Other)
+}
+
+/// The (system, code) pairs of a resource's `category` CodeableConcepts.
+pub fn category_codings_of(resource: &Value) -> impl Iterator<Item = (&str, &str)> {
+    resource
         .get("category")
         .and_then(Value::as_array)
         .into_iter()
@@ -54,23 +116,6 @@ fn category_from_fhir(report: &Value) -> Result<ResultCategory, FhirError> {
         .filter_map(|c| c.get("coding").and_then(Value::as_array))
         .flatten()
         .filter_map(|c| Some((str_at(c, "/system")?, str_at(c, "/code")?)))
-        .collect();
-    if codings.contains(&(RESULT_CATEGORY_SYSTEM, NUCLEAR_LAB_CODE)) {
-        return Ok(ResultCategory::NuclearLab);
-    }
-    codings
-        .iter()
-        .find_map(|&(system, code)| {
-            (system == V2_0074).then_some(())?;
-            match code {
-                "LAB" | "CH" | "HM" => Some(ResultCategory::ClinicalChemistry),
-                "MB" => Some(ResultCategory::Microbiology),
-                "SP" | "CP" => Some(ResultCategory::Pathology),
-                "RAD" => Some(ResultCategory::Radiology),
-                _ => None,
-            }
-        })
-        .ok_or_else(|| missing(R, "category", "v2-0074 LAB, MB, SP, CP or RAD coding"))
 }
 
 #[derive(Serialize)]
@@ -564,6 +609,27 @@ pub fn report_to_fhir(
     Ok((resource, observations))
 }
 
+/// The lab values of a report's Observations, each of the report's patient.
+fn observations_of(
+    patient: &PatientId,
+    results: Vec<&str>,
+) -> Result<Vec<LabObservation>, FhirError> {
+    results
+        .into_iter()
+        .map(|text| {
+            let (of, value) = observation_from_fhir(text)?;
+            if &of != patient {
+                return Err(invalid(
+                    "DiagnosticReport",
+                    "result",
+                    "an Observation of another patient",
+                ));
+            }
+            Ok(value)
+        })
+        .collect()
+}
+
 /// The Observation ids a DiagnosticReport's `result` references (`Observation/<id>`), for
 /// reading those a server did not include.
 pub fn report_result_ids(resource: &Value) -> Vec<String> {
@@ -594,7 +660,7 @@ pub fn report_from_fhir<'a>(
     let id: ReportId = required(R, resource, "/id", "id")?
         .parse()
         .map_err(|e| invalid(R, "id", e))?;
-    let category = category_from_fhir(resource)?;
+    let category = category_of(category_codings_of(resource));
     let status = match required(R, resource, "/status", "status")? {
         "preliminary" | "registered" | "partial" => ReportStatus::Preliminary,
         "final" => ReportStatus::Final,
@@ -616,15 +682,7 @@ pub fn report_from_fhir<'a>(
         .collect::<Result<_, _>>()?;
     let content = match category {
         ResultCategory::ClinicalChemistry | ResultCategory::NuclearLab => {
-            let mut values = Vec::new();
-            for text in results {
-                let (of, value) = observation_from_fhir(text)?;
-                if of != patient {
-                    return Err(invalid(R, "result", "an Observation of another patient"));
-                }
-                values.push(value);
-            }
-            ReportContent::Observations(values)
+            ReportContent::Observations(observations_of(&patient, results)?)
         }
         ResultCategory::Microbiology => ReportContent::Culture(Culture {
             specimen: str_at(resource, "/specimen/0/display")
@@ -638,6 +696,14 @@ pub fn report_from_fhir<'a>(
         }),
         ResultCategory::Pathology | ResultCategory::Radiology => {
             ReportContent::Text(required(R, resource, "/conclusion", "conclusion")?.to_owned())
+        }
+        // What the portal does not know it shows as the report gives it: its values, or its
+        // text.
+        ResultCategory::Other if !results.is_empty() => {
+            ReportContent::Observations(observations_of(&patient, results)?)
+        }
+        ResultCategory::Other => {
+            ReportContent::Text(str_at(resource, "/conclusion").unwrap_or("").to_owned())
         }
     };
     let issued = parse_datetime(R, "issued", required(R, resource, "/issued", "issued")?)?;

@@ -262,6 +262,10 @@ impl Portal {
             .route("/patient/{id}/uitslagen/{category}", get(pages::results))
             .route("/patient/{id}/lab/{code}", get(pages::lab_history))
             .route("/patient/{id}/document/{document}", get(pages::document))
+            .route(
+                "/patient/{id}/document/{document}/pdf",
+                get(pages::document_pdf),
+            )
             .route("/patient/{id}/noodprocedure", post(pages::emergency))
             .route("/machtigingen", get(pages::delegations))
             .route("/voorwaarden", get(pages::terms).post(pages::accept_terms))
@@ -634,6 +638,8 @@ pub(crate) enum Refusal {
     NotHere,
     /// The portal cannot answer now (directory or audit log down).
     Unavailable,
+    /// The patient objected to their record being shared.
+    PatientObjection,
     /// The EPD did not give what the page needs.
     Epd(EpdProblem),
 }
@@ -691,6 +697,7 @@ impl Refusal {
             Self::AgbMismatch => "agb-mismatch",
             Self::RoleNotEligible => "role-not-eligible",
             Self::NotHere => "not-permitted",
+            Self::PatientObjection => "patient-objection",
             Self::Unavailable => "unavailable",
             Self::Epd(EpdProblem::Unreachable) => "epd-unavailable",
             Self::Epd(EpdProblem::Timeout) => "epd-timeout",
@@ -718,6 +725,9 @@ impl Refusal {
             Self::AgbMismatch => "De AGB-code op uw pas past niet bij uw account",
             Self::RoleNotEligible => "Uw rol geeft geen toegang tot het portaal",
             Self::NotHere => "Geen toegang tot deze pagina",
+            Self::PatientObjection => {
+                "De patiënt heeft bezwaar gemaakt tegen het delen van gegevens"
+            }
             Self::Unavailable => "Het portaal is tijdelijk niet beschikbaar",
             Self::Epd(_) => "Het ziekenhuisdossier is tijdelijk niet beschikbaar",
         }
@@ -758,6 +768,12 @@ impl Refusal {
                  heeft u een andere rol; huisartsen in opleiding komen niet in aanmerking."
             }
             Self::NotHere => "Deze pagina is niet bedoeld voor uw account.",
+            Self::PatientObjection => {
+                "Deze patiënt heeft het ziekenhuis laten weten dat zijn of haar gegevens niet met \
+                 zorgverleners buiten het ziekenhuis gedeeld mogen worden. Het portaal toont \
+                 daarom niets uit dit dossier, ook niet via de noodprocedure. Heeft u gegevens \
+                 nodig, neem dan contact op met de behandelend specialist in het ziekenhuis."
+            }
             Self::Unavailable => {
                 "Door een storing kan het portaal uw verzoek nu niet veilig afhandelen. Er zijn \
                  geen gegevens getoond. Probeer het over enkele minuten opnieuw."
@@ -827,20 +843,26 @@ pub(crate) struct Caller {
 
 impl Caller {
     /// The facts the policy decides this caller's request on: the account read at login (not
-    /// again), their delegations and, for a patient, that patient's registered GP and the
-    /// caller's emergency grants for them.
+    /// again), their delegations and, for a patient as the EPD gives them now, that patient's
+    /// registered GP and objection to sharing, and the caller's emergency grants for them.
     pub(crate) async fn world(
         &self,
         portal: &Portal,
-        patient: Option<(&PatientId, Option<zvp_core::AgbCode>)>,
+        patient: Option<&zvp_core::Patient>,
     ) -> Result<zvp_auth::policy::World, zvp_auth::directory::StoreError> {
-        zvp_auth::directory::world_with(
+        let mut world = zvp_auth::directory::world_with(
             portal.0.directory.as_ref(),
             self.account.uzi,
             Some(self.account.clone()),
-            patient,
+            patient.map(|p| (&p.id, p.registered_gp.as_ref().map(|g| g.agb))),
         )
-        .await
+        .await?;
+        if let Some(p) = patient
+            && p.sharing_objection.is_some()
+        {
+            world.add_objection(p.id.clone());
+        }
+        Ok(world)
     }
 
     pub(crate) fn viewer(&self) -> Viewer<'_> {

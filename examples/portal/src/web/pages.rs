@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Form, Path, Query, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::response::Response;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
 use chrono::{Duration, NaiveDate};
 use serde::Deserialize;
 use zvp_audit::event::{ActionCode, EventType, Subtype};
@@ -20,9 +20,9 @@ use zvp_auth::policy::{
     Action, Basis, Decision, DenyReason, GrantError, ListScope, Permit, Request, Section,
 };
 use zvp_core::{
-    AgbCode, Bsn, CareMomentKind, CareMomentStatus, DossierSection, Gender, LabFlag,
-    ObservationValue, Patient, PatientId, RecordSection, ReportContent, ResultCategory,
-    SusceptibilityInterpretation,
+    AgbCode, Bsn, CareMomentKind, CareMomentStatus, Document, DocumentContent, DossierSection,
+    Gender, LabFlag, ObservationValue, Patient, PatientId, RecordSection, ReportContent,
+    ResultCategory, SusceptibilityInterpretation,
 };
 use zvp_epd::{EpdError, ListedPatient, RequestContext};
 
@@ -63,6 +63,7 @@ fn deny_refusal(reason: DenyReason) -> Refusal {
         DenyReason::AgbMismatch => Refusal::AgbMismatch,
         DenyReason::RoleNotEligible => Refusal::RoleNotEligible,
         DenyReason::NotAdministrator | DenyReason::UnknownPatient => Refusal::NotHere,
+        DenyReason::PatientObjection => Refusal::PatientObjection,
     }
 }
 
@@ -103,8 +104,7 @@ async fn access(portal: &Portal, caller: &Caller, id: &PatientId, section: Secti
             ));
         }
     };
-    let gp = patient.registered_gp.as_ref().map(|g| g.agb);
-    let world = match caller.world(portal, Some((id, gp))).await {
+    let world = match caller.world(portal, Some(&patient)).await {
         Ok(w) => w,
         Err(_) => return Access::Page(refuse(portal, caller, &Refusal::Unavailable)),
     };
@@ -291,8 +291,11 @@ pub(crate) async fn start(
         Err(e) => return refuse(&portal, &caller, &super::epd_failed(&caller.request_id, &e)),
     };
     let basis_of = |l: &ListedPatient| {
-        let gp = l.patient.registered_gp.as_ref().map(|g| g.agb)?;
-        scope.iter().find(|s| s.agb == gp).map(|s| s.basis)
+        ListScope::basis_for(
+            &scope,
+            l.patient.registered_gp.as_ref().map(|g| g.agb),
+            l.patient.sharing_objection.is_some(),
+        )
     };
     // Audit before disclosure: one record per patient shown, all written before the page.
     let mut disclosures = Vec::new();
@@ -522,6 +525,10 @@ fn treatment_text(t: &zvp_core::RestrictedTreatment) -> String {
         T::Dialysis => "dialyseren".to_owned(),
         T::ArtificialNutrition => "sondevoeding".to_owned(),
         T::Other(text) => text.clone(),
+        T::Unspecified => {
+            "een behandeling die het ziekenhuisdossier niet nader noemt; vraag het ziekenhuis welke"
+                .to_owned()
+        }
     }
 }
 
@@ -533,7 +540,7 @@ const DOSSIER: [(&str, &str); 5] = [
     ("medicatie", "Medicatie"),
 ];
 
-const RESULTS: [(&str, &str, ResultCategory); 5] = [
+const RESULTS: [(&str, &str, ResultCategory); 6] = [
     (
         "klinische-chemie",
         "Klinische chemie",
@@ -547,6 +554,7 @@ const RESULTS: [(&str, &str, ResultCategory); 5] = [
     ("nucleair-lab", "Nucleair lab", ResultCategory::NuclearLab),
     ("pathologie", "Pathologie", ResultCategory::Pathology),
     ("radiologie", "Radiologie", ResultCategory::Radiology),
+    ("overig", "Overig", ResultCategory::Other),
 ];
 
 /// A patient page's way in: the id from the URL, the patient and the decision — or the page
@@ -1118,48 +1126,17 @@ pub(crate) async fn lab_history(
     caller_page(&portal, &caller, &name, &body)
 }
 
-/// One letter, as text (never before the cut-off, even by URL).
+/// One letter: its text, or its PDF offered for download (never before the cut-off, even by
+/// URL).
 pub(crate) async fn document(
     State(portal): State<Portal>,
     caller: Caller,
     Path((id, document)): Path<(String, String)>,
 ) -> Response {
-    let Ok(document_id) = document.parse::<zvp_core::DocumentId>() else {
-        return super::not_found().await;
-    };
-    let wanted = document_id.clone();
-    let early = prefetch(&portal, &caller, &id, move |epd, id, ctx| async move {
-        epd.document(&id, &wanted, &ctx).await
-    });
-    let (id, patient, permit) = match open(&portal, &caller, &id, Section::Document).await {
-        Ok(opened) => opened,
+    let (patient, permit, doc) = match read_document(&portal, &caller, &id, &document).await {
+        Ok(read) => read,
         Err(page) => return page,
     };
-    let doc = match prefetched(
-        early,
-        portal.0.epd.document(&id, &document_id, &ctx(&caller)),
-    )
-    .await
-    {
-        Ok(d) => d,
-        Err(EpdError::NotFound(_)) => return super::not_found().await,
-        Err(e) => return refuse(&portal, &caller, &super::epd_failed(&caller.request_id, &e)),
-    };
-    if doc.date < portal.settings().letters_cutoff {
-        return super::not_found().await;
-    }
-    if let Err(page) = audited(
-        &portal,
-        &caller,
-        &permit,
-        &patient,
-        RecordSection::Document,
-        Some(document_id.as_str().to_owned()),
-    )
-    .await
-    {
-        return page;
-    }
     let mut body = patient_header(&portal, &caller, &patient, &permit).await;
     body.markup("<h2>")
         .text(&doc.title)
@@ -1167,10 +1144,102 @@ pub(crate) async fn document(
         .text(&dutch_date(doc.date))
         .markup(" — ")
         .text(doc.author.as_deref().unwrap_or(""))
-        .markup("</p><pre class=\"letter\">")
-        .text(&doc.text)
-        .markup("</pre>");
+        .markup("</p>");
+    match &doc.content {
+        DocumentContent::Text(text) => {
+            body.markup("<pre class=\"letter\">")
+                .text(text)
+                .markup("</pre>");
+        }
+        DocumentContent::Pdf(pdf) => {
+            let href = format!(
+                "/patient/{}/document/{}/pdf",
+                path_segment(patient.id.as_str()),
+                path_segment(doc.id.as_str())
+            );
+            body.markup("<p>Deze brief is een PDF-bestand. Het portaal bewaart het niet: u downloadt het rechtstreeks uit het ziekenhuisdossier.</p><p><a class=\"button\" download href=\"")
+                .text(&href)
+                .markup("\">")
+                .text(&format!(
+                    "PDF downloaden ({} kB)",
+                    pdf.as_bytes().len().div_ceil(1024)
+                ))
+                .markup("</a></p>");
+        }
+    }
     caller_page(&portal, &caller, &doc.title, &body)
+}
+
+/// A PDF letter, as a download. The page of a text letter has none: not found.
+pub(crate) async fn document_pdf(
+    State(portal): State<Portal>,
+    caller: Caller,
+    Path((id, document)): Path<(String, String)>,
+) -> Response {
+    let (_, _, doc) = match read_document(&portal, &caller, &id, &document).await {
+        Ok(read) => read,
+        Err(page) => return page,
+    };
+    let DocumentContent::Pdf(pdf) = doc.content else {
+        return super::not_found().await;
+    };
+    let disposition = format!("attachment; filename=\"brief-{}.pdf\"", doc.id.as_str());
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        Vec::from(pdf),
+    )
+        .into_response()
+}
+
+/// A document of a patient, after Permit and a durable audit record: or the page to send
+/// instead (not found, a refusal).
+async fn read_document(
+    portal: &Portal,
+    caller: &Caller,
+    id: &str,
+    document: &str,
+) -> Result<(Box<Patient>, Permit, Document), Response> {
+    let Ok(document_id) = document.parse::<zvp_core::DocumentId>() else {
+        return Err(super::not_found().await);
+    };
+    let wanted = document_id.clone();
+    let early = prefetch(portal, caller, id, move |epd, id, ctx| async move {
+        epd.document(&id, &wanted, &ctx).await
+    });
+    let (id, patient, permit) = open(portal, caller, id, Section::Document).await?;
+    let doc = match prefetched(
+        early,
+        portal.0.epd.document(&id, &document_id, &ctx(caller)),
+    )
+    .await
+    {
+        Ok(d) => d,
+        Err(EpdError::NotFound(_)) => return Err(super::not_found().await),
+        Err(e) => {
+            return Err(refuse(
+                portal,
+                caller,
+                &super::epd_failed(&caller.request_id, &e),
+            ));
+        }
+    };
+    if doc.date < portal.settings().letters_cutoff {
+        return Err(super::not_found().await);
+    }
+    audited(
+        portal,
+        caller,
+        &permit,
+        &patient,
+        RecordSection::Document,
+        Some(document_id.as_str().to_owned()),
+    )
+    .await?;
+    Ok((patient, permit, doc))
 }
 
 /// The search form: BSN and date of birth.
@@ -1306,8 +1375,7 @@ pub(crate) async fn emergency(
         Err(EpdError::NotFound(_)) => return patient_not_found(&portal, &caller),
         Err(e) => return refuse(&portal, &caller, &super::epd_failed(&caller.request_id, &e)),
     };
-    let gp = patient.registered_gp.as_ref().map(|g| g.agb);
-    let Ok(world) = caller.world(&portal, Some((&id, gp))).await else {
+    let Ok(world) = caller.world(&portal, Some(&patient)).await else {
         return refuse(&portal, &caller, &Refusal::Unavailable);
     };
     let now = portal.now();
@@ -1353,7 +1421,7 @@ pub(crate) async fn emergency(
         Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable),
     };
     // The start of the procedure is its own audit record, with the reason.
-    let permit_world = match caller.world(&portal, Some((&id, gp))).await {
+    let permit_world = match caller.world(&portal, Some(&patient)).await {
         Ok(w) => w,
         Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable),
     };

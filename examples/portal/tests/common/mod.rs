@@ -200,6 +200,29 @@ fn zvp_portal_test_counter() -> u64 {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
+/// A portal reading the EPD over FHIR (with this request timeout) from zvp-mock-epd, whose
+/// faults and shapes the test changes.
+pub async fn over_fhir(timeout: std::time::Duration) -> (TestPortal, Arc<zvp_mock_epd::MockEpd>) {
+    let synthetic = Arc::new(SyntheticEpd::generate(2026, now(), 400).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/fhir", listener.local_addr().unwrap());
+    let mock = Arc::new(zvp_mock_epd::MockEpd::new(
+        synthetic,
+        base.clone(),
+        zvp_mock_epd::Faults::default(),
+    ));
+    tokio::spawn(zvp_mock_epd::serve(
+        listener,
+        mock.clone(),
+        std::future::pending(),
+    ));
+    let mut config = zvp_epd::client::FhirEpdConfig::new(base);
+    config.timeout = timeout;
+    config.retries = 1;
+    let fhir = Arc::new(zvp_epd::client::FhirEpd::new(config).unwrap());
+    (TestPortal::with(None, Some(fhir)).await, mock)
+}
+
 impl TestPortal {
     pub async fn new() -> Self {
         Self::with_audit(None).await
@@ -365,7 +388,10 @@ pub fn encode(s: &str) -> String {
 pub struct Reply {
     pub status: u16,
     pub headers: axum::http::HeaderMap,
+    /// The body as text (a binary body's invalid UTF-8 replaced).
     pub body: String,
+    /// The body's bytes.
+    pub bytes: Vec<u8>,
     pub cookie: Option<String>,
 }
 
@@ -384,7 +410,8 @@ impl Reply {
         Self {
             status,
             headers,
-            body: String::from_utf8(body.to_vec()).unwrap(),
+            body: String::from_utf8_lossy(&body).into_owned(),
+            bytes: body.to_vec(),
             cookie,
         }
     }
