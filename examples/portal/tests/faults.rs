@@ -170,6 +170,86 @@ impl AuditLog for Switchable {
     }
 }
 
+/// One part of the record the EPD will not give (here: a server that refuses the search)
+/// fails that part alone: the page keeps the patient header and the other parts, names the
+/// part that failed with the reference and code, and the other sections still open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_section_the_epd_does_not_give_fails_alone_and_is_named() {
+    let (t, mock) = common::over_fhir(Duration::from_secs(10)).await;
+    let (id, patient) = t.own_patient().await;
+    let name = patient.name.to_string();
+    mock.refuse_searches(vec![
+        "MedicationStatement:patient".to_owned(),
+        "Appointment:patient".to_owned(),
+        "DiagnosticReport:category".to_owned(),
+    ]);
+
+    let medication = t
+        .get(Some(Who::Own), &format!("/patient/{id}/dossier/medicatie"))
+        .await;
+    assert_eq!(medication.status, 503);
+    for part in [
+        name.as_str(),
+        "Onderdelen van het dossier",
+        "Medicatie kon niet uit het ziekenhuisdossier worden gelezen.",
+        "code epd-answer",
+    ] {
+        assert!(
+            medication.body.contains(part),
+            "{part}: {}",
+            medication.body
+        );
+    }
+    assert!(!medication.body.contains("<table><thead><tr><th>Middel"));
+
+    let results = t
+        .get(
+            Some(Who::Own),
+            &format!("/patient/{id}/uitslagen/radiologie"),
+        )
+        .await;
+    assert_eq!(results.status, 503);
+    assert!(
+        results
+            .body
+            .contains("Radiologie kon niet uit het ziekenhuisdossier worden gelezen."),
+        "{}",
+        results.body
+    );
+
+    // The patient page: the details stand, the care moments are named as failed.
+    let page = t.get(Some(Who::Own), &format!("/patient/{id}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<h2>Gegevens</h2>"));
+    assert!(
+        page.body
+            .contains(&patient.birth_date.format("%d-%m-%Y").to_string())
+    );
+    assert!(
+        page.body
+            .contains("Zorgmomenten kon niet uit het ziekenhuisdossier worden gelezen."),
+        "{}",
+        page.body
+    );
+
+    // The other sections are there.
+    let allergies = t
+        .get(Some(Who::Own), &format!("/patient/{id}/dossier/allergieen"))
+        .await;
+    assert_eq!(allergies.status, 200);
+    assert!(
+        !allergies
+            .body
+            .contains("kon niet uit het ziekenhuisdossier")
+    );
+    // And the failed ones come back with the server.
+    mock.refuse_searches(Vec::new());
+    let medication = t
+        .get(Some(Who::Own), &format!("/patient/{id}/dossier/medicatie"))
+        .await;
+    assert_eq!(medication.status, 200);
+}
+
 #[tokio::test]
 async fn an_unwritable_audit_log_shows_nothing_and_service_returns() {
     let dir = common::scratch("switchable");

@@ -707,7 +707,7 @@ impl Refusal {
         }
     }
 
-    fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             Self::Unavailable | Self::Epd(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::FORBIDDEN,
@@ -730,6 +730,28 @@ impl Refusal {
             }
             Self::Unavailable => "Het portaal is tijdelijk niet beschikbaar",
             Self::Epd(_) => "Het ziekenhuisdossier is tijdelijk niet beschikbaar",
+        }
+    }
+
+    /// The advice when one section of a page failed and the rest is shown.
+    fn section_advice(&self) -> &'static str {
+        match self {
+            Self::Epd(EpdProblem::Unreachable | EpdProblem::Timeout) => {
+                "Het elektronisch patiëntendossier (EPD) van het ziekenhuis geeft nu geen \
+                 antwoord. Van dit onderdeel is niets getoond; probeer het over enkele minuten \
+                 opnieuw."
+            }
+            Self::Epd(EpdProblem::Authentication | EpdProblem::Tls) => {
+                "De beveiligde koppeling met het elektronisch patiëntendossier (EPD) van het \
+                 ziekenhuis werkt nu niet. Van dit onderdeel is niets getoond; het ziekenhuis \
+                 is hierover geïnformeerd."
+            }
+            Self::Epd(EpdProblem::Answer) => {
+                "Het elektronisch patiëntendossier (EPD) gaf voor dit onderdeel een antwoord \
+                 dat het portaal niet kan lezen. Van dit onderdeel is niets getoond; meld het \
+                 met het referentienummer."
+            }
+            other => other.advice(),
         }
     }
 
@@ -794,6 +816,28 @@ impl Refusal {
             }
         }
     }
+}
+
+/// In place of a section the EPD did not give: that it could not be read, why in the
+/// section's words, and the reference and code to quote; the refusal is logged as for a
+/// refusal page.
+pub(crate) fn section_failure(body: &mut Html, label: &str, refusal: &Refusal, caller: &Caller) {
+    log_refusal(
+        &caller.request_id,
+        refusal.code(),
+        Some(&caller.account.uzi.to_string()),
+    );
+    body.markup("<section class=\"refusal\" role=\"alert\"><p><strong>")
+        .text(&format!(
+            "{label} kon niet uit het ziekenhuisdossier worden gelezen."
+        ))
+        .markup("</strong> ")
+        .text(refusal.section_advice())
+        .markup("</p><p class=\"muted\">Referentienummer <strong>")
+        .text(&reference(&caller.request_id))
+        .markup("</strong>, code ")
+        .text(refusal.code())
+        .markup("</p></section>");
 }
 
 /// The refusal page: what happened, what to do, whom to contact, the time and a reference

@@ -54,6 +54,26 @@ fn refuse(portal: &Portal, caller: &Caller, refusal: &Refusal) -> Response {
     refusal_page(portal, refusal, &caller.request_id)
 }
 
+/// The page of a section the EPD did not give: the patient header, the section's title and,
+/// in its place, what went wrong (the adapter's error is logged, `epd-error`); the rest of the
+/// portal's navigation stays, so the GP can go on to the other sections.
+async fn section_failed(
+    portal: &Portal,
+    caller: &Caller,
+    patient: &Patient,
+    permit: &Permit,
+    label: &str,
+    error: &EpdError,
+) -> Response {
+    let refusal = super::epd_failed(&caller.request_id, error);
+    let mut body = patient_header(portal, caller, patient, permit).await;
+    body.markup("<h2>").text(label).markup("</h2>");
+    super::section_failure(&mut body, label, &refusal, caller);
+    let mut response = caller_page(portal, caller, label, &body);
+    *response.status_mut() = refusal.status();
+    response
+}
+
 fn deny_refusal(reason: DenyReason) -> Refusal {
     match reason {
         DenyReason::NoAccount => Refusal::NoAccount,
@@ -689,8 +709,7 @@ pub(crate) async fn patient(
     )
     .await
     {
-        Ok(Ok(m)) => m,
-        Ok(Err(e)) => return refuse(&portal, &caller, &super::epd_failed(&caller.request_id, &e)),
+        Ok(moments) => moments,
         Err(page) => return page,
     };
     let mut body = patient_header(&portal, &caller, &patient, &permit).await;
@@ -726,9 +745,20 @@ pub(crate) async fn patient(
             .markup(")");
     }
     body.markup("</td></tr></tbody></table><h2>Zorgmomenten</h2>");
-    if moments.is_empty() {
-        body.markup("<p class=\"muted\">Geen zorgmomenten.</p>");
-    } else {
+    // Care moments the EPD did not give fail that part only: the details above stand.
+    let moments = match moments {
+        Ok(moments) if moments.is_empty() => {
+            body.markup("<p class=\"muted\">Geen zorgmomenten.</p>");
+            moments
+        }
+        Ok(moments) => moments,
+        Err(e) => {
+            let refusal = super::epd_failed(&caller.request_id, &e);
+            super::section_failure(&mut body, "Zorgmomenten", &refusal, &caller);
+            Vec::new()
+        }
+    };
+    if !moments.is_empty() {
         body.markup("<table><thead><tr><th>Datum</th><th>Soort</th><th>Afdeling</th><th>Omschrijving</th><th>Status</th></tr></thead><tbody>");
         for m in moments.iter().rev() {
             body.markup("<tr><td>")
@@ -898,8 +928,8 @@ pub(crate) async fn dossier(
             body.markup("</tbody></table>");
         }),
     };
-    if failed.is_err() {
-        return refuse(&portal, &caller, &Refusal::Unavailable);
+    if let Err(e) = failed {
+        return section_failed(&portal, &caller, &patient, &permit, label, &e).await;
     }
     caller_page(&portal, &caller, label, &body)
 }
@@ -937,9 +967,8 @@ pub(crate) async fn results(
     )
     .await
     {
-        Ok(Ok(page)) => page,
-        Ok(Err(e)) => refuse(&portal, &caller, &super::epd_failed(&caller.request_id, &e)),
-        Err(page) => page,
+        Ok(Ok(page)) | Err(page) => page,
+        Ok(Err(e)) => section_failed(&portal, &caller, &patient, &permit, label, &e).await,
     }
 }
 
@@ -1099,7 +1128,9 @@ pub(crate) async fn lab_history(
     .await
     {
         Ok(Ok(history)) => history,
-        Ok(Err(e)) => return refuse(&portal, &caller, &super::epd_failed(&caller.request_id, &e)),
+        Ok(Err(e)) => {
+            return section_failed(&portal, &caller, &patient, &permit, "Verloop", &e).await;
+        }
         Err(page) => return page,
     };
     let mut body = patient_header(&portal, &caller, &patient, &permit).await;
