@@ -12,6 +12,10 @@
 //! per request and the machine's idle share (from `/proc`), and for the results page the audit
 //! log's records per sync: where a page's time goes besides the CPU.
 //!
+//! Beside the portal with the synthetic hospital in process, the real deployment path: the same
+//! portal with the FHIR adapter (`FhirEpd`) against zvp-mock-epd over loopback HTTP, the mock
+//! on a runtime of its own (one worker thread) in this process, serving the same hospital.
+//!
 //! Run: `cargo bench -p zvp-benches --bench portal_load` (ZVP_LOAD_SECONDS per phase, default
 //! 5; ZVP_LOAD_CONNECTIONS, default 32; ZVP_LOAD_WORKERS, the runtime's worker threads,
 //! default 2 — one per core of the project's machine).
@@ -387,6 +391,34 @@ fn row(name: &str, run: &Run) {
 
 const PG: &str = "host=127.0.0.1 port=5432 user=postgres dbname=test";
 
+/// The EPD of a deployment: the FHIR adapter against zvp-mock-epd serving `epd` on a loopback
+/// port, the mock on its own runtime with one worker thread.
+fn over_fhir(epd: Arc<SyntheticEpd>) -> Arc<dyn Epd> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let base = format!("http://{}/fhir", listener.local_addr().unwrap());
+    let state = Arc::new(zvp_mock_epd::MockEpd::new(
+        epd,
+        base.clone(),
+        zvp_mock_epd::Faults::default(),
+    ));
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("mock-epd")
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            zvp_mock_epd::serve(listener, state, std::future::pending())
+                .await
+                .unwrap();
+        });
+    });
+    Arc::new(zvp_epd::client::FhirEpd::new(zvp_epd::client::FhirEpdConfig::new(base)).unwrap())
+}
+
 /// The results page with the embedded stores (SQLite directory, file log, sessions in the
 /// process), with every store in PostgreSQL and one instance, and with two instances on the
 /// same PostgreSQL schema (in this process, the clients' connections split between them).
@@ -536,12 +568,23 @@ fn main() {
         let log = Arc::new(FileLog::open(&audit_dir, FileLogOptions::default()).unwrap());
         let portal = Portal::builder()
             .epd(epd.clone())
-            .directory(directory)
+            .directory(directory.clone())
             .audit(log.clone())
             .validator(Arc::new(setup.pki.validator().unwrap().without_revocation_checking()))
             .build()
             .unwrap();
         let portal_port = start(&setup, portal.router()).await;
+        // The deployment path: the same portal reading the same hospital over FHIR.
+        let fhir_dir = std::env::temp_dir().join(format!("zvp-load-fhir-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&fhir_dir);
+        let fhir_portal = Portal::builder()
+            .epd(over_fhir(epd.clone()))
+            .directory(directory)
+            .audit(Arc::new(FileLog::open(&fhir_dir, FileLogOptions::default()).unwrap()))
+            .validator(Arc::new(setup.pki.validator().unwrap().without_revocation_checking()))
+            .build()
+            .unwrap();
+        let fhir_port = start(&setup, fhir_portal.router()).await;
         let hello = Router::new().route("/", axum::routing::get(|| async { "hello" }));
         let hello_port = start(&setup, hello).await;
         // What no portal can leave out of a results page: its durable audit record before
@@ -621,11 +664,22 @@ fn main() {
         let least = saturate(&setup, &[bound_port], Arc::clone(&hello_path), seconds).await;
         let t4 = ticks();
         row(BOUND, &least);
+        let _ = saturate(&setup, &[fhir_port], Arc::clone(&start_page), 1).await;
+        let t5 = ticks();
+        let fhir_start = saturate(&setup, &[fhir_port], Arc::clone(&start_page), seconds).await;
+        let t6 = ticks();
+        row("portal start page, FhirEpd → zvp-mock-epd (loopback)", &fhir_start);
+        let fhir_results = saturate(&setup, &[fhir_port], Arc::clone(&results), seconds).await;
+        let t7 = ticks();
+        row("portal results page, FhirEpd → zvp-mock-epd (loopback)", &fhir_results);
         println!();
         cpu_line("TLS hello (floor)", t0, t1, floor.per_second * seconds as f64);
         cpu_line("portal start page", t1, t2, start_run.per_second * seconds as f64);
         cpu_line("portal results page", t2, t3, results_run.per_second * seconds as f64);
         cpu_line("hello + audit record + 6.8 kB", t3, t4, least.per_second * seconds as f64);
+        // The mock runs in this process: its share is in these.
+        cpu_line("start page over FHIR (mock included)", t5, t6, fhir_start.per_second * seconds as f64);
+        cpu_line("results page over FHIR (mock included)", t6, t7, fhir_results.per_second * seconds as f64);
         audit_line(&log, syncs, records, seconds);
         audit_line(&bound_log, bound_syncs, bound_records, seconds);
         println!(
@@ -633,6 +687,11 @@ fn main() {
             100.0 * results_run.per_second / floor.per_second,
             100.0 * start_run.per_second / floor.per_second,
             100.0 * least.per_second / floor.per_second
+        );
+        println!(
+            "over FHIR / in process: start page {:.0}%, results page {:.0}%",
+            100.0 * fhir_start.per_second / start_run.per_second,
+            100.0 * fhir_results.per_second / results_run.per_second
         );
 
         println!("\n| at half of peak (open loop) | rate | p50 | p99 | errors |\n|---|---|---|---|---|");
@@ -662,6 +721,7 @@ fn main() {
         );
         let _ = std::fs::remove_dir_all(&audit_dir);
         let _ = std::fs::remove_dir_all(&bound_dir);
+        let _ = std::fs::remove_dir_all(&fhir_dir);
         if env("ZVP_LOAD_STORES", 1) == 1 {
             stores(&setup, &accounts, epd, Arc::clone(&results), seconds).await;
         }

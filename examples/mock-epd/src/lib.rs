@@ -481,6 +481,9 @@ fn page(state: &MockEpd, kind: &str, q: &Query, groups: Vec<Group>) -> Response 
     let mut entries = Vec::new();
     let shapes = state.shapes();
     let shape = |resource: Box<RawValue>| {
+        if !shapes.rewrites() {
+            return resource;
+        }
         RawValue::from_string(shapes.out(&state.base, resource.get().to_owned()))
             .unwrap_or(resource)
     };

@@ -159,6 +159,11 @@ impl Shapes {
         }
     }
 
+    /// Whether [`Shapes::out`] changes anything.
+    pub(crate) fn rewrites(&self) -> bool {
+        self.references != References::Relative || self.decimals != Decimals::AsWritten
+    }
+
     /// A resource's JSON text as it leaves the server: references and decimals in the
     /// selected forms.
     pub(crate) fn out(&self, base: &str, text: String) -> String {

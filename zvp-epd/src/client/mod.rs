@@ -657,6 +657,12 @@ impl Epd for FhirEpd {
                 params.push(("_include", encode("DiagnosticReport:result")));
             }
             let mut found = self.search("DiagnosticReport", &params, ctx).await?;
+            // Each report parsed once, for its result references and then for itself.
+            let parsed: Vec<Value> = found
+                .iter()
+                .filter(|f| f.kind == "DiagnosticReport" && !f.include)
+                .map(|f| parse_value(&f.text))
+                .collect::<Result<_, _>>()?;
             // Results the server did not include (or was not asked to) are read by id.
             let missing: Vec<String> = {
                 let have: std::collections::HashSet<&str> = found
@@ -665,8 +671,8 @@ impl Epd for FhirEpd {
                     .filter_map(|f| f.id.as_deref())
                     .collect();
                 let mut missing = Vec::new();
-                for f in found.iter().filter(|f| f.kind == "DiagnosticReport") {
-                    for r in fhir::report_result_ids(&parse_value(&f.text)?) {
+                for report in &parsed {
+                    for r in fhir::report_result_ids(report) {
                         if !have.contains(r.as_str()) && !missing.contains(&r) {
                             missing.push(r);
                         }
@@ -684,14 +690,10 @@ impl Epd for FhirEpd {
                 .filter_map(|f| Some((f.id.as_deref()?, f.text.get())))
                 .collect();
             let mut reports = Vec::new();
-            for f in found
-                .iter()
-                .filter(|f| f.kind == "DiagnosticReport" && !f.include)
-            {
-                let (of, report) = fhir::report_from_fhir(&parse_value(&f.text)?, |oid| {
-                    observations.get(oid).copied()
-                })
-                .map_err(malformed)?;
+            for resource in &parsed {
+                let (of, report) =
+                    fhir::report_from_fhir(resource, |oid| observations.get(oid).copied())
+                        .map_err(malformed)?;
                 if &of != id {
                     return Err(other_patient("DiagnosticReport"));
                 }
