@@ -342,6 +342,59 @@ fn a_report_must_resolve_its_results_and_keep_to_one_patient() {
     ));
 }
 
+/// A value recorded in error is not part of its report; nor are resources recorded in error
+/// or refuted.
+#[test]
+fn what_is_recorded_in_error_is_left_out() {
+    let epd = SyntheticEpd::generate(5, test_now(), 50).unwrap();
+    let id: PatientId = "pat-000001".parse().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let report = runtime
+        .block_on(epd.results(&id, ResultCategory::ClinicalChemistry, &ctx()))
+        .unwrap()
+        .remove(0);
+    let (fhir, observations) = report_to_fhir(&id, &report).unwrap();
+    let texts: HashMap<String, String> = observations
+        .iter()
+        .map(|o| {
+            let v: serde_json::Value = serde_json::from_str(o.get()).unwrap();
+            (v["id"].as_str().unwrap().to_owned(), o.get().to_owned())
+        })
+        .collect();
+    let first = serde_json::from_str::<serde_json::Value>(observations[0].get()).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let in_error = texts[&first].replace("\"status\":\"final\"", "\"status\":\"entered-in-error\"");
+    assert!(zvp_epd::fhir::observation_in_error(&in_error));
+    let (_, read) = report_from_fhir(&fhir, |oid| {
+        if oid == first {
+            Some(in_error.as_str())
+        } else {
+            texts.get(oid).map(String::as_str)
+        }
+    })
+    .unwrap();
+    let (zvp_core::ReportContent::Observations(all), zvp_core::ReportContent::Observations(kept)) =
+        (&report.content, &read.content)
+    else {
+        panic!("lab reports");
+    };
+    assert_eq!(kept.len(), all.len() - 1);
+    assert_eq!(kept[..], all[1..]);
+
+    let mut condition = json!({ "resourceType": "Condition", "status": "active" });
+    assert!(!zvp_epd::fhir::recorded_in_error(&condition));
+    for code in ["entered-in-error", "refuted"] {
+        condition["verificationStatus"] = json!({ "coding": [{ "code": code }] });
+        assert!(zvp_epd::fhir::recorded_in_error(&condition), "{code}");
+    }
+    let letter = json!({ "resourceType": "DocumentReference", "status": "entered-in-error" });
+    assert!(zvp_epd::fhir::recorded_in_error(&letter));
+}
+
 #[test]
 fn a_gp_named_by_a_literal_reference_is_found_through_the_practitioner() {
     let agb = AgbCode::new(1_012_345).unwrap();

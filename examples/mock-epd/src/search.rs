@@ -194,44 +194,37 @@ pub(crate) async fn groups(
         "Appointment" | "Procedure" | "ServiceRequest" => {
             let id = patient_param(q)?;
             let moments = epd.care_moments(&id, ctx).await?;
-            singles(
-                moments
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, m)| fhir::care_moment_resource_type(m.kind) == kind)
-                    .filter_map(|(n, m)| care_moment(&format!("{id}-moment-{n}"), &id, m))
-                    .collect(),
-            )
+            let resources = moments
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| fhir::care_moment_resource_type(m.kind) == kind)
+                .filter_map(|(n, m)| care_moment(&format!("{id}-moment-{n}"), &id, m))
+                .collect();
+            singles(state.shapes().with_statuses(kind, resources))
         }
         "AllergyIntolerance" => {
             let id = patient_param(q)?;
             let items = epd.allergies(&id, ctx).await?;
-            singles(numbered(&id, "allergy", &items, fhir::allergy_to_fhir))
+            let resources = numbered(&id, "allergy", &items, fhir::allergy_to_fhir);
+            singles(state.shapes().with_statuses(kind, resources))
         }
         "ClinicalImpression" => {
             let id = patient_param(q)?;
             let items = epd.conclusions(&id, ctx).await?;
-            singles(numbered(
-                &id,
-                "impression",
-                &items,
-                fhir::conclusion_to_fhir,
-            ))
+            let resources = numbered(&id, "impression", &items, fhir::conclusion_to_fhir);
+            singles(state.shapes().with_statuses(kind, resources))
         }
         "Condition" => {
             let id = patient_param(q)?;
             let items = epd.diagnoses(&id, ctx).await?;
-            singles(numbered(&id, "condition", &items, fhir::diagnosis_to_fhir))
+            let resources = numbered(&id, "condition", &items, fhir::diagnosis_to_fhir);
+            singles(state.shapes().with_statuses(kind, resources))
         }
         "MedicationStatement" => {
             let id = patient_param(q)?;
             let items = epd.medication(&id, ctx).await?;
-            singles(numbered(
-                &id,
-                "medication",
-                &items,
-                fhir::medication_to_fhir,
-            ))
+            let resources = numbered(&id, "medication", &items, fhir::medication_to_fhir);
+            singles(state.shapes().with_statuses(kind, resources))
         }
         "DocumentReference" => {
             let id = patient_param(q)?;
@@ -239,7 +232,7 @@ pub(crate) async fn groups(
             for letter in epd.letters(&id, ctx).await? {
                 resources.push(letter_resource(state, &id, &letter, ctx).await?);
             }
-            singles(resources)
+            singles(state.shapes().with_statuses(kind, resources))
         }
         "DiagnosticReport" => reports(state, q, ctx).await,
         "Observation" if q.get("_id").is_some() => {
@@ -451,17 +444,30 @@ async fn report_groups(
 ) -> Result<Vec<Group>, EpdError> {
     let with_results = q.has("_include", "DiagnosticReport:result");
     let mut groups = Vec::new();
+    let shapes = state.shapes();
     for &category in categories {
+        let mut resources = Vec::new();
+        let mut results = Vec::new();
         for report in state.epd.results(id, category, ctx).await? {
             let (mut resource, observations) =
                 fhir::report_to_fhir(id, &report).map_err(fhir_error)?;
-            state.shapes().categories.file(&mut resource, category);
+            shapes.categories.file(&mut resource, category);
+            resources.push(resource);
+            results.push(observations);
+        }
+        // A copy recorded in error has the results of the report it copies (the first).
+        let first = results.first().cloned().unwrap_or_default();
+        for (n, resource) in shapes
+            .with_statuses("DiagnosticReport", resources)
+            .into_iter()
+            .enumerate()
+        {
             groups.push(Group {
                 resource: raw(&resource)?,
-                includes: if with_results {
-                    observations
-                } else {
-                    Vec::new()
+                includes: match (with_results, results.get(n)) {
+                    (false, _) => Vec::new(),
+                    (true, Some(observations)) => observations.clone(),
+                    (true, None) => first.clone(),
                 },
             });
         }

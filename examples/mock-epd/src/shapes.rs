@@ -7,6 +7,10 @@ use serde_json::{Value, json};
 use zvp_core::ResultCategory;
 use zvp_epd::fhir::{LOINC, NUCLEAR_LAB_CODE, RESULT_CATEGORY_SYSTEM, V2_0074};
 
+const ALLERGY_VERIFICATION: &str =
+    "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification";
+const CONDITION_VERIFICATION: &str = "http://terminology.hl7.org/CodeSystem/condition-ver-status";
+
 /// Under which codes the result reports are filed (`DiagnosticReport.category`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CategoryCodes {
@@ -105,6 +109,19 @@ pub enum Decimals {
     Trimmed,
 }
 
+/// Which statuses the record carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Statuses {
+    /// Those zvp writes: `booked`, `arrived`, `fulfilled`, `cancelled` and their kin.
+    #[default]
+    Usual,
+    /// The others FHIR R4 allows for the same states (`pending`, `checked-in`, `noshow`;
+    /// `on-hold`, `stopped`; `draft`), and beside each patient's first allergy, diagnosis,
+    /// medication, conclusion, letter and report a copy recorded in error (and a refuted copy
+    /// of the diagnosis), which no reader may show.
+    Other,
+}
+
 /// The forms the mock writes the record in. The default is the form of `zvp_epd::fhir`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Shapes {
@@ -116,6 +133,8 @@ pub struct Shapes {
     pub references: References,
     /// The decimals.
     pub decimals: Decimals,
+    /// The statuses.
+    pub statuses: Statuses,
 }
 
 impl Shapes {
@@ -157,6 +176,76 @@ impl Shapes {
             LetterContent::Html => ("text/html; charset=utf-8", html(text).into_bytes()),
             LetterContent::Pdf => ("application/pdf", pdf(text)),
         }
+    }
+
+    /// The resources of a search for `kind` with the selected statuses: the states renamed,
+    /// and the copies recorded in error added.
+    pub(crate) fn with_statuses(&self, kind: &str, mut resources: Vec<Value>) -> Vec<Value> {
+        if self.statuses == Statuses::Usual {
+            return resources;
+        }
+        let renamed = |code: &str| -> Option<&'static str> {
+            Some(match (kind, code) {
+                ("Appointment", "booked") => "pending",
+                ("Appointment", "arrived") => "checked-in",
+                ("Appointment", "cancelled") => "noshow",
+                ("Procedure", "in-progress") => "on-hold",
+                ("Procedure", "not-done") => "stopped",
+                ("ServiceRequest", "active") => "draft",
+                _ => return None,
+            })
+        };
+        for resource in &mut resources {
+            let code = resource
+                .get("status")
+                .and_then(Value::as_str)
+                .and_then(renamed);
+            if let (Some(code), Some(object)) = (code, resource.as_object_mut()) {
+                object.insert("status".to_owned(), json!(code));
+            }
+        }
+        let Some(first) = resources.first().cloned() else {
+            return resources;
+        };
+        let copy = |suffix: &str, element: &str, value: Value| {
+            let mut copy = first.clone();
+            if let Some(object) = copy.as_object_mut() {
+                let id = object.get("id").and_then(Value::as_str).unwrap_or("x");
+                let id = format!("{id}-{suffix}");
+                object.insert("id".to_owned(), json!(id));
+                object.insert(element.to_owned(), value);
+            }
+            copy
+        };
+        let verification =
+            |code: &str, system: &str| json!({ "coding": [{ "system": system, "code": code }] });
+        match kind {
+            "AllergyIntolerance" => resources.push(copy(
+                "error",
+                "verificationStatus",
+                verification("entered-in-error", ALLERGY_VERIFICATION),
+            )),
+            "Condition" => {
+                resources.push(copy(
+                    "error",
+                    "verificationStatus",
+                    verification("entered-in-error", CONDITION_VERIFICATION),
+                ));
+                resources.push(copy(
+                    "refuted",
+                    "verificationStatus",
+                    verification("refuted", CONDITION_VERIFICATION),
+                ));
+            }
+            "MedicationStatement"
+            | "ClinicalImpression"
+            | "DocumentReference"
+            | "DiagnosticReport" => {
+                resources.push(copy("error", "status", json!("entered-in-error")));
+            }
+            _ => {}
+        }
+        resources
     }
 
     /// Whether [`Shapes::out`] changes anything.

@@ -82,7 +82,8 @@ async fn without_includes_the_fallbacks_give_the_same_answers() {
 
 /// The record in the other forms real EPDs write it in (docs/fhir.md, "Shapes"): report
 /// categories under v2-0074's narrow codes and under LOINC's, absolute and versioned
-/// references, letters as HTML and by URL. The adapter gives the same answers from each.
+/// references, letters as HTML and by URL, the other status codes and copies recorded in
+/// error. The adapter gives the same answers from each.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_shape_gives_the_same_answers() {
     use zvp_mock_epd::shapes::{CategoryCodes, LetterContent, Letters, References};
@@ -90,6 +91,7 @@ async fn every_shape_gives_the_same_answers() {
         Shapes {
             categories: CategoryCodes::Narrow,
             references: References::Versioned,
+            statuses: zvp_mock_epd::shapes::Statuses::Other,
             letters: Letters {
                 content: LetterContent::Html,
                 by_url: false,

@@ -442,7 +442,11 @@ impl FhirEpd {
         let found = self.search(kind, &params, ctx).await?;
         let mut out = Vec::new();
         for f in found.iter().filter(|f| f.kind == kind && !f.include) {
-            let (of, item) = map(&parse_value(&f.text)?).map_err(malformed)?;
+            let resource = parse_value(&f.text)?;
+            if fhir::recorded_in_error(&resource) {
+                continue;
+            }
+            let (of, item) = map(&resource).map_err(malformed)?;
             if &of != patient {
                 return Err(other_patient(kind));
             }
@@ -658,11 +662,12 @@ impl Epd for FhirEpd {
             }
             let mut found = self.search("DiagnosticReport", &params, ctx).await?;
             // Each report parsed once, for its result references and then for itself.
-            let parsed: Vec<Value> = found
+            let mut parsed: Vec<Value> = found
                 .iter()
                 .filter(|f| f.kind == "DiagnosticReport" && !f.include)
                 .map(|f| parse_value(&f.text))
                 .collect::<Result<_, _>>()?;
+            parsed.retain(|report| !fhir::recorded_in_error(report));
             // Results the server did not include (or was not asked to) are read by id.
             let missing: Vec<String> = {
                 let have: std::collections::HashSet<&str> = found
@@ -726,6 +731,7 @@ impl Epd for FhirEpd {
             for f in found
                 .iter()
                 .filter(|f| f.kind == "Observation" && !f.include)
+                .filter(|f| !fhir::observation_in_error(f.text.get()))
             {
                 let (of, o) = fhir::observation_from_fhir(f.text.get()).map_err(malformed)?;
                 if &of != id {
@@ -758,8 +764,9 @@ impl Epd for FhirEpd {
                 .map_err(|e| EpdError::Malformed(fhir::json_error(&e)))?;
             let (of, letter, attachment) =
                 fhir::document_reference_from_fhir(&value).map_err(malformed)?;
-            // Another patient's document is, for this patient, not there.
-            if &of != id || &letter.id != document {
+            // Another patient's document is, for this patient, not there; nor is one recorded
+            // in error.
+            if &of != id || &letter.id != document || fhir::recorded_in_error(&value) {
                 return Err(EpdError::NotFound(format!("document {document}")));
             }
             let attachment = match attachment.data {

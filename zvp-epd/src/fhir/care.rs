@@ -47,13 +47,6 @@ const fn status_codes(kind: CareMomentKind) -> [&'static str; 4] {
     }
 }
 
-const STATUSES: [CareMomentStatus; 4] = [
-    CareMomentStatus::Planned,
-    CareMomentStatus::InProgress,
-    CareMomentStatus::Completed,
-    CareMomentStatus::Cancelled,
-];
-
 fn status_code(kind: CareMomentKind, status: CareMomentStatus) -> &'static str {
     let [planned, in_progress, completed, cancelled] = status_codes(kind);
     match status {
@@ -166,10 +159,7 @@ pub fn care_moment_from_fhir(resource: &Value) -> Result<(PatientId, CareMoment)
         patient_at(r, resource, subject, "subject.reference")?
     };
     let code = required(r, resource, "/status", "status")?;
-    let status = status_codes(kind)
-        .iter()
-        .position(|c| *c == code)
-        .and_then(|i| STATUSES.get(i).copied())
+    let status = status_from_code(kind, code)
         .ok_or_else(|| invalid(r, "status", format!("unknown status {code:?}")))?;
     let at = datetime_at(r, resource, at, "date")?;
     Ok((
@@ -182,6 +172,27 @@ pub fn care_moment_from_fhir(resource: &Value) -> Result<(PatientId, CareMoment)
             description: str_at(resource, description).unwrap_or("").to_owned(),
         },
     ))
+}
+
+/// The status of a care moment from any code FHIR R4 allows for its resource (a resource
+/// `entered-in-error` is not read at all, see [`super::recorded_in_error`]): what waits is
+/// planned, what has begun is in progress, what did not happen is cancelled.
+fn status_from_code(kind: CareMomentKind, code: &str) -> Option<CareMomentStatus> {
+    use CareMomentStatus as S;
+    Some(match (kind, code) {
+        (CareMomentKind::Appointment, "proposed" | "pending" | "booked" | "waitlist") => S::Planned,
+        (CareMomentKind::Appointment, "arrived" | "checked-in") => S::InProgress,
+        (CareMomentKind::Appointment, "fulfilled") => S::Completed,
+        (CareMomentKind::Appointment, "cancelled" | "noshow") => S::Cancelled,
+        (CareMomentKind::Operation, "preparation") => S::Planned,
+        (CareMomentKind::Operation, "in-progress" | "on-hold") => S::InProgress,
+        (CareMomentKind::Operation, "completed") => S::Completed,
+        (CareMomentKind::Operation, "not-done" | "stopped") => S::Cancelled,
+        (CareMomentKind::GpReferral, "draft" | "active" | "on-hold") => S::Planned,
+        (CareMomentKind::GpReferral, "completed") => S::Completed,
+        (CareMomentKind::GpReferral, "revoked") => S::Cancelled,
+        _ => return None,
+    })
 }
 
 /// The patient among an Appointment's participants.

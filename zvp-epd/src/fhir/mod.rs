@@ -58,8 +58,8 @@ pub use patient::{
 };
 pub use results::{
     NUCLEAR_LAB_CODE, RESULT_CATEGORY_SYSTEM, V2_0074, category_codes, category_codings,
-    category_codings_of, category_of, observation_from_fhir, observation_to_fhir, report_from_fhir,
-    report_result_ids, report_to_fhir,
+    category_codings_of, category_of, observation_from_fhir, observation_in_error,
+    observation_to_fhir, report_from_fhir, report_result_ids, report_to_fhir,
 };
 
 /// The BSN naming system.
@@ -115,6 +115,19 @@ impl FhirError {
             Self::NotResource { resource, .. } => format!("{resource}: not a {resource} resource"),
         }
     }
+}
+
+/// Whether a resource is not part of the record: recorded in error (`status` or a
+/// `verificationStatus` coding `entered-in-error`) or refuted (`verificationStatus`
+/// `refuted`). The adapter leaves such resources out, as the EPD's own screens do.
+pub fn recorded_in_error(resource: &Value) -> bool {
+    str_at(resource, "/status") == Some("entered-in-error")
+        || resource
+            .pointer("/verificationStatus/coding")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|c| matches!(str_at(c, "/code"), Some("entered-in-error" | "refuted")))
 }
 
 /// A JSON error without the text it may quote: where, and what kind of error.

@@ -167,6 +167,7 @@ struct RangeOut<'a> {
 #[serde(rename_all = "camelCase")]
 struct ObservationIn {
     resource_type: Option<String>,
+    status: Option<String>,
     #[serde(default)]
     code: Value,
     #[serde(default)]
@@ -609,13 +610,21 @@ pub fn report_to_fhir(
     Ok((resource, observations))
 }
 
-/// The lab values of a report's Observations, each of the report's patient.
+/// Whether the JSON text of an Observation says it was recorded in error (an Observation
+/// that does not parse is not, here: reading it names what is wrong).
+pub fn observation_in_error(text: &str) -> bool {
+    parse_observation(text).is_ok_and(|o| o.status.as_deref() == Some("entered-in-error"))
+}
+
+/// The lab values of a report's Observations, each of the report's patient; those recorded
+/// in error are left out.
 fn observations_of(
     patient: &PatientId,
     results: Vec<&str>,
 ) -> Result<Vec<LabObservation>, FhirError> {
     results
         .into_iter()
+        .filter(|text| !observation_in_error(text))
         .map(|text| {
             let (of, value) = observation_from_fhir(text)?;
             if &of != patient {
@@ -662,7 +671,8 @@ pub fn report_from_fhir<'a>(
         .map_err(|e| invalid(R, "id", e))?;
     let category = category_of(category_codings_of(resource));
     let status = match required(R, resource, "/status", "status")? {
-        "preliminary" | "registered" | "partial" => ReportStatus::Preliminary,
+        // Not (yet) known to be final: shown as preliminary.
+        "preliminary" | "registered" | "partial" | "unknown" => ReportStatus::Preliminary,
         "final" => ReportStatus::Final,
         "amended" | "corrected" | "appended" => ReportStatus::Amended,
         "cancelled" => ReportStatus::Cancelled,
@@ -690,6 +700,7 @@ pub fn report_from_fhir<'a>(
                 .to_owned(),
             isolates: results
                 .into_iter()
+                .filter(|text| !observation_in_error(text))
                 .map(isolate_from_fhir)
                 .collect::<Result<_, _>>()?,
             conclusion: optional(resource, "/conclusion"),
