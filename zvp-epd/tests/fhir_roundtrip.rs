@@ -317,8 +317,8 @@ fn an_unknown_interpretation_shows_as_abnormal() {
     assert_eq!(observation_from_fhir(&normal).unwrap().1.flag, None);
 }
 
-#[test]
-fn a_report_must_resolve_its_results_and_keep_to_one_patient() {
+/// The newest clinical chemistry report of pat-000001 of a small hospital.
+fn first_chemistry_report() -> (PatientId, zvp_core::ResultReport) {
     let epd = SyntheticEpd::generate(5, test_now(), 50).unwrap();
     let id: PatientId = "pat-000001".parse().unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -328,6 +328,12 @@ fn a_report_must_resolve_its_results_and_keep_to_one_patient() {
         .block_on(epd.results(&id, ResultCategory::ClinicalChemistry, &ctx()))
         .unwrap()
         .remove(0);
+    (id, report)
+}
+
+#[test]
+fn a_report_must_resolve_its_results_and_keep_to_one_patient() {
+    let (id, report) = first_chemistry_report();
     let (fhir, observations) = report_to_fhir(&id, &report).unwrap();
     assert!(matches!(
         report_from_fhir(&fhir, |_| None),
@@ -346,15 +352,7 @@ fn a_report_must_resolve_its_results_and_keep_to_one_patient() {
 /// or refuted.
 #[test]
 fn what_is_recorded_in_error_is_left_out() {
-    let epd = SyntheticEpd::generate(5, test_now(), 50).unwrap();
-    let id: PatientId = "pat-000001".parse().unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let report = runtime
-        .block_on(epd.results(&id, ResultCategory::ClinicalChemistry, &ctx()))
-        .unwrap()
-        .remove(0);
+    let (id, report) = first_chemistry_report();
     let (fhir, observations) = report_to_fhir(&id, &report).unwrap();
     let texts: HashMap<String, String> = observations
         .iter()
