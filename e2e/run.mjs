@@ -163,7 +163,8 @@ async function suite() {
   await shot(gp, 'patient');
   await accessible(gp, 'patient');
   const tabs = await gp.locator('nav.tabs a').evaluateAll((links) => links.map((a) => a.getAttribute('href')));
-  check(tabs.length === 11, `eleven sections and result categories: ${tabs.length}`);
+  // Details, five dossier sections, six result categories ("Overig" included).
+  check(tabs.length === 12, `twelve sections and result categories: ${tabs.length}`);
   for (const tab of tabs) {
     response = await gp.goto(`${origin}${tab}`);
     check(response.status() === 200, `${tab}: status ${response.status()}`);
