@@ -1,8 +1,9 @@
 //! The hospital's electronic patient record (EPD), as the portal reads it.
 //!
 //! - [`Epd`]: what the portal asks the EPD, at request time (the portal keeps no copy);
-//! - [`synthetic`]: a deterministic synthetic hospital for demos and tests, current relative
-//!   to the `now` it is made for;
+//! - `synthetic` (feature `synthetic`, off by default): a deterministic synthetic hospital for
+//!   demos and tests, current relative to the `now` it is made for. A hospital's build of the
+//!   portal leaves it out;
 //! - [`fhir`]: the record's FHIR R4 shapes, both ways;
 //! - [`client::FhirEpd`]: the [`Epd`] over HTTP(S) against any FHIR R4 server, bounded in time
 //!   and size, with [`tls`] (trust anchors, mutual TLS) and [`auth`] (bearer token, OAuth 2.0
@@ -13,6 +14,7 @@
 pub mod auth;
 pub mod client;
 pub mod fhir;
+#[cfg(feature = "synthetic")]
 pub mod synthetic;
 pub mod tls;
 

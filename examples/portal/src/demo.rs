@@ -232,7 +232,7 @@ async fn demo(dir: &Path, listen: Listen) -> Result<(), Error> {
 
     // The EPD: the synthetic hospital over FHIR on loopback, whatever [epd] says.
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let demo_epd = zvp_portal::assemble::demo_epd(&config, now, stopped.clone()).await?;
+    let demo_epd = zvp_portal::demo_epd::demo_epd(&config, now, stopped.clone()).await?;
     let base = demo_epd.base_url;
     let hospital = demo_epd.hospital;
     let config = demo_epd.config;

@@ -59,6 +59,8 @@ pub fn write_private_key(path: &std::path::Path, bytes: &[u8]) -> std::io::Resul
 
 pub mod assemble;
 pub mod config;
+#[cfg(feature = "demo")]
+pub mod demo_epd;
 pub mod epd_check;
 pub mod epd_connection;
 pub mod pg;

@@ -22,8 +22,10 @@
 mod output;
 
 mod audit_cmd;
+#[cfg(feature = "demo")]
 mod demo;
 mod policy_cmd;
+#[cfg(feature = "demo")]
 mod testpki_cmd;
 mod uzi_cmd;
 
@@ -50,6 +52,7 @@ struct Cli {
 enum Command {
     /// Run the whole portal on this machine: a test PKI with demo cards, the synthetic
     /// hospital over FHIR, https://localhost:8443.
+    #[cfg(feature = "demo")]
     #[command(after_help = DEMO_ENV)]
     Demo {
         /// Where the demo keeps its PKI, configuration, directory and audit log (reused by
@@ -91,6 +94,7 @@ enum Command {
     #[command(subcommand)]
     Policy(policy_cmd::PolicyCommand),
     /// Generate a UZI-like test PKI.
+    #[cfg(feature = "demo")]
     #[command(subcommand)]
     Testpki(testpki_cmd::TestpkiCommand),
 }
@@ -163,6 +167,7 @@ fn epd_check_cmd(
 }
 
 /// The environment variables `demo --help` names.
+#[cfg(feature = "demo")]
 const DEMO_ENV: &str = "Environment (over DIR/zvp.toml; the flags win over both):
   ZVP_SERVER_LISTEN=ADDR        the portal's HTTPS address, e.g. 127.0.0.1:8444
   ZVP_SERVER_ADMIN_LISTEN=ADDR  the admin listener's address
@@ -190,6 +195,7 @@ pub(crate) async fn bind(
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        #[cfg(feature = "demo")]
         Command::Demo {
             dir,
             listen,
@@ -207,6 +213,7 @@ fn main() -> ExitCode {
         Command::Uzi(command) => uzi_cmd::run(command),
         Command::Audit(command) => audit_cmd::run(command),
         Command::Policy(command) => policy_cmd::run(command),
+        #[cfg(feature = "demo")]
         Command::Testpki(command) => testpki_cmd::run(command),
     }
 }
@@ -233,8 +240,9 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
         let web_address = web_listener.local_addr().map_err(|e| e.to_string())?;
         let admin_address = admin.local_addr().map_err(|e| e.to_string())?;
         let now = chrono::Utc::now();
+        #[cfg(feature = "demo")]
         let config = if config.epd.kind == zvp_portal::config::EpdKind::Demo {
-            let demo = zvp_portal::assemble::demo_epd(&config, now, stopped.clone())
+            let demo = zvp_portal::demo_epd::demo_epd(&config, now, stopped.clone())
                 .await
                 .map_err(|e| e.to_string())?;
             say!(
