@@ -11,11 +11,10 @@ use zvp_audit::log::{AuditLog, FileLog, FileLogOptions, LogError};
 use zvp_auth::directory::{DirectoryStore, MemoryDirectory, SqliteDirectory};
 use zvp_auth::policy::Policy;
 use zvp_auth::uzi::{Environment, UziValidator};
-use zvp_core::{CardType, RoleCode};
 use zvp_epd::Epd;
 use zvp_epd::client::FhirEpd;
 
-use crate::config::{AuditKind, Config, DirectoryKind, EpdKind, StoresKind, UziEnvironment};
+use crate::config::{Config, DirectoryKind, EpdKind, StoresKind, UziEnvironment};
 use crate::serve::pem_certificates;
 use crate::{Portal, ProxyTrust};
 
@@ -63,13 +62,7 @@ pub fn validator(config: &Config) -> Result<UziValidator, AssembleError> {
         UziEnvironment::Production => Environment::Production,
         UziEnvironment::Test => Environment::Test,
     };
-    let mut card_types = Vec::new();
-    for code in &uzi.card_types {
-        let card_type = code
-            .parse::<CardType>()
-            .map_err(|e| AssembleError::Config(format!("uzi.card_types: {e}")))?;
-        card_types.push(card_type);
-    }
+    let card_types = &uzi.card_types;
     let mut crls = Vec::new();
     for path in &uzi.crls {
         let bytes = read(path)?;
@@ -88,7 +81,7 @@ pub fn validator(config: &Config) -> Result<UziValidator, AssembleError> {
         .map_err(|e| AssembleError::Config(format!("uzi.anchors: {e}")))?
         .with_intermediates(intermediates)
         .map_err(|e| AssembleError::Config(format!("uzi.intermediates: {e}")))?
-        .with_accepted_card_types(&card_types);
+        .with_accepted_card_types(card_types);
     validator = validator
         .with_crls(crls)
         .map_err(|e| AssembleError::Config(format!("uzi.crls: {e}")))?;
@@ -104,15 +97,8 @@ pub fn validator(config: &Config) -> Result<UziValidator, AssembleError> {
 ///
 /// [`AssembleError::Config`] for a role code that does not parse.
 pub fn policy(config: &Config) -> Result<Policy, AssembleError> {
-    let roles = config
-        .uzi
-        .eligible_roles
-        .iter()
-        .map(|r| r.parse::<RoleCode>())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| AssembleError::Config(format!("uzi.eligible_roles: {e}")))?;
     Ok(Policy::default()
-        .with_eligible_roles(&roles)
+        .with_eligible_roles(&config.uzi.eligible_roles)
         .with_min_reason_chars(config.portal.emergency_min_reason)
         .with_emergency_duration(chrono::Duration::hours(i64::from(
             config.portal.emergency_hours,
@@ -214,30 +200,22 @@ pub fn checked_audit(config: &Config) -> Result<FileLog, AssembleError> {
 
 /// Opens the file audit log the configuration names, and logs how it opened.
 fn file_log(config: &Config) -> Result<FileLog, AssembleError> {
-    match config.audit.kind {
-        AuditKind::File => {
-            let log = FileLog::open(&config.audit.dir, FileLogOptions::default())
-                .map_err(|e| AssembleError::Store(format!("audit log: {e}")))?;
-            // For the operator: how long opening took depends on `read` (the records since
-            // the last checkpoint, when its tree state was taken up); a cut tail or checkpoint
-            // is a write a crash interrupted.
-            let opened = log.opened();
-            crate::log_line(&serde_json::json!({
-                "event": "audit-log-opened",
-                "dir": config.audit.dir.display().to_string(),
-                "records": opened.records,
-                "read": opened.read,
-                "from_tree_state": opened.from_state,
-                "cut_tail": log.cut_tail().map(ToString::to_string),
-                "cut_checkpoint_at_byte": log.cut_checkpoint(),
-            }));
-            Ok(log)
-        }
-        AuditKind::Postgres => Err(AssembleError::Config(
-            "audit.kind = \"postgres\" needs the portal built with zvp-audit's postgres feature"
-                .to_owned(),
-        )),
-    }
+    let log = FileLog::open(&config.audit.dir, FileLogOptions::default())
+        .map_err(|e| AssembleError::Store(format!("audit log: {e}")))?;
+    // For the operator: how long opening took depends on `read` (the records since the last
+    // checkpoint, when its tree state was taken up); a cut tail or checkpoint is a write a
+    // crash interrupted.
+    let opened = log.opened();
+    crate::log_line(&serde_json::json!({
+        "event": "audit-log-opened",
+        "dir": config.audit.dir.display().to_string(),
+        "records": opened.records,
+        "read": opened.read,
+        "from_tree_state": opened.from_state,
+        "cut_tail": log.cut_tail().map(ToString::to_string),
+        "cut_checkpoint_at_byte": log.cut_checkpoint(),
+    }));
+    Ok(log)
 }
 
 /// The shared stores in PostgreSQL (`[stores] kind = "postgres"`): directory, audit log and

@@ -124,13 +124,7 @@ impl LogSource {
                 schema: config.stores.schema,
             });
         }
-        match config.audit.kind {
-            zvp_portal::config::AuditKind::File => Ok(Log::File(config.audit.dir)),
-            zvp_portal::config::AuditKind::Postgres => Err(format!(
-                "{}: set [stores] kind = \"postgres\" for a log in PostgreSQL",
-                path.display()
-            )),
-        }
+        Ok(Log::File(config.audit.dir))
     }
 
     /// The log directory (commands that work on file logs only).

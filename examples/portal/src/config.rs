@@ -1,7 +1,8 @@
 //! The portal's configuration: one TOML file with documented defaults, and environment
 //! overrides.
 //!
-//! Every key has a default; a file may be empty. Relative paths are relative to the file's
+//! Every key has a default, and the example below is exactly the defaults (the keys in
+//! comments have none); a file may be empty. Relative paths are relative to the file's
 //! directory. An environment variable `ZVP_<SECTION>_<KEY>` overrides a key (for example
 //! `ZVP_SERVER_LISTEN=0.0.0.0:8443`, `ZVP_EPD_BASE_URL=https://epd/fhir`); its value is read as
 //! a TOML value when it is one (`14`, `true`, `["a", "b"]`) and as a string otherwise. Unknown
@@ -24,8 +25,8 @@
 //! environment = "production"         # or "test" (TEST cards of the UZI-register)
 //! anchors = "uzi/roots.pem"          # UZI root certificates
 //! intermediates = "uzi/cas.pem"      # UZI domain and issuing CAs
-//! crls = ["uzi/crl/Z.crl"]           # revocation lists; re-read every crl_refresh_minutes
-//! crl_refresh_minutes = 60
+//! crls = []                          # revocation lists, e.g. ["uzi/crl/Z.crl"]; re-read
+//! crl_refresh_minutes = 60           #   every crl_refresh_minutes
 //! accept_stale_crls = false          # fail closed on an outdated CRL
 //! eligible_roles = ["01.015", "01.004", "01.047", "01.056"]
 //! card_types = ["Z", "N"]            # N: hospital staff (administrators)
@@ -34,47 +35,47 @@
 //! hospital = "Ziekenhuis"
 //! instance = "portal-1"
 //! contact_name = "Bureau Huisartsencontacten"
-//! contact_email = "huisartsencontacten@ziekenhuis.nl"
+//! contact_email = "huisartsencontacten@ziekenhuis.example"
 //! contact_phone = "010 - 000 00 00"
 //! letters_cutoff = "2017-09-23"      # letters before this date are not shown
 //! discharged_days = 14
-//! emergency_hours = 24
-//! emergency_min_reason = 20
+//! emergency_hours = 24               # the policy enforces these two, and the form shows
+//! emergency_min_reason = 20          #   what the policy enforces
 //! idle_timeout_minutes = 15
 //! absolute_timeout_hours = 12
 //! dormant_days = 180                 # accounts without a login for this long are locked
 //! terms_version = 1
 //!
 //! [epd]
-//! kind = "synthetic"                 # or "fhir", or "demo" (zvp-mock-epd started on loopback)
+//! kind = "synthetic"                 # or "fhir", or "demo" (zvp-mock-epd started on loopback);
+//!                                    #   synthetic and demo need the demo feature
 //! base_url = "http://127.0.0.1:8080/fhir"
 //! timeout_seconds = 10               # one EPD call, all pages and retries
 //! connect_timeout_seconds = 2
 //! max_connections = 32               # requests in flight at once (HTTP/2 where offered)
-//! ca_file = "epd/ca.pem"             # https: trust anchors (PEM); absent: the system's roots
-//! client_certificate = "epd/portal.pem"      # mutual TLS: the portal's chain (PEM)
-//! client_key = "epd/portal.key.pem"
+//! # ca_file = "epd/ca.pem"           # https: trust anchors (PEM); absent: the system's roots
+//! # client_certificate = "epd/portal.pem"    # mutual TLS: the portal's chain (PEM)
+//! # client_key = "epd/portal.key.pem"
 //! auth = "none"                      # or "bearer", "client-secret", "smart"
-//! token_file = "epd/token"           # bearer: read again when the file changes
-//! token_url = "https://epd/oauth2/token"     # absent: from .well-known/smart-configuration
-//! client_id = "zvp-portal"           # client-secret, smart
-//! client_secret_file = "epd/client-secret"   # client-secret
-//! signing_key = "epd/smart.key.pem"  # smart: PKCS#8, RSA (RS384) or P-384 (ES384)
-//! key_id = "zvp-portal-2026"         # smart: the kid in the client's registered JWKS
-//! scope = "system/*.rs"              # client-secret, smart; absent: the server's default
-//! seed = 2026                        # synthetic only
-//! patients = 5000                    # synthetic only
+//! # token_file = "epd/token"         # bearer: read again when the file changes
+//! # token_url = "https://epd/oauth2/token"   # absent: from .well-known/smart-configuration
+//! # client_id = "zvp-portal"         # client-secret, smart
+//! # client_secret_file = "epd/client-secret" # client-secret
+//! # signing_key = "epd/smart.key.pem"        # smart: PKCS#8, RSA (RS384) or P-384 (ES384)
+//! # key_id = "zvp-portal-2026"       # smart: the kid in the client's registered JWKS
+//! # scope = "system/*.rs"            # client-secret, smart; absent: the server's default
+//! seed = 2026                        # synthetic and demo only
+//! patients = 5000                    # synthetic and demo only
 //!
 //! [directory]
 //! kind = "sqlite"                    # or "memory"
 //! path = "directory.sqlite"
 //!
 //! [audit]
-//! kind = "file"
-//! dir = "audit"
-//! signing_key = "audit.key"          # optional: the portal then signs checkpoints itself
-//! key_name = "zvp.hospital.example"  # the name given to `zvp-portal audit keygen --name`
-//! origin = "zvp.hospital.example"    # the checkpoints' origin line (default: key_name)
+//! dir = "audit"                      # the file log ([stores] kind = "embedded")
+//! # signing_key = "audit.key"        # the portal then signs checkpoints itself
+//! # key_name = "zvp.hospital.example"        # the name given to `zvp-portal audit keygen --name`
+//! # origin = "zvp.hospital.example"  # the checkpoints' origin line (default: key_name)
 //! checkpoint_minutes = 60            # a checkpoint when records were added, and at shutdown
 //!
 //! [stores]                           # one switch for several instances
@@ -87,10 +88,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use zvp_core::{CardType, RoleCode};
 
 /// The whole configuration.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// The listeners and the portal's TLS certificate.
@@ -113,7 +115,7 @@ pub struct Config {
 }
 
 /// Where the state lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StoresKind {
     /// `[directory]` and `[audit]` as configured; sessions in the instance.
@@ -123,7 +125,7 @@ pub enum StoresKind {
 }
 
 /// `[stores]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StoresConfig {
     /// Embedded or PostgreSQL.
@@ -145,7 +147,7 @@ impl Default for StoresConfig {
 }
 
 /// `[server]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Server {
     /// The HTTPS address.
@@ -176,7 +178,7 @@ impl Default for Server {
 }
 
 /// `[proxy]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Proxy {
     /// Addresses of trusted reverse proxies; empty turns proxy mode off.
@@ -195,7 +197,7 @@ impl Default for Proxy {
 }
 
 /// Which UZI-register environment the portal accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UziEnvironment {
     /// Real cards.
@@ -205,7 +207,7 @@ pub enum UziEnvironment {
 }
 
 /// `[uzi]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Uzi {
     /// Production or TEST.
@@ -221,9 +223,9 @@ pub struct Uzi {
     /// Accept CRLs past their nextUpdate (fail open on revocation; not recommended).
     pub accept_stale_crls: bool,
     /// Roles that may use the clinical pages.
-    pub eligible_roles: Vec<String>,
+    pub eligible_roles: Vec<RoleCode>,
     /// Card types that may log in (Z: care providers; N: hospital staff administrators).
-    pub card_types: Vec<String>,
+    pub card_types: Vec<CardType>,
 }
 
 impl Default for Uzi {
@@ -235,16 +237,14 @@ impl Default for Uzi {
             crls: Vec::new(),
             crl_refresh_minutes: 60,
             accept_stale_crls: false,
-            eligible_roles: ["01.015", "01.004", "01.047", "01.056"]
-                .map(str::to_owned)
-                .to_vec(),
-            card_types: vec!["Z".to_owned(), "N".to_owned()],
+            eligible_roles: RoleCode::PRIMARY_CARE_PHYSICIANS.to_vec(),
+            card_types: vec![CardType::CareProvider, CardType::NamedEmployee],
         }
     }
 }
 
 /// `[portal]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PortalSettings {
     /// The hospital's name, shown on every page.
@@ -261,9 +261,10 @@ pub struct PortalSettings {
     pub letters_cutoff: NaiveDate,
     /// How far back the discharged list goes.
     pub discharged_days: u32,
-    /// How long an emergency grant lasts.
+    /// How long an emergency grant lasts. It makes the policy ([`crate::assemble::policy`]);
+    /// the running portal enforces and shows the policy's.
     pub emergency_hours: u32,
-    /// The shortest emergency reason, in characters.
+    /// The shortest emergency reason, in characters; into the policy as `emergency_hours`.
     pub emergency_min_reason: usize,
     /// A session ends after this long without a request.
     pub idle_timeout_minutes: u32,
@@ -296,7 +297,7 @@ impl Default for PortalSettings {
 }
 
 /// Which EPD.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EpdKind {
     /// The synthetic hospital, in process.
@@ -310,7 +311,7 @@ pub enum EpdKind {
 }
 
 /// How the portal authenticates to a FHIR EPD.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum EpdAuthKind {
     /// No authentication (a closed network, or mutual TLS alone).
@@ -324,7 +325,7 @@ pub enum EpdAuthKind {
 }
 
 /// `[epd]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EpdConfig {
     /// Synthetic or FHIR.
@@ -392,7 +393,7 @@ impl Default for EpdConfig {
 }
 
 /// Which directory store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DirectoryKind {
     /// SQLite file (durable).
@@ -402,7 +403,7 @@ pub enum DirectoryKind {
 }
 
 /// `[directory]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DirectoryConfig {
     /// SQLite or memory.
@@ -420,28 +421,13 @@ impl Default for DirectoryConfig {
     }
 }
 
-/// Which audit store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AuditKind {
-    /// The embedded file log.
-    File,
-    /// PostgreSQL.
-    Postgres,
-}
-
 /// `[audit]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuditConfig {
-    /// File or PostgreSQL.
-    pub kind: AuditKind,
-    /// The file log's directory.
+    /// The file log's directory (`[stores] kind = "embedded"`; with `"postgres"` the log is in
+    /// PostgreSQL).
     pub dir: PathBuf,
-    /// The PostgreSQL connection string.
-    pub connection: String,
-    /// The PostgreSQL schema.
-    pub schema: String,
     /// The checkpoint signing key (PKCS#8, from `zvp-portal audit keygen`). When set, the
     /// running portal signs a checkpoint every `checkpoint_minutes` in which records were
     /// added, and one when it stops.
@@ -457,10 +443,7 @@ pub struct AuditConfig {
 impl Default for AuditConfig {
     fn default() -> Self {
         Self {
-            kind: AuditKind::File,
             dir: PathBuf::from("audit"),
-            connection: "host=127.0.0.1 user=postgres dbname=zvp".to_owned(),
-            schema: "zvp_audit".to_owned(),
             signing_key: None,
             key_name: None,
             origin: None,
@@ -468,6 +451,18 @@ impl Default for AuditConfig {
         }
     }
 }
+
+/// The sections of the file, each settable from the environment as `ZVP_<SECTION>_<KEY>`.
+pub const SECTIONS: [&str; 8] = [
+    "server",
+    "proxy",
+    "uzi",
+    "portal",
+    "epd",
+    "directory",
+    "audit",
+    "stores",
+];
 
 /// Why the configuration could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -534,17 +529,7 @@ impl Config {
                 continue;
             };
             let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
-            if ![
-                "server",
-                "proxy",
-                "uzi",
-                "portal",
-                "epd",
-                "directory",
-                "audit",
-            ]
-            .contains(&section.as_str())
-            {
+            if !SECTIONS.contains(&section.as_str()) {
                 continue;
             }
             let value = toml::from_str::<toml::Table>(&format!("v = {value}"))
@@ -633,6 +618,93 @@ mod tests {
         assert_eq!(config.server.listen, SocketAddr::from(([0, 0, 0, 0], 443)));
         assert_eq!(config.portal.discharged_days, 30);
         assert_eq!(config.epd.kind, EpdKind::Fhir);
+    }
+
+    /// The TOML block of the module docs.
+    fn documented() -> String {
+        let source = include_str!("config.rs");
+        let start = source.find("//! ```toml\n").unwrap() + "//! ```toml\n".len();
+        let end = start + source[start..].find("//! ```\n").unwrap();
+        source[start..end]
+            .lines()
+            .map(|l| {
+                l.strip_prefix("//! ")
+                    .or_else(|| l.strip_prefix("//!"))
+                    .unwrap()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn the_documented_example_is_the_defaults_and_its_commented_keys_exist() {
+        let text = documented();
+        let parsed = Config::parse(&text, "the docs", [], Path::new("")).unwrap();
+        assert_eq!(parsed, Config::default());
+        // The keys shown in comments are keys (the file refuses unknown ones).
+        let uncommented: Vec<&str> = text
+            .lines()
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .filter(|l| l.contains(" = "))
+                    .unwrap_or(l)
+            })
+            .collect();
+        let with_optional =
+            Config::parse(&uncommented.join("\n"), "the docs", [], Path::new("")).unwrap();
+        assert_eq!(with_optional.epd.key_id.as_deref(), Some("zvp-portal-2026"));
+        assert_eq!(
+            with_optional.audit.origin.as_deref(),
+            Some("zvp.hospital.example")
+        );
+    }
+
+    #[test]
+    fn every_section_is_settable_from_the_environment() {
+        let sections: Vec<String> = match toml::Value::try_from(Config::default()).unwrap() {
+            toml::Value::Table(t) => t.keys().cloned().collect(),
+            other => panic!("{other:?}"),
+        };
+        let mut known: Vec<String> = SECTIONS.iter().map(|s| (*s).to_owned()).collect();
+        let mut sections = sections;
+        sections.sort();
+        known.sort();
+        assert_eq!(sections, known);
+        let env = [
+            ("ZVP_STORES_KIND".to_owned(), "postgres".to_owned()),
+            ("ZVP_STORES_SCHEMA".to_owned(), "zvp_acceptatie".to_owned()),
+            (
+                "ZVP_UZI_ELIGIBLE_ROLES".to_owned(),
+                "[\"01.015\"]".to_owned(),
+            ),
+        ];
+        let config = Config::parse("", "zvp.toml", env, Path::new(".")).unwrap();
+        assert_eq!(config.stores.kind, StoresKind::Postgres);
+        assert_eq!(config.stores.schema, "zvp_acceptatie");
+        assert_eq!(config.uzi.eligible_roles, [RoleCode::GENERAL_PRACTITIONER]);
+        // A key a section does not have is refused, from the environment too.
+        let err = Config::parse(
+            "",
+            "zvp.toml",
+            [("ZVP_STORES_HOST".to_owned(), "db".to_owned())],
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("host"), "{err}");
+    }
+
+    #[test]
+    fn role_codes_and_card_types_are_parsed_when_read() {
+        for (text, wrong) in [
+            (
+                "[uzi]\neligible_roles = [\"01.0155\"]\n",
+                "uzi.eligible_roles",
+            ),
+            ("[uzi]\ncard_types = [\"Q\"]\n", "uzi.card_types"),
+        ] {
+            let err = Config::parse(text, "zvp.toml", [], Path::new(".")).unwrap_err();
+            assert!(err.to_string().contains(wrong), "{err}");
+        }
     }
 
     #[test]

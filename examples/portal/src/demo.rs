@@ -55,7 +55,6 @@ kind = "sqlite"
 path = "directory.sqlite"
 
 [audit]
-kind = "file"
 dir = "audit"
 # The demo makes this key on its first run; the portal signs a checkpoint every hour in which
 # records were added, and one when it stops. `audit verify --config` checks them with it.

@@ -39,11 +39,7 @@ fn setup(name: &str, audit: &str, key: bool) -> (PathBuf, Config) {
         std::fs::write(dir.join("audit.key"), pkcs8).unwrap();
     }
     let path = dir.join("zvp.toml");
-    std::fs::write(
-        &path,
-        format!("[audit]\nkind = \"file\"\ndir = \"audit\"\n{audit}"),
-    )
-    .unwrap();
+    std::fs::write(&path, format!("[audit]\ndir = \"audit\"\n{audit}")).unwrap();
     let config = Config::load(&path, Vec::<(String, String)>::new()).unwrap();
     (dir, config)
 }

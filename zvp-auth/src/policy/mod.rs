@@ -453,6 +453,16 @@ impl Policy {
         &self.eligible_roles
     }
 
+    /// The shortest emergency reason it accepts, in characters.
+    pub const fn min_reason_chars(&self) -> usize {
+        self.min_reason_chars
+    }
+
+    /// How long an emergency grant lasts.
+    pub const fn emergency_duration(&self) -> Duration {
+        self.emergency_duration
+    }
+
     /// Decides `request` on the facts of `world` at `now`. See the [module docs](self) for
     /// the rules.
     pub fn decide(&self, world: &World, request: &Request, now: DateTime<Utc>) -> Decision {

@@ -650,6 +650,14 @@ fn emergency_form(
     bsn: Option<&str>,
     error: Option<&str>,
 ) -> Response {
+    // The numbers the policy enforces, from the policy itself.
+    let policy = &portal.0.policy;
+    let duration = policy.emergency_duration();
+    let lasts = if duration.num_minutes() % 60 == 0 {
+        format!("{} uur", duration.num_hours())
+    } else {
+        format!("{} minuten", duration.num_minutes())
+    };
     let mut body = Html::new();
     body.markup("<h1>Noodprocedure</h1><section class=\"emergency\"><p>U bent niet de huisarts van deze patiënt en heeft geen machtiging van de huisarts");
     if let Some(bsn) = bsn {
@@ -657,8 +665,8 @@ fn emergency_form(
     }
     body.markup(". Alleen als u deze patiënt nu zorg verleent, kunt u het dossier inzien via de noodprocedure. ")
         .markup("Uw reden wordt vastgelegd, de inzage geldt voor ")
-        .display(portal.settings().emergency_hours)
-        .markup(" uur en alleen voor deze patiënt, en wordt achteraf beoordeeld. De huisarts van de patiënt krijgt hiervan bericht.</p></section>");
+        .text(&lasts)
+        .markup(" en alleen voor deze patiënt, en wordt achteraf beoordeeld. De huisarts van de patiënt krijgt hiervan bericht.</p></section>");
     if let Some(error) = error {
         body.markup("<p class=\"flag\" role=\"alert\">")
             .text(error)
@@ -674,7 +682,7 @@ fn emergency_form(
         .markup("<option value=\"continuity-of-care\">Continuïteit van zorg (patiënt staat nog niet op mijn naam)</option>")
         .markup("<option value=\"other\">Anders</option></select>")
         .markup("<label for=\"toelichting\">Toelichting (minstens ")
-        .display(portal.settings().emergency_min_reason)
+        .display(policy.min_reason_chars())
         .markup(" tekens)</label><textarea id=\"toelichting\" name=\"toelichting\" rows=\"3\" cols=\"60\" required maxlength=\"1000\"></textarea>")
         .markup("<br><button type=\"submit\">Dossier openen via de noodprocedure</button></form>");
     let mut response = caller_page(portal, caller, "Noodprocedure", &body);
