@@ -4,8 +4,6 @@
 //! str`: markup written in this crate, never data). So data from the EPD, the directory or the
 //! request cannot become markup: there is no way to pass a runtime string unescaped.
 
-use std::fmt::Write as _;
-
 /// A piece of HTML under construction.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Html(String);
@@ -102,15 +100,13 @@ impl Html {
 
 /// A URL path segment, percent-encoded (ids from the EPD go into links this way).
 pub(crate) fn path_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
+    /// Everything but RFC 3986's unreserved characters.
+    const ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, ESCAPED).to_string()
 }
 
 #[cfg(test)]

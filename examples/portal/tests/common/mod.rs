@@ -372,16 +372,10 @@ impl TestPortal {
     }
 }
 
+/// A form value or path segment, percent-encoded (everything but letters and digits: more than
+/// needed, which every decoder takes).
 pub fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 /// A response, read.
