@@ -209,6 +209,23 @@ pub async fn serve_plain(
 /// How long a stopping listener lets its open connections finish their requests.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// The first and the longest pause after a failed accept.
+const ACCEPT_BACKOFF: (Duration, Duration) = (Duration::from_millis(5), Duration::from_secs(1));
+
+/// How long to wait after a failed accept, given the previous wait (zero after a success).
+/// A connection the peer gave up on costs nothing: go on at once. Anything else (out of file
+/// descriptors, out of memory) will fail again at once: wait, twice as long each time up to a
+/// second, so that the listener does not spin a core while the process recovers.
+fn accept_backoff(error: &std::io::Error, previous: Duration) -> Duration {
+    use std::io::ErrorKind as K;
+    match error.kind() {
+        K::ConnectionAborted | K::ConnectionReset | K::ConnectionRefused | K::Interrupted => {
+            Duration::ZERO
+        }
+        _ => (previous * 2).clamp(ACCEPT_BACKOFF.0, ACCEPT_BACKOFF.1),
+    }
+}
+
 async fn accept_loop<F, Fut>(
     listener: TcpListener,
     router: Router,
@@ -221,6 +238,7 @@ where
 {
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut connections = tokio::task::JoinSet::new();
+    let mut backoff = Duration::ZERO;
     loop {
         // Forget the connections that have ended.
         while connections.try_join_next().is_some() {}
@@ -234,9 +252,28 @@ where
             _ = shutdown.changed() => break,
         };
         let (stream, peer) = match accepted {
-            Ok(a) => a,
-            // A failed accept (e.g. too many open files) is passing; go on.
-            Err(_) => continue,
+            Ok(a) => {
+                backoff = Duration::ZERO;
+                a
+            }
+            Err(e) => {
+                let wait = accept_backoff(&e, backoff);
+                if !wait.is_zero() && backoff.is_zero() {
+                    // Once per run of failures: what the operator must fix (often the
+                    // open-files limit).
+                    crate::log_line(&serde_json::json!({
+                        "event": "accept-failing",
+                        "error": e.to_string(),
+                    }));
+                }
+                backoff = wait;
+                drop(permit);
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    _ = shutdown.changed() => break,
+                }
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let work = handle(stream, peer, router.clone(), shutdown.clone());
@@ -294,4 +331,26 @@ async fn serve_connection<I>(
     // otherwise go on serving after the listener stopped).
     connection.as_mut().graceful_shutdown();
     let _ = connection.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_accept_backs_off_up_to_a_second_and_a_dropped_connection_does_not() {
+        let emfile = std::io::Error::from_raw_os_error(24);
+        let mut wait = Duration::ZERO;
+        let mut waits = Vec::new();
+        for _ in 0..12 {
+            wait = accept_backoff(&emfile, wait);
+            waits.push(wait.as_millis());
+        }
+        assert_eq!(
+            waits,
+            [5, 10, 20, 40, 80, 160, 320, 640, 1000, 1000, 1000, 1000]
+        );
+        let aborted = std::io::Error::from(std::io::ErrorKind::ConnectionAborted);
+        assert_eq!(accept_backoff(&aborted, wait), Duration::ZERO);
+    }
 }
