@@ -125,11 +125,23 @@ impl AuditLog for FileLog {
     }
 
     async fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<Hash>, LogError> {
-        FileLog::inclusion_proof(self, seq, size)
+        let leaves = self.leaves_off_the_runtime(size.min(self.size()?)).await?;
+        Ok(merkle::inclusion_proof(
+            &leaves,
+            seq as usize,
+            size as usize,
+        )?)
     }
 
     async fn consistency_proof(&self, first: u64, second: u64) -> Result<Vec<Hash>, LogError> {
-        FileLog::consistency_proof(self, first, second)
+        let leaves = self
+            .leaves_off_the_runtime(second.min(self.size()?))
+            .await?;
+        Ok(merkle::consistency_proof(
+            &leaves,
+            first as usize,
+            second as usize,
+        )?)
     }
 
     async fn checkpoint(
@@ -141,8 +153,20 @@ impl AuditLog for FileLog {
     }
 
     async fn events(&self) -> Result<Vec<(u64, AuditEvent)>, LogError> {
-        read_events(&self.dir).map_err(|e| LogError::Io(e.to_string()))
+        // The files are read on a blocking thread, not on the runtime's workers, which go on
+        // serving pages meanwhile.
+        let dir = self.dir.clone();
+        off_the_runtime(move || read_events(&dir).map_err(|e| LogError::Io(e.to_string()))).await
     }
+}
+
+/// `work` (file reads) on tokio's blocking threads.
+async fn off_the_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, LogError> + Send + 'static,
+) -> Result<T, LogError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| LogError::Io(format!("the reading task failed: {e}")))?
 }
 
 /// Proof that an event is durably in the log: a disclosure takes one, so patient data cannot
@@ -513,30 +537,42 @@ impl FileLog {
     /// The leaf hashes of the first `n` durable records, read back from the segment files
     /// (the running log keeps only the tree's right edge in memory).
     fn leaves(&self, n: u64) -> Result<Vec<Hash>, LogError> {
-        let durable = self.size()?;
-        if n > durable {
-            return Err(merkle::ProofError::SizeOutOfRange {
-                first: 0,
-                second: usize::try_from(n).unwrap_or(usize::MAX),
-                available: usize::try_from(durable).unwrap_or(usize::MAX),
-            }
-            .into());
-        }
-        // A batch being written after them may show as a torn tail; the first `n` records
-        // are durable and whole.
-        let reading = Reading {
-            events: false,
-            leaves: true,
-            checkpoints: Checkpoints::None,
-        };
-        let mut leaves = scan(&self.dir, reading)
-            .map_err(LogError::Damaged)?
-            .check
-            .into_leaves();
-        leaves.truncate(usize::try_from(n).unwrap_or(usize::MAX));
-        Ok(leaves)
+        leaves_of(&self.dir, n, self.size()?)
     }
 
+    /// [`Self::leaves`], the files read on a blocking thread.
+    async fn leaves_off_the_runtime(&self, n: u64) -> Result<Vec<Hash>, LogError> {
+        let (dir, durable) = (self.dir.clone(), self.size()?);
+        off_the_runtime(move || leaves_of(&dir, n, durable)).await
+    }
+}
+
+/// The first `n` leaf hashes of the log in `dir`, of which `durable` records are durable.
+fn leaves_of(dir: &Path, n: u64, durable: u64) -> Result<Vec<Hash>, LogError> {
+    if n > durable {
+        return Err(merkle::ProofError::SizeOutOfRange {
+            first: 0,
+            second: usize::try_from(n).unwrap_or(usize::MAX),
+            available: usize::try_from(durable).unwrap_or(usize::MAX),
+        }
+        .into());
+    }
+    // A batch being written after them may show as a torn tail; the first `n` records
+    // are durable and whole.
+    let reading = Reading {
+        events: false,
+        leaves: true,
+        checkpoints: Checkpoints::None,
+    };
+    let mut leaves = scan(dir, reading)
+        .map_err(LogError::Damaged)?
+        .check
+        .into_leaves();
+    leaves.truncate(usize::try_from(n).unwrap_or(usize::MAX));
+    Ok(leaves)
+}
+
+impl FileLog {
     /// The Merkle root of the first `size` records: at once for the whole log; for an earlier
     /// size, computed from the segment files (a read of the log).
     ///
