@@ -308,16 +308,6 @@ async fn logins(setup: &Setup, port: u16, path: &'static str, seconds: u64) -> R
     summarize(all, start.elapsed(), errors)
 }
 
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .unwrap()
-        / 1024.0
-}
-
 /// Where the machine's time went, in clock ticks since boot: this process (user + system) and
 /// the whole machine's idle and I/O wait, from `/proc`.
 #[derive(Clone, Copy)]
@@ -717,7 +707,7 @@ fn main() {
         row("portal start page", &portal_logins);
         println!(
             "\npeak resident memory of the process (portal + load generator): {:.0} MiB",
-            peak_rss_mib()
+            zvp_benches::peak_rss_mib()
         );
         let _ = std::fs::remove_dir_all(&audit_dir);
         let _ = std::fs::remove_dir_all(&bound_dir);

@@ -19,8 +19,86 @@ pub struct Period {
 }
 
 impl Period {
-    fn contains(&self, t: DateTime<Utc>) -> bool {
+    /// Whether `t` lies in the period.
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
         self.from.is_none_or(|f| f <= t) && self.to.is_none_or(|e| t < e)
+    }
+}
+
+/// Whom a report is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// Every event about the patient with this BSN: who looked at their record.
+    Patient(Bsn),
+    /// Every event by the practitioner with this UZI number: what they did.
+    Practitioner(UziNumber),
+}
+
+impl Subject {
+    /// Whether the event is about (or by) the subject.
+    pub fn matches(&self, event: &AuditEvent) -> bool {
+        match self {
+            Self::Patient(bsn) => event.patient.as_ref().is_some_and(|p| p.bsn == Some(*bsn)),
+            Self::Practitioner(uzi) => event.user.uzi == *uzi,
+        }
+    }
+
+    /// The digits every matching event's JSON holds, for a cheap look before parsing.
+    pub(crate) fn digits(&self) -> String {
+        match self {
+            Self::Patient(bsn) => bsn.to_string(),
+            Self::Practitioner(uzi) => uzi.to_string(),
+        }
+    }
+}
+
+/// A bounded report: the subject's events in a period, oldest first, at most `limit` of them
+/// after record `after` (the previous page's last).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportQuery {
+    /// Whom it is about.
+    pub subject: Subject,
+    /// When.
+    pub period: Period,
+    /// The most events on one page.
+    pub limit: usize,
+    /// Only records after this sequence number (the previous page's last), if given.
+    pub after: Option<u64>,
+}
+
+/// One page of a report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportPage {
+    /// The events, in log order (which is the order they were recorded in).
+    pub events: Vec<(u64, AuditEvent)>,
+    /// Whether more events match after the last of them (ask again with `after`).
+    pub more: bool,
+}
+
+impl ReportQuery {
+    /// Whether the record `seq` with `event` belongs on a page of this query.
+    pub fn wants(&self, seq: u64, event: &AuditEvent) -> bool {
+        self.after.is_none_or(|after| seq > after)
+            && self.period.contains(event.recorded)
+            && self.subject.matches(event)
+    }
+
+    /// The page of `events` (all of a log's, in order) this query asks for.
+    pub fn page(&self, events: &[(u64, AuditEvent)]) -> ReportPage {
+        let mut page = ReportPage {
+            events: Vec::new(),
+            more: false,
+        };
+        for (seq, event) in events {
+            if self.wants(*seq, event) {
+                if page.events.len() == self.limit {
+                    page.more = true;
+                    break;
+                }
+                page.events.push((*seq, event.clone()));
+            }
+        }
+        page
     }
 }
 

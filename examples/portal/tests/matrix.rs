@@ -626,3 +626,58 @@ async fn an_account_request_is_filled_in_from_the_card_and_waits_for_approval() 
     assert_eq!(status, 403);
     assert!(pending.contains("Uw accountaanvraag is in behandeling"));
 }
+
+/// The audit report for a patient: who looked, in the period asked for (the last 90 days
+/// unless given), and nothing outside it; a period that is no date is said so.
+#[tokio::test]
+async fn the_audit_report_shows_who_looked_in_the_period() {
+    let t = TestPortal::new().await;
+    let (id, patient) = t.own_patient().await;
+    let bsn = patient.bsn.unwrap().to_string();
+    assert_eq!(
+        t.get(Some(Who::Own), &format!("/patient/{id}"))
+            .await
+            .status,
+        200
+    );
+    let report = t
+        .get(
+            Some(Who::Administrator),
+            &format!("/beheer/audit?bsn={bsn}"),
+        )
+        .await;
+    assert_eq!(report.status, 200);
+    assert!(
+        report.body.contains("Own Test (UZI 900000101)"),
+        "{}",
+        report.body
+    );
+    assert!(report.body.contains("patient-details"));
+    assert!(
+        report
+            .body
+            .contains("2 vastleggingen, 27-08-2026 tot en met 25-11-2026"),
+        "{}",
+        report.body
+    );
+    let before = t
+        .get(
+            Some(Who::Administrator),
+            &format!("/beheer/audit?bsn={bsn}&van=2026-01-01&tot=2026-11-24"),
+        )
+        .await;
+    assert_eq!(before.status, 200);
+    assert!(!before.body.contains("Own Test (UZI 900000101)"));
+    assert!(before.body.contains("0 vastleggingen"));
+    let wrong = t
+        .get(
+            Some(Who::Administrator),
+            &format!("/beheer/audit?bsn={bsn}&van=gisteren"),
+        )
+        .await;
+    assert!(
+        wrong.body.contains("Geef de periode als datums"),
+        "{}",
+        wrong.body
+    );
+}

@@ -35,6 +35,7 @@
 
 #[cfg(feature = "postgres")]
 pub mod pg;
+mod query;
 mod record;
 mod scan;
 mod state;
@@ -56,6 +57,7 @@ pub use scan::VerifyError;
 use crate::checkpoint::{Checkpoint, CheckpointSigner, CheckpointVerifier};
 use crate::event::AuditEvent;
 use crate::merkle::{self, Hash};
+use crate::report::{ReportPage, ReportQuery};
 use record::{Record, chain_next, frame, leaf_of};
 use scan::{CHECKPOINTS, Checkpoints, Reading, Scanned, scan, scan_from, segment_name};
 use state::{Position, TreeState};
@@ -97,6 +99,13 @@ pub trait AuditLog: Send + Sync {
     /// Every durable event with its sequence number, in order (for the reports; pruned
     /// records are left out).
     async fn events(&self) -> Result<Vec<(u64, AuditEvent)>, LogError>;
+
+    /// One page of a report: what [`ReportQuery::page`] gives over [`events`](Self::events),
+    /// which is what this default does. A backend that can read less overrides it; the file
+    /// log reads only the segments the period can be in, and keeps only the page.
+    async fn report(&self, query: &ReportQuery) -> Result<ReportPage, LogError> {
+        Ok(query.page(&self.events().await?))
+    }
 
     /// Why the log refuses every append now, if it does — found damaged after opening, or its
     /// writer stopped by a failed write — for health checks: an instance whose log refuses
@@ -150,6 +159,11 @@ impl AuditLog for FileLog {
         origin: &str,
     ) -> Result<String, LogError> {
         FileLog::checkpoint(self, signer, origin)
+    }
+
+    async fn report(&self, query: &ReportQuery) -> Result<ReportPage, LogError> {
+        let (dir, query) = (self.dir.clone(), *query);
+        off_the_runtime(move || query::report(&dir, &query)).await
     }
 
     async fn events(&self) -> Result<Vec<(u64, AuditEvent)>, LogError> {

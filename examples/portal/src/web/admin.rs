@@ -592,14 +592,29 @@ async fn review(
     }
 }
 
-/// Whose report.
+/// Whose report, over which period, from which record on.
 #[derive(Debug, Deserialize)]
 struct ReportQuery {
     #[serde(default)]
     bsn: Option<String>,
     #[serde(default)]
     uzi: Option<String>,
+    /// The first day, `YYYY-MM-DD` (default: [`REPORT_DAYS`] ago).
+    #[serde(default)]
+    van: Option<String>,
+    /// The last day, inclusive (default: today).
+    #[serde(default)]
+    tot: Option<String>,
+    /// After this record (the previous page's last).
+    #[serde(default)]
+    na: Option<u64>,
 }
+
+/// The period a report covers unless asked otherwise, in days back from today.
+const REPORT_DAYS: i64 = 90;
+
+/// The most records on one report page.
+const REPORT_PAGE: usize = 500;
 
 /// An audit report: who looked at a patient's record, or what a practitioner did. Using
 /// the log is logged first.
@@ -642,19 +657,44 @@ async fn audit_report(
     {
         return page;
     }
-    let Ok(events) = portal.0.audit.events().await else {
+    let today = portal.now().date_naive();
+    let day = |text: &Option<String>, default: NaiveDate| {
+        text.as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map_or(Ok(default), str::parse::<NaiveDate>)
+    };
+    let (Ok(from), Ok(to)) = (
+        day(&query.van, today - chrono::Duration::days(REPORT_DAYS)),
+        day(&query.tot, today),
+    ) else {
+        return form_error(&portal, &caller, "Geef de periode als datums (jjjj-mm-dd).");
+    };
+    let start_of = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+    let report_query = report::ReportQuery {
+        subject: match subject {
+            Subject::Patient(bsn) => report::Subject::Patient(bsn),
+            Subject::Practitioner(uzi) => report::Subject::Practitioner(uzi),
+        },
+        period: Period {
+            from: start_of(from),
+            to: start_of(to + chrono::Duration::days(1)),
+        },
+        limit: REPORT_PAGE,
+        after: query.na,
+    };
+    let Ok(page) = portal.0.audit.report(&report_query).await else {
         return refusal_page(&portal, &Refusal::Unavailable, &caller.request_id);
     };
-    let (title, rows) = match subject {
+    let period = format!("{} tot en met {}", dutch_date(from), dutch_date(to));
+    let (title, next) = match subject {
         Subject::Patient(bsn) => (
             format!("Inzage in het dossier van BSN {bsn}"),
-            report::patient_view(&events, bsn, Period::default()),
+            format!("bsn={bsn}"),
         ),
-        Subject::Practitioner(uzi) => (
-            format!("Gebruik door UZI {uzi}"),
-            report::practitioner_view(&events, uzi, Period::default()),
-        ),
+        Subject::Practitioner(uzi) => (format!("Gebruik door UZI {uzi}"), format!("uzi={uzi}")),
     };
+    let rows: Vec<&(u64, zvp_audit::event::AuditEvent)> = page.events.iter().collect();
     let mut h = Html::new();
     h.markup("<h1>").text(&title).markup("</h1><table><thead><tr><th>Tijdstip</th><th>Wie</th><th>Wat</th><th>Grondslag</th><th>Reden</th></tr></thead><tbody>");
     for (_, e) in &rows {
@@ -686,6 +726,27 @@ async fn audit_report(
     }
     h.markup("</tbody></table><p class=\"muted\">")
         .display(rows.len())
-        .markup(" vastleggingen.</p>");
+        .markup(" vastleggingen, ")
+        .text(&period)
+        .markup(".</p>");
+    if page.more
+        && let Some((last, _)) = page.events.last()
+    {
+        h.markup("<p>")
+            .link(
+                &format!("/beheer/audit?{next}&van={from}&tot={to}&na={last}"),
+                "Volgende vastleggingen",
+            )
+            .markup("</p>");
+    }
+    h.markup("<form method=\"get\" action=\"/beheer/audit\"><input type=\"hidden\" name=\"")
+        .text(next.split('=').next().unwrap_or("bsn"))
+        .markup("\" value=\"")
+        .text(next.split('=').nth(1).unwrap_or(""))
+        .markup("\"><label for=\"van\">Van</label><input type=\"date\" id=\"van\" name=\"van\" value=\"")
+        .text(&from.to_string())
+        .markup("\"><label for=\"tot\">Tot en met</label><input type=\"date\" id=\"tot\" name=\"tot\" value=\"")
+        .text(&to.to_string())
+        .markup("\"><button type=\"submit\">Andere periode</button></form>");
     admin_page(&portal, &caller, &title, &h)
 }
