@@ -155,12 +155,13 @@ pub fn directory(config: &Config) -> Result<Arc<dyn DirectoryStore>, AssembleErr
     })
 }
 
-/// The audit log the configuration names. A file log opened from its tree state reads the
-/// records under it back meanwhile; a thread of its own logs the verdict.
+/// The embedded audit log (`[stores] kind = "embedded"`: the file log of `[audit] dir`; the
+/// PostgreSQL log is made with the other shared stores). A file log opened from its tree state
+/// reads the records under it back meanwhile; a thread of its own logs the verdict.
 ///
 /// # Errors
 ///
-/// [`AssembleError::Store`]; PostgreSQL is not built into this binary yet.
+/// [`AssembleError::Store`] when the log cannot be opened.
 pub fn audit(config: &Config) -> Result<Arc<dyn AuditLog>, AssembleError> {
     let log = file_log(config)?;
     if log.opened().from_state {

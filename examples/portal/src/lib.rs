@@ -28,6 +28,13 @@
 //! - [`serve`]: HTTPS with the UZI-pas (mutual TLS), the reverse-proxy mode and the admin
 //!   listener;
 //! - [`assemble`]: a portal from a configuration (the stores and the EPD it names).
+//!
+//! A complete example, an `Epd` of its own with the embedded stores, is
+//! `examples/portal/examples/custom_epd.rs` (`cargo run -p zvp-portal --example custom_epd`;
+//! `docs/embedding.md` walks through it). Sessions can live in a store of the hospital's own:
+//! implement [`SessionStore`] with [`new_session`], [`ended`] and [`Session::new`]. A
+//! hospital's build leaves out the demo (`default-features = false`: no test PKI, no synthetic
+//! hospital, no mock EPD).
 
 /// One operator log line on standard error: a JSON object, escaped by serde_json so that an
 /// error text with quotes, backslashes or newlines (a database's DETAIL line) stays one line.
@@ -71,4 +78,6 @@ pub use web::{
     BuildError, ClientCertificate, Clock, ConnectionIdentity, PeerAddress, Portal, PortalBuilder,
     ProxyTrust,
 };
-pub use web::{Ended, MemorySessions, Session, SessionError, SessionStore, Timeouts};
+pub use web::{
+    Ended, MemorySessions, Session, SessionError, SessionStore, Timeouts, ended, new_session,
+};

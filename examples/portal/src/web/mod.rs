@@ -45,7 +45,9 @@ use zvp_epd::{Epd, RequestContext};
 
 use self::html::Html;
 use self::layout::{Viewer, html_response, page};
-pub use self::session::{Ended, MemorySessions, Session, SessionError, SessionStore, Timeouts};
+pub use self::session::{
+    Ended, MemorySessions, Session, SessionError, SessionStore, Timeouts, ended, new_session,
+};
 use crate::config::PortalSettings;
 
 /// The client certificate chain of the connection (leaf first), as the TLS layer (or a

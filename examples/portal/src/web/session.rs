@@ -87,7 +87,8 @@ pub enum Ended {
 
 /// Where sessions are kept: [`MemorySessions`] in the instance (the default), or
 /// [`crate::pg::PgSessions`] in PostgreSQL, shared by several instances behind a load
-/// balancer.
+/// balancer. Another store (a hospital's Redis, say) implements it with [`new_session`],
+/// [`ended`] and [`Session::new`].
 #[async_trait::async_trait]
 pub trait SessionStore: Send + Sync {
     /// Continues the session of `cookie` for `certificate` at `now`: the session and a cookie
@@ -124,13 +125,16 @@ pub trait SessionStore: Send + Sync {
 #[error("session store: {0}")]
 pub struct SessionError(pub String);
 
-/// A new session id and CSRF token (64 hex characters each).
-pub(crate) fn new_session() -> (String, Arc<str>) {
+/// A new session id (the cookie's value) and CSRF token, 64 hex characters each from the
+/// system's secure random source: what a [`SessionStore`] keeps for a session it starts.
+pub fn new_session() -> (String, Arc<str>) {
     (super::random_hex(32), super::random_hex(32).into())
 }
 
-/// Why a stored session does not continue, if it does not.
-pub(crate) fn ended(
+/// Why a stored session does not continue at `now`, if it does not: another certificate
+/// than the one it started with, or past one of the `timeouts` (the rule every
+/// [`SessionStore`] applies in [`SessionStore::resume`]).
+pub fn ended(
     same_certificate: bool,
     started: DateTime<Utc>,
     last_seen: DateTime<Utc>,
@@ -149,8 +153,9 @@ pub(crate) fn ended(
 }
 
 impl Session {
-    /// A session as a store hands it out.
-    pub(crate) fn new(csrf: Arc<str>, new_login: bool) -> Self {
+    /// A session as a store hands it out: its CSRF token (from [`new_session`]), and whether
+    /// this request started it (a login, which the portal records).
+    pub fn new(csrf: Arc<str>, new_login: bool) -> Self {
         Self { csrf, new_login }
     }
 }
