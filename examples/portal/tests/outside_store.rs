@@ -19,9 +19,17 @@ use chrono::{DateTime, Utc};
 use common::{TestPortal, Who};
 use zvp_portal::{Ended, Portal, Session, SessionError, SessionStore, Timeouts};
 
-/// Sessions in a map: id → (certificate, CSRF token, started, last seen).
+/// One stored session.
+struct Stored {
+    certificate: String,
+    csrf: Arc<str>,
+    started: DateTime<Utc>,
+    last_seen: DateTime<Utc>,
+}
+
+/// Sessions in a map, by id.
 #[derive(Default)]
-struct Outside(Mutex<HashMap<String, (String, Arc<str>, DateTime<Utc>, DateTime<Utc>)>>);
+struct Outside(Mutex<HashMap<String, Stored>>);
 
 #[async_trait::async_trait]
 impl SessionStore for Outside {
