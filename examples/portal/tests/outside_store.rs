@@ -45,17 +45,17 @@ impl SessionStore for Outside {
             return Ok(Ok((session, Some(cookie))));
         };
         let mut map = self.0.lock().unwrap();
-        let Some((cert, csrf, started, last_seen)) = map.get_mut(id) else {
+        let Some(stored) = map.get_mut(id) else {
             return Ok(Err(Ended::Unknown));
         };
-        if let Some(end) =
-            zvp_portal::ended(cert == certificate, *started, *last_seen, now, timeouts)
+        let same = stored.certificate == certificate;
+        if let Some(end) = zvp_portal::ended(same, stored.started, stored.last_seen, now, timeouts)
         {
             map.remove(id);
             return Ok(Err(end));
         }
-        *last_seen = now;
-        Ok(Ok((Session::new(Arc::clone(csrf), false), None)))
+        stored.last_seen = now;
+        Ok(Ok((Session::new(Arc::clone(&stored.csrf), false), None)))
     }
 
     async fn start(
@@ -64,10 +64,13 @@ impl SessionStore for Outside {
         now: DateTime<Utc>,
     ) -> Result<(Session, String), SessionError> {
         let (id, csrf) = zvp_portal::new_session();
-        self.0.lock().unwrap().insert(
-            id.clone(),
-            (certificate.to_owned(), Arc::clone(&csrf), now, now),
-        );
+        let stored = Stored {
+            certificate: certificate.to_owned(),
+            csrf: Arc::clone(&csrf),
+            started: now,
+            last_seen: now,
+        };
+        self.0.lock().unwrap().insert(id.clone(), stored);
         Ok((Session::new(csrf, true), id))
     }
 
