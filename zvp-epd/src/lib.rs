@@ -56,6 +56,10 @@ pub enum EpdError {
     /// host, or it refused the portal's client certificate.
     #[error("the tls connection to the epd failed: {0}")]
     Tls(String),
+    /// This EPD does not give this part of the record (an [`Epd`] that leaves a method to
+    /// its default): the portal says so in the section's place, and shows the rest.
+    #[error("the epd does not provide {0}")]
+    NotProvided(&'static str),
 }
 
 /// What a request to the EPD carries besides its question.
@@ -78,6 +82,11 @@ pub struct ListedPatient {
 ///
 /// The record sections of a patient the EPD does not know are empty, as a FHIR search answers;
 /// [`Epd::patient`] and [`Epd::document`] say [`EpdError::NotFound`].
+///
+/// The lists, the search and the patient are required: the policy decides on them. Every
+/// section has a default that says [`EpdError::NotProvided`], never an empty answer (which a
+/// GP would read as "no allergies"), so an EPD that gives only some sections implements only
+/// those; [`Epd::check`] defaults to a reachable EPD.
 #[async_trait]
 pub trait Epd: Send + Sync {
     /// Patients admitted now whose registered GP is one of `gps`.
@@ -109,65 +118,87 @@ pub trait Epd: Send + Sync {
     /// Appointments, operations, admissions and referrals, past and planned.
     async fn care_moments(
         &self,
-        id: &PatientId,
-        ctx: &RequestContext,
-    ) -> Result<Vec<CareMoment>, EpdError>;
+        _id: &PatientId,
+        _ctx: &RequestContext,
+    ) -> Result<Vec<CareMoment>, EpdError> {
+        Err(EpdError::NotProvided("care moments"))
+    }
 
     /// Allergies.
     async fn allergies(
         &self,
-        id: &PatientId,
-        ctx: &RequestContext,
-    ) -> Result<Vec<Allergy>, EpdError>;
+        _id: &PatientId,
+        _ctx: &RequestContext,
+    ) -> Result<Vec<Allergy>, EpdError> {
+        Err(EpdError::NotProvided("allergies"))
+    }
 
     /// Conclusions and plans.
     async fn conclusions(
         &self,
-        id: &PatientId,
-        ctx: &RequestContext,
-    ) -> Result<Vec<ConclusionAndPlan>, EpdError>;
+        _id: &PatientId,
+        _ctx: &RequestContext,
+    ) -> Result<Vec<ConclusionAndPlan>, EpdError> {
+        Err(EpdError::NotProvided("conclusions and plans"))
+    }
 
     /// Letters (all; the portal applies its cut-off date).
-    async fn letters(&self, id: &PatientId, ctx: &RequestContext) -> Result<Vec<Letter>, EpdError>;
+    async fn letters(
+        &self,
+        _id: &PatientId,
+        _ctx: &RequestContext,
+    ) -> Result<Vec<Letter>, EpdError> {
+        Err(EpdError::NotProvided("letters"))
+    }
 
     /// Diagnoses.
     async fn diagnoses(
         &self,
-        id: &PatientId,
-        ctx: &RequestContext,
-    ) -> Result<Vec<Diagnosis>, EpdError>;
+        _id: &PatientId,
+        _ctx: &RequestContext,
+    ) -> Result<Vec<Diagnosis>, EpdError> {
+        Err(EpdError::NotProvided("diagnoses"))
+    }
 
     /// Medication.
     async fn medication(
         &self,
-        id: &PatientId,
-        ctx: &RequestContext,
-    ) -> Result<Vec<Medication>, EpdError>;
+        _id: &PatientId,
+        _ctx: &RequestContext,
+    ) -> Result<Vec<Medication>, EpdError> {
+        Err(EpdError::NotProvided("medication"))
+    }
 
     /// Result reports of one category, newest first.
     async fn results(
         &self,
-        id: &PatientId,
-        category: ResultCategory,
-        ctx: &RequestContext,
-    ) -> Result<Vec<ResultReport>, EpdError>;
+        _id: &PatientId,
+        _category: ResultCategory,
+        _ctx: &RequestContext,
+    ) -> Result<Vec<ResultReport>, EpdError> {
+        Err(EpdError::NotProvided("results"))
+    }
 
     /// Every measurement of one lab test (by its code), oldest first; empty when the patient
     /// has none.
     async fn lab_history(
         &self,
-        id: &PatientId,
-        code: &str,
-        ctx: &RequestContext,
-    ) -> Result<Vec<LabObservation>, EpdError>;
+        _id: &PatientId,
+        _code: &str,
+        _ctx: &RequestContext,
+    ) -> Result<Vec<LabObservation>, EpdError> {
+        Err(EpdError::NotProvided("a lab history"))
+    }
 
     /// One document.
     async fn document(
         &self,
-        id: &PatientId,
-        document: &DocumentId,
-        ctx: &RequestContext,
-    ) -> Result<Document, EpdError>;
+        _id: &PatientId,
+        _document: &DocumentId,
+        _ctx: &RequestContext,
+    ) -> Result<Document, EpdError> {
+        Err(EpdError::NotProvided("documents"))
+    }
 
     /// Whether the EPD answers now, for the portal's health check: one cheap request that
     /// reads no patient (a FHIR server's CapabilityStatement).
@@ -175,5 +206,7 @@ pub trait Epd: Send + Sync {
     /// # Errors
     ///
     /// Why it did not answer, as any call would say it.
-    async fn check(&self, ctx: &RequestContext) -> Result<(), EpdError>;
+    async fn check(&self, _ctx: &RequestContext) -> Result<(), EpdError> {
+        Ok(())
+    }
 }

@@ -21,9 +21,8 @@ use zvp_auth::directory::{Account, AccountStatus, DirectoryStore, MemoryDirector
 use zvp_auth::testpki::{CardSpec, KeyAlgorithm, TestPki, certificates_pem};
 use zvp_auth::uzi::Environment;
 use zvp_core::{
-    Admission, AgbCode, Allergy, Bsn, CareMoment, ConclusionAndPlan, Diagnosis, Document,
-    DocumentId, LabObservation, Letter, Medication, Patient, PatientId, Period, PersonName,
-    RegisteredGp, ResultCategory, ResultReport, RoleCode, UziNumber,
+    Admission, AgbCode, Bsn, CareMoment, Patient, PatientId, Period, PersonName, RegisteredGp,
+    RoleCode, UziNumber,
 };
 use zvp_epd::{Epd, EpdError, ListedPatient, RequestContext};
 use zvp_portal::{Portal, serve};
@@ -80,67 +79,18 @@ impl Epd for OneWard {
             .map(|(p, _)| p.clone())
             .ok_or_else(|| EpdError::NotFound(format!("patient {id}")))
     }
+    // The sections this EPD gives; every other one shows "levert het ziekenhuisdossier
+    // niet" (the trait's defaults), never an empty list a GP would take for "none".
     async fn care_moments(
         &self,
-        _: &PatientId,
+        id: &PatientId,
         _: &RequestContext,
     ) -> Result<Vec<CareMoment>, EpdError> {
-        Ok(Vec::new())
-    }
-    async fn allergies(&self, _: &PatientId, _: &RequestContext) -> Result<Vec<Allergy>, EpdError> {
-        Ok(Vec::new())
-    }
-    async fn conclusions(
-        &self,
-        _: &PatientId,
-        _: &RequestContext,
-    ) -> Result<Vec<ConclusionAndPlan>, EpdError> {
-        Ok(Vec::new())
-    }
-    async fn letters(&self, _: &PatientId, _: &RequestContext) -> Result<Vec<Letter>, EpdError> {
-        Ok(Vec::new())
-    }
-    async fn diagnoses(
-        &self,
-        _: &PatientId,
-        _: &RequestContext,
-    ) -> Result<Vec<Diagnosis>, EpdError> {
-        Ok(Vec::new())
-    }
-    async fn medication(
-        &self,
-        _: &PatientId,
-        _: &RequestContext,
-    ) -> Result<Vec<Medication>, EpdError> {
-        Ok(Vec::new())
-    }
-    async fn results(
-        &self,
-        _: &PatientId,
-        _: ResultCategory,
-        _: &RequestContext,
-    ) -> Result<Vec<ResultReport>, EpdError> {
-        Ok(Vec::new())
-    }
-    async fn lab_history(
-        &self,
-        _: &PatientId,
-        _: &str,
-        _: &RequestContext,
-    ) -> Result<Vec<LabObservation>, EpdError> {
-        Ok(Vec::new())
-    }
-    async fn document(
-        &self,
-        _: &PatientId,
-        document: &DocumentId,
-        _: &RequestContext,
-    ) -> Result<Document, EpdError> {
-        Err(EpdError::NotFound(format!("document {document}")))
-    }
-    async fn check(&self, _: &RequestContext) -> Result<(), EpdError> {
-        // In memory it always answers; a real EPD's check asks it something cheap.
-        Ok(())
+        Ok(self
+            .patients
+            .get(id)
+            .map(|(_, admission)| vec![zvp_epd::fhir::admission_moment(admission)])
+            .unwrap_or_default())
     }
 }
 

@@ -250,6 +250,77 @@ async fn a_section_the_epd_does_not_give_fails_alone_and_is_named() {
     assert_eq!(medication.status, 200);
 }
 
+/// An EPD that gives the lists, the search and the patient only (every section left to the
+/// trait's default).
+struct PatientsOnly(Arc<zvp_epd::synthetic::SyntheticEpd>);
+
+#[async_trait::async_trait]
+impl zvp_epd::Epd for PatientsOnly {
+    async fn admitted(
+        &self,
+        gps: &[zvp_core::AgbCode],
+        ctx: &zvp_epd::RequestContext,
+    ) -> Result<Vec<zvp_epd::ListedPatient>, zvp_epd::EpdError> {
+        self.0.admitted(gps, ctx).await
+    }
+
+    async fn discharged_since(
+        &self,
+        gps: &[zvp_core::AgbCode],
+        since: chrono::DateTime<chrono::Utc>,
+        ctx: &zvp_epd::RequestContext,
+    ) -> Result<Vec<zvp_epd::ListedPatient>, zvp_epd::EpdError> {
+        self.0.discharged_since(gps, since, ctx).await
+    }
+
+    async fn find_by_bsn(
+        &self,
+        bsn: zvp_core::Bsn,
+        birth_date: Option<chrono::NaiveDate>,
+        ctx: &zvp_epd::RequestContext,
+    ) -> Result<Option<zvp_core::PatientId>, zvp_epd::EpdError> {
+        self.0.find_by_bsn(bsn, birth_date, ctx).await
+    }
+
+    async fn patient(
+        &self,
+        id: &zvp_core::PatientId,
+        ctx: &zvp_epd::RequestContext,
+    ) -> Result<zvp_core::Patient, zvp_epd::EpdError> {
+        self.0.patient(id, ctx).await
+    }
+}
+
+/// A section the EPD does not give at all is said so in its place (501), not shown as empty:
+/// "no allergies" would be a wrong answer, not a missing one.
+#[tokio::test]
+async fn a_section_the_epd_does_not_give_at_all_is_said_so_not_shown_empty() {
+    let plain = TestPortal::new().await;
+    let epd = Arc::new(PatientsOnly(plain.epd.clone()));
+    let t = TestPortal::with(None, Some(epd)).await;
+    let (id, patient) = t.own_patient().await;
+    let allergies = t
+        .get(Some(Who::Own), &format!("/patient/{id}/dossier/allergieen"))
+        .await;
+    assert_eq!(allergies.status, 501);
+    assert!(allergies.body.contains(&patient.name.to_string()));
+    assert!(
+        allergies.body.contains(
+            "Allergieën: dit onderdeel levert het ziekenhuisdossier niet aan het portaal."
+        ),
+        "{}",
+        allergies.body
+    );
+    assert!(allergies.body.contains("code epd-not-provided"));
+    assert!(!allergies.body.contains("Geen allergieën bekend"));
+    let page = t.get(Some(Who::Own), &format!("/patient/{id}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(
+        "Zorgmomenten: dit onderdeel levert het ziekenhuisdossier niet aan het portaal."
+    ));
+    assert!(!page.body.contains("Geen zorgmomenten"));
+}
+
 #[tokio::test]
 async fn an_unwritable_audit_log_shows_nothing_and_service_returns() {
     let dir = common::scratch("switchable");

@@ -659,6 +659,8 @@ pub(crate) enum EpdProblem {
     Tls,
     /// It answered something the portal cannot read, or refused the request.
     Answer,
+    /// It does not give this part of the record at all (an `Epd` without the method).
+    NotProvided,
 }
 
 impl EpdProblem {
@@ -670,6 +672,7 @@ impl EpdProblem {
             E::Authentication(zvp_epd::auth::AuthError::Tls { .. }) | E::Tls(_) => Self::Tls,
             E::Authentication(_) => Self::Authentication,
             E::Malformed(_) | E::TooLarge(_) | E::Refused(_) => Self::Answer,
+            E::NotProvided(_) => Self::NotProvided,
         }
     }
 }
@@ -706,11 +709,14 @@ impl Refusal {
             Self::Epd(EpdProblem::Authentication) => "epd-authentication",
             Self::Epd(EpdProblem::Tls) => "epd-tls",
             Self::Epd(EpdProblem::Answer) => "epd-answer",
+            Self::Epd(EpdProblem::NotProvided) => "epd-not-provided",
         }
     }
 
     pub(crate) fn status(&self) -> StatusCode {
         match self {
+            // Not an outage: this EPD does not give that part.
+            Self::Epd(EpdProblem::NotProvided) => StatusCode::NOT_IMPLEMENTED,
             Self::Unavailable | Self::Epd(_) => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::FORBIDDEN,
         }
@@ -731,6 +737,7 @@ impl Refusal {
                 "De patiënt heeft bezwaar gemaakt tegen het delen van gegevens"
             }
             Self::Unavailable => "Het portaal is tijdelijk niet beschikbaar",
+            Self::Epd(EpdProblem::NotProvided) => "Dit onderdeel levert het ziekenhuisdossier niet",
             Self::Epd(_) => "Het ziekenhuisdossier is tijdelijk niet beschikbaar",
         }
     }
@@ -752,6 +759,9 @@ impl Refusal {
                 "Het elektronisch patiëntendossier (EPD) gaf voor dit onderdeel een antwoord \
                  dat het portaal niet kan lezen. Van dit onderdeel is niets getoond; meld het \
                  met het referentienummer."
+            }
+            Self::Epd(EpdProblem::NotProvided) => {
+                "Heeft u deze gegevens nodig, vraag ze dan op bij het ziekenhuis."
             }
             other => other.advice(),
         }
@@ -816,6 +826,11 @@ impl Refusal {
                 "Het elektronisch patiëntendossier (EPD) gaf een antwoord dat het portaal niet \
                  kan lezen. Er zijn geen gegevens getoond. Meld het met het referentienummer."
             }
+            Self::Epd(EpdProblem::NotProvided) => {
+                "Het elektronisch patiëntendossier (EPD) van dit ziekenhuis levert dit onderdeel \
+                 niet aan het portaal. Heeft u deze gegevens nodig, vraag ze dan op bij het \
+                 ziekenhuis."
+            }
         }
     }
 }
@@ -829,10 +844,13 @@ pub(crate) fn section_failure(body: &mut Html, label: &str, refusal: &Refusal, c
         refusal.code(),
         Some(&caller.account.uzi.to_string()),
     );
+    let lead = if matches!(refusal, Refusal::Epd(EpdProblem::NotProvided)) {
+        format!("{label}: dit onderdeel levert het ziekenhuisdossier niet aan het portaal.")
+    } else {
+        format!("{label} kon niet uit het ziekenhuisdossier worden gelezen.")
+    };
     body.markup("<section class=\"refusal\" role=\"alert\"><p><strong>")
-        .text(&format!(
-            "{label} kon niet uit het ziekenhuisdossier worden gelezen."
-        ))
+        .text(&lead)
         .markup("</strong> ")
         .text(refusal.section_advice())
         .markup("</p><p class=\"muted\">Referentienummer <strong>")
