@@ -681,3 +681,148 @@ async fn the_audit_report_shows_who_looked_in_the_period() {
         wrong.body
     );
 }
+
+/// The login refuses exactly what the policy refuses, for every reason code it can give
+/// (`Policy::admit`: rules 1, 2 and 4), and lets in what it admits: the extractor has no rule
+/// of its own.
+#[tokio::test]
+async fn the_login_refuses_exactly_what_the_policy_refuses() {
+    use zvp_auth::directory::{Account, AccountStatus, DirectoryStore as _};
+    use zvp_auth::policy::{Policy, World};
+    use zvp_auth::testpki::CardSpec;
+    use zvp_core::{AgbCode, RoleCode, UziNumber};
+
+    let t = TestPortal::new().await;
+    let now = common::now();
+    let physician: RoleCode = "01.010".parse().unwrap();
+    // (status, admin, account AGB, card AGB, card role); None: no account.
+    let cases: [(Option<AccountStatus>, bool, u32, u32, RoleCode); 9] = [
+        (
+            None,
+            false,
+            1_000_301,
+            1_000_301,
+            RoleCode::GENERAL_PRACTITIONER,
+        ),
+        (
+            Some(AccountStatus::Requested),
+            false,
+            1_000_302,
+            1_000_302,
+            RoleCode::GENERAL_PRACTITIONER,
+        ),
+        (
+            Some(AccountStatus::Rejected),
+            false,
+            1_000_303,
+            1_000_303,
+            RoleCode::GENERAL_PRACTITIONER,
+        ),
+        (
+            Some(AccountStatus::Blocked),
+            false,
+            1_000_304,
+            1_000_304,
+            RoleCode::GENERAL_PRACTITIONER,
+        ),
+        (
+            Some(AccountStatus::Active),
+            false,
+            1_000_305,
+            1_000_399,
+            RoleCode::GENERAL_PRACTITIONER,
+        ),
+        (
+            Some(AccountStatus::Active),
+            false,
+            1_000_306,
+            1_000_306,
+            physician,
+        ),
+        (
+            Some(AccountStatus::Active),
+            true,
+            1_000_307,
+            1_000_307,
+            physician,
+        ),
+        (
+            Some(AccountStatus::Active),
+            false,
+            1_000_308,
+            1_000_308,
+            RoleCode::GENERAL_PRACTITIONER,
+        ),
+        (
+            Some(AccountStatus::Blocked),
+            false,
+            1_000_309,
+            1_000_398,
+            physician,
+        ),
+    ];
+    let mut refused = std::collections::BTreeSet::new();
+    for (n, (status, admin, account_agb, card_agb, role)) in cases.into_iter().enumerate() {
+        let uzi = UziNumber::new(900_000_301 + u32::try_from(n).unwrap()).unwrap();
+        let account = status.map(|status| Account {
+            uzi,
+            agb: AgbCode::new(account_agb),
+            name: format!("Case {n}"),
+            role,
+            practice_agb: None,
+            status,
+            created_at: now - chrono::Duration::days(10),
+            last_login: Some(now - chrono::Duration::days(1)),
+            accepted_terms: Some(1),
+            admin,
+            contact: Default::default(),
+        });
+        if let Some(account) = &account {
+            t.directory.create_account(account).await.unwrap();
+        }
+        let mut spec = CardSpec::care_provider(uzi, role, now);
+        spec.agb = AgbCode::new(card_agb);
+        let card = common::pki().issue_card(&spec).unwrap().authentication;
+        let mut world = World::new();
+        if let Some(account) = account {
+            world.add_account(account);
+        }
+        let decision = Policy::default()
+            .admit(&world, uzi, AgbCode::new(card_agb), role)
+            .map(|_| ());
+        let path = if admin { "/beheer" } else { "/" };
+        let mut request = axum::http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(zvp_portal::ClientCertificate(std::sync::Arc::new(
+                card.chain(),
+            )));
+        let reply = t.send(None, request).await;
+        match decision {
+            Ok(()) => assert_eq!(reply.status, 200, "case {n}: {}", reply.body),
+            Err(reason) => {
+                assert_eq!(reply.status, 403, "case {n}");
+                assert!(
+                    reply.body.contains(&format!("<dd>{}</dd>", reason.code())),
+                    "case {n}: {} not in {}",
+                    reason.code(),
+                    reply.body
+                );
+                refused.insert(reason.code());
+            }
+        }
+    }
+    assert_eq!(
+        refused.into_iter().collect::<Vec<_>>(),
+        [
+            "account-blocked",
+            "account-pending",
+            "account-rejected",
+            "agb-mismatch",
+            "no-account",
+            "role-not-eligible"
+        ]
+    );
+}

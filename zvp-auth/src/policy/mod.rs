@@ -478,6 +478,36 @@ impl Policy {
         }
     }
 
+    /// Whether this card enters the portal at all: rules 1 and 2, and rule 4 for an account
+    /// that is no administrator (an administrator enters the administration with any role;
+    /// what they may do there, rule 3, each action decides). The part of every decision that
+    /// does not depend on the action, from the same rules [`decide`](Self::decide) applies:
+    /// the portal's login asks this, and nothing else.
+    ///
+    /// # Errors
+    ///
+    /// The [`DenyReason`] of the first rule that refuses.
+    pub fn admit<'w>(
+        &self,
+        world: &'w World,
+        uzi: UziNumber,
+        card_agb: Option<AgbCode>,
+        card_role: RoleCode,
+    ) -> Result<&'w crate::directory::Account, DenyReason> {
+        let request = Request {
+            uzi,
+            card_agb,
+            card_role,
+            action: Action::ListAdmitted,
+        };
+        let account = active_account(world, &request)?;
+        if account.admin {
+            Ok(account)
+        } else {
+            self.clinical_account(world, &request)
+        }
+    }
+
     /// What the practitioner's lists may contain at `now`: their own AGB code, their
     /// practice's, and every GP that delegated to them — each once, with its strongest basis.
     ///

@@ -963,26 +963,24 @@ impl FromRequestParts<Portal> for Caller {
         };
         let account = match portal.0.directory.account(uzi).await {
             Err(_) => return Err(refuse(Refusal::Unavailable)),
-            Ok(None) => return Err(refuse(Refusal::NoAccount)),
-            Ok(Some(account)) => account,
+            Ok(account) => account,
         };
-        match account.status {
-            AccountStatus::Requested => return Err(refuse(Refusal::Pending)),
-            AccountStatus::Rejected => return Err(refuse(Refusal::Rejected)),
-            AccountStatus::Blocked => return Err(refuse(Refusal::Blocked)),
-            AccountStatus::Active => {}
+        // Whether the card enters at all is the policy's to say (rules 1, 2 and 4): the
+        // extractor applies no rule of its own.
+        let mut world = zvp_auth::policy::World::new();
+        if let Some(account) = account.clone() {
+            world.add_account(account);
         }
-        // An AGB code on the card must be the account's personal AGB code.
-        if let Some(card_agb) = identity.agb()
-            && account.agb != Some(card_agb)
+        if let Err(reason) = portal
+            .0
+            .policy
+            .admit(&world, uzi, identity.agb(), identity.role())
         {
-            return Err(refuse(Refusal::AgbMismatch));
+            return Err(refuse(pages::deny_refusal(reason)));
         }
-        // Only the eligible roles log in to the clinical portal; administrators (hospital
-        // staff, any role) only to the administration.
-        if !account.admin && !portal.0.policy.eligible_roles().contains(&identity.role()) {
-            return Err(refuse(Refusal::RoleNotEligible));
-        }
+        let Some(account) = account else {
+            return Err(refuse(Refusal::NoAccount));
+        };
         // Dormant accounts: locked at the first login after the period.
         let dormant = Duration::days(i64::from(portal.settings().dormant_days));
         if account.last_login.unwrap_or(account.created_at) + dormant < now {

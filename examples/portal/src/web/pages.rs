@@ -74,7 +74,7 @@ async fn section_failed(
     response
 }
 
-fn deny_refusal(reason: DenyReason) -> Refusal {
+pub(crate) fn deny_refusal(reason: DenyReason) -> Refusal {
     match reason {
         DenyReason::NoAccount => Refusal::NoAccount,
         DenyReason::AccountPending => Refusal::Pending,
