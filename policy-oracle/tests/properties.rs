@@ -118,6 +118,28 @@ proptest! {
         }
     }
 
+    /// The login (`admit`) refuses with the reason `decide` gives: a non-administrator what
+    /// the lists refuse (rules 1, 2, 4), an administrator what reading the audit log refuses
+    /// (rules 1, 2; rule 3 holds for them). So the Cedar differential, which checks `decide`,
+    /// covers the login too.
+    #[test]
+    fn the_login_refuses_what_the_decisions_refuse((file, requests) in world_and_requests(20)) {
+        let world = file.to_world().unwrap();
+        for request in &requests {
+            let admitted = Policy::default()
+                .admit(&world, request.uzi, request.card_agb, request.card_role)
+                .map(|account| account.admin);
+            let admin = world.account(request.uzi).is_some_and(|a| a.admin);
+            let action = if admin { Action::ReadAudit } else { Action::ListAdmitted };
+            let decided = decide(&world, &Request { action, ..request.clone() });
+            match (admitted, decided) {
+                (Ok(_), Decision::Permit(_)) => {}
+                (Err(a), Decision::Deny(d)) => prop_assert_eq!(a, d, "{:?}", request),
+                (a, d) => prop_assert!(false, "admit {:?}, decide {:?}: {:?}", a, d, request),
+            }
+        }
+    }
+
     #[test]
     fn a_patient_is_listed_iff_viewing_details_is_permitted_without_emergency(
         (file, requests) in world_and_requests(10)
