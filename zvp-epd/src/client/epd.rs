@@ -270,9 +270,11 @@ impl Epd for FhirEpd {
             for f in found
                 .iter()
                 .filter(|f| f.kind == "Observation" && !f.include)
-                .filter(|f| !fhir::observation_in_error(f.text.get()))
             {
-                let (of, o) = fhir::observation_from_fhir(f.text.get()).map_err(malformed)?;
+                let Some((of, o)) = fhir::observation_in_record(f.text.get()).map_err(malformed)?
+                else {
+                    continue;
+                };
                 if &of != id {
                     return Err(other_patient("Observation"));
                 }

@@ -58,7 +58,7 @@ pub use patient::{
 };
 pub use results::{
     NUCLEAR_LAB_CODE, RESULT_CATEGORY_SYSTEM, V2_0074, category_codes, category_codings,
-    category_codings_of, category_of, observation_from_fhir, observation_in_error,
+    category_codings_of, category_of, observation_from_fhir, observation_in_record,
     observation_to_fhir, report_from_fhir, report_result_ids, report_to_fhir,
 };
 

@@ -357,8 +357,30 @@ fn parse_observation(text: &str) -> Result<ObservationIn, FhirError> {
 /// [`FhirError`] naming the element that is missing or does not parse; a value in exponent
 /// notation or with more than [`Decimal::MAX_LEN`] characters is [`FhirError::Invalid`].
 pub fn observation_from_fhir(text: &str) -> Result<(PatientId, LabObservation), FhirError> {
-    const R: &str = "Observation";
+    lab_value(parse_observation(text)?)
+}
+
+/// [`observation_from_fhir`], read once: `None` for an Observation recorded in error, which
+/// is not part of the record.
+///
+/// # Errors
+///
+/// As [`observation_from_fhir`].
+pub fn observation_in_record(text: &str) -> Result<Option<(PatientId, LabObservation)>, FhirError> {
     let o = parse_observation(text)?;
+    if in_error(&o) {
+        return Ok(None);
+    }
+    lab_value(o).map(Some)
+}
+
+fn in_error(o: &ObservationIn) -> bool {
+    o.status.as_deref() == Some("entered-in-error")
+}
+
+/// The lab value an Observation's parsed shape holds.
+fn lab_value(o: ObservationIn) -> Result<(PatientId, LabObservation), FhirError> {
+    const R: &str = "Observation";
     let patient = patient_at(R, &o.subject, "/reference", "subject.reference")?;
     let c = o
         .code
@@ -495,9 +517,9 @@ fn isolate_to_fhir(
     to_raw(&resource)
 }
 
-fn isolate_from_fhir(text: &str) -> Result<Isolate, FhirError> {
+/// The culture isolate an Observation's parsed shape holds.
+fn isolate_of(o: &ObservationIn) -> Result<Isolate, FhirError> {
     const R: &str = "Observation";
-    let o = parse_observation(text)?;
     let organism = optional(&o.value_codeable_concept, "/text")
         .or_else(|| optional(&o.value_codeable_concept, "/coding/0/display"))
         .ok_or_else(|| missing(R, "valueCodeableConcept.text", "organism"))?;
@@ -610,33 +632,27 @@ pub fn report_to_fhir(
     Ok((resource, observations))
 }
 
-/// Whether the JSON text of an Observation says it was recorded in error (an Observation
-/// that does not parse is not, here: reading it names what is wrong).
-pub fn observation_in_error(text: &str) -> bool {
-    parse_observation(text).is_ok_and(|o| o.status.as_deref() == Some("entered-in-error"))
-}
-
 /// The lab values of a report's Observations, each of the report's patient; those recorded
-/// in error are left out.
+/// in error are left out. Each is read once.
 fn observations_of(
     patient: &PatientId,
     results: Vec<&str>,
 ) -> Result<Vec<LabObservation>, FhirError> {
-    results
-        .into_iter()
-        .filter(|text| !observation_in_error(text))
-        .map(|text| {
-            let (of, value) = observation_from_fhir(text)?;
-            if &of != patient {
-                return Err(invalid(
-                    "DiagnosticReport",
-                    "result",
-                    "an Observation of another patient",
-                ));
-            }
-            Ok(value)
-        })
-        .collect()
+    let mut values = Vec::new();
+    for text in results {
+        let Some((of, value)) = observation_in_record(text)? else {
+            continue;
+        };
+        if &of != patient {
+            return Err(invalid(
+                "DiagnosticReport",
+                "result",
+                "an Observation of another patient",
+            ));
+        }
+        values.push(value);
+    }
+    Ok(values)
 }
 
 /// The Observation ids a DiagnosticReport's `result` references (`Observation/<id>`), for
@@ -700,8 +716,9 @@ pub fn report_from_fhir<'a>(
                 .to_owned(),
             isolates: results
                 .into_iter()
-                .filter(|text| !observation_in_error(text))
-                .map(isolate_from_fhir)
+                .map(parse_observation)
+                .filter(|o| !o.as_ref().is_ok_and(in_error))
+                .map(|o| isolate_of(&o?))
                 .collect::<Result<_, _>>()?,
             conclusion: optional(resource, "/conclusion"),
         }),
