@@ -72,12 +72,11 @@ pub mod epd_check;
 pub mod epd_connection;
 pub mod pg;
 pub mod serve;
-mod web;
 
-pub use web::{
+pub use zvp_web::{
     BuildError, ClientCertificate, Clock, ConnectionIdentity, PeerAddress, Portal, PortalBuilder,
     ProxyTrust,
 };
-pub use web::{
+pub use zvp_web::{
     Ended, MemorySessions, Session, SessionError, SessionStore, Timeouts, ended, new_session,
 };

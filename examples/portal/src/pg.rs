@@ -19,8 +19,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio_postgres::Client;
 
-use crate::web::session::{ended, new_session};
 use crate::{Ended, Session, SessionError, SessionStore, Timeouts};
+use zvp_web::{ended, new_session};
 
 /// A [`SessionStore`] in a PostgreSQL schema.
 #[derive(Debug, Clone)]

@@ -25,7 +25,7 @@ use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt as _;
 use zvp_auth::uzi::{UziClientCertVerifier, UziValidator};
 
-use crate::web::{ClientCertificate, ConnectionIdentity, PeerAddress};
+use zvp_web::{ClientCertificate, ConnectionIdentity, PeerAddress};
 
 /// The longest a TLS handshake may take (the user types the card's PIN during it).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -64,25 +64,7 @@ pub fn provider() -> Arc<CryptoProvider> {
     })
 }
 
-/// Certificates from PEM text.
-///
-/// # Errors
-///
-/// The PEM error.
-pub fn pem_certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
-    CertificateDer::pem_slice_iter(pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())
-}
-
-/// Decodes a URL-escaped value (as nginx's `$ssl_client_escaped_cert`): `%XX` escapes only;
-/// `None` when the result is not UTF-8.
-pub fn url_unescape(s: &str) -> Option<String> {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8()
-        .ok()
-        .map(std::borrow::Cow::into_owned)
-}
+pub use zvp_web::pem_certificates;
 
 /// The TLS server configuration: the portal's certificate and key, client certificates
 /// verified by [`UziClientCertVerifier`], TLS 1.2 and 1.3 (or 1.3 only).

@@ -16,7 +16,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::Portal;
 use super::html::Html;
 use super::layout::{dutch_time, html_response, page};
-use crate::config::PortalSettings;
+use crate::PortalSettings;
 
 /// The session cookie's name (`__Host-`: only over HTTPS, for this host, path `/`).
 const COOKIE: &str = "__Host-zvp";
@@ -86,7 +86,7 @@ pub enum Ended {
 }
 
 /// Where sessions are kept: [`MemorySessions`] in the instance (the default), or
-/// [`crate::pg::PgSessions`] in PostgreSQL, shared by several instances behind a load
+/// `zvp_portal::pg::PgSessions` in PostgreSQL, shared by several instances behind a load
 /// balancer. Another store (a hospital's Redis, say) implements it with [`new_session`],
 /// [`ended`] and [`Session::new`].
 #[async_trait::async_trait]

@@ -19,6 +19,7 @@ pub(crate) mod html;
 mod layout;
 mod pages;
 pub(crate) mod session;
+mod settings;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -32,6 +33,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Duration, Utc};
 use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject as _;
 use zvp_audit::event::{
     AccessPoint, ActionCode, AuditEvent, Basis as AuditBasis, Checks, EventType, Outcome, Part,
     PatientRef, PurposeOfUse, Responsible, Source, Subtype, User,
@@ -48,17 +50,18 @@ use self::layout::{Viewer, html_response, page};
 pub use self::session::{
     Ended, MemorySessions, Session, SessionError, SessionStore, Timeouts, ended, new_session,
 };
-use crate::config::PortalSettings;
+pub use self::settings::PortalSettings;
 
 /// The client certificate chain of the connection (leaf first), as the TLS layer (or a
-/// trusted proxy) delivered it. Inserted into every request by [`crate::serve`].
+/// trusted proxy) delivered it. Inserted into every request by the server
+/// (`zvp_portal::serve`).
 #[derive(Debug, Clone)]
 pub struct ClientCertificate(pub Arc<Vec<CertificateDer<'static>>>);
 
 /// The validated identity of a TLS connection's client certificate, kept for the requests
 /// that follow on the same connection (the certificate cannot change within it). Reused
 /// only while the validator is the same one (new CRLs start over), the certificate is still
-/// valid, and for at most [`ConnectionIdentity::REUSE`]. Inserted by [`crate::serve`] for
+/// valid, and for at most [`ConnectionIdentity::REUSE`]. Inserted by the server for
 /// mutual-TLS connections only: behind a proxy, one connection carries many users.
 #[derive(Debug, Clone, Default)]
 pub struct ConnectionIdentity(Arc<std::sync::Mutex<Option<Validated>>>);
@@ -94,9 +97,36 @@ impl ConnectionIdentity {
     }
 }
 
-/// The address of the connection's peer, inserted by [`crate::serve`].
+/// The address of the connection's peer, inserted by the server.
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddress(pub SocketAddr);
+
+/// Certificates from PEM text.
+///
+/// # Errors
+///
+/// The PEM error.
+pub fn pem_certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+    CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())
+}
+
+/// Decodes a URL-escaped value (as nginx's `$ssl_client_escaped_cert`): `%XX` escapes only;
+/// `None` when the result is not UTF-8.
+pub fn url_unescape(s: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
+}
+
+/// One operator log line on standard error: a JSON object, escaped by serde_json so that an
+/// error text with quotes, backslashes or newlines (a database's DETAIL line) stays one line.
+/// Callers put no patient data in it.
+fn log_line(line: &serde_json::Value) {
+    eprintln!("{line}");
+}
 
 /// The clock the portal reads (a parameter, so tests fix the time).
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
@@ -507,8 +537,8 @@ fn client_certificate(portal: &Portal, parts: &Parts) -> Option<Arc<Vec<Certific
         .get(proxy.certificate_header.as_str())?
         .to_str()
         .ok()?;
-    let pem = crate::serve::url_unescape(escaped)?;
-    let chain = crate::serve::pem_certificates(pem.as_bytes()).ok()?;
+    let pem = url_unescape(escaped)?;
+    let chain = pem_certificates(pem.as_bytes()).ok()?;
     (!chain.is_empty()).then(|| Arc::new(chain))
 }
 
@@ -588,7 +618,7 @@ async fn authenticate(State(portal): State<Portal>, request: Request, next: Next
 /// The refusal when the audit log cannot take a record, with one line on standard error for
 /// the operators (the reference the user sees, the log's error; never patient data).
 fn audit_unavailable(caller: &Caller, error: &zvp_audit::log::LogError) -> Refusal {
-    crate::log_line(&serde_json::json!({
+    log_line(&serde_json::json!({
         "event": "audit-unavailable",
         "reference": reference(&caller.request_id),
         "error": error.to_string(),
@@ -599,7 +629,7 @@ fn audit_unavailable(caller: &Caller, error: &zvp_audit::log::LogError) -> Refus
 /// One line on standard error for a refusal: the reference number the user sees, the code,
 /// and the UZI number when known — never patient data.
 fn log_refusal(request_id: &str, code: &str, uzi: Option<&str>) {
-    crate::log_line(&serde_json::json!({
+    log_line(&serde_json::json!({
         "event": "refusal",
         "reference": reference(request_id),
         "code": code,
@@ -682,7 +712,7 @@ impl EpdProblem {
 /// statuses, OAuth error codes and FHIR elements, never record content (a malformed answer is
 /// named by the resource type and element, without the values).
 pub(crate) fn epd_failed(request_id: &str, error: &zvp_epd::EpdError) -> Refusal {
-    crate::log_line(&serde_json::json!({
+    log_line(&serde_json::json!({
         "event": "epd-error",
         "reference": reference(request_id),
         "error": error.to_string(),
