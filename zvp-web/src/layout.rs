@@ -1,55 +1,24 @@
-//! The page frame (Dutch), the style sheet, and the responses every page shares.
+//! The page frame (Dutch), the style sheet, and the responses and formats every page shares.
+//!
+//! Pages are `maud` templates: markup is checked when the crate compiles, and every value
+//! spliced into it is escaped unless it is wrapped in `PreEscaped` (only the chart's SVG is,
+//! and that is built from numbers; docs/architecture.md, "Templates").
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-
-use super::html::Html;
+use maud::{DOCTYPE, Markup, html};
 
 /// The style sheet, served from `/static/portal.css` (the CSP allows no inline styles).
-pub(crate) const CSS: &str = r#"
-:root { --accent: #00557f; --warn: #a4000f; --muted: #5a5a5a; }
-* { box-sizing: border-box; }
-body { font-family: system-ui, sans-serif; margin: 0; color: #1a1a1a; line-height: 1.45; }
-header.site { background: var(--accent); color: #fff; padding: .6rem 1.2rem; display: flex;
-  justify-content: space-between; align-items: center; flex-wrap: wrap; gap: .5rem; }
-header.site a { color: #fff; }
-header.site .muted { color: #d6e6ef; }
-header.site nav a { margin-right: 1rem; }
-main { padding: 1rem 1.2rem; max-width: 72rem; }
-h1 { font-size: 1.5rem; margin-top: .5rem; }
-h2 { font-size: 1.2rem; margin-top: 1.5rem; border-bottom: 1px solid #ccc; }
-table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; }
-th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #ddd; vertical-align: top; }
-th { background: #f0f4f7; }
-.restriction { border: 3px solid var(--warn); background: #fff1f1; padding: .6rem 1rem; margin: 1rem 0; }
-.restriction h2 { color: var(--warn); border: 0; margin-top: 0; }
-.notice { border-left: 4px solid var(--accent); background: #eef5f9; padding: .5rem 1rem; margin: 1rem 0; }
-.emergency { border-left: 4px solid var(--warn); background: #fff6e5; padding: .5rem 1rem; margin: 1rem 0; }
-.refusal { border: 2px solid var(--warn); padding: 1rem; max-width: 48rem; }
-.muted { color: var(--muted); }
-.flag { font-weight: bold; color: var(--warn); }
-.tabs a { margin-right: .8rem; }
-form.inline { display: inline; }
-label { display: block; margin-top: .6rem; }
-input[type=text], input[type=date], input[type=email], select, textarea { font: inherit; padding: .3rem; min-width: 18rem; }
-td input[type=text] { min-width: 0; }
-button { font: inherit; padding: .35rem .9rem; margin-top: .6rem; }
-pre.letter { white-space: pre-wrap; font-family: inherit; background: #fafafa; padding: 1rem; border: 1px solid #ddd; }
-footer.print { display: none; }
-@media print {
-  header.site nav, form, .tabs, button { display: none; }
-  footer.print { display: block; border-top: 1px solid #000; margin-top: 2rem; font-size: .85rem; }
-  a { color: inherit; text-decoration: none; }
-}
-"#;
+pub(crate) const CSS: &str = include_str!("../static/portal.css");
 
 /// Who is looking, for the page header and the print footer.
 pub(crate) struct Viewer<'a> {
     pub(crate) name: &'a str,
     pub(crate) uzi: String,
     pub(crate) admin: bool,
-    /// When the session ends without another request (the warning, without script; docs/architecture.md, "Sessions").
+    /// When the session ends without another request (the warning, without script;
+    /// docs/architecture.md, "Sessions").
     pub(crate) idle_until: DateTime<Utc>,
 }
 
@@ -60,64 +29,57 @@ pub(crate) fn page(
     title: &str,
     viewer: Option<&Viewer<'_>>,
     now: DateTime<Utc>,
-    body: &Html,
+    body: Markup,
 ) -> String {
-    let mut h = Html::with_capacity(body.len() + 2048);
-    h.markup("<!DOCTYPE html>\n<html lang=\"nl\"><head><meta charset=\"utf-8\">")
-        .markup("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">")
-        .markup("<title>")
-        .text(title)
-        .markup(" — Zorgverlenersportaal ")
-        .text(hospital)
-        .markup("</title><link rel=\"stylesheet\" href=\"/static/portal.css\"></head><body>")
-        .markup("<header class=\"site\"><div><strong>Zorgverlenersportaal</strong> ")
-        .text(hospital)
-        .markup("</div>");
-    if let Some(v) = viewer {
-        h.markup("<nav aria-label=\"Hoofdmenu\">");
-        if v.admin {
-            h.markup("<a href=\"/beheer\">Beheer</a>");
-        } else {
-            h.markup("<a href=\"/\">Mijn patiënten</a><a href=\"/zoeken\">Patiënt zoeken</a>")
-                .markup("<a href=\"/machtigingen\">Machtigingen</a>");
+    html! {
+        (DOCTYPE)
+        html lang="nl" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " — Zorgverlenersportaal " (hospital) }
+                link rel="stylesheet" href="/static/portal.css";
+            }
+            body {
+                header.site {
+                    div { strong { "Zorgverlenersportaal" } " " (hospital) }
+                    @if let Some(v) = viewer {
+                        nav aria-label="Hoofdmenu" {
+                            @if v.admin {
+                                a href="/beheer" { "Beheer" }
+                            } @else {
+                                a href="/" { "Mijn patiënten" }
+                                a href="/zoeken" { "Patiënt zoeken" }
+                                a href="/machtigingen" { "Machtigingen" }
+                            }
+                        }
+                        div {
+                            (v.name) " " span.muted { "(UZI " (v.uzi) ")" }
+                            br;
+                            small {
+                                "Zonder activiteit wordt u om "
+                                (amsterdam(v.idle_until).format("%H:%M").to_string())
+                                " afgemeld."
+                            }
+                        }
+                    }
+                }
+                main #inhoud { (body) }
+                footer.print {
+                    "Afgedrukt "
+                    @if let Some(v) = viewer { "door " (v.name) " (UZI " (v.uzi) ") " }
+                    "op " (dutch_time(now)) ". Vertrouwelijk: bevat medische gegevens."
+                }
+            }
         }
-        h.markup("</nav><div>")
-            .text(v.name)
-            .markup(" <span class=\"muted\">(UZI ")
-            .text(&v.uzi)
-            .markup(")</span><br><small>Zonder activiteit wordt u om ")
-            .text(&amsterdam(v.idle_until).format("%H:%M").to_string())
-            .markup(" afgemeld.</small></div>");
     }
-    h.markup("</header><main id=\"inhoud\">")
-        .append(body)
-        .markup("</main><footer class=\"print\">Afgedrukt ");
-    if let Some(v) = viewer {
-        h.markup("door ")
-            .text(v.name)
-            .markup(" (UZI ")
-            .text(&v.uzi)
-            .markup(") ");
-    }
-    h.markup("op ")
-        .text(&dutch_time(now))
-        .markup(". Vertrouwelijk: bevat medische gegevens.</footer></body></html>");
-    h.into_string()
+    .into_string()
 }
 
 /// A date and time as the users read them: `25-11-2026 09:00` in Dutch local time
 /// (Europe/Amsterdam: UTC+1, UTC+2 in summer time).
 pub(crate) fn dutch_time(t: DateTime<Utc>) -> String {
-    use chrono::{Datelike as _, Timelike as _};
-    let local = amsterdam(t);
-    format!(
-        "{:02}-{:02}-{:04} {:02}:{:02}",
-        local.day(),
-        local.month(),
-        local.year(),
-        local.hour(),
-        local.minute()
-    )
+    amsterdam(t).format("%d-%m-%Y %H:%M").to_string()
 }
 
 /// A date as the users read them.
@@ -143,6 +105,17 @@ pub(crate) fn amsterdam(t: DateTime<Utc>) -> chrono::NaiveDateTime {
     (t + Duration::hours(if summer { 2 } else { 1 })).naive_utc()
 }
 
+/// A URL path segment, percent-encoded (ids from the EPD go into links this way).
+pub(crate) fn path_segment(s: &str) -> String {
+    /// Everything but RFC 3986's unreserved characters.
+    const ESCAPED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, ESCAPED).to_string()
+}
+
 /// An HTML response with the page's status.
 pub(crate) fn html_response(status: StatusCode, html: String) -> Response {
     (
@@ -165,6 +138,11 @@ pub(crate) fn see_other(location: &str) -> Response {
     response
 }
 
+/// The hidden field that carries the session's CSRF token in every form.
+pub(crate) fn csrf_field(csrf: &str) -> Markup {
+    html! { input type="hidden" name="csrf" value=(csrf); }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
@@ -182,5 +160,22 @@ mod tests {
         assert_eq!(dutch_time(before), "29-03-2026 01:59");
         let after = Utc.with_ymd_and_hms(2026, 3, 29, 1, 0, 0).unwrap();
         assert_eq!(dutch_time(after), "29-03-2026 03:00");
+    }
+
+    #[test]
+    fn data_in_a_page_is_escaped() {
+        let body = html! { p { ("<script>alert('x') & \"y\"</script>") } };
+        let page = page("Ziekenhuis <b>", "Titel", None, Utc::now(), body);
+        assert!(
+            page.contains("<p>&lt;script&gt;alert('x') &amp; &quot;y&quot;&lt;/script&gt;</p>")
+        );
+        assert!(page.contains("Ziekenhuis &lt;b&gt;"));
+        assert!(!page.contains("<script>"));
+    }
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(path_segment("pat-000001"), "pat-000001");
+        assert_eq!(path_segment("../a b"), "..%2Fa%20b");
     }
 }

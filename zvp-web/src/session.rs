@@ -13,10 +13,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use chrono::{DateTime, Duration, Utc};
 
-use super::Portal;
-use super::html::Html;
-use super::layout::{dutch_time, html_response, page};
+use maud::html;
+
+use crate::Portal;
 use crate::PortalSettings;
+use crate::layout::{dutch_time, html_response, page};
 
 /// The session cookie's name (`__Host-`: only over HTTPS, for this host, path `/`).
 const COOKIE: &str = "__Host-zvp";
@@ -128,7 +129,10 @@ pub struct SessionError(pub String);
 /// A new session id (the cookie's value) and CSRF token, 64 hex characters each from the
 /// system's secure random source: what a [`SessionStore`] keeps for a session it starts.
 pub fn new_session() -> (String, Arc<str>) {
-    (super::random_hex(32), super::random_hex(32).into())
+    (
+        crate::auth::random_hex(32),
+        crate::auth::random_hex(32).into(),
+    )
 }
 
 /// Why a stored session does not continue at `now`, if it does not: another certificate
@@ -310,17 +314,17 @@ pub(crate) fn ended_page(
         }
         Ended::Unknown => "Uw sessie is verlopen.".to_owned(),
     };
-    let mut body = Html::new();
-    body.markup("<section class=\"notice\"><h1>U bent afgemeld</h1><p>")
-        .text(&why)
-        .markup(
-            " Dit beschermt de gegevens van patiënten als u uw werkplek verlaat.</p><p>Tijdstip: ",
-        )
-        .text(&dutch_time(now))
-        .markup("</p><p><a href=\"/\">Opnieuw beginnen</a></p></section>");
+    let body = html! {
+        section.notice {
+            h1 { "U bent afgemeld" }
+            p { (why) " Dit beschermt de gegevens van patiënten als u uw werkplek verlaat." }
+            p { "Tijdstip: " (dutch_time(now)) }
+            p { a href="/" { "Opnieuw beginnen" } }
+        }
+    };
     html_response(
         StatusCode::OK,
-        page(&settings.hospital, "Afgemeld", None, now, &body),
+        page(&settings.hospital, "Afgemeld", None, now, body),
     )
 }
 

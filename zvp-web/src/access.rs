@@ -1,0 +1,247 @@
+//! The way into one patient's record: the patient as the EPD gives them now, the policy's
+//! decision for each section the page renders, and the audit records written while the EPD
+//! is asked for the section (docs/architecture.md, "The request path").
+//!
+//! A page gets an [`Opened`] only with a permit for every section it names, and
+//! [`audited_while`] records exactly those sections: a page cannot show a section it holds no
+//! permit for, nor record one it did not show.
+
+use std::sync::Arc;
+
+use axum::response::Response;
+use zvp_auth::policy::{Action, Basis, Decision, Permit};
+use zvp_core::{Patient, PatientId, RecordSection};
+use zvp_epd::{EpdError, RequestContext};
+
+use crate::Portal;
+use crate::caller::Caller;
+use crate::disclosure::Disclosure;
+use crate::pages::search::emergency_form;
+use crate::pages::{ctx, patient_not_found, policy_request};
+use crate::refusal::{Refusal, deny_refusal, epd_failed, refuse};
+
+/// A patient whose sections the policy permitted, one permit per section.
+pub(crate) struct Opened {
+    /// The patient's id.
+    pub(crate) id: PatientId,
+    /// The patient, as the EPD gave them for this request.
+    pub(crate) patient: Box<Patient>,
+    /// The permits, one per section the page renders; never empty.
+    permits: Vec<Permit>,
+}
+
+impl Opened {
+    /// The basis the page shows the patient on (the same for every section of one patient).
+    pub(crate) fn basis(&self) -> Option<Basis> {
+        self.permits.first().map(Permit::basis)
+    }
+}
+
+/// A patient page's first steps, for one patient and the sections it renders.
+enum Access {
+    /// Permitted, every section.
+    Permitted(Opened),
+    /// The emergency procedure is the way in.
+    Emergency,
+    /// A page to send instead (not found, refused, unavailable).
+    Page(Response),
+}
+
+async fn access(
+    portal: &Portal,
+    caller: &Caller,
+    id: &PatientId,
+    sections: &[RecordSection],
+) -> Access {
+    let patient = match portal.0.epd.patient(id, &ctx(caller)).await {
+        Ok(p) => p,
+        Err(EpdError::NotFound(_)) => return Access::Page(patient_not_found(portal, caller)),
+        Err(e) => {
+            return Access::Page(refuse(portal, caller, &epd_failed(&caller.request_id, &e)));
+        }
+    };
+    let world = match caller.world(portal, Some(&patient)).await {
+        Ok(w) => w,
+        Err(_) => return Access::Page(refuse(portal, caller, &Refusal::Unavailable)),
+    };
+    let now = portal.now();
+    let mut permits = Vec::with_capacity(sections.len());
+    for &section in sections {
+        let Ok(action) = Action::view_patient(id.clone(), section) else {
+            return Access::Page(refuse(portal, caller, &Refusal::NotHere));
+        };
+        let request = policy_request(caller, action);
+        match portal.0.policy.decide(&world, &request, now) {
+            Decision::Permit(permit) => permits.push(permit),
+            Decision::RequiresEmergencyProcedure => return Access::Emergency,
+            Decision::Deny(reason) => {
+                return Access::Page(refuse(portal, caller, &deny_refusal(reason)));
+            }
+        }
+    }
+    if permits.is_empty() {
+        return Access::Page(refuse(portal, caller, &Refusal::NotHere));
+    }
+    Access::Permitted(Opened {
+        id: id.clone(),
+        patient: Box::new(patient),
+        permits,
+    })
+}
+
+/// Whether the caller may see the patient's details: the search's question, answered as a
+/// patient page would answer it (with the page to send when not).
+pub(crate) enum Searched {
+    /// The patient page will open.
+    Permitted,
+    /// The emergency procedure is the way in.
+    Emergency,
+    /// A page to send instead.
+    Page(Response),
+}
+
+/// The search's decision for the patient found: as [`open`] decides the patient page.
+pub(crate) async fn searched(portal: &Portal, caller: &Caller, id: &PatientId) -> Searched {
+    match access(portal, caller, id, &[RecordSection::PatientDetails]).await {
+        Access::Permitted(_) => Searched::Permitted,
+        Access::Emergency => Searched::Emergency,
+        Access::Page(page) => Searched::Page(page),
+    }
+}
+
+/// A patient page's way in: the id from the URL, the patient and a permit for each of
+/// `sections` — or the page to send instead (not found, the emergency form, a refusal).
+pub(crate) async fn open(
+    portal: &Portal,
+    caller: &Caller,
+    id: &str,
+    sections: &[RecordSection],
+) -> Result<Opened, Response> {
+    let id = parse_id(portal, caller, id)?;
+    match access(portal, caller, &id, sections).await {
+        Access::Permitted(opened) => Ok(opened),
+        Access::Emergency => Err(emergency_form(portal, caller, &id, None, None)),
+        Access::Page(page) => Err(page),
+    }
+}
+
+/// A patient id from the URL; what is none is a patient the hospital does not know.
+pub(crate) fn parse_id(portal: &Portal, caller: &Caller, id: &str) -> Result<PatientId, Response> {
+    id.parse().map_err(|_| patient_not_found(portal, caller))
+}
+
+/// A section's read from the EPD, started together with the patient's so that a page costs
+/// one EPD round trip instead of two. Its answer is used only after the decision permits and
+/// the audit records are durable; otherwise it is dropped unseen, and dropping it cancels a
+/// request still on its way.
+pub(crate) struct Prefetch<T>(tokio::task::JoinHandle<Result<T, EpdError>>);
+
+impl<T> Drop for Prefetch<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Starts `read` for patient `id`, unless the audit log already refuses every record (then
+/// nothing could be shown, and the EPD is not asked) or `id` is no patient id.
+pub(crate) fn prefetch<T, F, Fut>(
+    portal: &Portal,
+    caller: &Caller,
+    id: &str,
+    read: F,
+) -> Option<Prefetch<T>>
+where
+    T: Send + 'static,
+    F: FnOnce(Arc<dyn zvp_epd::Epd>, PatientId, RequestContext) -> Fut,
+    Fut: Future<Output = Result<T, EpdError>> + Send + 'static,
+{
+    if portal.0.audit.refusing().is_some() {
+        return None;
+    }
+    let id: PatientId = id.parse().ok()?;
+    Some(Prefetch(tokio::spawn(read(
+        Arc::clone(&portal.0.epd),
+        id,
+        ctx(caller),
+    ))))
+}
+
+/// The prefetched answer, or `otherwise` when nothing was prefetched.
+pub(crate) async fn prefetched<T>(
+    prefetch: Option<Prefetch<T>>,
+    otherwise: impl Future<Output = Result<T, EpdError>>,
+) -> Result<T, EpdError> {
+    match prefetch {
+        Some(mut p) => (&mut p.0)
+            .await
+            .unwrap_or_else(|_| Err(EpdError::Unavailable("the read was stopped".to_owned()))),
+        None => otherwise.await,
+    }
+}
+
+/// The disclosures of an opened patient: one per permitted section, with `item`.
+fn disclosures<'a>(opened: &'a Opened, item: Option<&str>) -> Vec<Disclosure<'a>> {
+    opened
+        .permits
+        .iter()
+        .map(|permit| Disclosure {
+            permit,
+            basis: permit.basis(),
+            patient: &opened.id,
+            bsn: opened.patient.bsn,
+            item: item.map(str::to_owned),
+            reason: None,
+        })
+        .collect()
+}
+
+/// Writes the audit records of the opened sections, or answers with the refusal page.
+pub(crate) async fn audited(
+    portal: &Portal,
+    caller: &Caller,
+    opened: &Opened,
+    item: Option<&str>,
+) -> Result<(), Response> {
+    portal
+        .disclose_all(caller, disclosures(opened, item))
+        .await
+        .map(|_| ())
+        .map_err(|r| refuse(portal, caller, &r))
+}
+
+/// Writes the audit records of what a page will show while the EPD is asked for it, so that
+/// the page waits for the slower of the two rather than for both in turn. The EPD's answer is
+/// handed back only together with the records' durability: when a record cannot be written,
+/// the answer is dropped unseen and the refusal page comes instead. Nothing leaves the server
+/// before the receipts are in. The records are handed to the log before the EPD is asked, so
+/// a log that refuses at once (one stopped by an earlier failure) is found out without asking
+/// the EPD for data that could not be shown. `fetch` may also make the page from the answer:
+/// that work then overlaps the log's write as well.
+pub(crate) async fn audited_while<T>(
+    portal: &Portal,
+    caller: &Caller,
+    opened: &Opened,
+    item: Option<&str>,
+    fetch: impl Future<Output = Result<T, EpdError>>,
+) -> Result<Result<T, EpdError>, Response> {
+    let audit = portal.disclose_all(caller, disclosures(opened, item));
+    tokio::pin!(audit);
+    tokio::pin!(fetch);
+    let mut fetched = None;
+    let receipts = loop {
+        tokio::select! {
+            // The records go to the log first, so that the fetch runs while they are written.
+            biased;
+            receipts = &mut audit => break receipts,
+            answer = &mut fetch, if fetched.is_none() => fetched = Some(answer),
+        }
+    };
+    if let Err(refusal) = receipts {
+        // No record, nothing shown: the refusal at once, without waiting for the EPD.
+        return Err(refuse(portal, caller, &refusal));
+    }
+    Ok(match fetched {
+        Some(answer) => answer,
+        None => fetch.await,
+    })
+}

@@ -1,0 +1,138 @@
+//! The caller of a page: a practitioner or administrator whose card the policy admits, with
+//! an active account, in a session bound to their certificate. The extractor applies no rule
+//! of its own: admission is [`Policy::admit`](zvp_auth::policy::Policy::admit)'s answer.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::response::Response;
+use chrono::{DateTime, Duration, Utc};
+use zvp_auth::directory::{Account, AccountStatus};
+use zvp_auth::uzi::VerifiedUziIdentity;
+
+use crate::Portal;
+use crate::auth::{Identity, PeerAddress, RequestId};
+use crate::layout::{Viewer, see_other};
+use crate::refusal::{Refusal, deny_refusal, log_refusal, refusal_page};
+use crate::session::Session;
+
+/// A logged-in practitioner or administrator with an active account (checked by the
+/// extractor), in a session bound to their certificate.
+pub(crate) struct Caller {
+    pub(crate) identity: Arc<VerifiedUziIdentity>,
+    pub(crate) account: Account,
+    pub(crate) session: Session,
+    pub(crate) request_id: String,
+    pub(crate) ip: Option<IpAddr>,
+    pub(crate) idle_until: DateTime<Utc>,
+}
+
+impl Caller {
+    /// The facts the policy decides this caller's request on: the account read at login (not
+    /// again), their delegations and, for a patient as the EPD gives them now, that patient's
+    /// registered GP and objection to sharing, and the caller's emergency grants for them.
+    pub(crate) async fn world(
+        &self,
+        portal: &Portal,
+        patient: Option<&zvp_core::Patient>,
+    ) -> Result<zvp_auth::policy::World, zvp_auth::directory::StoreError> {
+        let mut world = zvp_auth::directory::world_with(
+            portal.0.directory.as_ref(),
+            self.account.uzi,
+            Some(self.account.clone()),
+            patient.map(|p| (&p.id, p.registered_gp.as_ref().map(|g| g.agb))),
+        )
+        .await?;
+        if let Some(p) = patient
+            && p.sharing_objection.is_some()
+        {
+            world.add_objection(p.id.clone());
+        }
+        Ok(world)
+    }
+
+    pub(crate) fn viewer(&self) -> Viewer<'_> {
+        Viewer {
+            name: &self.account.name,
+            uzi: self.account.uzi.to_string(),
+            admin: self.account.admin,
+            idle_until: self.idle_until,
+        }
+    }
+}
+
+/// The parts a [`Caller`] needs from the middleware; without them the route is misconfigured
+/// and nothing is shown.
+fn from_middleware(parts: &Parts) -> Option<(Arc<VerifiedUziIdentity>, Session, String)> {
+    let identity = parts.extensions.get::<Identity>()?.0.clone();
+    let session = parts.extensions.get::<Session>()?.clone();
+    let request_id = parts.extensions.get::<RequestId>()?.0.clone();
+    Some((identity, session, request_id))
+}
+
+impl FromRequestParts<Portal> for Caller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, portal: &Portal) -> Result<Self, Response> {
+        let Some((identity, session, request_id)) = from_middleware(parts) else {
+            return Err(refusal_page(portal, &Refusal::Unavailable, "misrouted"));
+        };
+        let now = portal.now();
+        let uzi = identity.uzi_number();
+        let refuse = |refusal: Refusal| {
+            log_refusal(&request_id, refusal.code(), Some(&uzi.to_string()));
+            refusal_page(portal, &refusal, &request_id)
+        };
+        let account = match portal.0.directory.account(uzi).await {
+            Err(_) => return Err(refuse(Refusal::Unavailable)),
+            Ok(account) => account,
+        };
+        // Whether the card enters at all is the policy's to say (rules 1, 2 and 4): the
+        // extractor applies no rule of its own.
+        let mut world = zvp_auth::policy::World::new();
+        if let Some(account) = account.clone() {
+            world.add_account(account);
+        }
+        if let Err(reason) = portal
+            .0
+            .policy
+            .admit(&world, uzi, identity.agb(), identity.role())
+        {
+            return Err(refuse(deny_refusal(reason)));
+        }
+        let Some(account) = account else {
+            return Err(refuse(Refusal::NoAccount));
+        };
+        // Dormant accounts: locked at the first login after the period.
+        let dormant = Duration::days(i64::from(portal.settings().dormant_days));
+        if account.last_login.unwrap_or(account.created_at) + dormant < now {
+            let _ = portal
+                .0
+                .directory
+                .set_status(uzi, AccountStatus::Blocked)
+                .await;
+            return Err(refuse(Refusal::Dormant));
+        }
+        if session.is_new_login() {
+            let _ = portal.0.directory.record_login(uzi, now).await;
+        }
+        // The terms of use, at the first login and when they change.
+        if account.accepted_terms < Some(portal.settings().terms_version)
+            && parts.uri.path() != "/voorwaarden"
+        {
+            return Err(see_other("/voorwaarden"));
+        }
+        let ip = parts.extensions.get::<PeerAddress>().map(|p| p.0.ip());
+        let idle_until = now + Duration::minutes(i64::from(portal.settings().idle_timeout_minutes));
+        Ok(Self {
+            identity,
+            account,
+            session,
+            request_id,
+            ip,
+            idle_until,
+        })
+    }
+}

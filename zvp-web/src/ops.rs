@@ -1,0 +1,139 @@
+//! Operations: the style sheet, the not-found page, the admin listener's health check and
+//! metrics, and the security headers on every response.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use maud::html;
+use zvp_epd::RequestContext;
+
+use crate::Portal;
+use crate::layout::{self, html_response, page};
+
+/// The largest request body: forms are small (the emergency reason is the longest field).
+pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024;
+
+pub(crate) async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        layout::CSS,
+    )
+        .into_response()
+}
+
+/// The page for an address that is no page of the portal.
+pub(crate) async fn not_found() -> Response {
+    let body = html! {
+        h1 { "Pagina niet gevonden" }
+        p { a href="/" { "Naar de startpagina" } }
+    };
+    html_response(
+        StatusCode::NOT_FOUND,
+        page("", "Niet gevonden", None, Utc::now(), body),
+    )
+}
+
+/// The longest the health check waits for the EPD: load balancers probe with short timeouts.
+const HEALTH_EPD_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Liveness and the state of what the pages need, one line each, under a verdict:
+/// `ok`; `degraded` (200) when the EPD does not answer, so pages say "tijdelijk niet
+/// beschikbaar" but logins, administration and the audit log work, and taking the instance
+/// out of a load balancer would not help; `failing` (503) when the audit log refuses or
+/// cannot be read, so no page with patient data can be served by this instance.
+pub(crate) async fn healthz(State(portal): State<Portal>) -> Response {
+    let audit = if let Some(why) = portal.0.audit.refusing() {
+        Err(format!("refuses appends ({why})"))
+    } else {
+        match portal.0.audit.size().await {
+            Ok(records) => Ok(format!("ok, {records} records")),
+            Err(e) => Err(format!("unavailable ({e})")),
+        }
+    };
+    let ctx = RequestContext {
+        request_id: "healthz".to_owned(),
+    };
+    let epd = match tokio::time::timeout(HEALTH_EPD_WAIT, portal.0.epd.check(&ctx)).await {
+        Ok(Ok(())) => Ok("ok".to_owned()),
+        Ok(Err(e)) => Err(format!("unreachable ({e})")),
+        Err(_) => Err(format!(
+            "unreachable (no answer within {} s)",
+            HEALTH_EPD_WAIT.as_secs()
+        )),
+    };
+    let (status, verdict) = match (&audit, &epd) {
+        (Err(_), _) => (StatusCode::SERVICE_UNAVAILABLE, "failing"),
+        (Ok(_), Err(_)) => (StatusCode::OK, "degraded"),
+        (Ok(_), Ok(_)) => (StatusCode::OK, "ok"),
+    };
+    let line = |r: &Result<String, String>| match r {
+        Ok(s) | Err(s) => s.clone(),
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!(
+            "{verdict}\naudit log: {}\nepd: {}\n",
+            line(&audit),
+            line(&epd)
+        ),
+    )
+        .into_response()
+}
+
+pub(crate) async fn metrics(State(portal): State<Portal>) -> Response {
+    let records = portal.0.audit.size().await.unwrap_or(0);
+    let sessions = portal.0.sessions.count().await.unwrap_or(0);
+    let refusing = u8::from(portal.0.audit.refusing().is_some());
+    let mut text = format!(
+        "# HELP zvp_audit_records Records in the audit log.\n# TYPE zvp_audit_records gauge\nzvp_audit_records {records}\n\
+         # HELP zvp_audit_refusing 1 when the audit log refuses every append (found damaged, or its writer stopped).\n\
+         # TYPE zvp_audit_refusing gauge\nzvp_audit_refusing {refusing}\n\
+         # HELP zvp_sessions Open sessions.\n# TYPE zvp_sessions gauge\nzvp_sessions {sessions}\n"
+    );
+    let last = portal.0.last_checkpoint.lock().ok().and_then(|l| *l);
+    if let Some((size, at)) = last {
+        text.push_str(&format!(
+            "# HELP zvp_audit_checkpoint_records Records covered by the last checkpoint this instance signed.\n\
+             # TYPE zvp_audit_checkpoint_records gauge\nzvp_audit_checkpoint_records {size}\n\
+             # HELP zvp_audit_checkpoint_timestamp_seconds When this instance last signed a checkpoint (Unix time).\n\
+             # TYPE zvp_audit_checkpoint_timestamp_seconds gauge\nzvp_audit_checkpoint_timestamp_seconds {}\n",
+            at.timestamp()
+        ));
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// Headers on every response: a Content-Security-Policy without inline scripts, HSTS, no
+/// framing, no referrer, and `no-store` on everything but the style sheet.
+pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
+    let cacheable = request.uri().path().starts_with("/static/");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    let set = |headers: &mut HeaderMap, name: &'static str, value: &'static str| {
+        headers.insert(name, HeaderValue::from_static(value));
+    };
+    set(
+        headers,
+        "content-security-policy",
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'",
+    );
+    set(
+        headers,
+        "strict-transport-security",
+        "max-age=31536000; includeSubDomains",
+    );
+    set(headers, "x-frame-options", "DENY");
+    set(headers, "referrer-policy", "no-referrer");
+    set(headers, "x-content-type-options", "nosniff");
+    if !cacheable {
+        set(headers, "cache-control", "no-store");
+    }
+    response
+}

@@ -1,0 +1,246 @@
+//! The patient page (details and care moments), and the header that starts every patient
+//! page: the name, an emergency grant with its expiry, the treatment restrictions, the tabs.
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use maud::{Markup, html};
+use zvp_auth::policy::Basis;
+use zvp_core::{
+    CareMoment, CareMomentKind, CareMomentStatus, DossierSection, Gender, Patient, RecordSection,
+};
+use zvp_epd::EpdError;
+
+use super::{caller_page, caller_page_with, ctx};
+use crate::Portal;
+use crate::access::{Opened, audited_while, open, prefetch, prefetched};
+use crate::caller::Caller;
+use crate::layout::{dutch_date, dutch_time, path_segment};
+use crate::refusal::{epd_failed, section_failure};
+
+/// The patient page: details and care moments.
+pub(crate) async fn patient(
+    State(portal): State<Portal>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Response {
+    let early = prefetch(&portal, &caller, &id, |epd, id, ctx| async move {
+        epd.care_moments(&id, &ctx).await
+    });
+    let sections = [RecordSection::PatientDetails, RecordSection::CareMoments];
+    let opened = match open(&portal, &caller, &id, &sections).await {
+        Ok(opened) => opened,
+        Err(page) => return page,
+    };
+    // Details and care moments: two records in one group commit, while the EPD is asked.
+    let ctx = ctx(&caller);
+    let fetch = prefetched(early, portal.0.epd.care_moments(&opened.id, &ctx));
+    let moments = match audited_while(&portal, &caller, &opened, None, fetch).await {
+        Ok(moments) => moments,
+        Err(page) => return page,
+    };
+    let header = patient_header(&portal, &caller, &opened).await;
+    let patient = &opened.patient;
+    let body = html! {
+        (header)
+        h2 { "Gegevens" }
+        (details(patient))
+        h2 { "Zorgmomenten" }
+        // Care moments the EPD did not give fail that part only: the details above stand.
+        (care_moments(&caller, moments))
+    };
+    caller_page(&portal, &caller, &patient.name.to_string(), body)
+}
+
+fn details(patient: &Patient) -> Markup {
+    html! {
+        table {
+            tbody {
+                tr { th { "Naam" } td { (patient.name.to_string()) } }
+                tr { th { "Geboortedatum" } td { (dutch_date(patient.birth_date)) } }
+                tr {
+                    th { "Geslacht" }
+                    td {
+                        (match patient.gender {
+                            Gender::Female => "vrouw",
+                            Gender::Male => "man",
+                            Gender::Other => "anders",
+                            Gender::Unknown => "onbekend",
+                        })
+                    }
+                }
+                tr {
+                    th { "BSN" }
+                    td { (patient.bsn.map_or_else(|| "onbekend".to_owned(), |b| b.to_string())) }
+                }
+                tr {
+                    th { "Adres" }
+                    td {
+                        @if let Some(a) = &patient.address {
+                            (a.street) " " (a.house_number) br; (a.postal_code) " " (a.city)
+                        }
+                    }
+                }
+                tr {
+                    th { "Huisarts" }
+                    td {
+                        @if let Some(gp) = &patient.registered_gp {
+                            (gp.name.as_deref().unwrap_or("")) " (AGB " (gp.agb.to_string()) ")"
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn care_moments(caller: &Caller, moments: Result<Vec<CareMoment>, EpdError>) -> Markup {
+    let moments = match moments {
+        Ok(moments) => moments,
+        Err(e) => {
+            let refusal = epd_failed(&caller.request_id, &e);
+            return section_failure("Zorgmomenten", &refusal, caller);
+        }
+    };
+    html! {
+        @if moments.is_empty() {
+            p.muted { "Geen zorgmomenten." }
+        } @else {
+            table {
+                thead {
+                    tr { th { "Datum" } th { "Soort" } th { "Afdeling" } th { "Omschrijving" } th { "Status" } }
+                }
+                tbody {
+                    @for m in moments.iter().rev() {
+                        tr {
+                            td { (dutch_time(m.at)) }
+                            td {
+                                (match m.kind {
+                                    CareMomentKind::Appointment => "Afspraak",
+                                    CareMomentKind::Operation => "Operatie",
+                                    CareMomentKind::Admission => "Opname",
+                                    CareMomentKind::GpReferral => "Verwijzing",
+                                })
+                            }
+                            td { (m.department) }
+                            td { (m.description) }
+                            td {
+                                (match m.status {
+                                    CareMomentStatus::Planned => "gepland",
+                                    CareMomentStatus::InProgress => "lopend",
+                                    CareMomentStatus::Completed => "afgerond",
+                                    CareMomentStatus::Cancelled => "geannuleerd",
+                                })
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The page of a section the EPD did not give: the patient header, the section's title and,
+/// in its place, what went wrong (the adapter's error is logged, `epd-error`); the rest of the
+/// portal's navigation stays, so the GP can go on to the other sections.
+pub(crate) async fn section_failed(
+    portal: &Portal,
+    caller: &Caller,
+    opened: &Opened,
+    label: &str,
+    error: &EpdError,
+) -> Response {
+    let refusal = epd_failed(&caller.request_id, error);
+    let header = patient_header(portal, caller, opened).await;
+    let body = html! {
+        (header)
+        h2 { (label) }
+        (section_failure(label, &refusal, caller))
+    };
+    caller_page_with(portal, caller, refusal.status(), label, body)
+}
+
+/// The dossier's tabs: their URL part, label and section.
+pub(crate) const DOSSIER: [(&str, &str, DossierSection); 5] = [
+    ("allergieen", "Allergieën", DossierSection::Allergies),
+    (
+        "conclusies",
+        "Conclusie en beleid",
+        DossierSection::ConclusionAndPlan,
+    ),
+    ("brieven", "Brieven", DossierSection::Letters),
+    ("diagnoses", "Diagnoses", DossierSection::Diagnoses),
+    ("medicatie", "Medicatie", DossierSection::Medication),
+];
+
+/// The header of every patient page: who, and — prominently — the treatment restrictions
+/// and an emergency grant with its expiry.
+pub(crate) async fn patient_header(portal: &Portal, caller: &Caller, opened: &Opened) -> Markup {
+    let patient = &opened.patient;
+    let emergency_until = match opened.basis() {
+        Some(Basis::Emergency { grant, .. }) => Some(
+            portal
+                .0
+                .directory
+                .grants(caller.account.uzi, &patient.id)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .find(|g| g.id == grant)
+                .map(|g| g.expires_at),
+        ),
+        _ => None,
+    };
+    let id = path_segment(patient.id.as_str());
+    html! {
+        h1 { (patient.name.to_string()) }
+        @if let Some(expires) = emergency_until {
+            p.emergency {
+                strong { "Noodprocedure." }
+                " U bekijkt dit dossier via de noodprocedure"
+                @if let Some(expires) = expires { ", tot " (dutch_time(expires)) }
+                ". Uw inzage wordt achteraf beoordeeld."
+            }
+        }
+        @if !patient.treatment_restrictions.is_empty() {
+            section.restriction aria-label="Behandelbeperkingen" {
+                h2 { "Behandelbeperkingen" }
+                ul {
+                    @for r in &patient.treatment_restrictions {
+                        li {
+                            strong { "Niet: " (treatment_text(&r.treatment)) }
+                            @if let Some(limits) = &r.limits { " — " (limits) }
+                            " " span.muted { "(afgesproken " (dutch_date(r.agreed_on)) ")" }
+                            @if let Some(comment) = &r.comment { br; (comment) }
+                        }
+                    }
+                }
+            }
+        }
+        nav.tabs aria-label="Onderdelen van het dossier" {
+            a href={ "/patient/" (id) } { "Gegevens en zorgmomenten" }
+            @for (slug, label, _) in DOSSIER {
+                " " a href={ "/patient/" (id) "/dossier/" (slug) } { (label) }
+            }
+            @for (slug, label, _) in super::results::RESULTS {
+                " " a href={ "/patient/" (id) "/uitslagen/" (slug) } { (label) }
+            }
+        }
+    }
+}
+
+fn treatment_text(t: &zvp_core::RestrictedTreatment) -> &str {
+    use zvp_core::RestrictedTreatment as T;
+    match t {
+        T::Resuscitation => "reanimeren",
+        T::MechanicalVentilation => "beademen",
+        T::IntensiveCareAdmission => "opnemen op de intensive care",
+        T::HospitalAdmission => "opnemen in het ziekenhuis",
+        T::BloodTransfusion => "bloedtransfusie",
+        T::Dialysis => "dialyseren",
+        T::ArtificialNutrition => "sondevoeding",
+        T::Other(text) => text,
+        T::Unspecified => {
+            "een behandeling die het ziekenhuisdossier niet nader noemt; vraag het ziekenhuis welke"
+        }
+    }
+}

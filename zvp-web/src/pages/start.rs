@@ -1,0 +1,258 @@
+//! The start page: the caller's admitted and recently discharged patients, of their own,
+//! their practice and the GPs who delegated to them, and notices of the emergency procedure
+//! at their own patients.
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::response::Response;
+use chrono::Duration;
+use maud::{Markup, html};
+use serde::Deserialize;
+use zvp_auth::directory::ReasonCategory;
+use zvp_auth::policy::{Action, Basis, Decision, DenyReason, ListScope, Permit};
+use zvp_core::AgbCode;
+use zvp_epd::ListedPatient;
+
+use super::{basis_text, caller_page, ctx, gp_names, policy_request};
+use crate::Portal;
+use crate::caller::Caller;
+use crate::disclosure::Disclosure;
+use crate::layout::{dutch_date, dutch_time, path_segment, see_other};
+use crate::refusal::{Refusal, deny_refusal, epd_failed, refuse};
+
+/// Query of the start page.
+#[derive(Debug, Deserialize)]
+pub(crate) struct StartQuery {
+    /// `eigen`, `praktijk`, `gemachtigd` or absent (all).
+    #[serde(default)]
+    filter: Option<String>,
+}
+
+/// The start page: admitted and recently discharged patients of the caller, their
+/// practice and the GPs who delegated to them, each marked with whose patient it is.
+pub(crate) async fn start(
+    State(portal): State<Portal>,
+    caller: Caller,
+    Query(query): Query<StartQuery>,
+) -> Response {
+    let now = portal.now();
+    let Ok(world) = caller.world(&portal, None).await else {
+        return refuse(&portal, &caller, &Refusal::Unavailable);
+    };
+    let scope = match portal.0.policy.list_scope(
+        &world,
+        caller.identity.uzi_number(),
+        caller.identity.agb(),
+        caller.identity.role(),
+        now,
+    ) {
+        Ok(scope) => scope,
+        Err(DenyReason::RoleNotEligible) if caller.account.admin => return see_other("/beheer"),
+        Err(reason) => return refuse(&portal, &caller, &deny_refusal(reason)),
+    };
+    // One permit per list: each list's records name the list its permit is for.
+    let list_permit =
+        |action: Action| match portal
+            .0
+            .policy
+            .decide(&world, &policy_request(&caller, action), now)
+        {
+            Decision::Permit(permit) => Some(permit),
+            Decision::Deny(_) | Decision::RequiresEmergencyProcedure => None,
+        };
+    let (Some(admitted_permit), Some(discharged_permit)) = (
+        list_permit(Action::ListAdmitted),
+        list_permit(Action::ListDischarged),
+    ) else {
+        return refuse(&portal, &caller, &Refusal::NotHere);
+    };
+    let scope: Vec<ListScope> = scope
+        .into_iter()
+        .filter(|s| match query.filter.as_deref() {
+            Some("eigen") => s.basis == Basis::Own,
+            Some("praktijk") => s.basis == Basis::Practice,
+            Some("gemachtigd") => matches!(s.basis, Basis::Delegation { .. }),
+            _ => true,
+        })
+        .collect();
+    let agbs: Vec<AgbCode> = scope.iter().map(|s| s.agb).collect();
+    let since = now - Duration::days(i64::from(portal.settings().discharged_days));
+    let ctx = ctx(&caller);
+    let (admitted, discharged) = match tokio::try_join!(
+        portal.0.epd.admitted(&agbs, &ctx),
+        portal.0.epd.discharged_since(&agbs, since, &ctx)
+    ) {
+        Ok(lists) => lists,
+        Err(e) => return refuse(&portal, &caller, &epd_failed(&caller.request_id, &e)),
+    };
+    let basis_of = |l: &ListedPatient| {
+        ListScope::basis_for(
+            &scope,
+            l.patient.registered_gp.as_ref().map(|g| g.agb),
+            l.patient.sharing_objection.is_some(),
+        )
+    };
+    let admitted = shown(&admitted, &basis_of);
+    let discharged = shown(&discharged, &basis_of);
+    // Audit before disclosure: one record per patient shown, all written before the page.
+    let disclosures = disclosures(&admitted, &admitted_permit)
+        .chain(disclosures(&discharged, &discharged_permit))
+        .collect();
+    if let Err(r) = portal.disclose_all(&caller, disclosures).await {
+        return refuse(&portal, &caller, &r);
+    }
+    let names = gp_names(&portal).await;
+    let notices = emergency_notices(&portal, &caller).await;
+    let body = html! {
+        h1 { "Mijn patiënten" }
+        (notices)
+        p.tabs {
+            "Toon: "
+            a href="/" { "alle" } " "
+            a href="/?filter=eigen" { "eigen patiënten" } " "
+            a href="/?filter=praktijk" { "praktijk" } " "
+            a href="/?filter=gemachtigd" { "gemachtigd" }
+        }
+        h2 { "Opgenomen" }
+        (list_table(&admitted, &names, false))
+        h2 { "Ontslagen in de afgelopen " (portal.settings().discharged_days) " dagen" }
+        (list_table(&discharged, &names, true))
+        p.muted { "Gegevens van " (dutch_time(now)) ", direct uit het EPD van het ziekenhuis." }
+    };
+    caller_page(&portal, &caller, "Mijn patiënten", body)
+}
+
+/// The patients of a list the caller may see, each with its basis.
+fn shown<'a>(
+    list: &'a [ListedPatient],
+    basis_of: &dyn Fn(&ListedPatient) -> Option<Basis>,
+) -> Vec<(&'a ListedPatient, Basis)> {
+    list.iter()
+        .filter_map(|l| Some((l, basis_of(l)?)))
+        .collect()
+}
+
+/// The disclosures of a list: one per patient shown, under the list's permit.
+fn disclosures<'a>(
+    shown: &'a [(&'a ListedPatient, Basis)],
+    permit: &'a Permit,
+) -> impl Iterator<Item = Disclosure<'a>> {
+    shown.iter().map(move |(l, basis)| Disclosure {
+        permit,
+        basis: *basis,
+        patient: &l.patient.id,
+        bsn: l.patient.bsn,
+        item: None,
+        reason: None,
+    })
+}
+
+fn list_table(
+    shown: &[(&ListedPatient, Basis)],
+    names: &HashMap<AgbCode, String>,
+    discharged: bool,
+) -> Markup {
+    html! {
+        @if shown.is_empty() {
+            p.muted { "Geen patiënten." }
+        } @else {
+            table {
+                thead {
+                    tr {
+                        th { "Naam" } th { "Geboren" } th { "Afdeling" } th { "Specialisme" }
+                        th { "Opgenomen" }
+                        @if discharged { th { "Ontslagen" } }
+                        th { "Patiënt van" }
+                    }
+                }
+                tbody {
+                    @for (l, basis) in shown {
+                        tr {
+                            td {
+                                a href={ "/patient/" (path_segment(l.patient.id.as_str())) } {
+                                    (l.patient.name.to_string())
+                                }
+                            }
+                            td { (dutch_date(l.patient.birth_date)) }
+                            td { (l.admission.ward) }
+                            td { (l.admission.specialism) }
+                            td { (dutch_time(l.admission.admitted_at())) }
+                            @if discharged {
+                                td { (l.admission.discharged_at().map(dutch_time).unwrap_or_default()) }
+                            }
+                            td { (basis_text(*basis, names)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The most recent emergency grants looked at for notices on a start page.
+const MAX_NOTICES: usize = 50;
+
+/// Notices to the patient's own GP that a colleague used the emergency procedure: who,
+/// when, the coded reason — never the free-text reason or any medical content. The link
+/// opens the patient through the policy like any other.
+async fn emergency_notices(portal: &Portal, caller: &Caller) -> Markup {
+    let Some(own) = caller.account.agb else {
+        return Markup::default();
+    };
+    let since = portal.now() - Duration::days(i64::from(portal.settings().discharged_days));
+    let Ok(mut grants) = portal.0.directory.grants_since(since).await else {
+        return Markup::default();
+    };
+    grants.retain(|g| g.practitioner != caller.account.uzi);
+    grants.reverse();
+    grants.truncate(MAX_NOTICES);
+    let ctx = ctx(caller);
+    let mut shown = Vec::new();
+    for grant in grants {
+        let Ok(patient) = portal.0.epd.patient(&grant.patient, &ctx).await else {
+            continue;
+        };
+        if patient.registered_gp.as_ref().map(|g| g.agb) == Some(own) {
+            shown.push(grant);
+        }
+    }
+    if shown.is_empty() {
+        return Markup::default();
+    }
+    let accounts = portal.0.directory.accounts().await.unwrap_or_default();
+    let who = |g: &zvp_auth::directory::EmergencyGrant| {
+        accounts
+            .iter()
+            .find(|a| a.uzi == g.practitioner)
+            .map_or_else(
+                || format!("UZI {}", g.practitioner),
+                |a| format!("{} (UZI {})", a.name, a.uzi),
+            )
+    };
+    html! {
+        section.emergency aria-label="Meldingen" {
+            h2 { "Noodprocedure bij uw patiënten" }
+            ul {
+                @for g in &shown {
+                    li {
+                        (dutch_time(g.granted_at)) ": " (who(g))
+                        " opende via de noodprocedure het dossier van "
+                        a href={ "/patient/" (path_segment(g.patient.as_str())) } { "een van uw patiënten" }
+                        " (reden: " (reason_text(g.reason_category)) ")."
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An emergency reason's category, in words.
+fn reason_text(category: ReasonCategory) -> &'static str {
+    match category {
+        ReasonCategory::AcuteCare => "acute zorg",
+        ReasonCategory::OutOfHours => "huisartsenpost",
+        ReasonCategory::ContinuityOfCare => "continuïteit van zorg",
+        ReasonCategory::Other => "anders",
+    }
+}
