@@ -54,6 +54,7 @@ use crate::uzi::{ConfigError, Environment, ISSUING_CAS, UziValidator, authentica
 
 /// Why the test PKI could not make something.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TestPkiError {
     /// rcgen refused the parameters or failed to sign.
     #[error("test pki: {0}")]

@@ -11,6 +11,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// Why a TLS configuration for the EPD could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TlsSetupError {
     /// The trust anchors' PEM text holds no certificate, or one that cannot be read.
     #[error("the epd's trust anchors: {0}")]

@@ -21,6 +21,7 @@ use tokio_postgres::{Client, Config, NoTls};
 
 /// Why no connection was made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConnectError {
     /// The connection string could not be read, or the server refused or failed.
     #[error("postgresql: {0}")]

@@ -1453,6 +1453,8 @@ pub(crate) async fn emergency(
                     }
                 };
             }
+            // A refusal this version does not know: no grant, and nothing shown.
+            Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable),
         };
     let reason = grant.reason.clone();
     let stored = match portal.0.directory.add_grant(grant).await {

@@ -20,6 +20,7 @@ use crate::{Portal, ProxyTrust};
 
 /// Why a portal could not be assembled from its configuration.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AssembleError {
     /// A file named in the configuration could not be read.
     #[error("{path}: {detail}")]

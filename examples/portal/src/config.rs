@@ -414,6 +414,7 @@ pub const SECTIONS: [&str; 8] = [
 
 /// Why the configuration could not be read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read.
     #[error("configuration {path}: {detail}")]

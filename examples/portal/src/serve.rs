@@ -35,6 +35,7 @@ const MAX_CONNECTIONS: usize = 4096;
 
 /// Why serving could not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServeError {
     /// A certificate or key file could not be read.
     #[error("{path}: {detail}")]
