@@ -244,10 +244,7 @@ where
                 if !wait.is_zero() && backoff.is_zero() {
                     // Once per run of failures: what the operator must fix (often the
                     // open-files limit).
-                    crate::log_line(&serde_json::json!({
-                        "event": "accept-failing",
-                        "error": e.to_string(),
-                    }));
+                    tracing::warn!(event = "accept-failing", error = %e);
                 }
                 backoff = wait;
                 drop(permit);
@@ -273,10 +270,10 @@ where
     })
     .await;
     if drained.is_err() {
-        crate::log_line(&serde_json::json!({
-            "event": "connections-cut-at-shutdown",
-            "connections": connections.len(),
-        }));
+        tracing::warn!(
+            event = "connections-cut-at-shutdown",
+            connections = connections.len()
+        );
         connections.shutdown().await;
     }
     Ok(())
