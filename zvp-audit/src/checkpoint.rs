@@ -43,6 +43,7 @@ pub struct Checkpoint {
 
 /// Why a checkpoint or key was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CheckpointError {
     /// Not in the signed-note shape (body, blank line, signature lines) or too long.
     #[error("malformed checkpoint: {0}")]

@@ -128,6 +128,7 @@ impl CompactRange {
 
 /// Why a proof could not be made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProofError {
     /// The leaf index is not below the tree size.
     #[error("leaf {index} is not in a tree of size {size}")]

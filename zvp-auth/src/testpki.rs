@@ -54,19 +54,20 @@ use crate::uzi::{ConfigError, Environment, ISSUING_CAS, UziValidator, authentica
 
 /// Why the test PKI could not make something.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TestPkiError {
     /// rcgen refused the parameters or failed to sign.
     #[error("test pki: {0}")]
     Rcgen(#[from] rcgen::Error),
     /// An extension could not be DER-encoded.
     #[error("test pki: encoding an extension: {0}")]
-    Der(String),
+    Der(#[from] x509_cert::der::Error),
     /// A time is outside what a certificate can carry.
     #[error("test pki: time out of range")]
     Time,
     /// PKCS#12 encoding failed.
     #[error("test pki: pkcs#12: {0}")]
-    Pkcs12(String),
+    Pkcs12(#[from] p12_keystore::error::Error),
 }
 
 /// The key type of the hierarchy and its cards.
@@ -256,7 +257,7 @@ impl IssuedCertificate {
     /// [`TestPkiError::Pkcs12`] when encoding fails.
     pub fn pkcs12(&self, alias: &str, password: &str) -> Result<Vec<u8>, TestPkiError> {
         use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain};
-        let p12 = |e: p12_keystore::error::Error| TestPkiError::Pkcs12(e.to_string());
+        let p12 = TestPkiError::Pkcs12;
         let key = PrivateKey::from_der(&self.key_pkcs8).map_err(p12)?;
         let certs = self
             .chain()
@@ -891,12 +892,12 @@ fn encode(value: &impl Encode) -> Result<Vec<u8>, TestPkiError> {
 
 /// Wraps a der error.
 fn der_error(e: x509_cert::der::Error) -> TestPkiError {
-    TestPkiError::Der(e.to_string())
+    TestPkiError::Der(e)
 }
 
 /// Parses a dotted OID.
 fn oid_of(dotted: &str) -> Result<ObjectIdentifier, TestPkiError> {
-    ObjectIdentifier::new(dotted).map_err(|e| TestPkiError::Der(e.to_string()))
+    ObjectIdentifier::new(dotted).map_err(|e| TestPkiError::Der(e.into()))
 }
 
 /// The arcs of a dotted OID, as rcgen wants them. Only called with the constant OIDs above.

@@ -11,6 +11,7 @@ use crate::id::serde_via_str;
 
 /// Why a string is not one of the vocabulary's codes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum VocabularyError {
     /// The code names no section or category.
     #[error("unknown {kind} code {code:?}")]

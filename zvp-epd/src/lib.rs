@@ -28,6 +28,7 @@ use zvp_core::{
 
 /// Why the EPD could not answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EpdError {
     /// The EPD knows no such patient, document or lab test.
     #[error("not found: {0}")]

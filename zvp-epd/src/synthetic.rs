@@ -285,6 +285,7 @@ pub struct SyntheticEpd {
 
 /// Why a synthetic hospital could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SyntheticError {
     /// The size is zero or beyond a million patients.
     #[error("a synthetic hospital has 1 to 1,000,000 patients, not {0}")]

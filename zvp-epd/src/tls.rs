@@ -6,25 +6,43 @@
 
 use std::sync::Arc;
 
-use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::pem::{Error as PemError, PemObject as _};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 /// Why a TLS configuration for the EPD could not be made.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TlsSetupError {
-    /// The trust anchors' PEM text holds no certificate, or one that cannot be read.
+    /// The trust anchors' PEM text cannot be read.
     #[error("the epd's trust anchors: {0}")]
-    Anchors(String),
+    AnchorsPem(#[source] PemError),
+    /// The trust anchors' PEM text holds no certificate.
+    #[error("the epd's trust anchors: {NO_CERTIFICATE}")]
+    NoAnchors,
+    /// A trust anchor is not a usable certificate.
+    #[error("the epd's trust anchors: {0}")]
+    Anchor(#[source] rustls::Error),
     /// The system's certificate store holds no usable root.
     #[error("the system's certificate store holds no usable root certificate")]
     NoSystemRoots,
-    /// The client certificate chain's PEM text holds no certificate, or one that cannot be read.
+    /// The crypto provider does not support the protocol versions asked for.
+    #[error("the tls protocol versions for the epd: {0}")]
+    Versions(#[source] rustls::Error),
+    /// The client certificate chain's PEM text cannot be read.
     #[error("the portal's client certificate for the epd: {0}")]
-    ClientCertificate(String),
-    /// The client key cannot be read, or does not belong to the certificate.
+    ClientCertificatePem(#[source] PemError),
+    /// The client certificate chain's PEM text holds no certificate.
+    #[error("the portal's client certificate for the epd: {NO_CERTIFICATE}")]
+    NoClientCertificate,
+    /// The client key's PEM text holds no key, or one that cannot be read.
     #[error("the portal's client key for the epd: {0}")]
-    ClientKey(String),
+    ClientKeyPem(#[source] PemError),
+    /// The client key does not belong to the certificate, or is of a kind not supported.
+    #[error("the portal's client key for the epd: {0}")]
+    ClientKey(#[source] rustls::Error),
 }
+
+const NO_CERTIFICATE: &str = "no certificate in the PEM text";
 
 /// The certificates the portal trusts for the EPD's server certificate.
 #[derive(Debug, Clone, Copy)]
@@ -57,11 +75,11 @@ pub fn client_config(
     let mut roots = rustls::RootCertStore::empty();
     match anchors {
         Anchors::Pem(pem) => {
-            let certs = certificates(pem).map_err(TlsSetupError::Anchors)?;
+            let certs = certificates(pem)
+                .map_err(TlsSetupError::AnchorsPem)?
+                .ok_or(TlsSetupError::NoAnchors)?;
             for cert in certs {
-                roots
-                    .add(cert)
-                    .map_err(|e| TlsSetupError::Anchors(e.to_string()))?;
+                roots.add(cert).map_err(TlsSetupError::Anchor)?;
             }
         }
         Anchors::System => {
@@ -78,31 +96,27 @@ pub fn client_config(
         rustls::crypto::aws_lc_rs::default_provider(),
     ))
     .with_safe_default_protocol_versions()
-    .map_err(|e| TlsSetupError::Anchors(e.to_string()))?
+    .map_err(TlsSetupError::Versions)?
     .with_root_certificates(roots);
     match identity {
         None => Ok(builder.with_no_client_auth()),
         Some(identity) => {
-            let chain =
-                certificates(identity.chain_pem).map_err(TlsSetupError::ClientCertificate)?;
+            let chain = certificates(identity.chain_pem)
+                .map_err(TlsSetupError::ClientCertificatePem)?
+                .ok_or(TlsSetupError::NoClientCertificate)?;
             let key = PrivateKeyDer::from_pem_slice(identity.key_pem)
-                .map_err(|e| TlsSetupError::ClientKey(e.to_string()))?;
+                .map_err(TlsSetupError::ClientKeyPem)?;
             builder
                 .with_client_auth_cert(chain, key)
-                .map_err(|e| TlsSetupError::ClientKey(e.to_string()))
+                .map_err(TlsSetupError::ClientKey)
         }
     }
 }
 
-/// Every certificate in a PEM text; at least one.
-fn certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
-    let certs = CertificateDer::pem_slice_iter(pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
-    if certs.is_empty() {
-        return Err("no certificate in the PEM text".to_owned());
-    }
-    Ok(certs)
+/// Every certificate in a PEM text; `None` when it holds none.
+fn certificates(pem: &[u8]) -> Result<Option<Vec<CertificateDer<'static>>>, PemError> {
+    let certs = CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>()?;
+    Ok((!certs.is_empty()).then_some(certs))
 }
 
 #[cfg(test)]
@@ -111,11 +125,14 @@ mod tests {
 
     #[test]
     fn pem_without_certificates_is_refused() {
+        let refused = client_config(Anchors::Pem(b"not a certificate"), None).err();
+        assert!(
+            matches!(refused, Some(TlsSetupError::NoAnchors)),
+            "{refused:?}"
+        );
         assert_eq!(
-            client_config(Anchors::Pem(b"not a certificate"), None).err(),
-            Some(TlsSetupError::Anchors(
-                "no certificate in the PEM text".to_owned()
-            ))
+            refused.map(|e| e.to_string()).as_deref(),
+            Some("the epd's trust anchors: no certificate in the PEM text")
         );
     }
 }

@@ -20,20 +20,17 @@ use std::time::Duration;
 use tokio_postgres::{Client, Config, NoTls};
 
 /// Why no connection was made.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConnectError {
-    /// The connection string could not be read, or the server refused or failed.
-    #[error("postgresql: {0}")]
-    Failed(String),
+    /// The connection string could not be read, or the server refused or failed. The message
+    /// includes the causes (tokio-postgres's own says only `db error`), so that a log line
+    /// made of it names the server's reason.
+    #[error("postgresql: {}", zvp_core::error::with_sources(.0))]
+    Failed(#[source] tokio_postgres::Error),
     /// Not made within the connect timeout.
     #[error("postgresql: no connection within the connect timeout")]
     TimedOut,
-}
-
-impl ConnectError {
-    fn of(e: &tokio_postgres::Error) -> Self {
-        Self::Failed(zvp_core::error::with_sources(e))
-    }
 }
 
 /// `config` parsed, with bounds where it sets none: `connect_timeout` 10 s and
@@ -43,7 +40,7 @@ impl ConnectError {
 ///
 /// [`ConnectError::Failed`] for a connection string that cannot be read.
 pub fn bounded(config: &str) -> Result<Config, ConnectError> {
-    let mut parsed: Config = config.parse().map_err(|e| ConnectError::of(&e))?;
+    let mut parsed: Config = config.parse().map_err(ConnectError::Failed)?;
     if parsed.get_connect_timeout().is_none() {
         parsed.connect_timeout(Duration::from_secs(10));
     }
@@ -194,7 +191,7 @@ pub async fn connect(config: &str) -> Result<Client, ConnectError> {
     let (client, connection) = within(connect_limit(&config), config.connect(NoTls))
         .await
         .ok_or(ConnectError::TimedOut)?
-        .map_err(|e| ConnectError::of(&e))?;
+        .map_err(ConnectError::Failed)?;
     tokio::spawn(async move {
         // The connection ends when its client is dropped; an error then is of no use.
         let _ = connection.await;
@@ -239,7 +236,7 @@ mod tests {
             "host=127.0.0.1 port={port} user=zvp connect_timeout=1"
         ))
         .await;
-        assert_eq!(made.err(), Some(ConnectError::TimedOut));
+        assert!(matches!(made, Err(ConnectError::TimedOut)));
         held.abort();
     }
 

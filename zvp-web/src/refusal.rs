@@ -102,6 +102,9 @@ impl EpdProblem {
             E::Authentication(_) => Self::Authentication,
             E::Malformed(_) | E::TooLarge(_) | E::Refused(_) => Self::Answer,
             E::NotProvided(_) => Self::NotProvided,
+            // A cause this version does not know: nothing is shown, and the help desk is asked
+            // to look at it, as for an answer the portal cannot read.
+            _ => Self::Answer,
         }
     }
 }

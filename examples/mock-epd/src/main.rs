@@ -58,9 +58,36 @@ async fn example_bsn(epd: &SyntheticEpd) -> Option<zvp_core::Bsn> {
     None
 }
 
+/// The log: each event as a JSON line on standard error, as the portal writes its own, at the
+/// level of `RUST_LOG` (default `info`). The banner and the example search stay on standard
+/// output: they are for the person who started the server.
+fn install_log() {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|text| text.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
+    let lines = tracing_subscriber::fmt::layer()
+        .json()
+        .flatten_event(true)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_target(false)
+        .without_time()
+        .with_writer(std::io::stderr);
+    // Fails only when a subscriber is installed already, which then keeps logging.
+    let _ = tracing_subscriber::registry()
+        .with(lines)
+        .with(filter)
+        .try_init();
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    install_log();
     let epd = match SyntheticEpd::generate(
         args.seed,
         args.now.unwrap_or_else(|| Utc::now().trunc_subsecs(0)),
@@ -68,14 +95,14 @@ async fn main() -> ExitCode {
     ) {
         Ok(epd) => epd,
         Err(e) => {
-            eprintln!("zvp-mock-epd: {e}");
+            tracing::error!(event = "hospital-not-generated", error = %e);
             return ExitCode::from(2);
         }
     };
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("zvp-mock-epd: cannot listen on {}: {e}", args.listen);
+            tracing::error!(event = "cannot-listen", address = %args.listen, error = %e);
             return ExitCode::from(2);
         }
     };
@@ -102,7 +129,7 @@ async fn main() -> ExitCode {
     match zvp_mock_epd::serve(listener, state, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("zvp-mock-epd: {e}");
+            tracing::error!(event = "serve-failed", error = %e);
             ExitCode::FAILURE
         }
     }

@@ -20,6 +20,7 @@ use crate::{Portal, ProxyTrust};
 
 /// Why a portal could not be assembled from its configuration.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AssembleError {
     /// A file named in the configuration could not be read.
     #[error("{path}: {detail}")]
@@ -171,13 +172,9 @@ pub fn audit(config: &Config) -> Result<Arc<dyn AuditLog>, AssembleError> {
         let records = log.opened().records - log.opened().read;
         let checked = std::thread::Builder::new()
             .name("zvp-audit-checked".to_owned())
-            .spawn(move || {
-                let verdict = checking.wait();
-                crate::log_line(&serde_json::json!({
-                    "event": if verdict.is_ok() { "audit-log-checked" } else { "audit-log-damaged" },
-                    "records": records,
-                    "error": verdict.err().map(|e| e.to_string()),
-                }));
+            .spawn(move || match checking.wait() {
+                Ok(()) => tracing::info!(event = "audit-log-checked", records),
+                Err(e) => tracing::error!(event = "audit-log-damaged", records, error = %e),
             });
         if let Err(e) = checked {
             return Err(AssembleError::Store(format!("audit log: {e}")));
@@ -207,15 +204,15 @@ fn file_log(config: &Config) -> Result<FileLog, AssembleError> {
     // checkpoint, when its tree state was taken up); a cut tail or checkpoint is a write a
     // crash interrupted.
     let opened = log.opened();
-    crate::log_line(&serde_json::json!({
-        "event": "audit-log-opened",
-        "dir": config.audit.dir.display().to_string(),
-        "records": opened.records,
-        "read": opened.read,
-        "from_tree_state": opened.from_state,
-        "cut_tail": log.cut_tail().map(ToString::to_string),
-        "cut_checkpoint_at_byte": log.cut_checkpoint(),
-    }));
+    tracing::info!(
+        event = "audit-log-opened",
+        dir = %config.audit.dir.display(),
+        records = opened.records,
+        read = opened.read,
+        from_tree_state = opened.from_state,
+        cut_tail = log.cut_tail().map(tracing::field::display),
+        cut_checkpoint_at_byte = log.cut_checkpoint(),
+    );
     Ok(log)
 }
 
@@ -297,10 +294,7 @@ pub fn spawn_crl_refresh(
             }
             match validator(&config) {
                 Ok(v) => portal.replace_validator(Arc::new(v)),
-                Err(e) => crate::log_line(&serde_json::json!({
-                    "event": "crl-refresh-failed",
-                    "error": e.to_string(),
-                })),
+                Err(e) => tracing::error!(event = "crl-refresh-failed", error = %e),
             }
         }
     })
@@ -423,16 +417,13 @@ async fn logged_round(
 ) -> Option<u64> {
     match checkpoint_round(portal.audit_log(), signing, last).await {
         Ok(CheckpointRound::Signed(size)) => {
-            crate::log_line(&serde_json::json!({"event": "audit-checkpoint", "records": size}));
+            tracing::info!(event = "audit-checkpoint", records = size);
             portal.checkpoint_signed(size);
             Some(size)
         }
         Ok(CheckpointRound::Unchanged) => None,
         Err(e) => {
-            crate::log_line(&serde_json::json!({
-                "event": "audit-checkpoint-failed",
-                "error": e.to_string(),
-            }));
+            tracing::error!(event = "audit-checkpoint-failed", error = %e);
             None
         }
     }

@@ -414,16 +414,26 @@ pub const SECTIONS: [&str; 8] = [
 
 /// Why the configuration could not be read.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("configuration {path}: {detail}")]
+    #[error("configuration {path}: {source}")]
     Read {
         /// The file.
         path: String,
         /// The I/O error.
-        detail: String,
+        source: std::io::Error,
     },
-    /// The file is not valid TOML or has a key or value the portal does not know.
+    /// The file is not valid TOML, or has a key or value the portal does not know or a value
+    /// of the wrong type.
+    #[error("configuration {path}: {source}")]
+    Toml {
+        /// The file.
+        path: String,
+        /// The TOML parser's error, naming the line or key.
+        source: toml::de::Error,
+    },
+    /// An environment override cannot be applied (its section is not a table).
     #[error("configuration {path}: {detail}")]
     Invalid {
         /// The file (or the environment variable).
@@ -444,9 +454,9 @@ impl Config {
         path: &Path,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
-            detail: e.to_string(),
+            source,
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Self::parse(&text, &path.display().to_string(), env, base)
@@ -456,7 +466,7 @@ impl Config {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::Invalid`].
+    /// [`ConfigError::Toml`], or [`ConfigError::Invalid`] for an override that cannot apply.
     pub fn parse(
         text: &str,
         origin: &str,
@@ -467,8 +477,11 @@ impl Config {
             path: path.to_owned(),
             detail,
         };
-        let mut table: toml::Table =
-            toml::from_str(text).map_err(|e| invalid(origin, e.to_string()))?;
+        let toml = |source| ConfigError::Toml {
+            path: origin.to_owned(),
+            source,
+        };
+        let mut table: toml::Table = toml::from_str(text).map_err(toml)?;
         for (name, value) in env {
             let Some(rest) = name.strip_prefix("ZVP_") else {
                 continue;
@@ -492,9 +505,7 @@ impl Config {
             };
             section_table.insert(key, value);
         }
-        let mut config: Self = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| invalid(origin, e.to_string()))?;
+        let mut config: Self = toml::Value::Table(table).try_into().map_err(toml)?;
         config.anchor_paths(base);
         Ok(config)
     }

@@ -36,13 +36,6 @@
 //! hospital's build leaves out the demo (`default-features = false`: no test PKI, no synthetic
 //! hospital, no mock EPD).
 
-/// One operator log line on standard error: a JSON object, escaped by serde_json so that an
-/// error text with quotes, backslashes or newlines (a database's DETAIL line) stays one line.
-/// Callers put no patient data in it.
-pub(crate) fn log_line(line: &serde_json::Value) {
-    eprintln!("{line}");
-}
-
 /// Writes a private key: readable and writable by its owner only (0600), from the moment it
 /// exists.
 ///

@@ -24,6 +24,7 @@ mod output;
 mod audit_cmd;
 #[cfg(feature = "demo")]
 mod demo;
+mod log;
 mod policy_cmd;
 #[cfg(feature = "demo")]
 mod testpki_cmd;
@@ -194,6 +195,7 @@ pub(crate) async fn bind(
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    log::install();
     match cli.command {
         #[cfg(feature = "demo")]
         Command::Demo {
@@ -342,12 +344,13 @@ async fn epd_check(config: &zvp_portal::config::Config, now: chrono::DateTime<ch
         && let Ok(fhir) = zvp_epd::client::FhirEpd::new(fhir)
         && let Ok(strategies) = fhir.strategies(&ctx).await
     {
-        eprintln!(
-            "zvp-portal: EPD {} at {}",
-            strategies.software, config.epd.base_url
+        tracing::info!(
+            event = "epd-capabilities",
+            software = %strategies.software,
+            base_url = %config.epd.base_url,
         );
         for (search, how) in strategies.describe() {
-            eprintln!("  {search}: {how}");
+            tracing::info!(event = "epd-search-strategy", search = %search, how = %how);
         }
         return;
     }
@@ -355,11 +358,12 @@ async fn epd_check(config: &zvp_portal::config::Config, now: chrono::DateTime<ch
         return;
     };
     if let Err(e) = epd.check(&ctx).await {
-        eprintln!(
-            "zvp-portal serve: warning: the EPD at {} does not answer ({e}); pages show \
-             \"tijdelijk niet beschikbaar\" until it does. For the demo's hospital, set [epd] \
-             kind = \"demo\" or run `zvp-portal demo`",
-            config.epd.base_url
+        tracing::warn!(
+            event = "epd-not-answering",
+            base_url = %config.epd.base_url,
+            error = %e,
+            advice = "pages show \"tijdelijk niet beschikbaar\" until it answers; for the demo's \
+                      hospital, set [epd] kind = \"demo\" or run `zvp-portal demo`",
         );
     }
 }

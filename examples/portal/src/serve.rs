@@ -35,8 +35,9 @@ const MAX_CONNECTIONS: usize = 4096;
 
 /// Why serving could not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServeError {
-    /// A certificate or key file could not be read.
+    /// A certificate or key file holds no certificate, or one that cannot be read.
     #[error("{path}: {detail}")]
     File {
         /// The file.
@@ -44,9 +45,25 @@ pub enum ServeError {
         /// What is wrong.
         detail: String,
     },
+    /// A certificate or key file could not be read from the file system.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The file system's error.
+        source: std::io::Error,
+    },
+    /// The key file holds no private key, or one that cannot be read.
+    #[error("{path}: {source}")]
+    Key {
+        /// The file.
+        path: String,
+        /// Why the PEM text gives no key.
+        source: rustls::pki_types::pem::Error,
+    },
     /// The TLS configuration was refused by rustls.
     #[error("tls: {0}")]
-    Tls(String),
+    Tls(#[source] rustls::Error),
     /// The listener failed.
     #[error("listener: {0}")]
     Io(#[from] std::io::Error),
@@ -87,10 +104,10 @@ pub fn tls_config(
     let verifier = Arc::new(UziClientCertVerifier::new(validator, Arc::clone(&provider)));
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(versions)
-        .map_err(|e| ServeError::Tls(e.to_string()))?
+        .map_err(ServeError::Tls)?
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)
-        .map_err(|e| ServeError::Tls(e.to_string()))?;
+        .map_err(ServeError::Tls)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     // The server's preference (AES-GCM and ChaCha20 over the strongest key exchange) decides.
     config.ignore_client_order = true;
@@ -110,7 +127,11 @@ pub fn read_identity(
         path: path.display().to_string(),
         detail,
     };
-    let pem = std::fs::read(certificate).map_err(|e| file_error(certificate, e.to_string()))?;
+    let unreadable = |path: &std::path::Path, source| ServeError::Read {
+        path: path.display().to_string(),
+        source,
+    };
+    let pem = std::fs::read(certificate).map_err(|e| unreadable(certificate, e))?;
     let chain = pem_certificates(&pem).map_err(|e| file_error(certificate, e))?;
     if chain.is_empty() {
         return Err(file_error(
@@ -118,9 +139,11 @@ pub fn read_identity(
             "no certificate in the file".to_owned(),
         ));
     }
-    let key_pem = std::fs::read(key).map_err(|e| file_error(key, e.to_string()))?;
-    let key_der =
-        PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| file_error(key, e.to_string()))?;
+    let key_pem = std::fs::read(key).map_err(|e| unreadable(key, e))?;
+    let key_der = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|source| ServeError::Key {
+        path: key.display().to_string(),
+        source,
+    })?;
     Ok((chain, key_der))
 }
 
@@ -243,10 +266,7 @@ where
                 if !wait.is_zero() && backoff.is_zero() {
                     // Once per run of failures: what the operator must fix (often the
                     // open-files limit).
-                    crate::log_line(&serde_json::json!({
-                        "event": "accept-failing",
-                        "error": e.to_string(),
-                    }));
+                    tracing::warn!(event = "accept-failing", error = %e);
                 }
                 backoff = wait;
                 drop(permit);
@@ -272,10 +292,10 @@ where
     })
     .await;
     if drained.is_err() {
-        crate::log_line(&serde_json::json!({
-            "event": "connections-cut-at-shutdown",
-            "connections": connections.len(),
-        }));
+        tracing::warn!(
+            event = "connections-cut-at-shutdown",
+            connections = connections.len()
+        );
         connections.shutdown().await;
     }
     Ok(())

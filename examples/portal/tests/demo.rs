@@ -173,7 +173,7 @@ async fn the_demo_works_as_its_table_says_and_logs_no_patient_data() {
     );
     assert!(out.contains("--verifier-key \"$(cat "), "{out}");
     assert!(
-        err.contains("{\"event\":\"audit-checkpoint\",\"records\":"),
+        err.contains(r#"{"level":"INFO","event":"audit-checkpoint","records":"#),
         "{err}"
     );
 
@@ -290,14 +290,18 @@ async fn serve_with_the_demo_configuration(dir: &std::path::Path) {
         .unwrap();
     assert!(killed.success());
     assert!(child.wait().unwrap().success());
-    // At the start, the strategies chosen from the EPD's CapabilityStatement.
+    // At the start, the strategies chosen from the EPD's CapabilityStatement, as log events.
     let log = log.join().unwrap();
     assert!(
-        log.contains("zvp-portal: EPD zvp-mock-epd at http://127.0.0.1:"),
+        log.contains(
+            r#""event":"epd-capabilities","software":"zvp-mock-epd","base_url":"http://127.0.0.1:"#
+        ),
         "{log}"
     );
     assert!(
-        log.contains("  report results: DiagnosticReport?…&_include=DiagnosticReport:result\n"),
+        log.contains(
+            r#""event":"epd-search-strategy","search":"report results","how":"DiagnosticReport?…&_include=DiagnosticReport:result"}"#
+        ),
         "{log}"
     );
 }

@@ -211,6 +211,7 @@ impl Receipt {
 
 /// Why the log could not do what was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LogError {
     /// Another process holds the log.
     #[error("the audit log is in use by another process")]

@@ -20,6 +20,7 @@ pub(crate) const CHECKPOINTS: &str = "checkpoints.log";
 
 /// Why a log does not read back as an intact log. Each names the first place that is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum VerifyError {
     /// A file could not be read.
     #[error("cannot read {path}: {detail}")]

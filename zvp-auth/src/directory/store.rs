@@ -11,6 +11,7 @@ use crate::policy::{NewGrant, World};
 
 /// Why a directory operation failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// An account for this UZI number exists already.
     #[error("an account for uzi number {0} exists already")]
@@ -42,6 +43,7 @@ pub enum StoreError {
 
 /// Why a delegation could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DelegationError {
     /// Its end is not after its start.
     #[error("a delegation must end after it starts")]

@@ -11,6 +11,7 @@ use crate::directory::{
 
 /// Why a world or request file was refused.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum FileError {
     /// Not valid JSON of the expected shape (the message names the field).
     #[error("{0}")]

@@ -398,6 +398,7 @@ impl ListScope {
 
 /// Why an emergency grant could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum GrantError {
     /// The request is not one for which the emergency procedure is the way in.
     #[error("the emergency procedure does not apply: {0}")]

@@ -119,6 +119,7 @@ pub enum UziError {
 
 /// What is wrong with a present UZI Subject ID.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SanDefect {
     /// More than one 2.5.5.5 otherName.
     #[error("{found} subject ids, exactly one is allowed")]
@@ -139,6 +140,7 @@ pub enum SanDefect {
 
 /// How the certificate fails the profile of a UZI authentication certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AuthProfileDefect {
     /// No key usage extension.
     #[error("no key usage")]
@@ -160,6 +162,7 @@ pub enum AuthProfileDefect {
 
 /// How the UZI Subject ID contradicts the rest of the certificate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SanInconsistency {
     /// The subject serialNumber is missing.
     #[error("the subject has no serialNumber")]

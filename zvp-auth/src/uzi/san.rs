@@ -52,6 +52,7 @@ pub struct SubjectId {
 
 /// Why a string is not a UZI Subject ID. Every variant is the portal's `san-malformed`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SubjectIdError {
     /// Longer than [`MAX_SUBJECT_ID_LEN`] bytes.
     #[error("subject id: {found} bytes, at most {MAX_SUBJECT_ID_LEN} are allowed")]

@@ -25,6 +25,7 @@ use super::{
 
 /// Why a validator could not be configured.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// No trust anchor was given: nothing could ever validate.
     #[error("no trust anchors configured")]

@@ -25,6 +25,7 @@ digit_identifier!(
 
 /// Why a string is not an [`AgbCode`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AgbCodeError {
     /// Not exactly 8 ASCII digits.
     #[error("agb code: {0}")]

@@ -22,6 +22,7 @@ digit_identifier!(
 
 /// Why a string is not a [`Bsn`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BsnError {
     /// Not exactly 9 ASCII digits.
     #[error("bsn: {0}")]

@@ -23,6 +23,7 @@ pub enum CardType {
 
 /// Why a string is not a [`CardType`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CardTypeError {
     /// Not one of the letters `Z`, `N`, `M`, `S`.
     #[error("card type: {0:?} is not one of Z, N, M, S")]

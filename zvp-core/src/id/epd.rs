@@ -10,6 +10,7 @@ use super::serde_via_str;
 /// The rules are those of a FHIR R4 logical id (`[A-Za-z0-9\-\.]{1,64}`), which every FHIR
 /// EPD's ids satisfy and which keeps the ids safe to place in a URL path or a log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EpdIdError {
     /// The id is empty.
     #[error("epd id: empty")]

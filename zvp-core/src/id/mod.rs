@@ -27,6 +27,7 @@ pub use uzi::{UziNumber, UziNumberError};
 /// Shared by the numeric identifiers ([`Bsn`], [`AgbCode`], [`UziNumber`], [`Ura`]); each of
 /// their errors wraps it in a `Digits` variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DigitsError {
     /// The input does not have exactly the required number of characters.
     #[error("expected {expected} digits, found {found} characters")]

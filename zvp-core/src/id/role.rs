@@ -36,6 +36,7 @@ pub struct RoleCode {
 
 /// Why a string is not a [`RoleCode`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RoleCodeError {
     /// Not exactly 6 characters (`BB.SSS`).
     #[error("role code: expected 6 characters (BB.SSS), found {found}")]

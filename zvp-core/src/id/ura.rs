@@ -21,6 +21,7 @@ digit_identifier!(
 
 /// Why a string is not a [`Ura`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum UraError {
     /// Not exactly 8 ASCII digits.
     #[error("ura: {0}")]

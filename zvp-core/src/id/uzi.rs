@@ -24,6 +24,7 @@ digit_identifier!(
 
 /// Why a string is not a [`UziNumber`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum UziNumberError {
     /// Not exactly 9 ASCII digits (an 8-digit value is probably the pass number).
     #[error("uzi number: {0}")]

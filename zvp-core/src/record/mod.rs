@@ -42,6 +42,7 @@ use crate::id::serde_via_str;
 
 /// Why a record value could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RecordError {
     /// A person's name without a family name (achternaam).
     #[error("name: the family name is empty")]

@@ -13,6 +13,7 @@ const LIFETIME: Duration = Duration::from_secs(300);
 
 /// Why an assertion key cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyError {
     /// The PEM text is neither an RSA key nor a P-384 EC key (PKCS#8).
     #[error(

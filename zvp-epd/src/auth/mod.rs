@@ -76,6 +76,7 @@ pub enum EpdAuth {
 
 /// Why the portal could not authenticate to the EPD.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AuthError {
     /// The token endpoint, or the server's SMART configuration, could not be reached or
     /// answered with a server error.

@@ -96,6 +96,7 @@ impl FhirEpdConfig {
 
 /// Why a [`FhirEpd`] could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FhirConfigError {
     /// The base URL is not an absolute `http` or `https` URL.
     #[error("epd base url {0:?} is not an absolute http(s) url")]

@@ -73,6 +73,7 @@ pub const SNOMED: &str = "http://snomed.info/sct";
 
 /// Why FHIR JSON does not give a domain value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FhirError {
     /// A required element is missing or of the wrong type.
     #[error("{resource}: {path} is missing or not a {expected}")]

@@ -215,6 +215,8 @@ pub(crate) async fn emergency(
                 Decision::RequiresEmergencyProcedure => refuse(&portal, &caller, &Refusal::NotHere),
             };
         }
+        // A refusal this version does not know: no grant, and nothing shown.
+        Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable),
     };
     let reason = grant.reason.clone();
     let stored = match portal.0.directory.add_grant(grant).await {
