@@ -144,9 +144,38 @@ impl RecordSection {
         Self::Document,
     ];
 
+    /// The sections of one patient's record: every section but the lists and the search, in
+    /// the order of [`ALL`](Self::ALL). These are what a view of a patient may read; the lists
+    /// and the search concern many patients, or none yet, and are authorized as such.
+    pub const PATIENT_RECORD: [Self; 14] = [
+        Self::PatientDetails,
+        Self::CareMoments,
+        Self::Dossier(DossierSection::Allergies),
+        Self::Dossier(DossierSection::ConclusionAndPlan),
+        Self::Dossier(DossierSection::Letters),
+        Self::Dossier(DossierSection::Diagnoses),
+        Self::Dossier(DossierSection::Medication),
+        Self::Results(ResultCategory::ClinicalChemistry),
+        Self::Results(ResultCategory::Microbiology),
+        Self::Results(ResultCategory::NuclearLab),
+        Self::Results(ResultCategory::Pathology),
+        Self::Results(ResultCategory::Radiology),
+        Self::Results(ResultCategory::Other),
+        Self::Document,
+    ];
+
     /// Whether the section lists several patients rather than reading one patient's record.
     pub const fn is_list(self) -> bool {
         matches!(self, Self::AdmittedList | Self::DischargedList)
+    }
+
+    /// Whether the section is part of one patient's record (one of
+    /// [`PATIENT_RECORD`](Self::PATIENT_RECORD)): not a list, and not the search.
+    pub const fn is_patient_record(self) -> bool {
+        !matches!(
+            self,
+            Self::AdmittedList | Self::DischargedList | Self::PatientSearch
+        )
     }
 
     /// The stable code, e.g. `patient-details`, `dossier/letters`, `results/radiology`.
@@ -271,6 +300,27 @@ mod tests {
                 kind: "record section",
                 code: "results/images".to_owned()
             })
+        );
+    }
+
+    #[test]
+    fn the_patient_record_is_every_section_but_the_lists_and_the_search() {
+        let record: Vec<_> = RecordSection::ALL
+            .into_iter()
+            .filter(|s| s.is_patient_record())
+            .collect();
+        assert_eq!(record, RecordSection::PATIENT_RECORD);
+        let rest: Vec<_> = RecordSection::ALL
+            .into_iter()
+            .filter(|s| !s.is_patient_record())
+            .collect();
+        assert_eq!(
+            rest,
+            [
+                RecordSection::AdmittedList,
+                RecordSection::DischargedList,
+                RecordSection::PatientSearch
+            ]
         );
     }
 

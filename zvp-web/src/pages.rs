@@ -17,7 +17,7 @@ use serde::Deserialize;
 use zvp_audit::event::{ActionCode, EventType, Subtype};
 use zvp_auth::directory::{Account, AccountStatus, ReasonCategory};
 use zvp_auth::policy::{
-    Action, Basis, Decision, DenyReason, GrantError, ListScope, Permit, Request, Section,
+    Action, Basis, Decision, DenyReason, GrantError, ListScope, Permit, Request,
 };
 use zvp_core::{
     AgbCode, Bsn, CareMomentKind, CareMomentStatus, Document, DocumentContent, DossierSection,
@@ -112,7 +112,12 @@ enum Access {
     Page(Response),
 }
 
-async fn access(portal: &Portal, caller: &Caller, id: &PatientId, section: Section) -> Access {
+async fn access(
+    portal: &Portal,
+    caller: &Caller,
+    id: &PatientId,
+    section: RecordSection,
+) -> Access {
     let patient = match portal.0.epd.patient(id, &ctx(caller)).await {
         Ok(p) => p,
         Err(EpdError::NotFound(_)) => return Access::Page(patient_not_found(portal, caller)),
@@ -128,13 +133,10 @@ async fn access(portal: &Portal, caller: &Caller, id: &PatientId, section: Secti
         Ok(w) => w,
         Err(_) => return Access::Page(refuse(portal, caller, &Refusal::Unavailable)),
     };
-    let request = policy_request(
-        caller,
-        Action::ViewPatient {
-            patient: id.clone(),
-            section,
-        },
-    );
+    let Ok(view) = Action::view_patient(id.clone(), section) else {
+        return Access::Page(refuse(portal, caller, &Refusal::NotHere));
+    };
+    let request = policy_request(caller, view);
     match portal.0.policy.decide(&world, &request, portal.now()) {
         Decision::Permit(permit) => Access::Permitted(Box::new(patient), permit),
         Decision::RequiresEmergencyProcedure => Access::Emergency,
@@ -583,7 +585,7 @@ async fn open(
     portal: &Portal,
     caller: &Caller,
     id: &str,
-    section: Section,
+    section: RecordSection,
 ) -> Result<(PatientId, Box<Patient>, Permit), Response> {
     let id = parse_id(portal, caller, id)?;
     match access(portal, caller, &id, section).await {
@@ -699,10 +701,11 @@ pub(crate) async fn patient(
     let early = prefetch(&portal, &caller, &id, |epd, id, ctx| async move {
         epd.care_moments(&id, &ctx).await
     });
-    let (id, patient, permit) = match open(&portal, &caller, &id, Section::Details).await {
-        Ok(opened) => opened,
-        Err(page) => return page,
-    };
+    let (id, patient, permit) =
+        match open(&portal, &caller, &id, RecordSection::PatientDetails).await {
+            Ok(opened) => opened,
+            Err(page) => return page,
+        };
     // Details and care moments: two records in one group commit, while the EPD is asked.
     let moments = match audited_while(
         &portal,
@@ -802,16 +805,12 @@ pub(crate) async fn dossier(
     caller: Caller,
     Path((id, slug)): Path<(String, String)>,
 ) -> Response {
-    let (section, dossier_section, label) = match slug.as_str() {
-        "allergieen" => (Section::Allergies, DossierSection::Allergies, "Allergieën"),
-        "conclusies" => (
-            Section::Conclusion,
-            DossierSection::ConclusionAndPlan,
-            "Conclusie en beleid",
-        ),
-        "brieven" => (Section::Letters, DossierSection::Letters, "Brieven"),
-        "diagnoses" => (Section::Diagnoses, DossierSection::Diagnoses, "Diagnoses"),
-        "medicatie" => (Section::Medication, DossierSection::Medication, "Medicatie"),
+    let (dossier_section, label) = match slug.as_str() {
+        "allergieen" => (DossierSection::Allergies, "Allergieën"),
+        "conclusies" => (DossierSection::ConclusionAndPlan, "Conclusie en beleid"),
+        "brieven" => (DossierSection::Letters, "Brieven"),
+        "diagnoses" => (DossierSection::Diagnoses, "Diagnoses"),
+        "medicatie" => (DossierSection::Medication, "Medicatie"),
         _ => return super::not_found().await,
     };
     // The one section's read starts with the patient's (see `Prefetch`).
@@ -842,7 +841,14 @@ pub(crate) async fn dossier(
             e.medication(&i, &c).await
         });
     }
-    let (id, patient, permit) = match open(&portal, &caller, &id, section).await {
+    let (id, patient, permit) = match open(
+        &portal,
+        &caller,
+        &id,
+        RecordSection::Dossier(dossier_section),
+    )
+    .await
+    {
         Ok(opened) => opened,
         Err(page) => return page,
     };
@@ -954,10 +960,11 @@ pub(crate) async fn results(
     let early = prefetch(&portal, &caller, &id, move |epd, id, ctx| async move {
         epd.results(&id, category, &ctx).await
     });
-    let (id, patient, permit) = match open(&portal, &caller, &id, Section::Results).await {
-        Ok(opened) => opened,
-        Err(page) => return page,
-    };
+    let (id, patient, permit) =
+        match open(&portal, &caller, &id, RecordSection::Results(category)).await {
+            Ok(opened) => opened,
+            Err(page) => return page,
+        };
     // The page is made while its audit record is written; it leaves only with the receipt.
     let page = async {
         let reports = prefetched(early, portal.0.epd.results(&id, category, &ctx(&caller))).await?;
@@ -1118,7 +1125,14 @@ pub(crate) async fn lab_history(
     let early = prefetch(&portal, &caller, &id, move |epd, id, ctx| async move {
         epd.lab_history(&id, &wanted, &ctx).await
     });
-    let (id, patient, permit) = match open(&portal, &caller, &id, Section::Results).await {
+    let (id, patient, permit) = match open(
+        &portal,
+        &caller,
+        &id,
+        RecordSection::Results(ResultCategory::ClinicalChemistry),
+    )
+    .await
+    {
         Ok(opened) => opened,
         Err(page) => return page,
     };
@@ -1249,7 +1263,7 @@ async fn read_document(
     let early = prefetch(portal, caller, id, move |epd, id, ctx| async move {
         epd.document(&id, &wanted, &ctx).await
     });
-    let (id, patient, permit) = open(portal, caller, id, Section::Document).await?;
+    let (id, patient, permit) = open(portal, caller, id, RecordSection::Document).await?;
     let doc = match prefetched(
         early,
         portal.0.epd.document(&id, &document_id, &ctx(caller)),
@@ -1373,7 +1387,7 @@ pub(crate) async fn search(
         }
         Err(e) => return refuse(&portal, &caller, &super::epd_failed(&caller.request_id, &e)),
     };
-    match access(&portal, &caller, &id, Section::Details).await {
+    match access(&portal, &caller, &id, RecordSection::PatientDetails).await {
         Access::Permitted(..) => see_other(&format!("/patient/{}", path_segment(id.as_str()))),
         Access::Emergency => emergency_form(&portal, &caller, &id, Some(&bsn.to_string()), None),
         Access::Page(page) => page,
@@ -1464,13 +1478,10 @@ pub(crate) async fn emergency(
         Ok(w) => w,
         Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable),
     };
-    let view = policy_request(
-        &caller,
-        Action::ViewPatient {
-            patient: id.clone(),
-            section: Section::Details,
-        },
-    );
+    let Ok(view) = Action::view_patient(id.clone(), RecordSection::PatientDetails) else {
+        return refuse(&portal, &caller, &Refusal::Unavailable);
+    };
+    let view = policy_request(&caller, view);
     let Decision::Permit(permit) = portal.0.policy.decide(&permit_world, &view, now) else {
         return refuse(&portal, &caller, &Refusal::Unavailable);
     };

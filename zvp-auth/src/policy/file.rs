@@ -2,9 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use zvp_core::{AgbCode, PatientId, RoleCode, UziNumber};
+use zvp_core::{AgbCode, PatientId, RecordSection, RoleCode, UziNumber};
 
-use super::{Action, Request, Section, World};
+use super::{Action, NotPatientRecord, Request, World};
 use crate::directory::{
     Account, AccountStatus, Delegation, DelegationId, EmergencyGrant, GrantId, ReasonCategory,
 };
@@ -26,9 +26,13 @@ pub enum FileError {
     /// An unknown action name.
     #[error("unknown action {0:?}")]
     UnknownAction(String),
-    /// An unknown section name.
+    /// A section name that is no [`RecordSection`] code.
     #[error("unknown section {0:?}")]
     UnknownSection(String),
+    /// A `view-patient` of a section that is no part of one patient's record (a list, the
+    /// search).
+    #[error(transparent)]
+    NotPatientRecord(#[from] NotPatientRecord),
     /// Two entries with the same key (two accounts for one UZI number, two patients with one
     /// id, two delegations or grants with one id): which one holds would be a guess.
     #[error("duplicate {kind} {key}")]
@@ -148,7 +152,7 @@ pub struct RequestFile {
     pub card_role: RoleCode,
     /// The action name.
     pub action: String,
-    /// The section, for `view-patient`.
+    /// The section, for `view-patient`: a [`RecordSection`] code.
     #[serde(default)]
     pub section: Option<String>,
     /// The patient, for patient actions.
@@ -260,8 +264,8 @@ impl RequestFile {
     ///
     /// # Errors
     ///
-    /// [`FileError::UnknownAction`], [`FileError::UnknownSection`] or
-    /// [`FileError::MissingField`].
+    /// [`FileError::UnknownAction`], [`FileError::UnknownSection`],
+    /// [`FileError::NotPatientRecord`] or [`FileError::MissingField`].
     pub fn to_request(&self) -> Result<Request, FileError> {
         let patient = |action: &'static str| {
             self.patient.clone().ok_or(FileError::MissingField {
@@ -275,15 +279,13 @@ impl RequestFile {
             "search-patient" => Action::SearchPatient {
                 patient: patient("search-patient")?,
             },
-            "view-patient" => Action::ViewPatient {
-                patient: patient("view-patient")?,
-                section: parse_section(self.section.as_deref().ok_or(
-                    FileError::MissingField {
-                        action: "view-patient",
-                        field: "section",
-                    },
-                )?)?,
-            },
+            "view-patient" => Action::view_patient(
+                patient("view-patient")?,
+                parse_section(self.section.as_deref().ok_or(FileError::MissingField {
+                    action: "view-patient",
+                    field: "section",
+                })?)?,
+            )?,
             "request-emergency" => Action::RequestEmergency {
                 patient: patient("request-emergency")?,
             },
@@ -319,33 +321,29 @@ pub const ACTION_NAMES: [&str; 11] = [
     "review-emergency",
 ];
 
-/// Every section name `view-patient` may give.
-pub const SECTION_NAMES: [&str; 9] = [
-    "details",
+/// Every section name `view-patient` may give: the codes of
+/// [`RecordSection::PATIENT_RECORD`], in its order, as the audit log writes them.
+pub const SECTION_NAMES: [&str; 14] = [
+    "patient-details",
     "care-moments",
-    "allergies",
-    "conclusion",
-    "letters",
-    "diagnoses",
-    "medication",
-    "results",
+    "dossier/allergies",
+    "dossier/conclusion-and-plan",
+    "dossier/letters",
+    "dossier/diagnoses",
+    "dossier/medication",
+    "results/clinical-chemistry",
+    "results/microbiology",
+    "results/nuclear-lab",
+    "results/pathology",
+    "results/radiology",
+    "results/other",
     "document",
 ];
 
-/// A section name.
-fn parse_section(name: &str) -> Result<Section, FileError> {
-    Ok(match name {
-        "details" => Section::Details,
-        "care-moments" => Section::CareMoments,
-        "allergies" => Section::Allergies,
-        "conclusion" => Section::Conclusion,
-        "letters" => Section::Letters,
-        "diagnoses" => Section::Diagnoses,
-        "medication" => Section::Medication,
-        "results" => Section::Results,
-        "document" => Section::Document,
-        other => return Err(FileError::UnknownSection(other.to_owned())),
-    })
+/// A section code; whether a view may read it is [`Action::view_patient`]'s to say.
+fn parse_section(code: &str) -> Result<RecordSection, FileError> {
+    code.parse()
+        .map_err(|_| FileError::UnknownSection(code.to_owned()))
 }
 
 /// `card_agb`: absent, `null` and `00000000` all mean "no AGB code on the card".
@@ -378,23 +376,91 @@ mod tests {
     fn every_listed_name_is_accepted_and_others_are_not() {
         for action in ACTION_NAMES {
             assert!(
-                request(action, Some("details")).to_request().is_ok(),
+                request(action, Some("patient-details"))
+                    .to_request()
+                    .is_ok(),
                 "{action}"
-            );
-        }
-        for section in SECTION_NAMES {
-            assert!(
-                request("view-patient", Some(section)).to_request().is_ok(),
-                "{section}"
             );
         }
         assert!(matches!(
             request("view", None).to_request(),
             Err(FileError::UnknownAction(a)) if a == "view"
         ));
+    }
+
+    #[test]
+    fn the_section_names_are_the_codes_of_the_patient_record() {
+        let codes: Vec<String> = RecordSection::PATIENT_RECORD
+            .iter()
+            .map(|s| s.code().into_owned())
+            .collect();
+        assert_eq!(codes, SECTION_NAMES);
+    }
+
+    #[test]
+    fn a_view_reads_the_section_its_code_names() {
+        for section in RecordSection::PATIENT_RECORD {
+            let request = request("view-patient", Some(&section.code()))
+                .to_request()
+                .unwrap();
+            assert_eq!(
+                request.action,
+                Action::ViewPatient {
+                    patient: "p1".parse().unwrap(),
+                    section
+                },
+                "{section}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_section_code_is_refused() {
+        // The names before the sections were `RecordSection` codes are unknown now, so an old
+        // file fails loudly rather than reading some other section.
+        for name in [
+            "lab",
+            "details",
+            "conclusion",
+            "results",
+            "results/images",
+            "",
+        ] {
+            assert!(
+                matches!(
+                    request("view-patient", Some(name)).to_request(),
+                    Err(FileError::UnknownSection(s)) if s == name
+                ),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_view_of_a_list_or_the_search_is_refused() {
+        for section in [
+            RecordSection::AdmittedList,
+            RecordSection::DischargedList,
+            RecordSection::PatientSearch,
+        ] {
+            assert!(
+                matches!(
+                    request("view-patient", Some(&section.code())).to_request(),
+                    Err(FileError::NotPatientRecord(NotPatientRecord(s))) if s == section
+                ),
+                "{section}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_view_without_a_section_is_refused() {
         assert!(matches!(
-            request("view-patient", Some("lab")).to_request(),
-            Err(FileError::UnknownSection(s)) if s == "lab"
+            request("view-patient", None).to_request(),
+            Err(FileError::MissingField {
+                action: "view-patient",
+                field: "section"
+            })
         ));
     }
 }

@@ -28,7 +28,10 @@
 //! 6. Search, view and request-emergency for a patient: unknown patient (`unknown-patient`);
 //!    a patient who objects to their record being shared (`patient-objection`: nobody, on no
 //!    basis, the emergency procedure included); otherwise the strongest basis that applies —
-//!    own, practice, delegation, emergency — or the emergency procedure.
+//!    own, practice, delegation, emergency — or the emergency procedure. A view names the
+//!    section of the record it reads, a [`RecordSection`] of one patient's record (never a
+//!    list or the search: [`Action::view_patient`]); the decision is the same for every
+//!    section, and the permit names the one it opens ([`Permit::section`]).
 //!
 //! Periods are half-open: a delegation holds while `from <= now < until` (no `until`: open
 //! ended) and it is not revoked at or before now; an emergency grant holds while
@@ -52,14 +55,18 @@
 //! ```
 //!
 //! and `{"uzi": "900000001", "card_agb": "01000001", "card_role": "01.015",
-//! "action": "view-patient", "section": "results", "patient": "p1"}`. Optional fields: an
-//! account's `agb`, `practice_agb` (absent or `null`), `name`, `admin` (default `false`); a
+//! "action": "view-patient", "section": "results/clinical-chemistry", "patient": "p1"}`.
+//! Optional fields: an account's `agb`, `practice_agb` (absent or `null`), `name`, `admin` (default `false`); a
 //! delegation's `until` and `revoked_at` (default `null`) and `id` (default: its position); a
 //! grant's `id` (default: its position); a patient's `registered_gp_agb` (`null`: none) and
 //! `objection` (default `false`); the request's `card_agb` (absent, `null` or `00000000`:
 //! none), `section` and `patient` where the action has none. Unknown fields are ignored. Actions: `list-admitted`, `list-discharged`,
-//! `search-patient`, `view-patient` (with a `section`: `details`, `care-moments`,
-//! `allergies`, `conclusion`, `letters`, `diagnoses`, `medication`, `results`, `document`),
+//! `search-patient`, `view-patient` (with a `section`: the code of a section of one patient's
+//! record, [`zvp_core::RecordSection::PATIENT_RECORD`], the same code the audit log records:
+//! `patient-details`, `care-moments`, `dossier/allergies`, `dossier/conclusion-and-plan`,
+//! `dossier/letters`, `dossier/diagnoses`, `dossier/medication`,
+//! `results/clinical-chemistry`, `results/microbiology`, `results/nuclear-lab`,
+//! `results/pathology`, `results/radiology`, `results/other`, `document`),
 //! `request-emergency`, `approve-account`, `reject-account`, `block-account`,
 //! `manage-delegations`, `read-audit`, `review-emergency`.
 
@@ -68,37 +75,18 @@ mod world;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use zvp_core::{AgbCode, PatientId, RoleCode, UziNumber};
+use zvp_core::{AgbCode, PatientId, RecordSection, RoleCode, UziNumber};
 
 pub use file::{ACTION_NAMES, FileError, RequestFile, SECTION_NAMES, WorldFile};
 pub use world::World;
 
 use crate::directory::{AccountStatus, DelegationId, GrantId, ReasonCategory};
 
-/// The part of a patient's record a view request reads (the policy treats them alike; the
-/// audit log records which).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Section {
-    /// Name, address, date of birth, BSN, registered GP, treatment restrictions.
-    Details,
-    /// Appointments, operations, admissions, referrals.
-    CareMoments,
-    /// Allergies.
-    Allergies,
-    /// Conclusion and plan.
-    Conclusion,
-    /// Letters.
-    Letters,
-    /// Diagnoses.
-    Diagnoses,
-    /// Medication.
-    Medication,
-    /// Results (any category).
-    Results,
-    /// One document.
-    Document,
-}
+/// A view of a patient was asked for a section that is no part of one patient's record (a
+/// list or the search, see [`RecordSection::is_patient_record`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[error("{0} is no section of one patient's record")]
+pub struct NotPatientRecord(pub RecordSection);
 
 /// What the practitioner asks to do.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -114,11 +102,20 @@ pub enum Action {
         patient: PatientId,
     },
     /// Read a section of a patient's record.
+    ///
+    /// Outside this crate it is made only by [`Action::view_patient`], which refuses the
+    /// sections that are no part of one patient's record: the admitted and discharged lists
+    /// and the search concern many patients (or none yet) and have their own actions, whose
+    /// rules differ (a list is permitted and filtered by [`Policy::list_scope`]). A view of a
+    /// "list section" has no meaning, so it cannot be asked rather than being given a rule of
+    /// its own: the policy, and its Cedar model, decide only views of a record, and treat all
+    /// sections of one patient's record alike.
+    #[non_exhaustive]
     ViewPatient {
         /// The patient.
         patient: PatientId,
-        /// The section.
-        section: Section,
+        /// The section: one of [`RecordSection::PATIENT_RECORD`].
+        section: RecordSection,
     },
     /// Start the emergency procedure for a patient.
     RequestEmergency {
@@ -140,6 +137,22 @@ pub enum Action {
 }
 
 impl Action {
+    /// A view of `section` of `patient`'s record.
+    ///
+    /// # Errors
+    ///
+    /// [`NotPatientRecord`] for a list or the search (see [`Action::ViewPatient`]).
+    pub fn view_patient(
+        patient: PatientId,
+        section: RecordSection,
+    ) -> Result<Self, NotPatientRecord> {
+        if section.is_patient_record() {
+            Ok(Self::ViewPatient { patient, section })
+        } else {
+            Err(NotPatientRecord(section))
+        }
+    }
+
     /// Whether this is an administrator action.
     pub const fn is_administrative(&self) -> bool {
         matches!(
@@ -291,6 +304,18 @@ impl Permit {
     /// What is permitted.
     pub const fn action(&self) -> &Action {
         &self.action
+    }
+
+    /// The section of the patient's record a page may disclose under this permit, and no
+    /// other: for a view of a patient, the section that was asked for and decided (always one
+    /// of [`RecordSection::PATIENT_RECORD`]). `None` for every other action: their permits
+    /// open no section of a record (what the lists may show is [`Policy::list_scope`]'s, a
+    /// search finds a patient to view, the administration opens no patient data).
+    pub const fn section(&self) -> Option<RecordSection> {
+        match &self.action {
+            Action::ViewPatient { section, .. } => Some(*section),
+            _ => None,
+        }
     }
 
     /// The time the decision was made for.
