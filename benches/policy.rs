@@ -21,8 +21,8 @@ use chrono::Duration;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use zvp_auth::directory::AccountStatus;
 use zvp_auth::policy::file::{AccountEntry, DelegationEntry, PatientEntry};
-use zvp_auth::policy::{Action, Decision, Policy, Request, Section, WorldFile};
-use zvp_core::{AgbCode, PatientId, RoleCode, UziNumber};
+use zvp_auth::policy::{Action, Decision, Policy, Request, WorldFile};
+use zvp_core::{AgbCode, PatientId, RecordSection, ResultCategory, RoleCode, UziNumber};
 use zvp_policy_oracle::cedar::{Candidate, CedarOracle, Outcome};
 use zvp_policy_oracle::worlds::now;
 
@@ -134,10 +134,11 @@ fn requests(rng: &mut Rng, file: &WorldFile, gps: &[u32]) -> Vec<Request> {
                 uzi: uzi(who),
                 card_agb: Some(agb(who)),
                 card_role: RoleCode::GENERAL_PRACTITIONER,
-                action: Action::ViewPatient {
-                    patient: patient(whom),
-                    section: Section::Results,
-                },
+                action: Action::view_patient(
+                    patient(whom),
+                    RecordSection::Results(ResultCategory::ClinicalChemistry),
+                )
+                .unwrap(),
             }
         })
         .collect()

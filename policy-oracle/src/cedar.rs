@@ -7,6 +7,11 @@
 //! patient request that no policy permits needs the emergency procedure. Everything else —
 //! status, AGB, roles, the registered GP, periods and their half-open ends — is Cedar's to
 //! judge. Times are seconds since the epoch.
+//!
+//! The section a view reads is not in the model: zvp decides every section of one patient's
+//! record alike, so the rules have nothing to say about it, and a view of a list or the search
+//! cannot be asked ([`Action::view_patient`] refuses it). The differential compares views of
+//! every section, so a rule in zvp that told sections apart would show up as a disagreement.
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;

@@ -4,8 +4,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use proptest::prelude::*;
 use zvp_auth::directory::{AccountStatus, ReasonCategory};
 use zvp_auth::policy::file::{AccountEntry, DelegationEntry, GrantEntry, PatientEntry};
-use zvp_auth::policy::{Action, Request, Section, WorldFile};
-use zvp_core::{AgbCode, PatientId, RoleCode, UziNumber};
+use zvp_auth::policy::{Action, NotPatientRecord, Request, WorldFile};
+use zvp_core::{AgbCode, PatientId, RecordSection, RoleCode, UziNumber};
 
 /// The `now` of every generated world.
 pub fn now() -> DateTime<Utc> {
@@ -172,21 +172,23 @@ pub fn world() -> impl Strategy<Value = WorldFile> {
         )
 }
 
-/// A random action; patient actions name one of the world's patients or an unknown one.
+/// A view of `patient`: `section` is one of [`RecordSection::PATIENT_RECORD`], which a view
+/// may always read.
+fn view(patient: PatientId, section: RecordSection) -> Action {
+    Action::view_patient(patient, section)
+        .unwrap_or_else(|NotPatientRecord(_)| unreachable!("a section of one patient's record"))
+}
+
+/// A random action; patient actions name one of the world's patients or an unknown one, a
+/// view any section of a patient's record (each dossier section and result category too).
 pub fn action() -> impl Strategy<Value = Action> {
     let any_patient = (0..=PATIENTS).prop_map(patient);
-    let section = prop_oneof![
-        Just(Section::Details),
-        Just(Section::CareMoments),
-        Just(Section::Results),
-        Just(Section::Letters),
-        Just(Section::Document),
-    ];
+    let section = proptest::sample::select(RecordSection::PATIENT_RECORD.to_vec());
     prop_oneof![
         1 => Just(Action::ListAdmitted),
         1 => Just(Action::ListDischarged),
         2 => any_patient.clone().prop_map(|patient| Action::SearchPatient { patient }),
-        6 => (any_patient.clone(), section).prop_map(|(patient, section)| Action::ViewPatient { patient, section }),
+        6 => (any_patient.clone(), section).prop_map(|(patient, section)| view(patient, section)),
         2 => any_patient.prop_map(|patient| Action::RequestEmergency { patient }),
         1 => Just(Action::ApproveAccount),
         1 => Just(Action::BlockAccount),
@@ -356,10 +358,17 @@ pub fn from_bytes(data: &[u8]) -> (WorldFile, Vec<Request>) {
         let action = match c.below(8) {
             0 => Action::ListAdmitted,
             1 => Action::SearchPatient { patient: p },
-            2..=4 => Action::ViewPatient {
-                patient: p,
-                section: Section::Details,
-            },
+            2..=4 => {
+                let sections = RecordSection::PATIENT_RECORD;
+                let i = c.below(sections.len() as u32) as usize;
+                view(
+                    p,
+                    sections
+                        .get(i)
+                        .copied()
+                        .unwrap_or(RecordSection::PatientDetails),
+                )
+            }
             5 => Action::RequestEmergency { patient: p },
             6 => Action::ReadAudit,
             _ => Action::ApproveAccount,

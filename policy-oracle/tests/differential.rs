@@ -18,7 +18,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use zvp_auth::policy::{Policy, RequestFile, WorldFile};
+use zvp_auth::policy::{Action, Policy, RequestFile, WorldFile};
+use zvp_core::RecordSection;
 use zvp_policy_oracle::cedar::{CedarOracle, Outcome};
 use zvp_policy_oracle::worlds::{now, world_and_requests};
 
@@ -34,6 +35,7 @@ fn zvp_and_cedar_agree_on_random_worlds() {
     let oracle = CedarOracle::new(&policy).unwrap();
     let compared = AtomicUsize::new(0);
     let seen = std::sync::Mutex::new(std::collections::BTreeMap::<String, usize>::new());
+    let sections = std::sync::Mutex::new(std::collections::BTreeSet::<RecordSection>::new());
     let mut runner = TestRunner::new(Config {
         cases: worlds,
         failure_persistence: None,
@@ -58,6 +60,9 @@ fn zvp_and_cedar_agree_on_random_worlds() {
                 }
                 compared.fetch_add(1, Ordering::Relaxed);
                 *seen.lock().unwrap().entry(format!("{ours:?}")).or_default() += 1;
+                if let Action::ViewPatient { section, .. } = &request.action {
+                    sections.lock().unwrap().insert(*section);
+                }
             }
             Ok(())
         },
@@ -96,6 +101,9 @@ fn zvp_and_cedar_agree_on_random_worlds() {
             "no case gave {outcome}: {seen:?}"
         );
     }
+    // Cedar has no notion of sections: comparing views of every one shows zvp has none either.
+    let sections: Vec<RecordSection> = sections.into_inner().unwrap().into_iter().collect();
+    assert_eq!(sections, RecordSection::PATIENT_RECORD);
 }
 
 #[test]

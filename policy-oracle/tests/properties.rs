@@ -10,7 +10,8 @@
 
 use proptest::prelude::*;
 use zvp_auth::directory::AccountStatus;
-use zvp_auth::policy::{Action, Basis, Decision, ListScope, Policy, Request, Section, World};
+use zvp_auth::policy::{Action, Basis, Decision, ListScope, Policy, Request, World};
+use zvp_core::RecordSection;
 use zvp_policy_oracle::laws::basis_holds;
 use zvp_policy_oracle::worlds::{now, world_and_requests};
 
@@ -140,6 +141,32 @@ proptest! {
         }
     }
 
+    /// The sections of one patient's record are decided alike: a view of any other section
+    /// gets the same decision, and its permit names the section asked for.
+    #[test]
+    fn every_section_of_a_record_gets_the_same_decision((file, requests) in world_and_requests(10)) {
+        let world = file.to_world().unwrap();
+        for request in &requests {
+            let Some(patient) = request.action.patient() else { continue };
+            let decisions: Vec<Decision> = RecordSection::PATIENT_RECORD
+                .into_iter()
+                .map(|section| {
+                    let view = Request {
+                        action: Action::view_patient(patient.clone(), section).unwrap(),
+                        ..request.clone()
+                    };
+                    decide(&world, &view)
+                })
+                .collect();
+            for (section, decision) in RecordSection::PATIENT_RECORD.into_iter().zip(&decisions) {
+                prop_assert_eq!(decision.to_json(), decisions[0].to_json(), "{} {:?}", section, request);
+                if let Decision::Permit(permit) = decision {
+                    prop_assert_eq!(permit.section(), Some(section));
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_patient_is_listed_iff_viewing_details_is_permitted_without_emergency(
         (file, requests) in world_and_requests(10)
@@ -149,7 +176,7 @@ proptest! {
             let scope = Policy::default().list_scope(&world, request.uzi, request.card_agb, request.card_role, now());
             for patient in &file.patients {
                 let view = Request {
-                    action: Action::ViewPatient { patient: patient.id.clone(), section: Section::Details },
+                    action: Action::view_patient(patient.id.clone(), RecordSection::PatientDetails).unwrap(),
                     ..request.clone()
                 };
                 let viewable = matches!(

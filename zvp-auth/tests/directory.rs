@@ -18,8 +18,8 @@ use zvp_auth::directory::{
     MemoryDirectory, NewDelegation, ReasonCategory, ReviewVerdict, SqliteDirectory, StoreError,
     world_for,
 };
-use zvp_auth::policy::{Action, Basis, Decision, Policy, Request, Section};
-use zvp_core::{AgbCode, PatientId, RoleCode, UziNumber};
+use zvp_auth::policy::{Action, Basis, Decision, Policy, Request};
+use zvp_core::{AgbCode, DossierSection, PatientId, RecordSection, RoleCode, UziNumber};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap()
@@ -162,10 +162,8 @@ async fn behaves(store: &dyn DirectoryStore) {
         uzi: uzi(1),
         card_agb: Some(agb(1)),
         card_role: RoleCode::GENERAL_PRACTITIONER,
-        action: Action::ViewPatient {
-            patient: p.clone(),
-            section: Section::Letters,
-        },
+        action: Action::view_patient(p.clone(), RecordSection::Dossier(DossierSection::Letters))
+            .unwrap(),
     };
     let world = world_for(store, uzi(1), Some((&p, Some(agb(2)))))
         .await

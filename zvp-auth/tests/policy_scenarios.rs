@@ -14,7 +14,10 @@ use std::path::Path;
 
 use serde::Deserialize;
 use serde_json::Value;
-use zvp_auth::policy::{Policy, RequestFile, WorldFile};
+use zvp_auth::policy::{
+    Action, Decision, NotPatientRecord, Policy, Request, RequestFile, WorldFile,
+};
+use zvp_core::{PatientId, RecordSection, RoleCode, UziNumber};
 
 #[derive(Deserialize)]
 struct Scenario {
@@ -92,7 +95,7 @@ fn malformed_worlds_and_requests_are_refused_with_typed_errors() {
         "{bad_agb}"
     );
     let no_patient = RequestFile::from_json(
-        r#"{"uzi": "900000001", "card_role": "01.015", "action": "view-patient", "section": "details"}"#,
+        r#"{"uzi": "900000001", "card_role": "01.015", "action": "view-patient", "section": "patient-details"}"#,
     )
     .unwrap()
     .to_request()
@@ -111,4 +114,81 @@ fn malformed_worlds_and_requests_are_refused_with_typed_errors() {
     .to_request()
     .unwrap_err();
     assert!(matches!(unknown, FileError::UnknownAction(a) if a == "delete-patient"));
+    let unknown_section = RequestFile::from_json(
+        r#"{"uzi": "900000001", "card_role": "01.015", "action": "view-patient", "section": "results", "patient": "p1"}"#,
+    )
+    .unwrap()
+    .to_request()
+    .unwrap_err();
+    assert!(matches!(unknown_section, FileError::UnknownSection(s) if s == "results"));
+    let list = RequestFile::from_json(
+        r#"{"uzi": "900000001", "card_role": "01.015", "action": "view-patient", "section": "admitted-list", "patient": "p1"}"#,
+    )
+    .unwrap()
+    .to_request()
+    .unwrap_err();
+    assert!(matches!(
+        list,
+        FileError::NotPatientRecord(NotPatientRecord(RecordSection::AdmittedList))
+    ));
+}
+
+#[test]
+fn a_view_is_made_only_of_a_section_of_one_patient_record() {
+    let p1: PatientId = "p1".parse().unwrap();
+    for section in RecordSection::PATIENT_RECORD {
+        let action = Action::view_patient(p1.clone(), section).unwrap();
+        assert!(
+            matches!(&action, Action::ViewPatient { patient, section: s, .. } if *patient == p1 && *s == section),
+            "{action:?}"
+        );
+    }
+    for section in [
+        RecordSection::AdmittedList,
+        RecordSection::DischargedList,
+        RecordSection::PatientSearch,
+    ] {
+        assert_eq!(
+            Action::view_patient(p1.clone(), section),
+            Err(NotPatientRecord(section))
+        );
+    }
+}
+
+#[test]
+fn a_view_permit_names_its_section_and_no_other_permit_names_one() {
+    let world_file = WorldFile::from_json(
+        r#"{"now": "2026-11-25T10:00:00Z",
+            "accounts": [{"uzi": "900000001", "agb": "01000001", "role": "01.015", "status": "active", "admin": true}],
+            "patients": [{"id": "p1", "registered_gp_agb": "01000001"}]}"#,
+    )
+    .unwrap();
+    let world = world_file.to_world().unwrap();
+    let p1: PatientId = "p1".parse().unwrap();
+    let permit = |action: Action| {
+        let request = Request {
+            uzi: UziNumber::new(900_000_001).unwrap(),
+            card_agb: None,
+            card_role: RoleCode::GENERAL_PRACTITIONER,
+            action,
+        };
+        match Policy::default().decide(&world, &request, world_file.now) {
+            Decision::Permit(permit) => permit,
+            other => panic!("{request:?}: {other:?}"),
+        }
+    };
+    for section in RecordSection::PATIENT_RECORD {
+        let view = permit(Action::view_patient(p1.clone(), section).unwrap());
+        assert_eq!(view.section(), Some(section));
+    }
+    for action in [
+        Action::ListAdmitted,
+        Action::ListDischarged,
+        Action::SearchPatient {
+            patient: p1.clone(),
+        },
+        Action::ReadAudit,
+    ] {
+        assert_eq!(permit(action.clone()).section(), None, "{action:?}");
+    }
 }

@@ -37,9 +37,13 @@ Actions (\"action\"):
   approve-account, reject-account, block-account, manage-delegations,
   read-audit, review-emergency              administration
 
-Sections (\"section\", for view-patient):
-  details, care-moments, allergies, conclusion, letters, diagnoses, medication,
-  results, document
+Sections (\"section\", for view-patient; the codes the audit log records):
+  patient-details, care-moments,
+  dossier/allergies, dossier/conclusion-and-plan, dossier/letters,
+  dossier/diagnoses, dossier/medication,
+  results/clinical-chemistry, results/microbiology, results/nuclear-lab,
+  results/pathology, results/radiology, results/other,
+  document
 
 Example (files in the repository's examples/policy/, each with its decision in its README):
   zvp-portal policy decide --world examples/policy/world.json \\

@@ -336,7 +336,7 @@ fn policy_decide_prints_the_decision() {
     };
     let (code, json) = decide(
         r#"{"uzi": "900000001", "card_agb": "01000001", "card_role": "01.015",
-            "action": "view-patient", "section": "results", "patient": "p1"}"#,
+            "action": "view-patient", "section": "results/clinical-chemistry", "patient": "p1"}"#,
     );
     assert_eq!(code, 0);
     assert_eq!(json["decision"], "permit");
@@ -344,7 +344,7 @@ fn policy_decide_prints_the_decision() {
     assert_eq!(json["grantor"], "01000002");
     let (_, json) = decide(
         r#"{"uzi": "900000001", "card_role": "01.015", "action": "view-patient",
-            "section": "details", "patient": "p2"}"#,
+            "section": "patient-details", "patient": "p2"}"#,
     );
     assert_eq!(json, serde_json::json!({"decision": "requires-emergency"}));
     let (_, json) =
@@ -375,6 +375,30 @@ fn policy_decide_prints_the_decision() {
     assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("uzi number"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A section by its name before sections were the audit log's codes: refused, not guessed.
+    std::fs::write(
+        &file,
+        r#"{"uzi": "900000001", "card_role": "01.015", "action": "view-patient",
+            "section": "results", "patient": "p1"}"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_zvp-portal"))
+        .args([
+            "policy",
+            "decide",
+            "--world",
+            world.to_str().unwrap(),
+            "--request",
+            file.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(r#"unknown section "results""#),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -55,8 +55,8 @@
 //! ```
 //!
 //! and `{"uzi": "900000001", "card_agb": "01000001", "card_role": "01.015",
-//! "action": "view-patient", "section": "results/clinical-chemistry", "patient": "p1"}`. Optional fields: an
-//! account's `agb`, `practice_agb` (absent or `null`), `name`, `admin` (default `false`); a
+//! "action": "view-patient", "section": "results/clinical-chemistry", "patient": "p1"}`.
+//! Optional fields: an account's `agb`, `practice_agb` (absent or `null`), `name`, `admin` (default `false`); a
 //! delegation's `until` and `revoked_at` (default `null`) and `id` (default: its position); a
 //! grant's `id` (default: its position); a patient's `registered_gp_agb` (`null`: none) and
 //! `objection` (default `false`); the request's `card_agb` (absent, `null` or `00000000`:
