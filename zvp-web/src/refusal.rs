@@ -18,8 +18,7 @@ pub(crate) fn audit_unavailable(caller: &Caller, error: &zvp_audit::log::LogErro
     tracing::error!(
         event = "audit-unavailable",
         reference = %reference(&caller.request_id),
-        error = %error,
-        "the audit log refused a record"
+        error = %error
     );
     Refusal::Unavailable
 }
@@ -31,8 +30,7 @@ pub(crate) fn log_refusal(request_id: &str, code: &str, uzi: Option<&str>) {
         event = "refusal",
         reference = %reference(request_id),
         code,
-        uzi = uzi.unwrap_or(""),
-        "refused"
+        uzi = uzi.unwrap_or("")
     );
 }
 
@@ -117,8 +115,7 @@ pub(crate) fn epd_failed(request_id: &str, error: &zvp_epd::EpdError) -> Refusal
     tracing::error!(
         event = "epd-error",
         reference = %reference(request_id),
-        error = %error,
-        "the EPD failed a page"
+        error = %error
     );
     Refusal::Epd(EpdProblem::of(error))
 }
