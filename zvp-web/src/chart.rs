@@ -57,19 +57,24 @@ pub(crate) fn history_svg(history: &[LabObservation]) -> Markup {
     let one = |v: f64| format!("{v:.1}");
     html! {
         figure {
-            svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox=(format!("0 0 {WIDTH} {HEIGHT}"))
+            svg xmlns="http://www.w3.org/2000/svg" role="img"
+                viewBox=(format!("0 0 {WIDTH} {HEIGHT}"))
                 width=(WIDTH.to_string()) height=(HEIGHT.to_string()) {
                 title { "Verloop van " (points.len()) " uitslagen" }
                 @if let (Some(l), Some(h)) = (low, high) {
                     rect x=(PAD.to_string()) y=(one(y(h))) width=(one(WIDTH - 2.0 * PAD))
                         height=(one((y(l) - y(h)).max(0.0))) fill="#e3f1e3" {}
                 }
-                line x1=(PAD.to_string()) y1=(one(bottom)) x2=(one(right)) y2=(one(bottom)) stroke="#888" {}
-                line x1=(PAD.to_string()) y1=(PAD.to_string()) x2=(PAD.to_string()) y2=(one(bottom)) stroke="#888" {}
+                line x1=(PAD.to_string()) y1=(one(bottom)) x2=(one(right)) y2=(one(bottom))
+                    stroke="#888" {}
+                line x1=(PAD.to_string()) y1=(PAD.to_string()) x2=(PAD.to_string()) y2=(one(bottom))
+                    stroke="#888" {}
                 text x="4" y=(one(y(max) + 4.0)) font-size="11" { (fmt(max)) }
                 text x="4" y=(one(y(min) + 4.0)) font-size="11" { (fmt(min)) }
                 text x=(PAD.to_string()) y=(one(bottom + 16.0)) font-size="11" { (date(first.0)) }
-                text x=(one(right)) y=(one(bottom + 16.0)) font-size="11" text-anchor="end" { (date(last.0)) }
+                text x=(one(right)) y=(one(bottom + 16.0)) font-size="11" text-anchor="end" {
+                    (date(last.0))
+                }
                 polyline points=(line.join(" ")) fill="none" stroke="#00557f" stroke-width="2" {}
                 @for p in &points {
                     circle cx=(one(x(p.0))) cy=(one(y(p.1))) r="4"

@@ -58,7 +58,8 @@ fn permitted_section(
 /// and fails closed like a log that cannot be written.
 fn section_of(caller: &Caller, disclosure: &Disclosure<'_>) -> Result<RecordSection, Refusal> {
     permitted_section(disclosure.permit, caller.account.uzi, disclosure.patient).ok_or_else(|| {
-        tracing::error!(event = "disclosure-without-permit", reference = %reference(&caller.request_id));
+        let reference = reference(&caller.request_id);
+        tracing::error!(event = "disclosure-without-permit", %reference);
         Refusal::NotHere
     })
 }

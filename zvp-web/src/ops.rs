@@ -86,27 +86,48 @@ pub(crate) async fn healthz(State(portal): State<Portal>) -> Response {
         .into_response()
 }
 
+/// The admin listener's metrics, in Prometheus's text format.
 pub(crate) async fn metrics(State(portal): State<Portal>) -> Response {
     let records = portal.0.audit.size().await.unwrap_or(0);
     let sessions = portal.0.sessions.count().await.unwrap_or(0);
     let refusing = u8::from(portal.0.audit.refusing().is_some());
-    let mut text = format!(
-        "# HELP zvp_audit_records Records in the audit log.\n# TYPE zvp_audit_records gauge\nzvp_audit_records {records}\n\
-         # HELP zvp_audit_refusing 1 when the audit log refuses every append (found damaged, or its writer stopped).\n\
-         # TYPE zvp_audit_refusing gauge\nzvp_audit_refusing {refusing}\n\
-         # HELP zvp_sessions Open sessions.\n# TYPE zvp_sessions gauge\nzvp_sessions {sessions}\n"
+    let mut text = String::new();
+    gauge(
+        &mut text,
+        "zvp_audit_records",
+        "Records in the audit log.",
+        records,
     );
+    gauge(
+        &mut text,
+        "zvp_audit_refusing",
+        "1 when the audit log refuses every append (found damaged, or its writer stopped).",
+        refusing,
+    );
+    gauge(&mut text, "zvp_sessions", "Open sessions.", sessions);
     let last = portal.0.last_checkpoint.lock().ok().and_then(|l| *l);
     if let Some((size, at)) = last {
-        text.push_str(&format!(
-            "# HELP zvp_audit_checkpoint_records Records covered by the last checkpoint this instance signed.\n\
-             # TYPE zvp_audit_checkpoint_records gauge\nzvp_audit_checkpoint_records {size}\n\
-             # HELP zvp_audit_checkpoint_timestamp_seconds When this instance last signed a checkpoint (Unix time).\n\
-             # TYPE zvp_audit_checkpoint_timestamp_seconds gauge\nzvp_audit_checkpoint_timestamp_seconds {}\n",
-            at.timestamp()
-        ));
+        gauge(
+            &mut text,
+            "zvp_audit_checkpoint_records",
+            "Records covered by the last checkpoint this instance signed.",
+            size,
+        );
+        gauge(
+            &mut text,
+            "zvp_audit_checkpoint_timestamp_seconds",
+            "When this instance last signed a checkpoint (Unix time).",
+            at.timestamp(),
+        );
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// One gauge: its help, its type and its value.
+fn gauge(text: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
+    text.push_str(&format!(
+        "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
+    ));
 }
 
 /// Headers on every response: a Content-Security-Policy without inline scripts, HSTS, no

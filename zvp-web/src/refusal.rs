@@ -283,7 +283,8 @@ pub(crate) fn section_failure(label: &str, refusal: &Refusal, caller: &Caller) -
         section.refusal role="alert" {
             p { strong { (lead) } " " (refusal.section_advice()) }
             p.muted {
-                "Referentienummer " strong { (reference(&caller.request_id)) } ", code " (refusal.code())
+                "Referentienummer " strong { (reference(&caller.request_id)) }
+                ", code " (refusal.code())
             }
         }
     }

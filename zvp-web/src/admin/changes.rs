@@ -157,7 +157,8 @@ pub(super) async fn add_delegation(
         return form_error(
             &portal,
             &caller,
-            "Vul een geldige AGB-code (8 cijfers), een geldig UZI-nummer (9 cijfers) en een begindatum in.",
+            "Vul een geldige AGB-code (8 cijfers), een geldig UZI-nummer (9 cijfers) en een \
+             begindatum in.",
         );
     };
     let until = if form.tot.trim().is_empty() {

@@ -96,8 +96,9 @@ fn requests(caller: &Caller, accounts: &[Account]) -> Markup {
                             td { (a.role.to_string()) }
                             td { (dutch_time(a.created_at)) }
                             td {
-                                (button(caller, &format!("/beheer/account/{}/goedkeuren", a.uzi), "Goedkeuren"))
-                                (button(caller, &format!("/beheer/account/{}/afwijzen", a.uzi), "Afwijzen"))
+                                @let account = format!("/beheer/account/{}", a.uzi);
+                                (button(caller, &format!("{account}/goedkeuren"), "Goedkeuren"))
+                                (button(caller, &format!("{account}/afwijzen"), "Afwijzen"))
                             }
                         }
                     }
@@ -129,11 +130,13 @@ fn account_table(caller: &Caller, accounts: &[Account]) -> Markup {
                             @if a.admin {
                                 "—"
                             } @else {
-                                form.inline method="post" action={ "/beheer/account/" (a.uzi.to_string()) "/praktijk" } {
+                                @let action = format!("/beheer/account/{}/praktijk", a.uzi);
+                                form.inline method="post" action=(action) {
                                     (csrf_field(&caller.session.csrf))
                                     input type="text" name="praktijk_agb" maxlength="8" size="8"
                                         aria-label="Praktijk-AGB"
-                                        value=(a.practice_agb.map(|x| x.to_string()).unwrap_or_default());
+                                        value=(a.practice_agb.map(|x| x.to_string())
+                                            .unwrap_or_default());
                                     " "
                                     button type="submit" { "Wijzig" }
                                 }
@@ -144,10 +147,12 @@ fn account_table(caller: &Caller, accounts: &[Account]) -> Markup {
                         td {
                             @match a.status {
                                 AccountStatus::Active if a.uzi != caller.account.uzi => {
-                                    (button(caller, &format!("/beheer/account/{}/blokkeren", a.uzi), "Blokkeren"))
+                                    @let action = format!("/beheer/account/{}/blokkeren", a.uzi);
+                                    (button(caller, &action, "Blokkeren"))
                                 }
                                 AccountStatus::Blocked => {
-                                    (button(caller, &format!("/beheer/account/{}/deblokkeren", a.uzi), "Deblokkeren"))
+                                    @let action = format!("/beheer/account/{}/deblokkeren", a.uzi);
+                                    (button(caller, &action, "Deblokkeren"))
                                 }
                                 _ => {}
                             }
@@ -197,7 +202,8 @@ fn delegation_table(caller: &Caller, delegations: &[(&str, Delegation)]) -> Mark
                             @if d.revoked_at.is_some() {
                                 "ingetrokken"
                             } @else {
-                                (button(caller, &format!("/beheer/machtiging/{}/intrekken", d.id.0), "Intrekken"))
+                                @let action = format!("/beheer/machtiging/{}/intrekken", d.id.0);
+                                (button(caller, &action, "Intrekken"))
                             }
                         }
                     }
@@ -230,7 +236,13 @@ fn review_queue(caller: &Caller, queue: &[EmergencyGrant]) -> Markup {
         } @else {
             table {
                 thead {
-                    tr { th { "Wanneer" } th { "Zorgverlener" } th { "Patiënt" } th { "Reden" } th { "Oordeel" } }
+                    tr {
+                        th { "Wanneer" }
+                        th { "Zorgverlener" }
+                        th { "Patiënt" }
+                        th { "Reden" }
+                        th { "Oordeel" }
+                    }
                 }
                 tbody {
                     @for g in queue {
@@ -245,7 +257,9 @@ fn review_queue(caller: &Caller, queue: &[EmergencyGrant]) -> Markup {
                                     ("not-justified", "Onterecht"),
                                     ("needs-follow-up", "Navragen"),
                                 ] {
-                                    (button(caller, &format!("/beheer/noodprocedure/{}?oordeel={code}", g.id.0), label))
+                                    @let action =
+                                        format!("/beheer/noodprocedure/{}?oordeel={code}", g.id.0);
+                                    (button(caller, &action, label))
                                 }
                             }
                         }

@@ -119,7 +119,15 @@ pub(super) async fn audit_report(
     let body = html! {
         h1 { (title) }
         table {
-            thead { tr { th { "Tijdstip" } th { "Wie" } th { "Wat" } th { "Grondslag" } th { "Reden" } } }
+            thead {
+                tr {
+                    th { "Tijdstip" }
+                    th { "Wie" }
+                    th { "Wat" }
+                    th { "Grondslag" }
+                    th { "Reden" }
+                }
+            }
             tbody {
                 @for (_, e) in &page.events {
                     tr {
@@ -133,7 +141,8 @@ pub(super) async fn audit_report(
             }
         }
         p.muted {
-            (page.events.len()) " vastleggingen, " (dutch_date(from)) " tot en met " (dutch_date(to)) "."
+            (page.events.len()) " vastleggingen, "
+            (dutch_date(from)) " tot en met " (dutch_date(to)) "."
         }
         @if let Some(next) = next {
             p { a href=(next) { "Volgende vastleggingen" } }

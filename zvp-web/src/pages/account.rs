@@ -106,7 +106,8 @@ async fn request_page(portal: &Portal, parts: &Parts, error: Option<&str>) -> Re
                 dt { "Beroep" } dd { (card.role().to_string()) }
             }
             label for="praktijk_agb" { "AGB-code van de praktijk (8 cijfers, optioneel)" }
-            input type="text" id="praktijk_agb" name="praktijk_agb" maxlength="8" inputmode="numeric";
+            input type="text" id="praktijk_agb" name="praktijk_agb" maxlength="8"
+                inputmode="numeric";
             label for="praktijk" { "Naam van de praktijk" }
             input type="text" id="praktijk" name="praktijk" maxlength="100" required;
             label for="email" { "E-mailadres" }

@@ -187,7 +187,8 @@ fn letters(mut items: Vec<Letter>, id: &PatientId, cutoff: NaiveDate, contact: &
                     tr {
                         td { (dutch_date(l.date)) }
                         td {
-                            a href={ "/patient/" (patient) "/document/" (path_segment(l.id.as_str())) } {
+                            @let letter = path_segment(l.id.as_str());
+                            a href={ "/patient/" (patient) "/document/" (letter) } {
                                 (l.title)
                             }
                         }
@@ -211,7 +212,13 @@ fn diagnoses(items: &[Diagnosis]) -> Markup {
     html! {
         table {
             thead {
-                tr { th { "Diagnose" } th { "Code" } th { "Sinds" } th { "Status" } th { "Specialisme" } }
+                tr {
+                    th { "Diagnose" }
+                    th { "Code" }
+                    th { "Sinds" }
+                    th { "Status" }
+                    th { "Specialisme" }
+                }
             }
             tbody {
                 @for d in items {
@@ -238,8 +245,8 @@ fn medication(items: &[Medication], now: DateTime<Utc>) -> Markup {
         table {
             thead {
                 tr {
-                    th { "Middel" } th { "Dosering" } th { "Toediening" } th { "Start" } th { "Stop" }
-                    th { "Voorschrijver" }
+                    th { "Middel" } th { "Dosering" } th { "Toediening" }
+                    th { "Start" } th { "Stop" } th { "Voorschrijver" }
                 }
             }
             tbody {
@@ -249,7 +256,9 @@ fn medication(items: &[Medication], now: DateTime<Utc>) -> Markup {
                         td { (m.dosage) }
                         td { (m.route.as_deref().unwrap_or("")) }
                         td { (dutch_date(m.period.start().date_naive())) }
-                        td { (m.period.end().map(|e| dutch_date(e.date_naive())).unwrap_or_default()) }
+                        td {
+                            (m.period.end().map(|e| dutch_date(e.date_naive())).unwrap_or_default())
+                        }
                         td { (m.prescriber.as_deref().unwrap_or("")) }
                     }
                 }

@@ -107,7 +107,13 @@ fn care_moments(caller: &Caller, moments: Result<Vec<CareMoment>, EpdError>) -> 
         } @else {
             table {
                 thead {
-                    tr { th { "Datum" } th { "Soort" } th { "Afdeling" } th { "Omschrijving" } th { "Status" } }
+                    tr {
+                        th { "Datum" }
+                        th { "Soort" }
+                        th { "Afdeling" }
+                        th { "Omschrijving" }
+                        th { "Status" }
+                    }
                 }
                 tbody {
                     @for m in moments.iter().rev() {

@@ -83,14 +83,21 @@ fn results_body(id: &PatientId, label: &str, reports: &[ResultReport]) -> Markup
                     ReportContent::Observations(values) => {
                         table {
                             thead {
-                                tr { th { "Bepaling" } th { "Uitslag" } th { "Eenheid" } th { "Referentie" } th {} }
+                                tr {
+                                    th { "Bepaling" }
+                                    th { "Uitslag" }
+                                    th { "Eenheid" }
+                                    th { "Referentie" }
+                                    th {}
+                                }
                             }
                             tbody {
                                 @for o in values {
                                     @let (value, unit) = value_and_unit(&o.value);
                                     tr {
                                         td {
-                                            a href={ "/patient/" (patient) "/lab/" (path_segment(&o.code.code)) } {
+                                            @let code = path_segment(&o.code.code);
+                                            a href={ "/patient/" (patient) "/lab/" (code) } {
                                                 (o.code.display)
                                             }
                                         }
@@ -105,9 +112,18 @@ fn results_body(id: &PatientId, label: &str, reports: &[ResultReport]) -> Markup
                     ReportContent::Culture(culture) => {
                         p { "Materiaal: " (culture.specimen) }
                         @for isolate in &culture.isolates {
-                            p { strong { (isolate.organism) } " " (isolate.quantity.as_deref().unwrap_or("")) }
+                            p {
+                                strong { (isolate.organism) } " "
+                                (isolate.quantity.as_deref().unwrap_or(""))
+                            }
                             table {
-                                thead { tr { th { "Antibioticum" } th { "MIC" } th { "Gevoeligheid" } } }
+                                thead {
+                                    tr {
+                                        th { "Antibioticum" }
+                                        th { "MIC" }
+                                        th { "Gevoeligheid" }
+                                    }
+                                }
                                 tbody {
                                     @for s in &isolate.susceptibilities {
                                         tr {

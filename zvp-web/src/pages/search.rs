@@ -44,7 +44,8 @@ fn search_page(
         form method="post" action="/zoeken" {
             (csrf_field(&caller.session.csrf))
             label for="bsn" { "BSN" }
-            input type="text" id="bsn" name="bsn" inputmode="numeric" maxlength="9" required value=(bsn);
+            input type="text" id="bsn" name="bsn" inputmode="numeric" maxlength="9" required
+                value=(bsn);
             label for="geboortedatum" { "Geboortedatum" }
             input type="date" id="geboortedatum" name="geboortedatum" required value=(birth);
             br;

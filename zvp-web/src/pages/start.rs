@@ -179,7 +179,8 @@ fn list_table(
                             td { (l.admission.specialism) }
                             td { (dutch_time(l.admission.admitted_at())) }
                             @if discharged {
-                                td { (l.admission.discharged_at().map(dutch_time).unwrap_or_default()) }
+                                @let discharged_at = l.admission.discharged_at();
+                                td { (discharged_at.map(dutch_time).unwrap_or_default()) }
                             }
                             td { (basis_text(*basis, names)) }
                         }
@@ -238,7 +239,9 @@ async fn emergency_notices(portal: &Portal, caller: &Caller) -> Markup {
                     li {
                         (dutch_time(g.granted_at)) ": " (who(g))
                         " opende via de noodprocedure het dossier van "
-                        a href={ "/patient/" (path_segment(g.patient.as_str())) } { "een van uw patiënten" }
+                        a href={ "/patient/" (path_segment(g.patient.as_str())) } {
+                            "een van uw patiënten"
+                        }
                         " (reden: " (reason_text(g.reason_category)) ")."
                     }
                 }
