@@ -7,12 +7,13 @@
 //! batch is stored as **one row** of `audit_batches (first_seq, count, records)`: `records` holds
 //! the batch's records one after the other, each as
 //! `seq (8 bytes LE) · salt (16) · chain hash (32) · event length (4 bytes LE) · event JSON`.
-//! One tuple, one index entry and one compressed value (lz4 where the server has it) per batch
+//! One tuple, its index entries (the key; for reports, its time range and one per distinct
+//! subject of its events) and one compressed value (lz4 where the server has it) per batch
 //! instead of per record: a commit of 64 audit records writes a few kilobytes of WAL rather than
-//! some forty, which is what a durable commit costs (see `benches/README.md`). Verification and
-//! reports read the rows in `first_seq` order and check every record as the file log's are
-//! checked; a row whose bytes do not split into exactly `count` records numbered from
-//! `first_seq` is reported as a damaged frame.
+//! some forty, which is what a durable commit costs (see `benches/README.md`). Verification
+//! reads the rows in `first_seq` order and checks every record as the file log's are checked;
+//! a row whose bytes do not split into exactly `count` records numbered from `first_seq` is
+//! reported as a damaged frame.
 //!
 //! Each row also keeps `chain`, the chain hash after its last record (a copy that verification
 //! checks), so that the next batch can be chained on it without reading the records.
