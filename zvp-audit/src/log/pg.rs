@@ -7,12 +7,13 @@
 //! batch is stored as **one row** of `audit_batches (first_seq, count, records)`: `records` holds
 //! the batch's records one after the other, each as
 //! `seq (8 bytes LE) · salt (16) · chain hash (32) · event length (4 bytes LE) · event JSON`.
-//! One tuple, one index entry and one compressed value (lz4 where the server has it) per batch
+//! One tuple, its index entries (the key; for reports, its time range and one per distinct
+//! subject of its events) and one compressed value (lz4 where the server has it) per batch
 //! instead of per record: a commit of 64 audit records writes a few kilobytes of WAL rather than
-//! some forty, which is what a durable commit costs (see `benches/README.md`). Verification and
-//! reports read the rows in `first_seq` order and check every record as the file log's are
-//! checked; a row whose bytes do not split into exactly `count` records numbered from
-//! `first_seq` is reported as a damaged frame.
+//! some forty, which is what a durable commit costs (see `benches/README.md`). Verification
+//! reads the rows in `first_seq` order and checks every record as the file log's are checked;
+//! a row whose bytes do not split into exactly `count` records numbered from `first_seq` is
+//! reported as a damaged frame.
 //!
 //! Each row also keeps `chain`, the chain hash after its last record (a copy that verification
 //! checks), so that the next batch can be chained on it without reading the records.
@@ -44,9 +45,17 @@
 //! acknowledged one missing is not), and the writer reads the newest batch before it chains
 //! the next one, as after any failed batch.
 //!
+//! # Reports
+//!
+//! Each row also carries the keys of the patients and practitioners of its events and the
+//! range of times they were recorded, indexed, so that a report reads only the rows of its
+//! subject and period; see `report.rs`.
+//!
 //! Checkpoints are signed one at a time (a transaction-scoped advisory lock per schema),
 //! over the records committed when the checkpoint's transaction reads them, after checking that
 //! the tree extends the last stored checkpoint.
+
+mod report;
 
 use std::sync::Arc;
 
@@ -59,6 +68,8 @@ use super::{LogError, MAX_EVENT_LEN, Receipt, VerifyError, VerifyReport};
 use crate::checkpoint::{Checkpoint, CheckpointSigner, CheckpointVerifier};
 use crate::event::AuditEvent;
 use crate::merkle::{self, Hash};
+use crate::report::{ReportPage, ReportQuery};
+use report::{Marks, RowIndex};
 
 /// A database error with what the server said (tokio-postgres's own text is only "db error").
 fn db(e: impl std::error::Error) -> LogError {
@@ -75,6 +86,8 @@ struct Request {
     event: Vec<u8>,
     salt: [u8; 16],
     leaf: Hash,
+    /// What the row's index columns take of the event.
+    marks: Marks,
     reply: oneshot::Sender<Result<Receipt, LogError>>,
 }
 
@@ -124,6 +137,7 @@ impl PgLog {
         check_schema(schema)?;
         let mut reader = connect(config).await?;
         create_tables(&mut reader, schema).await?;
+        report::index_earlier_rows(&reader, schema).await?;
         let writer = writer_connection(config, schema).await?;
         let (sender, receiver) = mpsc::unbounded_channel();
         tokio::spawn(write_loop(
@@ -170,6 +184,7 @@ impl PgLog {
         event: &AuditEvent,
     ) -> Result<oneshot::Receiver<Result<Receipt, LogError>>, LogError> {
         use aws_lc_rs::rand::SecureRandom;
+        let marks = Marks::of(event);
         let event = super::encode(event)?;
         let mut salt = [0u8; 16];
         aws_lc_rs::rand::SystemRandom::new()
@@ -182,6 +197,7 @@ impl PgLog {
                 event,
                 salt,
                 leaf,
+                marks,
                 reply,
             })
             .map_err(|_| LogError::Stopped)?;
@@ -347,6 +363,7 @@ async fn create_tables(client: &mut Client, schema: &str) -> Result<(), LogError
     ))
     .await
     .map_err(db)?;
+    report::add_index(&tx, schema).await?;
     if new {
         // lz4 compresses a batch's JSON faster than the default pglz; a server built without
         // it keeps pglz, which is correct too (the savepoint keeps the refusal from undoing
@@ -677,15 +694,17 @@ async fn write_loop(
 
 /// The statement that appends a batch: `$1` first_seq, `$2` count, `$3` chain after it,
 /// `$4` records, `$5` first_seq of the batch it is chained on (-1 in an empty log), `$6` that
-/// batch's chain. See the module documentation.
+/// batch's chain, `$7` to `$9` the row's index columns (see `report.rs`). See the module
+/// documentation.
 fn append_statement(schema: &str) -> String {
     format!(
-        "INSERT INTO {schema}.audit_batches (first_seq, count, chain, records)
-         SELECT $1::bigint, $2::integer, $3::bytea, $4::bytea
+        "INSERT INTO {schema}.audit_batches (first_seq, count, chain, records, subjects, recorded)
+         SELECT $1::bigint, $2::integer, $3::bytea, $4::bytea, $7::text[], {}
          WHERE ($5::bigint = -1 AND $1 = 0)
             OR EXISTS (SELECT 1 FROM {schema}.audit_batches
                        WHERE first_seq = $5 AND first_seq + count = $1 AND chain = $6)
-         ON CONFLICT (first_seq) DO NOTHING"
+         ON CONFLICT (first_seq) DO NOTHING",
+        report::range_sql(8, 9)
     )
 }
 
@@ -748,6 +767,7 @@ async fn write_batch(
     batch: &[Request],
     head: &mut Option<Head>,
 ) -> Result<Vec<Receipt>, LogError> {
+    let index = RowIndex::of(batch.iter().map(|r| &r.marks));
     for _ in 0..MAX_ATTEMPTS {
         let seen = match *head {
             Some(known) => known,
@@ -780,6 +800,9 @@ async fn write_batch(
                     &records,
                     &seen.first,
                     &seen.chain.as_slice(),
+                    &index.subjects,
+                    &index.first,
+                    &index.last,
                 ],
             )
             .await;
@@ -833,6 +856,10 @@ impl super::AuditLog for PgLog {
         origin: &str,
     ) -> Result<String, LogError> {
         PgLog::checkpoint(self, signer, origin).await
+    }
+
+    async fn report(&self, query: &ReportQuery) -> Result<ReportPage, LogError> {
+        report::report(&*self.reader().await?, &self.schema, query).await
     }
 
     async fn events(&self) -> Result<Vec<(u64, AuditEvent)>, LogError> {
