@@ -1,8 +1,8 @@
 //! The page frame (Dutch), the style sheet, and the responses and formats every page shares.
 //!
 //! Pages are `maud` templates: markup is checked when the crate compiles, and every value
-//! spliced into it is escaped unless it is wrapped in `PreEscaped` (only the chart's SVG is,
-//! and that is built from numbers; docs/architecture.md, "Templates").
+//! spliced into it is escaped; the one way around that, `PreEscaped`, is used nowhere in the
+//! crate (a test says so; docs/architecture.md, "Templates").
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -171,6 +171,36 @@ mod tests {
         );
         assert!(page.contains("Ziekenhuis &lt;b&gt;"));
         assert!(!page.contains("<script>"));
+    }
+
+    /// Escaping holds only while nothing is spliced in unescaped.
+    #[test]
+    fn no_page_splices_text_in_unescaped() {
+        fn sources(dir: &std::path::Path, found: &mut Vec<std::path::PathBuf>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    sources(&path, found);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    found.push(path);
+                }
+            }
+        }
+        let mut found = Vec::new();
+        sources(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut found,
+        );
+        assert!(found.len() > 20, "the crate's sources: {found:?}");
+        let marker = ["PreEscaped", "("].concat();
+        for path in found {
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(
+                !text.contains(&marker),
+                "{} splices unescaped text",
+                path.display()
+            );
+        }
     }
 
     #[test]
