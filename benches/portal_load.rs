@@ -166,14 +166,20 @@ async fn start(setup: &Setup, router: Router) -> u16 {
         &validator,
         vec![server.der.clone()],
         PrivateKeyDer::Pkcs8(server.private_key()),
-        false,
+        serve::TlsOptions::default(),
     )
     .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (_stop, stopped) = tokio::sync::watch::channel(false);
     std::mem::forget(_stop);
-    tokio::spawn(serve::serve_tls(listener, tls, router, stopped));
+    tokio::spawn(serve::serve_tls(
+        listener,
+        tls,
+        router,
+        serve::Limits::default(),
+        stopped,
+    ));
     port
 }
 

@@ -171,7 +171,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         &validator,
         vec![server.der.clone()],
         rustls_pki_types::PrivateKeyDer::Pkcs8(server.private_key()),
-        false,
+        serve::TlsOptions::default(),
     )?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let port = listener.local_addr()?.port();
@@ -181,7 +181,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         d = dir.display()
     );
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let server = tokio::spawn(serve::serve_tls(listener, tls, portal.router(), stopped));
+    let server = tokio::spawn(serve::serve_tls(
+        listener,
+        tls,
+        portal.router(),
+        serve::Limits::default(),
+        stopped,
+    ));
     tokio::signal::ctrl_c().await?;
     let _ = stop.send(true);
     server.await??;

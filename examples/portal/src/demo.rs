@@ -244,7 +244,7 @@ async fn demo(dir: &Path, listen: Listen) -> Result<(), Error> {
         &zvp_portal::assemble::validator(&config)?,
         chain,
         key,
-        config.server.tls13_only,
+        serve::TlsOptions::from(&config.server),
     )?;
     // The bound ports (a configured port 0 picks a free one).
     let https_port = https.local_addr()?.port();
@@ -252,13 +252,24 @@ async fn demo(dir: &Path, listen: Listen) -> Result<(), Error> {
     // Behind a reverse proxy ([proxy] trusted set, e.g. ZVP_PROXY_TRUSTED='["127.0.0.3"]'),
     // the portal speaks plain HTTP to the proxy, which does the TLS.
     let behind_proxy = !config.proxy.trusted.is_empty();
+    let limits = serve::Limits::from(&config.server);
     let web = if behind_proxy {
-        tokio::spawn(serve::serve_plain(https, portal.router(), stopped.clone()))
+        let limits = serve::Limits {
+            exempt: config.proxy.trusted.clone(),
+            ..limits.clone()
+        };
+        tokio::spawn(serve::serve_plain(
+            https,
+            portal.router(),
+            limits,
+            stopped.clone(),
+        ))
     } else {
         tokio::spawn(serve::serve_tls(
             https,
             tls,
             portal.router(),
+            limits.clone(),
             stopped.clone(),
         ))
     };
@@ -267,7 +278,12 @@ async fn demo(dir: &Path, listen: Listen) -> Result<(), Error> {
     let checkpoints = signing.clone().map(|signing| {
         zvp_portal::assemble::spawn_checkpoints(portal.clone(), signing, stopped.clone())
     });
-    let admin_task = tokio::spawn(serve::serve_plain(admin, portal.admin_router(), stopped));
+    let admin_task = tokio::spawn(serve::serve_plain(
+        admin,
+        portal.admin_router(),
+        limits,
+        stopped,
+    ));
 
     let cards = pki.join("cards");
     say!(

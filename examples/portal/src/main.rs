@@ -181,7 +181,7 @@ pub(crate) async fn bind(
     what: &str,
     how: &str,
 ) -> Result<tokio::net::TcpListener, String> {
-    tokio::net::TcpListener::bind(address).await.map_err(|e| {
+    zvp_portal::serve::listen(address).map_err(|e| {
         let busy = if e.kind() == std::io::ErrorKind::AddrInUse {
             " Another program (an earlier zvp-portal?) is listening there: stop it, or"
         } else {
@@ -263,9 +263,11 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
         let signing = zvp_portal::assemble::checkpoint_signing(&config)
             .map_err(|e| e.to_string())?
             .map(std::sync::Arc::new);
+        let limits = zvp_portal::serve::Limits::from(&config.server);
         let admin_task = tokio::spawn(zvp_portal::serve::serve_plain(
             admin,
             portal.admin_router(),
+            limits.clone(),
             stopped.clone(),
         ));
         let web = if config.proxy.trusted.is_empty() {
@@ -275,19 +277,30 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
             )
             .map_err(|e| e.to_string())?;
             let validator = zvp_portal::assemble::validator(&config).map_err(|e| e.to_string())?;
-            let tls =
-                zvp_portal::serve::tls_config(&validator, chain, key, config.server.tls13_only)
-                    .map_err(|e| e.to_string())?;
+            let tls = zvp_portal::serve::tls_config(
+                &validator,
+                chain,
+                key,
+                zvp_portal::serve::TlsOptions::from(&config.server),
+            )
+            .map_err(|e| e.to_string())?;
             tokio::spawn(zvp_portal::serve::serve_tls(
                 web_listener,
                 tls,
                 portal.router(),
+                limits,
                 stopped,
             ))
         } else {
+            // The proxies carry every user's connections: no caps per address for them.
+            let limits = zvp_portal::serve::Limits {
+                exempt: config.proxy.trusted.clone(),
+                ..limits
+            };
             tokio::spawn(zvp_portal::serve::serve_plain(
                 web_listener,
                 portal.router(),
+                limits,
                 stopped,
             ))
         };

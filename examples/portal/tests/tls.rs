@@ -77,7 +77,13 @@ async fn start_tls(
     let server = pki().issue_tls_server(&["localhost"], now()).unwrap();
     let key = PrivateKeyDer::Pkcs8(server.private_key());
     let validator = pki().validator().unwrap().without_revocation_checking();
-    let config = serve::tls_config(&validator, vec![server.der.clone()], key, false).unwrap();
+    let config = serve::tls_config(
+        &validator,
+        vec![server.der.clone()],
+        key,
+        serve::TlsOptions::default(),
+    )
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -85,6 +91,7 @@ async fn start_tls(
         listener,
         config,
         t.portal.router(),
+        serve::Limits::default(),
         stopped,
     ));
     (port, stop, serving)
@@ -102,7 +109,12 @@ async fn start_plain(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let serving = tokio::spawn(serve::serve_plain(listener, router, stopped));
+    let serving = tokio::spawn(serve::serve_plain(
+        listener,
+        router,
+        serve::Limits::default(),
+        stopped,
+    ));
     (port, stop, serving)
 }
 
@@ -196,7 +208,12 @@ async fn behind_a_trusted_proxy_the_forwarded_certificate_logs_in_and_is_validat
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(serve::serve_plain(listener, portal.router(), stopped));
+    tokio::spawn(serve::serve_plain(
+        listener,
+        portal.router(),
+        serve::Limits::default(),
+        stopped,
+    ));
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .unwrap();

@@ -15,7 +15,15 @@
 //! certificate = "pki/server.pem"     # the portal's certificate chain (PEM)
 //! private_key = "pki/server.key.pem"
 //! tls13_only = false                 # keep TLS 1.2: some smartcard middleware cannot do PSS
+//! tls_resumption = false             # every connection proves the card's key (docs/security.md)
 //! public_url = "https://localhost:8443"
+//! max_connections = 4096             # served at once; beyond, new ones wait
+//! max_connections_per_address = 256  # open from one address (IPv6: one /64); beyond, closed
+//! max_handshakes_per_address = 64    # TLS handshakes in progress from one address
+//! client_hello_timeout_seconds = 5   # from connecting to the TLS ClientHello
+//! handshake_timeout_seconds = 60     # the whole handshake: the PIN is typed during it
+//! header_read_timeout_seconds = 10   # HTTP/1: from ready for a request to its whole header
+//! idle_timeout_seconds = 10          # no byte either way and no request in flight
 //!
 //! [proxy]                            # behind nginx/Apache that terminate TLS
 //! trusted = []                       # proxy addresses; empty: no proxy mode
@@ -159,8 +167,32 @@ pub struct Server {
     pub private_key: PathBuf,
     /// Only TLS 1.3.
     pub tls13_only: bool,
+    /// TLS session resumption on the card listener. Off (the default), every connection
+    /// proves possession of the card's key; on, a resumed session is served with the
+    /// certificate of the session it resumes, without the card.
+    pub tls_resumption: bool,
     /// The URL users reach the portal at.
     pub public_url: String,
+    /// The most connections served at once (both listeners each); beyond, new connections
+    /// wait.
+    pub max_connections: usize,
+    /// The most connections open at once from one source address (IPv6: one /64), trusted
+    /// proxies excepted; beyond, a new one is closed at once.
+    pub max_connections_per_address: usize,
+    /// The most TLS handshakes in progress at once from one source address; beyond, a new
+    /// connection is closed at once.
+    pub max_handshakes_per_address: usize,
+    /// From the accepted connection to the client's TLS ClientHello.
+    pub client_hello_timeout_seconds: u32,
+    /// From the accepted connection to the end of the TLS handshake, the PIN typed during it.
+    pub handshake_timeout_seconds: u32,
+    /// HTTP/1: from when a connection is ready for a request (after the handshake or the
+    /// previous response) to the end of the request's header; also how long an idle
+    /// keep-alive connection stays open.
+    pub header_read_timeout_seconds: u32,
+    /// No byte read or written and no request in flight for this long: the connection is
+    /// closed.
+    pub idle_timeout_seconds: u32,
 }
 
 impl Default for Server {
@@ -171,7 +203,15 @@ impl Default for Server {
             certificate: PathBuf::from("pki/server.pem"),
             private_key: PathBuf::from("pki/server.key.pem"),
             tls13_only: false,
+            tls_resumption: false,
             public_url: "https://localhost:8443".to_owned(),
+            max_connections: 4096,
+            max_connections_per_address: 256,
+            max_handshakes_per_address: 64,
+            client_hello_timeout_seconds: 5,
+            handshake_timeout_seconds: 60,
+            header_read_timeout_seconds: 10,
+            idle_timeout_seconds: 10,
         }
     }
 }

@@ -4,7 +4,8 @@
 //! The accept loop is the pattern of axum's `low-level-rustls` example: each connection's TLS
 //! handshake runs under a timeout, its peer certificate chain is taken once, and every request
 //! on the connection carries it as a [`ClientCertificate`] (and the peer address as a
-//! [`PeerAddress`]). The connection count is bounded.
+//! [`zvp_web::PeerAddress`]). [`Limits`] bounds the connections, in all and per source address,
+//! and how long each may take before its request or stay idle.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -12,26 +13,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use rustls::ServerConfig;
 use rustls::crypto::{CryptoProvider, aws_lc_rs};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
-use tower::ServiceExt as _;
 use zvp_auth::uzi::{UziClientCertVerifier, UziValidator};
 
-use zvp_web::{ClientCertificate, ConnectionIdentity, PeerAddress};
+use zvp_web::ClientCertificate;
 
-/// The longest a TLS handshake may take (the user types the card's PIN during it).
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+mod connection;
+mod limits;
 
-/// The most connections served at once; beyond, new connections wait.
-const MAX_CONNECTIONS: usize = 4096;
+use connection::Protocol;
+pub use limits::Limits;
+use limits::{AddressTable, Admission};
 
 /// Why serving could not start.
 #[derive(Debug, thiserror::Error)]
@@ -83,8 +80,30 @@ pub fn provider() -> Arc<CryptoProvider> {
 
 pub use zvp_web::pem_certificates;
 
+/// The choices in the card listener's TLS: [`TlsOptions::default`] is `[server]`'s defaults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// Only TLS 1.3.
+    pub tls13_only: bool,
+    /// Resume TLS sessions (1.2 session ids, 1.3 tickets). Off, every connection proves
+    /// possession of the card's key in a full handshake: a resumed session would carry the
+    /// certificate of the session it resumes without the card, so pulling the card would not
+    /// end access.
+    pub resumption: bool,
+}
+
+impl From<&crate::config::Server> for TlsOptions {
+    fn from(server: &crate::config::Server) -> Self {
+        Self {
+            tls13_only: server.tls13_only,
+            resumption: server.tls_resumption,
+        }
+    }
+}
+
 /// The TLS server configuration: the portal's certificate and key, client certificates
-/// verified by [`UziClientCertVerifier`], TLS 1.2 and 1.3 (or 1.3 only).
+/// verified by [`UziClientCertVerifier`], TLS 1.2 and 1.3 (or 1.3 only), ALPN `http/1.1`,
+/// session resumption only when [`TlsOptions::resumption`].
 ///
 /// # Errors
 ///
@@ -93,10 +112,10 @@ pub fn tls_config(
     validator: &UziValidator,
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
-    tls13_only: bool,
+    options: TlsOptions,
 ) -> Result<Arc<ServerConfig>, ServeError> {
     let provider = provider();
-    let versions: &[&rustls::SupportedProtocolVersion] = if tls13_only {
+    let versions: &[&rustls::SupportedProtocolVersion] = if options.tls13_only {
         &[&rustls::version::TLS13]
     } else {
         &[&rustls::version::TLS13, &rustls::version::TLS12]
@@ -111,6 +130,12 @@ pub fn tls_config(
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     // The server's preference (AES-GCM and ChaCha20 over the strongest key exchange) decides.
     config.ignore_client_order = true;
+    if !options.resumption {
+        // No session cache (TLS 1.2 session ids, TLS 1.3 stateful tickets) and no tickets
+        // sent; the default ticketer already makes no stateless ones.
+        config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
+    }
     Ok(Arc::new(config))
 }
 
@@ -147,11 +172,36 @@ pub fn read_identity(
     Ok((chain, key_der))
 }
 
+/// The listen queue of [`listen`]: connections the kernel has completed and the accept loop
+/// has not yet taken. The usual 128 overflows within a flood's first burst, and then the
+/// kernel drops the SYNs of every host, a GP's too, until it retries a second or more later.
+/// The kernel caps it at `net.core.somaxconn` (4096 on current Linux).
+pub const LISTEN_BACKLOG: u32 = 1024;
+
+/// A TCP listener on `address` with a listen queue of [`LISTEN_BACKLOG`] (`SO_REUSEADDR` set,
+/// as [`TcpListener::bind`] does).
+///
+/// # Errors
+///
+/// The socket's error (the address in use, not available, no permission).
+pub fn listen(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// A shutdown signal shared by the listeners: send `true` to stop accepting, let open requests
 /// finish and close every connection after its current request (keep-alive ones too).
 pub type Shutdown = watch::Receiver<bool>;
 
-/// Serves `router` over TLS on `listener` until `shutdown` turns true.
+/// Serves `router` over TLS on `listener` within `limits` until `shutdown` turns true.
+///
+/// HTTP/2 only on a connection whose ALPN agreed on `h2`; HTTP/1.1 otherwise.
 ///
 /// # Errors
 ///
@@ -160,37 +210,76 @@ pub async fn serve_tls(
     listener: TcpListener,
     config: Arc<ServerConfig>,
     router: Router,
+    limits: Limits,
     shutdown: Shutdown,
 ) -> Result<(), ServeError> {
-    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let limits = Arc::new(limits);
+    let per_connection = Arc::clone(&limits);
     accept_loop(
         listener,
         router,
+        &limits,
+        true,
         shutdown,
-        move |stream, peer, router, shutdown| {
-            let acceptor = acceptor.clone();
+        move |stream, peer, admission, router, shutdown| {
+            let config = Arc::clone(&config);
+            let limits = Arc::clone(&per_connection);
             async move {
-                let Ok(Ok(tls)) =
-                    tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                else {
+                let Admission {
+                    connection: _connection,
+                    handshake,
+                } = admission;
+                let Some(tls) = handshake_tls(stream, config, &limits).await else {
                     return;
                 };
-                let chain: Vec<CertificateDer<'static>> = tls
-                    .get_ref()
-                    .1
+                drop(handshake);
+                let (_, session) = tls.get_ref();
+                let protocol = Protocol::from_alpn(session.alpn_protocol());
+                let chain: Vec<CertificateDer<'static>> = session
                     .peer_certificates()
                     .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
                     .unwrap_or_default();
                 let certificate = ClientCertificate(Arc::new(chain));
-                serve_connection(TokioIo::new(tls), router, peer, Some(certificate), shutdown)
-                    .await;
+                connection::serve_connection(
+                    tls,
+                    protocol,
+                    router,
+                    peer,
+                    Some(certificate),
+                    &limits,
+                    shutdown,
+                )
+                .await;
             }
         },
     )
     .await
 }
 
-/// Serves `router` over plain HTTP (behind a reverse proxy, or the admin listener).
+/// The TLS handshake on `stream` within the limits: the ClientHello within
+/// `client_hello_timeout` (a connection that sends nothing goes within seconds), the whole
+/// handshake within `handshake_timeout` (the PIN is typed during it); `None` when it failed.
+async fn handshake_tls(
+    stream: TcpStream,
+    config: Arc<ServerConfig>,
+    limits: &Limits,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    let accepted = tokio::time::Instant::now();
+    let handshake_deadline = accepted + limits.handshake_timeout;
+    let hello_deadline = handshake_deadline.min(accepted + limits.client_hello_timeout);
+    let hello = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
+    let start = tokio::time::timeout_at(hello_deadline, hello)
+        .await
+        .ok()?
+        .ok()?;
+    tokio::time::timeout_at(handshake_deadline, start.into_stream(config))
+        .await
+        .ok()?
+        .ok()
+}
+
+/// Serves `router` over plain HTTP/1.1 within `limits` (behind a reverse proxy, or the admin
+/// listener).
 ///
 /// # Errors
 ///
@@ -198,14 +287,32 @@ pub async fn serve_tls(
 pub async fn serve_plain(
     listener: TcpListener,
     router: Router,
+    limits: Limits,
     shutdown: Shutdown,
 ) -> Result<(), ServeError> {
+    let limits = Arc::new(limits);
+    let per_connection = Arc::clone(&limits);
     accept_loop(
         listener,
         router,
+        &limits,
+        false,
         shutdown,
-        |stream, peer, router, shutdown| async move {
-            serve_connection(TokioIo::new(stream), router, peer, None, shutdown).await;
+        move |stream, peer, admission, router, shutdown| {
+            let limits = Arc::clone(&per_connection);
+            async move {
+                connection::serve_connection(
+                    stream,
+                    Protocol::Http1,
+                    router,
+                    peer,
+                    None,
+                    &limits,
+                    shutdown,
+                )
+                .await;
+                drop(admission);
+            }
         },
     )
     .await
@@ -231,17 +338,22 @@ fn accept_backoff(error: &std::io::Error, previous: Duration) -> Duration {
     }
 }
 
+/// Accepts connections within the global cap, lets in those whose source address is below its
+/// caps (with a handshake place when `handshake`), and runs `handle` on each.
 async fn accept_loop<F, Fut>(
     listener: TcpListener,
     router: Router,
+    limits: &Limits,
+    handshake: bool,
     mut shutdown: Shutdown,
     handle: F,
 ) -> Result<(), ServeError>
 where
-    F: Fn(tokio::net::TcpStream, SocketAddr, Router, Shutdown) -> Fut,
+    F: Fn(TcpStream, SocketAddr, Admission, Router, Shutdown) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let addresses = AddressTable::new(limits);
     let mut connections = tokio::task::JoinSet::new();
     let mut backoff = Duration::ZERO;
     loop {
@@ -277,8 +389,15 @@ where
                 continue;
             }
         };
+        // Beyond its address's caps, a connection is closed at once: it neither waits nor
+        // holds a place that another host's user needs.
+        let Some(admission) = addresses.admit(peer.ip(), handshake) else {
+            drop(stream);
+            drop(permit);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
-        let work = handle(stream, peer, router.clone(), shutdown.clone());
+        let work = handle(stream, peer, admission, router.clone(), shutdown.clone());
         connections.spawn(async move {
             work.await;
             drop(permit);
@@ -299,40 +418,6 @@ where
         connections.shutdown().await;
     }
     Ok(())
-}
-
-async fn serve_connection<I>(
-    io: TokioIo<I>,
-    router: Router,
-    peer: SocketAddr,
-    certificate: Option<ClientCertificate>,
-    mut shutdown: Shutdown,
-) where
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    // One identity cache per mutual-TLS connection (its certificate is fixed).
-    let cache = certificate.as_ref().map(|_| ConnectionIdentity::default());
-    let service = router.map_request(move |mut request: Request<hyper::body::Incoming>| {
-        request.extensions_mut().insert(PeerAddress(peer));
-        if let Some(certificate) = &certificate {
-            request.extensions_mut().insert(certificate.clone());
-        }
-        if let Some(cache) = &cache {
-            request.extensions_mut().insert(cache.clone());
-        }
-        request
-    });
-    let builder = auto::Builder::new(TokioExecutor::new());
-    let connection = builder.serve_connection(io, TowerToHyperService::new(service));
-    tokio::pin!(connection);
-    tokio::select! {
-        _ = connection.as_mut() => return,
-        _ = shutdown.wait_for(|stopping| *stopping) => {}
-    }
-    // Stopping: finish the request in hand, then close (a keep-alive connection would
-    // otherwise go on serving after the listener stopped).
-    connection.as_mut().graceful_shutdown();
-    let _ = connection.await;
 }
 
 #[cfg(test)]
