@@ -50,6 +50,8 @@ use x509_cert::ext::pkix::certpolicy::{CertificatePolicies, PolicyInformation};
 use x509_cert::ext::pkix::name::{GeneralName, OtherName};
 use zvp_core::{AgbCode, CardType, RoleCode, Ura, UziNumber};
 
+mod weak;
+
 use crate::uzi::{ConfigError, Environment, ISSUING_CAS, UziValidator, authentication_policy, oid};
 
 /// Why the test PKI could not make something.
@@ -139,6 +141,27 @@ pub struct CardSpec {
     pub issuer_override: Option<CardType>,
     /// Flip a bit in the signature of every certificate of the card.
     pub tamper_signature: bool,
+    /// Put this key below PKIoverheid's floors in the card's certificates instead of the
+    /// generated one (the certificates are still properly signed by the issuing CA; the key
+    /// has no private half, see [`WeakKey`]).
+    pub weak_key: Option<WeakKey>,
+    /// Label the card's certificates as signed with SHA-1 (see [`WeakKey`] for why only the
+    /// label).
+    pub sha1_signature: bool,
+}
+
+/// A card key below PKIoverheid's floors. Neither rcgen nor aws-lc-rs makes RSA keys below
+/// 2048 bits, keys on small curves, or SHA-1 signatures, so the test PKI writes such a key's
+/// public half into the certificate and signs it again with the issuing CA: a correctly
+/// chained certificate whose holder could not use it for TLS, which is all a validator test
+/// needs. A SHA-1 signature is only a label over the CA's usual signature: every verifier
+/// refuses on the label before it reads the signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeakKey {
+    /// An RSA key with a 1024-bit modulus.
+    Rsa1024,
+    /// An EC key on P-192 (secp192r1).
+    EcP192,
 }
 
 impl CardSpec {
@@ -166,6 +189,8 @@ impl CardSpec {
             extra_key_agreement: false,
             issuer_override: None,
             tamper_signature: false,
+            weak_key: None,
+            sha1_signature: false,
         }
     }
 
@@ -596,6 +621,9 @@ impl TestPki {
         let key = self.algorithm.card_key()?;
         let cert = params.signed_by(&key, &Issuer::from_params(&ca.params, &ca.key))?;
         let mut der = cert.der().to_vec();
+        if spec.weak_key.is_some() || spec.sha1_signature {
+            der = weak::resign(&der, spec.weak_key, spec.sha1_signature, &ca.key)?;
+        }
         if spec.tamper_signature {
             // The signature BIT STRING ends the certificate: flipping the last byte breaks it.
             if let Some(last) = der.last_mut() {

@@ -292,6 +292,21 @@ fn emergency_reason_must_be_long_enough() {
             required: 20
         })
     );
+    // The form's limit holds for any client: 15,000 characters are refused, 1,000 are not.
+    let long = "x".repeat(15_000);
+    assert_eq!(
+        Policy::default().grant_emergency(&world, &request, ReasonCategory::Other, &long, now()),
+        Err(zvp_auth::policy::GrantError::ReasonTooLong {
+            found: 15_000,
+            max: 1000
+        })
+    );
+    let most = format!(" {} ", "é".repeat(1000));
+    assert!(
+        Policy::default()
+            .grant_emergency(&world, &request, ReasonCategory::Other, &most, now())
+            .is_ok()
+    );
 }
 
 #[tokio::test]

@@ -55,7 +55,7 @@ async fn access(
 ) -> Access {
     let patient = match portal.0.epd.patient(id, &ctx(caller)).await {
         Ok(p) => p,
-        Err(EpdError::NotFound(_)) => return Access::Page(patient_not_found(portal, caller)),
+        Err(EpdError::NotFound(_)) => return unknown(portal, caller, id, sections).await,
         Err(e) => {
             return Access::Page(refuse(portal, caller, &epd_failed(&caller.request_id, &e)));
         }
@@ -87,6 +87,40 @@ async fn access(
         patient: Box::new(patient),
         permits,
     })
+}
+
+/// An id the EPD does not know, answered as the policy answers for a patient whom no GP is
+/// registered for: the emergency form for a GP, as for someone else's patient, so that ids
+/// cannot be probed for existence (the search by BSN and date of birth is the way to find a
+/// patient). Only a caller the policy would let see any patient learns that it does not
+/// exist.
+async fn unknown(
+    portal: &Portal,
+    caller: &Caller,
+    id: &PatientId,
+    sections: &[RecordSection],
+) -> Access {
+    let Ok(world) = caller.world_unknown(portal, id).await else {
+        return Access::Page(refuse(portal, caller, &Refusal::Unavailable));
+    };
+    let now = portal.now();
+    for &section in sections {
+        let Ok(action) = Action::view_patient(id.clone(), section) else {
+            return Access::Page(refuse(portal, caller, &Refusal::NotHere));
+        };
+        match portal
+            .0
+            .policy
+            .decide(&world, &policy_request(caller, action), now)
+        {
+            Decision::Permit(_) => {}
+            Decision::RequiresEmergencyProcedure => return Access::Emergency,
+            Decision::Deny(reason) => {
+                return Access::Page(refuse(portal, caller, &deny_refusal(reason)));
+            }
+        }
+    }
+    Access::Page(patient_not_found(portal, caller))
 }
 
 /// Whether the caller may see the patient's details: the search's question, answered as a

@@ -106,14 +106,63 @@ pub(crate) struct Identity(pub(crate) Arc<VerifiedUziIdentity>);
 #[derive(Debug, Clone)]
 pub(crate) struct RequestId(pub(crate) String);
 
-/// A random hex string of `bytes` random bytes.
-pub(crate) fn random_hex(bytes: usize) -> String {
-    use aws_lc_rs::rand::SecureRandom;
+/// The session id of the request's cookie, when it continued a session (for the logout).
+#[derive(Debug, Clone)]
+pub(crate) struct SessionId(pub(crate) String);
+
+/// Where the [`Caller`](crate::caller::Caller) extractor leaves the cookie of a session it
+/// started (a first visit of an admitted account), for the middleware to set on the response.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NewSession(Arc<std::sync::Mutex<Option<String>>>);
+
+impl NewSession {
+    pub(crate) fn put(&self, cookie: String) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(cookie);
+    }
+
+    fn take(&self) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+}
+
+/// The secure random source failed: no id, token or key can be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the system's secure random source failed")]
+pub(crate) struct RandomFailed;
+
+/// A source of secure random bytes. aws-lc-rs seals its own `SecureRandom`, so a source that
+/// fails (for the tests) needs this one.
+pub(crate) trait RandomSource {
+    /// Fills `buf` with secure random bytes.
+    fn fill(&self, buf: &mut [u8]) -> Result<(), RandomFailed>;
+}
+
+impl RandomSource for aws_lc_rs::rand::SystemRandom {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), RandomFailed> {
+        aws_lc_rs::rand::SecureRandom::fill(self, buf).map_err(|_| RandomFailed)
+    }
+}
+
+/// A random hex string of `bytes` bytes from the system's secure random source.
+pub(crate) fn random_hex(bytes: usize) -> Result<String, RandomFailed> {
+    random_hex_from(&aws_lc_rs::rand::SystemRandom::new(), bytes)
+}
+
+/// A random hex string of `bytes` bytes from `source`; its failure is the caller's to answer
+/// (a session id or CSRF token of zeros would be guessable).
+pub(crate) fn random_hex_from(
+    source: &dyn RandomSource,
+    bytes: usize,
+) -> Result<String, RandomFailed> {
     let mut buf = vec![0u8; bytes];
-    // The system RNG does not fail on Linux; if it did, an all-zero id is still unique
-    // enough for a log line but never used as a secret: sessions check for it.
-    let _ = aws_lc_rs::rand::SystemRandom::new().fill(&mut buf);
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    source.fill(&mut buf)?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// The client certificate of a request: from the TLS connection, or — from a trusted proxy
@@ -144,7 +193,10 @@ pub(crate) async fn authenticate(
     next: Next,
 ) -> Response {
     let now = portal.now();
-    let request_id = random_hex(8);
+    let Ok(request_id) = random_hex(8) else {
+        // Without the secure random source no session can start: say so, and stop here.
+        return refusal_page(&portal, &Refusal::Unavailable, "rng-failed");
+    };
     let (mut parts, body) = request.into_parts();
     // A header that only a trusted proxy may set never reaches the handlers.
     let chain = client_certificate(&portal, &parts);
@@ -171,40 +223,44 @@ pub(crate) async fn authenticate(
             return refusal_page(&portal, &Refusal::Certificate(e), &request_id);
         }
     };
+    if !crate::origin::allowed(&parts, portal.0.public_origin.as_deref()) {
+        log_refusal(
+            &request_id,
+            "foreign-origin",
+            Some(&identity.uzi_number().to_string()),
+        );
+        return crate::origin::refused_page(&portal, &request_id);
+    }
     let timeouts = Timeouts::of(portal.settings());
-    let cookie = session::cookie_value(&parts.headers);
-    let resumed = portal
-        .0
-        .sessions
-        .resume(
-            cookie.as_deref(),
-            identity.certificate_sha256(),
-            now,
-            timeouts,
-        )
-        .await;
-    let (session, cookie) = match resumed {
-        Ok(Ok(found)) => found,
-        Ok(Err(ended)) => {
-            let Ok((session, cookie)) = portal
+    // A session is continued here, but started only by the `Caller` extractor, after the
+    // policy admitted the card and its account: a card without one stores nothing.
+    let mut started = None;
+    match session::cookie_value(&parts.headers) {
+        Some(cookie) => {
+            let resumed = portal
                 .0
                 .sessions
-                .start(identity.certificate_sha256(), now)
-                .await
-            else {
-                return refusal_page(&portal, &Refusal::Unavailable, &request_id);
-            };
-            let mut response = session::ended_page(&portal, ended, &session, now);
-            session::set_cookie(&mut response, &cookie);
-            return response;
+                .resume(Some(&cookie), identity.certificate_sha256(), now, timeouts)
+                .await;
+            match resumed {
+                Ok(Ok((session, _))) => {
+                    parts.extensions.insert(session);
+                    parts.extensions.insert(SessionId(cookie));
+                }
+                Ok(Err(ended)) => return session::ended_page(&portal, ended, now),
+                Err(_) => return refusal_page(&portal, &Refusal::Unavailable, &request_id),
+            }
         }
-        Err(_) => return refusal_page(&portal, &Refusal::Unavailable, &request_id),
-    };
+        None => {
+            let slot = NewSession::default();
+            parts.extensions.insert(slot.clone());
+            started = Some(slot);
+        }
+    }
     parts.extensions.insert(Identity(identity));
-    parts.extensions.insert(session);
     parts.extensions.insert(RequestId(request_id.clone()));
     let mut response = next.run(Request::from_parts(parts, body)).await;
-    if let Some(cookie) = cookie {
+    if let Some(cookie) = started.and_then(|slot| slot.take()) {
         session::set_cookie(&mut response, &cookie);
     }
     // The id the audit records of this request carry, for correlation by operators.
@@ -212,4 +268,26 @@ pub(crate) async fn authenticate(
         response.headers_mut().insert("x-request-id", value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A random source that has failed.
+    struct Broken;
+
+    impl RandomSource for Broken {
+        fn fill(&self, _: &mut [u8]) -> Result<(), RandomFailed> {
+            Err(RandomFailed)
+        }
+    }
+
+    #[test]
+    fn a_failing_random_source_gives_an_error_not_a_predictable_id() {
+        assert_eq!(random_hex_from(&Broken, 32), Err(RandomFailed));
+        let id = random_hex_from(&aws_lc_rs::rand::SystemRandom::new(), 32).unwrap();
+        assert_eq!(id.len(), 64);
+        assert_ne!(id, "0".repeat(64));
+    }
 }

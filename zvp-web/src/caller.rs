@@ -13,7 +13,7 @@ use zvp_auth::directory::{Account, AccountStatus};
 use zvp_auth::uzi::VerifiedUziIdentity;
 
 use crate::Portal;
-use crate::auth::{Identity, PeerAddress, RequestId};
+use crate::auth::{Identity, NewSession, PeerAddress, RequestId};
 use crate::layout::{Viewer, see_other};
 use crate::refusal::{Refusal, deny_refusal, log_refusal, refusal_page};
 use crate::session::Session;
@@ -53,21 +53,48 @@ impl Caller {
         Ok(world)
     }
 
+    /// The facts for a patient id the EPD does not know, decided as a patient whom no GP is
+    /// registered for: so that an unknown id answers as a foreign one (docs/security.md,
+    /// "Patient ids").
+    pub(crate) async fn world_unknown(
+        &self,
+        portal: &Portal,
+        id: &zvp_core::PatientId,
+    ) -> Result<zvp_auth::policy::World, zvp_auth::directory::StoreError> {
+        zvp_auth::directory::world_with(
+            portal.0.directory.as_ref(),
+            self.account.uzi,
+            Some(self.account.clone()),
+            Some((id, None)),
+        )
+        .await
+    }
+
     pub(crate) fn viewer(&self) -> Viewer<'_> {
         Viewer {
             name: &self.account.name,
             uzi: self.account.uzi.to_string(),
             admin: self.account.admin,
             idle_until: self.idle_until,
+            csrf: &self.session.csrf,
         }
     }
 }
 
+/// The session of the request: the one its cookie continued, or the slot for one to start.
+enum Resumed {
+    Continued(Session),
+    ToStart(NewSession),
+}
+
 /// The parts a [`Caller`] needs from the middleware; without them the route is misconfigured
 /// and nothing is shown.
-fn from_middleware(parts: &Parts) -> Option<(Arc<VerifiedUziIdentity>, Session, String)> {
+fn from_middleware(parts: &Parts) -> Option<(Arc<VerifiedUziIdentity>, Resumed, String)> {
     let identity = parts.extensions.get::<Identity>()?.0.clone();
-    let session = parts.extensions.get::<Session>()?.clone();
+    let session = match parts.extensions.get::<Session>() {
+        Some(session) => Resumed::Continued(session.clone()),
+        None => Resumed::ToStart(parts.extensions.get::<NewSession>()?.clone()),
+    };
     let request_id = parts.extensions.get::<RequestId>()?.0.clone();
     Some((identity, session, request_id))
 }
@@ -115,6 +142,22 @@ impl FromRequestParts<Portal> for Caller {
                 .await;
             return Err(refuse(Refusal::Dormant));
         }
+        // Only now, with the card admitted and its account active, is a session stored.
+        let session = match session {
+            Resumed::Continued(session) => session,
+            Resumed::ToStart(slot) => {
+                let started = portal
+                    .0
+                    .sessions
+                    .start(identity.certificate_sha256(), now)
+                    .await;
+                let Ok((session, cookie)) = started else {
+                    return Err(refuse(Refusal::Unavailable));
+                };
+                slot.put(cookie);
+                session
+            }
+        };
         if session.is_new_login() {
             let _ = portal.0.directory.record_login(uzi, now).await;
         }

@@ -20,6 +20,8 @@ pub(crate) struct Viewer<'a> {
     /// When the session ends without another request (the warning, without script;
     /// docs/architecture.md, "Sessions").
     pub(crate) idle_until: DateTime<Utc>,
+    /// The session's CSRF token, for the logout button.
+    pub(crate) csrf: &'a str,
 }
 
 /// A whole page: header with the hospital and the user, navigation, the body, and the footer
@@ -60,6 +62,10 @@ pub(crate) fn page(
                                 "Zonder activiteit wordt u om "
                                 (amsterdam(v.idle_until).format("%H:%M").to_string())
                                 " afgemeld."
+                            }
+                            form.logout method="post" action="/afmelden" {
+                                (csrf_field(v.csrf))
+                                button type="submit" { "Afmelden" }
                             }
                         }
                     }

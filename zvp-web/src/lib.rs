@@ -29,6 +29,7 @@ mod chart;
 mod disclosure;
 mod layout;
 mod ops;
+mod origin;
 mod pages;
 mod portal;
 mod refusal;
@@ -40,6 +41,7 @@ pub use self::auth::{
 };
 pub use self::portal::{BuildError, Clock, Portal, PortalBuilder, ProxyTrust};
 pub use self::session::{
-    Ended, MemorySessions, Session, SessionError, SessionStore, Timeouts, ended, new_session,
+    Ended, MAX_SESSIONS, MAX_SESSIONS_PER_CERTIFICATE, MemorySessions, Session, SessionError,
+    SessionStore, Timeouts, ended, new_session,
 };
 pub use self::settings::PortalSettings;

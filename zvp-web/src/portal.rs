@@ -37,6 +37,10 @@ pub(crate) struct Inner {
     pub(crate) settings: PortalSettings,
     pub(crate) proxy: ProxyTrust,
     pub(crate) sessions: Arc<dyn SessionStore>,
+    // The origin of the configured public URL, for the origin check of POSTs.
+    pub(crate) public_origin: Option<String>,
+    // Signs the CSRF tokens of the account request, which has no session to keep one in.
+    pub(crate) request_key: aws_lc_rs::hmac::Key,
     pub(crate) clock: Clock,
     // The last audit checkpoint this instance signed: its size and when.
     pub(crate) last_checkpoint: std::sync::Mutex<Option<(u64, DateTime<Utc>)>>,
@@ -61,6 +65,8 @@ pub struct PortalBuilder {
     settings: PortalSettings,
     proxy: ProxyTrust,
     sessions: Option<Arc<dyn SessionStore>>,
+    public_url: Option<String>,
+    request_key: Option<Vec<u8>>,
     clock: Clock,
 }
 
@@ -127,6 +133,23 @@ impl PortalBuilder {
         self
     }
 
+    /// The URL the users open (e.g. `https://zvp.ziekenhuis.nl`): a POST from its origin is
+    /// accepted as well as one from the request's `Host` (behind a proxy that rewrites `Host`).
+    #[must_use]
+    pub fn public_url(mut self, url: &str) -> Self {
+        self.public_url = Some(url.to_owned());
+        self
+    }
+
+    /// The key that signs the account request's CSRF tokens (at least 32 bytes). Instances
+    /// behind one load balancer share it; default: a random key of this instance, so that a
+    /// request form from another instance is asked again.
+    #[must_use]
+    pub fn request_key(mut self, key: &[u8]) -> Self {
+        self.request_key = Some(key.to_vec());
+        self
+    }
+
     /// The clock (default: the system clock).
     #[must_use]
     pub fn clock(mut self, clock: Clock) -> Self {
@@ -138,8 +161,23 @@ impl PortalBuilder {
     ///
     /// # Errors
     ///
-    /// [`BuildError`] naming what is missing: the EPD, directory, audit log or validator.
+    /// [`BuildError`] naming what is missing: the EPD, directory, audit log or validator; or a
+    /// request key when none was given and the secure random source failed.
     pub fn build(self) -> Result<Portal, BuildError> {
+        let key = match self.request_key {
+            Some(key) if key.len() >= 32 => key,
+            Some(_) => return Err(BuildError("a request key of at least 32 bytes")),
+            None => {
+                let mut key = vec![0u8; 32];
+                aws_lc_rs::rand::SecureRandom::fill(
+                    &aws_lc_rs::rand::SystemRandom::new(),
+                    &mut key,
+                )
+                .map_err(|_| BuildError("a random request key (the random source failed)"))?;
+                key
+            }
+        };
+        let timeouts = crate::session::Timeouts::of(&self.settings);
         Ok(Portal(Arc::new(Inner {
             epd: self.epd.ok_or(BuildError("an epd"))?,
             directory: self.directory.ok_or(BuildError("a directory"))?,
@@ -151,7 +189,9 @@ impl PortalBuilder {
             proxy: self.proxy,
             sessions: self
                 .sessions
-                .unwrap_or_else(|| Arc::new(MemorySessions::default())),
+                .unwrap_or_else(|| Arc::new(MemorySessions::new(timeouts))),
+            public_origin: self.public_url,
+            request_key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &key),
             clock: self.clock,
             last_checkpoint: std::sync::Mutex::new(None),
         })))
@@ -170,6 +210,8 @@ impl Portal {
             settings: PortalSettings::default(),
             proxy: ProxyTrust::default(),
             sessions: None,
+            public_url: None,
+            request_key: None,
             clock: Arc::new(Utc::now),
         }
     }

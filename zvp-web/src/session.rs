@@ -6,7 +6,7 @@
 //! absolute timeout does not continue the session: the user gets a page saying why and
 //! a fresh session.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -22,9 +22,16 @@ use crate::layout::{dutch_time, html_response, page};
 /// The session cookie's name (`__Host-`: only over HTTPS, for this host, path `/`).
 const COOKIE: &str = "__Host-zvp";
 
-/// The most sessions kept at once: beyond this, the oldest are dropped (each user has one
-/// per browser; a few thousand users fit many times over).
-const MAX_SESSIONS: usize = 100_000;
+/// The most sessions [`MemorySessions`] keeps at once (each user has one per browser; a few
+/// thousand users fit many times over). When it is full, a session that has ended makes room;
+/// while every session is still in use, a new one is refused rather than an active one
+/// dropped.
+pub const MAX_SESSIONS: usize = 100_000;
+
+/// The most sessions one certificate holds at once (a browser each: a GP's desk, the
+/// consulting room, a laptop). Beyond it the certificate's least recently used session goes,
+/// so that a card cannot fill the store: sessions start only for an admitted, active account.
+pub const MAX_SESSIONS_PER_CERTIFICATE: usize = 8;
 
 /// A session as a request sees it.
 #[derive(Debug, Clone)]
@@ -82,18 +89,26 @@ pub enum Ended {
     Absolute,
     /// Another certificate (another card, or another user at this browser).
     OtherCertificate,
-    /// The id is unknown (the portal restarted, or the cookie is stale).
+    /// The id is unknown (the portal restarted, the cookie is stale, or the user logged out).
     Unknown,
+    /// The user logged out just now (the answer to the logout itself).
+    LoggedOut,
 }
 
 /// Where sessions are kept: [`MemorySessions`] in the instance (the default), or
 /// `zvp_portal::pg::PgSessions` in PostgreSQL, shared by several instances behind a load
 /// balancer. Another store (a hospital's Redis, say) implements it with [`new_session`],
 /// [`ended`] and [`Session::new`].
+///
+/// The portal starts a session only for a card the policy admits with an active account
+/// (docs/security.md, "Sessions"), so a store grows with the accounts, not with the requests;
+/// a store should still bound the sessions of one certificate
+/// ([`MAX_SESSIONS_PER_CERTIFICATE`]).
 #[async_trait::async_trait]
 pub trait SessionStore: Send + Sync {
     /// Continues the session of `cookie` for `certificate` at `now`: the session and a cookie
-    /// to set if one was started (no cookie at all is a first visit), or why it ended.
+    /// to set if one was started (no cookie at all is a first visit), or why it ended. The
+    /// portal itself calls it with a cookie only.
     ///
     /// # Errors
     ///
@@ -110,12 +125,20 @@ pub trait SessionStore: Send + Sync {
     ///
     /// # Errors
     ///
-    /// [`SessionError`] when the store cannot be written.
+    /// [`SessionError`] when the store cannot be written, is full, or no secure random id
+    /// could be made.
     async fn start(
         &self,
         certificate: &str,
         now: DateTime<Utc>,
     ) -> Result<(Session, String), SessionError>;
+
+    /// Ends the session of `cookie` (the logout); an unknown cookie is not an error.
+    ///
+    /// # Errors
+    ///
+    /// [`SessionError`] when the store cannot be written.
+    async fn end(&self, cookie: &str) -> Result<(), SessionError>;
 
     /// The number of sessions held (for `/metrics`).
     async fn count(&self) -> Result<u64, SessionError>;
@@ -128,11 +151,13 @@ pub struct SessionError(pub String);
 
 /// A new session id (the cookie's value) and CSRF token, 64 hex characters each from the
 /// system's secure random source: what a [`SessionStore`] keeps for a session it starts.
-pub fn new_session() -> (String, Arc<str>) {
-    (
-        crate::auth::random_hex(32),
-        crate::auth::random_hex(32).into(),
-    )
+///
+/// # Errors
+///
+/// [`SessionError`] when the secure random source fails: no session without secret ids.
+pub fn new_session() -> Result<(String, Arc<str>), SessionError> {
+    let secret = || crate::auth::random_hex(32).map_err(|e| SessionError(e.to_string()));
+    Ok((secret()?, secret()?.into()))
 }
 
 /// Why a stored session does not continue at `now`, if it does not: another certificate
@@ -164,9 +189,56 @@ impl Session {
     }
 }
 
-/// The sessions of this portal instance, in memory.
+/// The sessions of this portal instance, in memory: at most [`MAX_SESSIONS`], at most
+/// [`MAX_SESSIONS_PER_CERTIFICATE`] per certificate. Every operation is O(log n).
+#[derive(Debug)]
+pub struct MemorySessions {
+    held: Mutex<Held>,
+    timeouts: Timeouts,
+    capacity: usize,
+}
+
+/// The sessions and the two orders eviction needs.
 #[derive(Debug, Default)]
-pub struct MemorySessions(Mutex<HashMap<String, Stored>>);
+struct Held {
+    by_id: HashMap<String, Stored>,
+    /// Least recently used first.
+    by_use: BTreeSet<(DateTime<Utc>, String)>,
+    /// Each certificate's session ids (at most [`MAX_SESSIONS_PER_CERTIFICATE`]).
+    by_certificate: HashMap<String, Vec<String>>,
+}
+
+impl Held {
+    fn remove(&mut self, id: &str) {
+        let Some(stored) = self.by_id.remove(id) else {
+            return;
+        };
+        self.by_use.remove(&(stored.last_seen, id.to_owned()));
+        if let Some(ids) = self.by_certificate.get_mut(&stored.certificate) {
+            ids.retain(|i| i != id);
+            if ids.is_empty() {
+                self.by_certificate.remove(&stored.certificate);
+            }
+        }
+    }
+
+    /// The least recently used session of `certificate`.
+    fn least_used_of(&self, certificate: &str) -> Option<String> {
+        self.by_certificate
+            .get(certificate)?
+            .iter()
+            .filter_map(|id| Some((self.by_id.get(id)?.last_seen, id)))
+            .min()
+            .map(|(_, id)| id.clone())
+    }
+}
+
+impl Default for MemorySessions {
+    /// With the timeouts of [`PortalSettings::default`] (the builder passes the portal's own).
+    fn default() -> Self {
+        Self::new(Timeouts::of(&PortalSettings::default()))
+    }
+}
 
 #[async_trait::async_trait]
 impl SessionStore for MemorySessions {
@@ -177,7 +249,11 @@ impl SessionStore for MemorySessions {
         now: DateTime<Utc>,
         timeouts: Timeouts,
     ) -> Result<Result<(Session, Option<String>), Ended>, SessionError> {
-        Ok(self.resume_now(cookie, certificate, now, timeouts))
+        let Some(id) = cookie else {
+            let (session, cookie) = self.start_now(certificate, now)?;
+            return Ok(Ok((session, Some(cookie))));
+        };
+        Ok(self.resume_now(id, certificate, now, timeouts))
     }
 
     async fn start(
@@ -185,35 +261,49 @@ impl SessionStore for MemorySessions {
         certificate: &str,
         now: DateTime<Utc>,
     ) -> Result<(Session, String), SessionError> {
-        Ok(self.start_now(certificate, now))
+        self.start_now(certificate, now)
+    }
+
+    async fn end(&self, cookie: &str) -> Result<(), SessionError> {
+        self.lock().remove(cookie);
+        Ok(())
     }
 
     async fn count(&self) -> Result<u64, SessionError> {
-        Ok(self.len() as u64)
+        Ok(self.lock().by_id.len() as u64)
     }
 }
 
 impl MemorySessions {
-    /// The number of sessions held.
-    fn len(&self) -> usize {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
+    /// An empty store whose sessions end after `timeouts` (a full store drops ended sessions
+    /// first, by these).
+    pub fn new(timeouts: Timeouts) -> Self {
+        Self::with_capacity(timeouts, MAX_SESSIONS)
     }
 
-    /// Continues the session of `cookie` for `certificate` at `now`: the session, and a cookie
-    /// to set if a new one was started (no cookie at all is simply a first visit).
+    /// An empty store of at most `capacity` sessions.
+    pub(crate) fn with_capacity(timeouts: Timeouts, capacity: usize) -> Self {
+        Self {
+            held: Mutex::new(Held::default()),
+            timeouts,
+            capacity,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Continues the session `id` for `certificate` at `now`.
     pub(crate) fn resume_now(
         &self,
-        cookie: Option<&str>,
+        id: &str,
         certificate: &str,
         now: DateTime<Utc>,
         timeouts: Timeouts,
     ) -> Result<(Session, Option<String>), Ended> {
-        let Some(id) = cookie else {
-            let (session, cookie) = self.start_now(certificate, now);
-            return Ok((session, Some(cookie)));
-        };
-        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let Some(stored) = map.get_mut(id) else {
+        let mut held = self.lock();
+        let Some(stored) = held.by_id.get_mut(id) else {
             return Err(Ended::Unknown);
         };
         let ended = ended(
@@ -224,34 +314,54 @@ impl MemorySessions {
             timeouts,
         );
         if let Some(ended) = ended {
-            map.remove(id);
+            held.remove(id);
             return Err(ended);
         }
-        stored.last_seen = now;
-        Ok((
-            Session {
-                csrf: Arc::clone(&stored.csrf),
-                new_login: false,
-            },
-            None,
-        ))
+        let before = stored.last_seen;
+        // A clock set back never moves a session back in the order of use.
+        stored.last_seen = before.max(now);
+        let (after, csrf) = (stored.last_seen, Arc::clone(&stored.csrf));
+        held.by_use.remove(&(before, id.to_owned()));
+        held.by_use.insert((after, id.to_owned()));
+        Ok((Session::new(csrf, false), None))
     }
 
-    /// Starts a session for `certificate`: the session and its cookie value.
-    pub(crate) fn start_now(&self, certificate: &str, now: DateTime<Utc>) -> (Session, String) {
-        let (id, csrf) = new_session();
-        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= MAX_SESSIONS {
-            // Drop the longest idle: a bound on memory, never on correctness.
-            if let Some(oldest) = map
-                .iter()
-                .min_by_key(|(_, s)| s.last_seen)
-                .map(|(k, _)| k.clone())
-            {
-                map.remove(&oldest);
-            }
+    /// Starts a session for `certificate`: the session and its cookie value. The
+    /// certificate's least recently used session goes beyond
+    /// [`MAX_SESSIONS_PER_CERTIFICATE`]; a full store drops its least recently used session
+    /// only if that one has ended, and otherwise refuses.
+    pub(crate) fn start_now(
+        &self,
+        certificate: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Session, String), SessionError> {
+        let (id, csrf) = new_session()?;
+        let mut held = self.lock();
+        let own = held.by_certificate.get(certificate).map_or(0, Vec::len);
+        if own >= MAX_SESSIONS_PER_CERTIFICATE
+            && let Some(oldest) = held.least_used_of(certificate)
+        {
+            held.remove(&oldest);
         }
-        map.insert(
+        if held.by_id.len() >= self.capacity {
+            let idle = held.by_use.first().and_then(|(_, oldest)| {
+                let s = held.by_id.get(oldest)?;
+                ended(true, s.started, s.last_seen, now, self.timeouts).map(|_| oldest.clone())
+            });
+            let Some(idle) = idle else {
+                return Err(SessionError(format!(
+                    "{} sessions, all in use",
+                    held.by_id.len()
+                )));
+            };
+            held.remove(&idle);
+        }
+        held.by_use.insert((now, id.clone()));
+        held.by_certificate
+            .entry(certificate.to_owned())
+            .or_default()
+            .push(id.clone());
+        held.by_id.insert(
             id.clone(),
             Stored {
                 certificate: certificate.to_owned(),
@@ -260,13 +370,7 @@ impl MemorySessions {
                 last_seen: now,
             },
         );
-        (
-            Session {
-                csrf,
-                new_login: true,
-            },
-            id,
-        )
+        Ok((Session::new(csrf, true), id))
     }
 }
 
@@ -292,13 +396,19 @@ pub(crate) fn set_cookie(response: &mut Response, id: &str) {
     }
 }
 
-/// The page that says why the session ended, with a way to go on.
-pub(crate) fn ended_page(
-    portal: &Portal,
-    ended: Ended,
-    _session: &Session,
-    now: DateTime<Utc>,
-) -> Response {
+/// Removes the session cookie from the browser (after a logout, or a session that ended), so
+/// that the next request is a first visit rather than the ended session again.
+pub(crate) fn clear_cookie(response: &mut Response) {
+    if let Ok(value) = HeaderValue::from_str(&format!(
+        "{COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"
+    )) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+/// The page that says why the session ended, with a way to go on; the cookie is cleared, and
+/// a new session starts when the user goes on (only for an admitted account).
+pub(crate) fn ended_page(portal: &Portal, ended: Ended, now: DateTime<Utc>) -> Response {
     let settings = portal.settings();
     let why = match ended {
         Ended::Idle => format!(
@@ -313,6 +423,7 @@ pub(crate) fn ended_page(
             "U bent afgemeld omdat in deze browser een andere UZI-pas is gebruikt.".to_owned()
         }
         Ended::Unknown => "Uw sessie is verlopen.".to_owned(),
+        Ended::LoggedOut => "U heeft zich afgemeld.".to_owned(),
     };
     let body = html! {
         section.notice {
@@ -322,87 +433,13 @@ pub(crate) fn ended_page(
             p { a href="/" { "Opnieuw beginnen" } }
         }
     };
-    html_response(
+    let mut response = html_response(
         StatusCode::OK,
         page(&settings.hospital, "Afgemeld", None, now, body),
-    )
+    );
+    clear_cookie(&mut response);
+    response
 }
 
 #[cfg(test)]
-mod tests {
-    use chrono::TimeZone;
-
-    use super::*;
-
-    fn at(minute: i64) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).unwrap() + Duration::minutes(minute)
-    }
-
-    fn timeouts() -> Timeouts {
-        Timeouts {
-            idle: Duration::minutes(15),
-            absolute: Duration::hours(12),
-        }
-    }
-
-    #[test]
-    fn a_session_continues_for_its_certificate_until_it_is_idle() {
-        let sessions = MemorySessions::default();
-        let (first, cookie) = sessions
-            .resume_now(None, "cert-a", at(0), timeouts())
-            .unwrap();
-        let cookie = cookie.unwrap();
-        assert!(first.is_new_login());
-        let (again, none) = sessions
-            .resume_now(Some(&cookie), "cert-a", at(14), timeouts())
-            .unwrap();
-        assert!(none.is_none() && !again.is_new_login());
-        assert_eq!(again.csrf, first.csrf);
-        assert_eq!(
-            sessions
-                .resume_now(Some(&cookie), "cert-a", at(29), timeouts())
-                .err(),
-            Some(Ended::Idle)
-        );
-        assert_eq!(
-            sessions
-                .resume_now(Some(&cookie), "cert-a", at(30), timeouts())
-                .err(),
-            Some(Ended::Unknown)
-        );
-    }
-
-    #[test]
-    fn another_certificate_or_the_absolute_timeout_ends_it() {
-        let sessions = MemorySessions::default();
-        let (_, cookie) = sessions.start_now("cert-a", at(0));
-        assert_eq!(
-            sessions
-                .resume_now(Some(&cookie), "cert-b", at(1), timeouts())
-                .err(),
-            Some(Ended::OtherCertificate)
-        );
-        let (_, cookie) = sessions.start_now("cert-a", at(0));
-        for minute in (10..720).step_by(10) {
-            sessions
-                .resume_now(Some(&cookie), "cert-a", at(minute), timeouts())
-                .unwrap();
-        }
-        assert_eq!(
-            sessions
-                .resume_now(Some(&cookie), "cert-a", at(720), timeouts())
-                .err(),
-            Some(Ended::Absolute)
-        );
-    }
-
-    #[test]
-    fn csrf_tokens_compare_exactly() {
-        let sessions = MemorySessions::default();
-        let (session, _) = sessions.start_now("c", at(0));
-        let token = session.csrf.to_string();
-        assert!(session.csrf_ok(&token));
-        assert!(!session.csrf_ok(&token[1..]));
-        assert!(!session.csrf_ok(""));
-    }
-}
+mod tests;

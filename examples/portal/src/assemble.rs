@@ -269,6 +269,7 @@ pub async fn portal(config: &Config, now: DateTime<Utc>) -> Result<Portal, Assem
         .policy(policy(config)?)
         .epd(epd(config, now)?)
         .settings(config.portal.clone())
+        .public_url(&config.server.public_url)
         .proxy(ProxyTrust {
             trusted: config.proxy.trusted.clone(),
             certificate_header: config.proxy.certificate_header.clone(),

@@ -71,5 +71,6 @@ pub use zvp_web::{
     ProxyTrust,
 };
 pub use zvp_web::{
-    Ended, MemorySessions, Session, SessionError, SessionStore, Timeouts, ended, new_session,
+    Ended, MAX_SESSIONS, MAX_SESSIONS_PER_CERTIFICATE, MemorySessions, Session, SessionError,
+    SessionStore, Timeouts, ended, new_session,
 };

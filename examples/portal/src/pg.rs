@@ -22,6 +22,9 @@ use tokio_postgres::Client;
 use crate::{Ended, Session, SessionError, SessionStore, Timeouts};
 use zvp_web::{ended, new_session};
 
+/// [`zvp_web::MAX_SESSIONS_PER_CERTIFICATE`] as PostgreSQL's `OFFSET` takes it.
+const PER_CERTIFICATE: i64 = zvp_web::MAX_SESSIONS_PER_CERTIFICATE as i64;
+
 /// A [`SessionStore`] in a PostgreSQL schema.
 #[derive(Debug, Clone)]
 pub struct PgSessions {
@@ -127,7 +130,9 @@ impl PgSessions {
                  csrf TEXT NOT NULL,
                  started TIMESTAMPTZ NOT NULL,
                  last_seen TIMESTAMPTZ NOT NULL);
-             CREATE INDEX IF NOT EXISTS sessions_by_last_seen ON {schema}.sessions (last_seen);"
+             CREATE INDEX IF NOT EXISTS sessions_by_last_seen ON {schema}.sessions (last_seen);
+             CREATE INDEX IF NOT EXISTS sessions_by_certificate
+                 ON {schema}.sessions (certificate, last_seen);"
         ))
         .await
         .map_err(db)?;
@@ -241,7 +246,7 @@ impl SessionStore for PgSessions {
         now: DateTime<Utc>,
     ) -> Result<(Session, String), SessionError> {
         let schema = &self.schema;
-        let (id, csrf) = new_session();
+        let (id, csrf) = new_session()?;
         let live = self.live().await?;
         // Sessions that have ended go when new ones start.
         live.client
@@ -261,7 +266,31 @@ impl SessionStore for PgSessions {
             )
             .await
             .map_err(db)?;
+        // At most MAX_SESSIONS_PER_CERTIFICATE per card: its least recently used go.
+        live.client
+            .execute(
+                &format!(
+                    "DELETE FROM {schema}.sessions WHERE id_sha256 IN (
+                         SELECT id_sha256 FROM {schema}.sessions WHERE certificate = $1
+                         ORDER BY last_seen DESC OFFSET $2)"
+                ),
+                &[&certificate, &PER_CERTIFICATE],
+            )
+            .await
+            .map_err(db)?;
         Ok((Session::new(csrf, true), id))
+    }
+
+    async fn end(&self, cookie: &str) -> Result<(), SessionError> {
+        let live = self.live().await?;
+        live.client
+            .execute(
+                &format!("DELETE FROM {}.sessions WHERE id_sha256 = $1", self.schema),
+                &[&hash(cookie)],
+            )
+            .await
+            .map_err(db)?;
+        Ok(())
     }
 
     async fn count(&self) -> Result<u64, SessionError> {

@@ -468,7 +468,10 @@ async fn a_portal_killed_mid_request_leaves_a_verifiable_log_and_restarts_cleanl
 async fn two_hundred_sessions_at_once() {
     let t = TestPortal::new().await;
     let (id, _) = t.own_patient().await;
-    // Two hundred browsers (cookies), each opening the start page and a patient, five rounds.
+    // Twenty-five GPs of the patient's practice, eight browsers each (the most sessions one
+    // card holds): two hundred browsers (cookies), each opening the start page and a patient,
+    // five rounds.
+    let cards = practice_colleagues(&t, 25).await;
     let mut cookies: Vec<Option<String>> = vec![None; 200];
     let mut rss_after_first = 0;
     for round in 0..5 {
@@ -476,6 +479,7 @@ async fn two_hundred_sessions_at_once() {
         for (n, cookie) in cookies.iter().enumerate() {
             let router = t.portal.router();
             let cookie = cookie.clone();
+            let card = cards[n % cards.len()].clone();
             let path = if n % 2 == 0 {
                 "/".to_owned()
             } else {
@@ -487,11 +491,7 @@ async fn two_hundred_sessions_at_once() {
                     request = request.header("cookie", format!("__Host-zvp={c}"));
                 }
                 let mut request = request.body(axum::body::Body::empty()).unwrap();
-                request
-                    .extensions_mut()
-                    .insert(zvp_portal::ClientCertificate(Arc::new(
-                        Who::Own.card().chain(),
-                    )));
+                request.extensions_mut().insert(card);
                 let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
                 let set = response.headers().get("set-cookie").map(|v| {
                     v.to_str()
@@ -552,4 +552,34 @@ fn rss_kib() -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap()
+}
+
+/// `n` GPs in demo GP 0's practice, each with a card and an active account.
+async fn practice_colleagues(t: &TestPortal, n: u32) -> Vec<zvp_portal::ClientCertificate> {
+    use zvp_auth::directory::{Account, AccountStatus, DirectoryStore as _};
+    let mut cards = Vec::new();
+    for i in 0..n {
+        let uzi = common::uzi(900_000_300 + i);
+        let agb = zvp_core::AgbCode::new(1_040_300 + i);
+        let role = zvp_core::RoleCode::GENERAL_PRACTITIONER;
+        let mut spec = zvp_auth::testpki::CardSpec::care_provider(uzi, role, common::now());
+        spec.agb = agb;
+        let card = common::pki().issue_card(&spec).unwrap().authentication;
+        let account = Account {
+            uzi,
+            agb,
+            name: format!("Collega {i}"),
+            role,
+            practice_agb: Some(common::demo_agb(0)),
+            status: AccountStatus::Active,
+            created_at: common::now() - chrono::Duration::days(10),
+            last_login: Some(common::now() - chrono::Duration::days(1)),
+            accepted_terms: Some(1),
+            admin: false,
+            contact: Default::default(),
+        };
+        t.directory.create_account(&account).await.unwrap();
+        cards.push(zvp_portal::ClientCertificate(Arc::new(card.chain())));
+    }
+    cards
 }

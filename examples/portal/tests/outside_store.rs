@@ -63,7 +63,7 @@ impl SessionStore for Outside {
         certificate: &str,
         now: DateTime<Utc>,
     ) -> Result<(Session, String), SessionError> {
-        let (id, csrf) = zvp_portal::new_session();
+        let (id, csrf) = zvp_portal::new_session()?;
         let stored = Stored {
             certificate: certificate.to_owned(),
             csrf: Arc::clone(&csrf),
@@ -72,6 +72,11 @@ impl SessionStore for Outside {
         };
         self.0.lock().unwrap().insert(id.clone(), stored);
         Ok((Session::new(csrf, true), id))
+    }
+
+    async fn end(&self, cookie: &str) -> Result<(), SessionError> {
+        self.0.lock().unwrap().remove(cookie);
+        Ok(())
     }
 
     async fn count(&self) -> Result<u64, SessionError> {

@@ -411,6 +411,15 @@ pub enum GrantError {
         /// Characters required.
         required: usize,
     },
+    /// The free-text reason is longer than [`Policy::MAX_REASON_CHARS`]: a reason is a few
+    /// sentences for the reviewer, not a place to store text.
+    #[error("the reason has {found} characters, at most {max} are allowed")]
+    ReasonTooLong {
+        /// Characters given (trimmed).
+        found: usize,
+        /// Characters allowed.
+        max: usize,
+    },
 }
 
 /// A grant to be stored, as [`Policy::grant_emergency`] approved it.
@@ -452,6 +461,10 @@ impl Policy {
     /// The default minimum length of an emergency reason, in characters: long enough that a
     /// reason says something ("patiënt op de huisartsenpost"), short enough for a hurry.
     pub const DEFAULT_MIN_REASON_CHARS: usize = 20;
+
+    /// The longest emergency reason, in characters (trimmed): what the form allows, enforced
+    /// here so that no client stores more.
+    pub const MAX_REASON_CHARS: usize = 1000;
 
     /// The same policy with these eligible roles.
     #[must_use]
@@ -588,7 +601,8 @@ impl Policy {
     ///
     /// [`GrantError::NotApplicable`] unless the decision for the request is
     /// [`Decision::RequiresEmergencyProcedure`] (a denied request, or a patient the
-    /// practitioner may already see); [`GrantError::ReasonTooShort`].
+    /// practitioner may already see); [`GrantError::ReasonTooShort`],
+    /// [`GrantError::ReasonTooLong`].
     pub fn grant_emergency(
         &self,
         world: &World,
@@ -611,6 +625,12 @@ impl Policy {
         }
         let reason = reason.trim();
         let found = reason.chars().count();
+        if found > Self::MAX_REASON_CHARS {
+            return Err(GrantError::ReasonTooLong {
+                found,
+                max: Self::MAX_REASON_CHARS,
+            });
+        }
         if found < self.min_reason_chars {
             return Err(GrantError::ReasonTooShort {
                 found,

@@ -58,6 +58,29 @@ pub enum UziError {
     /// A signature in the chain does not verify.
     #[error("a signature in the chain does not verify")]
     BadSignature,
+    /// The card or a CA on its path has an RSA key below PKIoverheid's minimum.
+    #[error("an RSA key of {bits} bits, at least {min} are required")]
+    RsaKeyTooSmall {
+        /// The key's modulus size.
+        bits: usize,
+        /// The floor, [`MIN_RSA_BITS`](super::MIN_RSA_BITS).
+        min: usize,
+    },
+    /// The card or a CA on its path has an EC key on a curve other than P-256, P-384, P-521.
+    #[error("an EC key on curve {curve}, only P-256, P-384 and P-521 are accepted")]
+    EcCurveNotAccepted {
+        /// The curve's OID (or why there is none).
+        curve: String,
+    },
+    /// The card or a CA on its path has a key that is neither RSA nor EC.
+    #[error("a key of algorithm {algorithm}, only RSA and EC are accepted")]
+    KeyAlgorithmNotAccepted {
+        /// The key algorithm's OID.
+        algorithm: String,
+    },
+    /// The card or a CA on its path is signed with SHA-1.
+    #[error("a certificate in the chain is signed with SHA-1")]
+    Sha1Signature,
     /// A signature in the chain uses an algorithm zvp does not accept.
     #[error("a signature in the chain uses an unsupported algorithm")]
     UnsupportedSignatureAlgorithm,
@@ -228,6 +251,10 @@ impl UziError {
             Self::CaNotValid => "ca-not-valid",
             Self::UntrustedIssuer => "untrusted-issuer",
             Self::BadSignature => "bad-signature",
+            Self::RsaKeyTooSmall { .. } => "rsa-key-too-small",
+            Self::EcCurveNotAccepted { .. } => "ec-curve-not-accepted",
+            Self::KeyAlgorithmNotAccepted { .. } => "key-algorithm-not-accepted",
+            Self::Sha1Signature => "sha1-signature",
             Self::UnsupportedSignatureAlgorithm => "unsupported-signature-algorithm",
             Self::ChainInvalid(_) => "chain-invalid",
             Self::TooMuchWork(_) => "too-much-work",
@@ -290,6 +317,26 @@ impl UziError {
             Self::BadSignature => {
                 "Het aangeboden certificaat is beschadigd of vervalst en wordt niet geaccepteerd. \
                  Log in met uw eigen UZI-pas."
+            }
+            Self::RsaKeyTooSmall { .. } => {
+                "De sleutel van uw UZI-pas, of van de uitgever ervan, is korter dan 2048 bits en \
+                 daarmee te zwak volgens de eisen van PKIoverheid. Vraag een nieuwe pas aan bij \
+                 het UZI-register (uziregister.nl)."
+            }
+            Self::EcCurveNotAccepted { .. } => {
+                "De sleutel van uw UZI-pas, of van de uitgever ervan, gebruikt een elliptische \
+                 curve die PKIoverheid niet toestaat (minimaal P-256). Vraag een nieuwe pas aan \
+                 bij het UZI-register (uziregister.nl)."
+            }
+            Self::KeyAlgorithmNotAccepted { .. } => {
+                "De sleutel van uw UZI-pas, of van de uitgever ervan, is van een soort die \
+                 PKIoverheid niet kent. Log in met uw UZI-pas en kies het certificaat van die \
+                 pas; lukt het dan niet, neem contact op met het UZI-register."
+            }
+            Self::Sha1Signature => {
+                "Het certificaat van uw UZI-pas, of van de uitgever ervan, is ondertekend met het \
+                 verouderde SHA-1-algoritme en wordt niet meer geaccepteerd. Vraag een nieuwe pas \
+                 aan bij het UZI-register (uziregister.nl)."
             }
             Self::Revoked => {
                 "Uw UZI-pas is ingetrokken of geblokkeerd. Heeft u de pas niet zelf laten \

@@ -21,6 +21,10 @@
 //! 2. **Parse** the leaf (`malformed-certificate`).
 //! 3. **Validity** of the leaf at `now` (`expired`, `not-yet-valid`), before anything else, so
 //!    an expired card says so whatever else is wrong with it.
+//!    Then the **floors** of PKIoverheid for the card itself: an RSA key of at least
+//!    [`MIN_RSA_BITS`] bits or an EC key on P-256/P-384/P-521, and no SHA-1 signature
+//!    (`rsa-key-too-small`, `ec-curve-not-accepted`, `key-algorithm-not-accepted`,
+//!    `sha1-signature`); the same floors for every CA on the path once it is built (step 4).
 //! 4. **Chain** (rustls-webpki, the code rustls itself uses): a path from the leaf through the
 //!    presented and the configured intermediates to a configured trust anchor of this
 //!    environment, every signature (RSA PKCS#1 v1.5 and PSS with SHA-256/384/512, ECDSA
@@ -47,6 +51,7 @@
 
 mod certificate;
 mod error;
+pub(crate) mod floors;
 mod identity;
 mod san;
 mod tls;
@@ -54,6 +59,7 @@ mod validate;
 
 pub use certificate::{OtherNameValue, SubjectFields, UziCertificate};
 pub use error::{AuthProfileDefect, ErrorReport, SanDefect, SanInconsistency, UziError};
+pub use floors::MIN_RSA_BITS;
 pub use identity::VerifiedUziIdentity;
 pub use san::{MAX_SUBJECT_ID_LEN, SubjectId, SubjectIdError};
 pub use tls::UziClientCertVerifier;

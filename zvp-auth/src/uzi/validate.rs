@@ -278,7 +278,10 @@ impl UziValidator {
                 not_before: cert.not_before,
             });
         }
-        // 4. Chain, signatures, revocation.
+        // 3b. PKIoverheid's key and algorithm floors for the card (webpki never judges the
+        // card's own key, which verifies no signature on the path).
+        super::floors::check(leaf_der)?;
+        // 4. Chain, signatures, revocation; the floors for the CAs on the path.
         self.verify_chain(leaf_der, presented_intermediates, now)?;
         // 5. Subject ID.
         let id = cert.subject_id()?;
@@ -379,7 +382,18 @@ impl UziValidator {
                 revocation,
                 None,
             )
-            .map_err(map_webpki_error)?;
+            .map_err(|e| match map_webpki_error(e) {
+                // A CA signed with SHA-1 fails path building on the algorithm: name the cause.
+                UziError::UnsupportedSignatureAlgorithm
+                    if super::floors::any_sha1_signed(intermediates.iter().map(|c| c.as_ref())) =>
+                {
+                    UziError::Sha1Signature
+                }
+                other => other,
+            })?;
+        for ca in path.intermediate_certificates() {
+            super::floors::check(ca.der().as_ref())?;
+        }
         self.check_eku_nesting(&path)
     }
 

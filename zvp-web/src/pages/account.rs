@@ -12,12 +12,12 @@ use zvp_core::AgbCode;
 
 use super::{caller_page, csrf_refused};
 use crate::Portal;
-use crate::auth::Identity;
+use crate::auth::{Identity, SessionId};
 use crate::caller::Caller;
 use crate::layout::{csrf_field, html_response, page, see_other};
 use crate::ops::not_found;
 use crate::refusal::{Refusal, refusal_page, refuse};
-use crate::session::Session;
+use crate::session::{Ended, Session, ended_page};
 
 /// The terms of use.
 pub(crate) async fn terms(State(portal): State<Portal>, caller: Caller) -> Response {
@@ -72,11 +72,44 @@ pub(crate) async fn request_form(State(portal): State<Portal>, parts: Parts) -> 
 }
 
 /// The card's holder, from the middleware (no account needed: that is what they request).
-fn card_holder(parts: &Parts) -> Option<(Identity, Session)> {
-    Some((
-        parts.extensions.get::<Identity>()?.clone(),
-        parts.extensions.get::<Session>()?.clone(),
-    ))
+fn card_holder(parts: &Parts) -> Option<Identity> {
+    parts.extensions.get::<Identity>().cloned()
+}
+
+/// The account request's CSRF token: `<expiry>.<HMAC-SHA256>` over the card's certificate
+/// hash and the expiry (Unix seconds), under the portal's request key. A card without an
+/// account gets no session (docs/security.md, "Sessions"), so the token is kept in nothing
+/// but itself: it is good for this certificate only, until the expiry.
+fn request_token(portal: &Portal, certificate: &str, expires: i64) -> String {
+    let tag = aws_lc_rs::hmac::sign(
+        &portal.0.request_key,
+        format!("account-request|{certificate}|{expires}").as_bytes(),
+    );
+    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("{expires}.{hex}")
+}
+
+/// Whether `token` is a request token for `certificate` that has not expired at `now`.
+fn request_token_ok(portal: &Portal, certificate: &str, token: &str, now: i64) -> bool {
+    let Some((expires, hex)) = token.split_once('.') else {
+        return false;
+    };
+    let Ok(expires) = expires.parse::<i64>() else {
+        return false;
+    };
+    let tag: Option<Vec<u8>> = (hex.len() == 64)
+        .then(|| {
+            (0..32)
+                .map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+                .collect()
+        })
+        .flatten();
+    let Some(tag) = tag else {
+        return false;
+    };
+    let message = format!("account-request|{certificate}|{expires}");
+    now < expires
+        && aws_lc_rs::hmac::verify(&portal.0.request_key, message.as_bytes(), &tag).is_ok()
 }
 
 fn card_name(identity: &Identity) -> String {
@@ -88,16 +121,19 @@ fn card_name(identity: &Identity) -> String {
 }
 
 async fn request_page(portal: &Portal, parts: &Parts, error: Option<&str>) -> Response {
-    let Some((identity, session)) = card_holder(parts) else {
+    let Some(identity) = card_holder(parts) else {
         return not_found().await;
     };
     let card = &identity.0;
+    let minutes = i64::from(portal.settings().idle_timeout_minutes);
+    let expires = (portal.now() + chrono::Duration::minutes(minutes)).timestamp();
+    let token = request_token(portal, card.certificate_sha256(), expires);
     let body = html! {
         @if let Some(error) = error { p.flag role="alert" { (error) } }
         h1 { "Account aanvragen" }
         p { "Uw gegevens zijn overgenomen van uw UZI-pas, zodat UZI-nummer en AGB-code kloppen." }
         form method="post" action="/account/aanvragen" {
-            (csrf_field(&session.csrf))
+            (csrf_field(&token))
             dl {
                 dt { "Naam" } dd { (card_name(&identity)) }
                 dt { "UZI-nummer" } dd { (card.uzi_number().to_string()) }
@@ -178,10 +214,11 @@ pub(crate) async fn request_account(
     parts: Parts,
     Form(form): Form<RequestForm>,
 ) -> Response {
-    let Some((identity, session)) = card_holder(&parts) else {
+    let Some(identity) = card_holder(&parts) else {
         return not_found().await;
     };
-    if !session.csrf_ok(&form.csrf) {
+    let now = portal.now().timestamp();
+    if !request_token_ok(&portal, identity.0.certificate_sha256(), &form.csrf, now) {
         return not_found().await;
     }
     let practice = form.praktijk_agb.trim();
@@ -237,7 +274,46 @@ pub(crate) async fn request_account(
     anonymous_page(&portal, body)
 }
 
-/// After a session ended: go on with a fresh one (the middleware made it).
+/// After a session ended: go on (a new session starts at the first page of an admitted
+/// account).
 pub(crate) async fn new_session() -> Response {
     see_other("/")
+}
+
+/// The logout: the session ends in the store, the cookie is cleared, and the user reads that
+/// they are logged out.
+pub(crate) async fn logout(
+    State(portal): State<Portal>,
+    parts: Parts,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let now = portal.now();
+    let (Some(session), Some(SessionId(id))) = (
+        parts.extensions.get::<Session>(),
+        parts.extensions.get::<SessionId>(),
+    ) else {
+        // No session to end: the browser is logged out already.
+        return ended_page(&portal, Ended::LoggedOut, now);
+    };
+    if !session.csrf_ok(&form.csrf) {
+        let body = html! {
+            h1 { "Formulier verlopen" }
+            p {
+                "Het formulier is verlopen of niet vanuit het portaal verstuurd. Ga terug, \
+                 vernieuw de pagina en probeer het opnieuw."
+            }
+        };
+        let page = page(
+            &portal.settings().hospital,
+            "Formulier verlopen",
+            None,
+            now,
+            body,
+        );
+        return html_response(StatusCode::FORBIDDEN, page);
+    }
+    if portal.0.sessions.end(id).await.is_err() {
+        return refusal_page(&portal, &Refusal::Unavailable, "logout");
+    }
+    ended_page(&portal, Ended::LoggedOut, now)
 }

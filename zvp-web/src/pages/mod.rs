@@ -59,6 +59,7 @@ pub(crate) fn routes() -> Router<Portal> {
             get(account::request_form).post(account::request_account),
         )
         .route("/sessie/nieuw", get(account::new_session))
+        .route("/afmelden", post(account::logout))
 }
 
 /// The page of a logged-in caller.

@@ -147,7 +147,8 @@ pub(crate) fn emergency_form(
             label for="toelichting" {
                 "Toelichting (minstens " (policy.min_reason_chars()) " tekens)"
             }
-            textarea #toelichting name="toelichting" rows="3" cols="60" required maxlength="1000" {}
+            textarea #toelichting name="toelichting" rows="3" cols="60" required
+                maxlength=(zvp_auth::policy::Policy::MAX_REASON_CHARS) {}
             br;
             button type="submit" { "Dossier openen via de noodprocedure" }
         }
@@ -184,12 +185,19 @@ pub(crate) async fn emergency(
     else {
         return emergency_form(&portal, &caller, &id, None, Some("Kies een reden."));
     };
+    // An unknown id goes through every check a known one does, as a patient whom no GP is
+    // registered for, and is told apart only where the grant would be made: probing ids costs
+    // a reason per id, and every hit is a grant the hospital reviews.
     let patient = match portal.0.epd.patient(&id, &ctx(&caller)).await {
-        Ok(p) => p,
-        Err(EpdError::NotFound(_)) => return patient_not_found(&portal, &caller),
+        Ok(p) => Some(p),
+        Err(EpdError::NotFound(_)) => None,
         Err(e) => return refuse(&portal, &caller, &epd_failed(&caller.request_id, &e)),
     };
-    let Ok(world) = caller.world(&portal, Some(&patient)).await else {
+    let world = match &patient {
+        Some(patient) => caller.world(&portal, Some(patient)).await,
+        None => caller.world_unknown(&portal, &id).await,
+    };
+    let Ok(world) = world else {
         return refuse(&portal, &caller, &Refusal::Unavailable);
     };
     let now = portal.now();
@@ -207,6 +215,11 @@ pub(crate) async fn emergency(
                 format!("Geef een toelichting van minstens {required} tekens (u gaf er {found}).");
             return emergency_form(&portal, &caller, &id, None, Some(&error));
         }
+        Err(GrantError::ReasonTooLong { found, max }) => {
+            let error =
+                format!("Geef een toelichting van hoogstens {max} tekens (u gaf er {found}).");
+            return emergency_form(&portal, &caller, &id, None, Some(&error));
+        }
         Err(GrantError::NotApplicable(_)) => {
             return match policy.decide(&world, &request, now) {
                 Decision::Permit(_) => {
@@ -218,6 +231,14 @@ pub(crate) async fn emergency(
         }
         // A refusal this version does not know: no grant, and nothing shown.
         Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable),
+    };
+    let Some(patient) = patient else {
+        tracing::warn!(
+            event = "emergency-unknown-patient",
+            reference = %crate::refusal::reference(&caller.request_id),
+            uzi = %caller.account.uzi
+        );
+        return patient_not_found(&portal, &caller);
     };
     let reason = grant.reason.clone();
     let stored = match portal.0.directory.add_grant(grant).await {
