@@ -61,7 +61,7 @@ pub(crate) async fn accept_terms(
     let mut account = caller.account.clone();
     account.accepted_terms = Some(portal.settings().terms_version);
     if portal.0.directory.update_account(&account).await.is_err() {
-        return refuse(&portal, &caller, &Refusal::Unavailable);
+        return refuse(&portal, &caller, &Refusal::Unavailable).await;
     }
     see_other("/")
 }
