@@ -9,6 +9,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use zvp_core::{AgbCode, Bsn, PatientId, RecordSection, RoleCode, UziNumber};
 
+mod detail;
+
+pub use detail::{Card, Change, Query, QueryOutcome, Target};
+
 /// What happened (the DICOM audit event ids that FHIR AuditEvent `type` uses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -233,8 +237,10 @@ pub struct AuditEvent {
     pub basis: Option<Basis>,
     /// Why.
     pub purpose: PurposeOfUse,
-    /// Who.
-    pub user: User,
+    /// Who: always, but for a card the validation refused, which verifies no one (its claims
+    /// are in `card`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<User>,
     /// On whose behalf, if not their own.
     pub on_behalf_of: Option<Responsible>,
     /// From where.
@@ -249,6 +255,24 @@ pub struct AuditEvent {
     pub request_id: String,
     /// A refusal's reason code, or an error's, if any (`account-blocked`, `epd-timeout`).
     pub reason: Option<String>,
+    // The fields below came after the first records were written: absent when empty, so that
+    // a record without them reads, and serializes, as it was written.
+    /// What a search or a look-up in the log asked for, and what a search came to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<Query>,
+    /// The card of a login, a logout or a refused card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<Card>,
+    /// What an administrative change changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
+}
+
+impl AuditEvent {
+    /// The user's UZI number, if the event has a verified user.
+    pub fn user_uzi(&self) -> Option<UziNumber> {
+        self.user.as_ref().map(|u| u.uzi)
+    }
 }
 
 impl AuditEvent {
@@ -280,12 +304,12 @@ impl AuditEvent {
             },
             basis: Some(Basis::Own),
             purpose: PurposeOfUse::Treat,
-            user: User {
+            user: Some(User {
                 uzi: UziNumber::new(900_000_001).unwrap_or_else(|| unreachable!("nine digits")),
                 agb: AgbCode::new(1_000_001),
                 name: format!("user {n}"),
                 role: RoleCode::GENERAL_PRACTITIONER,
-            },
+            }),
             on_behalf_of: None,
             access_point: AccessPoint {
                 ip: Some([127, 0, 0, 1].into()),
@@ -305,6 +329,9 @@ impl AuditEvent {
             },
             request_id: format!("req-{n}"),
             reason: None,
+            query: None,
+            card: None,
+            change: None,
         }
     }
 }

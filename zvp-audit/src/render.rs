@@ -56,19 +56,34 @@ pub fn to_fhir(event: &AuditEvent) -> Value {
         Outcome::Error => "8",
     };
     let purpose = json!([{ "coding": [{ "system": ACT_REASON, "code": event.purpose.code() }] }]);
-    let mut user = json!({
-        "type": { "coding": [{ "system": DCM, "code": "110153", "display": "Source Role ID" }] },
-        "who": {
-            "identifier": { "system": UZI_PERSON, "value": event.user.uzi.to_string() },
-            "display": event.user.name,
-        },
-        "name": event.user.name,
-        "requestor": true,
-        "role": [{ "coding": [{ "system": UZI_ROLE, "code": event.user.role.to_string() }] }],
-        "purposeOfUse": purpose,
-    });
+    let mut user = match &event.user {
+        Some(user) => json!({
+            "type": { "coding": [{ "system": DCM, "code": "110153", "display": "Source Role ID" }] },
+            "who": {
+                "identifier": { "system": UZI_PERSON, "value": user.uzi.to_string() },
+                "display": user.name,
+            },
+            "name": user.name,
+            "requestor": true,
+            "role": [{ "coding": [{ "system": UZI_ROLE, "code": user.role.to_string() }] }],
+            "purposeOfUse": purpose,
+        }),
+        // A refused card verifies no one: the agent is who the card claims to be, said so.
+        None => {
+            let claimed = event.card.as_ref().and_then(|c| c.uzi);
+            json!({
+                "type": { "coding": [{ "system": DCM, "code": "110153", "display": "Source Role ID" }] },
+                "who": {
+                    "identifier": claimed.map(|uzi| json!({ "system": UZI_PERSON, "value": uzi.to_string() })),
+                    "display": "unverified card",
+                },
+                "requestor": true,
+                "purposeOfUse": purpose,
+            })
+        }
+    };
     if let Some(object) = user.as_object_mut() {
-        if let Some(agb) = event.user.agb {
+        if let Some(agb) = event.user.as_ref().and_then(|u| u.agb) {
             object.insert("altId".to_owned(), agb.to_string().into());
         }
         if let Some(ip) = event.access_point.ip {
@@ -109,6 +124,35 @@ pub fn to_fhir(event: &AuditEvent) -> Value {
     let mut details = vec![json!({ "type": "request-id", "valueString": event.request_id })];
     if let Some(certificate) = &event.access_point.certificate_sha256 {
         details.push(json!({ "type": "certificate-sha256", "valueString": certificate }));
+    }
+    // The details of searches, cards and changes, as the log holds them.
+    let extra = [
+        (
+            "query",
+            event
+                .query
+                .as_ref()
+                .and_then(|q| serde_json::to_string(q).ok()),
+        ),
+        (
+            "card",
+            event
+                .card
+                .as_ref()
+                .and_then(|c| serde_json::to_string(c).ok()),
+        ),
+        (
+            "change",
+            event
+                .change
+                .as_ref()
+                .and_then(|c| serde_json::to_string(c).ok()),
+        ),
+    ];
+    for (kind, value) in extra {
+        if let Some(value) = value {
+            details.push(json!({ "type": kind, "valueString": value }));
+        }
     }
     let part = event.part.as_ref().map_or_else(
         || "none".to_owned(),
@@ -183,10 +227,14 @@ pub fn to_csv_row(event: &AuditEvent) -> String {
         Some(format!("{:?}", event.subtype).to_lowercase()),
         event.basis.as_ref().map(basis_code),
         Some(event.purpose.code().to_owned()),
-        Some(event.user.uzi.to_string()),
-        event.user.agb.map(|a| a.to_string()),
-        Some(event.user.name.clone()),
-        Some(event.user.role.to_string()),
+        event.user.as_ref().map(|u| u.uzi.to_string()),
+        event
+            .user
+            .as_ref()
+            .and_then(|u| u.agb)
+            .map(|a| a.to_string()),
+        event.user.as_ref().map(|u| u.name.clone()),
+        event.user.as_ref().map(|u| u.role.to_string()),
         event.on_behalf_of.as_ref().map(|r| r.agb.to_string()),
         event.patient.as_ref().map(|p| p.id.to_string()),
         event

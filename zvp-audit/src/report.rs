@@ -35,11 +35,23 @@ pub enum Subject {
 }
 
 impl Subject {
-    /// Whether the event is about (or by) the subject.
+    /// Whether the event is about (or by) the subject: for a patient, an event naming them or
+    /// a search or look-up for their BSN; for a practitioner, what they did, a card claiming
+    /// their UZI number that was refused, a change to their account or a delegation to them,
+    /// and a look-up of their use of the portal.
     pub fn matches(&self, event: &AuditEvent) -> bool {
         match self {
-            Self::Patient(bsn) => event.patient.as_ref().is_some_and(|p| p.bsn == Some(*bsn)),
-            Self::Practitioner(uzi) => event.user.uzi == *uzi,
+            Self::Patient(bsn) => {
+                event.patient.as_ref().is_some_and(|p| p.bsn == Some(*bsn))
+                    || event.query.as_ref().is_some_and(|q| q.bsn == Some(*bsn))
+            }
+            Self::Practitioner(uzi) => {
+                let uzi = Some(*uzi);
+                event.user_uzi() == uzi
+                    || event.card.as_ref().is_some_and(|c| c.uzi == uzi)
+                    || event.query.as_ref().is_some_and(|q| q.uzi == uzi)
+                    || event.change.as_ref().is_some_and(|c| c.target.uzi() == uzi)
+            }
         }
     }
 
@@ -103,27 +115,33 @@ impl ReportQuery {
 }
 
 /// Who looked at this patient's record, when, on what basis (NEN 7513 §9, Wabvpz art. 15e):
-/// every event about the patient with this BSN in the period, oldest first.
+/// every event about the patient with this BSN in the period, searches for it included
+/// ([`Subject::matches`]), oldest first.
 pub fn patient_view(
     events: &[(u64, AuditEvent)],
     bsn: Bsn,
     period: Period,
 ) -> Vec<&(u64, AuditEvent)> {
-    chronological(events.iter().filter(|(_, e)| {
-        period.contains(e.recorded) && e.patient.as_ref().is_some_and(|p| p.bsn == Some(bsn))
-    }))
+    let subject = Subject::Patient(bsn);
+    chronological(
+        events
+            .iter()
+            .filter(|(_, e)| period.contains(e.recorded) && subject.matches(e)),
+    )
 }
 
-/// What one practitioner did: every event by this UZI number in the period, oldest first.
+/// What one practitioner did, and what concerned them ([`Subject::matches`]): every event by
+/// or about this UZI number in the period, oldest first.
 pub fn practitioner_view(
     events: &[(u64, AuditEvent)],
     uzi: UziNumber,
     period: Period,
 ) -> Vec<&(u64, AuditEvent)> {
+    let subject = Subject::Practitioner(uzi);
     chronological(
         events
             .iter()
-            .filter(|(_, e)| period.contains(e.recorded) && e.user.uzi == uzi),
+            .filter(|(_, e)| period.contains(e.recorded) && subject.matches(e)),
     )
 }
 
@@ -240,9 +258,13 @@ pub fn anomalies(
 ) -> Vec<Anomaly> {
     let mut counts: BTreeMap<(UziNumber, &'static str), usize> = BTreeMap::new();
     for (_, e) in events.iter().filter(|(_, e)| period.contains(e.recorded)) {
+        // A refused card verifies no one: the rules count what users did.
+        let Some(user) = &e.user else {
+            continue;
+        };
         if e.subtype == Subtype::EmergencyStarted {
             *counts
-                .entry((e.user.uzi, "many-emergency-grants"))
+                .entry((user.uzi, "many-emergency-grants"))
                 .or_default() += 1;
         }
         if e.event_type == EventType::PatientRecord {
@@ -250,14 +272,12 @@ pub fn anomalies(
                 e.basis,
                 Some(Basis::Delegation { .. } | Basis::Emergency { .. })
             ) {
-                *counts
-                    .entry((e.user.uzi, "many-non-own-reads"))
-                    .or_default() += 1;
+                *counts.entry((user.uzi, "many-non-own-reads")).or_default() += 1;
             }
             let hour = e.recorded.hour();
             let (start, end) = rules.night_hours_utc;
             if start <= hour && hour < end {
-                *counts.entry((e.user.uzi, "night-reads")).or_default() += 1;
+                *counts.entry((user.uzi, "night-reads")).or_default() += 1;
             }
         }
     }

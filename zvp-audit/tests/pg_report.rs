@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use tokio_postgres::NoTls;
-use zvp_audit::event::{AuditEvent, PatientRef};
+use zvp_audit::event::{AuditEvent, Card, Change, PatientRef, Query, Target};
 use zvp_audit::log::pg::PgLog;
 use zvp_audit::log::{AuditLog, FileLog, FileLogOptions};
 use zvp_audit::report::{Period, ReportPage, ReportQuery, Subject};
@@ -71,7 +71,34 @@ fn event(n: u64) -> AuditEvent {
             BSNS[(n % 3) as usize].parse().ok()
         },
     });
-    e.user.uzi = UziNumber::new(900_000_001 + u32::try_from(n % 2).unwrap()).unwrap();
+    let uzi = UziNumber::new(900_000_001 + u32::try_from(n % 2).unwrap()).unwrap();
+    e.user.as_mut().unwrap().uzi = uzi;
+    // The other places a report finds its subject: a search for a BSN, a refused card's
+    // claimed number (no verified user), an account an administrator changed.
+    if n % 5 == 1 {
+        e.patient = None;
+        e.query = Some(Query {
+            bsn: BSNS[(n % 3) as usize].parse().ok(),
+            ..Query::default()
+        });
+    }
+    if n % 7 == 2 {
+        e.user = None;
+        e.card = Some(Card {
+            uzi: Some(uzi),
+            ..Card::default()
+        });
+    }
+    if n % 13 == 3 {
+        e.change = Some(Change {
+            target: Target::Account {
+                uzi: UziNumber::new(900_000_002).unwrap(),
+            },
+            field: "status".to_owned(),
+            old: None,
+            new: None,
+        });
+    }
     e
 }
 
@@ -220,7 +247,8 @@ async fn a_page_from_postgresql_is_the_page_from_the_files() {
         }
     }
     // The pages held what they should: 134 events of the second patient (n = 1000, 1003, …
-    // 1399) in the second period, less the twelve of them without a BSN.
+    // 1399) in the second period, less the twelve of them without a BSN, plus the two of
+    // those that are searches for the BSN (n % 5 == 1).
     let page = pg
         .report(&ReportQuery {
             subject: subjects()[0],
@@ -230,7 +258,7 @@ async fn a_page_from_postgresql_is_the_page_from_the_files() {
         })
         .await
         .unwrap();
-    assert_eq!(page.events.len(), 134 - 12);
+    assert_eq!(page.events.len(), 134 - 12 + 2);
     assert!(!page.more);
     assert!(compared > 300, "{compared}");
 }
@@ -243,7 +271,9 @@ async fn a_report_reads_only_the_rows_of_its_subject_and_period() {
     let schema = "zvp_pg_report_bounded";
     let log = fresh(schema).await;
     let about = |bsn: &str, day: u32, n: u64| {
+        // A read of one patient's record, and nothing else that names a subject.
         let mut e = event(n);
+        (e.query, e.card, e.change) = (None, None, None);
         e.recorded = Utc.with_ymd_and_hms(2025, 1, day, 9, 0, 0).unwrap()
             + Duration::seconds(i64::try_from(n).unwrap());
         e.patient = Some(PatientRef {
@@ -383,4 +413,59 @@ async fn a_log_of_an_earlier_version_gets_the_index_when_opened() {
     drop(PgLog::connect(&config(), schema).await.unwrap());
     assert_eq!(unindexed().await, 0);
     check().await;
+}
+
+/// A search for a BSN, a refused card's claimed UZI number and an account an administrator
+/// changed each name their subject outside `patient` and `user`: a row holding only such an
+/// event is found by the index like any other.
+#[tokio::test]
+async fn events_that_name_their_subject_elsewhere_are_found_by_it() {
+    let schema = "zvp_pg_report_elsewhere";
+    let log = fresh(schema).await;
+    let bsn: Bsn = BSNS[2].parse().unwrap();
+    let (card, changed) = (
+        UziNumber::new(900_000_077).unwrap(),
+        UziNumber::new(900_000_078).unwrap(),
+    );
+    let mut search = event(3);
+    (search.patient, search.card, search.change) = (None, None, None);
+    search.query = Some(Query {
+        bsn: Some(bsn),
+        ..Query::default()
+    });
+    let mut refused = event(4);
+    (refused.patient, refused.user, refused.query, refused.change) = (None, None, None, None);
+    refused.card = Some(Card {
+        uzi: Some(card),
+        ..Card::default()
+    });
+    let mut change = event(5);
+    (change.patient, change.query, change.card) = (None, None, None);
+    change.change = Some(Change {
+        target: Target::Account { uzi: changed },
+        field: "status".to_owned(),
+        old: Some("active".to_owned()),
+        new: Some("blocked".to_owned()),
+    });
+    // One row each.
+    for e in [&search, &refused, &change] {
+        log.append_all(std::slice::from_ref(e)).await.unwrap();
+    }
+    let all = AuditLog::events(&log).await.unwrap();
+    for (subject, wanted) in [
+        (Subject::Patient(bsn), &search),
+        (Subject::Practitioner(card), &refused),
+        (Subject::Practitioner(changed), &change),
+    ] {
+        let query = ReportQuery {
+            subject,
+            period: Period::default(),
+            limit: 10,
+            after: None,
+        };
+        let page = log.report(&query).await.unwrap();
+        assert_eq!(page, query.page(&all), "{subject:?}");
+        assert_eq!(page.events.len(), 1, "{subject:?}");
+        assert_eq!(&page.events[0].1, wanted, "{subject:?}");
+    }
 }

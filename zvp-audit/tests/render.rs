@@ -34,12 +34,12 @@ fn delegated_read() -> AuditEvent {
             delegation: 7,
         }),
         purpose: PurposeOfUse::Treat,
-        user: User {
+        user: Some(User {
             uzi: "900000001".parse().unwrap(),
             agb: Some("01000001".parse().unwrap()),
             name: "Vries, J. \"Jan\" de".to_owned(),
             role: RoleCode::GENERAL_PRACTITIONER,
-        },
+        }),
         on_behalf_of: Some(Responsible {
             agb: "01000002".parse().unwrap(),
             name: Some("P. Bakker".to_owned()),
@@ -62,6 +62,9 @@ fn delegated_read() -> AuditEvent {
         },
         request_id: "req-42".to_owned(),
         reason: None,
+        query: None,
+        card: None,
+        change: None,
     }
 }
 

@@ -29,7 +29,8 @@ fn event(n: u64) -> AuditEvent {
         id: format!("p{}", n % 3).parse().unwrap(),
         bsn: BSNS[(n % 3) as usize].parse().ok(),
     });
-    e.user.uzi = UziNumber::new(900_000_001 + u32::try_from(n % 2).unwrap()).unwrap();
+    e.user.as_mut().unwrap().uzi =
+        UziNumber::new(900_000_001 + u32::try_from(n % 2).unwrap()).unwrap();
     e
 }
 

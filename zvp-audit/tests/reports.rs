@@ -58,12 +58,12 @@ fn read(who: u32, patient: &str, when: DateTime<Utc>, basis: Basis) -> AuditEven
         } else {
             PurposeOfUse::Treat
         },
-        user: User {
+        user: Some(User {
             uzi: uzi(who),
             agb: None,
             name: format!("user {who}"),
             role: RoleCode::GENERAL_PRACTITIONER,
-        },
+        }),
         on_behalf_of: None,
         access_point: AccessPoint {
             ip: None,
@@ -83,6 +83,9 @@ fn read(who: u32, patient: &str, when: DateTime<Utc>, basis: Basis) -> AuditEven
         },
         request_id: format!("{who}-{when}"),
         reason: None,
+        query: None,
+        card: None,
+        change: None,
     }
 }
 
@@ -150,7 +153,10 @@ fn write_and_read_back() -> Vec<(u64, AuditEvent)> {
 fn patient_view_lists_everyone_who_looked_in_order() {
     let events = events();
     let view = patient_view(&events, bsn(BOB), Period::default());
-    let who: Vec<_> = view.iter().map(|(_, e)| (e.user.uzi, e.recorded)).collect();
+    let who: Vec<_> = view
+        .iter()
+        .map(|(_, e)| (e.user_uzi().unwrap(), e.recorded))
+        .collect();
     assert_eq!(
         who,
         [
@@ -178,7 +184,7 @@ fn practitioner_view_lists_what_one_user_did() {
     let events = events();
     let view = practitioner_view(&events, uzi(1), Period::default());
     assert_eq!(view.len(), 2);
-    assert!(view.iter().all(|(_, e)| e.user.uzi == uzi(1)));
+    assert!(view.iter().all(|(_, e)| e.user_uzi() == Some(uzi(1))));
 }
 
 #[test]

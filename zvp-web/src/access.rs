@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use axum::response::Response;
+use zvp_audit::event::{Outcome, PatientRef};
 use zvp_auth::policy::{Action, Basis, Decision, Permit};
 use zvp_core::{Patient, PatientId, RecordSection};
 use zvp_epd::{EpdError, RequestContext};
@@ -18,7 +19,8 @@ use crate::caller::Caller;
 use crate::disclosure::Disclosure;
 use crate::pages::search::emergency_form;
 use crate::pages::{ctx, patient_not_found, policy_request};
-use crate::refusal::{Refusal, deny_refusal, epd_failed, refuse};
+use crate::refusal::{Refusal, deny_refusal, epd_failed, refusal_page, refuse, refuse_about};
+use crate::trail::{EMERGENCY_REQUIRED, patient_ref};
 
 /// A patient whose sections the policy permitted, one permit per section.
 pub(crate) struct Opened {
@@ -42,9 +44,12 @@ enum Access {
     /// Permitted, every section.
     Permitted(Opened),
     /// The emergency procedure is the way in.
-    Emergency,
-    /// A page to send instead (not found, refused, unavailable).
-    Page(Response),
+    Emergency(PatientRef),
+    /// The hospital does not know the patient.
+    NotFound,
+    /// Refused (by the policy, or the EPD or directory failed), with the patient when the
+    /// EPD gave them.
+    Refused(Refusal, Option<PatientRef>),
 }
 
 async fn access(
@@ -56,31 +61,30 @@ async fn access(
     let patient = match portal.0.epd.patient(id, &ctx(caller)).await {
         Ok(p) => p,
         Err(EpdError::NotFound(_)) => return unknown(portal, caller, id, sections).await,
-        Err(e) => {
-            return Access::Page(refuse(portal, caller, &epd_failed(&caller.request_id, &e)));
-        }
+        Err(e) => return Access::Refused(epd_failed(&caller.request_id, &e), None),
     };
+    let about = || Some(patient_ref(id, patient.bsn));
     let world = match caller.world(portal, Some(&patient)).await {
         Ok(w) => w,
-        Err(_) => return Access::Page(refuse(portal, caller, &Refusal::Unavailable)),
+        Err(_) => return Access::Refused(Refusal::Unavailable, about()),
     };
     let now = portal.now();
     let mut permits = Vec::with_capacity(sections.len());
     for &section in sections {
         let Ok(action) = Action::view_patient(id.clone(), section) else {
-            return Access::Page(refuse(portal, caller, &Refusal::NotHere));
+            return Access::Refused(Refusal::NotHere, about());
         };
         let request = policy_request(caller, action);
         match portal.0.policy.decide(&world, &request, now) {
             Decision::Permit(permit) => permits.push(permit),
-            Decision::RequiresEmergencyProcedure => return Access::Emergency,
-            Decision::Deny(reason) => {
-                return Access::Page(refuse(portal, caller, &deny_refusal(reason)));
+            Decision::RequiresEmergencyProcedure => {
+                return Access::Emergency(patient_ref(id, patient.bsn));
             }
+            Decision::Deny(reason) => return Access::Refused(deny_refusal(reason), about()),
         }
     }
     if permits.is_empty() {
-        return Access::Page(refuse(portal, caller, &Refusal::NotHere));
+        return Access::Refused(Refusal::NotHere, about());
     }
     Access::Permitted(Opened {
         id: id.clone(),
@@ -101,12 +105,12 @@ async fn unknown(
     sections: &[RecordSection],
 ) -> Access {
     let Ok(world) = caller.world_unknown(portal, id).await else {
-        return Access::Page(refuse(portal, caller, &Refusal::Unavailable));
+        return Access::Refused(Refusal::Unavailable, None);
     };
     let now = portal.now();
     for &section in sections {
         let Ok(action) = Action::view_patient(id.clone(), section) else {
-            return Access::Page(refuse(portal, caller, &Refusal::NotHere));
+            return Access::Refused(Refusal::NotHere, None);
         };
         match portal
             .0
@@ -114,37 +118,44 @@ async fn unknown(
             .decide(&world, &policy_request(caller, action), now)
         {
             Decision::Permit(_) => {}
-            Decision::RequiresEmergencyProcedure => return Access::Emergency,
-            Decision::Deny(reason) => {
-                return Access::Page(refuse(portal, caller, &deny_refusal(reason)));
+            Decision::RequiresEmergencyProcedure => {
+                return Access::Emergency(patient_ref(id, None));
             }
+            Decision::Deny(reason) => return Access::Refused(deny_refusal(reason), None),
         }
     }
-    Access::Page(patient_not_found(portal, caller))
+    Access::NotFound
 }
 
 /// Whether the caller may see the patient's details: the search's question, answered as a
-/// patient page would answer it (with the page to send when not).
+/// patient page would answer it. The search records the answer and makes the page.
 pub(crate) enum Searched {
     /// The patient page will open.
-    Permitted,
+    Permitted(PatientRef),
     /// The emergency procedure is the way in.
-    Emergency,
-    /// A page to send instead.
-    Page(Response),
+    Emergency(PatientRef),
+    /// The hospital does not know the patient (any more).
+    NotFound,
+    /// Refused, with the patient when the EPD gave them.
+    Refused(Refusal, Option<PatientRef>),
 }
 
 /// The search's decision for the patient found: as [`open`] decides the patient page.
 pub(crate) async fn searched(portal: &Portal, caller: &Caller, id: &PatientId) -> Searched {
     match access(portal, caller, id, &[RecordSection::PatientDetails]).await {
-        Access::Permitted(_) => Searched::Permitted,
-        Access::Emergency => Searched::Emergency,
-        Access::Page(page) => Searched::Page(page),
+        Access::Permitted(opened) => {
+            Searched::Permitted(patient_ref(&opened.id, opened.patient.bsn))
+        }
+        Access::Emergency(patient) => Searched::Emergency(patient),
+        Access::NotFound => Searched::NotFound,
+        Access::Refused(refusal, patient) => Searched::Refused(refusal, patient),
     }
 }
 
 /// A patient page's way in: the id from the URL, the patient and a permit for each of
-/// `sections` — or the page to send instead (not found, the emergency form, a refusal).
+/// `sections` — or the page to send instead (not found, the emergency form, a refusal). A
+/// refusal and the emergency form are recorded before they are sent: a refused look at a
+/// patient's record is in the log as much as a permitted one.
 pub(crate) async fn open(
     portal: &Portal,
     caller: &Caller,
@@ -154,8 +165,19 @@ pub(crate) async fn open(
     let id = parse_id(portal, caller, id)?;
     match access(portal, caller, &id, sections).await {
         Access::Permitted(opened) => Ok(opened),
-        Access::Emergency => Err(emergency_form(portal, caller, &id, None, None)),
-        Access::Page(page) => Err(page),
+        Access::Emergency(patient) => {
+            match portal
+                .record_denied(caller, EMERGENCY_REQUIRED, Outcome::Denied, Some(patient))
+                .await
+            {
+                Ok(_) => Err(emergency_form(portal, caller, &id, None, None)),
+                Err(refusal) => Err(refusal_page(portal, &refusal, &caller.request_id)),
+            }
+        }
+        Access::NotFound => Err(patient_not_found(portal, caller)),
+        Access::Refused(refusal, patient) => {
+            Err(refuse_about(portal, caller, &refusal, patient).await)
+        }
     }
 }
 
@@ -236,11 +258,10 @@ pub(crate) async fn audited(
     opened: &Opened,
     item: Option<&str>,
 ) -> Result<(), Response> {
-    portal
-        .disclose_all(caller, disclosures(opened, item))
-        .await
-        .map(|_| ())
-        .map_err(|r| refuse(portal, caller, &r))
+    match portal.disclose_all(caller, disclosures(opened, item)).await {
+        Ok(_) => Ok(()),
+        Err(r) => Err(refuse(portal, caller, &r).await),
+    }
 }
 
 /// Writes the audit records of what a page will show while the EPD is asked for it, so that
@@ -272,7 +293,7 @@ pub(crate) async fn audited_while<T>(
     };
     if let Err(refusal) = receipts {
         // No record, nothing shown: the refusal at once, without waiting for the EPD.
-        return Err(refuse(portal, caller, &refusal));
+        return Err(refuse(portal, caller, &refusal).await);
     }
     Ok(match fetched {
         Some(answer) => answer,

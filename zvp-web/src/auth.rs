@@ -204,13 +204,14 @@ pub(crate) async fn authenticate(
         .headers
         .remove(portal.0.proxy.certificate_header.as_str());
     let cache = parts.extensions.get::<ConnectionIdentity>().cloned();
-    let identity = match (chain, &cache) {
+    let identity = match (&chain, &cache) {
         (None, _) => Err(UziError::NoCertificate),
         (Some(_), Some(cache)) if cache.get(portal.validator_generation(), now).is_some() => cache
             .get(portal.validator_generation(), now)
             .ok_or(UziError::NoCertificate),
-        (Some(chain), _) => portal.validator().validate(&chain, now).map(Arc::new),
+        (Some(chain), _) => portal.validator().validate(chain, now).map(Arc::new),
     };
+    let ip = parts.extensions.get::<PeerAddress>().map(|p| p.0.ip());
     let identity = match identity {
         Ok(identity) => {
             if let Some(cache) = &cache {
@@ -220,6 +221,17 @@ pub(crate) async fn authenticate(
         }
         Err(e) => {
             log_refusal(&request_id, e.code(), None);
+            // A refused card is recorded with what it claims, before the refusal is sent;
+            // a request without any certificate presents no card and is not.
+            if !matches!(e, UziError::NoCertificate) {
+                let leaf = chain.as_ref().and_then(|c| c.first()).map(AsRef::as_ref);
+                if let Err(r) = portal
+                    .record_refused_card(leaf, ip, &request_id, e.code())
+                    .await
+                {
+                    return refusal_page(&portal, &r, &request_id);
+                }
+            }
             return refusal_page(&portal, &Refusal::Certificate(e), &request_id);
         }
     };
@@ -247,7 +259,23 @@ pub(crate) async fn authenticate(
                     parts.extensions.insert(session);
                     parts.extensions.insert(SessionId(cookie));
                 }
-                Ok(Err(ended)) => return session::ended_page(&portal, ended, now),
+                Ok(Err(ended)) => {
+                    // The end of a session is recorded before the page that says so.
+                    let why = match ended {
+                        session::Ended::Idle => "session-idle",
+                        session::Ended::Absolute => "session-absolute",
+                        session::Ended::OtherCertificate => "session-other-certificate",
+                        session::Ended::LoggedOut => "session-logged-out",
+                        session::Ended::Unknown => "session-unknown",
+                    };
+                    if let Err(r) = portal
+                        .record_session_end(&identity, ip, &request_id, why)
+                        .await
+                    {
+                        return refusal_page(&portal, &r, &request_id);
+                    }
+                    return session::ended_page(&portal, ended, now);
+                }
                 Err(_) => return refusal_page(&portal, &Refusal::Unavailable, &request_id),
             }
         }

@@ -108,12 +108,21 @@ impl FromRequestParts<Portal> for Caller {
         };
         let now = portal.now();
         let uzi = identity.uzi_number();
-        let refuse = |refusal: Refusal| {
+        let ip = parts.extensions.get::<PeerAddress>().map(|p| p.0.ip());
+        // A card the account check refuses is recorded, as a refused login, before the
+        // refusal is sent.
+        let refuse = async |refusal: Refusal, account: Option<&Account>| {
             log_refusal(&request_id, refusal.code(), Some(&uzi.to_string()));
-            refusal_page(portal, &refusal, &request_id)
+            let recorded = portal
+                .record_login(&identity, account, ip, &request_id, Some(&refusal))
+                .await;
+            match recorded {
+                Ok(_) => refusal_page(portal, &refusal, &request_id),
+                Err(unavailable) => refusal_page(portal, &unavailable, &request_id),
+            }
         };
         let account = match portal.0.directory.account(uzi).await {
-            Err(_) => return Err(refuse(Refusal::Unavailable)),
+            Err(_) => return Err(refuse(Refusal::Unavailable, None).await),
             Ok(account) => account,
         };
         // Whether the card enters at all is the policy's to say (rules 1, 2 and 4): the
@@ -127,10 +136,10 @@ impl FromRequestParts<Portal> for Caller {
             .policy
             .admit(&world, uzi, identity.agb(), identity.role())
         {
-            return Err(refuse(deny_refusal(reason)));
+            return Err(refuse(deny_refusal(reason), account.as_ref()).await);
         }
         let Some(account) = account else {
-            return Err(refuse(Refusal::NoAccount));
+            return Err(refuse(Refusal::NoAccount, None).await);
         };
         // Dormant accounts: locked at the first login after the period.
         let dormant = Duration::days(i64::from(portal.settings().dormant_days));
@@ -140,7 +149,7 @@ impl FromRequestParts<Portal> for Caller {
                 .directory
                 .set_status(uzi, AccountStatus::Blocked)
                 .await;
-            return Err(refuse(Refusal::Dormant));
+            return Err(refuse(Refusal::Dormant, Some(&account)).await);
         }
         // Only now, with the card admitted and its account active, is a session stored.
         let session = match session {
@@ -152,13 +161,20 @@ impl FromRequestParts<Portal> for Caller {
                     .start(identity.certificate_sha256(), now)
                     .await;
                 let Ok((session, cookie)) = started else {
-                    return Err(refuse(Refusal::Unavailable));
+                    return Err(refuse(Refusal::Unavailable, Some(&account)).await);
                 };
                 slot.put(cookie);
                 session
             }
         };
         if session.is_new_login() {
+            // The login is in the audit log before anything of the session is sent.
+            if let Err(r) = portal
+                .record_login(&identity, Some(&account), ip, &request_id, None)
+                .await
+            {
+                return Err(refusal_page(portal, &r, &request_id));
+            }
             let _ = portal.0.directory.record_login(uzi, now).await;
         }
         // The terms of use, at the first login and when they change.
@@ -167,7 +183,6 @@ impl FromRequestParts<Portal> for Caller {
         {
             return Err(see_other("/voorwaarden"));
         }
-        let ip = parts.extensions.get::<PeerAddress>().map(|p| p.0.ip());
         let idle_until = now + Duration::minutes(i64::from(portal.settings().idle_timeout_minutes));
         Ok(Self {
             identity,

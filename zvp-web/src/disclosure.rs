@@ -86,34 +86,9 @@ impl Portal {
             .map_err(|e| audit_unavailable(caller, &e))
     }
 
-    /// Writes an audit record that discloses no patient data (administration, the log's own
-    /// use), and fails closed like [`Portal::disclose_all`].
-    pub(crate) async fn record(
-        &self,
-        caller: &Caller,
-        event_type: EventType,
-        action: ActionCode,
-        subtype: Subtype,
-        permit: &Permit,
-        patient: Option<&PatientId>,
-    ) -> Result<Receipt, Refusal> {
-        let mut event = self.event(caller, event_type, None);
-        event.action = action;
-        event.subtype = subtype;
-        event.basis = Some(audit_basis(permit.basis()));
-        event.purpose = PurposeOfUse::Operations;
-        event.patient = patient.map(|id| PatientRef {
-            id: id.clone(),
-            bsn: None,
-        });
-        self.0
-            .audit
-            .append(&event)
-            .await
-            .map_err(|e| audit_unavailable(caller, &e))
-    }
-
-    fn event(
+    /// A caller's event of `event_type`: a disclosure's when one is given, otherwise one that
+    /// names no patient, for the caller to fill in.
+    pub(crate) fn event(
         &self,
         caller: &Caller,
         event_type: EventType,
@@ -147,12 +122,12 @@ impl Portal {
             } else {
                 PurposeOfUse::Treat
             },
-            user: User {
+            user: Some(User {
                 uzi: caller.account.uzi,
                 agb: caller.account.agb,
                 name: caller.account.name.clone(),
                 role: caller.identity.role(),
-            },
+            }),
             on_behalf_of: match basis {
                 Some(Basis::Delegation { grantor, .. }) => Some(Responsible {
                     agb: grantor,
@@ -178,12 +153,15 @@ impl Portal {
             },
             request_id: caller.request_id.clone(),
             reason: disclosure.and_then(|(d, _)| d.reason.clone()),
+            query: None,
+            card: None,
+            change: None,
         }
     }
 }
 
 /// The audit log's words for a policy basis.
-fn audit_basis(basis: Basis) -> AuditBasis {
+pub(crate) fn audit_basis(basis: Basis) -> AuditBasis {
     match basis {
         Basis::Own => AuditBasis::Own,
         Basis::Practice => AuditBasis::Practice,

@@ -35,6 +35,7 @@ mod portal;
 mod refusal;
 mod session;
 mod settings;
+mod trail;
 
 pub use self::auth::{
     ClientCertificate, ConnectionIdentity, PeerAddress, pem_certificates, url_unescape,

@@ -5,6 +5,7 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, html};
+use zvp_audit::event::PatientRef;
 use zvp_auth::policy::DenyReason;
 use zvp_auth::uzi::UziError;
 
@@ -336,12 +337,30 @@ pub(crate) fn deny_refusal(reason: DenyReason) -> Refusal {
     }
 }
 
-/// Logs the refusal and gives its page, for a caller.
-pub(crate) fn refuse(portal: &Portal, caller: &Caller, refusal: &Refusal) -> Response {
+/// Logs the refusal, records it in the audit log and gives its page, for a caller.
+pub(crate) async fn refuse(portal: &Portal, caller: &Caller, refusal: &Refusal) -> Response {
+    refuse_about(portal, caller, refusal, None).await
+}
+
+/// As [`refuse`], for a refusal about a patient: the record names them. The page is sent only
+/// once its record is durable; if the log cannot take it, the "tijdelijk niet beschikbaar"
+/// page comes instead (a log known to refuse is not asked again).
+pub(crate) async fn refuse_about(
+    portal: &Portal,
+    caller: &Caller,
+    refusal: &Refusal,
+    patient: Option<PatientRef>,
+) -> Response {
     log_refusal(
         &caller.request_id,
         refusal.code(),
         Some(&caller.account.uzi.to_string()),
     );
-    refusal_page(portal, refusal, &caller.request_id)
+    if portal.0.audit.refusing().is_some() {
+        return refusal_page(portal, &Refusal::Unavailable, &caller.request_id);
+    }
+    match portal.record_refusal(caller, refusal, patient).await {
+        Ok(_) => refusal_page(portal, refusal, &caller.request_id),
+        Err(unavailable) => refusal_page(portal, &unavailable, &caller.request_id),
+    }
 }

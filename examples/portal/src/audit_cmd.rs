@@ -378,8 +378,15 @@ fn report(
                     "{:<25} {:<10} {:<7} {:<13} {:<13} {:<25} {:<15} {:?}\n",
                     e.recorded
                         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    e.user.uzi,
-                    e.user.role,
+                    // A refused card has no verified user: the UZI number it claimed.
+                    e.user_uzi()
+                        .or_else(|| e.card.as_ref().and_then(|c| c.uzi))
+                        .map(|u| u.to_string())
+                        .unwrap_or_default(),
+                    e.user
+                        .as_ref()
+                        .map(|u| u.role.to_string())
+                        .unwrap_or_default(),
                     e.on_behalf_of
                         .as_ref()
                         .map(|r| r.agb.to_string())

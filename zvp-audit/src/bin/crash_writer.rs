@@ -54,7 +54,9 @@ fn main() -> ExitCode {
             std::thread::spawn(move || {
                 for i in 0u64.. {
                     let mut event = AuditEvent::example(i);
-                    event.user.name = format!("writer {t}");
+                    if let Some(user) = &mut event.user {
+                        user.name = format!("writer {t}");
+                    }
                     event.request_id = format!("{t}-{i}");
                     match log.append_blocking(&event) {
                         Ok(receipt) => {

@@ -6,17 +6,44 @@ use axum::extract::{Form, Path, Query, State};
 use axum::response::Response;
 use chrono::NaiveDate;
 use serde::Deserialize;
-use zvp_audit::event::{ActionCode, EventType, Subtype};
+use zvp_audit::event::{ActionCode, Change, EventType, Subtype, Target};
+use zvp_audit::report::REVIEW_PREFIX;
 use zvp_auth::directory::{AccountStatus, DelegationId, GrantId, NewDelegation, ReviewVerdict};
 use zvp_auth::policy::Action;
 use zvp_core::{AgbCode, UziNumber};
 
-use super::{CsrfForm, authorize, form_error, log_change};
+use super::{CsrfForm, authorize, form_error, log_admin};
 use crate::Portal;
 use crate::caller::Caller;
 use crate::layout::see_other;
 use crate::ops::not_found;
 use crate::refusal::{Refusal, refusal_page};
+use crate::trail::AdminDetail;
+
+/// The kind of record of a change to an account or delegation.
+const CHANGED_U: (EventType, ActionCode, Subtype) = (
+    EventType::SecurityRolesChanged,
+    ActionCode::U,
+    Subtype::Regular,
+);
+
+/// A change no form asks a reason for.
+fn changed(change: Change) -> AdminDetail {
+    AdminDetail::Change {
+        change,
+        reason: None,
+    }
+}
+
+/// An account status as the record names it (the directory's own word for it).
+fn status_code(status: AccountStatus) -> &'static str {
+    match status {
+        AccountStatus::Requested => "requested",
+        AccountStatus::Active => "active",
+        AccountStatus::Blocked => "blocked",
+        AccountStatus::Rejected => "rejected",
+    }
+}
 
 /// Approves, rejects, blocks or unblocks an account.
 pub(super) async fn account_action(
@@ -39,27 +66,28 @@ pub(super) async fn account_action(
     let Ok(uzi) = uzi.parse::<UziNumber>() else {
         return not_found().await;
     };
-    if let Err(page) = log_change(
-        &portal,
-        &caller,
-        &permit,
-        EventType::SecurityRolesChanged,
-        ActionCode::U,
-        Subtype::Regular,
-    )
-    .await
-    {
+    let account = match portal.0.directory.account(uzi).await {
+        Ok(Some(account)) => account,
+        Ok(None) => return not_found().await,
+        Err(_) => return refusal_page(&portal, &Refusal::Unavailable, &caller.request_id),
+    };
+    let change = Change {
+        target: Target::Account { uzi },
+        field: "status".to_owned(),
+        old: Some(status_code(account.status).to_owned()),
+        new: Some(status_code(status).to_owned()),
+    };
+    if let Err(page) = log_admin(&portal, &caller, &permit, CHANGED_U, changed(change)).await {
         return page;
     }
-    let result = match (action.as_str(), portal.0.directory.account(uzi).await) {
-        ("deblokkeren", Ok(Some(mut account))) => {
-            // Unblocking counts as a fresh start for the dormant-account rule.
-            account.status = AccountStatus::Active;
-            account.last_login = Some(portal.now());
-            portal.0.directory.update_account(&account).await
-        }
-        (_, Ok(Some(_))) => portal.0.directory.set_status(uzi, status).await,
-        _ => return not_found().await,
+    let result = if action == "deblokkeren" {
+        // Unblocking counts as a fresh start for the dormant-account rule.
+        let mut account = account;
+        account.status = AccountStatus::Active;
+        account.last_login = Some(portal.now());
+        portal.0.directory.update_account(&account).await
+    } else {
+        portal.0.directory.set_status(uzi, status).await
     };
     match result {
         Ok(()) => see_other("/beheer"),
@@ -103,16 +131,13 @@ pub(super) async fn change_practice(
     let Ok(Some(mut account)) = portal.0.directory.account(uzi).await else {
         return not_found().await;
     };
-    if let Err(page) = log_change(
-        &portal,
-        &caller,
-        &permit,
-        EventType::SecurityRolesChanged,
-        ActionCode::U,
-        Subtype::Regular,
-    )
-    .await
-    {
+    let change = Change {
+        target: Target::Account { uzi },
+        field: "practice_agb".to_owned(),
+        old: account.practice_agb.map(|a| a.to_string()),
+        new: practice_agb.map(|a| a.to_string()),
+    };
+    if let Err(page) = log_admin(&portal, &caller, &permit, CHANGED_U, changed(change)).await {
         return page;
     }
     account.practice_agb = practice_agb;
@@ -176,16 +201,27 @@ pub(super) async fn add_delegation(
                 return form_error(&portal, &caller, &format!("Deze machtiging kan niet: {e}."));
             }
         };
-    if let Err(page) = log_change(
-        &portal,
-        &caller,
-        &permit,
+    // Recorded before it is made, so without the id the directory will give it.
+    let change = Change {
+        target: Target::Delegation {
+            id: None,
+            grantor: Some(grantor),
+            grantee: Some(grantee),
+        },
+        field: "delegation".to_owned(),
+        old: None,
+        new: Some(format!(
+            "{} - {}",
+            from.format("%Y-%m-%d"),
+            until.map_or_else(|| "open".to_owned(), |u| u.format("%Y-%m-%d").to_string())
+        )),
+    };
+    let kind = (
         EventType::SecurityRolesChanged,
         ActionCode::C,
         Subtype::Regular,
-    )
-    .await
-    {
+    );
+    if let Err(page) = log_admin(&portal, &caller, &permit, kind, changed(change)).await {
         return page;
     }
     match portal.0.directory.add_delegation(delegation).await {
@@ -205,16 +241,23 @@ pub(super) async fn revoke_delegation(
         Ok(p) => p,
         Err(page) => return page,
     };
-    if let Err(page) = log_change(
-        &portal,
-        &caller,
-        &permit,
-        EventType::SecurityRolesChanged,
-        ActionCode::U,
-        Subtype::Regular,
-    )
-    .await
-    {
+    // The directory finds a delegation by grantor or grantee, not by id: the record names
+    // the id, which the delegation table and the directory show with both.
+    let change = Change {
+        target: Target::Delegation {
+            id: Some(id),
+            grantor: None,
+            grantee: None,
+        },
+        field: "revoked_at".to_owned(),
+        old: None,
+        new: Some(
+            portal
+                .now()
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ),
+    };
+    if let Err(page) = log_admin(&portal, &caller, &permit, CHANGED_U, changed(change)).await {
         return page;
     }
     match portal
@@ -252,16 +295,17 @@ pub(super) async fn review(
         "needs-follow-up" => ReviewVerdict::NeedsFollowUp,
         _ => return not_found().await,
     };
-    if let Err(page) = log_change(
-        &portal,
-        &caller,
-        &permit,
-        EventType::AuditLogUsed,
-        ActionCode::U,
-        Subtype::LogAccess,
-    )
-    .await
-    {
+    let detail = AdminDetail::Change {
+        change: Change {
+            target: Target::EmergencyGrant { grant: id },
+            field: "review".to_owned(),
+            old: None,
+            new: Some(query.oordeel.clone()),
+        },
+        reason: Some(format!("{REVIEW_PREFIX}{}", query.oordeel)),
+    };
+    let kind = (EventType::AuditLogUsed, ActionCode::U, Subtype::LogAccess);
+    if let Err(page) = log_admin(&portal, &caller, &permit, kind, detail).await {
         return page;
     }
     match portal.0.directory.review_grant(GrantId(id), verdict).await {

@@ -21,7 +21,8 @@ use crate::Portal;
 use crate::caller::Caller;
 use crate::layout::{csrf_field, html_response, page};
 use crate::pages::policy_request;
-use crate::refusal::{Refusal, log_refusal, refusal_page};
+use crate::refusal::{Refusal, refusal_page, refuse};
+use crate::trail::AdminDetail;
 
 /// The administrators' routes.
 pub(crate) fn routes() -> Router<Portal> {
@@ -44,24 +45,17 @@ pub(crate) fn routes() -> Router<Portal> {
         .route("/beheer/audit", get(report::audit_report))
 }
 
-/// The permit for an administrator action, or the refusal page.
+/// The permit for an administrator action, or the refusal page (recorded, as every refusal).
 async fn permit(portal: &Portal, caller: &Caller, action: Action) -> Result<Permit, Response> {
-    let refuse = |r: Refusal| {
-        log_refusal(
-            &caller.request_id,
-            "admin",
-            Some(&caller.account.uzi.to_string()),
-        );
-        refusal_page(portal, &r, &caller.request_id)
+    let Ok(world) = caller.world(portal, None).await else {
+        return Err(refuse(portal, caller, &Refusal::Unavailable).await);
     };
-    let world = caller
-        .world(portal, None)
-        .await
-        .map_err(|_| refuse(Refusal::Unavailable))?;
     let request = policy_request(caller, action);
     match portal.0.policy.decide(&world, &request, portal.now()) {
         Decision::Permit(p) => Ok(p),
-        Decision::Deny(_) | Decision::RequiresEmergencyProcedure => Err(refuse(Refusal::NotHere)),
+        Decision::Deny(_) | Decision::RequiresEmergencyProcedure => {
+            Err(refuse(portal, caller, &Refusal::NotHere).await)
+        }
     }
 }
 
@@ -73,22 +67,22 @@ async fn authorize(
     action: Action,
 ) -> Result<Permit, Response> {
     if !caller.session.csrf_ok(csrf) {
-        return Err(refusal_page(portal, &Refusal::NotHere, &caller.request_id));
+        return Err(refuse(portal, caller, &Refusal::NotHere).await);
     }
     permit(portal, caller, action).await
 }
 
-/// The audit record of an administrator's change, before the change (fail closed).
-async fn log_change(
+/// The audit record of an administrator's change or look-up in the log, with what it changed
+/// or looked up, before the change or the look-up (fail closed).
+async fn log_admin(
     portal: &Portal,
     caller: &Caller,
     permit: &Permit,
-    event: EventType,
-    action: ActionCode,
-    subtype: Subtype,
+    kind: (EventType, ActionCode, Subtype),
+    detail: AdminDetail,
 ) -> Result<(), Response> {
     portal
-        .record(caller, event, action, subtype, permit, None)
+        .record_admin(caller, kind, permit, detail)
         .await
         .map(|_| ())
         .map_err(|r| refusal_page(portal, &r, &caller.request_id))

@@ -6,16 +6,17 @@ use axum::response::Response;
 use chrono::NaiveDate;
 use maud::html;
 use serde::Deserialize;
-use zvp_audit::event::{ActionCode, AuditEvent, Basis, EventType, Subtype};
+use zvp_audit::event::{ActionCode, AuditEvent, Basis, EventType, Query as LookUp, Subtype};
 use zvp_audit::report::{self, Period, Subject};
 use zvp_auth::policy::Action;
 use zvp_core::{Bsn, UziNumber};
 
-use super::{admin_page, form_error, log_change, permit};
+use super::{admin_page, form_error, log_admin, permit};
 use crate::Portal;
 use crate::caller::Caller;
 use crate::layout::{dutch_date, dutch_time, see_other};
 use crate::refusal::{Refusal, refusal_page};
+use crate::trail::AdminDetail;
 
 /// Whose report, over which period, from which record on.
 #[derive(Debug, Deserialize)]
@@ -66,18 +67,6 @@ pub(super) async fn audit_report(
         },
         _ => return see_other("/beheer"),
     };
-    if let Err(page) = log_change(
-        &portal,
-        &caller,
-        &permit,
-        EventType::AuditLogUsed,
-        ActionCode::R,
-        Subtype::LogAccess,
-    )
-    .await
-    {
-        return page;
-    }
     let today = portal.now().date_naive();
     let day = |text: &Option<String>, default: NaiveDate| {
         text.as_deref()
@@ -91,6 +80,32 @@ pub(super) async fn audit_report(
     ) else {
         return form_error(&portal, &caller, "Geef de periode als datums (jjjj-mm-dd).");
     };
+    // The look-up is recorded before the log is read: whose report, over which period.
+    let looked_up = LookUp {
+        bsn: match subject {
+            Subject::Patient(bsn) => Some(bsn),
+            Subject::Practitioner(_) => None,
+        },
+        uzi: match subject {
+            Subject::Practitioner(uzi) => Some(uzi),
+            Subject::Patient(_) => None,
+        },
+        from: Some(from),
+        to: Some(to),
+        ..LookUp::default()
+    };
+    let kind = (EventType::AuditLogUsed, ActionCode::R, Subtype::LogAccess);
+    if let Err(page) = log_admin(
+        &portal,
+        &caller,
+        &permit,
+        kind,
+        AdminDetail::LookUp(looked_up),
+    )
+    .await
+    {
+        return page;
+    }
     let start_of = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
     let (title, field, value) = match &subject {
         Subject::Patient(bsn) => (
@@ -132,7 +147,7 @@ pub(super) async fn audit_report(
                 @for (_, e) in &page.events {
                     tr {
                         td { (dutch_time(e.recorded)) }
-                        td { (e.user.name) " (UZI " (e.user.uzi.to_string()) ")" }
+                        td { (who(e)) }
                         td { (what(e)) }
                         td { (basis_text(e.basis.as_ref())) }
                         td { (e.reason.as_deref().unwrap_or("")) }
@@ -159,12 +174,34 @@ pub(super) async fn audit_report(
     admin_page(&portal, &caller, &title, body)
 }
 
-/// What a record is of: the part of the record read, or the kind of event.
+/// Who acted: the user, or for a refused card the UZI number it claimed (not verified).
+fn who(e: &AuditEvent) -> String {
+    match (&e.user, e.card.as_ref().and_then(|c| c.uzi)) {
+        (Some(user), _) => format!("{} (UZI {})", user.name, user.uzi),
+        (None, Some(uzi)) => format!("geweigerde pas (UZI {uzi}, niet geverifieerd)"),
+        (None, None) => "geweigerde pas".to_owned(),
+    }
+}
+
+/// What a record is of: the part of the record read, or the kind of event with what it
+/// searched for, what it changed, or the code of its refusal.
 fn what(e: &AuditEvent) -> String {
-    e.part.as_ref().map_or_else(
-        || format!("{:?}", e.event_type),
-        |p| p.section.code().into_owned(),
-    )
+    if let Some(part) = &e.part {
+        return part.section.code().into_owned();
+    }
+    let mut text = format!("{:?}", e.event_type);
+    if let Some(outcome) = e.query.as_ref().and_then(|q| q.outcome) {
+        text.push_str(&format!(" ({outcome:?})"));
+    }
+    if let Some(change) = &e.change {
+        text.push_str(&format!(
+            ": {} {} → {}",
+            change.field,
+            change.old.as_deref().unwrap_or("-"),
+            change.new.as_deref().unwrap_or("-")
+        ));
+    }
+    text
 }
 
 fn basis_text(basis: Option<&Basis>) -> &'static str {

@@ -12,7 +12,7 @@ use zvp_core::AgbCode;
 
 use super::{caller_page, csrf_refused};
 use crate::Portal;
-use crate::auth::{Identity, SessionId};
+use crate::auth::{Identity, PeerAddress, RequestId, SessionId};
 use crate::caller::Caller;
 use crate::layout::{csrf_field, html_response, page, see_other};
 use crate::ops::not_found;
@@ -61,7 +61,7 @@ pub(crate) async fn accept_terms(
     let mut account = caller.account.clone();
     account.accepted_terms = Some(portal.settings().terms_version);
     if portal.0.directory.update_account(&account).await.is_err() {
-        return refuse(&portal, &caller, &Refusal::Unavailable);
+        return refuse(&portal, &caller, &Refusal::Unavailable).await;
     }
     see_other("/")
 }
@@ -312,8 +312,22 @@ pub(crate) async fn logout(
         );
         return html_response(StatusCode::FORBIDDEN, page);
     }
+    // The logout is in the audit log before the session ends.
+    let request_id = parts
+        .extensions
+        .get::<RequestId>()
+        .map_or("logout", |r| r.0.as_str());
+    if let Some(Identity(identity)) = parts.extensions.get::<Identity>() {
+        let ip = parts.extensions.get::<PeerAddress>().map(|p| p.0.ip());
+        let recorded = portal
+            .record_session_end(identity, ip, request_id, "logout")
+            .await;
+        if let Err(refusal) = recorded {
+            return refusal_page(&portal, &refusal, request_id);
+        }
+    }
     if portal.0.sessions.end(id).await.is_err() {
-        return refusal_page(&portal, &Refusal::Unavailable, "logout");
+        return refusal_page(&portal, &Refusal::Unavailable, request_id);
     }
     ended_page(&portal, Ended::LoggedOut, now)
 }

@@ -21,12 +21,12 @@ pub(crate) async fn delegations(State(portal): State<Portal>, caller: Caller) ->
     let now = portal.now();
     let directory = &portal.0.directory;
     let Ok(to_me) = directory.delegations_to(caller.account.uzi).await else {
-        return refuse(&portal, &caller, &Refusal::Unavailable);
+        return refuse(&portal, &caller, &Refusal::Unavailable).await;
     };
     let from_me = match caller.account.agb {
         Some(agb) => match directory.delegations_from(agb).await {
             Ok(d) => d,
-            Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable),
+            Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable).await,
         },
         None => Vec::new(),
     };

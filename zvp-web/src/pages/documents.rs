@@ -99,7 +99,7 @@ async fn read_document(
     let doc = match prefetched(early, read).await {
         Ok(d) => d,
         Err(EpdError::NotFound(_)) => return Err(not_found().await),
-        Err(e) => return Err(refuse(portal, caller, &epd_failed(&caller.request_id, &e))),
+        Err(e) => return Err(refuse(portal, caller, &epd_failed(&caller.request_id, &e)).await),
     };
     if doc.date < portal.settings().letters_cutoff {
         return Err(not_found().await);

@@ -8,7 +8,7 @@ use axum::response::Response;
 use chrono::NaiveDate;
 use maud::html;
 use serde::Deserialize;
-use zvp_audit::event::Subtype;
+use zvp_audit::event::{Query, QueryOutcome, Subtype};
 use zvp_auth::directory::ReasonCategory;
 use zvp_auth::policy::{Action, Decision, GrantError};
 use zvp_core::{Bsn, PatientId, RecordSection};
@@ -20,7 +20,10 @@ use crate::access::{Searched, parse_id, searched};
 use crate::caller::Caller;
 use crate::disclosure::Disclosure;
 use crate::layout::{csrf_field, path_segment, see_other};
-use crate::refusal::{Refusal, deny_refusal, epd_failed, refuse};
+use crate::refusal::{
+    Refusal, deny_refusal, epd_failed, log_refusal, refusal_page, refuse, refuse_about,
+};
+use crate::trail::patient_ref;
 
 /// The search form: BSN and date of birth.
 pub(crate) async fn search_form(State(portal): State<Portal>, caller: Caller) -> Response {
@@ -76,30 +79,66 @@ pub(crate) async fn search(
     let bsn_text = form.bsn.trim();
     let birth_text = form.geboortedatum.as_str();
     let again = |error: &str| search_page(&portal, &caller, Some(error), bsn_text, birth_text);
-    let Ok(bsn) = bsn_text.parse::<Bsn>() else {
-        return again(
-            "Dit is geen geldig BSN: een BSN heeft 9 cijfers en voldoet aan de elfproef.",
-        );
+    let bsn = bsn_text.parse::<Bsn>().ok();
+    let birth = NaiveDate::parse_from_str(birth_text.trim(), "%Y-%m-%d").ok();
+    let mut query = Query {
+        bsn,
+        birth_date: birth,
+        ..Query::default()
     };
-    let Ok(birth) = NaiveDate::parse_from_str(birth_text.trim(), "%Y-%m-%d") else {
-        return again("Vul de geboortedatum in.");
+    // Every search is recorded before its answer is sent, with what it asked (the BSN is in
+    // the audit record, never in a log line) and what came of it.
+    let (Some(bsn), Some(birth)) = (bsn, birth) else {
+        query.outcome = Some(QueryOutcome::Invalid);
+        if let Err(r) = portal.record_search(&caller, query, None, None).await {
+            return refusal_page(&portal, &r, &caller.request_id);
+        }
+        return if bsn.is_none() {
+            again("Dit is geen geldig BSN: een BSN heeft 9 cijfers en voldoet aan de elfproef.")
+        } else {
+            again("Vul de geboortedatum in.")
+        };
     };
     let found = portal
         .0
         .epd
         .find_by_bsn(bsn, Some(birth), &ctx(&caller))
         .await;
-    let id = match found {
-        Ok(Some(id)) => id,
-        Ok(None) => {
-            return again("Het ziekenhuis kent geen patiënt met dit BSN en deze geboortedatum.");
-        }
-        Err(e) => return refuse(&portal, &caller, &epd_failed(&caller.request_id, &e)),
+    let searched = match found {
+        Ok(Some(id)) => searched(&portal, &caller, &id).await,
+        Ok(None) => Searched::NotFound,
+        Err(e) => Searched::Refused(epd_failed(&caller.request_id, &e), None),
     };
-    match searched(&portal, &caller, &id).await {
-        Searched::Permitted => see_other(&format!("/patient/{}", path_segment(id.as_str()))),
-        Searched::Emergency => emergency_form(&portal, &caller, &id, Some(&bsn.to_string()), None),
-        Searched::Page(page) => page,
+    let (outcome, patient, refusal) = match &searched {
+        Searched::Permitted(p) => (QueryOutcome::Found, Some(p.clone()), None),
+        Searched::Emergency(p) => (QueryOutcome::EmergencyOffered, Some(p.clone()), None),
+        Searched::NotFound => (QueryOutcome::NotFound, None, None),
+        Searched::Refused(r @ (Refusal::Epd(_) | Refusal::Unavailable), p) => {
+            (QueryOutcome::Failed, p.clone(), Some(r))
+        }
+        Searched::Refused(r, p) => (QueryOutcome::Refused, p.clone(), Some(r)),
+    };
+    query.outcome = Some(outcome);
+    if let Err(r) = portal.record_search(&caller, query, patient, refusal).await {
+        return refusal_page(&portal, &r, &caller.request_id);
+    }
+    match searched {
+        Searched::Permitted(p) => see_other(&format!("/patient/{}", path_segment(p.id.as_str()))),
+        Searched::Emergency(p) => {
+            emergency_form(&portal, &caller, &p.id, Some(&bsn.to_string()), None)
+        }
+        Searched::NotFound => {
+            again("Het ziekenhuis kent geen patiënt met dit BSN en deze geboortedatum.")
+        }
+        // The search's record carries the refusal's code: the page is the refusal's.
+        Searched::Refused(refusal, _) => {
+            log_refusal(
+                &caller.request_id,
+                refusal.code(),
+                Some(&caller.account.uzi.to_string()),
+            );
+            refusal_page(&portal, &refusal, &caller.request_id)
+        }
     }
 }
 
@@ -191,14 +230,14 @@ pub(crate) async fn emergency(
     let patient = match portal.0.epd.patient(&id, &ctx(&caller)).await {
         Ok(p) => Some(p),
         Err(EpdError::NotFound(_)) => None,
-        Err(e) => return refuse(&portal, &caller, &epd_failed(&caller.request_id, &e)),
+        Err(e) => return refuse(&portal, &caller, &epd_failed(&caller.request_id, &e)).await,
     };
     let world = match &patient {
         Some(patient) => caller.world(&portal, Some(patient)).await,
         None => caller.world_unknown(&portal, &id).await,
     };
     let Ok(world) = world else {
-        return refuse(&portal, &caller, &Refusal::Unavailable);
+        return refuse(&portal, &caller, &Refusal::Unavailable).await;
     };
     let now = portal.now();
     let request = policy_request(
@@ -225,12 +264,17 @@ pub(crate) async fn emergency(
                 Decision::Permit(_) => {
                     see_other(&format!("/patient/{}", path_segment(id.as_str())))
                 }
-                Decision::Deny(reason) => refuse(&portal, &caller, &deny_refusal(reason)),
-                Decision::RequiresEmergencyProcedure => refuse(&portal, &caller, &Refusal::NotHere),
+                Decision::Deny(reason) => {
+                    let about = Some(patient_ref(&id, patient.as_ref().and_then(|p| p.bsn)));
+                    refuse_about(&portal, &caller, &deny_refusal(reason), about).await
+                }
+                Decision::RequiresEmergencyProcedure => {
+                    refuse(&portal, &caller, &Refusal::NotHere).await
+                }
             };
         }
         // A refusal this version does not know: no grant, and nothing shown.
-        Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable),
+        Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable).await,
     };
     let Some(patient) = patient else {
         tracing::warn!(
@@ -243,19 +287,19 @@ pub(crate) async fn emergency(
     let reason = grant.reason.clone();
     let stored = match portal.0.directory.add_grant(grant).await {
         Ok(g) => g,
-        Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable),
+        Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable).await,
     };
     // The start of the procedure is its own audit record, with the reason, under the permit
     // the grant now gives for the patient's details.
     let Ok(permit_world) = caller.world(&portal, Some(&patient)).await else {
-        return refuse(&portal, &caller, &Refusal::Unavailable);
+        return refuse(&portal, &caller, &Refusal::Unavailable).await;
     };
     let Ok(view) = Action::view_patient(id.clone(), RecordSection::PatientDetails) else {
-        return refuse(&portal, &caller, &Refusal::NotHere);
+        return refuse(&portal, &caller, &Refusal::NotHere).await;
     };
     let view = policy_request(&caller, view);
     let Decision::Permit(permit) = policy.decide(&permit_world, &view, now) else {
-        return refuse(&portal, &caller, &Refusal::Unavailable);
+        return refuse(&portal, &caller, &Refusal::Unavailable).await;
     };
     let event = Disclosure {
         permit: &permit,
@@ -269,7 +313,7 @@ pub(crate) async fn emergency(
         .disclose_with_subtype(&caller, event, Subtype::EmergencyStarted)
         .await
     {
-        return refuse(&portal, &caller, &r);
+        return refuse(&portal, &caller, &r).await;
     }
     see_other(&format!("/patient/{}", path_segment(id.as_str())))
 }

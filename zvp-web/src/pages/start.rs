@@ -38,7 +38,7 @@ pub(crate) async fn start(
 ) -> Response {
     let now = portal.now();
     let Ok(world) = caller.world(&portal, None).await else {
-        return refuse(&portal, &caller, &Refusal::Unavailable);
+        return refuse(&portal, &caller, &Refusal::Unavailable).await;
     };
     let scope = match portal.0.policy.list_scope(
         &world,
@@ -49,7 +49,7 @@ pub(crate) async fn start(
     ) {
         Ok(scope) => scope,
         Err(DenyReason::RoleNotEligible) if caller.account.admin => return see_other("/beheer"),
-        Err(reason) => return refuse(&portal, &caller, &deny_refusal(reason)),
+        Err(reason) => return refuse(&portal, &caller, &deny_refusal(reason)).await,
     };
     // One permit per list: each list's records name the list its permit is for.
     let list_permit =
@@ -65,7 +65,7 @@ pub(crate) async fn start(
         list_permit(Action::ListAdmitted),
         list_permit(Action::ListDischarged),
     ) else {
-        return refuse(&portal, &caller, &Refusal::NotHere);
+        return refuse(&portal, &caller, &Refusal::NotHere).await;
     };
     let scope: Vec<ListScope> = scope
         .into_iter()
@@ -84,7 +84,7 @@ pub(crate) async fn start(
         portal.0.epd.discharged_since(&agbs, since, &ctx)
     ) {
         Ok(lists) => lists,
-        Err(e) => return refuse(&portal, &caller, &epd_failed(&caller.request_id, &e)),
+        Err(e) => return refuse(&portal, &caller, &epd_failed(&caller.request_id, &e)).await,
     };
     let basis_of = |l: &ListedPatient| {
         ListScope::basis_for(
@@ -100,7 +100,7 @@ pub(crate) async fn start(
         .chain(disclosures(&discharged, &discharged_permit))
         .collect();
     if let Err(r) = portal.disclose_all(&caller, disclosures).await {
-        return refuse(&portal, &caller, &r);
+        return refuse(&portal, &caller, &r).await;
     }
     let names = gp_names(&portal).await;
     let notices = emergency_notices(&portal, &caller).await;

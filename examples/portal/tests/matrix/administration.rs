@@ -214,7 +214,8 @@ async fn the_audit_report_shows_who_looked_in_the_period() {
     assert!(
         report
             .body
-            .contains("2 vastleggingen, 27-08-2026 tot en met 25-11-2026"),
+            // The two reads and this look-up, which concerns the patient as well.
+            .contains("3 vastleggingen, 27-08-2026 tot en met 25-11-2026"),
         "{}",
         report.body
     );

@@ -42,20 +42,40 @@ fn key(subject: &Subject) -> String {
 /// ([`Subject::matches`]), and when it was recorded.
 #[derive(Debug, Clone)]
 pub(super) struct Marks {
-    keys: [Option<String>; 2],
+    keys: Vec<String>,
     recorded: DateTime<Utc>,
 }
 
 impl Marks {
     /// The marks of `event`.
     pub(super) fn of(event: &AuditEvent) -> Self {
-        let patient = event
-            .patient
-            .as_ref()
-            .and_then(|p| p.bsn)
-            .map(|bsn| key(&Subject::Patient(bsn)));
+        // Every BSN and UZI number [`Subject::matches`] looks at: the patient shown or searched
+        // for; the user, a refused card's claimed number, a practitioner looked up, an
+        // account changed.
+        let bsns = [
+            event.patient.as_ref().and_then(|p| p.bsn),
+            event.query.as_ref().and_then(|q| q.bsn),
+        ];
+        let uzis = [
+            event.user_uzi(),
+            event.card.as_ref().and_then(|c| c.uzi),
+            event.query.as_ref().and_then(|q| q.uzi),
+            event.change.as_ref().and_then(|c| c.target.uzi()),
+        ];
+        let mut keys: Vec<String> = bsns
+            .into_iter()
+            .flatten()
+            .map(|bsn| key(&Subject::Patient(bsn)))
+            .chain(
+                uzis.into_iter()
+                    .flatten()
+                    .map(|uzi| key(&Subject::Practitioner(uzi))),
+            )
+            .collect();
+        keys.sort();
+        keys.dedup();
         Self {
-            keys: [patient, Some(key(&Subject::Practitioner(event.user.uzi)))],
+            keys,
             recorded: event.recorded,
         }
     }
@@ -79,7 +99,7 @@ impl RowIndex {
         let mut subjects = BTreeSet::new();
         let (mut first, mut last) = (None::<DateTime<Utc>>, None::<DateTime<Utc>>);
         for mark in marks {
-            subjects.extend(mark.keys.iter().flatten().cloned());
+            subjects.extend(mark.keys.iter().cloned());
             first = Some(first.map_or(mark.recorded, |t| t.min(mark.recorded)));
             last = Some(last.map_or(mark.recorded, |t| t.max(mark.recorded)));
         }
@@ -354,7 +374,7 @@ mod tests {
         ]
         .into_iter()
         .map(|recorded| Marks {
-            keys: [None, Some("uzi:1".to_owned())],
+            keys: vec!["uzi:1".to_owned()],
             recorded,
         })
         .collect();
