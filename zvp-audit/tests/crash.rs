@@ -3,7 +3,8 @@
 //! each kill the log reopens (cutting any torn tail; from the tree state of the last
 //! checkpoint when there is one) and every append the writer acknowledged before the kill is
 //! in it. At the end the whole log and its checkpoints verify. Set `ZVP_CRASH_ROUNDS` for a
-//! longer run.
+//! longer run. A killed process leaves its writes in the page cache, so this shows recovery
+//! from torn tails, not the syncs: `power_loss.rs` cuts the power.
 
 #![allow(
     clippy::unwrap_used,

@@ -29,28 +29,35 @@
 //! [`verify`] always reads every record, keeping likewise only the tree's edge and the roots
 //! the stored checkpoints need; proofs and roots of earlier sizes read the segment files.
 //!
+//! The segments are written and synced through [`storage`], a seam that a test fills with
+//! storage that loses, at a power cut, what was not synced.
+//!
 //! The layout of a log directory: `LOCK`, `segment-<first record, 20 digits>.log` files of
 //! framed records (see `record.rs`), `checkpoints.log` with the signed checkpoints, and
 //! `tree-state` (see `state.rs`).
 
+mod check;
 #[cfg(feature = "postgres")]
 pub mod pg;
 mod query;
 mod record;
 mod scan;
 mod state;
+pub mod storage;
+mod writer;
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use aws_lc_rs::rand::SystemRandom;
 use chrono::{DateTime, Utc};
 
+pub use check::OpeningCheck;
 pub use record::MAX_EVENT_LEN;
 pub use scan::VerifyError;
 
@@ -58,9 +65,12 @@ use crate::checkpoint::{Checkpoint, CheckpointSigner, CheckpointVerifier};
 use crate::event::AuditEvent;
 use crate::merkle::{self, Hash};
 use crate::report::{ReportPage, ReportQuery};
-use record::{Record, chain_next, frame, leaf_of};
+use check::Check;
+use record::{Record, frame};
 use scan::{CHECKPOINTS, Checkpoints, Reading, Scanned, scan, scan_from, segment_name};
 use state::{Position, TreeState};
+use storage::{Fs, Segment, Storage};
+use writer::Writer;
 
 /// What the portal needs of an audit log, whichever backend keeps it: [`FileLog`] embedded,
 /// `pg::PgLog` (feature `postgres`) shared by several instances.
@@ -352,6 +362,20 @@ impl FileLog {
     /// [`LogError::Locked`], [`LogError::Damaged`], [`LogError::ShorterThanCheckpoint`],
     /// [`LogError::Io`].
     pub fn open(dir: &Path, options: FileLogOptions) -> Result<Self, LogError> {
+        Self::open_with_storage(dir, options, Fs)
+    }
+
+    /// [`open`](Self::open) with the segments written and synced through `storage` (see
+    /// [`storage`]): for tests that model what a power cut leaves of the files.
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open).
+    pub fn open_with_storage<S: Storage>(
+        dir: &Path,
+        options: FileLogOptions,
+        storage: S,
+    ) -> Result<Self, LogError> {
         std::fs::create_dir_all(dir).map_err(io)?;
         let lock = OpenOptions::new()
             .create(true)
@@ -377,17 +401,10 @@ impl FileLog {
             Some(last) => last,
             None => (dir.join(segment_name(0)), 0, 0),
         };
-        let segment = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(io)?;
-        if segment.metadata().map_err(io)?.len() != length {
+        let mut segment = storage.open_segment(&path).map_err(io)?;
+        if segment.length().map_err(io)? != length {
             // A torn tail: never acknowledged, so cutting it loses nothing acknowledged.
-            segment.set_len(length).map_err(io)?;
-            segment.sync_all().map_err(io)?;
+            segment.truncate(length).map_err(io)?;
         }
         let scanned_unfinished = scanned.unfinished_checkpoint;
         if let Some(offset) = scanned.unfinished_checkpoint {
@@ -400,7 +417,7 @@ impl FileLog {
             file.set_len(offset).map_err(io)?;
             file.sync_all().map_err(io)?;
         }
-        sync_dir(dir)?;
+        storage.sync_dir(dir).map_err(io)?;
         let tree = Arc::new(Mutex::new(Tree {
             range: scanned.check.range().clone(),
             chain: scanned.check.chain(),
@@ -411,6 +428,7 @@ impl FileLog {
         let syncs = Arc::new(AtomicU64::new(0));
         let writer = Writer {
             syncs: Arc::clone(&syncs),
+            storage,
             dir: dir.to_path_buf(),
             segment,
             segment_first,
@@ -807,126 +825,6 @@ impl Drop for FileLog {
     }
 }
 
-/// The writer thread's state.
-struct Writer {
-    syncs: Arc<AtomicU64>,
-    dir: PathBuf,
-    segment: File,
-    /// The first sequence number of the segment being written.
-    segment_first: u64,
-    segment_length: u64,
-    next_seq: u64,
-    chain: Hash,
-    tree: Arc<Mutex<Tree>>,
-    options: FileLogOptions,
-    random: SystemRandom,
-}
-
-impl Writer {
-    /// Takes batches of appends until the log is dropped or a write fails.
-    fn run(mut self, receiver: &Receiver<Request>) {
-        while let Ok(first) = receiver.recv() {
-            let mut batch = vec![first];
-            while batch.len() < self.options.max_batch {
-                match receiver.try_recv() {
-                    Ok(request) => batch.push(request),
-                    Err(_) => break,
-                }
-            }
-            if let Err(e) = self.write_batch(batch) {
-                // Fail closed: answer everyone still waiting, accept nothing more.
-                while let Ok(request) = receiver.try_recv() {
-                    let _ = request.reply.send(Err(e.clone()));
-                }
-                return;
-            }
-        }
-    }
-
-    /// Writes one batch with one write and one sync, then answers its callers.
-    fn write_batch(&mut self, batch: Vec<Request>) -> Result<(), LogError> {
-        let mut bytes =
-            Vec::with_capacity(batch.iter().map(|r| record::FRAMED + r.event.len()).sum());
-        let mut receipts = Vec::with_capacity(batch.len());
-        let mut chain = self.chain;
-        let mut failed = None;
-        let mut last_frame_at = 0;
-        for (i, request) in batch.iter().enumerate() {
-            let mut salt = [0u8; 16];
-            if let Err(e) = self.random.fill(&mut salt) {
-                failed = Some(io(e));
-                break;
-            }
-            let leaf = leaf_of(&salt, &request.event);
-            chain = chain_next(&chain, &leaf);
-            let seq = self.next_seq + i as u64;
-            last_frame_at = bytes.len() as u64;
-            record::put_frame(&mut bytes, seq, &salt, &chain, &request.event);
-            receipts.push(Receipt { seq, leaf, chain });
-        }
-        let result = match failed {
-            Some(e) => Err(e),
-            None => self.write_durably(&bytes),
-        };
-        match result {
-            Ok(at) => {
-                self.chain = chain;
-                self.next_seq += receipts.len() as u64;
-                if let Ok(mut tree) = self.tree.lock() {
-                    for receipt in &receipts {
-                        tree.range.push(receipt.leaf);
-                    }
-                    tree.chain = chain;
-                    tree.last = Some(Position {
-                        segment: self.segment_first,
-                        start: at + last_frame_at,
-                        end: at + bytes.len() as u64,
-                    });
-                }
-                for (request, receipt) in batch.into_iter().zip(receipts) {
-                    let _ = request.reply.send(Ok(receipt));
-                }
-                Ok(())
-            }
-            Err(e) => {
-                for request in batch {
-                    let _ = request.reply.send(Err(e.clone()));
-                }
-                Err(e)
-            }
-        }
-    }
-
-    /// Appends `bytes` to the current segment (starting a new one when it is full) and syncs;
-    /// returns where in the segment they begin.
-    fn write_durably(&mut self, bytes: &[u8]) -> Result<u64, LogError> {
-        if self.segment_length > 0
-            && self.segment_length + bytes.len() as u64 > self.options.segment_bytes
-        {
-            let path = self.dir.join(segment_name(self.next_seq));
-            self.segment = OpenOptions::new()
-                .create_new(true)
-                .read(true)
-                .write(true)
-                .open(&path)
-                .map_err(io)?;
-            self.segment_first = self.next_seq;
-            self.segment_length = 0;
-            sync_dir(&self.dir)?;
-        }
-        use std::io::{Seek, SeekFrom};
-        self.segment
-            .seek(SeekFrom::Start(self.segment_length))
-            .map_err(io)?;
-        self.segment.write_all(bytes).map_err(io)?;
-        self.segment.sync_data().map_err(io)?;
-        self.syncs.fetch_add(1, Ordering::Relaxed);
-        let at = self.segment_length;
-        self.segment_length += bytes.len() as u64;
-        Ok(at)
-    }
-}
-
 /// An event as a record holds it: its JSON, refused when longer than [`MAX_EVENT_LEN`].
 pub(crate) fn encode(event: &AuditEvent) -> Result<Vec<u8>, LogError> {
     let json = serde_json::to_vec(event).map_err(|e| LogError::Event(e.to_string()))?;
@@ -1004,135 +902,6 @@ struct OpenScan {
     trusted: Option<TreeState>,
 }
 
-/// The read-back of the records an opening from a tree state did not read; see
-/// [`FileLog::checked`].
-#[derive(Debug, Clone)]
-pub struct OpeningCheck(Arc<Check>);
-
-impl OpeningCheck {
-    /// Waits for the read-back to end; its verdict, as [`FileLog::checked`] gives it.
-    ///
-    /// # Errors
-    ///
-    /// As [`FileLog::checked`].
-    pub fn wait(&self) -> Result<(), LogError> {
-        self.0.wait()
-    }
-}
-
-/// The reading back, after an opening from a tree state, of the records that opening took on
-/// trust. Until it has passed, the log works on the signed tree; when it fails, the log
-/// refuses appends and checkpoints from then on (fail closed, as an opening that had read
-/// everything would have refused to open).
-#[derive(Debug, Default)]
-struct Check {
-    /// [`CHECKING`], [`CHECKED`] or [`FAILED`]: read on every append.
-    status: AtomicU8,
-    failure: Mutex<Option<VerifyError>>,
-    done: Condvar,
-}
-
-const CHECKED: u8 = 0;
-const CHECKING: u8 = 1;
-const FAILED: u8 = 2;
-
-impl Check {
-    /// A check with nothing to do: opening read every record.
-    fn passed() -> Self {
-        Self::default()
-    }
-
-    /// Runs the check of the records under `state` on a thread of its own.
-    fn start(dir: &Path, state: TreeState) -> Result<Arc<Self>, LogError> {
-        let check = Arc::new(Self {
-            status: AtomicU8::new(CHECKING),
-            ..Self::default()
-        });
-        let running = Arc::clone(&check);
-        let dir = dir.to_path_buf();
-        std::thread::Builder::new()
-            .name("zvp-audit-check".to_owned())
-            .spawn(move || {
-                // A read-back that panics must not leave the log unchecked and its waiters
-                // waiting: it counts as failed.
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    read_back(&dir, &state)
-                }))
-                .unwrap_or_else(|_| {
-                    Err(VerifyError::Io {
-                        path: dir.display().to_string(),
-                        detail: "the read-back of the records under the tree state stopped"
-                            .to_owned(),
-                    })
-                });
-                running.finish(result);
-            })
-            .map_err(io)?;
-        Ok(check)
-    }
-
-    fn finish(&self, result: Result<(), VerifyError>) {
-        let mut failure = self
-            .failure
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match result {
-            Ok(()) => self.status.store(CHECKED, Ordering::Release),
-            Err(e) => {
-                *failure = Some(e);
-                self.status.store(FAILED, Ordering::Release);
-            }
-        }
-        self.done.notify_all();
-    }
-
-    /// The failure, if the check has failed.
-    fn failed(&self) -> Result<(), LogError> {
-        if self.status.load(Ordering::Acquire) != FAILED {
-            return Ok(());
-        }
-        let failure = self
-            .failure
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Err(failure.clone().map_or(LogError::Stopped, LogError::Damaged))
-    }
-
-    /// Waits for the check to end; its verdict.
-    fn wait(&self) -> Result<(), LogError> {
-        let mut failure = self
-            .failure
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        while self.status.load(Ordering::Acquire) == CHECKING {
-            failure = self
-                .done
-                .wait(failure)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-        }
-        failure
-            .clone()
-            .map_or(Ok(()), |e| Err(LogError::Damaged(e)))
-    }
-}
-
-/// Reads the records under `state` back and checks that they end with its chain hash and
-/// tree: the frames, the sequence and the chain on the way, as a full opening does.
-fn read_back(dir: &Path, state: &TreeState) -> Result<(), VerifyError> {
-    let size = state.range.size();
-    let reading = Reading {
-        events: false,
-        leaves: false,
-        checkpoints: Checkpoints::None,
-    };
-    let scanned = scan_from(dir, reading, None, Some(size))?;
-    let check = &scanned.check;
-    if check.len() != size || check.chain() != state.chain || check.range() != &state.range {
-        return Err(VerifyError::TreeState { size });
-    }
-    Ok(())
-}
-
 /// The last stored checkpoint's size and root, after checking that the log covers it with the
 /// same root: every later checkpoint is made on top of the tree it signed (see
 /// [`FileLog::checkpoint`]).
@@ -1163,7 +932,7 @@ fn against_last_checkpoint(scanned: &Scanned) -> Result<Option<(u64, Hash)>, Log
 
 /// fsyncs a directory, so that a new file in it survives a crash.
 fn sync_dir(dir: &Path) -> Result<(), LogError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io)
+    Fs.sync_dir(dir).map_err(io)
 }
 
 /// What [`verify`] established.
