@@ -192,13 +192,13 @@ async function suite() {
   await accessible(gp, 'search');
   await gp.fill('#bsn', bsn);
   await gp.fill('#geboortedatum', birth);
-  await gp.click('button[type=submit]');
+  await gp.click('main button[type=submit]');
   check(await h1(gp) === 'Noodprocedure', `a non-own patient leads to the emergency procedure: ${await h1(gp)}`);
   await shot(gp, 'emergency');
   await accessible(gp, 'emergency');
   await gp.selectOption('#reden', 'out-of-hours');
   await gp.fill('#toelichting', 'Patiënt op de huisartsenpost, benauwd');
-  await gp.click('button[type=submit]');
+  await gp.click('main button[type=submit]');
   check((await gp.content()).includes('via de noodprocedure'), 'the record opens with the emergency banner');
 
   // --- refusals ---------------------------------------------------------------------------
@@ -225,7 +225,7 @@ async function suite() {
   await newcomer.fill('#praktijk', 'Huisartsenpraktijk De Linde');
   await newcomer.fill('#email', 'n.hendriks@delinde.example');
   await newcomer.fill('#telefoon', '078 - 123 45 67');
-  await newcomer.click('button[type=submit]');
+  await newcomer.click('main button[type=submit]');
   check(await h1(newcomer) === 'Aanvraag ontvangen', `request filed: ${await h1(newcomer)}`);
   const admin = await as('medewerker');
   await admin.goto(`${origin}/`);
@@ -235,7 +235,7 @@ async function suite() {
   await admin.locator('form[action="/beheer/account/900000011/goedkeuren"] button').click();
   await newcomer.goto(`${origin}/`);
   check(await h1(newcomer) === 'Gebruiksvoorwaarden', `first login asks for the terms: ${await h1(newcomer)}`);
-  await newcomer.click('button[type=submit]');
+  await newcomer.click('main button[type=submit]');
   check(await h1(newcomer) === 'Mijn patiënten', `after the terms, the start page: ${await h1(newcomer)}`);
 
   // --- a delegation, made and revoked ------------------------------------------------------
@@ -253,6 +253,10 @@ async function suite() {
   await revoke.last().click();
   await gp.goto(`${origin}/machtigingen`);
   check((await gp.content()).includes('ingetrokken'), 'the revoked delegation shows as revoked');
+
+  // --- logout: the browser's own POST passes the origin check, and the session ends ---------
+  await gp.click('header button[type=submit]');
+  check(await h1(gp) === 'U bent afgemeld', `the logout ends the session: ${await h1(gp)}`);
 }
 
 try {

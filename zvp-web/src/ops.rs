@@ -151,7 +151,10 @@ pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
         "max-age=31536000; includeSubDomains",
     );
     set(headers, "x-frame-options", "DENY");
-    set(headers, "referrer-policy", "no-referrer");
+    // Same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` on the
+    // portal's own POSTs, which the origin check must refuse; same-origin still sends nothing
+    // (no URL with a patient id) to any other site.
+    set(headers, "referrer-policy", "same-origin");
     set(headers, "x-content-type-options", "nosniff");
     if !cacheable {
         set(headers, "cache-control", "no-store");

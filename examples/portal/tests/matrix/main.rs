@@ -323,7 +323,7 @@ async fn pages_carry_the_security_headers() {
         );
         assert!(!h("content-security-policy").contains("unsafe-inline"));
         assert_eq!(h("x-frame-options"), "DENY");
-        assert_eq!(h("referrer-policy"), "no-referrer");
+        assert_eq!(h("referrer-policy"), "same-origin");
         assert_eq!(h("cache-control"), "no-store", "{path}");
         assert!(h("strict-transport-security").starts_with("max-age="));
     }
