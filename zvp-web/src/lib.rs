@@ -40,7 +40,7 @@ mod trail;
 pub use self::auth::{
     ClientCertificate, ConnectionIdentity, PeerAddress, pem_certificates, url_unescape,
 };
-pub use self::portal::{BuildError, Clock, Portal, PortalBuilder, ProxyTrust};
+pub use self::portal::{BuildError, Clock, CrlGauge, Portal, PortalBuilder, ProxyTrust};
 pub use self::session::{
     Ended, MAX_SESSIONS, MAX_SESSIONS_PER_CERTIFICATE, MemorySessions, Session, SessionError,
     SessionStore, Timeouts, ended, new_session,

@@ -120,7 +120,43 @@ pub(crate) async fn metrics(State(portal): State<Portal>) -> Response {
             at.timestamp(),
         );
     }
+    let crls = portal.0.crls.lock().map(|c| c.clone()).unwrap_or_default();
+    if !crls.is_empty() {
+        let next: Vec<_> = crls
+            .iter()
+            .filter_map(|c| c.next_update.map(|at| (c.issuer.as_str(), at.timestamp())))
+            .collect();
+        labelled(
+            &mut text,
+            "zvp_crl_next_update_seconds",
+            "The nextUpdate of each CRL in use (Unix time); past it, its cards cannot log in.",
+            &next,
+        );
+        let warning: Vec<_> = crls
+            .iter()
+            .map(|c| (c.issuer.as_str(), u8::from(c.warning)))
+            .collect();
+        labelled(
+            &mut text,
+            "zvp_crl_warning",
+            "1 when a CRL in use is near its nextUpdate and no fresher one could be had.",
+            &warning,
+        );
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// One gauge with a value per issuer.
+fn labelled(text: &mut String, name: &str, help: &str, values: &[(&str, impl std::fmt::Display)]) {
+    text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n"));
+    for (issuer, value) in values {
+        // The label escapes of Prometheus's text format.
+        let issuer = issuer
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n");
+        text.push_str(&format!("{name}{{issuer=\"{issuer}\"}} {value}\n"));
+    }
 }
 
 /// One gauge: its help, its type and its value.

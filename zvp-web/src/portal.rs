@@ -44,6 +44,20 @@ pub(crate) struct Inner {
     pub(crate) clock: Clock,
     // The last audit checkpoint this instance signed: its size and when.
     pub(crate) last_checkpoint: std::sync::Mutex<Option<(u64, DateTime<Utc>)>>,
+    // The revocation lists in use, as the embedder's refresh last reported them.
+    pub(crate) crls: std::sync::Mutex<Vec<CrlGauge>>,
+}
+
+/// One revocation list in use, for `/metrics` (`zvp_crl_next_update_seconds`,
+/// `zvp_crl_warning`, labelled with the issuer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CrlGauge {
+    /// The issuing CA's name.
+    pub issuer: String,
+    /// The list's nextUpdate, after which logins with its cards fail closed.
+    pub next_update: Option<DateTime<Utc>>,
+    /// Whether the embedder warns about it (close to its nextUpdate, nothing fresher to be had).
+    pub warning: bool,
 }
 
 /// Which peers may forward a client certificate in a header, and in which.
@@ -194,6 +208,7 @@ impl PortalBuilder {
             request_key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &key),
             clock: self.clock,
             last_checkpoint: std::sync::Mutex::new(None),
+            crls: std::sync::Mutex::new(Vec::new()),
         })))
     }
 }
@@ -257,6 +272,14 @@ impl Portal {
         let now = self.now();
         if let Ok(mut last) = self.0.last_checkpoint.lock() {
             *last = Some((records, now));
+        }
+    }
+
+    /// Notes the revocation lists now in use, for `/metrics` (alert on `zvp_crl_warning`, or
+    /// when `zvp_crl_next_update_seconds` comes near).
+    pub fn crls_in_use(&self, crls: Vec<CrlGauge>) {
+        if let Ok(mut current) = self.0.crls.lock() {
+            *current = crls;
         }
     }
 

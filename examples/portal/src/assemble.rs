@@ -45,7 +45,38 @@ fn read(path: &std::path::Path) -> Result<Vec<u8>, AssembleError> {
     })
 }
 
-/// The UZI validator the configuration describes, with its CRLs as read now.
+/// The configured anchors and intermediates (DER): the CAs a downloaded CRL must come from.
+///
+/// # Errors
+///
+/// [`AssembleError::File`] naming the file.
+pub fn uzi_certificates(
+    config: &Config,
+) -> Result<Vec<rustls_pki_types::CertificateDer<'static>>, AssembleError> {
+    let (mut anchors, intermediates) = anchors_and_intermediates(config)?;
+    anchors.extend(intermediates);
+    Ok(anchors)
+}
+
+type Certificates = Vec<rustls_pki_types::CertificateDer<'static>>;
+
+fn anchors_and_intermediates(
+    config: &Config,
+) -> Result<(Certificates, Certificates), AssembleError> {
+    let uzi = &config.uzi;
+    let file = |path: &std::path::Path, detail: String| AssembleError::File {
+        path: path.display().to_string(),
+        detail,
+    };
+    let anchors = pem_certificates(&read(&uzi.anchors)?).map_err(|e| file(&uzi.anchors, e))?;
+    let intermediates =
+        pem_certificates(&read(&uzi.intermediates)?).map_err(|e| file(&uzi.intermediates, e))?;
+    Ok((anchors, intermediates))
+}
+
+/// The UZI validator the configuration describes, with its CRLs as read now: the `crls` files
+/// and the files `crl_downloads` keep. A download not yet kept is left out, so its issuer's
+/// cards fail closed (`revocation-unknown`) until the first good download.
 ///
 /// # Errors
 ///
@@ -56,26 +87,20 @@ pub fn validator(config: &Config) -> Result<UziValidator, AssembleError> {
         path: path.display().to_string(),
         detail,
     };
-    let anchors = pem_certificates(&read(&uzi.anchors)?).map_err(|e| file(&uzi.anchors, e))?;
-    let intermediates =
-        pem_certificates(&read(&uzi.intermediates)?).map_err(|e| file(&uzi.intermediates, e))?;
+    let (anchors, intermediates) = anchors_and_intermediates(config)?;
     let environment = match uzi.environment {
         UziEnvironment::Production => Environment::Production,
         UziEnvironment::Test => Environment::Test,
     };
     let card_types = &uzi.card_types;
     let mut crls = Vec::new();
-    for path in &uzi.crls {
-        let bytes = read(path)?;
-        let der = if bytes.starts_with(b"-----BEGIN") {
-            use rustls_pki_types::pem::PemObject as _;
-            rustls_pki_types::CertificateRevocationListDer::from_pem_slice(&bytes)
-                .map_err(|e| file(path, e.to_string()))?
-                .as_ref()
-                .to_vec()
-        } else {
-            bytes
+    let downloaded = uzi.crl_downloads.iter().map(|d| (&d.file, true));
+    for (path, optional) in uzi.crls.iter().map(|p| (p, false)).chain(downloaded) {
+        let bytes = match std::fs::read(path) {
+            Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => continue,
+            other => other.map_err(|e| file(path, e.to_string()))?,
         };
+        let der = crate::crl::der_of(bytes).map_err(|e| file(path, e))?;
         crls.push(rustls_pki_types::CertificateRevocationListDer::from(der));
     }
     let mut validator = UziValidator::new(environment, anchors)
@@ -278,9 +303,10 @@ pub async fn portal(config: &Config, now: DateTime<Utc>) -> Result<Portal, Assem
         .map_err(|e| AssembleError::Config(e.to_string()))
 }
 
-/// Reads the configured CRLs again every `crl_refresh_minutes` and gives the portal a
-/// validator with them, until `shutdown` turns true. A failed read keeps the old CRLs: once
-/// they pass their nextUpdate, logins fail closed (`crl-stale`) rather than open.
+/// Reads (and downloads) the configured CRLs now and again every `crl_refresh_minutes`, and
+/// gives the portal a validator with them, until `shutdown` turns true. A failed read or
+/// download keeps the old CRLs: once they pass their nextUpdate, logins fail closed
+/// (`crl-stale`) rather than open ([`crate::crl`]).
 pub fn spawn_crl_refresh(
     portal: Portal,
     config: Config,
@@ -289,13 +315,15 @@ pub fn spawn_crl_refresh(
     let every = Duration::from_secs(u64::from(config.uzi.crl_refresh_minutes.max(1)) * 60);
     tokio::spawn(async move {
         loop {
+            // The first round at once: a download not yet kept is fetched before the first
+            // logins, and the metrics show the lists from the start.
+            tokio::select! {
+                () = crate::crl::refresh_round(&portal, &config, Utc::now()) => {}
+                _ = shutdown.changed() => return,
+            }
             tokio::select! {
                 () = tokio::time::sleep(every) => {}
                 _ = shutdown.changed() => return,
-            }
-            match validator(&config) {
-                Ok(v) => portal.replace_validator(Arc::new(v)),
-                Err(e) => tracing::error!(event = "crl-refresh-failed", error = %e),
             }
         }
     })

@@ -59,6 +59,7 @@ pub fn write_private_key(path: &std::path::Path, bytes: &[u8]) -> std::io::Resul
 
 pub mod assemble;
 pub mod config;
+pub mod crl;
 #[cfg(feature = "demo")]
 pub mod demo_epd;
 pub mod epd_check;

@@ -50,6 +50,7 @@
 //! role check, [`VerifiedUziIdentity::require_role`] refuses with `role-not-eligible`.
 
 mod certificate;
+mod crl;
 mod error;
 pub(crate) mod floors;
 mod identity;
@@ -58,6 +59,7 @@ mod tls;
 mod validate;
 
 pub use certificate::{OtherNameValue, SubjectFields, UziCertificate};
+pub use crl::{CrlError, CrlInfo, MAX_CRL_SIZE, check_crl, crl_info};
 pub use error::{AuthProfileDefect, ErrorReport, SanDefect, SanInconsistency, UziError};
 pub use floors::MIN_RSA_BITS;
 pub use identity::VerifiedUziIdentity;

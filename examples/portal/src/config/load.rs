@@ -126,6 +126,9 @@ impl Config {
         anchor(&mut self.uzi.anchors);
         anchor(&mut self.uzi.intermediates);
         self.uzi.crls.iter_mut().for_each(anchor);
+        for download in &mut self.uzi.crl_downloads {
+            anchor(&mut download.file);
+        }
         anchor(&mut self.directory.path);
         anchor(&mut self.audit.dir);
         if let Some(key) = &mut self.audit.signing_key {

@@ -35,6 +35,10 @@
 //! intermediates = "uzi/cas.pem"      # UZI domain and issuing CAs
 //! crls = []                          # revocation lists, e.g. ["uzi/crl/Z.crl"]; re-read
 //! crl_refresh_minutes = 60           #   every crl_refresh_minutes
+//! crl_downloads = []                 # fetched every crl_refresh_minutes, the last good one kept
+//!                                    #   in its file: [{ url = "http://…/Z.crl", file = "uzi/crl/Z.crl" }]
+//! crl_fetch_timeout_seconds = 30     # one download, connecting included
+//! crl_warn_hours = 24                # warn when a CRL in use is this close to its nextUpdate
 //! accept_stale_crls = false          # fail closed on an outdated CRL
 //! eligible_roles = ["01.015", "01.004", "01.047", "01.056"]
 //! card_types = ["Z", "N"]            # N: hospital staff (administrators)
@@ -257,8 +261,14 @@ pub struct Uzi {
     pub intermediates: PathBuf,
     /// CRL files (DER or PEM).
     pub crls: Vec<PathBuf>,
-    /// How often the CRLs are read again.
+    /// How often the CRLs are read (and downloaded) again.
     pub crl_refresh_minutes: u32,
+    /// CRLs downloaded at every refresh; each is kept in its file, which is read as `crls` are.
+    pub crl_downloads: Vec<CrlDownload>,
+    /// The longest one download may take, connecting included.
+    pub crl_fetch_timeout_seconds: u32,
+    /// Warn (log and `/metrics`) when a CRL in use is this close to its nextUpdate.
+    pub crl_warn_hours: u32,
     /// Accept CRLs past their nextUpdate (fail open on revocation; not recommended).
     pub accept_stale_crls: bool,
     /// Roles that may use the clinical pages.
@@ -275,11 +285,25 @@ impl Default for Uzi {
             intermediates: PathBuf::from("uzi/cas.pem"),
             crls: Vec::new(),
             crl_refresh_minutes: 60,
+            crl_downloads: Vec::new(),
+            crl_fetch_timeout_seconds: 30,
+            crl_warn_hours: 24,
             accept_stale_crls: false,
             eligible_roles: RoleCode::PRIMARY_CARE_PHYSICIANS.to_vec(),
             card_types: vec![CardType::CareProvider, CardType::NamedEmployee],
         }
     }
+}
+
+/// One CRL the portal downloads itself: the UZI-register's address and the file the last good
+/// list is kept in (a list that fails its checks never replaces it).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrlDownload {
+    /// An `http://` URL (a CRL is signed; the UZI-register publishes over plain HTTP).
+    pub url: String,
+    /// Where the last good list is kept (DER).
+    pub file: PathBuf,
 }
 
 pub use zvp_web::PortalSettings;
