@@ -254,6 +254,22 @@ async function suite() {
   await gp.goto(`${origin}/machtigingen`);
   check((await gp.content()).includes('ingetrokken'), 'the revoked delegation shows as revoked');
 
+  // --- the periodic review report: from the overview, for administrators only ------------
+  await admin.goto(`${origin}/beheer`);
+  await admin.locator('a[href="/beheer/review"]').click();
+  check(admin.url().endsWith('/beheer/review'), `the review report: ${admin.url()}`);
+  check(await h1(admin) === 'Controlerapport auditlog', `the review report's heading: ${await h1(admin)}`);
+  const sections = await admin.locator('h2').allTextContents();
+  for (const heading of ['Noodprocedures', 'Weigeringen per zorgverlener', 'Zoekacties zonder inzage',
+    'Ongebruikelijke aantallen', 'Controle van het auditlog']) {
+    check(sections.includes(heading), `the review report has "${heading}": ${sections.join(' | ')}`);
+  }
+  check(await admin.locator('a[href^="/beheer/review.csv"][download]').count() === 1, 'the review report offers its CSV');
+  await accessible(admin, 'review');
+  await shot(admin, 'review');
+  const refused = await gp.goto(`${origin}/beheer/review`);
+  check(refused.status() === 403, `a GP is refused the review report: ${refused.status()}`);
+
   // --- logout: the browser's own POST passes the origin check, and the session ends ---------
   await gp.click('header button[type=submit]');
   check(await h1(gp) === 'U bent afgemeld', `the logout ends the session: ${await h1(gp)}`);

@@ -1,4 +1,7 @@
-//! The event as FHIR R4 AuditEvent JSON and as CSV, for exports and reports.
+//! The event as FHIR R4 AuditEvent JSON and as CSV, for exports and reports, and the review
+//! report as CSV ([`review`]).
+
+pub mod review;
 
 use std::fmt::Write as _;
 
@@ -254,6 +257,11 @@ pub fn to_csv_row(event: &AuditEvent) -> String {
         Some(event.checks.consent.to_string()),
         Some(event.checks.emergency.to_string()),
     ];
+    csv_row(&fields)
+}
+
+/// One CSV row of `fields` (RFC 4180 quoting; an absent field is empty).
+pub(crate) fn csv_row(fields: &[Option<String>]) -> String {
     let mut row = String::new();
     for (i, field) in fields.iter().enumerate() {
         if i > 0 {

@@ -1,6 +1,9 @@
 //! The reports the log must answer (`docs/audit.md`, "Reports"): a patient's view, a practitioner's
 //! view, the emergency review queue, and simple anomaly rules. Each works on events read from
-//! the log ([`crate::log::read_events`]) and returns them chronologically.
+//! the log ([`crate::log::read_events`]) and returns them chronologically. [`review`] is the
+//! security officer's periodic review report, built on them.
+
+pub mod review;
 
 use std::collections::BTreeMap;
 

@@ -64,7 +64,7 @@ pub use scan::VerifyError;
 use crate::checkpoint::{Checkpoint, CheckpointSigner, CheckpointVerifier};
 use crate::event::AuditEvent;
 use crate::merkle::{self, Hash};
-use crate::report::{ReportPage, ReportQuery};
+use crate::report::{Period, ReportPage, ReportQuery};
 use check::Check;
 use record::{Record, frame};
 use scan::{CHECKPOINTS, Checkpoints, Reading, Scanned, scan, scan_from, segment_name};
@@ -115,6 +115,15 @@ pub trait AuditLog: Send + Sync {
     /// log reads only the segments the period can be in, and keeps only the page.
     async fn report(&self, query: &ReportQuery) -> Result<ReportPage, LogError> {
         Ok(query.page(&self.events().await?))
+    }
+
+    /// Every durable event recorded in `period`, in log order (for the review report, which
+    /// needs all of them, not one subject's). This default filters [`events`](Self::events);
+    /// the file log reads only the segments the period can be in.
+    async fn period_events(&self, period: Period) -> Result<Vec<(u64, AuditEvent)>, LogError> {
+        let mut events = self.events().await?;
+        events.retain(|(_, e)| period.contains(e.recorded));
+        Ok(events)
     }
 
     /// Why the log refuses every append now, if it does — found damaged after opening, or its
@@ -174,6 +183,11 @@ impl AuditLog for FileLog {
     async fn report(&self, query: &ReportQuery) -> Result<ReportPage, LogError> {
         let (dir, query) = (self.dir.clone(), *query);
         off_the_runtime(move || query::report(&dir, &query)).await
+    }
+
+    async fn period_events(&self, period: Period) -> Result<Vec<(u64, AuditEvent)>, LogError> {
+        let dir = self.dir.clone();
+        off_the_runtime(move || query::period_events(&dir, period)).await
     }
 
     async fn events(&self) -> Result<Vec<(u64, AuditEvent)>, LogError> {

@@ -9,22 +9,70 @@ use super::LogError;
 use super::record::{Frame, Record, next_frame, read_frame};
 use super::scan::segments;
 use crate::event::AuditEvent;
-use crate::report::{ReportPage, ReportQuery};
+use crate::report::{Period, ReportPage, ReportQuery};
 
 /// The page of `query` from the log in `dir`.
 pub(super) fn report(dir: &Path, query: &ReportQuery) -> Result<ReportPage, LogError> {
-    let files = segments(dir).map_err(LogError::Damaged)?;
-    let first = first_segment(&files, query)?;
     let needle = query.subject.digits();
+    let finder = memchr::memmem::Finder::new(needle.as_bytes());
     let mut page = ReportPage {
         events: Vec::new(),
         more: false,
     };
-    let finder = memchr::memmem::Finder::new(needle.as_bytes());
+    walk(dir, query.period, |record| {
+        if query.after.is_some_and(|after| record.seq <= after)
+            || finder.find(&record.event).is_none()
+        {
+            return Ok(true);
+        }
+        let event = parse(record)?;
+        if query.wants(record.seq, &event) {
+            if page.events.len() == query.limit {
+                page.more = true;
+                return Ok(false);
+            }
+            page.events.push((record.seq, event));
+        }
+        Ok(true)
+    })?;
+    Ok(page)
+}
+
+/// Every event of `period` from the log in `dir`: the period's segments are read whole, so
+/// reading a month reads about a month of records (and keeps that month's events).
+pub(super) fn period_events(
+    dir: &Path,
+    period: Period,
+) -> Result<Vec<(u64, AuditEvent)>, LogError> {
+    let mut events = Vec::new();
+    walk(dir, period, |record| {
+        let event = parse(record)?;
+        if period.contains(event.recorded) {
+            events.push((record.seq, event));
+        }
+        Ok(true)
+    })?;
+    Ok(events)
+}
+
+fn parse(record: &Record) -> Result<AuditEvent, LogError> {
+    serde_json::from_slice(&record.event)
+        .map_err(|e| LogError::Io(format!("record {}: {e}", record.seq)))
+}
+
+/// Hands each unpruned record of the segments `period` can be in to `visit`, in order, until
+/// it says stop (`false`).
+fn walk(
+    dir: &Path,
+    period: Period,
+    mut visit: impl FnMut(&Record) -> Result<bool, LogError>,
+) -> Result<(), LogError> {
+    let files = segments(dir).map_err(LogError::Damaged)?;
+    let first = first_segment(&files, period)?;
     for path in files.iter().skip(first) {
         // A segment that starts at or after the period's end holds none of it, nor do the
         // later ones.
-        if let Some(to) = query.period.to
+        if let Some(to) = period.to
             && first_recorded(path)?.is_some_and(|t| t >= to)
         {
             break;
@@ -39,31 +87,22 @@ pub(super) fn report(dir: &Path, query: &ReportQuery) -> Result<ReportPage, LogE
             let Some(record) = Record::from_payload(payload) else {
                 break;
             };
-            if record.pruned.is_some()
-                || query.after.is_some_and(|after| record.seq <= after)
-                || finder.find(&record.event).is_none()
-            {
+            if record.pruned.is_some() {
                 continue;
             }
-            let event: AuditEvent = serde_json::from_slice(&record.event)
-                .map_err(|e| LogError::Io(format!("record {}: {e}", record.seq)))?;
-            if query.wants(record.seq, &event) {
-                if page.events.len() == query.limit {
-                    page.more = true;
-                    return Ok(page);
-                }
-                page.events.push((record.seq, event));
+            if !visit(&record)? {
+                return Ok(());
             }
         }
     }
-    Ok(page)
+    Ok(())
 }
 
 /// The index of the first segment that can hold records of the period: the last whose first
 /// record was recorded before the period's start, found by reading only the segments' first
 /// records, halving.
-fn first_segment(files: &[PathBuf], query: &ReportQuery) -> Result<usize, LogError> {
-    let Some(from) = query.period.from else {
+fn first_segment(files: &[PathBuf], period: Period) -> Result<usize, LogError> {
+    let Some(from) = period.from else {
         return Ok(0);
     };
     // The segments that start before `from` come first; of them only the last can hold

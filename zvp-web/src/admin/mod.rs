@@ -1,12 +1,13 @@
 //! The administrators' pages (hospital staff, N card, administrator account): account
 //! requests and accounts, practices, delegations, the emergency review queue, audit reports
-//! per patient and per practitioner, and the audit log's status. They never show patient data
-//! beyond what the audit log itself records; using the log is logged (docs/audit.md, "Using
-//! the log is logged").
+//! per patient and per practitioner, the periodic review report, and the audit log's status.
+//! They never show patient data beyond what the audit log itself records; using the log is
+//! logged (docs/audit.md, "Using the log is logged").
 
 mod changes;
 mod overview;
 mod report;
+mod review;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -43,6 +44,8 @@ pub(crate) fn routes() -> Router<Portal> {
         )
         .route("/beheer/noodprocedure/{id}", post(changes::review))
         .route("/beheer/audit", get(report::audit_report))
+        .route("/beheer/review", get(review::review_page))
+        .route("/beheer/review.csv", get(review::review_csv))
 }
 
 /// The permit for an administrator action, or the refusal page (recorded, as every refusal).

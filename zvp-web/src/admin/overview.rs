@@ -49,6 +49,7 @@ pub(super) async fn overview(State(portal): State<Portal>, caller: Caller) -> Re
         (review_queue(&caller, &queue))
         h2 { "Auditlog" }
         p { (audit_status) }
+        p { a href="/beheer/review" { "Controlerapport van de afgelopen maand" } }
         form method="get" action="/beheer/audit" {
             label for="bsn" { "Inzageoverzicht voor een patiënt (BSN)" }
             input type="text" id="bsn" name="bsn" maxlength="9";

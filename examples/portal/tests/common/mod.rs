@@ -295,6 +295,27 @@ impl TestPortal {
             .unwrap()
     }
 
+    /// The same EPD, directory and log, `by` later: for what a page says once time has
+    /// passed since the requests before (this portal's clock stands still).
+    pub fn later(&self, by: Duration) -> TestPortal {
+        let fixed = now() + by;
+        let portal = Portal::builder()
+            .epd(self.epd.clone())
+            .directory(self.directory.clone())
+            .audit(self.audit.clone())
+            .validator(Arc::new(validator()))
+            .clock(Arc::new(move || fixed))
+            .build()
+            .unwrap();
+        TestPortal {
+            portal,
+            epd: self.epd.clone(),
+            directory: self.directory.clone(),
+            audit: self.audit.clone(),
+            audit_dir: self.audit_dir.clone(),
+        }
+    }
+
     /// A patient of demo GP 0 (the "own" patient of the matrix), with a letter after the
     /// cut-off.
     pub async fn own_patient(&self) -> (PatientId, zvp_core::Patient) {

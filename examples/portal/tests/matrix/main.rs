@@ -1,7 +1,7 @@
 //! Every route through the authorization matrix: route × own / practice / delegated / other /
 //! emergency / administrator / blocked / ineligible, asserting the status and that the
 //! patient's name and BSN appear only where they may; the administration and the login in
-//! `administration.rs`.
+//! `administration.rs`, the review report in `review.rs`.
 
 #![allow(
     clippy::unwrap_used,
@@ -14,6 +14,7 @@
 mod administration;
 #[path = "../common/mod.rs"]
 mod common;
+mod review;
 
 use common::{TestPortal, Who};
 use zvp_audit::event::{Basis, EventType, Subtype};
