@@ -139,22 +139,19 @@ fn settings(config: &str) -> Result<(Config, Check), ConnectError> {
         Some(file) => Anchors::File(file.into()),
         None => Anchors::System,
     };
+    // As libpq: a CA file given is used, also where the mode does not ask for it.
     let from_file = matches!(anchors, Anchors::File(_));
+    let unless_file = |anchors| {
+        if from_file {
+            Check::Chain(anchors)
+        } else {
+            Check::Nothing
+        }
+    };
     let (ssl_mode, check) = match mode {
         "disable" => (SslMode::Disable, Check::Nothing),
-        "prefer" | "require" => {
-            let ssl_mode = if mode == "prefer" {
-                SslMode::Prefer
-            } else {
-                SslMode::Require
-            };
-            // As libpq: a CA file given is used, also where the mode does not ask for it.
-            if from_file {
-                (ssl_mode, Check::Chain(anchors))
-            } else {
-                (ssl_mode, Check::Nothing)
-            }
-        }
+        "prefer" => (SslMode::Prefer, unless_file(anchors)),
+        "require" => (SslMode::Require, unless_file(anchors)),
         "verify-ca" => (SslMode::Require, Check::Chain(anchors)),
         "verify-full" => (SslMode::Require, Check::ChainAndName(anchors)),
         other => return Err(ConnectError::SslMode(other.to_owned())),
@@ -418,6 +415,29 @@ mod tests {
         let e = made.err().unwrap();
         assert!(matches!(e, ConnectError::CaFile { .. }), "{e:?}");
         assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_server_without_tls_is_refused_as_tls_where_it_is_required() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // Answers the SSLRequest with PostgreSQL's "no TLS here".
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = [0; 8];
+            socket.read_exact(&mut request).await.unwrap();
+            socket.write_all(b"N").await.unwrap();
+            socket
+        });
+        let made = connect(&format!(
+            "host=127.0.0.1 port={port} user=zvp connect_timeout=5 sslmode=require"
+        ))
+        .await;
+        let e = made.err().unwrap();
+        assert!(matches!(e, ConnectError::Tls(_)), "{e:?}");
+        assert!(e.to_string().contains("server does not support TLS"), "{e}");
+        drop(server.await.unwrap());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
