@@ -141,7 +141,9 @@ pub enum StoresKind {
 pub struct StoresConfig {
     /// Embedded or PostgreSQL.
     pub kind: StoresKind,
-    /// The PostgreSQL connection string (libpq form).
+    /// The PostgreSQL connection string (libpq form), with libpq's `sslmode` and
+    /// `sslrootcert`: across a network, `sslmode=verify-full sslrootcert=<the CA's PEM file>`
+    /// (see `zvp_pg`'s crate documentation).
     pub postgres: String,
     /// The PostgreSQL schema of the directory, the audit log and the sessions.
     pub schema: String,
