@@ -271,6 +271,7 @@ async function suite() {
   check(refused.status() === 403, `a GP is refused the review report: ${refused.status()}`);
 
   // --- logout: the browser's own POST passes the origin check, and the session ends ---------
+  await gp.goto(`${origin}/`);
   await gp.click('header button[type=submit]');
   check(await h1(gp) === 'U bent afgemeld', `the logout ends the session: ${await h1(gp)}`);
 }
