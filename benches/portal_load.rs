@@ -213,6 +213,17 @@ async fn saturate(
     paths: Arc<dyn Fn(usize, usize) -> String + Send + Sync>,
     seconds: u64,
 ) -> Run {
+    saturate_expecting(setup, ports, paths, seconds, 200).await
+}
+
+/// [`saturate`], counting every answer with another status than `expected` as an error.
+async fn saturate_expecting(
+    setup: &Setup,
+    ports: &[u16],
+    paths: Arc<dyn Fn(usize, usize) -> String + Send + Sync>,
+    seconds: u64,
+    expected: u16,
+) -> Run {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -226,7 +237,7 @@ async fn saturate(
             let (mut latencies, mut errors, mut i) = (Vec::new(), 0, 0);
             while Instant::now() < deadline {
                 let begin = Instant::now();
-                if get(&mut sender, &mut cookie, &paths(n, i)).await != 200 {
+                if get(&mut sender, &mut cookie, &paths(n, i)).await != expected {
                     errors += 1;
                 }
                 latencies.push(begin.elapsed());
@@ -513,6 +524,67 @@ async fn stores(
     let _ = std::fs::remove_dir_all(&scratch);
 }
 
+/// ZVP_LOAD_ONLY=refusals: every card asks for another GP's patient, so every request is
+/// refused (the emergency procedure is the way in) and its refusal recorded before the page;
+/// beside it, as many appenders as connections writing records of the same size to a log of
+/// their own: the refusal rate the log sustains. A flood of refusals is bounded by the log's
+/// group commit, not by one sync per refusal.
+async fn refusals(setup: &Setup, port: u16, log: &FileLog, own: &[Vec<String>], seconds: u64) {
+    let own = own.to_vec();
+    let foreign: Arc<dyn Fn(usize, usize) -> String + Send + Sync> = Arc::new(move |n, i| {
+        let list = &own[(n + 1) % own.len()];
+        format!("/patient/{}", list[i % list.len()])
+    });
+    println!(
+        "\n| refusals (closed loop) | per second | p50 | p99 | errors |\n|---|---|---|---|---|"
+    );
+    let _ = saturate_expecting(setup, &[port], Arc::clone(&foreign), 1, 403).await;
+    let (syncs, records) = (log.sync_count(), log.size().unwrap());
+    let t0 = ticks();
+    let pages = saturate_expecting(setup, &[port], foreign, seconds, 403).await;
+    let t1 = ticks();
+    row(
+        "refusal page (another GP's patient, recorded first)",
+        &pages,
+    );
+    let page_records = (log.size().unwrap() - records) as f64 / seconds as f64;
+    let dir = std::env::temp_dir().join(format!("zvp-load-refusals-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let alone = Arc::new(FileLog::open(&dir, FileLogOptions::default()).unwrap());
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = tokio::task::JoinSet::new();
+    for t in 0..setup.cards.len() as u64 {
+        let alone = Arc::clone(&alone);
+        tasks.spawn(async move {
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                let mut event = zvp_audit::event::AuditEvent::example(t * 1_000_000 + n);
+                event.event_type = zvp_audit::event::EventType::SecurityAlert;
+                alone.append(&event).await.unwrap();
+                n += 1;
+            }
+            n
+        });
+    }
+    let mut appended = 0;
+    while let Some(n) = tasks.join_next().await {
+        appended += n.unwrap();
+    }
+    let t2 = ticks();
+    let sustained = appended as f64 / seconds as f64;
+    println!("| refusal records the log sustains alone | {sustained:.0} | | | |");
+    println!();
+    audit_line(log, syncs, records, seconds);
+    cpu_line("refusal page", t0, t1, pages.per_second * seconds as f64);
+    cpu_line("log alone", t1, t2, appended as f64);
+    println!(
+        "records per refusal page: {:.1}; refusal pages / records the log sustains: {:.0}%",
+        page_records / pages.per_second.max(1.0),
+        100.0 * page_records / sustained.max(1.0)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn main() {
     let seconds = env("ZVP_LOAD_SECONDS", 5);
     let connections = env("ZVP_LOAD_CONNECTIONS", 32) as usize;
@@ -608,6 +680,10 @@ fn main() {
         let _ = saturate(&setup, &[portal_port], Arc::clone(&start_page), 1).await;
         let _ = saturate(&setup, &[hello_port], Arc::clone(&hello_path), 1).await;
 
+        if std::env::var("ZVP_LOAD_ONLY").as_deref() == Ok("refusals") {
+            refusals(&setup, portal_port, &log, &own, seconds).await;
+            return;
+        }
         // ZVP_LOAD_ONLY=results (or =start): the floor and that page alone, at saturation and
         // at half of its peak, for profiling.
         if let Ok(only) = std::env::var("ZVP_LOAD_ONLY") {
