@@ -241,10 +241,7 @@ fn epd_error(e: &EpdError) -> Response {
 /// The fault for this request, if any, after the injected latency.
 async fn fault(state: &MockEpd) -> Option<Response> {
     let n = state.requests.fetch_add(1, Ordering::Relaxed) % 100;
-    let faults = *state
-        .faults
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let faults = state.faults();
     if !faults.latency.is_zero() {
         tokio::time::sleep(faults.latency).await;
     }
