@@ -17,6 +17,7 @@
 //! `GET /fhir/Binary/{id}`.
 
 pub mod export;
+mod oversize;
 mod query;
 mod search;
 pub mod shapes;
@@ -52,6 +53,9 @@ pub struct Faults {
     /// The first this many of every hundred requests (after the errors) get a truncated JSON
     /// body with status 200.
     pub garbage_percent: u8,
+    /// Every `200` JSON answer is this many bytes larger (a member `_padding` the reader
+    /// ignores), as an EPD whose answers are far larger than the record.
+    pub padding_bytes: usize,
 }
 
 /// The server's state: the hospital, its FHIR base URL and the faults to inject.
@@ -157,6 +161,14 @@ impl MockEpd {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = faults;
     }
 
+    /// The faults injected now.
+    pub fn faults(&self) -> Faults {
+        *self
+            .faults
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// How many requests it has answered (faults included).
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
@@ -170,6 +182,10 @@ pub fn router(state: Arc<MockEpd>) -> Router {
         .route("/fhir/{kind}", get(search))
         .route("/fhir/{kind}/{id}", get(read))
         .fallback(|| async { outcome(StatusCode::NOT_FOUND, "not-found", "no such route") })
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            oversize::pad,
+        ))
         .with_state(state)
 }
 
@@ -225,10 +241,7 @@ fn epd_error(e: &EpdError) -> Response {
 /// The fault for this request, if any, after the injected latency.
 async fn fault(state: &MockEpd) -> Option<Response> {
     let n = state.requests.fetch_add(1, Ordering::Relaxed) % 100;
-    let faults = *state
-        .faults
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let faults = state.faults();
     if !faults.latency.is_zero() {
         tokio::time::sleep(faults.latency).await;
     }

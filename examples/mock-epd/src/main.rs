@@ -37,6 +37,9 @@ struct Args {
     /// The percentage of requests answered with a truncated JSON body.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
     garbage_percent: u8,
+    /// Bytes added to every successful answer (a member the reader ignores).
+    #[arg(long, default_value_t = 0)]
+    padding_bytes: usize,
     /// Refuse a search parameter with 400, as a server without it does:
     /// `Type:parameter`, e.g. `Encounter:patient.general-practitioner:identifier` (repeatable).
     #[arg(long, value_name = "TYPE:PARAMETER")]
@@ -112,6 +115,7 @@ async fn main() -> ExitCode {
         latency: Duration::from_millis(args.latency_ms),
         error_percent: args.error_percent,
         garbage_percent: args.garbage_percent.min(100 - args.error_percent),
+        padding_bytes: args.padding_bytes,
     };
     // A patient to try the server with: a search that works as printed.
     let example = example_bsn(&epd).await;

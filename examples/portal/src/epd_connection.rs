@@ -27,6 +27,11 @@ fn needs<'a, T: ?Sized>(
     value.ok_or_else(|| AssembleError::Config(format!("epd.{key} is needed for auth = \"{auth}\"")))
 }
 
+/// `mib` MiB in bytes, at least 1 MiB (a budget of nothing would refuse every answer).
+fn mib(mib: u32) -> usize {
+    usize::try_from(u64::from(mib.max(1)) << 20).unwrap_or(usize::MAX)
+}
+
 /// The FHIR client settings `[epd]` describes.
 ///
 /// # Errors
@@ -38,6 +43,8 @@ pub fn fhir_config(epd: &EpdConfig) -> Result<FhirEpdConfig, AssembleError> {
     fhir.timeout = Duration::from_secs(u64::from(epd.timeout_seconds));
     fhir.connect_timeout = Duration::from_secs(u64::from(epd.connect_timeout_seconds));
     fhir.max_connections = epd.max_connections;
+    fhir.max_answer_bytes = mib(epd.max_answer_mib);
+    fhir.max_answers_in_flight_bytes = mib(epd.max_answers_in_flight_mib);
     let https = epd.base_url.starts_with("https://");
     let identity = match (&epd.client_certificate, &epd.client_key) {
         (Some(cert), Some(key)) => Some((read(cert)?, read(key)?)),

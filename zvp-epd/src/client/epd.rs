@@ -300,16 +300,20 @@ impl Epd for FhirEpd {
                 self.base,
                 encode(document.as_str())
             );
-            let body = self.get(&url, ctx).await?;
-            let value: Value = serde_json::from_slice(&body)
-                .map_err(|e| EpdError::Malformed(fhir::json_error(&e)))?;
-            let (of, letter, attachment) =
-                fhir::document_reference_from_fhir(&value).map_err(malformed)?;
-            // Another patient's document is, for this patient, not there; nor is one recorded
-            // in error.
-            if &of != id || &letter.id != document || fhir::recorded_in_error(&value) {
-                return Err(EpdError::NotFound(format!("document {document}")));
-            }
+            // The raw answer and its tree go before the attachment is read.
+            let (letter, attachment) = {
+                let body = self.get(&url, ctx).await?;
+                let value: Value = serde_json::from_slice(&body)
+                    .map_err(|e| EpdError::Malformed(fhir::json_error(&e)))?;
+                let (of, letter, attachment) =
+                    fhir::document_reference_from_fhir(&value).map_err(malformed)?;
+                // Another patient's document is, for this patient, not there; nor is one
+                // recorded in error.
+                if &of != id || &letter.id != document || fhir::recorded_in_error(&value) {
+                    return Err(EpdError::NotFound(format!("document {document}")));
+                }
+                (letter, attachment)
+            };
             let attachment = match attachment.data {
                 AttachmentData::Url(url) => {
                     let body = self.get(&self.attachment_url(&url)?, ctx).await?;

@@ -3,8 +3,10 @@
 //! Every method is one deadline ([`FhirEpdConfig::timeout`]) around everything it does: the
 //! connection (bounded by [`FhirEpdConfig::connect_timeout`]), retries of failed reads,
 //! every page of a search, and reading each body (bounded by
-//! [`FhirEpdConfig::max_response_bytes`]). Whatever the server sends, the answer is data or a
-//! typed [`EpdError`], never a panic.
+//! [`FhirEpdConfig::max_response_bytes`]). What a method reads, all its requests and pages
+//! together, is bounded by [`FhirEpdConfig::max_answer_bytes`], and what all methods in flight
+//! read by [`FhirEpdConfig::max_answers_in_flight_bytes`] (`budget`). Whatever the server
+//! sends, the answer is data or a typed [`EpdError`], never a panic.
 //!
 //! The adapter does not trust the server to have applied the search: lists keep only
 //! patients whose registered GP is one of the asked GPs and admissions in the asked state, and
@@ -34,6 +36,7 @@ use crate::fhir::{
 };
 use crate::{Epd, EpdError, ListedPatient, RequestContext};
 
+mod budget;
 mod capabilities;
 mod epd;
 mod lists;
@@ -56,6 +59,13 @@ pub struct FhirEpdConfig {
     pub timeout: Duration,
     /// The largest response body read, per page. Default 16 MiB.
     pub max_response_bytes: usize,
+    /// The most bytes one [`Epd`] method reads, over all its requests and pages (read as they
+    /// arrive, and refused with [`EpdError::TooLarge`] at the first byte beyond). Default
+    /// 32 MiB.
+    pub max_answer_bytes: usize,
+    /// The most bytes all [`Epd`] methods in flight read together: beyond, the method that
+    /// reads more fails with [`EpdError::TooLarge`] (it does not wait). Default 128 MiB.
+    pub max_answers_in_flight_bytes: usize,
     /// The most pages one search may take. Default 50.
     pub max_pages: usize,
     /// The page size asked for (`_count`). Default 100.
@@ -83,6 +93,8 @@ impl FhirEpdConfig {
             connect_timeout: Duration::from_secs(2),
             timeout: Duration::from_secs(10),
             max_response_bytes: 16 << 20,
+            max_answer_bytes: 32 << 20,
+            max_answers_in_flight_bytes: 128 << 20,
             max_pages: 50,
             page_size: 100,
             retries: 2,
@@ -285,12 +297,14 @@ impl FhirEpd {
         Ok(format!("{}/{url}", self.base))
     }
 
-    /// Runs `work` within the configured deadline.
+    /// Runs `work` within the configured deadline and one answer budget; the budget's bytes go
+    /// back to the pool when `work` ends or is dropped at the deadline.
     async fn within<T>(
         &self,
         work: impl Future<Output = Result<T, EpdError>>,
     ) -> Result<T, EpdError> {
-        tokio::time::timeout(self.config.timeout, work)
+        let budget = Arc::new(self.transport.budget());
+        tokio::time::timeout(self.config.timeout, budget::CURRENT.scope(budget, work))
             .await
             .unwrap_or(Err(EpdError::Timeout))
     }
@@ -389,10 +403,13 @@ impl FhirEpd {
                     self.config.max_pages
                 )));
             }
-            let body = self.get(&url, ctx).await?;
-            let text = std::str::from_utf8(&body)
-                .map_err(|_| EpdError::Malformed("the response is not UTF-8".to_owned()))?;
-            let bundle = Bundle::parse(text).map_err(malformed)?;
+            // The raw page goes as soon as it is decoded: the entries own their text.
+            let bundle = {
+                let body = self.get(&url, ctx).await?;
+                let text = std::str::from_utf8(&body)
+                    .map_err(|_| EpdError::Malformed("the response is not UTF-8".to_owned()))?;
+                Bundle::parse(text).map_err(malformed)?
+            };
             let next = bundle.next().map(str::to_owned);
             for entry in bundle.entry {
                 let include = entry.is_include();

@@ -1,5 +1,6 @@
 //! The connections to the EPD: HTTP/2 where the server offers it (ALPN), HTTP/1.1 otherwise;
-//! at most [`FhirEpdConfig::max_connections`] requests at once; every body bounded in size.
+//! at most [`FhirEpdConfig::max_connections`] requests at once; every body bounded in size,
+//! and counted, as it arrives, against its call's answer budget (`super::budget`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,13 +9,14 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, Request, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::Semaphore;
 
+use super::budget::{self, Budget, Pool};
 use super::{FhirConfigError, FhirEpdConfig};
 use crate::EpdError;
 use crate::auth::TokenExchange;
@@ -43,6 +45,9 @@ pub(super) struct Transport {
     /// One permit per request in flight: over HTTP/1.1 also the bound on connections.
     permits: Semaphore,
     max_response_bytes: usize,
+    /// What all calls in flight have read.
+    pool: Arc<Pool>,
+    max_answer_bytes: usize,
 }
 
 impl Transport {
@@ -85,7 +90,14 @@ impl Transport {
                 .build(connector),
             permits: Semaphore::new(max),
             max_response_bytes: config.max_response_bytes,
+            pool: Pool::new(config.max_answers_in_flight_bytes),
+            max_answer_bytes: config.max_answer_bytes,
         })
+    }
+
+    /// A new call's answer budget.
+    pub(super) fn budget(&self) -> Budget {
+        Budget::new(&self.pool, self.max_answer_bytes)
     }
 
     /// Sends `request`, reads the whole body within the size bound.
@@ -108,6 +120,11 @@ impl Transport {
         let status = response.status();
         let max = self.max_response_bytes;
         let too_large = || EpdError::TooLarge(format!("a response of more than {max} bytes"));
+        // A request outside an `Epd` method (`FhirEpd::strategies` called on its own) is a
+        // call of its own.
+        let budget = budget::CURRENT
+            .try_with(Arc::clone)
+            .unwrap_or_else(|_| Arc::new(self.budget()));
         let declared = response
             .headers()
             .get(CONTENT_LENGTH)
@@ -115,6 +132,9 @@ impl Transport {
             .and_then(|v| v.parse::<u64>().ok());
         if declared.is_some_and(|n| n > max as u64) {
             return Err(Failure::Final(too_large()));
+        }
+        if declared.is_some_and(|n| budget.would_pass(n)) {
+            return Err(Failure::Final(budget.exceeded()));
         }
         let json = response
             .headers()
@@ -124,15 +144,18 @@ impl Transport {
                 let t = t.trim_start().to_ascii_lowercase();
                 t.starts_with("application/fhir+json") || t.starts_with("application/json")
             });
-        let body = Limited::new(response.into_body(), max)
-            .collect()
-            .await
-            .map_err(|e| {
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some()
-                {
-                    Failure::Final(too_large())
-                } else if ended_early(e.as_ref()) {
+        // Read frame by frame, each counted before it is kept: the first frame beyond a bound
+        // ends the read (and the connection, which hyper then does not reuse).
+        let mut incoming = response.into_body();
+        let mut body = Vec::with_capacity(
+            declared
+                .and_then(|n| usize::try_from(n).ok())
+                .unwrap_or(0)
+                .min(max),
+        );
+        while let Some(frame) = incoming.frame().await {
+            let frame = frame.map_err(|e| {
+                if ended_early(&e) {
                     Failure::Final(EpdError::Malformed(
                         "the response ended before it was complete".to_owned(),
                     ))
@@ -141,8 +164,17 @@ impl Transport {
                         "the connection failed while reading".to_owned(),
                     ))
                 }
-            })?
-            .to_bytes();
+            })?;
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            if body.len().saturating_add(data.len()) > max {
+                return Err(Failure::Final(too_large()));
+            }
+            budget.take(data.len()).map_err(Failure::Final)?;
+            body.extend_from_slice(&data);
+        }
+        let body = Bytes::from(body);
         Ok(Answer { status, json, body })
     }
 

@@ -65,6 +65,8 @@
 //! timeout_seconds = 10               # one EPD call, all pages and retries
 //! connect_timeout_seconds = 2
 //! max_connections = 32               # requests in flight at once (HTTP/2 where offered)
+//! max_answer_mib = 32                # what one EPD call reads, all its pages and requests
+//! max_answers_in_flight_mib = 128    # what all EPD calls in flight read together
 //! # ca_file = "epd/ca.pem"           # https: trust anchors (PEM); absent: the system's roots
 //! # client_certificate = "epd/portal.pem"    # mutual TLS: the portal's chain (PEM)
 //! # client_key = "epd/portal.key.pem"
@@ -352,6 +354,12 @@ pub struct EpdConfig {
     pub connect_timeout_seconds: u32,
     /// The most EPD requests in flight at once.
     pub max_connections: usize,
+    /// The most one EPD call reads, all its pages and requests together, in MiB (0 counts as
+    /// 1); beyond, the page says the EPD's answer could not be read.
+    pub max_answer_mib: u32,
+    /// The most all EPD calls in flight read together, in MiB (0 counts as 1); beyond, the
+    /// call that reads more fails as above.
+    pub max_answers_in_flight_mib: u32,
     /// The trust anchors for an `https` EPD (PEM); `None`: the system's roots.
     pub ca_file: Option<PathBuf>,
     /// The portal's certificate chain for mutual TLS with the EPD (PEM).
@@ -389,6 +397,8 @@ impl Default for EpdConfig {
             timeout_seconds: 10,
             connect_timeout_seconds: 2,
             max_connections: 32,
+            max_answer_mib: 32,
+            max_answers_in_flight_mib: 128,
             ca_file: None,
             client_certificate: None,
             client_key: None,

@@ -140,3 +140,16 @@ fn unknown_keys_are_refused_by_name() {
     .unwrap_err();
     assert!(err.to_string().contains("hix"), "{err}");
 }
+
+#[test]
+fn the_answer_budgets_reach_the_fhir_client_in_bytes() {
+    let mut epd = EpdConfig::default();
+    let fhir = crate::epd_connection::fhir_config(&epd).unwrap();
+    assert_eq!(fhir.max_answer_bytes, 32 << 20);
+    assert_eq!(fhir.max_answers_in_flight_bytes, 128 << 20);
+    epd.max_answer_mib = 0;
+    epd.max_answers_in_flight_mib = 4;
+    let fhir = crate::epd_connection::fhir_config(&epd).unwrap();
+    assert_eq!(fhir.max_answer_bytes, 1 << 20);
+    assert_eq!(fhir.max_answers_in_flight_bytes, 4 << 20);
+}
