@@ -27,8 +27,11 @@ const MIB: usize = 1 << 20;
 struct Counts {
     searches: AtomicUsize,
     sent: AtomicUsize,
-    /// Requests held without an answer.
-    stalled: AtomicUsize,
+    /// Told when a request is held without an answer.
+    stall: tokio::sync::Notify,
+    /// Told when the client closed a connection the server was still writing to: from then
+    /// on `sent` is final.
+    cut: tokio::sync::Notify,
 }
 
 /// How the server answers a search.
@@ -99,7 +102,7 @@ async fn serve(mut stream: TcpStream, base: String, pages: Pages, counts: Arc<Co
         };
         let (header, body) = match pages {
             Pages::Stalling(_) if patient == "stall" && path.contains("page=") => {
-                counts.stalled.fetch_add(1, Ordering::SeqCst);
+                counts.stall.notify_one();
                 std::future::pending::<()>().await;
                 return;
             }
@@ -132,6 +135,7 @@ async fn serve(mut stream: TcpStream, base: String, pages: Pages, counts: Arc<Co
                 }
             };
             if written.is_err() {
+                counts.cut.notify_one();
                 return;
             }
             counts.sent.fetch_add(piece.len(), Ordering::SeqCst);
@@ -195,8 +199,10 @@ async fn a_body_without_length_is_cut_off_at_the_budget() {
     let what = too_large(epd.allergies(&patient, &ctx()).await);
     assert!(what.contains("1048576 bytes"), "{what}");
     assert_eq!(counts.searches.load(Ordering::SeqCst), 1);
-    // Give the server time to fill the socket buffers, then count.
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // Once the server's next write fails, it has sent all it ever will.
+    tokio::time::timeout(std::time::Duration::from_secs(30), counts.cut.notified())
+        .await
+        .expect("the server finds the connection closed");
     let sent = counts.sent.load(Ordering::SeqCst);
     // 1 MiB read, and what the socket buffers took (about 0.2 MiB when written).
     assert!(sent < 16 * MIB, "sent {sent}");
@@ -220,9 +226,9 @@ async fn calls_at_once_share_the_bytes_in_flight() {
             epd.allergies(&patient, &ctx()).await
         })
     };
-    while counts.stalled.load(Ordering::SeqCst) == 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    tokio::time::timeout(std::time::Duration::from_secs(30), counts.stall.notified())
+        .await
+        .expect("the first call's second page is held");
     let patient: PatientId = "p1".parse().unwrap();
     let what = too_large(epd.allergies(&patient, &ctx()).await);
     assert!(what.contains("at once"), "{what}");
