@@ -10,7 +10,7 @@ use serde::Deserialize;
 use zvp_auth::directory::{Account, AccountStatus, Contact};
 use zvp_core::AgbCode;
 
-use super::{caller_page, csrf_refused};
+use super::{FORM_EXPIRED, caller_page, csrf_refused, form_expired};
 use crate::Portal;
 use crate::auth::{Identity, PeerAddress, RequestId, SessionId};
 use crate::caller::Caller;
@@ -296,20 +296,8 @@ pub(crate) async fn logout(
         return ended_page(&portal, Ended::LoggedOut, now);
     };
     if !session.csrf_ok(&form.csrf) {
-        let body = html! {
-            h1 { "Formulier verlopen" }
-            p {
-                "Het formulier is verlopen of niet vanuit het portaal verstuurd. Ga terug, \
-                 vernieuw de pagina en probeer het opnieuw."
-            }
-        };
-        let page = page(
-            &portal.settings().hospital,
-            "Formulier verlopen",
-            None,
-            now,
-            body,
-        );
+        let hospital = &portal.settings().hospital;
+        let page = page(hospital, FORM_EXPIRED, None, now, form_expired());
         return html_response(StatusCode::FORBIDDEN, page);
     }
     // The logout is in the audit log before the session ends.

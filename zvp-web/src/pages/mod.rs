@@ -125,21 +125,28 @@ pub(crate) fn patient_not_found(portal: &Portal, caller: &Caller) -> Response {
     )
 }
 
-/// The page for a form whose CSRF token is not the session's.
-pub(crate) fn csrf_refused(portal: &Portal, caller: &Caller) -> Response {
-    let body = html! {
-        h1 { "Formulier verlopen" }
+/// The title of the page for a form whose CSRF token is not the session's.
+pub(crate) const FORM_EXPIRED: &str = "Formulier verlopen";
+
+/// That page's body.
+pub(crate) fn form_expired() -> Markup {
+    html! {
+        h1 { (FORM_EXPIRED) }
         p {
             "Het formulier is verlopen of niet vanuit het portaal verstuurd. Ga terug, vernieuw \
              de pagina en probeer het opnieuw."
         }
-    };
+    }
+}
+
+/// The page for a form whose CSRF token is not the session's.
+pub(crate) fn csrf_refused(portal: &Portal, caller: &Caller) -> Response {
     caller_page_with(
         portal,
         caller,
         StatusCode::FORBIDDEN,
-        "Formulier verlopen",
-        body,
+        FORM_EXPIRED,
+        form_expired(),
     )
 }
 
