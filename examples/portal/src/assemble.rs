@@ -289,6 +289,10 @@ pub async fn portal(config: &Config, now: DateTime<Utc>) -> Result<Portal, Assem
             builder.directory(directory).audit(audit).sessions(sessions)
         }
     };
+    let builder = match config.server.card_rate() {
+        Some(rate) => builder.card_rate(rate),
+        None => builder,
+    };
     builder
         .validator(Arc::new(validator(config)?))
         .policy(policy(config)?)

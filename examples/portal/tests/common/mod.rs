@@ -27,6 +27,8 @@ use zvp_epd::synthetic::{DEMO_GPS, SyntheticEpd, test_now};
 use zvp_epd::{Epd, RequestContext};
 use zvp_portal::{ClientCertificate, Portal};
 
+pub mod listener;
+
 /// The PostgreSQL server of the machine (127.0.0.1:5432, trust auth), or `ZVP_TEST_PG`.
 pub fn pg_config() -> String {
     std::env::var("ZVP_TEST_PG")
@@ -293,6 +295,27 @@ impl TestPortal {
             })
             .build()
             .unwrap()
+    }
+
+    /// The same EPD, directory and log, with a per-card request limit.
+    pub fn with_card_rate(&self, rate: zvp_portal::CardRate) -> TestPortal {
+        let fixed = now();
+        let portal = Portal::builder()
+            .epd(self.epd.clone())
+            .directory(self.directory.clone())
+            .audit(self.audit.clone())
+            .validator(Arc::new(validator()))
+            .clock(Arc::new(move || fixed))
+            .card_rate(rate)
+            .build()
+            .unwrap();
+        TestPortal {
+            portal,
+            epd: self.epd.clone(),
+            directory: self.directory.clone(),
+            audit: self.audit.clone(),
+            audit_dir: self.audit_dir.clone(),
+        }
     }
 
     /// The same EPD, directory and log, `by` later: for what a page says once time has
