@@ -68,6 +68,14 @@ async fn as_card(t: &TestPortal, card: &ClientCertificate, mut request: Request<
     t.send(None, request).await
 }
 
+/// The account request form, as `card` gets it.
+async fn request_form(t: &TestPortal, card: &ClientCertificate) -> Reply {
+    let request = Request::get("/account/aanvragen")
+        .body(Body::empty())
+        .unwrap();
+    as_card(t, card, request).await
+}
+
 /// The number of open sessions, from `/metrics`.
 async fn sessions(t: &TestPortal) -> u64 {
     let (_, metrics) = t.admin("/metrics").await;
@@ -111,14 +119,7 @@ async fn a_card_without_account_stores_no_session_and_other_gps_stay_logged_in()
 async fn the_account_request_works_without_a_stored_session() {
     let t = TestPortal::new().await;
     let card = card_without_account();
-    let form = as_card(
-        &t,
-        &card,
-        Request::get("/account/aanvragen")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let form = request_form(&t, &card).await;
     assert_eq!(form.status, 200);
     assert_eq!(form.cookie, None);
     assert_eq!(sessions(&t).await, 0);
@@ -146,14 +147,7 @@ async fn the_account_request_works_without_a_stored_session() {
 async fn form_fields_beyond_their_limits_are_refused_and_nothing_stored() {
     let t = TestPortal::new().await;
     let card = card_without_account();
-    let form = as_card(
-        &t,
-        &card,
-        Request::get("/account/aanvragen")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let form = request_form(&t, &card).await;
     let csrf = form.csrf().unwrap();
     let fields = |practice: &str| {
         format!("csrf={csrf}&praktijk={practice}&email=a%40b.nl&telefoon=010%201234567")
