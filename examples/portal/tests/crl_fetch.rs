@@ -23,6 +23,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use zvp_auth::testpki::{KeyAlgorithm, TestPki, certificates_pem};
 use zvp_auth::uzi::{CrlError, Environment};
 use zvp_core::CardType;
+use zvp_portal::assemble::spawn_crl_refresh;
 use zvp_portal::config::{Config, CrlDownload, UziEnvironment};
 use zvp_portal::crl::{FetchError, gauges, refresh, refresh_round};
 
@@ -208,17 +209,15 @@ async fn a_crl_near_its_next_update_is_a_warning() {
     assert!(!quiet[0].warning);
 }
 
-#[tokio::test]
-async fn a_refresh_round_revokes_the_card_and_shows_the_list_in_metrics() {
-    let t = TestPortal::new().await;
+/// A configuration trusting the shared test PKI, in `dir`, that downloads one CRL of the
+/// care-provider CA revoking the `Own` card, issued at `this_update` and due 48 hours later,
+/// from a local server. With the list's issuer as `/metrics` labels it.
+async fn downloading_config(dir: &std::path::Path, this_update: DateTime<Utc>) -> (Config, String) {
     let pki = common::pki();
-    let dir = temp_dir("round");
     std::fs::write(dir.join("roots.pem"), certificates_pem(&[pki.root()])).unwrap();
     std::fs::write(dir.join("cas.pem"), certificates_pem(&pki.intermediates())).unwrap();
-    // The portal's clock is `common::now()`; the list is 30 hours old and due in 18.
-    let this_update = common::now() - chrono::Duration::hours(30);
-    let next_update = this_update + chrono::Duration::hours(48);
     let revoked = Who::Own.card();
+    let next_update = this_update + chrono::Duration::hours(48);
     let list = pki
         .crl(
             CardType::CareProvider,
@@ -239,6 +238,18 @@ async fn a_refresh_round_revokes_the_card_and_shows_the_list_in_metrics() {
         url: format!("{base}/Z.crl"),
         file: dir.join("Z.crl"),
     }];
+    let label = issuer.replace('\\', "\\\\").replace('"', "\\\"");
+    (config, label)
+}
+
+#[tokio::test]
+async fn a_refresh_round_revokes_the_card_and_shows_the_list_in_metrics() {
+    let t = TestPortal::new().await;
+    let dir = temp_dir("round");
+    // The portal's clock is `common::now()`; the list is 30 hours old and due in 18.
+    let this_update = common::now() - chrono::Duration::hours(30);
+    let next_update = this_update + chrono::Duration::hours(48);
+    let (config, label) = downloading_config(&dir, this_update).await;
 
     assert_eq!(t.get(Some(Who::Own), "/").await.status, 200);
     assert!(!t.admin("/metrics").await.1.contains("zvp_crl_"));
@@ -246,7 +257,6 @@ async fn a_refresh_round_revokes_the_card_and_shows_the_list_in_metrics() {
     refresh_round(&t.portal, &config, common::now()).await;
 
     let metrics = t.admin("/metrics").await.1;
-    let label = issuer.replace('\\', "\\\\").replace('"', "\\\"");
     assert!(
         metrics.contains(&format!(
             "zvp_crl_next_update_seconds{{issuer=\"{label}\"}} {}\n",
@@ -265,5 +275,34 @@ async fn a_refresh_round_revokes_the_card_and_shows_the_list_in_metrics() {
     // A card of the same CA that the list does not name is still served: the new validator
     // checks revocation, it does not refuse the CA.
     assert_eq!(t.get(Some(Who::Practice), "/").await.status, 200);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn the_refresh_task_fetches_at_once_and_ends_at_shutdown() {
+    let t = TestPortal::new().await;
+    let dir = temp_dir("task");
+    // The task reads the system clock: a list fresh now, due in two days, no warning.
+    let (config, label) = downloading_config(&dir, Utc::now() - chrono::Duration::hours(1)).await;
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let task = spawn_crl_refresh(t.portal.clone(), config, shutdown);
+    // The first round runs before the first interval: poll `/metrics` until it shows the
+    // list, within a failure bound.
+    let expected = format!("zvp_crl_warning{{issuer=\"{label}\"}} 0\n");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if t.admin("/metrics").await.1.contains(&expected) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no refresh round");
+        tokio::task::yield_now().await;
+    }
+    assert!(dir.join("Z.crl").exists());
+    // Waiting for the next round (an hour away), the task ends at shutdown.
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .expect("the task ends at shutdown")
+        .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
