@@ -1,24 +1,4 @@
-//! `[dezi]`: Dezi login beside the UZI-pas (`docs/dezi.md`). Absent: no Dezi login.
-//!
-//! ```toml
-//! [dezi]
-//! issuer = "https://auth.dezi.nl"          # the platform (discovery at /.well-known/...)
-//! client_id = "zvp-portal"
-//! # application_id = "zvp-portal"         # the envelope's aud; default: client_id
-//! redirect_uri = "https://portaal.ziekenhuis.nl/dezi/callback"   # exactly as registered
-//! decryption_key = "dezi/userinfo.key.pem" # PKCS#8 RSA, the registered certificate's key
-//! certificate = "dezi/userinfo.pem"        # that certificate (kept with the key, for rollover)
-//! # ca_file = "dezi/ca.pem"               # the platform's TLS anchors; absent: the system's
-//! jku_allow_list = ["https://auth.dezi.nl/jwks/verklaring"]
-//! verklaring_issuers = ["https://abonnee.dezi.nl"]
-//! loa_floor = "high"                       # or "substantial", "low"
-//! accept_signed_userinfo = false           # acceptance only: userinfo as a plain JWS
-//! accept_status_uri = false                # acceptance only: `status_uri` for the revocation URL
-//! status_check_minutes = 15                # the verklaring's status, again during a session
-//! # revocation_list_url = "https://auth.dezi.nl/revocatiecontrole/v1"
-//! timeout_seconds = 10
-//! clock_skew_seconds = 60
-//! ```
+//! `[dezi]`: Dezi login beside the UZI-pas.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -28,7 +8,27 @@ use zvp_auth::dezi::{DecryptionKey, DeziSettings, Loa};
 
 use crate::dezi::Connection;
 
-/// The `[dezi]` section.
+/// The `[dezi]` section: Dezi login beside the UZI-pas (`docs/dezi.md`). Absent: no Dezi login.
+///
+/// ```toml
+/// [dezi]
+/// issuer = "https://auth.dezi.nl"          # the platform (discovery at /.well-known/...)
+/// client_id = "zvp-portal"
+/// # application_id = "zvp-portal"         # the envelope's aud; default: client_id
+/// redirect_uri = "https://portaal.ziekenhuis.nl/dezi/callback"   # exactly as registered
+/// decryption_key = "dezi/userinfo.key.pem" # PKCS#8 RSA, the registered certificate's key
+/// certificate = "dezi/userinfo.pem"        # that certificate (kept with the key, for rollover)
+/// # ca_file = "dezi/ca.pem"               # the platform's TLS anchors; absent: the system's
+/// jku_allow_list = ["https://auth.dezi.nl/jwks/verklaring"]
+/// verklaring_issuers = ["https://abonnee.dezi.nl"]
+/// loa_floor = "high"                       # or "substantial", "low"
+/// accept_signed_userinfo = false           # acceptance only: userinfo as a plain JWS
+/// accept_status_uri = false                # acceptance only: `status_uri` for the revocation URL
+/// status_check_minutes = 15                # the verklaring's status, again during a session
+/// # revocation_list_url = "https://auth.dezi.nl/revocatiecontrole/v1"
+/// timeout_seconds = 10
+/// clock_skew_seconds = 60
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeziConfig {
@@ -193,5 +193,58 @@ impl DeziConfig {
     /// The interval of the status check during a session.
     pub const fn status_check(&self) -> Duration {
         Duration::from_secs(self.status_check_minutes.saturating_mul(60))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn parse(section: &str) -> Config {
+        Config::parse(
+            section,
+            "zvp.toml",
+            Vec::<(String, String)>::new(),
+            Path::new("/etc/zvp"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_dezi_section_gives_the_settings_and_refuses_what_cannot_work() {
+        assert_eq!(parse("").dezi, None);
+        let mut dezi = parse(
+            r#"[dezi]
+issuer = "https://auth.dezi.example"
+client_id = "zvp-portal"
+redirect_uri = "https://portaal.example/dezi/callback"
+decryption_key = "dezi/userinfo.key.pem"
+jku_allow_list = ["https://auth.dezi.example/jwks"]
+loa_floor = "substantial"
+"#,
+        )
+        .dezi
+        .unwrap();
+        assert_eq!(
+            dezi.decryption_key.as_deref(),
+            Some(Path::new("/etc/zvp/dezi/userinfo.key.pem"))
+        );
+        let settings = dezi.settings().unwrap();
+        assert_eq!(settings.loa_floor, Loa::Substantial);
+        assert_eq!(settings.application_id, "zvp-portal");
+        assert_eq!(settings.verklaring_issuers, ["https://auth.dezi.example"]);
+        assert!(!settings.accept_signed_userinfo && !settings.accept_status_uri);
+        assert_eq!(dezi.status_check(), Duration::from_secs(15 * 60));
+
+        dezi.loa_floor = "hoog".to_owned();
+        assert!(matches!(dezi.settings(), Err(DeziConfigError::Loa(_))));
+        dezi.jku_allow_list.clear();
+        assert!(matches!(dezi.settings(), Err(DeziConfigError::NoJku)));
+        dezi.decryption_key = None;
+        assert!(matches!(
+            dezi.connection(),
+            Err(DeziConfigError::NoDecryptionKey)
+        ));
     }
 }

@@ -98,7 +98,8 @@
 //! schema = "zvp"
 //! ```
 //!
-//! `[dezi]`, Dezi login beside the UZI-pas, is absent by default; its keys are in [`dezi`].
+//! `[dezi]`, Dezi login beside the UZI-pas, is absent by default; its keys are documented at
+//! [`DeziConfig`].
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
