@@ -70,6 +70,28 @@ pub fn read_header(token: &str, which: Token) -> Result<JoseHeader, DeziError> {
     serde_json::from_slice(&bytes).map_err(|_| malformed("the header is not a JOSE header"))
 }
 
+/// Reads a JWK set, leaving out the keys this crate cannot use (an unknown `kty` or curve)
+/// instead of refusing the whole set: a platform that publishes a new kind of key beside its
+/// RSA keys must not stop every login.
+///
+/// # Errors
+///
+/// When the text is not a JSON object with a `keys` array.
+pub fn parse_jwks(json: &[u8]) -> Result<JwkSet, serde_json::Error> {
+    #[derive(Deserialize)]
+    struct Loose {
+        keys: Vec<Value>,
+    }
+    let loose: Loose = serde_json::from_slice(json)?;
+    Ok(JwkSet {
+        keys: loose
+            .keys
+            .into_iter()
+            .filter_map(|k| serde_json::from_value(k).ok())
+            .collect(),
+    })
+}
+
 /// A JWS verified with RS256: its header and its claims.
 #[derive(Debug, Clone)]
 pub struct Verified {

@@ -59,6 +59,18 @@ fn json<T: for<'de> Deserialize<'de>>(answer: &Answer, what: &str) -> Result<T, 
     })
 }
 
+/// A JWK set, leaving out keys of kinds zvp cannot use.
+fn jwks(answer: &Answer, what: &str) -> Result<JwkSet, DeziError> {
+    if answer.status != hyper::StatusCode::OK {
+        return Err(DeziError::PlatformAnswer {
+            detail: format!("{what} answered HTTP {}", answer.status.as_u16()),
+        });
+    }
+    dezi::jws::parse_jwks(&answer.body).map_err(|e| DeziError::PlatformAnswer {
+        detail: format!("{what} is not a JWK set: {e}"),
+    })
+}
+
 fn text(answer: &Answer, what: &str) -> Result<String, DeziError> {
     if answer.status != hyper::StatusCode::OK {
         return Err(DeziError::PlatformAnswer {
@@ -120,7 +132,7 @@ impl DeziClient {
                 detail: format!("discovery names issuer {:?}", discovery.issuer),
             });
         }
-        let keys: JwkSet = json(&wire.get(&discovery.jwks_uri, None).await?, "jwks_uri")?;
+        let keys = jwks(&wire.get(&discovery.jwks_uri, None).await?, "jwks_uri")?;
         Ok(Self {
             revocation_list_url: connection
                 .revocation_list_url
@@ -169,7 +181,7 @@ impl DeziClient {
         let first = check(&*self.platform_keys.read().await);
         match first {
             Err(DeziError::UnknownKey { .. }) => {
-                let fresh: JwkSet = json(
+                let fresh = jwks(
                     &self.wire.get(&self.discovery.jwks_uri, None).await?,
                     "jwks_uri",
                 )?;
@@ -190,7 +202,7 @@ impl DeziClient {
         let cached = self.jku_keys.read().await.get(jku).map(&check);
         match cached {
             Some(Err(DeziError::UnknownKey { .. })) | None => {
-                let fresh: JwkSet = json(&self.wire.get(jku, None).await?, "the jku")?;
+                let fresh = jwks(&self.wire.get(jku, None).await?, "the jku")?;
                 let result = check(&fresh);
                 self.jku_keys.write().await.insert(jku.to_owned(), fresh);
                 result

@@ -103,6 +103,20 @@ fn a_decryption_key_that_is_not_rsa_pkcs8_is_refused() {
     );
 }
 
+#[test]
+fn a_key_set_with_a_key_of_an_unknown_kind_still_gives_its_rsa_keys() {
+    let mut set = serde_json::to_value(platform_keys()).unwrap();
+    set["keys"].as_array_mut().unwrap().insert(
+        0,
+        json!({"kty": "PQC", "kid": "future-1", "alg": "ML-DSA-65", "pub": "AAAA"}),
+    );
+    let keys = jws::parse_jwks(set.to_string().as_bytes()).unwrap();
+    assert_eq!(keys.keys.len(), 1);
+    let token = sign(&PLATFORM, "platform-1", None, &id_claims());
+    assert!(validate_id_token(&token, &keys, &settings(), Some("n-1"), now()).is_ok());
+    assert!(jws::parse_jwks(b"{\"sleutels\": []}").is_err());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
