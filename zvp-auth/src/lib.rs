@@ -3,6 +3,8 @@
 //! - [`uzi`]: parsing and validating UZI-pas certificates into a
 //!   [`VerifiedUziIdentity`](uzi::VerifiedUziIdentity), the only way to obtain one, and the
 //!   rustls client-certificate verifier for the portal's handshake;
+//! - [`dezi`]: Dezi login, the OpenID Connect relying party's checks from the tokens of a
+//!   completed login to a [`VerifiedDeziIdentity`](dezi::VerifiedDeziIdentity);
 //! - [`policy`]: the pure authorization engine — eligibility, own patients, practices,
 //!   delegations, emergency access — whose [`Decision`](policy::Decision) carries its basis;
 //! - [`directory`]: accounts, delegations and emergency grants;
@@ -11,6 +13,7 @@
 //!
 //! This crate does no network IO and never reads the clock: time is a parameter.
 
+pub mod dezi;
 pub mod directory;
 pub mod policy;
 #[cfg(feature = "test-pki")]

@@ -62,6 +62,7 @@ pub mod config;
 pub mod crl;
 #[cfg(feature = "demo")]
 pub mod demo_epd;
+pub mod dezi;
 pub mod epd_check;
 pub mod epd_connection;
 pub mod pg;

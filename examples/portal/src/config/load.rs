@@ -130,6 +130,9 @@ impl Config {
             anchor(&mut download.file);
         }
         anchor(&mut self.directory.path);
+        if let Some(dezi) = &mut self.dezi {
+            dezi.anchor_paths(base);
+        }
         anchor(&mut self.audit.dir);
         if let Some(key) = &mut self.audit.signing_key {
             anchor(key);

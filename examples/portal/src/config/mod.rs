@@ -99,11 +99,16 @@
 //! postgres = "host=127.0.0.1 port=5432 user=postgres dbname=zvp"
 //! schema = "zvp"
 //! ```
+//!
+//! `[dezi]`, Dezi login beside the UZI-pas, is absent by default; its keys are documented at
+//! [`DeziConfig`].
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+
+pub use dezi::{DeziConfig, DeziConfigError};
 use zvp_core::{CardType, RoleCode};
 
 /// The whole configuration.
@@ -127,6 +132,9 @@ pub struct Config {
     /// One switch for the shared state: embedded (`[directory]`, `[audit]`, sessions in the
     /// instance) or PostgreSQL (directory, audit log and sessions, shared by instances).
     pub stores: StoresConfig,
+    /// Dezi login; absent: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dezi: Option<DeziConfig>,
 }
 
 /// Where the state lives.
@@ -495,6 +503,7 @@ impl Default for AuditConfig {
     }
 }
 
+mod dezi;
 mod load;
 #[cfg(test)]
 mod tests;
