@@ -46,6 +46,8 @@ pub(crate) struct Inner {
     pub(crate) last_checkpoint: std::sync::Mutex<Option<(u64, DateTime<Utc>)>>,
     // The revocation lists in use, as the embedder's refresh last reported them.
     pub(crate) crls: std::sync::Mutex<Vec<CrlGauge>>,
+    // The notifier's events, when the portal keeps notifications.
+    pub(crate) notify: Option<Arc<dyn zvp_notify::NotifyStore>>,
 }
 
 /// One revocation list in use, for `/metrics` (`zvp_crl_next_update_seconds`,
@@ -82,6 +84,7 @@ pub struct PortalBuilder {
     public_url: Option<String>,
     request_key: Option<Vec<u8>>,
     clock: Clock,
+    notify: Option<Arc<dyn zvp_notify::NotifyStore>>,
 }
 
 /// What a [`PortalBuilder`] is missing.
@@ -164,6 +167,14 @@ impl PortalBuilder {
         self
     }
 
+    /// Where the notifier records its events: the portal shows them on *Meldingen*, with the
+    /// unread count in the header (default: none, and no notifications).
+    #[must_use]
+    pub fn notifications(mut self, store: Arc<dyn zvp_notify::NotifyStore>) -> Self {
+        self.notify = Some(store);
+        self
+    }
+
     /// The clock (default: the system clock).
     #[must_use]
     pub fn clock(mut self, clock: Clock) -> Self {
@@ -209,6 +220,7 @@ impl PortalBuilder {
             clock: self.clock,
             last_checkpoint: std::sync::Mutex::new(None),
             crls: std::sync::Mutex::new(Vec::new()),
+            notify: self.notify,
         })))
     }
 }
@@ -228,6 +240,7 @@ impl Portal {
             public_url: None,
             request_key: None,
             clock: Arc::new(Utc::now),
+            notify: None,
         }
     }
 

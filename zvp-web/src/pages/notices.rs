@@ -1,0 +1,215 @@
+//! *Meldingen*: the admissions, discharges and new letters the notifier found for the
+//! caller's own patients, their practice's, and those of GPs who delegated to them (events
+//! within the delegation's period). Showing an event is a disclosure: the list's permit, and
+//! one audit record per event, written before the page is sent.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use maud::html;
+use serde::Deserialize;
+use zvp_auth::directory::Account;
+use zvp_auth::policy::{Action, Basis, Decision, DenyReason, ListScope};
+use zvp_notify::{Coverage, EventKind, NotifyStore, StoreError};
+
+use super::{caller_page, csrf_refused, policy_request};
+use crate::Portal;
+use crate::caller::Caller;
+use crate::disclosure::Disclosure;
+use crate::layout::{csrf_field, dutch_time, path_segment, see_other};
+use crate::refusal::{Refusal, deny_refusal, refuse};
+
+/// The most events the page lists.
+const SHOWN: usize = 100;
+
+/// What an account's events cover: its own and its practice's patients, and the patients of
+/// GPs who delegated to it, for events within a delegation in force at `now`.
+async fn coverage(
+    portal: &Portal,
+    account: &Account,
+    now: DateTime<Utc>,
+) -> Result<Vec<Coverage>, zvp_auth::directory::StoreError> {
+    let mut coverage: Vec<Coverage> = [account.agb, account.practice_agb]
+        .into_iter()
+        .flatten()
+        .map(|gp| Coverage {
+            gp,
+            from: None,
+            until: None,
+        })
+        .collect();
+    for d in portal.0.directory.delegations_to(account.uzi).await? {
+        if d.in_force(now) {
+            coverage.push(Coverage {
+                gp: d.grantor,
+                from: Some(d.from),
+                until: d.until,
+            });
+        }
+    }
+    Ok(coverage)
+}
+
+/// The caller's unread events, for the header; `None` when the portal keeps no notifications,
+/// the account is an administrator's, or the count cannot be had (the page itself says why).
+pub(crate) async fn unread(portal: &Portal, account: &Account, now: DateTime<Utc>) -> Option<u64> {
+    let store = portal.0.notify.as_ref()?;
+    if account.admin || account.agb.is_none() {
+        return None;
+    }
+    let coverage = coverage(portal, account, now).await.ok()?;
+    store.unread(&coverage, account.uzi).await.ok()
+}
+
+/// The store, or the page that says notifications are off.
+fn store(portal: &Portal) -> Option<&std::sync::Arc<dyn NotifyStore>> {
+    portal.0.notify.as_ref()
+}
+
+/// The Meldingen page.
+pub(crate) async fn notices(State(portal): State<Portal>, caller: Caller) -> Response {
+    let now = portal.now();
+    let Some(store) = store(&portal) else {
+        let body = html! {
+            h1 { "Meldingen" }
+            p { "Dit portaal verstuurt geen meldingen." }
+        };
+        return caller_page(&portal, &caller, "Meldingen", body);
+    };
+    let Ok(world) = caller.world(&portal, None).await else {
+        return refuse(&portal, &caller, &Refusal::Unavailable).await;
+    };
+    let scope = match portal.0.policy.list_scope(
+        &world,
+        caller.identity.uzi_number(),
+        caller.identity.agb(),
+        caller.identity.role(),
+        now,
+    ) {
+        Ok(scope) => scope,
+        Err(DenyReason::RoleNotEligible) if caller.account.admin => return see_other("/beheer"),
+        Err(reason) => return refuse(&portal, &caller, &deny_refusal(reason)).await,
+    };
+    let permit =
+        |action: Action| match portal
+            .0
+            .policy
+            .decide(&world, &policy_request(&caller, action), now)
+        {
+            Decision::Permit(permit) => Some(permit),
+            Decision::Deny(_) | Decision::RequiresEmergencyProcedure => None,
+        };
+    let (Some(admitted), Some(discharged)) =
+        (permit(Action::ListAdmitted), permit(Action::ListDischarged))
+    else {
+        return refuse(&portal, &caller, &Refusal::NotHere).await;
+    };
+    let Ok(coverage) = coverage(&portal, &caller.account, now).await else {
+        return refuse(&portal, &caller, &Refusal::Unavailable).await;
+    };
+    // Only what the policy's scope (now) allows: a delegation that ended shows nothing more.
+    let coverage: Vec<Coverage> = coverage
+        .into_iter()
+        .filter(|c| scope.iter().any(|s| s.agb == c.gp))
+        .collect();
+    let Ok(events) = store.events(&coverage, caller.account.uzi, SHOWN).await else {
+        return refuse(&portal, &caller, &Refusal::Unavailable).await;
+    };
+    let basis_of = |gp| ListScope::basis_for(&scope, Some(gp), false);
+    let shown: Vec<(&zvp_notify::Seen, Basis)> = events
+        .iter()
+        .filter_map(|e| Some((e, basis_of(e.recorded.event.gp)?)))
+        .collect();
+    // Audit before disclosure: one record per event shown, under the list it belongs to.
+    let disclosures = shown
+        .iter()
+        .map(|(e, basis)| Disclosure {
+            permit: match e.recorded.event.kind {
+                EventKind::Admission => &admitted,
+                EventKind::Discharge | EventKind::Letter => &discharged,
+            },
+            basis: *basis,
+            patient: &e.recorded.event.patient,
+            bsn: None,
+            item: Some(format!("melding:{}", e.recorded.event.key)),
+            reason: None,
+        })
+        .collect();
+    if let Err(r) = portal.disclose_all(&caller, disclosures).await {
+        return refuse(&portal, &caller, &r).await;
+    }
+    let body = html! {
+        h1 { "Meldingen" }
+        @if shown.is_empty() {
+            p { "Er zijn geen meldingen." }
+        } @else {
+            table {
+                thead { tr { th { "Melding" } th { "Wanneer" } th { "Patiënt" } th { "Status" } } }
+                tbody {
+                    @for (e, _) in &shown {
+                        @let event = &e.recorded.event;
+                        tr.melding {
+                            td { (event.kind.dutch()) }
+                            td { (dutch_time(event.at)) }
+                            td {
+                                a href={ "/patient/" (path_segment(event.patient.as_str())) } {
+                                    "Bekijk patiënt"
+                                }
+                            }
+                            td {
+                                @if e.read_at.is_some() {
+                                    "Gelezen"
+                                } @else {
+                                    strong { "Nieuw" } " "
+                                    form.inline method="post"
+                                        action={ "/meldingen/" (e.recorded.seq) "/gelezen" } {
+                                        (csrf_field(&caller.session.csrf))
+                                        button type="submit" { "Markeer als gelezen" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    caller_page(&portal, &caller, "Meldingen", body)
+}
+
+/// A form with only a CSRF token.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ReadForm {
+    csrf: String,
+}
+
+/// Marks one of the caller's events read.
+pub(crate) async fn mark_read(
+    State(portal): State<Portal>,
+    caller: Caller,
+    Path(seq): Path<u64>,
+    Form(form): Form<ReadForm>,
+) -> Response {
+    if !caller.session.csrf_ok(&form.csrf) {
+        return csrf_refused(&portal, &caller);
+    }
+    let now = portal.now();
+    let Some(store) = store(&portal) else {
+        return refuse(&portal, &caller, &Refusal::NotHere).await;
+    };
+    let Ok(coverage) = coverage(&portal, &caller.account, now).await else {
+        return refuse(&portal, &caller, &Refusal::Unavailable).await;
+    };
+    // Only an event the caller could see: another's event is not theirs to mark.
+    match store.event(seq).await {
+        Ok(Some(r)) if coverage.iter().any(|c| c.covers(&r.event)) => {}
+        Ok(_) => return refuse(&portal, &caller, &Refusal::NotHere).await,
+        Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable).await,
+    }
+    match store.mark_read(caller.account.uzi, seq, now).await {
+        Ok(()) => see_other("/meldingen"),
+        Err(StoreError::NoSuchEvent(_)) => refuse(&portal, &caller, &Refusal::NotHere).await,
+        Err(_) => refuse(&portal, &caller, &Refusal::Unavailable).await,
+    }
+}
