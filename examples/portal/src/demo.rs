@@ -60,6 +60,12 @@ dir = "audit"
 # records were added, and one when it stops. `audit verify --config` checks them with it.
 signing_key = "audit.key"
 key_name = "zvp-demo.localhost"
+
+[notify]
+# Meldingen: the portal polls the EPD every minute for admissions, discharges and letters of
+# the account holders' patients.
+enabled = true
+interval_seconds = 60
 "#;
 
 /// One row of the printed table: card, who, what it shows.
@@ -237,7 +243,7 @@ async fn demo(dir: &Path, listen: Listen) -> Result<(), Error> {
     let config = demo_epd.config;
 
     seed(&config.directory.path, now).await?;
-    let portal = zvp_portal::assemble::portal(&config, now).await?;
+    let (portal, poller) = zvp_portal::assemble::assembled(&config, now).await?;
     let (chain, key) =
         serve::read_identity(&config.server.certificate, &config.server.private_key)?;
     let tls = serve::tls_config(
@@ -275,6 +281,9 @@ async fn demo(dir: &Path, listen: Listen) -> Result<(), Error> {
     };
     let refresh =
         zvp_portal::assemble::spawn_crl_refresh(portal.clone(), config.clone(), stopped.clone());
+    let notifier = poller.map(|poller| {
+        zvp_portal::notifier::spawn(poller, config.notify.interval(), stopped.clone())
+    });
     let checkpoints = signing.clone().map(|signing| {
         zvp_portal::assemble::spawn_checkpoints(portal.clone(), signing, stopped.clone())
     });
@@ -340,6 +349,9 @@ async fn demo(dir: &Path, listen: Listen) -> Result<(), Error> {
     let _ = web.await;
     let _ = admin_task.await;
     let _ = refresh.await;
+    if let Some(notifier) = notifier {
+        let _ = notifier.await;
+    }
     // The last checkpoint, now that the listeners have served their last requests.
     if let (Some(signing), Some(checkpoints)) = (signing, checkpoints) {
         let last = checkpoints.await.unwrap_or(None);

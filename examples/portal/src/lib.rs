@@ -64,6 +64,7 @@ pub mod crl;
 pub mod demo_epd;
 pub mod epd_check;
 pub mod epd_connection;
+pub mod notifier;
 pub mod pg;
 pub mod serve;
 

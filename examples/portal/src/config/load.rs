@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::Config;
 
 /// The sections of the file, each settable from the environment as `ZVP_<SECTION>_<KEY>`.
-pub const SECTIONS: [&str; 8] = [
+pub const SECTIONS: [&str; 9] = [
     "server",
     "proxy",
     "uzi",
@@ -15,6 +15,7 @@ pub const SECTIONS: [&str; 8] = [
     "directory",
     "audit",
     "stores",
+    "notify",
 ];
 
 /// Why the configuration could not be read.

@@ -96,6 +96,12 @@
 //! kind = "embedded"                  # or "postgres": directory, audit log and sessions there
 //! postgres = "host=127.0.0.1 port=5432 user=postgres dbname=zvp"
 //! schema = "zvp"
+//!
+//! [notify]                           # Meldingen: admissions, discharges, letters
+//! enabled = false
+//! interval_seconds = 300             # between polls of the EPD (one instance polls)
+//! lookback_hours = 72                # how far back every poll looks
+//! overlap_minutes = 60               # each poll reaches back this far over the last
 //! ```
 
 use std::net::{IpAddr, SocketAddr};
@@ -125,6 +131,8 @@ pub struct Config {
     /// One switch for the shared state: embedded (`[directory]`, `[audit]`, sessions in the
     /// instance) or PostgreSQL (directory, audit log and sessions, shared by instances).
     pub stores: StoresConfig,
+    /// The notifier (*Meldingen*).
+    pub notify: NotifyConfig,
 }
 
 /// Where the state lives.
@@ -477,7 +485,9 @@ impl Default for AuditConfig {
 }
 
 mod load;
+mod notify;
 #[cfg(test)]
 mod tests;
 
 pub use load::{ConfigError, SECTIONS};
+pub use notify::NotifyConfig;
