@@ -7,6 +7,7 @@ use zvp_core::{AgbCode, Letter, PatientId};
 use zvp_epd::ListedPatient;
 
 use crate::event::{Event, EventKey, EventKind};
+use crate::store::Coverage;
 
 /// How far back a poll looks, and how its windows overlap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +68,36 @@ pub fn watched(
     gps.sort_by_key(ToString::to_string);
     gps.dedup();
     gps
+}
+
+/// What an account's events cover: its own and its practice's patients, and the patients of
+/// the GPs who delegated to it, for events within a delegation in force at `now` (one that
+/// ended covers nothing more).
+pub fn coverage(
+    account: &Account,
+    delegations: &[Delegation],
+    now: DateTime<Utc>,
+) -> Vec<Coverage> {
+    let mut coverage: Vec<Coverage> = [account.agb, account.practice_agb]
+        .into_iter()
+        .flatten()
+        .map(|gp| Coverage {
+            gp,
+            from: None,
+            until: None,
+        })
+        .collect();
+    coverage.extend(
+        delegations
+            .iter()
+            .filter(|d| d.grantee == account.uzi && d.in_force(now))
+            .map(|d| Coverage {
+                gp: d.grantor,
+                from: Some(d.from),
+                until: d.until,
+            }),
+    );
+    coverage
 }
 
 /// Whether an account is told anything: active, not an administrator's alone, and used within

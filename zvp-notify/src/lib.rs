@@ -17,6 +17,7 @@
 
 pub mod event;
 pub mod find;
+pub mod mail;
 pub mod poll;
 pub mod store;
 

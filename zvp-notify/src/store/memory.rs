@@ -9,6 +9,7 @@ use zvp_core::UziNumber;
 
 use super::{Coverage, NotifyStore, StoreError};
 use crate::event::{Event, EventKey, Recorded, Seen};
+use crate::mail::{DigestState, MailPreferences, NewMail, OutMail, OutboxState, Queued};
 
 /// A [`NotifyStore`] in memory.
 #[derive(Debug, Default)]
@@ -23,6 +24,11 @@ struct Inner {
     events: BTreeMap<u64, Recorded>,
     keys: HashSet<EventKey>,
     read: HashMap<(UziNumber, u64), DateTime<Utc>>,
+    preferences: HashMap<UziNumber, MailPreferences>,
+    digests: HashMap<UziNumber, DigestState>,
+    outbox: BTreeMap<u64, OutMail>,
+    next_mail: u64,
+    sent: u64,
 }
 
 impl MemoryNotifyStore {
@@ -168,5 +174,124 @@ impl NotifyStore for MemoryNotifyStore {
             .take(limit)
             .map(|(_, r)| r.clone())
             .collect())
+    }
+
+    async fn preferences(&self, account: UziNumber) -> Result<Option<MailPreferences>, StoreError> {
+        Ok(self.inner().preferences.get(&account).cloned())
+    }
+
+    async fn set_preferences(
+        &self,
+        account: UziNumber,
+        preferences: Option<&MailPreferences>,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.inner();
+        let latest = inner.events.keys().next_back().copied().unwrap_or(0);
+        inner.digests.entry(account).or_insert(DigestState {
+            upto: latest,
+            last: None,
+        });
+        match preferences {
+            Some(p) => inner.preferences.insert(account, p.clone()),
+            None => inner.preferences.remove(&account),
+        };
+        Ok(())
+    }
+
+    async fn digest_state(&self, account: UziNumber) -> Result<DigestState, StoreError> {
+        Ok(self
+            .inner()
+            .digests
+            .get(&account)
+            .copied()
+            .unwrap_or_default())
+    }
+
+    async fn digest(
+        &self,
+        account: UziNumber,
+        upto: u64,
+        at: DateTime<Utc>,
+        mail: Option<&NewMail>,
+        max_pending: usize,
+    ) -> Result<Queued, StoreError> {
+        let mut inner = self.inner();
+        if mail.is_some() && inner.outbox.len() >= max_pending {
+            return Ok(Queued::Full);
+        }
+        let state = inner.digests.entry(account).or_default();
+        state.upto = state.upto.max(upto);
+        let Some(mail) = mail else {
+            return Ok(Queued::Nothing);
+        };
+        state.last = Some(at);
+        inner.next_mail += 1;
+        let id = inner.next_mail;
+        inner.outbox.insert(
+            id,
+            OutMail {
+                id,
+                mail: mail.clone(),
+                created_at: at,
+                attempts: 0,
+                due_at: at,
+                last_error: None,
+            },
+        );
+        Ok(Queued::Mail(id))
+    }
+
+    async fn due_mails(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OutMail>, StoreError> {
+        Ok(self
+            .inner()
+            .outbox
+            .values()
+            .filter(|m| m.due_at <= now)
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn mail_done(&self, id: u64, _at: DateTime<Utc>, sent: bool) -> Result<(), StoreError> {
+        let mut inner = self.inner();
+        if inner.outbox.remove(&id).is_some() && sent {
+            inner.sent += 1;
+        }
+        Ok(())
+    }
+
+    async fn mail_failed(
+        &self,
+        id: u64,
+        attempts: u32,
+        due_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        if let Some(m) = self.inner().outbox.get_mut(&id) {
+            m.attempts = attempts;
+            m.due_at = due_at;
+            m.last_error = Some(error.to_owned());
+        }
+        Ok(())
+    }
+
+    async fn outbox(&self) -> Result<OutboxState, StoreError> {
+        let inner = self.inner();
+        Ok(OutboxState {
+            pending: u64::try_from(inner.outbox.len()).unwrap_or(u64::MAX),
+            failing: u64::try_from(inner.outbox.values().filter(|m| m.attempts > 0).count())
+                .unwrap_or(u64::MAX),
+            oldest: inner.outbox.values().map(|m| m.created_at).min(),
+            last_error: inner
+                .outbox
+                .values()
+                .filter_map(|m| m.last_error.clone())
+                .next_back(),
+            sent: inner.sent,
+        })
     }
 }

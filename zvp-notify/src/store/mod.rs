@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use zvp_core::{AgbCode, UziNumber};
 
 use crate::event::{Event, Recorded, Seen};
+use crate::mail::{DigestState, MailPreferences, NewMail, OutMail, OutboxState, Queued};
 
 /// Why a store operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -127,4 +128,52 @@ pub trait NotifyStore: Send + Sync {
 
     /// The events recorded after `seq`, in order, at most `limit` (for the mailer).
     async fn after(&self, seq: u64, limit: usize) -> Result<Vec<Recorded>, StoreError>;
+
+    /// What `account` asked to be mailed about, if anything.
+    async fn preferences(&self, account: UziNumber) -> Result<Option<MailPreferences>, StoreError>;
+
+    /// Sets (or with `None` clears) what `account` is mailed about. An account's first
+    /// preferences start its digests at the events recorded by then: it is mailed about what
+    /// comes after.
+    async fn set_preferences(
+        &self,
+        account: UziNumber,
+        preferences: Option<&MailPreferences>,
+    ) -> Result<(), StoreError>;
+
+    /// Where `account`'s digests stand.
+    async fn digest_state(&self, account: UziNumber) -> Result<DigestState, StoreError>;
+
+    /// Moves `account`'s digest on to event `upto` at `at`, and queues `mail` if given, in one
+    /// step: a digest is queued once, and its events are not digested again. With `mail` and
+    /// `max_pending` mails waiting, nothing moves ([`Queued::Full`]).
+    async fn digest(
+        &self,
+        account: UziNumber,
+        upto: u64,
+        at: DateTime<Utc>,
+        mail: Option<&NewMail>,
+        max_pending: usize,
+    ) -> Result<Queued, StoreError>;
+
+    /// The mails waiting whose time has come at `now`, oldest first, at most `limit`.
+    async fn due_mails(&self, now: DateTime<Utc>, limit: usize)
+    -> Result<Vec<OutMail>, StoreError>;
+
+    /// Takes mail `id` off the queue: sent at `at` (`sent`), or dropped (its recipient is no
+    /// longer told anything).
+    async fn mail_done(&self, id: u64, at: DateTime<Utc>, sent: bool) -> Result<(), StoreError>;
+
+    /// Notes that sending mail `id` failed for the `attempts`th time, with `error`; it is due
+    /// again at `due_at`.
+    async fn mail_failed(
+        &self,
+        id: u64,
+        attempts: u32,
+        due_at: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError>;
+
+    /// The queue, for the administrator.
+    async fn outbox(&self) -> Result<OutboxState, StoreError>;
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, reason = "each suite uses a part")]
 
+pub(crate) mod smtp;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 

@@ -23,32 +23,14 @@ use crate::refusal::{Refusal, deny_refusal, refuse};
 /// The most events the page lists.
 const SHOWN: usize = 100;
 
-/// What an account's events cover: its own and its practice's patients, and the patients of
-/// GPs who delegated to it, for events within a delegation in force at `now`.
+/// What an account's events cover ([`zvp_notify::find::coverage`]), from the directory now.
 async fn coverage(
     portal: &Portal,
     account: &Account,
     now: DateTime<Utc>,
 ) -> Result<Vec<Coverage>, zvp_auth::directory::StoreError> {
-    let mut coverage: Vec<Coverage> = [account.agb, account.practice_agb]
-        .into_iter()
-        .flatten()
-        .map(|gp| Coverage {
-            gp,
-            from: None,
-            until: None,
-        })
-        .collect();
-    for d in portal.0.directory.delegations_to(account.uzi).await? {
-        if d.in_force(now) {
-            coverage.push(Coverage {
-                gp: d.grantor,
-                from: Some(d.from),
-                until: d.until,
-            });
-        }
-    }
-    Ok(coverage)
+    let delegations = portal.0.directory.delegations_to(account.uzi).await?;
+    Ok(zvp_notify::find::coverage(account, &delegations, now))
 }
 
 /// The caller's unread events, for the header; `None` when the portal keeps no notifications,
