@@ -284,8 +284,8 @@ pub async fn portal(config: &Config, now: DateTime<Utc>) -> Result<Portal, Assem
     Ok(assembled(config, now).await?.0)
 }
 
-/// The whole portal as [`portal`] makes it, and with `[notify] enabled` its notifier's
-/// poller, to be run with [`crate::notifier::spawn`].
+/// The whole portal as [`portal`] makes it, and with `[notify] enabled` its notifier, to be
+/// run with [`crate::notifier::spawn`].
 ///
 /// # Errors
 ///
@@ -293,16 +293,18 @@ pub async fn portal(config: &Config, now: DateTime<Utc>) -> Result<Portal, Assem
 pub async fn assembled(
     config: &Config,
     now: DateTime<Utc>,
-) -> Result<(Portal, Option<zvp_notify::Poller>), AssembleError> {
+) -> Result<(Portal, Option<crate::notifier::Notifier>), AssembleError> {
     let builder = Portal::builder();
-    let (builder, directory) = match config.stores.kind {
+    let (builder, directory, audit) = match config.stores.kind {
         StoresKind::Embedded => {
             let directory = directory(config)?;
+            let audit = audit(config)?;
             (
                 builder
                     .directory(Arc::clone(&directory))
-                    .audit(audit(config)?),
+                    .audit(Arc::clone(&audit)),
                 directory,
+                audit,
             )
         }
         StoresKind::Postgres => {
@@ -310,9 +312,10 @@ pub async fn assembled(
             (
                 builder
                     .directory(Arc::clone(&directory))
-                    .audit(audit)
+                    .audit(Arc::clone(&audit))
                     .sessions(sessions),
                 directory,
+                audit,
             )
         }
     };
@@ -322,8 +325,9 @@ pub async fn assembled(
         Some(store) => builder.notifications(Arc::clone(store)),
         None => builder,
     };
-    let poller =
-        notify.map(|store| crate::notifier::poller(config, Arc::clone(&epd), directory, store));
+    let notifier = notify
+        .map(|store| crate::notifier::notifier(config, Arc::clone(&epd), directory, audit, store))
+        .transpose()?;
     let portal = builder
         .validator(Arc::new(validator(config)?))
         .policy(policy(config)?)
@@ -336,7 +340,7 @@ pub async fn assembled(
         })
         .build()
         .map_err(|e| AssembleError::Config(e.to_string()))?;
-    Ok((portal, poller))
+    Ok((portal, notifier))
 }
 
 /// Reads (and downloads) the configured CRLs now and again every `crl_refresh_minutes`, and

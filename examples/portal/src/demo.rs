@@ -66,6 +66,10 @@ key_name = "zvp-demo.localhost"
 # the account holders' patients.
 enabled = true
 interval_seconds = 60
+# The demo's mail sink: each mail the portal sends (J. de Vries has opted in) is written as
+# an .eml file into this folder instead of going to an SMTP server.
+mail_folder = "mail"
+digest_minutes = 5
 "#;
 
 /// One row of the printed table: card, who, what it shows.
@@ -243,7 +247,20 @@ async fn demo(dir: &Path, listen: Listen) -> Result<(), Error> {
     let config = demo_epd.config;
 
     seed(&config.directory.path, now).await?;
-    let (portal, poller) = zvp_portal::assemble::assembled(&config, now).await?;
+    let (portal, notifier) = zvp_portal::assemble::assembled(&config, now).await?;
+    if let Some(notifier) = &notifier
+        && notifier.mailer.is_some()
+    {
+        // J. de Vries (the huisarts card) is mailed about everything.
+        let gp = uzi(900_000_001)?;
+        if notifier.store.preferences(gp).await?.is_none() {
+            let preferences = zvp_notify::mail::MailPreferences {
+                address: "j.devries@delinde.example".parse()?,
+                kinds: zvp_notify::EventKind::ALL.into_iter().collect(),
+            };
+            notifier.store.set_preferences(gp, Some(&preferences)).await?;
+        }
+    }
     let (chain, key) =
         serve::read_identity(&config.server.certificate, &config.server.private_key)?;
     let tls = serve::tls_config(
@@ -281,8 +298,8 @@ async fn demo(dir: &Path, listen: Listen) -> Result<(), Error> {
     };
     let refresh =
         zvp_portal::assemble::spawn_crl_refresh(portal.clone(), config.clone(), stopped.clone());
-    let notifier = poller.map(|poller| {
-        zvp_portal::notifier::spawn(poller, config.notify.interval(), stopped.clone())
+    let notifier = notifier.map(|notifier| {
+        zvp_portal::notifier::spawn(notifier, config.notify.interval(), stopped.clone())
     });
     let checkpoints = signing.clone().map(|signing| {
         zvp_portal::assemble::spawn_checkpoints(portal.clone(), signing, stopped.clone())
@@ -310,6 +327,14 @@ async fn demo(dir: &Path, listen: Listen) -> Result<(), Error> {
     }
     say!("  health      http://{admin_addr}/healthz");
     say!("  EPD (FHIR)  {base}");
+    if let Some(folder) = &config.notify.mail_folder
+        && config.notify.enabled
+    {
+        say!(
+            "  mail        {} (each mail sent, as an .eml file)",
+            folder.display()
+        );
+    }
     say!(
         "  files       {} (configuration zvp.toml, PKI, directory, audit log)\n",
         dir.display()

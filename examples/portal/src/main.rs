@@ -255,7 +255,7 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
         } else {
             config
         };
-        let (portal, poller) = zvp_portal::assemble::assembled(&config, now)
+        let (portal, notifier) = zvp_portal::assemble::assembled(&config, now)
             .await
             .map_err(|e| e.to_string())?;
         epd_check(&config, now).await;
@@ -312,8 +312,8 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
         let checkpoints = signing.clone().map(|signing| {
             zvp_portal::assemble::spawn_checkpoints(portal.clone(), signing, stop.subscribe())
         });
-        let notifier = poller.map(|poller| {
-            zvp_portal::notifier::spawn(poller, config.notify.interval(), stop.subscribe())
+        let notifier = notifier.map(|notifier| {
+            zvp_portal::notifier::spawn(notifier, config.notify.interval(), stop.subscribe())
         });
         say!("zvp-portal: serving {web_address} (admin {admin_address})");
         let _ = tokio::signal::ctrl_c().await;

@@ -197,3 +197,64 @@ async fn a_portal_without_notifications_shows_no_count() {
     let page = t.get(Some(Who::Own), "/meldingen").await;
     assert!(page.body.contains("Dit portaal verstuurt geen meldingen."));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_email_form_refuses_a_malformed_address_and_saves_a_good_one() {
+    let (t, store) = with_notices().await;
+    let uzi = t
+        .directory
+        .accounts()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.agb == Some(demo_agb(0)))
+        .unwrap()
+        .uzi;
+    let refused = t
+        .post_form(
+            Who::Own,
+            "/meldingen/email",
+            &[("adres", "j.devries@"), ("opname", "ja")],
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("Dit is geen geldig e-mailadres"));
+    // What was typed is shown again, escaped.
+    assert!(refused.body.contains("value=\"j.devries@\""));
+    assert_eq!(store.preferences(uzi).await.unwrap(), None);
+    let no_address = t
+        .post_form(
+            Who::Own,
+            "/meldingen/email",
+            &[("adres", " "), ("brief", "ja")],
+        )
+        .await;
+    assert_eq!(no_address.status, 400);
+    assert!(no_address.body.contains("Vul een e-mailadres in."));
+    let saved = t
+        .post_form(
+            Who::Own,
+            "/meldingen/email",
+            &[("adres", "j.devries@praktijk.example"), ("brief", "ja")],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let preferences = store.preferences(uzi).await.unwrap().unwrap();
+    assert_eq!(
+        preferences.address.to_string(),
+        "j.devries@praktijk.example"
+    );
+    assert_eq!(
+        preferences.kinds.into_iter().collect::<Vec<_>>(),
+        [zvp_notify::EventKind::Letter]
+    );
+    let page = t.get(Some(Who::Own), "/meldingen").await;
+    assert!(page.body.contains("value=\"j.devries@praktijk.example\""));
+    assert_eq!(page.body.matches("checked").count(), 1);
+    // Opting out: no address, no kinds.
+    let off = t
+        .post_form(Who::Own, "/meldingen/email", &[("adres", "")])
+        .await;
+    assert_eq!(off.status, 303);
+    assert_eq!(store.preferences(uzi).await.unwrap(), None);
+}

@@ -63,6 +63,7 @@ pub(crate) fn routes() -> Router<Portal> {
         .route("/afmelden", post(account::logout))
         .route("/meldingen", get(notices::notices))
         .route("/meldingen/{seq}/gelezen", post(notices::mark_read))
+        .route("/meldingen/email", post(notices::save_email))
 }
 
 /// The page of a logged-in caller.

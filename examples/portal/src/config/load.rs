@@ -131,6 +131,16 @@ impl Config {
             anchor(&mut download.file);
         }
         anchor(&mut self.directory.path);
+        for path in [
+            &mut self.notify.smtp_credentials,
+            &mut self.notify.smtp_ca_file,
+            &mut self.notify.mail_folder,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            anchor(path);
+        }
         anchor(&mut self.audit.dir);
         if let Some(key) = &mut self.audit.signing_key {
             anchor(key);
