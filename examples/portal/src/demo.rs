@@ -258,7 +258,10 @@ async fn demo(dir: &Path, listen: Listen) -> Result<(), Error> {
                 address: "j.devries@delinde.example".parse()?,
                 kinds: zvp_notify::EventKind::ALL.into_iter().collect(),
             };
-            notifier.store.set_preferences(gp, Some(&preferences)).await?;
+            notifier
+                .store
+                .set_preferences(gp, Some(&preferences))
+                .await?;
         }
     }
     let (chain, key) =

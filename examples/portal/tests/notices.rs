@@ -258,3 +258,45 @@ async fn the_email_form_refuses_a_malformed_address_and_saves_a_good_one() {
     assert_eq!(off.status, 303);
     assert_eq!(store.preferences(uzi).await.unwrap(), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_administrator_sees_the_mail_queue() {
+    let (t, store) = with_notices().await;
+    let page = t.get(Some(Who::Administrator), "/beheer").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("0 verstuurd, 0 in de wachtrij."),
+        "{}",
+        page.body
+    );
+    let gp = t.directory.accounts().await.unwrap()[0].uzi;
+    let mail = zvp_notify::mail::NewMail {
+        account: gp,
+        address: "huisarts@praktijk.example".parse().unwrap(),
+        counts: vec![(zvp_notify::EventKind::Admission, 2)],
+    };
+    let queued = store.digest(gp, 1, now(), Some(&mail), 10).await.unwrap();
+    let zvp_notify::mail::Queued::Mail(id) = queued else {
+        panic!("{queued:?}")
+    };
+    store
+        .mail_failed(
+            id,
+            1,
+            now() + Duration::minutes(1),
+            "the mail server is unreachable",
+        )
+        .await
+        .unwrap();
+    let page = t.get(Some(Who::Administrator), "/beheer").await;
+    assert!(
+        page.body
+            .contains("0 verstuurd, 1 in de wachtrij, waarvan <strong>1 mislukt"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("Laatste fout van de mailserver: the mail server is unreachable")
+    );
+}

@@ -45,6 +45,36 @@ pub(crate) async fn unread(portal: &Portal, account: &Account, now: DateTime<Utc
     store.unread(&coverage, account.uzi).await.ok()
 }
 
+/// The e-mail queue on the administrators' overview: how many mails wait, how many failed,
+/// since when, the last error, how many were sent. Nothing when the portal keeps no
+/// notifications.
+pub(crate) async fn outbox_status(portal: &Portal) -> maud::Markup {
+    let Some(store) = store(portal) else {
+        return html! {};
+    };
+    html! {
+        h2 { "Meldingen per e-mail" }
+        @match store.outbox().await {
+            Ok(state) => {
+                p.outbox {
+                    (state.sent) " verstuurd, " (state.pending) " in de wachtrij"
+                    @if state.failing > 0 {
+                        ", waarvan " strong { (state.failing) " mislukt en opnieuw te proberen" }
+                    }
+                    "."
+                    @if let Some(oldest) = state.oldest {
+                        " Wacht sinds " (dutch_time(oldest)) "."
+                    }
+                }
+                @if let Some(error) = &state.last_error {
+                    p.fout role="status" { "Laatste fout van de mailserver: " (error) }
+                }
+            }
+            Err(_) => p.fout role="status" { "De meldingen zijn niet bereikbaar." },
+        }
+    }
+}
+
 /// The store, or the page that says notifications are off.
 fn store(portal: &Portal) -> Option<&std::sync::Arc<dyn NotifyStore>> {
     portal.0.notify.as_ref()
