@@ -59,10 +59,16 @@ impl SmtpServer {
     /// Starts the server, delivering into a Maildir it makes in `dir`, and returns once it
     /// accepts connections.
     pub(crate) fn start(port: u16, dir: &Path) -> Self {
+        Self::start_with(port, dir, &[])
+    }
+
+    /// [`SmtpServer::start`] with more of aiosmtpd's options (`--tlscert`, `--smtpscert`).
+    pub(crate) fn start_with(port: u16, dir: &Path, options: &[std::ffi::OsString]) -> Self {
         let maildir = dir.join("Maildir");
         let child = Command::new(python())
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{port}"))
+            .args(options)
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
             .arg(&maildir)
             .stdout(Stdio::null())
