@@ -5,6 +5,8 @@
 mod memory;
 #[cfg(feature = "postgres")]
 mod pg;
+#[cfg(feature = "postgres")]
+mod pg_mail;
 
 pub use memory::MemoryNotifyStore;
 #[cfg(feature = "postgres")]

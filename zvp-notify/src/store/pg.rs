@@ -17,10 +17,7 @@ use zvp_core::UziNumber;
 
 use super::{Coverage, NotifyStore, StoreError};
 use crate::event::{Event, EventKey, EventKind, Recorded, Seen};
-use crate::mail::{
-    DigestState, EmailAddress, MailPreferences, NewMail, OutMail, OutboxState, Queued, counts_text,
-    parse_counts,
-};
+use crate::mail::{DigestState, MailPreferences, NewMail, OutMail, OutboxState, Queued};
 
 /// The schema, one migration per entry; `zvp_notify_version` counts those applied.
 const MIGRATIONS: &[&str] = &[
@@ -74,7 +71,7 @@ const MIGRATIONS: &[&str] = &[
 /// The name of the one lease (and poll row): the poller's.
 const POLLER: &str = "poller";
 
-type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+pub(super) type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 /// A [`NotifyStore`] in a PostgreSQL schema.
 #[derive(Debug, Clone)]
@@ -84,7 +81,7 @@ pub struct PgNotifyStore {
     live: Arc<zvp_pg::Reconnecting<Client, String>>,
 }
 
-fn backend(e: impl std::error::Error) -> StoreError {
+pub(super) fn backend(e: impl std::error::Error) -> StoreError {
     StoreError::Backend(format!("postgresql: {}", zvp_core::error::with_sources(&e)))
 }
 
@@ -137,7 +134,11 @@ impl PgNotifyStore {
             .map_err(StoreError::Backend)
     }
 
-    async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, StoreError> {
+    pub(super) async fn query(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Vec<Row>, StoreError> {
         let sql = sql.replace("{s}", &self.schema);
         self.client()
             .await?
@@ -195,7 +196,7 @@ async fn migrate(client: &mut Client, schema: &str) -> Result<(), StoreError> {
     tx.commit().await.map_err(backend)
 }
 
-fn corrupt(key: &str, detail: impl std::fmt::Display) -> StoreError {
+pub(super) fn corrupt(key: &str, detail: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt {
         key: key.to_owned(),
         detail: detail.to_string(),
@@ -226,7 +227,7 @@ fn seq_param(seq: u64) -> Result<i64, StoreError> {
     i64::try_from(seq).map_err(|_| StoreError::NoSuchEvent(seq))
 }
 
-fn limit_param(limit: usize) -> i64 {
+pub(super) fn limit_param(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
@@ -449,28 +450,7 @@ impl NotifyStore for PgNotifyStore {
     }
 
     async fn preferences(&self, account: UziNumber) -> Result<Option<MailPreferences>, StoreError> {
-        let key = account.to_string();
-        let rows = self
-            .query(
-                "SELECT address, kinds FROM {s}.notify_preferences WHERE account = $1",
-                &[&key],
-            )
-            .await?;
-        let Some(row) = rows.first() else {
-            return Ok(None);
-        };
-        let address: String = row.try_get("address").map_err(backend)?;
-        let kinds: String = row.try_get("kinds").map_err(backend)?;
-        Ok(Some(MailPreferences {
-            address: address
-                .parse::<EmailAddress>()
-                .map_err(|e| corrupt(&key, e))?,
-            kinds: kinds
-                .split(',')
-                .filter(|k| !k.is_empty())
-                .map(|k| k.parse::<EventKind>().map_err(|e| corrupt(&key, e)))
-                .collect::<Result<_, _>>()?,
-        }))
+        self.mail_preferences(account).await
     }
 
     async fn set_preferences(
@@ -478,51 +458,11 @@ impl NotifyStore for PgNotifyStore {
         account: UziNumber,
         preferences: Option<&MailPreferences>,
     ) -> Result<(), StoreError> {
-        let key = account.to_string();
-        self.query(
-            "INSERT INTO {s}.notify_digests (account, upto, last)
-             SELECT $1, COALESCE((SELECT max(seq) FROM {s}.notify_events), 0), NULL
-             ON CONFLICT (account) DO NOTHING",
-            &[&key],
-        )
-        .await?;
-        match preferences {
-            Some(p) => {
-                let kinds: Vec<&str> = p.kinds.iter().map(|k| k.code()).collect();
-                self.query(
-                    "INSERT INTO {s}.notify_preferences (account, address, kinds)
-                     VALUES ($1, $2, $3)
-                     ON CONFLICT (account) DO UPDATE SET address = $2, kinds = $3",
-                    &[&key, &p.address.to_string(), &kinds.join(",")],
-                )
-                .await?;
-            }
-            None => {
-                self.query(
-                    "DELETE FROM {s}.notify_preferences WHERE account = $1",
-                    &[&key],
-                )
-                .await?;
-            }
-        }
-        Ok(())
+        self.set_mail_preferences(account, preferences).await
     }
 
     async fn digest_state(&self, account: UziNumber) -> Result<DigestState, StoreError> {
-        let rows = self
-            .query(
-                "SELECT upto, last FROM {s}.notify_digests WHERE account = $1",
-                &[&account.to_string()],
-            )
-            .await?;
-        let Some(row) = rows.first() else {
-            return Ok(DigestState::default());
-        };
-        let upto: i64 = row.try_get("upto").map_err(backend)?;
-        Ok(DigestState {
-            upto: u64::try_from(upto).map_err(backend)?,
-            last: row.try_get("last").map_err(backend)?,
-        })
+        self.mail_digest_state(account).await
     }
 
     async fn digest(
@@ -533,46 +473,7 @@ impl NotifyStore for PgNotifyStore {
         mail: Option<&NewMail>,
         max_pending: usize,
     ) -> Result<Queued, StoreError> {
-        let address = mail.map(|m| m.address.to_string());
-        let counts = mail.map(|m| counts_text(&m.counts));
-        let rows = self
-            .query(
-                "WITH pending AS (
-                     SELECT count(*) AS n FROM {s}.notify_outbox WHERE done_at IS NULL),
-                 ok AS (SELECT ($4::text IS NULL OR (SELECT n FROM pending) < $6) AS go),
-                 moved AS (
-                     INSERT INTO {s}.notify_digests (account, upto, last)
-                     SELECT $1, $2, CASE WHEN $4::text IS NULL THEN NULL ELSE $3::timestamptz END
-                     FROM ok WHERE go
-                     ON CONFLICT (account) DO UPDATE
-                     SET upto = GREATEST({s}.notify_digests.upto, EXCLUDED.upto),
-                         last = COALESCE(EXCLUDED.last, {s}.notify_digests.last)
-                     RETURNING 1),
-                 queued AS (
-                     INSERT INTO {s}.notify_outbox (account, address, counts, created_at, due_at)
-                     SELECT $1, $4, $5, $3::timestamptz, $3::timestamptz FROM ok WHERE go AND $4::text IS NOT NULL
-                     RETURNING id)
-                 SELECT (SELECT go FROM ok) AS go, (SELECT id FROM queued) AS id",
-                &[
-                    &account.to_string(),
-                    &i64::try_from(upto).map_err(backend)?,
-                    &at,
-                    &address,
-                    &counts,
-                    &limit_param(max_pending),
-                ],
-            )
-            .await?;
-        let row = rows
-            .first()
-            .ok_or_else(|| StoreError::Backend("digest returned no row".to_owned()))?;
-        let go: bool = row.try_get("go").map_err(backend)?;
-        let id: Option<i64> = row.try_get("id").map_err(backend)?;
-        Ok(match (go, id) {
-            (false, _) => Queued::Full,
-            (true, Some(id)) => Queued::Mail(u64::try_from(id).map_err(backend)?),
-            (true, None) => Queued::Nothing,
-        })
+        self.mail_digest(account, upto, at, mail, max_pending).await
     }
 
     async fn due_mails(
@@ -580,46 +481,11 @@ impl NotifyStore for PgNotifyStore {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<OutMail>, StoreError> {
-        let rows = self
-            .query(
-                "SELECT id, account, address, counts, created_at, attempts, due_at, last_error
-                 FROM {s}.notify_outbox WHERE done_at IS NULL AND due_at <= $1
-                 ORDER BY id LIMIT $2",
-                &[&now, &limit_param(limit)],
-            )
-            .await?;
-        rows.iter()
-            .map(|row| {
-                let id: i64 = row.try_get("id").map_err(backend)?;
-                let key = format!("mail {id}");
-                let account: String = row.try_get("account").map_err(backend)?;
-                let address: String = row.try_get("address").map_err(backend)?;
-                let counts: String = row.try_get("counts").map_err(backend)?;
-                let attempts: i32 = row.try_get("attempts").map_err(backend)?;
-                Ok(OutMail {
-                    id: u64::try_from(id).map_err(|e| corrupt(&key, e))?,
-                    mail: NewMail {
-                        account: account.parse().map_err(|e| corrupt(&key, e))?,
-                        address: address.parse().map_err(|e| corrupt(&key, e))?,
-                        counts: parse_counts(&counts).map_err(|e| corrupt(&key, e))?,
-                    },
-                    created_at: row.try_get("created_at").map_err(backend)?,
-                    attempts: u32::try_from(attempts).map_err(|e| corrupt(&key, e))?,
-                    due_at: row.try_get("due_at").map_err(backend)?,
-                    last_error: row.try_get("last_error").map_err(backend)?,
-                })
-            })
-            .collect()
+        self.mail_due(now, limit).await
     }
 
     async fn mail_done(&self, id: u64, at: DateTime<Utc>, sent: bool) -> Result<(), StoreError> {
-        self.query(
-            "UPDATE {s}.notify_outbox SET done_at = $2, sent = $3
-             WHERE id = $1 AND done_at IS NULL",
-            &[&i64::try_from(id).map_err(backend)?, &at, &sent],
-        )
-        .await?;
-        Ok(())
+        self.mail_finished(id, at, sent).await
     }
 
     async fn mail_failed(
@@ -629,47 +495,10 @@ impl NotifyStore for PgNotifyStore {
         due_at: DateTime<Utc>,
         error: &str,
     ) -> Result<(), StoreError> {
-        self.query(
-            "UPDATE {s}.notify_outbox SET attempts = $2, due_at = $3, last_error = $4
-             WHERE id = $1 AND done_at IS NULL",
-            &[
-                &i64::try_from(id).map_err(backend)?,
-                &i32::try_from(attempts).unwrap_or(i32::MAX),
-                &due_at,
-                &error,
-            ],
-        )
-        .await?;
-        Ok(())
+        self.mail_retry(id, attempts, due_at, error).await
     }
 
     async fn outbox(&self) -> Result<OutboxState, StoreError> {
-        let rows = self
-            .query(
-                "SELECT count(*) FILTER (WHERE done_at IS NULL) AS pending,
-                        count(*) FILTER (WHERE done_at IS NULL AND attempts > 0) AS failing,
-                        min(created_at) FILTER (WHERE done_at IS NULL) AS oldest,
-                        count(*) FILTER (WHERE sent) AS sent,
-                        (SELECT last_error FROM {s}.notify_outbox
-                         WHERE done_at IS NULL AND last_error IS NOT NULL
-                         ORDER BY id DESC LIMIT 1) AS last_error
-                 FROM {s}.notify_outbox",
-                &[],
-            )
-            .await?;
-        let row = rows
-            .first()
-            .ok_or_else(|| StoreError::Backend("outbox returned no row".to_owned()))?;
-        let count = |column: &str| -> Result<u64, StoreError> {
-            let n: i64 = row.try_get(column).map_err(backend)?;
-            u64::try_from(n).map_err(backend)
-        };
-        Ok(OutboxState {
-            pending: count("pending")?,
-            failing: count("failing")?,
-            oldest: row.try_get("oldest").map_err(backend)?,
-            last_error: row.try_get("last_error").map_err(backend)?,
-            sent: count("sent")?,
-        })
+        self.mail_outbox().await
     }
 }
