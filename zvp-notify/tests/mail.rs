@@ -368,6 +368,41 @@ async fn the_smtp_server_down_for_a_while_delays_the_mail_and_loses_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_refuses_the_mail_is_retried_and_shown_to_the_administrator() {
+    let rig = Rig::new(Arc::new(MemoryNotifyStore::new())).await;
+    let port = free_port();
+    let mailer = rig.mailer(port);
+    rig.poll(now() - Duration::days(2)).await;
+    rig.opt_in(&[
+        EventKind::Admission,
+        EventKind::Discharge,
+        EventKind::Letter,
+    ])
+    .await;
+    rig.poll(now()).await;
+    // aiosmtpd taking messages of at most 100 bytes refuses the digest (552).
+    let dir = scratch("maildir");
+    let refusing = SmtpServer::start_with(port, &dir, &["--size".into(), "100".into()]);
+    let round = mailer.round(now()).await.unwrap();
+    assert_eq!((round.queued, round.sent, round.failed), (1, 0, 1));
+    let outbox = rig.store.outbox().await.unwrap();
+    assert_eq!((outbox.pending, outbox.failing), (1, 1));
+    let error = outbox.last_error.unwrap();
+    assert!(
+        error.starts_with("the mail server refused the mail"),
+        "{error}"
+    );
+    assert!(error.contains("552"), "{error}");
+    assert!(refusing.messages().is_empty());
+    drop(refusing);
+    // The server takes it again: the retry goes, once.
+    let server = SmtpServer::start(port, &dir);
+    let round = mailer.round(now() + Duration::minutes(1)).await.unwrap();
+    assert_eq!(round.sent, 1);
+    assert_eq!(server.messages().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_between_queueing_and_sending_sends_the_digest_once() {
     let schema = "notify_mail_restart";
     let (client, connection) = tokio_postgres::connect(&pg_config(), tokio_postgres::NoTls)
