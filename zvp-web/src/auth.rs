@@ -7,8 +7,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::HeaderValue;
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use chrono::{DateTime, Duration, Utc};
@@ -19,6 +19,7 @@ use zvp_auth::uzi::{UziError, VerifiedUziIdentity};
 use crate::Portal;
 use crate::refusal::{Refusal, log_refusal, refusal_page};
 use crate::session::{self, Timeouts};
+use crate::throttle::Verdict;
 
 /// The client certificate chain of the connection (leaf first), as the TLS layer (or a
 /// trusted proxy) delivered it. Inserted into every request by the server
@@ -186,7 +187,14 @@ fn client_certificate(portal: &Portal, parts: &Parts) -> Option<Arc<Vec<Certific
     (!chain.is_empty()).then(|| Arc::new(chain))
 }
 
-/// The middleware of every page: validate the UZI-pas, then find or start the session.
+/// The throttle's key of a card: the SHA-256 of its certificate.
+fn card_key(leaf: &CertificateDer<'_>) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, leaf.as_ref());
+    <[u8; 32]>::try_from(digest.as_ref()).unwrap_or_default()
+}
+
+/// The middleware of every page: throttle the card, validate it as a UZI-pas, then find or
+/// start the session.
 pub(crate) async fn authenticate(
     State(portal): State<Portal>,
     request: Request,
@@ -203,6 +211,31 @@ pub(crate) async fn authenticate(
     parts
         .headers
         .remove(portal.0.proxy.certificate_header.as_str());
+    let ip = parts.extensions.get::<PeerAddress>().map(|p| p.0.ip());
+    let leaf = chain.as_ref().and_then(|c| c.first());
+    let verdict = match (&portal.0.throttle, leaf) {
+        (Some(throttle), Some(leaf)) => throttle.check(&card_key(leaf)),
+        _ => Verdict::Pass,
+    };
+    if let Verdict::Throttled { record } = verdict {
+        // Neither the log line nor the audit record is written for every throttled request:
+        // that is the growth the throttle bounds.
+        if record {
+            let code = Refusal::Throttled.code();
+            log_refusal(&request_id, code, None);
+            let leaf = leaf.map(AsRef::as_ref);
+            if let Err(r) = portal
+                .record_refused_card(leaf, ip, &request_id, code)
+                .await
+            {
+                return refusal_page(&portal, &r, &request_id);
+            }
+        }
+        let mut page = refusal_page(&portal, &Refusal::Throttled, &request_id);
+        page.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        return page;
+    }
     let cache = parts.extensions.get::<ConnectionIdentity>().cloned();
     let identity = match (&chain, &cache) {
         (None, _) => Err(UziError::NoCertificate),
@@ -211,7 +244,6 @@ pub(crate) async fn authenticate(
             .ok_or(UziError::NoCertificate),
         (Some(chain), _) => portal.validator().validate(chain, now).map(Arc::new),
     };
-    let ip = parts.extensions.get::<PeerAddress>().map(|p| p.0.ip());
     let identity = match identity {
         Ok(identity) => {
             if let Some(cache) = &cache {

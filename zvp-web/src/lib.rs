@@ -35,6 +35,7 @@ mod portal;
 mod refusal;
 mod session;
 mod settings;
+mod throttle;
 mod trail;
 
 pub use self::auth::{
@@ -46,3 +47,4 @@ pub use self::session::{
     SessionStore, Timeouts, ended, new_session,
 };
 pub use self::settings::PortalSettings;
+pub use self::throttle::CardRate;

@@ -105,6 +105,14 @@ pub(crate) async fn metrics(State(portal): State<Portal>) -> Response {
         refusing,
     );
     gauge(&mut text, "zvp_sessions", "Open sessions.", sessions);
+    if let Some(throttle) = &portal.0.throttle {
+        counter(
+            &mut text,
+            "zvp_card_requests_throttled_total",
+            "Requests answered 429 because their card exceeded its rate.",
+            throttle.throttled(),
+        );
+    }
     let last = portal.0.last_checkpoint.lock().ok().and_then(|l| *l);
     if let Some((size, at)) = last {
         gauge(
@@ -163,6 +171,13 @@ fn labelled(text: &mut String, name: &str, help: &str, values: &[(&str, impl std
 fn gauge(text: &mut String, name: &str, help: &str, value: impl std::fmt::Display) {
     text.push_str(&format!(
         "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
+    ));
+}
+
+/// One counter, in Prometheus's text format.
+fn counter(text: &mut String, name: &str, help: &str, value: u64) {
+    text.push_str(&format!(
+        "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"
     ));
 }
 

@@ -15,6 +15,7 @@ use zvp_auth::uzi::UziValidator;
 use zvp_epd::Epd;
 
 use crate::session::{MemorySessions, SessionStore};
+use crate::throttle::CardRate;
 use crate::{PortalSettings, admin, auth, ops, pages};
 
 /// The clock the portal reads (a parameter, so tests fix the time).
@@ -48,6 +49,8 @@ pub(crate) struct Inner {
     pub(crate) crls: std::sync::Mutex<Vec<CrlGauge>>,
     // The notifier's events, when the portal keeps notifications.
     pub(crate) notify: Option<Arc<dyn zvp_notify::NotifyStore>>,
+    // Requests per card, when the embedder asked for a limit.
+    pub(crate) throttle: Option<crate::throttle::Throttle>,
 }
 
 /// One revocation list in use, for `/metrics` (`zvp_crl_next_update_seconds`,
@@ -80,6 +83,7 @@ pub struct PortalBuilder {
     policy: Policy,
     settings: PortalSettings,
     proxy: ProxyTrust,
+    card_rate: Option<CardRate>,
     sessions: Option<Arc<dyn SessionStore>>,
     public_url: Option<String>,
     request_key: Option<Vec<u8>>,
@@ -175,6 +179,15 @@ impl PortalBuilder {
         self
     }
 
+    /// How many requests one card may make (default: no limit). Beyond its rate a card is
+    /// answered 429 before anything is validated or recorded, and at most one such answer
+    /// per card per minute is recorded: one card cannot fill the audit log's disk.
+    #[must_use]
+    pub fn card_rate(mut self, rate: CardRate) -> Self {
+        self.card_rate = Some(rate);
+        self
+    }
+
     /// The clock (default: the system clock).
     #[must_use]
     pub fn clock(mut self, clock: Clock) -> Self {
@@ -217,10 +230,13 @@ impl PortalBuilder {
                 .unwrap_or_else(|| Arc::new(MemorySessions::new(timeouts))),
             public_origin: self.public_url,
             request_key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &key),
-            clock: self.clock,
             last_checkpoint: std::sync::Mutex::new(None),
             crls: std::sync::Mutex::new(Vec::new()),
             notify: self.notify,
+            throttle: self
+                .card_rate
+                .map(|rate| crate::throttle::Throttle::new(rate, Arc::clone(&self.clock))),
+            clock: self.clock,
         })))
     }
 }
@@ -236,6 +252,7 @@ impl Portal {
             policy: Policy::default(),
             settings: PortalSettings::default(),
             proxy: ProxyTrust::default(),
+            card_rate: None,
             sessions: None,
             public_url: None,
             request_key: None,

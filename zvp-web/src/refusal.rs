@@ -72,6 +72,8 @@ pub(crate) enum Refusal {
     PatientObjection,
     /// The EPD did not give what the page needs.
     Epd(EpdProblem),
+    /// The card made more requests than its rate allows (`throttle`).
+    Throttled,
 }
 
 /// Why the EPD did not give what a page needs, as the help desk tells the causes apart.
@@ -141,6 +143,7 @@ impl Refusal {
             Self::Epd(EpdProblem::Tls) => "epd-tls",
             Self::Epd(EpdProblem::Answer) => "epd-answer",
             Self::Epd(EpdProblem::NotProvided) => "epd-not-provided",
+            Self::Throttled => "too-many-requests",
         }
     }
 
@@ -149,6 +152,7 @@ impl Refusal {
             // Not an outage: this EPD does not give that part.
             Self::Epd(EpdProblem::NotProvided) => StatusCode::NOT_IMPLEMENTED,
             Self::Unavailable | Self::Epd(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Throttled => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::FORBIDDEN,
         }
     }
@@ -170,6 +174,7 @@ impl Refusal {
             Self::Unavailable => "Het portaal is tijdelijk niet beschikbaar",
             Self::Epd(EpdProblem::NotProvided) => "Dit onderdeel levert het ziekenhuisdossier niet",
             Self::Epd(_) => "Het ziekenhuisdossier is tijdelijk niet beschikbaar",
+            Self::Throttled => "Te veel verzoeken in korte tijd",
         }
     }
 
@@ -261,6 +266,12 @@ impl Refusal {
                 "Het elektronisch patiëntendossier (EPD) van dit ziekenhuis levert dit onderdeel \
                  niet aan het portaal. Heeft u deze gegevens nodig, vraag ze dan op bij het \
                  ziekenhuis."
+            }
+            Self::Throttled => {
+                "Het portaal kreeg in korte tijd zeer veel verzoeken met uw UZI-pas en neemt er \
+                 daarom even geen aan. Er zijn geen gegevens getoond. Probeer het over een \
+                 minuut opnieuw. Gebruikt u geen programma dat het portaal automatisch \
+                 bevraagt, neem dan contact op met het ziekenhuis."
             }
         }
     }

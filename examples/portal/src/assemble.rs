@@ -319,6 +319,10 @@ pub async fn assembled(
             )
         }
     };
+    let builder = match config.server.card_rate() {
+        Some(rate) => builder.card_rate(rate),
+        None => builder,
+    };
     let epd = epd(config, now)?;
     let notify = crate::notifier::store(config).await?;
     let builder = match &notify {

@@ -1,6 +1,7 @@
 //! CRLs that fetch themselves, against a local HTTP server: a good list replaces the kept one;
 //! a badly signed, truncated, older or missing one, or none at all, is refused with its error
-//! and the last good list stays in its file.
+//! and the last good list stays in its file. A refresh round puts the fetched list to work:
+//! its card is refused from then on, and `/metrics` shows the list with its warning.
 
 #![allow(
     clippy::unwrap_used,
@@ -10,17 +11,20 @@
     reason = "test code: a failed expectation should panic"
 )]
 
+mod common;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
+use common::{TestPortal, Who};
 use rustls_pki_types::CertificateDer;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use zvp_auth::testpki::{KeyAlgorithm, TestPki};
+use zvp_auth::testpki::{KeyAlgorithm, TestPki, certificates_pem};
 use zvp_auth::uzi::{CrlError, Environment};
 use zvp_core::CardType;
-use zvp_portal::config::CrlDownload;
-use zvp_portal::crl::{FetchError, gauges, refresh};
+use zvp_portal::config::{Config, CrlDownload, UziEnvironment};
+use zvp_portal::crl::{FetchError, gauges, refresh, refresh_round};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).unwrap()
@@ -202,4 +206,64 @@ async fn a_crl_near_its_next_update_is_a_warning() {
     );
     let quiet = gauges(&[info], now(), chrono::Duration::hours(12));
     assert!(!quiet[0].warning);
+}
+
+#[tokio::test]
+async fn a_refresh_round_revokes_the_card_and_shows_the_list_in_metrics() {
+    let t = TestPortal::new().await;
+    let pki = common::pki();
+    let dir = temp_dir("round");
+    std::fs::write(dir.join("roots.pem"), certificates_pem(&[pki.root()])).unwrap();
+    std::fs::write(dir.join("cas.pem"), certificates_pem(&pki.intermediates())).unwrap();
+    // The portal's clock is `common::now()`; the list is 30 hours old and due in 18.
+    let this_update = common::now() - chrono::Duration::hours(30);
+    let next_update = this_update + chrono::Duration::hours(48);
+    let revoked = Who::Own.card();
+    let list = pki
+        .crl(
+            CardType::CareProvider,
+            &[&revoked],
+            this_update,
+            next_update,
+        )
+        .unwrap()
+        .as_ref()
+        .to_vec();
+    let issuer = zvp_auth::uzi::crl_info(&list).unwrap().issuer;
+    let base = server(vec![("/Z.crl", 200, list)]).await;
+    let mut config = Config::default();
+    config.uzi.environment = UziEnvironment::Test;
+    config.uzi.anchors = dir.join("roots.pem");
+    config.uzi.intermediates = dir.join("cas.pem");
+    config.uzi.crl_downloads = vec![CrlDownload {
+        url: format!("{base}/Z.crl"),
+        file: dir.join("Z.crl"),
+    }];
+
+    assert_eq!(t.get(Some(Who::Own), "/").await.status, 200);
+    assert!(!t.admin("/metrics").await.1.contains("zvp_crl_"));
+
+    refresh_round(&t.portal, &config, common::now()).await;
+
+    let metrics = t.admin("/metrics").await.1;
+    let label = issuer.replace('\\', "\\\\").replace('"', "\\\"");
+    assert!(
+        metrics.contains(&format!(
+            "zvp_crl_next_update_seconds{{issuer=\"{label}\"}} {}\n",
+            next_update.timestamp()
+        )),
+        "{metrics}"
+    );
+    // Within the default 24-hour margin of its nextUpdate.
+    assert!(
+        metrics.contains(&format!("zvp_crl_warning{{issuer=\"{label}\"}} 1\n")),
+        "{metrics}"
+    );
+    let revoked = t.get(Some(Who::Own), "/").await;
+    assert_eq!(revoked.status, 403, "{}", revoked.body);
+    assert!(revoked.body.contains("ingetrokken"), "{}", revoked.body);
+    // A card of the same CA that the list does not name is still served: the new validator
+    // checks revocation, it does not refuse the CA.
+    assert_eq!(t.get(Some(Who::Practice), "/").await.status, 200);
+    let _ = std::fs::remove_dir_all(&dir);
 }

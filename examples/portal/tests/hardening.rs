@@ -17,6 +17,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, header};
 use common::{Reply, TestPortal, Who};
+use zvp_audit::log::AuditLog as _;
 use zvp_auth::directory::DirectoryStore as _;
 use zvp_auth::testpki::CardSpec;
 use zvp_core::RoleCode;
@@ -67,6 +68,14 @@ async fn as_card(t: &TestPortal, card: &ClientCertificate, mut request: Request<
     t.send(None, request).await
 }
 
+/// The account request form, as `card` gets it.
+async fn request_form(t: &TestPortal, card: &ClientCertificate) -> Reply {
+    let request = Request::get("/account/aanvragen")
+        .body(Body::empty())
+        .unwrap();
+    as_card(t, card, request).await
+}
+
 /// The number of open sessions, from `/metrics`.
 async fn sessions(t: &TestPortal) -> u64 {
     let (_, metrics) = t.admin("/metrics").await;
@@ -110,14 +119,7 @@ async fn a_card_without_account_stores_no_session_and_other_gps_stay_logged_in()
 async fn the_account_request_works_without_a_stored_session() {
     let t = TestPortal::new().await;
     let card = card_without_account();
-    let form = as_card(
-        &t,
-        &card,
-        Request::get("/account/aanvragen")
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await;
+    let form = request_form(&t, &card).await;
     assert_eq!(form.status, 200);
     assert_eq!(form.cookie, None);
     assert_eq!(sessions(&t).await, 0);
@@ -138,6 +140,99 @@ async fn the_account_request_works_without_a_stored_session() {
             .await
             .unwrap()
             .is_some()
+    );
+}
+
+#[tokio::test]
+async fn form_fields_beyond_their_limits_are_refused_and_nothing_stored() {
+    let t = TestPortal::new().await;
+    let card = card_without_account();
+    let form = request_form(&t, &card).await;
+    let csrf = form.csrf().unwrap();
+    let fields = |practice: &str| {
+        format!("csrf={csrf}&praktijk={practice}&email=a%40b.nl&telefoon=010%201234567")
+    };
+    // Within the 16 KiB body, beyond the field's 100 characters: the form again, with why.
+    let long = as_card(
+        &t,
+        &card,
+        post("/account/aanvragen", None, fields(&"p".repeat(101)), &[]),
+    )
+    .await;
+    assert_eq!(long.status, 200);
+    assert!(
+        long.body.contains(
+            "Vul de naam van de praktijk, een geldig e-mailadres en een telefoonnummer in."
+        ),
+        "{}",
+        long.body
+    );
+    // Beyond the body limit: refused before any field is read.
+    let huge = as_card(
+        &t,
+        &card,
+        post(
+            "/account/aanvragen",
+            None,
+            fields(&"p".repeat(17 * 1024)),
+            &[],
+        ),
+    )
+    .await;
+    assert_eq!(huge.status, 413);
+    assert!(
+        t.directory
+            .account(common::uzi(900_000_199))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // The same for a GP's form: a search with a 17 KiB BSN records nothing and finds nothing.
+    let (cookie, csrf) = login(&t, Who::Own).await;
+    let events = t.audit.size().unwrap();
+    let bsn = "1".repeat(17 * 1024);
+    let body = format!("csrf={csrf}&bsn={bsn}&geboortedatum=1950-01-01");
+    let reply = t
+        .send(Some(Who::Own), post("/zoeken", Some(&cookie), body, &[]))
+        .await;
+    assert_eq!(reply.status, 413);
+    assert_eq!(t.audit.size().unwrap(), events);
+}
+
+#[tokio::test]
+async fn a_card_beyond_its_rate_gets_429_and_one_record_a_minute() {
+    // The portal's clock stands still: no request comes back within the test.
+    let t = TestPortal::new()
+        .await
+        .with_card_rate(zvp_portal::CardRate {
+            per_minute: std::num::NonZeroU32::new(60).unwrap(),
+            burst: std::num::NonZeroU32::new(10).unwrap(),
+        });
+    let (own, _) = login(&t, Who::Own).await;
+    let before = t.audit.size().unwrap();
+    let card = card_without_account();
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for _ in 0..2_000 {
+        let reply = as_card(&t, &card, Request::get("/").body(Body::empty()).unwrap()).await;
+        *statuses.entry(reply.status).or_default() += 1;
+        if reply.status == 429 {
+            assert_eq!(reply.headers["retry-after"], "60");
+            assert!(reply.body.contains("Te veel verzoeken in korte tijd"));
+        }
+    }
+    assert_eq!(statuses, [(403, 10), (429, 1_990)].into());
+    // The ten refusals of the missing account, and one of the 1,990 throttled requests.
+    assert_eq!(t.audit.size().unwrap(), before + 11);
+    let events = t.audit.events().await.unwrap();
+    let last = &events.last().unwrap().1;
+    assert_eq!(last.reason.as_deref(), Some("too-many-requests"));
+    // Other cards have their own rate: the GP's session goes on.
+    let again = t.send(Some(Who::Own), get_with_cookie("/", &own)).await;
+    assert_eq!(again.status, 200);
+    let (_, metrics) = t.admin("/metrics").await;
+    assert!(
+        metrics.contains("\nzvp_card_requests_throttled_total 1990\n"),
+        "{metrics}"
     );
 }
 

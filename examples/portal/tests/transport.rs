@@ -1,6 +1,6 @@
 //! The card listener under attack, over real TLS on loopback: a flood from one address is
-//! capped and timed out while a card from another address is served; a resumed TLS session
-//! without the card gets nothing; HTTP/2 is not served without ALPN agreeing on it.
+//! capped and timed out while a card from another address is served; HTTP/2 is not served
+//! without ALPN agreeing on it. (Resumption without the card: `resumption.rs`.)
 //!
 //! The flood comes from 127.0.0.1 and the real card from 127.0.0.2 (Linux routes all of
 //! 127.0.0.0/8 to the loopback interface). Time limits are failure bounds, never a
@@ -17,56 +17,17 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{TestPortal, Who, now, pki};
-use rustls::client::{ClientSessionMemoryCache, ResolvesClientCert, Resumption};
-use rustls::{AlertDescription, HandshakeKind, SupportedProtocolVersion};
+use common::listener::{get_root, start, status, tcp_from, tls_from};
+use common::{TestPortal, Who, pki};
+use rustls::client::Resumption;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpSocket, TcpStream};
-use tokio_rustls::client::TlsStream;
 use zvp_portal::serve::{self, Limits, TlsOptions};
 
 /// The failure bound of a wait that the server's timeouts (2 s in the flood) end.
 const BOUND: Duration = Duration::from_secs(30);
-
-/// The portal's card listener on 127.0.0.1 with `limits` and `options`: its port and its stop
-/// switch.
-async fn start(
-    t: &TestPortal,
-    limits: Limits,
-    options: TlsOptions,
-) -> (u16, tokio::sync::watch::Sender<bool>) {
-    let server = pki().issue_tls_server(&["localhost"], now()).unwrap();
-    let validator = pki().validator().unwrap().without_revocation_checking();
-    let config = serve::tls_config(
-        &validator,
-        vec![server.der.clone()],
-        PrivateKeyDer::Pkcs8(server.private_key()),
-        options,
-    )
-    .unwrap();
-    let listener = serve::listen(([127, 0, 0, 1], 0).into()).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(serve::serve_tls(
-        listener,
-        config,
-        t.portal.router(),
-        limits,
-        stopped,
-    ));
-    (port, stop)
-}
-
-/// A TCP connection to the portal from the loopback address `source`.
-async fn tcp_from(source: [u8; 4], port: u16) -> std::io::Result<TcpStream> {
-    let socket = TcpSocket::new_v4()?;
-    socket.bind((source, 0).into())?;
-    socket.connect(([127, 0, 0, 1], port).into()).await
-}
 
 /// Whom a client says it is.
 enum Client {
@@ -108,31 +69,6 @@ fn client_config(client: &Client) -> Arc<rustls::ClientConfig> {
     Arc::new(config)
 }
 
-/// A TLS connection from `source` with `config`.
-async fn tls_from(
-    source: [u8; 4],
-    port: u16,
-    config: Arc<rustls::ClientConfig>,
-) -> std::io::Result<TlsStream<TcpStream>> {
-    let tcp = tcp_from(source, port).await?;
-    tokio_rustls::TlsConnector::from(config)
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-}
-
-/// Sends a GET of `/` that closes the connection and reads the whole answer.
-async fn get_root<S>(stream: &mut S) -> std::io::Result<Vec<u8>>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    stream
-        .write_all(b"GET / HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n")
-        .await?;
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).await?;
-    Ok(answer)
-}
-
 /// Sends a GET of `/` on a connection that stays open and reads the answer's status line.
 async fn keep_alive_status<S>(stream: &mut S) -> u16
 where
@@ -145,13 +81,6 @@ where
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).await.unwrap();
     status(&head)
-}
-
-/// The status of an HTTP/1.1 answer.
-fn status(answer: &[u8]) -> u16 {
-    let text = String::from_utf8_lossy(answer);
-    assert!(text.starts_with("HTTP/1.1 "), "not HTTP/1.1: {text:.200}");
-    text[9..12].parse().unwrap()
 }
 
 /// GET `/` as the demo card from 127.0.0.2: the status and the body.
@@ -376,131 +305,6 @@ async fn one_address_gets_its_caps_and_is_closed_at_once_beyond_them() {
         .unwrap();
     assert_eq!(status(&get_root(&mut second).await.unwrap()), 200);
     let _ = stop.send(true);
-}
-
-/// What a client without a card got after resuming the card's session.
-#[derive(Debug, PartialEq, Eq)]
-enum Resumed {
-    /// The session was resumed and the page served with this status.
-    Served(u16),
-    /// The server refused with this alert (a full handshake asked for the certificate).
-    Refused(AlertDescription),
-}
-
-/// A card reader: the card's key while the card is in, nothing once it is pulled.
-#[derive(Debug)]
-struct CardReader {
-    card: Arc<rustls::sign::CertifiedKey>,
-    inserted: AtomicBool,
-}
-
-impl ResolvesClientCert for CardReader {
-    fn resolve(
-        &self,
-        _root_hint_subjects: &[&[u8]],
-        _sigschemes: &[rustls::SignatureScheme],
-    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
-        self.inserted
-            .load(Ordering::SeqCst)
-            .then(|| Arc::clone(&self.card))
-    }
-
-    fn has_certs(&self) -> bool {
-        true
-    }
-}
-
-/// Logs in with the card on `version`, pulls the card, connects again with the same client
-/// (which offers the stored session: rustls resumes only with the same certificate resolver)
-/// and GETs `/`.
-async fn resume_without_the_card(
-    resumption: bool,
-    version: &'static SupportedProtocolVersion,
-) -> Resumed {
-    let t = TestPortal::new().await;
-    let options = TlsOptions {
-        resumption,
-        ..TlsOptions::default()
-    };
-    let (port, stop) = start(&t, Limits::default(), options).await;
-    let card = Who::Own.card();
-    let provider = serve::provider();
-    let key = provider
-        .key_provider
-        .load_private_key(PrivateKeyDer::Pkcs8(card.private_key()))
-        .unwrap();
-    let reader = Arc::new(CardReader {
-        card: Arc::new(rustls::sign::CertifiedKey::new(card.chain(), key)),
-        inserted: AtomicBool::new(true),
-    });
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(pki().tls_root()).unwrap();
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[version])
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_client_cert_resolver(Arc::clone(&reader) as Arc<dyn ResolvesClientCert>);
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    config.resumption = Resumption::store(Arc::new(ClientSessionMemoryCache::new(8)));
-    let config = Arc::new(config);
-    let mut tls = tls_from([127, 0, 0, 1], port, Arc::clone(&config))
-        .await
-        .unwrap();
-    // Read to the end: a TLS 1.3 ticket comes after the handshake.
-    assert_eq!(status(&get_root(&mut tls).await.unwrap()), 200);
-    assert_eq!(tls.get_ref().1.handshake_kind(), Some(HandshakeKind::Full));
-    drop(tls);
-    reader.inserted.store(false, Ordering::SeqCst);
-    let refused = |e: std::io::Error| {
-        let inner = e.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>());
-        match inner {
-            Some(rustls::Error::AlertReceived(alert)) => Resumed::Refused(*alert),
-            _ => panic!("not an alert: {e}"),
-        }
-    };
-    let outcome = match tls_from([127, 0, 0, 1], port, config).await {
-        Err(e) => refused(e),
-        // In TLS 1.3 the client's side of the handshake ends before the server has seen its
-        // (empty) certificate: the refusal comes on the first read.
-        Ok(mut tls) => match get_root(&mut tls).await {
-            Ok(answer) => {
-                assert_eq!(
-                    tls.get_ref().1.handshake_kind(),
-                    Some(HandshakeKind::Resumed)
-                );
-                Resumed::Served(status(&answer))
-            }
-            Err(e) => refused(e),
-        },
-    };
-    let _ = stop.send(true);
-    outcome
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_resumed_session_without_the_card_gets_nothing() {
-    assert_eq!(
-        resume_without_the_card(false, &rustls::version::TLS13).await,
-        Resumed::Refused(AlertDescription::CertificateRequired)
-    );
-    assert_eq!(
-        resume_without_the_card(false, &rustls::version::TLS12).await,
-        Resumed::Refused(AlertDescription::CertificateRequired)
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_resumption_switched_on_a_resumed_session_is_served_without_the_card() {
-    // The trade-off of `[server] tls_resumption = true`, and the proof that the client above
-    // really offered the card's session.
-    assert_eq!(
-        resume_without_the_card(true, &rustls::version::TLS13).await,
-        Resumed::Served(200)
-    );
-    assert_eq!(
-        resume_without_the_card(true, &rustls::version::TLS12).await,
-        Resumed::Served(200)
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,6 +24,8 @@
 //! handshake_timeout_seconds = 60     # the whole handshake: the PIN is typed during it
 //! header_read_timeout_seconds = 10   # HTTP/1: from ready for a request to its whole header
 //! idle_timeout_seconds = 10          # no byte either way and no request in flight
+//! card_requests_per_minute = 120     # one card's steady rate; beyond, 429 (0: no limit)
+//! card_request_burst = 60            # requests one card may make at once before that rate
 //!
 //! [proxy]                            # behind nginx/Apache that terminate TLS
 //! trusted = []                       # proxy addresses; empty: no proxy mode
@@ -220,6 +222,21 @@ pub struct Server {
     /// No byte read or written and no request in flight for this long: the connection is
     /// closed.
     pub idle_timeout_seconds: u32,
+    /// One card's steady rate of requests; beyond it (after the burst) a request is answered
+    /// 429 and at most one such answer per card per minute is recorded. 0 turns it off.
+    pub card_requests_per_minute: u32,
+    /// How many requests one card may make at once before the steady rate applies.
+    pub card_request_burst: u32,
+}
+
+impl Server {
+    /// The per-card limit these keys describe, or none (either key 0).
+    pub fn card_rate(&self) -> Option<zvp_web::CardRate> {
+        Some(zvp_web::CardRate {
+            per_minute: std::num::NonZeroU32::new(self.card_requests_per_minute)?,
+            burst: std::num::NonZeroU32::new(self.card_request_burst)?,
+        })
+    }
 }
 
 impl Default for Server {
@@ -239,6 +256,8 @@ impl Default for Server {
             handshake_timeout_seconds: 60,
             header_read_timeout_seconds: 10,
             idle_timeout_seconds: 10,
+            card_requests_per_minute: zvp_web::CardRate::DEFAULT.per_minute.get(),
+            card_request_burst: zvp_web::CardRate::DEFAULT.burst.get(),
         }
     }
 }

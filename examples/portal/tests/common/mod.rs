@@ -27,6 +27,8 @@ use zvp_epd::synthetic::{DEMO_GPS, SyntheticEpd, test_now};
 use zvp_epd::{Epd, RequestContext};
 use zvp_portal::{ClientCertificate, Portal};
 
+pub mod listener;
+
 /// The PostgreSQL server of the machine (127.0.0.1:5432, trust auth), or `ZVP_TEST_PG`.
 pub fn pg_config() -> String {
     std::env::var("ZVP_TEST_PG")
@@ -295,20 +297,30 @@ impl TestPortal {
             .unwrap()
     }
 
+    /// The same EPD, directory and log, with a per-card request limit.
+    pub fn with_card_rate(&self, rate: zvp_portal::CardRate) -> TestPortal {
+        self.rebuilt(now(), Some(rate))
+    }
+
     /// The same EPD, directory and log, `by` later: for what a page says once time has
     /// passed since the requests before (this portal's clock stands still).
     pub fn later(&self, by: Duration) -> TestPortal {
-        let fixed = now() + by;
-        let portal = Portal::builder()
+        self.rebuilt(now() + by, None)
+    }
+
+    /// A portal over the same EPD, directory and log, its clock standing at `fixed`.
+    fn rebuilt(&self, fixed: DateTime<Utc>, rate: Option<zvp_portal::CardRate>) -> TestPortal {
+        let mut builder = Portal::builder()
             .epd(self.epd.clone())
             .directory(self.directory.clone())
             .audit(self.audit.clone())
             .validator(Arc::new(validator()))
-            .clock(Arc::new(move || fixed))
-            .build()
-            .unwrap();
+            .clock(Arc::new(move || fixed));
+        if let Some(rate) = rate {
+            builder = builder.card_rate(rate);
+        }
         TestPortal {
-            portal,
+            portal: builder.build().unwrap(),
             epd: self.epd.clone(),
             directory: self.directory.clone(),
             audit: self.audit.clone(),
