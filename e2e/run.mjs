@@ -11,7 +11,7 @@
 //   node e2e/run.mjs            (after `npm ci` in e2e/ and `cargo build -p zvp-portal`)
 
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -270,6 +270,28 @@ async function suite() {
   const refused = await gp.goto(`${origin}/beheer/review`);
   check(refused.status() === 403, `a GP is refused the review report: ${refused.status()}`);
 
+  // --- Meldingen: the demo's notifier finds the GP's admissions, discharges and letters ------
+  // The first poll runs as the demo starts; the page is asked again until it has listed them.
+  const found = Date.now() + 60_000;
+  let listed = 0;
+  while (listed === 0 && Date.now() < found) {
+    response = await gp.goto(`${origin}/meldingen`);
+    listed = await gp.locator('tr.melding').count();
+  }
+  check(response.status() === 200, `Meldingen: status ${response.status()}`);
+  check(await h1(gp) === 'Meldingen', `Meldingen: h1 ${await h1(gp)}`);
+  check(listed > 0, `Meldingen lists the GP's events: ${listed}`);
+  const unread = async () => Number(await gp.locator('header .teller').textContent());
+  const before = await unread();
+  check(before >= await gp.locator('tr.melding:has(button)').count() && before > 0, `the header counts the unread events: ${before}`);
+  check(await gp.locator('tr.melding a[href^="/patient/"]').count() === listed, 'each event links to its patient');
+  await shot(gp, 'meldingen');
+  await accessible(gp, 'meldingen');
+  await gp.locator('tr.melding button').first().click();
+  check(gp.url().includes('/meldingen'), `marking read returns to Meldingen: ${gp.url()}`);
+  check(await unread() === before - 1, `the header counts one fewer: ${await unread()} after ${before}`);
+  check(await gp.locator('tr.melding:not(:has(button))').count() === 1, 'the event shows as read');
+
   // --- logout: the browser's own POST passes the origin check, and the session ends ---------
   await gp.goto(`${origin}/`);
   await gp.click('header button[type=submit]');
@@ -282,6 +304,19 @@ try {
   origin = direct.address;
   cards = direct.cards;
   await suite();
+  // The demo's mail sink: the digest mailed to J. de Vries, as an .eml file, without patient data.
+  const mailDir = join(direct.dir, 'demo/mail');
+  const mailed = Date.now() + 60_000;
+  let mails = [];
+  while (mails.length === 0 && Date.now() < mailed) {
+    mails = existsSync(mailDir) ? readdirSync(mailDir).filter((f) => f.endsWith('.eml')) : [];
+  }
+  check(mails.length > 0, `the demo's mail folder has the digest: ${mails.length} mails`);
+  if (mails.length > 0) {
+    const mail = readFileSync(join(mailDir, mails[0]), 'utf8');
+    check(mail.includes('Subject: Nieuwe informatie in het Zorgverlenersportaal'), 'the mail is the digest');
+    check(mail.includes('To: j.devries@delinde.example'), 'the mail goes to the GP who opted in');
+  }
 
   // Behind nginx: the portal in reverse-proxy mode on 127.0.0.2, trusting only 127.0.0.3,
   // the address nginx connects from.

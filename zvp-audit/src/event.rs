@@ -31,6 +31,9 @@ pub enum EventType {
     SecurityRolesChanged,
     /// 110101 Audit Log Used: any access to this log.
     AuditLogUsed,
+    /// 110106 Export: a notification mail sent to a practitioner (recipient account, kind
+    /// and count; never a patient).
+    Notification,
 }
 
 impl EventType {
@@ -44,6 +47,7 @@ impl EventType {
             Self::SecurityAlert => "110113",
             Self::SecurityRolesChanged => "110136",
             Self::AuditLogUsed => "110101",
+            Self::Notification => "110106",
         }
     }
 }

@@ -30,6 +30,7 @@ fn display(event_type: EventType) -> &'static str {
         EventType::SecurityAlert => "Security Alert",
         EventType::SecurityRolesChanged => "Security Roles Changed",
         EventType::AuditLogUsed => "Audit Log Used",
+        EventType::Notification => "Export",
     }
 }
 

@@ -598,6 +598,24 @@ impl SyntheticEpd {
     }
 
     fn letters_of(&self, index: usize) -> Vec<Letter> {
+        let mut letters = self.older_letters_of(index);
+        // A discharged patient's discharge letter, written on the day of the discharge.
+        if let Some(admission) = self.patients.get(index).and_then(|c| c.admission.as_ref())
+            && let Some(discharged) = admission.discharged_at()
+            && let Ok(id) = format!("doc-{index}-ontslag").parse()
+        {
+            letters.push(Letter {
+                id,
+                date: discharged.date_naive(),
+                title: format!("Ontslagbrief {}", admission.specialism.to_lowercase()),
+                author: "Dr. Jansen".to_owned(),
+                specialism: admission.specialism.clone(),
+            });
+        }
+        letters
+    }
+
+    fn older_letters_of(&self, index: usize) -> Vec<Letter> {
         let mut rng = self.rng(index, 20);
         let count = 1 + rng.below(5);
         (0..count)

@@ -27,6 +27,8 @@ pub(crate) struct Caller {
     pub(crate) request_id: String,
     pub(crate) ip: Option<IpAddr>,
     pub(crate) idle_until: DateTime<Utc>,
+    /// The caller's unread notifications, for the header.
+    pub(crate) unread: Option<u64>,
 }
 
 impl Caller {
@@ -77,6 +79,7 @@ impl Caller {
             admin: self.account.admin,
             idle_until: self.idle_until,
             csrf: &self.session.csrf,
+            unread: self.unread,
         }
     }
 }
@@ -184,6 +187,7 @@ impl FromRequestParts<Portal> for Caller {
             return Err(see_other("/voorwaarden"));
         }
         let idle_until = now + Duration::minutes(i64::from(portal.settings().idle_timeout_minutes));
+        let unread = crate::pages::notices::unread(portal, &account, now).await;
         Ok(Self {
             identity,
             account,
@@ -191,6 +195,7 @@ impl FromRequestParts<Portal> for Caller {
             request_id,
             ip,
             idle_until,
+            unread,
         })
     }
 }

@@ -22,6 +22,8 @@ pub(crate) struct Viewer<'a> {
     pub(crate) idle_until: DateTime<Utc>,
     /// The session's CSRF token, for the logout button.
     pub(crate) csrf: &'a str,
+    /// The unread notifications, when the portal keeps them.
+    pub(crate) unread: Option<u64>,
 }
 
 /// A whole page: header with the hospital and the user, navigation, the body, and the footer
@@ -53,6 +55,11 @@ pub(crate) fn page(
                                 a href="/" { "Mijn patiënten" }
                                 a href="/zoeken" { "Patiënt zoeken" }
                                 a href="/machtigingen" { "Machtigingen" }
+                                @if let Some(n) = v.unread {
+                                    a href="/meldingen" {
+                                        "Meldingen " span.teller aria-label="ongelezen" { (n) }
+                                    }
+                                }
                             }
                         }
                         div {

@@ -47,6 +47,8 @@ pub(crate) struct Inner {
     pub(crate) last_checkpoint: std::sync::Mutex<Option<(u64, DateTime<Utc>)>>,
     // The revocation lists in use, as the embedder's refresh last reported them.
     pub(crate) crls: std::sync::Mutex<Vec<CrlGauge>>,
+    // The notifier's events, when the portal keeps notifications.
+    pub(crate) notify: Option<Arc<dyn zvp_notify::NotifyStore>>,
     // Requests per card, when the embedder asked for a limit.
     pub(crate) throttle: Option<crate::throttle::Throttle>,
 }
@@ -86,6 +88,7 @@ pub struct PortalBuilder {
     public_url: Option<String>,
     request_key: Option<Vec<u8>>,
     clock: Clock,
+    notify: Option<Arc<dyn zvp_notify::NotifyStore>>,
 }
 
 /// What a [`PortalBuilder`] is missing.
@@ -168,6 +171,14 @@ impl PortalBuilder {
         self
     }
 
+    /// Where the notifier records its events: the portal shows them on *Meldingen*, with the
+    /// unread count in the header (default: none, and no notifications).
+    #[must_use]
+    pub fn notifications(mut self, store: Arc<dyn zvp_notify::NotifyStore>) -> Self {
+        self.notify = Some(store);
+        self
+    }
+
     /// How many requests one card may make (default: no limit). Beyond its rate a card is
     /// answered 429 before anything is validated or recorded, and at most one such answer
     /// per card per minute is recorded: one card cannot fill the audit log's disk.
@@ -221,6 +232,7 @@ impl PortalBuilder {
             request_key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &key),
             last_checkpoint: std::sync::Mutex::new(None),
             crls: std::sync::Mutex::new(Vec::new()),
+            notify: self.notify,
             throttle: self
                 .card_rate
                 .map(|rate| crate::throttle::Throttle::new(rate, Arc::clone(&self.clock))),
@@ -245,6 +257,7 @@ impl Portal {
             public_url: None,
             request_key: None,
             clock: Arc::new(Utc::now),
+            notify: None,
         }
     }
 

@@ -73,6 +73,8 @@ pub struct MockEpd {
     shapes: std::sync::RwLock<Shapes>,
     /// The patients who object to their record being shared.
     objections: std::sync::RwLock<Vec<PatientId>>,
+    /// The record as it stood at this time, if a test set one ([`MockEpd::set_as_of`]).
+    as_of: std::sync::RwLock<Option<chrono::DateTime<chrono::Utc>>>,
 }
 
 impl MockEpd {
@@ -88,7 +90,27 @@ impl MockEpd {
             includes: std::sync::atomic::AtomicBool::new(true),
             shapes: std::sync::RwLock::new(Shapes::default()),
             objections: std::sync::RwLock::new(Vec::new()),
+            as_of: std::sync::RwLock::new(None),
         }
+    }
+
+    /// Serves the record as it stood at `at` (`None`: as generated, the default), so that a
+    /// test can let time pass in the hospital: an admission starting after `at` is not there
+    /// yet, a discharge after `at` has not happened (the Encounter is `in-progress`, without
+    /// an end), a letter dated after `at`'s date is not written yet.
+    pub fn set_as_of(&self, at: Option<chrono::DateTime<chrono::Utc>>) {
+        *self
+            .as_of
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = at;
+    }
+
+    /// The time the record is served as of, if one is set.
+    pub fn as_of(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        *self
+            .as_of
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Writes the record in these forms from the next request on.

@@ -229,7 +229,9 @@ pub(crate) async fn groups(
         "DocumentReference" => {
             let id = patient_param(q)?;
             let mut resources = Vec::new();
-            for letter in epd.letters(&id, ctx).await? {
+            let written =
+                |l: &zvp_core::Letter| state.as_of().is_none_or(|at| l.date <= at.date_naive());
+            for letter in epd.letters(&id, ctx).await?.into_iter().filter(written) {
                 resources.push(letter_resource(state, &id, &letter, ctx).await?);
             }
             singles(state.shapes().with_statuses(kind, resources))
@@ -303,8 +305,8 @@ async fn encounters(
     }
     if q.get("patient").is_some() {
         let id = patient_param(q)?;
-        return match epd.admission(&id)? {
-            Some(a) => singles(vec![fhir::admission_to_fhir(&format!("{id}-enc"), a)]),
+        return match epd.admission(&id)?.and_then(|a| as_of(state, a)) {
+            Some(a) => singles(vec![fhir::admission_to_fhir(&format!("{id}-enc"), &a)]),
             None => Ok(Vec::new()),
         };
     }
@@ -322,7 +324,14 @@ async fn encounters(
         ));
     }
     let listed = match q.get("status").as_deref() {
-        Some("in-progress") => epd.admitted(&gps, ctx).await?,
+        Some("in-progress") => {
+            let mut listed = epd.admitted(&gps, ctx).await?;
+            // As of a time: those discharged since were still admitted then.
+            if let Some(at) = state.as_of() {
+                listed.extend(epd.discharged_since(&gps, at, ctx).await?);
+            }
+            listed
+        }
         Some("finished") => {
             let since = q
                 .get("date")
@@ -351,8 +360,16 @@ async fn encounters(
     };
     let with_patient = q.has("_include", "Encounter:patient");
     let with_consents = q.has("_revinclude:iterate", "Consent:patient");
+    let wanted: fn(&zvp_core::Admission) -> bool = match q.get("status").as_deref() {
+        Some("in-progress") => |a: &zvp_core::Admission| a.discharged_at().is_none(),
+        _ => |a: &zvp_core::Admission| a.discharged_at().is_some(),
+    };
     listed
-        .iter()
+        .into_iter()
+        .filter_map(|l| {
+            let admission = as_of(state, &l.admission).filter(&wanted)?;
+            Some(zvp_epd::ListedPatient { admission, ..l })
+        })
         .map(|l| {
             let mut includes = Vec::new();
             if with_patient {
@@ -370,6 +387,22 @@ async fn encounters(
             })
         })
         .collect()
+}
+
+/// An admission as it stood at the mock's [`MockEpd::as_of`]: none when it starts later,
+/// still open when its discharge is later.
+fn as_of(state: &MockEpd, admission: &zvp_core::Admission) -> Option<zvp_core::Admission> {
+    let Some(at) = state.as_of() else {
+        return Some(admission.clone());
+    };
+    if admission.admitted_at() > at {
+        return None;
+    }
+    let mut admission = admission.clone();
+    if admission.discharged_at().is_some_and(|d| d > at) {
+        admission.period = zvp_core::Period::open(admission.admitted_at());
+    }
+    Some(admission)
 }
 
 async fn reports(state: &MockEpd, q: &Query, ctx: &RequestContext) -> Result<Vec<Group>, EpdError> {

@@ -281,22 +281,61 @@ pub async fn postgres_stores(
 ///
 /// [`AssembleError`] from any part.
 pub async fn portal(config: &Config, now: DateTime<Utc>) -> Result<Portal, AssembleError> {
+    Ok(assembled(config, now).await?.0)
+}
+
+/// The whole portal as [`portal`] makes it, and with `[notify] enabled` its notifier, to be
+/// run with [`crate::notifier::spawn`].
+///
+/// # Errors
+///
+/// [`AssembleError`] from any part.
+pub async fn assembled(
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<(Portal, Option<crate::notifier::Notifier>), AssembleError> {
     let builder = Portal::builder();
-    let builder = match config.stores.kind {
-        StoresKind::Embedded => builder.directory(directory(config)?).audit(audit(config)?),
+    let (builder, directory, audit) = match config.stores.kind {
+        StoresKind::Embedded => {
+            let directory = directory(config)?;
+            let audit = audit(config)?;
+            (
+                builder
+                    .directory(Arc::clone(&directory))
+                    .audit(Arc::clone(&audit)),
+                directory,
+                audit,
+            )
+        }
         StoresKind::Postgres => {
             let (directory, audit, sessions) = postgres_stores(config).await?;
-            builder.directory(directory).audit(audit).sessions(sessions)
+            (
+                builder
+                    .directory(Arc::clone(&directory))
+                    .audit(Arc::clone(&audit))
+                    .sessions(sessions),
+                directory,
+                audit,
+            )
         }
     };
     let builder = match config.server.card_rate() {
         Some(rate) => builder.card_rate(rate),
         None => builder,
     };
-    builder
+    let epd = epd(config, now)?;
+    let notify = crate::notifier::store(config).await?;
+    let builder = match &notify {
+        Some(store) => builder.notifications(Arc::clone(store)),
+        None => builder,
+    };
+    let notifier = notify
+        .map(|store| crate::notifier::notifier(config, Arc::clone(&epd), directory, audit, store))
+        .transpose()?;
+    let portal = builder
         .validator(Arc::new(validator(config)?))
         .policy(policy(config)?)
-        .epd(epd(config, now)?)
+        .epd(epd)
         .settings(config.portal.clone())
         .public_url(&config.server.public_url)
         .proxy(ProxyTrust {
@@ -304,7 +343,8 @@ pub async fn portal(config: &Config, now: DateTime<Utc>) -> Result<Portal, Assem
             certificate_header: config.proxy.certificate_header.clone(),
         })
         .build()
-        .map_err(|e| AssembleError::Config(e.to_string()))
+        .map_err(|e| AssembleError::Config(e.to_string()))?;
+    Ok((portal, notifier))
 }
 
 /// Reads (and downloads) the configured CRLs now and again every `crl_refresh_minutes`, and

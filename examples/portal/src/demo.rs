@@ -60,6 +60,16 @@ dir = "audit"
 # records were added, and one when it stops. `audit verify --config` checks them with it.
 signing_key = "audit.key"
 key_name = "zvp-demo.localhost"
+
+[notify]
+# Meldingen: the portal polls the EPD every minute for admissions, discharges and letters of
+# the account holders' patients.
+enabled = true
+interval_seconds = 60
+# The demo's mail sink: each mail the portal sends (J. de Vries has opted in) is written as
+# an .eml file into this folder instead of going to an SMTP server.
+mail_folder = "mail"
+digest_minutes = 5
 "#;
 
 /// One row of the printed table: card, who, what it shows.
@@ -237,7 +247,23 @@ async fn demo(dir: &Path, listen: Listen) -> Result<(), Error> {
     let config = demo_epd.config;
 
     seed(&config.directory.path, now).await?;
-    let portal = zvp_portal::assemble::portal(&config, now).await?;
+    let (portal, notifier) = zvp_portal::assemble::assembled(&config, now).await?;
+    if let Some(notifier) = &notifier
+        && notifier.mailer.is_some()
+    {
+        // J. de Vries (the huisarts card) is mailed about everything.
+        let gp = uzi(900_000_001)?;
+        if notifier.store.preferences(gp).await?.is_none() {
+            let preferences = zvp_notify::mail::MailPreferences {
+                address: "j.devries@delinde.example".parse()?,
+                kinds: zvp_notify::EventKind::ALL.into_iter().collect(),
+            };
+            notifier
+                .store
+                .set_preferences(gp, Some(&preferences))
+                .await?;
+        }
+    }
     let (chain, key) =
         serve::read_identity(&config.server.certificate, &config.server.private_key)?;
     let tls = serve::tls_config(
@@ -275,6 +301,9 @@ async fn demo(dir: &Path, listen: Listen) -> Result<(), Error> {
     };
     let refresh =
         zvp_portal::assemble::spawn_crl_refresh(portal.clone(), config.clone(), stopped.clone());
+    let notifier = notifier.map(|notifier| {
+        zvp_portal::notifier::spawn(notifier, config.notify.interval(), stopped.clone())
+    });
     let checkpoints = signing.clone().map(|signing| {
         zvp_portal::assemble::spawn_checkpoints(portal.clone(), signing, stopped.clone())
     });
@@ -301,6 +330,14 @@ async fn demo(dir: &Path, listen: Listen) -> Result<(), Error> {
     }
     say!("  health      http://{admin_addr}/healthz");
     say!("  EPD (FHIR)  {base}");
+    if let Some(folder) = &config.notify.mail_folder
+        && config.notify.enabled
+    {
+        say!(
+            "  mail        {} (each mail sent, as an .eml file)",
+            folder.display()
+        );
+    }
     say!(
         "  files       {} (configuration zvp.toml, PKI, directory, audit log)\n",
         dir.display()
@@ -340,6 +377,9 @@ async fn demo(dir: &Path, listen: Listen) -> Result<(), Error> {
     let _ = web.await;
     let _ = admin_task.await;
     let _ = refresh.await;
+    if let Some(notifier) = notifier {
+        let _ = notifier.await;
+    }
     // The last checkpoint, now that the listeners have served their last requests.
     if let (Some(signing), Some(checkpoints)) = (signing, checkpoints) {
         let last = checkpoints.await.unwrap_or(None);

@@ -65,6 +65,7 @@ pub mod demo_epd;
 pub mod dezi;
 pub mod epd_check;
 pub mod epd_connection;
+pub mod notifier;
 pub mod pg;
 pub mod serve;
 

@@ -255,7 +255,7 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
         } else {
             config
         };
-        let portal = zvp_portal::assemble::portal(&config, now)
+        let (portal, notifier) = zvp_portal::assemble::assembled(&config, now)
             .await
             .map_err(|e| e.to_string())?;
         epd_check(&config, now).await;
@@ -312,12 +312,18 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
         let checkpoints = signing.clone().map(|signing| {
             zvp_portal::assemble::spawn_checkpoints(portal.clone(), signing, stop.subscribe())
         });
+        let notifier = notifier.map(|notifier| {
+            zvp_portal::notifier::spawn(notifier, config.notify.interval(), stop.subscribe())
+        });
         say!("zvp-portal: serving {web_address} (admin {admin_address})");
         let _ = tokio::signal::ctrl_c().await;
         let _ = stop.send(true);
         let _ = web.await;
         let _ = admin_task.await;
         let _ = refresh.await;
+        if let Some(notifier) = notifier {
+            let _ = notifier.await;
+        }
         // The last checkpoint, now that the listeners have served their last requests.
         if let (Some(signing), Some(checkpoints)) = (signing, checkpoints) {
             let last = checkpoints.await.unwrap_or(None);

@@ -60,6 +60,7 @@ pub(super) async fn overview(State(portal): State<Portal>, caller: Caller) -> Re
             input type="text" id="uzi" name="uzi" maxlength="9";
             button type="submit" { "Toon" }
         }
+        (crate::pages::notices::outbox_status(&portal).await)
     };
     admin_page(&portal, &caller, "Beheer", body)
 }

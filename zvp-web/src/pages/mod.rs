@@ -11,6 +11,7 @@ pub(crate) mod account;
 pub(crate) mod delegations;
 pub(crate) mod documents;
 pub(crate) mod dossier;
+pub(crate) mod notices;
 pub(crate) mod patient;
 pub(crate) mod results;
 pub(crate) mod search;
@@ -60,6 +61,9 @@ pub(crate) fn routes() -> Router<Portal> {
         )
         .route("/sessie/nieuw", get(account::new_session))
         .route("/afmelden", post(account::logout))
+        .route("/meldingen", get(notices::notices))
+        .route("/meldingen/{seq}/gelezen", post(notices::mark_read))
+        .route("/meldingen/email", post(notices::save_email))
 }
 
 /// The page of a logged-in caller.

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::Config;
 
 /// The sections of the file, each settable from the environment as `ZVP_<SECTION>_<KEY>`.
-pub const SECTIONS: [&str; 8] = [
+pub const SECTIONS: [&str; 9] = [
     "server",
     "proxy",
     "uzi",
@@ -15,6 +15,7 @@ pub const SECTIONS: [&str; 8] = [
     "directory",
     "audit",
     "stores",
+    "notify",
 ];
 
 /// Why the configuration could not be read.
@@ -132,6 +133,16 @@ impl Config {
         anchor(&mut self.directory.path);
         if let Some(dezi) = &mut self.dezi {
             dezi.anchor_paths(base);
+        }
+        for path in [
+            &mut self.notify.smtp_credentials,
+            &mut self.notify.smtp_ca_file,
+            &mut self.notify.mail_folder,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            anchor(path);
         }
         anchor(&mut self.audit.dir);
         if let Some(key) = &mut self.audit.signing_key {

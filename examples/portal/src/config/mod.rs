@@ -98,6 +98,23 @@
 //! kind = "embedded"                  # or "postgres": directory, audit log and sessions there
 //! postgres = "host=127.0.0.1 port=5432 user=postgres dbname=zvp"
 //! schema = "zvp"
+//!
+//! [notify]                           # Meldingen: admissions, discharges, letters
+//! enabled = false
+//! interval_seconds = 300             # between polls of the EPD (one instance polls)
+//! lookback_hours = 72                # how far back every poll looks
+//! overlap_minutes = 60               # each poll reaches back this far over the last
+//! # smtp_host = "smtp.ziekenhuis.example"    # mail the GPs who opt in (none: no mail)
+//! smtp_port = 587
+//! smtp_security = "starttls"         # or "tls"; "plain" only for a sink on loopback
+//! # smtp_credentials = "smtp.credentials"    # user name, then password, one per line
+//! # smtp_ca_file = "smtp-ca.pem"     # trust anchors besides the system's
+//! # mail_folder = "mail"             # instead of SMTP: .eml files here (a mail sink)
+//! sender = "Zorgverlenersportaal <noreply@ziekenhuis.example>"
+//! digest_minutes = 60                # at most one mail per GP per period
+//! max_queued = 1000                  # mails waiting; beyond, digests wait
+//! retry_seconds = 60                 # first retry of a failed mail; then doubling
+//! retry_max_minutes = 60
 //! ```
 //!
 //! `[dezi]`, Dezi login beside the UZI-pas, is absent by default; its keys are documented at
@@ -135,6 +152,8 @@ pub struct Config {
     /// Dezi login; absent: none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dezi: Option<DeziConfig>,
+    /// The notifier (*Meldingen*).
+    pub notify: NotifyConfig,
 }
 
 /// Where the state lives.
@@ -505,7 +524,9 @@ impl Default for AuditConfig {
 
 mod dezi;
 mod load;
+mod notify;
 #[cfg(test)]
 mod tests;
 
 pub use load::{ConfigError, SECTIONS};
+pub use notify::NotifyConfig;

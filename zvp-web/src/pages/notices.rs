@@ -1,0 +1,361 @@
+//! *Meldingen*: the admissions, discharges and new letters the notifier found for the
+//! caller's own patients, their practice's, and those of GPs who delegated to them (events
+//! within the delegation's period). Showing an event is a disclosure: the list's permit, and
+//! one audit record per event, written before the page is sent.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use maud::html;
+use serde::Deserialize;
+use zvp_auth::directory::Account;
+use zvp_auth::policy::{Action, Basis, Decision, DenyReason, ListScope};
+use zvp_notify::mail::{EmailAddress, MailPreferences};
+use zvp_notify::{Coverage, EventKind, NotifyStore, StoreError};
+
+use super::{caller_page, caller_page_with, csrf_refused, policy_request};
+use crate::Portal;
+use crate::caller::Caller;
+use crate::disclosure::Disclosure;
+use crate::layout::{csrf_field, dutch_time, path_segment, see_other};
+use crate::refusal::{Refusal, deny_refusal, refuse};
+
+/// The most events the page lists.
+const SHOWN: usize = 100;
+
+/// What an account's events cover ([`zvp_notify::find::coverage`]), from the directory now.
+async fn coverage(
+    portal: &Portal,
+    account: &Account,
+    now: DateTime<Utc>,
+) -> Result<Vec<Coverage>, zvp_auth::directory::StoreError> {
+    let delegations = portal.0.directory.delegations_to(account.uzi).await?;
+    Ok(zvp_notify::find::coverage(account, &delegations, now))
+}
+
+/// The caller's unread events, for the header; `None` when the portal keeps no notifications,
+/// the account is an administrator's, or the count cannot be had (the page itself says why).
+pub(crate) async fn unread(portal: &Portal, account: &Account, now: DateTime<Utc>) -> Option<u64> {
+    let store = portal.0.notify.as_ref()?;
+    if account.admin || account.agb.is_none() {
+        return None;
+    }
+    let coverage = coverage(portal, account, now).await.ok()?;
+    store.unread(&coverage, account.uzi).await.ok()
+}
+
+/// The e-mail queue on the administrators' overview: how many mails wait, how many failed,
+/// since when, the last error, how many were sent. Nothing when the portal keeps no
+/// notifications.
+pub(crate) async fn outbox_status(portal: &Portal) -> maud::Markup {
+    let Some(store) = store(portal) else {
+        return html! {};
+    };
+    html! {
+        h2 { "Meldingen per e-mail" }
+        @match store.outbox().await {
+            Ok(state) => {
+                p.outbox {
+                    (state.sent) " verstuurd, " (state.pending) " in de wachtrij"
+                    @if state.failing > 0 {
+                        ", waarvan " strong { (state.failing) " mislukt en opnieuw te proberen" }
+                    }
+                    "."
+                    @if let Some(oldest) = state.oldest {
+                        " Wacht sinds " (dutch_time(oldest)) "."
+                    }
+                }
+                @if let Some(error) = &state.last_error {
+                    p.fout role="status" { "Laatste fout van de mailserver: " (error) }
+                }
+            }
+            Err(_) => p.fout role="status" { "De meldingen zijn niet bereikbaar." },
+        }
+    }
+}
+
+/// The store, or the page that says notifications are off.
+fn store(portal: &Portal) -> Option<&std::sync::Arc<dyn NotifyStore>> {
+    portal.0.notify.as_ref()
+}
+
+/// The Meldingen page.
+pub(crate) async fn notices(State(portal): State<Portal>, caller: Caller) -> Response {
+    let now = portal.now();
+    let Some(store) = store(&portal) else {
+        let body = html! {
+            h1 { "Meldingen" }
+            p { "Dit portaal verstuurt geen meldingen." }
+        };
+        return caller_page(&portal, &caller, "Meldingen", body);
+    };
+    let Ok(world) = caller.world(&portal, None).await else {
+        return refuse(&portal, &caller, &Refusal::Unavailable).await;
+    };
+    let scope = match portal.0.policy.list_scope(
+        &world,
+        caller.identity.uzi_number(),
+        caller.identity.agb(),
+        caller.identity.role(),
+        now,
+    ) {
+        Ok(scope) => scope,
+        Err(DenyReason::RoleNotEligible) if caller.account.admin => return see_other("/beheer"),
+        Err(reason) => return refuse(&portal, &caller, &deny_refusal(reason)).await,
+    };
+    let permit =
+        |action: Action| match portal
+            .0
+            .policy
+            .decide(&world, &policy_request(&caller, action), now)
+        {
+            Decision::Permit(permit) => Some(permit),
+            Decision::Deny(_) | Decision::RequiresEmergencyProcedure => None,
+        };
+    let (Some(admitted), Some(discharged)) =
+        (permit(Action::ListAdmitted), permit(Action::ListDischarged))
+    else {
+        return refuse(&portal, &caller, &Refusal::NotHere).await;
+    };
+    let Ok(coverage) = coverage(&portal, &caller.account, now).await else {
+        return refuse(&portal, &caller, &Refusal::Unavailable).await;
+    };
+    // Only what the policy's scope (now) allows: a delegation that ended shows nothing more.
+    let coverage: Vec<Coverage> = coverage
+        .into_iter()
+        .filter(|c| scope.iter().any(|s| s.agb == c.gp))
+        .collect();
+    let Ok(events) = store.events(&coverage, caller.account.uzi, SHOWN).await else {
+        return refuse(&portal, &caller, &Refusal::Unavailable).await;
+    };
+    let basis_of = |gp| ListScope::basis_for(&scope, Some(gp), false);
+    let shown: Vec<(&zvp_notify::Seen, Basis)> = events
+        .iter()
+        .filter_map(|e| Some((e, basis_of(e.recorded.event.gp)?)))
+        .collect();
+    // Audit before disclosure: one record per event shown, under the list it belongs to.
+    let disclosures = shown
+        .iter()
+        .map(|(e, basis)| Disclosure {
+            permit: match e.recorded.event.kind {
+                EventKind::Admission => &admitted,
+                EventKind::Discharge | EventKind::Letter => &discharged,
+            },
+            basis: *basis,
+            patient: &e.recorded.event.patient,
+            bsn: None,
+            item: Some(format!("melding:{}", e.recorded.event.key)),
+            reason: None,
+        })
+        .collect();
+    if let Err(r) = portal.disclose_all(&caller, disclosures).await {
+        return refuse(&portal, &caller, &r).await;
+    }
+    let body = html! {
+        h1 { "Meldingen" }
+        @if shown.is_empty() {
+            p { "Er zijn geen meldingen." }
+        } @else {
+            table {
+                thead { tr { th { "Melding" } th { "Wanneer" } th { "Patiënt" } th { "Status" } } }
+                tbody {
+                    @for (e, _) in &shown {
+                        @let event = &e.recorded.event;
+                        tr.melding {
+                            td { (event.kind.dutch()) }
+                            td { (dutch_time(event.at)) }
+                            td {
+                                a href={ "/patient/" (path_segment(event.patient.as_str())) } {
+                                    "Bekijk patiënt"
+                                }
+                            }
+                            td {
+                                @if e.read_at.is_some() {
+                                    "Gelezen"
+                                } @else {
+                                    strong { "Nieuw" } " "
+                                    form.inline method="post"
+                                        action={ "/meldingen/" (e.recorded.seq) "/gelezen" } {
+                                        (csrf_field(&caller.session.csrf))
+                                        button type="submit" { "Markeer als gelezen" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let preferences = store.preferences(caller.account.uzi).await.ok().flatten();
+    let address = preferences
+        .as_ref()
+        .map(|p| p.address.to_string())
+        .unwrap_or_default();
+    let body = html! {
+        (body)
+        (email_form(&caller, preferences.as_ref(), &address, None))
+    };
+    caller_page(&portal, &caller, "Meldingen", body)
+}
+
+/// The form of the e-mail notifications: the address and the kinds opted in to.
+fn email_form(
+    caller: &Caller,
+    preferences: Option<&MailPreferences>,
+    address: &str,
+    error: Option<&str>,
+) -> maud::Markup {
+    let checked = |kind| preferences.is_some_and(|p| p.kinds.contains(&kind));
+    html! {
+        h2 #email { "Meldingen per e-mail" }
+        p {
+            "Wilt u een e-mail ontvangen als er nieuwe informatie is? De e-mail bevat geen "
+            "patiëntgegevens, alleen dat er nieuws is en hoeveel."
+        }
+        @if let Some(error) = error {
+            p.fout role="alert" { (error) }
+        }
+        form method="post" action="/meldingen/email" {
+            (csrf_field(&caller.session.csrf))
+            label for="adres" { "E-mailadres" }
+            input #adres type="email" name="adres" value=(address) autocomplete="email";
+            fieldset {
+                legend { "Stuur een e-mail bij" }
+                @for (kind, name) in KINDS {
+                    label {
+                        input type="checkbox" name=(name) value="ja" checked[checked(kind)];
+                        " " (kind.dutch())
+                    }
+                }
+            }
+            button type="submit" { "Opslaan" }
+        }
+    }
+}
+
+/// The kinds on the form, with their field names.
+const KINDS: [(EventKind, &str); 3] = [
+    (EventKind::Admission, "opname"),
+    (EventKind::Discharge, "ontslag"),
+    (EventKind::Letter, "brief"),
+];
+
+/// The e-mail form as posted.
+#[derive(Debug, Deserialize)]
+pub(crate) struct EmailForm {
+    csrf: String,
+    #[serde(default)]
+    adres: String,
+    #[serde(default)]
+    opname: Option<String>,
+    #[serde(default)]
+    ontslag: Option<String>,
+    #[serde(default)]
+    brief: Option<String>,
+}
+
+/// Saves the e-mail notifications: no kinds and no address turn them off; an address that is
+/// not one is refused with the form again.
+pub(crate) async fn save_email(
+    State(portal): State<Portal>,
+    caller: Caller,
+    Form(form): Form<EmailForm>,
+) -> Response {
+    if !caller.session.csrf_ok(&form.csrf) {
+        return csrf_refused(&portal, &caller);
+    }
+    let Some(store) = store(&portal) else {
+        return refuse(&portal, &caller, &Refusal::NotHere).await;
+    };
+    if caller.account.admin || caller.account.agb.is_none() {
+        return refuse(&portal, &caller, &Refusal::NotHere).await;
+    }
+    let kinds = KINDS
+        .into_iter()
+        .filter(|(kind, _)| match kind {
+            EventKind::Admission => form.opname.is_some(),
+            EventKind::Discharge => form.ontslag.is_some(),
+            EventKind::Letter => form.brief.is_some(),
+        })
+        .map(|(kind, _)| kind)
+        .collect();
+    let preferences = if form.adres.trim().is_empty() {
+        if form.opname.is_some() || form.ontslag.is_some() || form.brief.is_some() {
+            return email_refused(&portal, &caller, &form.adres, "Vul een e-mailadres in.");
+        }
+        None
+    } else {
+        match form.adres.parse::<EmailAddress>() {
+            Ok(address) => Some(MailPreferences { address, kinds }),
+            Err(_) => {
+                return email_refused(
+                    &portal,
+                    &caller,
+                    &form.adres,
+                    "Dit is geen geldig e-mailadres. Vul een adres in zoals naam@praktijk.nl.",
+                );
+            }
+        }
+    };
+    match store
+        .set_preferences(caller.account.uzi, preferences.as_ref())
+        .await
+    {
+        Ok(()) => see_other("/meldingen#email"),
+        Err(_) => refuse(&portal, &caller, &Refusal::Unavailable).await,
+    }
+}
+
+/// The form again, with what was typed and why it was refused.
+fn email_refused(portal: &Portal, caller: &Caller, address: &str, why: &str) -> Response {
+    let body = html! {
+        h1 { "Meldingen" }
+        (email_form(caller, None, address, Some(why)))
+        p { a href="/meldingen" { "Terug naar de meldingen" } }
+    };
+    caller_page_with(
+        portal,
+        caller,
+        axum::http::StatusCode::BAD_REQUEST,
+        "Meldingen",
+        body,
+    )
+}
+
+/// A form with only a CSRF token.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ReadForm {
+    csrf: String,
+}
+
+/// Marks one of the caller's events read.
+pub(crate) async fn mark_read(
+    State(portal): State<Portal>,
+    caller: Caller,
+    Path(seq): Path<u64>,
+    Form(form): Form<ReadForm>,
+) -> Response {
+    if !caller.session.csrf_ok(&form.csrf) {
+        return csrf_refused(&portal, &caller);
+    }
+    let now = portal.now();
+    let Some(store) = store(&portal) else {
+        return refuse(&portal, &caller, &Refusal::NotHere).await;
+    };
+    let Ok(coverage) = coverage(&portal, &caller.account, now).await else {
+        return refuse(&portal, &caller, &Refusal::Unavailable).await;
+    };
+    // Only an event the caller could see: another's event is not theirs to mark.
+    match store.event(seq).await {
+        Ok(Some(r)) if coverage.iter().any(|c| c.covers(&r.event)) => {}
+        Ok(_) => return refuse(&portal, &caller, &Refusal::NotHere).await,
+        Err(_) => return refuse(&portal, &caller, &Refusal::Unavailable).await,
+    }
+    match store.mark_read(caller.account.uzi, seq, now).await {
+        Ok(()) => see_other("/meldingen"),
+        Err(StoreError::NoSuchEvent(_)) => refuse(&portal, &caller, &Refusal::NotHere).await,
+        Err(_) => refuse(&portal, &caller, &Refusal::Unavailable).await,
+    }
+}
