@@ -187,6 +187,69 @@ const WARDS: [(&str, &str); 6] = [
     ("Neurologie", "Afdeling C4"),
 ];
 
+/// A ward's phone number, the reasons for admission it sees, and its specialists (with their
+/// name prefixes, as the hospital writes them).
+fn ward_details(
+    specialism: &str,
+) -> (&'static str, &'static [&'static str], &'static [&'static str]) {
+    match specialism {
+        "Cardiologie" => (
+            "078 652 3210",
+            &[
+                "Decompensatio cordis",
+                "Atriumfibrilleren met snelle ventrikelrespons",
+                "Acuut coronair syndroom (NSTEMI)",
+            ],
+            &["dr. M. de Wit", "dr. R. van Leeuwen"],
+        ),
+        "Longziekten" => (
+            "078 652 3240",
+            &[
+                "Exacerbatie COPD",
+                "Community-acquired pneumonie",
+                "Longembolie",
+            ],
+            &["dr. S. El Amrani", "dr. H. Peters"],
+        ),
+        "Chirurgie" => (
+            "078 652 3410",
+            &[
+                "Acute appendicitis",
+                "Cholecystitis",
+                "Collumfractuur links, na val",
+            ],
+            &["dr. P. de Groot", "dr. K. Vos"],
+        ),
+        "Geriatrie" => (
+            "078 652 3120",
+            &[
+                "Delier bij urineweginfectie",
+                "Valincident, mobiliteitsproblemen",
+                "Verminderde intake en dehydratie",
+            ],
+            &["dr. W. van den Berg", "dr. E. Meijer"],
+        ),
+        "Neurologie" => (
+            "078 652 3440",
+            &[
+                "Herseninfarct links, afasie",
+                "TIA, analyse",
+                "Epileptisch insult",
+            ],
+            &["dr. J. Bos", "dr. L. de Boer"],
+        ),
+        _ => (
+            "078 652 3130",
+            &[
+                "Urosepsis",
+                "Hyperglykemie bij diabetes mellitus type 2",
+                "Anemie, analyse",
+            ],
+            &["dr. C. Mulder", "dr. T. de Vries"],
+        ),
+    }
+}
+
 /// Clinical chemistry tests: LOINC code, Dutch name, unit, reference low/high, typical value
 /// and spread, decimals shown.
 /// A lab test: LOINC code, Dutch name, unit, reference low and high, typical value and
@@ -439,27 +502,52 @@ impl SyntheticEpd {
         };
         let (admitted, discharged) = if index < 160 { (25, 25) } else { (4, 6) };
         let (specialism, ward) = rng.pick(&WARDS).copied().unwrap_or(WARDS[0]);
-        let admission = if rng.chance(admitted) {
+        let period = if rng.chance(admitted) {
             let start = self.now - Duration::hours(2 + rng.below(10 * 24) as i64);
-            Some(Admission {
-                patient: id,
-                ward: format!("{specialism}, {ward}"),
-                specialism: specialism.to_owned(),
-                period: Period::open(start),
-            })
+            Some(Period::open(start))
         } else if rng.chance(discharged) {
             let end = self.now - Duration::hours(1 + rng.below(28 * 24) as i64);
             let start = end - Duration::hours(24 + rng.below(12 * 24) as i64);
-            Period::new(start, Some(end)).ok().map(|period| Admission {
-                patient: id,
-                ward: format!("{specialism}, {ward}"),
-                specialism: specialism.to_owned(),
-                period,
-            })
+            Period::new(start, Some(end)).ok()
         } else {
             None
         };
+        let admission = period.map(|period| self.make_admission(index, id, specialism, ward, period));
         Core { patient, admission }
+    }
+
+    /// An admission to `specialism`'s ward for `period`, with its summary: a reason that
+    /// fits the ward, the attending specialist, a room, the ward's phone and, while the
+    /// patient is in, an expected discharge a few days after admission.
+    fn make_admission(
+        &self,
+        index: usize,
+        patient: PatientId,
+        specialism: &str,
+        ward: &str,
+        period: Period,
+    ) -> Admission {
+        // A stream of its own, so that the summary leaves the rest of the patient as it was.
+        let mut rng = self.rng(index, 6);
+        let (phone, reasons, specialists) = ward_details(specialism);
+        let reason = rng.pick(reasons).copied().unwrap_or("Observatie");
+        let specialist = rng.pick(specialists).copied().unwrap_or("dr. A. Jansen");
+        let expected_discharge = period.end().is_none().then(|| {
+            let stay = 3 + rng.below(6) as i64;
+            let expected = (period.start() + Duration::days(stay)).date_naive();
+            expected.max(self.now.date_naive() + Duration::days(1))
+        });
+        Admission {
+            patient,
+            ward: format!("{specialism}, {ward}"),
+            specialism: specialism.to_owned(),
+            period,
+            reason: Some(reason.to_owned()),
+            specialist: Some(specialist.to_owned()),
+            room: Some(format!("Kamer {}", 1 + rng.below(24))),
+            ward_phone: Some(phone.to_owned()),
+            expected_discharge,
+        }
     }
 
     /// A BSN no earlier patient has.
@@ -794,6 +882,19 @@ impl Epd for SyntheticEpd {
                     recorded_at: self.now - Duration::days(100 + rng.below(3000) as i64),
                 })
             })
+            .collect())
+    }
+
+    async fn admissions(
+        &self,
+        id: &PatientId,
+        _ctx: &RequestContext,
+    ) -> Result<Vec<Admission>, EpdError> {
+        Ok(self
+            .core(id)
+            .ok()
+            .and_then(|(_, core)| core.admission.clone())
+            .into_iter()
             .collect())
     }
 
