@@ -156,6 +156,41 @@ async function suite() {
   check(await h1(gp) === 'Mijn patiënten', `GP start page: h1 ${await h1(gp)}`);
   await shot(gp, 'start');
   await accessible(gp, 'start');
+  // The start page scans: counts per group, newest admission first, the filter shown, a
+  // name search over the GP's own list.
+  const lists = async (page) => page.locator('table.patients').evaluateAll((tables) => tables.map((t) => {
+    const heads = [...t.querySelectorAll('thead th')].map((th) => th.textContent.trim());
+    return { heading: [...t.closest('div').parentElement.querySelectorAll('h2')].filter((h) => h.compareDocumentPosition(t) & Node.DOCUMENT_POSITION_FOLLOWING).at(-1)?.textContent.trim() ?? '',
+      heads, rows: [...t.querySelectorAll('tbody tr')].map((tr) => [...tr.cells].map((c) => c.textContent.trim())) };
+  }));
+  const when = (text) => { const [d, m, y, hh, mm] = text.match(/\d+/g).map(Number); return Date.UTC(y, m - 1, d, hh, mm); };
+  const startLists = await lists(gp);
+  check(startLists.length === 2, `the start page has its two lists: ${startLists.length}`);
+  for (const list of startLists) {
+    const count = Number(list.heading.match(/\((\d+)\)$/)?.[1] ?? -1);
+    check(count === list.rows.length, `"${list.heading}" counts its ${list.rows.length} rows`);
+    const column = list.heads.indexOf(list.heads.includes('Ontslagen') ? 'Ontslagen' : 'Opgenomen');
+    const times = list.rows.map((r) => when(r[column]));
+    check(times.every((t, i) => i === 0 || times[i - 1] >= t), `"${list.heading}" newest first: ${list.rows.map((r) => r[column]).join(', ')}`);
+    check(!list.heads.includes('Patiënt van'), `"${list.heading}": no column that repeats "Eigen patiënt": ${list.heads.join(', ')}`);
+  }
+  check((await gp.locator('nav.filters [aria-current=page]').textContent())?.trim() === 'alle', 'the active filter is shown');
+  check(/Getoond: alle\. \d+ opgenomen, \d+ ontslagen\./.test(await gp.locator('p.active-filter').textContent()), 'the counts per group');
+  const someone = startLists[0].rows.at(-1)[0];
+  const family = someone.split(' ').at(-1);
+  await gp.fill('#naam', family);
+  await gp.click('form.name-search button');
+  check(gp.url().includes(`naam=${encodeURIComponent(family)}`), `the name search is in the address: ${gp.url()}`);
+  const found = (await lists(gp)).flatMap((l) => l.rows.map((r) => r[0]));
+  check(found.length > 0 && found.includes(someone) && found.every((n) => n.endsWith(family)),
+    `the name search for "${family}" finds only them: ${found.join(', ')}`);
+  check((await gp.locator('#naam').inputValue()) === family, 'the name search keeps what was typed');
+  await gp.goto(`${origin}/?filter=eigen&naam=zzzz`);
+  check((await gp.locator('nav.filters [aria-current=page]').textContent())?.trim() === 'eigen patiënten', 'the active filter "eigen" is shown');
+  check((await gp.locator('p.empty').allTextContents()).every((t) => t === 'Geen patiënten met deze naam.')
+    && await gp.locator('p.empty').count() === 2, 'an empty search says so');
+  await accessible(gp, 'start-search');
+  await gp.goto(`${origin}/`);
   await gp.locator('table a[href^="/patient/"]').first().click();
   const patientUrl = gp.url();
   check(/\/patient\/[^/]+$/.test(patientUrl), `a patient opens: ${patientUrl}`);
@@ -165,13 +200,53 @@ async function suite() {
   const tabs = await gp.locator('nav.tabs a').evaluateAll((links) => links.map((a) => a.getAttribute('href')));
   // Details, five dossier sections, six result categories ("Overig" included).
   check(tabs.length === 12, `twelve sections and result categories: ${tabs.length}`);
+  // The admission summary of an admitted patient (the start page lists them first): every
+  // field filled from the EPD.
+  const summary = Object.fromEntries(await gp.locator('dl.summary dt').evaluateAll(
+    (dts) => dts.map((dt) => [dt.textContent.trim(), dt.nextElementSibling.textContent.trim()])));
+  for (const field of ['Reden van opname', 'Behandelaar', 'Afdeling', 'Opgenomen', 'Verwacht ontslag']) {
+    check(summary[field] && !summary[field].includes('niet vastgelegd'), `the admission summary gives "${field}": ${JSON.stringify(summary)}`);
+  }
+  check(/Telefoon afdeling: 0\d{2} \d{3} \d{4}/.test(summary.Afdeling ?? ''), `the summary gives the ward's phone: ${summary.Afdeling}`);
+  check(/Kamer \d+/.test(summary.Afdeling ?? ''), `the summary gives the room: ${summary.Afdeling}`);
+  check(/\(\d+ dag(en)?\)/.test(summary.Opgenomen ?? ''), `the summary gives the length of stay: ${summary.Opgenomen}`);
+  check(/^dr\. /.test(summary.Behandelaar ?? ''), `the summary names the specialist: ${summary.Behandelaar}`);
+  const banner = async (page, where) => {
+    const identity = (await page.locator('section.banner .identity').textContent().catch(() => '')) ?? '';
+    check(/geb\. \d{2}-\d{2}-\d{4} \(\d+ jaar\)/.test(identity) && /\b(man|vrouw)\b/.test(identity)
+      && /BSN \d{9}/.test(identity), `the patient banner on ${where}: "${identity.trim()}"`);
+  };
+  await banner(gp, 'the patient page');
   for (const tab of tabs) {
     response = await gp.goto(`${origin}${tab}`);
     check(response.status() === 200, `${tab}: status ${response.status()}`);
+    await banner(gp, tab);
   }
   await gp.goto(`${patientUrl}/uitslagen/klinische-chemie`);
   await shot(gp, 'results');
   await accessible(gp, 'results');
+  // Cumulative: tests in rows, sampling times in columns, flags in place, Dutch numbers.
+  const cumulative = await gp.locator('table.cumulative').evaluateAll((tables) => tables.map((t) => ({
+    heads: [...t.querySelectorAll('thead th')].map((th) => th.textContent.trim()),
+    rows: [...t.querySelectorAll('tbody tr')].map((tr) => [...tr.cells].map((c) => c.textContent.trim())),
+  })));
+  check(cumulative.length === 1, `clinical chemistry opens cumulative: ${cumulative.length} tables`);
+  const cum = cumulative[0] ?? { heads: [], rows: [] };
+  check(cum.heads.slice(0, 3).join('|') === 'Bepaling|Eenheid|Referentie' && cum.heads.length >= 5
+    && cum.heads.slice(3).every((h) => /^Afname \d{2}-\d{2}-\d{4}\s*\d{2}:\d{2}$/.test(h)),
+  `the cumulative view has a column per sampling time: ${cum.heads.join(' | ')}`);
+  check(new Set(cum.rows.map((r) => r[0])).size === cum.rows.length && cum.rows.length >= 5, `a row per test: ${cum.rows.map((r) => r[0]).join(', ')}`);
+  const cellsText = cum.rows.flatMap((r) => r.slice(2)).join(' ');
+  check(/\d,\d/.test(cellsText) && !/\d\.\d/.test(cellsText), `Dutch decimal commas in values and ranges: ${cellsText.slice(0, 200)}`);
+  check(cum.rows.some((r) => r[0] === 'Kreatinine' && r[1] === 'µmol/L'), 'creatinine in µmol/L');
+  check(cum.rows.some((r) => r.slice(3).some((c) => /\d (H|L) \((hoog|laag)\)$/.test(c))), 'a flag in place next to its value');
+  await gp.click('nav.views a');
+  check(gp.url().endsWith('?weergave=verslagen'), `the per-report view stays: ${gp.url()}`);
+  const times = await gp.locator('article p.times').allTextContents();
+  check(times.length > 0 && times.every((t) => /^Afgenomen: \d{2}-\d{2}-\d{4} \d{2}:\d{2} · Verslag: \d{2}-\d{2}-\d{4} \d{2}:\d{2}$/.test(t.trim())),
+    `sampling and report time, each labelled: ${times[0]}`);
+  await accessible(gp, 'results-per-report');
+  await gp.goto(`${patientUrl}/uitslagen/klinische-chemie`);
   await gp.locator('table a[href*="/lab/"]').first().click();
   check(await gp.locator('svg').count() === 1, 'the lab history has its chart');
   await shot(gp, 'lab-history');
@@ -179,6 +254,8 @@ async function suite() {
   await gp.pdf({ path: join(artifacts, 'lab-history.pdf') });
   await gp.emulateMedia({ media: 'print' });
   check(await gp.locator('footer.print').isVisible(), 'a printout is marked with the user and the time');
+  check(await gp.locator('section.banner .identity').isVisible(), 'a printout carries the patient banner');
+  await banner(gp, 'the printout');
   await gp.emulateMedia({ media: 'screen' });
 
   // --- the emergency procedure for another GP's patient -----------------------------------

@@ -8,10 +8,13 @@
 //! audit records, then show the data.
 
 pub(crate) mod account;
+pub(crate) mod banner;
+pub(crate) mod cumulative;
 pub(crate) mod delegations;
 pub(crate) mod documents;
 pub(crate) mod dossier;
 pub(crate) mod patient;
+pub(crate) mod patient_list;
 pub(crate) mod results;
 pub(crate) mod search;
 pub(crate) mod start;
