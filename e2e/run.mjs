@@ -347,6 +347,36 @@ async function suite() {
   const refused = await gp.goto(`${origin}/beheer/review`);
   check(refused.status() === 403, `a GP is refused the review report: ${refused.status()}`);
 
+  // --- phone width: no page scrolls sideways at 390 px, and the lab chart scales ------------
+  const phoneWidth = 390;
+  const fits = async (page, url, name) => {
+    await page.setViewportSize({ width: phoneWidth, height: 844 });
+    await page.goto(url);
+    const [wide, culprit] = await page.evaluate((w) => {
+      const over = [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > w + 1);
+      const e = over.at(-1);
+      return [document.documentElement.scrollWidth, e ? `${e.tagName.toLowerCase()}.${e.className} "${e.textContent.trim().slice(0, 40)}"` : ''];
+    }, phoneWidth);
+    check(wide <= phoneWidth, `${name} at ${phoneWidth} px is ${wide} px wide (${culprit})`);
+    await shot(page, `phone-${name}`);
+  };
+  const gpPages = [['/', 'start'], ['/zoeken', 'search'], ['/machtigingen', 'delegations'],
+    [patientUrl.replace(origin, ''), 'patient'], ...tabs.map((t) => [t, t.split('/').at(-1)])];
+  for (const [path, name] of gpPages) await fits(gp, `${origin}${path}`, name);
+  await gp.goto(`${patientUrl}/uitslagen/klinische-chemie`);
+  const labLink = await gp.locator('table a[href*="/lab/"]').first().getAttribute('href');
+  await fits(gp, `${origin}${labLink}`, 'lab history');
+  const chartWidth = await gp.locator('svg').evaluate((svg) => svg.getBoundingClientRect().width);
+  check(chartWidth <= phoneWidth - 20, `the chart scales to the phone: ${chartWidth} px`);
+  for (const [path, name] of [['/beheer', 'admin'], ['/beheer/review', 'review'], ['/beheer/audit', 'audit']]) {
+    await fits(admin, `${origin}${path}`, name);
+  }
+  const aiosPage = await as('aios');
+  await fits(aiosPage, `${origin}/`, 'a refusal');
+  await aiosPage.context().close();
+  await gp.setViewportSize({ width: 1280, height: 720 });
+  await admin.setViewportSize({ width: 1280, height: 720 });
+
   // --- logout: the browser's own POST passes the origin check, and the session ends ---------
   await gp.goto(`${origin}/`);
   await gp.click('header button[type=submit]');
