@@ -222,6 +222,19 @@ async function suite() {
     check(response.status() === 200, `${tab}: status ${response.status()}`);
     await banner(gp, tab);
   }
+  // Medication against the admission: started/changed/stopped, each medicine once in use,
+  // sorted by status and then name.
+  await gp.goto(`${patientUrl}/dossier/medicatie`);
+  const meds = await gp.locator('table.medication tbody tr').evaluateAll((rows) => rows.map((r) => [...r.cells].map((c) => c.textContent.trim())));
+  const order = ['gestart', 'gewijzigd', 'gestopt', 'ongewijzigd', 'eerder gestopt'];
+  const active = meds.filter((m) => ['gestart', 'gewijzigd', 'ongewijzigd'].includes(m[0])).map((m) => m[1]);
+  check(meds.length > 0 && new Set(active).size === active.length, `no medicine twice in use: ${active.join(', ')}`);
+  check(meds.every((m) => order.includes(m[0])), `every medicine has its status: ${meds.map((m) => m[0]).join(', ')}`);
+  const key = (m) => `${order.indexOf(m[0])}|${m[1].toLowerCase()}`;
+  check(meds.every((m, i) => i === 0 || key(meds[i - 1]) <= key(m)), `medication sorted by status and name: ${meds.map((m) => `${m[0]} ${m[1]}`).join('; ')}`);
+  check(meds.some((m) => m[0] === 'gestart'), 'what the admission started is marked');
+  await accessible(gp, 'medication');
+  await shot(gp, 'medication');
   await gp.goto(`${patientUrl}/uitslagen/klinische-chemie`);
   await shot(gp, 'results');
   await accessible(gp, 'results');

@@ -70,12 +70,18 @@ async fn patients_and_admissions_survive_the_round_trip() {
         // The summary travels in the Encounter's own elements, every field of it.
         let a = &item.admission;
         assert_eq!(fhir["reasonCode"][0]["text"], a.reason.as_deref().unwrap());
-        assert_eq!(fhir["participant"][0]["type"][0]["coding"][0]["code"], "ATND");
+        assert_eq!(
+            fhir["participant"][0]["type"][0]["coding"][0]["code"],
+            "ATND"
+        );
         assert_eq!(
             fhir["participant"][0]["individual"]["display"],
             a.specialist.as_deref().unwrap()
         );
-        assert_eq!(fhir["location"][1]["location"]["display"], a.room.as_deref().unwrap());
+        assert_eq!(
+            fhir["location"][1]["location"]["display"],
+            a.room.as_deref().unwrap()
+        );
         assert_eq!(fhir["location"][0]["location"]["reference"], "#ward");
         assert_eq!(
             fhir["contained"][0]["telecom"][0]["value"],
@@ -134,7 +140,13 @@ fn an_admission_summary_is_read_from_what_other_epds_write() {
         "period": {"start": "2026-11-23T10:00:00Z"}});
     let a = admission_from_fhir(&bare).unwrap();
     assert_eq!(
-        (a.reason, a.specialist, a.room, a.ward_phone, a.expected_discharge),
+        (
+            a.reason,
+            a.specialist,
+            a.room,
+            a.ward_phone,
+            a.expected_discharge
+        ),
         (None, None, None, None, None)
     );
 }

@@ -179,11 +179,10 @@ fn specialist(resource: &Value) -> Option<String> {
 /// The ward's phone: from the contained Location the ward's entry references.
 fn ward_phone(resource: &Value, ward: &Value) -> Option<String> {
     let id = str_at(ward, "/location/reference")?.strip_prefix('#')?;
-    let location = resource
-        .get("contained")?
-        .as_array()?
-        .iter()
-        .find(|c| str_at(c, "/resourceType") == Some("Location") && str_at(c, "/id") == Some(id))?;
+    let location =
+        resource.get("contained")?.as_array()?.iter().find(|c| {
+            str_at(c, "/resourceType") == Some("Location") && str_at(c, "/id") == Some(id)
+        })?;
     location
         .get("telecom")?
         .as_array()?

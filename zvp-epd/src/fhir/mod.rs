@@ -55,8 +55,8 @@ pub use dossier::{
 };
 pub use encounter::{PLANNED_END, admission_from_fhir, admission_to_fhir};
 pub use patient::{
-    patient_from_fhir, patient_from_fhir_with,
-    patient_to_fhir, practitioner_agb, unresolved_practitioners,
+    patient_from_fhir, patient_from_fhir_with, patient_to_fhir, practitioner_agb,
+    unresolved_practitioners,
 };
 pub use results::{
     NUCLEAR_LAB_CODE, RESULT_CATEGORY_SYSTEM, V2_0074, category_codes, category_codings,

@@ -2,9 +2,7 @@
 
 use chrono::NaiveDate;
 use serde_json::{Value, json};
-use zvp_core::{
-    Address, AgbCode, Bsn, Gender, Patient, PatientId, PersonName, RegisteredGp,
-};
+use zvp_core::{Address, AgbCode, Bsn, Gender, Patient, PatientId, PersonName, RegisteredGp};
 
 use super::{
     AGB_SYSTEM, BSN_SYSTEM, FhirError, expect_type, extension, invalid, missing, reference_id,
