@@ -176,6 +176,22 @@ async function suite() {
   }
   check((await gp.locator('nav.filters [aria-current=page]').textContent())?.trim() === 'alle', 'the active filter is shown');
   check(/Getoond: alle\. \d+ opgenomen, \d+ ontslagen\./.test(await gp.locator('p.active-filter').textContent()), 'the counts per group');
+  // Every discharged patient's row says its discharge letter is there; the newest letter of
+  // such a patient is that discharge letter, tied to the admission, and reads as one.
+  const dischargedList = startLists[1] ?? { rows: [] };
+  check(dischargedList.rows.length > 0 && dischargedList.rows.every((r) => r.at(-1).endsWith('ontslagbrief beschikbaar')),
+    `the discharge letter flag on the list: ${dischargedList.rows.map((r) => r.at(-1)).join(' | ')}`);
+  await gp.locator('table.patients').nth(1).locator('a[href^="/patient/"]').first().click();
+  const dischargedUrl = gp.url();
+  await gp.goto(`${dischargedUrl}/dossier/brieven`);
+  const firstLetter = (await gp.locator('main table tbody tr').first().textContent()) ?? '';
+  check(/Ontslagbrief .*bij de opname van \d{2}-\d{2}-\d{4} tot \d{2}-\d{2}-\d{4}/.test(firstLetter),
+    `the newest letter is the discharge letter of the admission: ${firstLetter.trim()}`);
+  await gp.locator('main table tbody tr a').first().click();
+  const letterText = (await gp.locator('pre.letter').textContent()) ?? '';
+  check(['Reden van opname', 'Anamnese', 'Beloop', 'Conclusie', 'Medicatie', 'Beleid en afspraken'].every((h) => letterText.includes(`\n${h}\n`))
+    && letterText.length > 800, `the discharge letter has a real structure: ${letterText.length} characters`);
+  await gp.goto(`${origin}/`);
   const someone = startLists[0].rows.at(-1)[0];
   const family = someone.split(' ').at(-1);
   await gp.fill('#naam', family);

@@ -24,6 +24,7 @@ use zvp_core::{
 
 use crate::{Epd, EpdError, ListedPatient, RequestContext};
 
+mod letters;
 mod medication;
 mod plausible;
 
@@ -710,34 +711,9 @@ impl SyntheticEpd {
             .unwrap_or_else(|_| unreachable!("a valid id"))
     }
 
-    fn document_id(index: usize, n: u64) -> DocumentId {
-        format!("doc-{index}-{n}")
-            .parse()
-            .unwrap_or_else(|_| unreachable!("a valid id"))
-    }
-
     fn letters_of(&self, index: usize) -> Vec<Letter> {
-        let mut rng = self.rng(index, 20);
-        let count = 1 + rng.below(5);
-        (0..count)
-            .map(|n| {
-                // Some letters date from before the 2017 EPD migration.
-                let days = 30 + rng.below(11 * 365) as i64;
-                let (specialism, _) = rng.pick(&WARDS).copied().unwrap_or(WARDS[0]);
-                let kind = if rng.chance(50) {
-                    "Ontslagbrief"
-                } else {
-                    "Poliklinische brief"
-                };
-                Letter {
-                    id: Self::document_id(index, n),
-                    date: self.now.date_naive() - Duration::days(days),
-                    title: format!("{kind} {}", specialism.to_lowercase()),
-                    author: plausible::doctor(&mut rng),
-                    specialism: specialism.to_owned(),
-                }
-            })
-            .collect()
+        let admission = self.patients.get(index).and_then(|c| c.admission.as_ref());
+        letters::letters(&mut self.rng(index, 20), self.now, index, admission)
     }
 }
 
@@ -1119,18 +1095,15 @@ impl Epd for SyntheticEpd {
             .into_iter()
             .find(|l| &l.id == document)
             .ok_or_else(|| EpdError::NotFound(format!("document {document}")))?;
-        let name = core.patient.name.to_string();
         Ok(Document {
             id: letter.id.clone(),
             title: letter.title.clone(),
             date: letter.date,
             author: Some(letter.author.clone()),
-            content: DocumentContent::Text(format!(
-                "Geachte collega,\n\nUw patiënt(e) {name}, geboren {}, was onder behandeling bij de afdeling {}.\n\n\
-                 Conclusie: klinisch stabiel.\nBeleid: controle op de polikliniek.\n\nMet vriendelijke groet,\n{}",
-                core.patient.birth_date.format("%d-%m-%Y"),
-                letter.specialism.to_lowercase(),
-                letter.author
+            content: DocumentContent::Text(letters::text(
+                &core.patient,
+                &letter,
+                core.admission.as_ref(),
             )),
         })
     }

@@ -211,6 +211,12 @@ fn letters(mut items: Vec<Letter>, id: &PatientId, cutoff: NaiveDate, contact: &
                             a href={ "/patient/" (patient) "/document/" (letter) } {
                                 (l.title)
                             }
+                            @if let (true, Some(period)) = (l.discharge, l.admission) {
+                                br; span.muted {
+                                    "bij de opname van " (dutch_date(period.start().date_naive()))
+                                    @if let Some(end) = period.end() { " tot " (dutch_date(end.date_naive())) }
+                                }
+                            }
                         }
                         td { (l.author) }
                         td { (l.specialism) }

@@ -1,11 +1,11 @@
 //! The start page's lists as a GP scans them: newest admission first, a name search over
 //! what the GP may see, counts per group, and only the columns that tell rows apart.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use maud::{Markup, html};
 use zvp_auth::policy::Basis;
-use zvp_core::AgbCode;
+use zvp_core::{AgbCode, PatientId};
 use zvp_epd::ListedPatient;
 
 use super::basis_text;
@@ -67,9 +67,10 @@ fn ward_only<'a>(ward: &'a str, specialism: &str) -> &'a str {
 pub(crate) fn table(
     rows: &[Row<'_>],
     names: &HashMap<AgbCode, String>,
-    discharged: bool,
+    letters: Option<&HashSet<PatientId>>,
     empty: &str,
 ) -> Markup {
+    let discharged = letters.is_some();
     if rows.is_empty() {
         return html! { p.muted.empty { (empty) } };
     }
@@ -110,7 +111,12 @@ pub(crate) fn table(
                             td { (a.reason.as_deref().unwrap_or("")) }
                             td { (dutch_time(a.admitted_at())) }
                             @if discharged {
-                                td { (a.discharged_at().map(dutch_time).unwrap_or_default()) }
+                                td {
+                                    (a.discharged_at().map(dutch_time).unwrap_or_default())
+                                    @if letters.is_some_and(|set| set.contains(&l.patient.id)) {
+                                        br; span.letter-flag { "ontslagbrief beschikbaar" }
+                                    }
+                                }
                             }
                             @if mixed { td { (basis_text(*basis, names)) } }
                         }

@@ -7,9 +7,11 @@ use axum::response::Response;
 use chrono::Duration;
 use maud::{Markup, html};
 use serde::Deserialize;
+use std::collections::HashSet;
 use zvp_auth::directory::ReasonCategory;
 use zvp_auth::policy::{Action, Basis, Decision, DenyReason, ListScope, Permit};
-use zvp_core::AgbCode;
+
+use zvp_core::{AgbCode, PatientId};
 use zvp_epd::ListedPatient;
 
 use super::{caller_page, ctx, gp_names, patient_list, policy_request};
@@ -114,6 +116,7 @@ pub(crate) async fn start(
     if let Err(r) = portal.disclose_all(&caller, disclosures).await {
         return refuse(&portal, &caller, &r).await;
     }
+    let letters = discharge_letters(&portal, &caller, &discharged).await;
     let names = gp_names(&portal).await;
     let notices = emergency_notices(&portal, &caller).await;
     let filter = FILTERS
@@ -158,12 +161,41 @@ pub(crate) async fn start(
             "."
         }
         h2 { "Opgenomen (" (admitted.len()) ")" }
-        (patient_list::table(&admitted, &names, false, none))
+        (patient_list::table(&admitted, &names, None, none))
         h2 { "Ontslagen in de afgelopen " (days) " dagen (" (discharged.len()) ")" }
-        (patient_list::table(&discharged, &names, true, none))
+        (patient_list::table(&discharged, &names, Some(&letters), none))
         p.muted { "Gegevens van " (dutch_time(now)) ", direct uit het EPD van het ziekenhuis." }
     };
     caller_page(&portal, &caller, "Mijn patiënten", body)
+}
+
+/// The discharged patients whose discharge letter of that admission is in the EPD, asked
+/// for all rows at once. A patient whose letters cannot be read now is not marked: the mark
+/// says a letter is there, its absence promises nothing.
+async fn discharge_letters(
+    portal: &Portal,
+    caller: &Caller,
+    rows: &[(&ListedPatient, Basis)],
+) -> HashSet<PatientId> {
+    let mut asks = tokio::task::JoinSet::new();
+    for (l, _) in rows {
+        let epd = std::sync::Arc::clone(&portal.0.epd);
+        let (id, admitted_at, ctx) = (l.patient.id.clone(), l.admission.admitted_at(), ctx(caller));
+        asks.spawn(async move {
+            let letters = epd.letters(&id, &ctx).await.unwrap_or_default();
+            letters
+                .iter()
+                .any(|letter| letter.concludes(admitted_at))
+                .then_some(id)
+        });
+    }
+    let mut flagged = HashSet::new();
+    while let Some(done) = asks.join_next().await {
+        if let Ok(Some(id)) = done {
+            flagged.insert(id);
+        }
+    }
+    flagged
 }
 
 /// The patients of a list the caller may see, each with its basis, kept to those whose name
