@@ -302,6 +302,13 @@ async function suite() {
   check(await h1(gp) === 'Noodprocedure', `a non-own patient leads to the emergency procedure: ${await h1(gp)}`);
   await shot(gp, 'emergency');
   await accessible(gp, 'emergency');
+  // A too short explanation is refused, and the form keeps what was chosen and typed.
+  await gp.selectOption('#reden', 'other');
+  await gp.fill('#toelichting', 'kort');
+  await gp.click('main button[type=submit]');
+  check(await gp.locator('[role=alert]').count() === 1, 'a too short explanation is refused');
+  check(await gp.locator('#reden').inputValue() === 'other' && await gp.locator('#toelichting').inputValue() === 'kort',
+    `the emergency form keeps its input: ${await gp.locator('#reden').inputValue()} / ${await gp.locator('#toelichting').inputValue()}`);
   await gp.selectOption('#reden', 'out-of-hours');
   await gp.fill('#toelichting', 'Patiënt op de huisartsenpost, benauwd');
   await gp.click('main button[type=submit]');
@@ -328,8 +335,16 @@ async function suite() {
   const newcomer = await as('zonder-account');
   await newcomer.goto(`${origin}/account/aanvragen`);
   await accessible(newcomer, 'account-request');
+  check(/Beroep\s*Huisarts \(01\.015\)/.test(await newcomer.locator('dl').textContent()), 'the request form names the role, not only its code');
+  // A wrong phone number is refused, and what was typed stays.
   await newcomer.fill('#praktijk', 'Huisartsenpraktijk De Linde');
   await newcomer.fill('#email', 'n.hendriks@delinde.example');
+  await newcomer.fill('#telefoon', 'geen');
+  await newcomer.click('main button[type=submit]');
+  check(await newcomer.locator('[role=alert]').count() === 1, 'a wrong phone number is refused');
+  check(await newcomer.locator('#praktijk').inputValue() === 'Huisartsenpraktijk De Linde'
+    && await newcomer.locator('#email').inputValue() === 'n.hendriks@delinde.example'
+    && await newcomer.locator('#telefoon').inputValue() === 'geen', 'the account request keeps its input');
   await newcomer.fill('#telefoon', '078 - 123 45 67');
   await newcomer.click('main button[type=submit]');
   check(await h1(newcomer) === 'Aanvraag ontvangen', `request filed: ${await h1(newcomer)}`);
@@ -338,6 +353,9 @@ async function suite() {
   check(admin.url().endsWith('/beheer'), `the administrator lands on /beheer: ${admin.url()}`);
   await accessible(admin, 'admin');
   check((await admin.content()).includes('n.hendriks@delinde.example'), 'the request shows its contact details');
+  const roles = await admin.locator('main td').allTextContents();
+  check(roles.some((t) => t.trim() === 'Huisarts (01.015)') && !roles.some((t) => /^\d{2}\.\d{3}$/.test(t.trim())),
+    'the administration names roles, not bare codes');
   await admin.locator('form[action="/beheer/account/900000011/goedkeuren"] button').click();
   await newcomer.goto(`${origin}/`);
   check(await h1(newcomer) === 'Gebruiksvoorwaarden', `first login asks for the terms: ${await h1(newcomer)}`);

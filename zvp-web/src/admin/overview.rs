@@ -94,7 +94,7 @@ fn requests(caller: &Caller, accounts: &[Account]) -> Markup {
                                 (a.contact.email.as_deref().unwrap_or("")) br;
                                 (a.contact.phone.as_deref().unwrap_or(""))
                             }
-                            td { (a.role.to_string()) }
+                            td { (crate::pages::role_text(a.role)) }
                             td { (dutch_time(a.created_at)) }
                             td {
                                 @let account = format!("/beheer/account/{}", a.uzi);

@@ -171,6 +171,15 @@ pub(crate) fn basis_text(basis: Basis, names: &HashMap<AgbCode, String>) -> Stri
     }
 }
 
+/// A role as people name it, with its code for the helpdesk: `Huisarts (01.015)`, `Arts
+/// (01.000)`; the bare code only for a code the register's table does not have.
+pub(crate) fn role_text(role: zvp_core::RoleCode) -> String {
+    match role.specialism_name().or_else(|| role.profession_name()) {
+        Some(name) => format!("{name} ({role})"),
+        None => role.to_string(),
+    }
+}
+
 /// GP names by AGB code, from the directory (for "gemachtigd door …").
 pub(crate) async fn gp_names(portal: &Portal) -> HashMap<AgbCode, String> {
     portal
