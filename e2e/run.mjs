@@ -369,6 +369,7 @@ async function suite() {
   await admin.fill('#vanaf', '2026-01-01');
   await admin.locator('form[action="/beheer/machtiging"] button').click();
   await shot(admin, 'admin');
+  check((await admin.locator('main').textContent()).includes('J. de Vries (UZI 900000001)'), 'the delegation names the colleague beside the UZI number');
   const revoke = admin.locator('form[action$="/intrekken"] button');
   check(await revoke.count() === 2, `two delegations to revoke: ${await revoke.count()}`);
   await gp.goto(`${origin}/machtigingen`);
@@ -377,6 +378,16 @@ async function suite() {
   await revoke.last().click();
   await gp.goto(`${origin}/machtigingen`);
   check((await gp.content()).includes('ingetrokken'), 'the revoked delegation shows as revoked');
+
+  // --- the audit report in Dutch, with a patient column for a practitioner's report -------
+  await admin.goto(`${origin}/beheer/audit?uzi=900000001`);
+  const auditHeads = await admin.locator('main table thead th').allTextContents();
+  check(auditHeads.join('|') === 'Tijdstip|Wie|Patiënt|Wat|Grondslag|Reden', `the practitioner's audit report has a patient column: ${auditHeads.join('|')}`);
+  const whats = await admin.locator('main table tbody tr td:nth-child(4)').allTextContents();
+  check(whats.length > 0 && whats.every((w) => !/[a-z]+-[a-z]+|PatientRecord|Login|Query|Found/.test(w)),
+    `the audit report says what happened in Dutch: ${[...new Set(whats)].join(' | ')}`);
+  check((await admin.locator('main table tbody tr td:nth-child(3)').allTextContents()).some((p) => /^BSN \d{9}$/.test(p)), 'the patient column names the patient by BSN');
+  await accessible(admin, 'audit-report');
 
   // --- the periodic review report: from the overview, for administrators only ------------
   await admin.goto(`${origin}/beheer`);

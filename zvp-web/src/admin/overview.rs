@@ -44,9 +44,9 @@ pub(super) async fn overview(State(portal): State<Portal>, caller: Caller) -> Re
         h2 { "Accounts" }
         (account_table(&caller, &accounts))
         h2 { "Machtigingen" }
-        (delegation_table(&caller, &delegations))
+        (delegation_table(&caller, &delegations, &accounts))
         h2 { "Noodprocedures te beoordelen" }
-        (review_queue(&caller, &queue))
+        (review_queue(&caller, &queue, &accounts))
         h2 { "Auditlog" }
         p { (audit_status) }
         p { a href="/beheer/review" { "Controlerapport van de afgelopen maand" } }
@@ -189,7 +189,20 @@ async fn delegations<'a>(
     all
 }
 
-fn delegation_table(caller: &Caller, delegations: &[(&str, Delegation)]) -> Markup {
+/// A practitioner as the administration names them: the name from the directory beside the
+/// UZI number, or the number alone for one without an account.
+fn practitioner(accounts: &[Account], uzi: zvp_core::UziNumber) -> String {
+    accounts.iter().find(|a| a.uzi == uzi).map_or_else(
+        || format!("UZI {uzi}"),
+        |a| format!("{} (UZI {uzi})", a.name),
+    )
+}
+
+fn delegation_table(
+    caller: &Caller,
+    delegations: &[(&str, Delegation)],
+    accounts: &[Account],
+) -> Markup {
     html! {
         table {
             thead { tr { th { "Van (huisarts)" } th { "Aan (collega)" } th { "Periode" } th {} } }
@@ -197,7 +210,7 @@ fn delegation_table(caller: &Caller, delegations: &[(&str, Delegation)]) -> Mark
                 @for (name, d) in delegations {
                     tr {
                         td { (name) " (AGB " (d.grantor.to_string()) ")" }
-                        td { "UZI " (d.grantee.to_string()) }
+                        td { (practitioner(accounts, d.grantee)) }
                         td { (period(d)) }
                         td {
                             @if d.revoked_at.is_some() {
@@ -230,7 +243,7 @@ fn delegation_table(caller: &Caller, delegations: &[(&str, Delegation)]) -> Mark
     }
 }
 
-fn review_queue(caller: &Caller, queue: &[EmergencyGrant]) -> Markup {
+fn review_queue(caller: &Caller, queue: &[EmergencyGrant], accounts: &[Account]) -> Markup {
     html! {
         @if queue.is_empty() {
             p.muted { "Niets te beoordelen." }
@@ -249,9 +262,11 @@ fn review_queue(caller: &Caller, queue: &[EmergencyGrant]) -> Markup {
                     @for g in queue {
                         tr {
                             td { (dutch_time(g.granted_at)) }
-                            td { "UZI " (g.practitioner.to_string()) }
+                            td { (practitioner(accounts, g.practitioner)) }
                             td { (g.patient.as_str()) }
-                            td { (g.reason_category.code()) ": " (g.reason) }
+                            td {
+                                (crate::pages::start::reason_text(g.reason_category)) ": " (g.reason)
+                            }
                             td {
                                 @for (code, label) in [
                                     ("justified", "Terecht"),

@@ -286,7 +286,7 @@ async fn emergency_notices(portal: &Portal, caller: &Caller) -> Markup {
 }
 
 /// An emergency reason's category, in words.
-fn reason_text(category: ReasonCategory) -> &'static str {
+pub(crate) fn reason_text(category: ReasonCategory) -> &'static str {
     match category {
         ReasonCategory::AcuteCare => "acute zorg",
         ReasonCategory::OutOfHours => "huisartsenpost",
