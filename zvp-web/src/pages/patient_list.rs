@@ -71,13 +71,13 @@ pub(crate) fn table(
     empty: &str,
 ) -> Markup {
     let discharged = letters.is_some();
-    if rows.is_empty() {
+    let Some(&(_, first)) = rows.first() else {
         return html! { p.muted.empty { (empty) } };
-    }
-    let mixed = rows.iter().any(|(_, b)| *b != rows[0].1);
+    };
+    let mixed = rows.iter().any(|(_, b)| *b != first);
     html! {
         @if !mixed {
-            p.basis { "Alle patiënten in deze lijst: " (basis_text(rows[0].1, names)) "." }
+            p.basis { "Alle patiënten in deze lijst: " (basis_text(first, names)) "." }
         }
         div.scroll {
             table.patients {
