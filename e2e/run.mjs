@@ -116,7 +116,10 @@ async function as(card) {
       keyPath: join(cards, card, 'authenticatie.key.pem'),
     }],
   });
-  return context.newPage();
+  const page = await context.newPage();
+  // An element that is not there fails its check within seconds, not half a minute.
+  page.setDefaultTimeout(10_000);
+  return page;
 }
 
 /** axe-core on the page: no serious or critical WCAG 2.1 A/AA violations. */
@@ -128,6 +131,16 @@ async function accessible(page, name) {
   writeFileSync(join(artifacts, `axe-${name}.json`), JSON.stringify(result.violations, null, 2));
   const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   check(bad.length === 0, `axe ${name}: ${bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.length}x`).join(', ')}`);
+}
+
+/** Runs a group of checks; an exception (an element that never came) fails the group and the
+ * suite goes on, so that every group shows what it finds. */
+async function step(what, body) {
+  try {
+    await body();
+  } catch (e) {
+    check(false, `${what}: ${String(e).split('\n')[0]}`);
+  }
 }
 
 async function shot(page, name) {
@@ -156,6 +169,65 @@ async function suite() {
   check(await h1(gp) === 'Mijn patiënten', `GP start page: h1 ${await h1(gp)}`);
   await shot(gp, 'start');
   await accessible(gp, 'start');
+  // The start page scans: counts per group, newest admission first, the filter shown, a
+  // name search over the GP's own list.
+  const lists = async (page) => page.locator('table.patients').evaluateAll((tables) => tables.map((t) => {
+    const heads = [...t.querySelectorAll('thead th')].map((th) => th.textContent.trim());
+    return { heading: [...t.closest('div').parentElement.querySelectorAll('h2')].filter((h) => h.compareDocumentPosition(t) & Node.DOCUMENT_POSITION_FOLLOWING).at(-1)?.textContent.trim() ?? '',
+      heads, rows: [...t.querySelectorAll('tbody tr')].map((tr) => [...tr.cells].map((c) => c.textContent.trim())) };
+  }));
+  const when = (text) => { const [d, m, y, hh, mm] = text.match(/\d+/g).map(Number); return Date.UTC(y, m - 1, d, hh, mm); };
+  const startLists = await lists(gp);
+  await step('the start page lists, counted and newest first', async () => {
+    check(startLists.length === 2, `the start page has its two lists: ${startLists.length}`);
+    for (const list of startLists) {
+      const count = Number(list.heading.match(/\((\d+)\)$/)?.[1] ?? -1);
+      check(count === list.rows.length, `"${list.heading}" counts its ${list.rows.length} rows`);
+      const column = list.heads.indexOf(list.heads.includes('Ontslagen') ? 'Ontslagen' : 'Opgenomen');
+      const times = list.rows.map((r) => when(r[column]));
+      check(times.every((t, i) => i === 0 || times[i - 1] >= t), `"${list.heading}" newest first: ${list.rows.map((r) => r[column]).join(', ')}`);
+      check(!list.heads.includes('Patiënt van'), `"${list.heading}": no column that repeats "Eigen patiënt": ${list.heads.join(', ')}`);
+    }
+  });
+  await step('the active filter and the counts', async () => {
+    check((await gp.locator('nav.filters [aria-current=page]').textContent())?.trim() === 'alle', 'the active filter is shown');
+    check(/Getoond: alle\. \d+ opgenomen, \d+ ontslagen\./.test(await gp.locator('p.active-filter').textContent()), 'the counts per group');
+  });
+  await step('the discharge letter', async () => {
+    // Every discharged patient's row says its discharge letter is there; the newest letter of
+    // such a patient is that discharge letter, tied to the admission, and reads as one.
+    const dischargedList = startLists[1] ?? { rows: [] };
+    check(dischargedList.rows.length > 0 && dischargedList.rows.every((r) => r.at(-1).endsWith('ontslagbrief beschikbaar')),
+      `the discharge letter flag on the list: ${dischargedList.rows.map((r) => r.at(-1)).join(' | ')}`);
+    await gp.locator('table.patients').nth(1).locator('a[href^="/patient/"]').first().click();
+    const dischargedUrl = gp.url();
+    await gp.goto(`${dischargedUrl}/dossier/brieven`);
+    const firstLetter = (await gp.locator('main table tbody tr').first().textContent()) ?? '';
+    check(/Ontslagbrief .*bij de opname van \d{2}-\d{2}-\d{4} tot \d{2}-\d{2}-\d{4}/.test(firstLetter),
+      `the newest letter is the discharge letter of the admission: ${firstLetter.trim()}`);
+    await gp.locator('main table tbody tr a').first().click();
+    const letterText = (await gp.locator('pre.letter').textContent()) ?? '';
+    check(['Reden van opname', 'Anamnese', 'Beloop', 'Conclusie', 'Medicatie', 'Beleid en afspraken'].every((h) => letterText.includes(`\n${h}\n`))
+      && letterText.length > 800, `the discharge letter has a real structure: ${letterText.length} characters`);
+  });
+  await gp.goto(`${origin}/`);
+  await step('the name search', async () => {
+    const someone = startLists[0].rows.at(-1)[0];
+    const family = someone.split(' ').at(-1);
+    await gp.fill('#naam', family);
+    await gp.click('form.name-search button');
+    check(gp.url().includes(`naam=${encodeURIComponent(family)}`), `the name search is in the address: ${gp.url()}`);
+    const found = (await lists(gp)).flatMap((l) => l.rows.map((r) => r[0]));
+    check(found.length > 0 && found.includes(someone) && found.every((n) => n.endsWith(family)),
+      `the name search for "${family}" finds only them: ${found.join(', ')}`);
+    check((await gp.locator('#naam').inputValue()) === family, 'the name search keeps what was typed');
+    await gp.goto(`${origin}/?filter=eigen&naam=zzzz`);
+    check((await gp.locator('nav.filters [aria-current=page]').textContent())?.trim() === 'eigen patiënten', 'the active filter "eigen" is shown');
+    check((await gp.locator('p.empty').allTextContents()).every((t) => t === 'Geen patiënten met deze naam.')
+      && await gp.locator('p.empty').count() === 2, 'an empty search says so');
+    await accessible(gp, 'start-search');
+  });
+  await gp.goto(`${origin}/`);
   await gp.locator('table a[href^="/patient/"]').first().click();
   const patientUrl = gp.url();
   check(/\/patient\/[^/]+$/.test(patientUrl), `a patient opens: ${patientUrl}`);
@@ -165,13 +237,68 @@ async function suite() {
   const tabs = await gp.locator('nav.tabs a').evaluateAll((links) => links.map((a) => a.getAttribute('href')));
   // Details, five dossier sections, six result categories ("Overig" included).
   check(tabs.length === 12, `twelve sections and result categories: ${tabs.length}`);
+  // The admission summary of an admitted patient (the start page lists them first): every
+  // field filled from the EPD.
+  const summary = Object.fromEntries(await gp.locator('dl.summary dt').evaluateAll(
+    (dts) => dts.map((dt) => [dt.textContent.trim(), dt.nextElementSibling.textContent.trim()])));
+  for (const field of ['Reden van opname', 'Behandelaar', 'Afdeling', 'Opgenomen', 'Verwacht ontslag']) {
+    check(summary[field] && !summary[field].includes('niet vastgelegd'), `the admission summary gives "${field}": ${JSON.stringify(summary)}`);
+  }
+  check(/Telefoon afdeling: 0\d{2} \d{3} \d{4}/.test(summary.Afdeling ?? ''), `the summary gives the ward's phone: ${summary.Afdeling}`);
+  check(/Kamer \d+/.test(summary.Afdeling ?? ''), `the summary gives the room: ${summary.Afdeling}`);
+  check(/\(\d+ dag(en)?\)/.test(summary.Opgenomen ?? ''), `the summary gives the length of stay: ${summary.Opgenomen}`);
+  check(/^dr\. /.test(summary.Behandelaar ?? ''), `the summary names the specialist: ${summary.Behandelaar}`);
+  const banner = async (page, where) => {
+    const identity = (await page.locator('section.banner .identity').textContent().catch(() => '')) ?? '';
+    check(/geb\. \d{2}-\d{2}-\d{4} \(\d+ jaar\)/.test(identity) && /\b(man|vrouw)\b/.test(identity)
+      && /BSN \d{9}/.test(identity), `the patient banner on ${where}: "${identity.trim()}"`);
+  };
+  await banner(gp, 'the patient page');
   for (const tab of tabs) {
     response = await gp.goto(`${origin}${tab}`);
     check(response.status() === 200, `${tab}: status ${response.status()}`);
+    await banner(gp, tab);
   }
+  // Medication against the admission: started/changed/stopped, each medicine once in use,
+  // sorted by status and then name.
+  await gp.goto(`${patientUrl}/dossier/medicatie`);
+  const meds = await gp.locator('table.medication tbody tr').evaluateAll((rows) => rows.map((r) => [...r.cells].map((c) => c.textContent.trim())));
+  const order = ['gestart', 'gewijzigd', 'gestopt', 'ongewijzigd', 'eerder gestopt'];
+  const active = meds.filter((m) => ['gestart', 'gewijzigd', 'ongewijzigd'].includes(m[0])).map((m) => m[1]);
+  check(meds.length > 0 && new Set(active).size === active.length, `no medicine twice in use: ${active.join(', ')}`);
+  check(meds.every((m) => order.includes(m[0])), `every medicine has its status: ${meds.map((m) => m[0]).join(', ')}`);
+  const key = (m) => `${order.indexOf(m[0])}|${m[1].toLowerCase()}`;
+  check(meds.every((m, i) => i === 0 || key(meds[i - 1]) <= key(m)), `medication sorted by status and name: ${meds.map((m) => `${m[0]} ${m[1]}`).join('; ')}`);
+  check(meds.some((m) => m[0] === 'gestart'), 'what the admission started is marked');
+  await accessible(gp, 'medication');
+  await shot(gp, 'medication');
   await gp.goto(`${patientUrl}/uitslagen/klinische-chemie`);
   await shot(gp, 'results');
   await accessible(gp, 'results');
+  await step('results cumulative and per report', async () => {
+    // Cumulative: tests in rows, sampling times in columns, flags in place, Dutch numbers.
+    const cumulative = await gp.locator('table.cumulative').evaluateAll((tables) => tables.map((t) => ({
+      heads: [...t.querySelectorAll('thead th')].map((th) => th.textContent.trim()),
+      rows: [...t.querySelectorAll('tbody tr')].map((tr) => [...tr.cells].map((c) => c.textContent.trim())),
+    })));
+    check(cumulative.length === 1, `clinical chemistry opens cumulative: ${cumulative.length} tables`);
+    const cum = cumulative[0] ?? { heads: [], rows: [] };
+    check(cum.heads.slice(0, 3).join('|') === 'Bepaling|Eenheid|Referentie' && cum.heads.length >= 5
+      && cum.heads.slice(3).every((h) => /^Afname \d{2}-\d{2}-\d{4}\s*\d{2}:\d{2}$/.test(h)),
+    `the cumulative view has a column per sampling time: ${cum.heads.join(' | ')}`);
+    check(new Set(cum.rows.map((r) => r[0])).size === cum.rows.length && cum.rows.length >= 5, `a row per test: ${cum.rows.map((r) => r[0]).join(', ')}`);
+    const cellsText = cum.rows.flatMap((r) => r.slice(2)).join(' ');
+    check(/\d,\d/.test(cellsText) && !/\d\.\d/.test(cellsText), `Dutch decimal commas in values and ranges: ${cellsText.slice(0, 200)}`);
+    check(cum.rows.some((r) => r[0] === 'Kreatinine' && r[1] === 'µmol/L'), 'creatinine in µmol/L');
+    check(cum.rows.some((r) => r.slice(3).some((c) => /\d (H|L) \((hoog|laag)\)$/.test(c))), 'a flag in place next to its value');
+    await gp.click('nav.views a');
+    check(gp.url().endsWith('?weergave=verslagen'), `the per-report view stays: ${gp.url()}`);
+    const times = await gp.locator('article p.times').allTextContents();
+    check(times.length > 0 && times.every((t) => /^Afgenomen: \d{2}-\d{2}-\d{4} \d{2}:\d{2} · Verslag: \d{2}-\d{2}-\d{4} \d{2}:\d{2}$/.test(t.trim())),
+      `sampling and report time, each labelled: ${times[0]}`);
+    await accessible(gp, 'results-per-report');
+  });
+  await gp.goto(`${patientUrl}/uitslagen/klinische-chemie`);
   await gp.locator('table a[href*="/lab/"]').first().click();
   check(await gp.locator('svg').count() === 1, 'the lab history has its chart');
   await shot(gp, 'lab-history');
@@ -179,6 +306,8 @@ async function suite() {
   await gp.pdf({ path: join(artifacts, 'lab-history.pdf') });
   await gp.emulateMedia({ media: 'print' });
   check(await gp.locator('footer.print').isVisible(), 'a printout is marked with the user and the time');
+  check(await gp.locator('section.banner .identity').isVisible(), 'a printout carries the patient banner');
+  await banner(gp, 'the printout');
   await gp.emulateMedia({ media: 'screen' });
 
   // --- the emergency procedure for another GP's patient -----------------------------------
@@ -196,6 +325,13 @@ async function suite() {
   check(await h1(gp) === 'Noodprocedure', `a non-own patient leads to the emergency procedure: ${await h1(gp)}`);
   await shot(gp, 'emergency');
   await accessible(gp, 'emergency');
+  // A too short explanation is refused, and the form keeps what was chosen and typed.
+  await gp.selectOption('#reden', 'other');
+  await gp.fill('#toelichting', 'kort');
+  await gp.click('main button[type=submit]');
+  check(await gp.locator('[role=alert]').count() === 1, 'a too short explanation is refused');
+  check(await gp.locator('#reden').inputValue() === 'other' && await gp.locator('#toelichting').inputValue() === 'kort',
+    `the emergency form keeps its input: ${await gp.locator('#reden').inputValue()} / ${await gp.locator('#toelichting').inputValue()}`);
   await gp.selectOption('#reden', 'out-of-hours');
   await gp.fill('#toelichting', 'Patiënt op de huisartsenpost, benauwd');
   await gp.click('main button[type=submit]');
@@ -222,6 +358,16 @@ async function suite() {
   const newcomer = await as('zonder-account');
   await newcomer.goto(`${origin}/account/aanvragen`);
   await accessible(newcomer, 'account-request');
+  check(/Beroep\s*Huisarts \(01\.015\)/.test(await newcomer.locator('dl').textContent()), 'the request form names the role, not only its code');
+  // A wrong phone number is refused, and what was typed stays.
+  await newcomer.fill('#praktijk', 'Huisartsenpraktijk De Linde');
+  await newcomer.fill('#email', 'n.hendriks@delinde.example');
+  await newcomer.fill('#telefoon', 'geen');
+  await newcomer.click('main button[type=submit]');
+  check(await newcomer.locator('[role=alert]').count() === 1, 'a wrong phone number is refused');
+  check(await newcomer.locator('#praktijk').inputValue() === 'Huisartsenpraktijk De Linde'
+    && await newcomer.locator('#email').inputValue() === 'n.hendriks@delinde.example'
+    && await newcomer.locator('#telefoon').inputValue() === 'geen', 'the account request keeps its input');
   await newcomer.fill('#praktijk', 'Huisartsenpraktijk De Linde');
   await newcomer.fill('#email', 'n.hendriks@delinde.example');
   await newcomer.fill('#telefoon', '078 - 123 45 67');
@@ -232,6 +378,9 @@ async function suite() {
   check(admin.url().endsWith('/beheer'), `the administrator lands on /beheer: ${admin.url()}`);
   await accessible(admin, 'admin');
   check((await admin.content()).includes('n.hendriks@delinde.example'), 'the request shows its contact details');
+  const roles = await admin.locator('main td').allTextContents();
+  check(roles.some((t) => t.trim() === 'Huisarts (01.015)') && !roles.some((t) => /^\d{2}\.\d{3}$/.test(t.trim())),
+    'the administration names roles, not bare codes');
   await admin.locator('form[action="/beheer/account/900000011/goedkeuren"] button').click();
   await newcomer.goto(`${origin}/`);
   check(await h1(newcomer) === 'Gebruiksvoorwaarden', `first login asks for the terms: ${await h1(newcomer)}`);
@@ -245,6 +394,7 @@ async function suite() {
   await admin.fill('#vanaf', '2026-01-01');
   await admin.locator('form[action="/beheer/machtiging"] button').click();
   await shot(admin, 'admin');
+  check((await admin.locator('main').textContent()).includes('J. de Vries (UZI 900000001)'), 'the delegation names the colleague beside the UZI number');
   const revoke = admin.locator('form[action$="/intrekken"] button');
   check(await revoke.count() === 2, `two delegations to revoke: ${await revoke.count()}`);
   await gp.goto(`${origin}/machtigingen`);
@@ -253,6 +403,16 @@ async function suite() {
   await revoke.last().click();
   await gp.goto(`${origin}/machtigingen`);
   check((await gp.content()).includes('ingetrokken'), 'the revoked delegation shows as revoked');
+
+  // --- the audit report in Dutch, with a patient column for a practitioner's report -------
+  await admin.goto(`${origin}/beheer/audit?uzi=900000001`);
+  const auditHeads = await admin.locator('main table thead th').allTextContents();
+  check(auditHeads.join('|') === 'Tijdstip|Wie|Patiënt|Wat|Grondslag|Reden', `the practitioner's audit report has a patient column: ${auditHeads.join('|')}`);
+  const whats = await admin.locator(`main table tbody tr td:nth-child(${auditHeads.indexOf('Wat') + 1})`).allTextContents();
+  check(whats.length > 0 && whats.every((w) => !/[a-z]+-[a-z]+|PatientRecord|Login|Query|Found/.test(w)),
+    `the audit report says what happened in Dutch: ${[...new Set(whats)].join(' | ')}`);
+  check((await admin.locator('main table tbody tr td:nth-child(3)').allTextContents()).some((p) => /^BSN \d{9}$/.test(p)), 'the patient column names the patient by BSN');
+  await accessible(admin, 'audit-report');
 
   // --- the periodic review report: from the overview, for administrators only ------------
   await admin.goto(`${origin}/beheer`);
@@ -291,6 +451,35 @@ async function suite() {
   check(gp.url().includes('/meldingen'), `marking read returns to Meldingen: ${gp.url()}`);
   check(await unread() === before - 1, `the header counts one fewer: ${await unread()} after ${before}`);
   check(await gp.locator('tr.melding:not(:has(button))').count() === 1, 'the event shows as read');
+  // --- phone width: no page scrolls sideways at 390 px, and the lab chart scales ------------
+  const phoneWidth = 390;
+  const fits = async (page, url, name) => {
+    await page.setViewportSize({ width: phoneWidth, height: 844 });
+    await page.goto(url);
+    const [wide, culprit] = await page.evaluate((w) => {
+      const over = [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > w + 1);
+      const e = over.at(-1);
+      return [document.documentElement.scrollWidth, e ? `${e.tagName.toLowerCase()}.${e.className} "${e.textContent.trim().slice(0, 40)}"` : ''];
+    }, phoneWidth);
+    check(wide <= phoneWidth, `${name} at ${phoneWidth} px is ${wide} px wide (${culprit})`);
+    await shot(page, `phone-${name}`);
+  };
+  const gpPages = [['/', 'start'], ['/zoeken', 'search'], ['/machtigingen', 'delegations'],
+    [patientUrl.replace(origin, ''), 'patient'], ...tabs.map((t) => [t, t.split('/').at(-1)])];
+  for (const [path, name] of gpPages) await fits(gp, `${origin}${path}`, name);
+  await gp.goto(`${patientUrl}/uitslagen/klinische-chemie`);
+  const labLink = await gp.locator('table a[href*="/lab/"]').first().getAttribute('href');
+  await fits(gp, `${origin}${labLink}`, 'lab history');
+  const chartWidth = await gp.locator('svg').evaluate((svg) => svg.getBoundingClientRect().width);
+  check(chartWidth <= phoneWidth - 20, `the chart scales to the phone: ${chartWidth} px`);
+  for (const [path, name] of [['/beheer', 'admin'], ['/beheer/review', 'review'], ['/beheer/audit', 'audit']]) {
+    await fits(admin, `${origin}${path}`, name);
+  }
+  const aiosPage = await as('aios');
+  await fits(aiosPage, `${origin}/`, 'a refusal');
+  await aiosPage.context().close();
+  await gp.setViewportSize({ width: 1280, height: 720 });
+  await admin.setViewportSize({ width: 1280, height: 720 });
 
   // --- logout: the browser's own POST passes the origin check, and the session ends ---------
   await gp.goto(`${origin}/`);

@@ -125,6 +125,16 @@ pub trait Epd: Send + Sync {
         Err(EpdError::NotProvided("care moments"))
     }
 
+    /// The patient's admissions (current and past, each with its summary), oldest first; the
+    /// banner of every patient page names the current one, or the latest.
+    async fn admissions(
+        &self,
+        _id: &PatientId,
+        _ctx: &RequestContext,
+    ) -> Result<Vec<Admission>, EpdError> {
+        Err(EpdError::NotProvided("admissions"))
+    }
+
     /// Allergies.
     async fn allergies(
         &self,

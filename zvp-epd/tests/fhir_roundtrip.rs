@@ -67,9 +67,88 @@ async fn patients_and_admissions_survive_the_round_trip() {
         assert_eq!(fhir["status"], expected);
         assert_eq!(fhir["class"]["code"], "IMP");
         assert_eq!(admission_from_fhir(&fhir).unwrap(), item.admission);
+        // The summary travels in the Encounter's own elements, every field of it.
+        let a = &item.admission;
+        assert_eq!(fhir["reasonCode"][0]["text"], a.reason.as_deref().unwrap());
+        assert_eq!(
+            fhir["participant"][0]["type"][0]["coding"][0]["code"],
+            "ATND"
+        );
+        assert_eq!(
+            fhir["participant"][0]["individual"]["display"],
+            a.specialist.as_deref().unwrap()
+        );
+        assert_eq!(
+            fhir["location"][1]["location"]["display"],
+            a.room.as_deref().unwrap()
+        );
+        assert_eq!(fhir["location"][0]["location"]["reference"], "#ward");
+        assert_eq!(
+            fhir["contained"][0]["telecom"][0]["value"],
+            a.ward_phone.as_deref().unwrap()
+        );
+        assert_eq!(
+            a.expected_discharge.is_some(),
+            a.discharged_at().is_none(),
+            "an expected discharge while admitted, none after"
+        );
+        if let Some(date) = a.expected_discharge {
+            assert_eq!(fhir["extension"][0]["valueDateTime"], date.to_string());
+        }
         count += 1;
     }
     assert!(count > 10);
+}
+
+/// An Encounter as another EPD writes it: untyped locations, the reason as a diagnosis, the
+/// specialist without a participation type, the planned end as a date.
+#[test]
+fn an_admission_summary_is_read_from_what_other_epds_write() {
+    let encounter = json!({
+        "resourceType": "Encounter",
+        "status": "in-progress",
+        "subject": {"reference": "Patient/p1"},
+        "serviceType": {"text": "Longziekten"},
+        "period": {"start": "2026-11-23T10:00:00Z"},
+        "location": [{"location": {"display": "Longziekten, B4", "reference": "#w"}}],
+        "contained": [{"resourceType": "Location", "id": "w",
+            "telecom": [{"system": "email", "value": "b4@example.org"},
+                        {"system": "phone", "value": "078 123 4567"}]}],
+        "participant": [{"individual": {"display": "dr. S. El Amrani"}}],
+        "diagnosis": [{"condition": {"display": "Pneumonie"}}],
+        "extension": [{"url": zvp_epd::fhir::PLANNED_END, "valueDateTime": "2026-11-27"}],
+    });
+    let a = admission_from_fhir(&encounter).unwrap();
+    assert_eq!(a.ward, "Longziekten, B4");
+    assert_eq!(a.ward_phone.as_deref(), Some("078 123 4567"));
+    assert_eq!(a.room, None);
+    assert_eq!(a.specialist.as_deref(), Some("dr. S. El Amrani"));
+    assert_eq!(a.reason.as_deref(), Some("Pneumonie"));
+    assert_eq!(a.expected_discharge, "2026-11-27".parse().ok());
+    // A planned end that is no date is an error naming the element, not a silent gap.
+    let mut wrong = encounter.clone();
+    wrong["extension"][0]["valueDateTime"] = json!("morgen");
+    assert!(matches!(
+        admission_from_fhir(&wrong),
+        Err(FhirError::Invalid {
+            path: "extension(plannedEndDate)",
+            ..
+        })
+    ));
+    // Without any of it, the summary is empty rather than guessed.
+    let bare = json!({"resourceType": "Encounter", "subject": {"reference": "Patient/p1"},
+        "period": {"start": "2026-11-23T10:00:00Z"}});
+    let a = admission_from_fhir(&bare).unwrap();
+    assert_eq!(
+        (
+            a.reason,
+            a.specialist,
+            a.room,
+            a.ward_phone,
+            a.expected_discharge
+        ),
+        (None, None, None, None, None)
+    );
 }
 
 #[test]

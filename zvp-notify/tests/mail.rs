@@ -252,12 +252,12 @@ async fn within_the_digest_period_news_waits_for_the_next_digest() {
         EventKind::Discharge,
         EventKind::Letter,
     ];
-    rig.poll(now() - Duration::days(2)).await;
+    rig.poll(now() - Duration::days(4)).await;
     rig.opt_in(&all).await;
-    let t1 = now() - Duration::days(1);
+    let t1 = now() - Duration::days(2);
     rig.poll(t1).await;
     assert_eq!(mailer.round(t1).await.unwrap().sent, 1);
-    // News half an hour later (the hospital a day on): within the hour's period, it waits.
+    // News half an hour later (the hospital two days on): within the hour's period, it waits.
     let seen = rig.last_seq().await;
     rig.poll(now()).await;
     let news = rig.counts_after(seen, &all).await;

@@ -170,7 +170,7 @@ pub(crate) async fn open(
                 .record_denied(caller, EMERGENCY_REQUIRED, Outcome::Denied, Some(patient))
                 .await
             {
-                Ok(_) => Err(emergency_form(portal, caller, &id, None, None)),
+                Ok(_) => Err(emergency_form(portal, caller, &id, None, None, None)),
                 Err(refusal) => Err(refusal_page(portal, &refusal, &caller.request_id)),
             }
         }

@@ -28,6 +28,7 @@ mod caller;
 mod chart;
 mod disclosure;
 mod layout;
+mod numbers;
 mod ops;
 mod origin;
 mod pages;

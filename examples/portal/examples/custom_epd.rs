@@ -118,6 +118,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         ward: "Interne geneeskunde, 4 noord".to_owned(),
         specialism: "Interne geneeskunde".to_owned(),
         period: Period::open(now - Duration::days(2)),
+        reason: Some("Pneumonie".to_owned()),
+        specialist: None,
+        room: None,
+        ward_phone: None,
+        expected_discharge: None,
     };
     let epd = OneWard {
         patients: HashMap::from([(id, (patient, admission))]),

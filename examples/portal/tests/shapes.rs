@@ -161,8 +161,12 @@ async fn reports_under_other_codes_show_in_their_section_and_unknown_ones_under_
         }
     }
     let id = found.expect("an own patient with an ECG and a radiology report");
+    // Clinical chemistry per report, where each report shows its title.
     let sections = [
-        ("klinische-chemie", "Klinisch-chemisch onderzoek"),
+        (
+            "klinische-chemie?weergave=verslagen",
+            "Klinisch-chemisch onderzoek",
+        ),
         ("radiologie", "X-thorax"),
         ("overig", "ECG"),
     ];

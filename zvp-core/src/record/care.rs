@@ -1,15 +1,19 @@
 //! Admissions and care moments.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::Period;
 use crate::id::PatientId;
 
-/// A clinical admission (opname): who, where, under which specialism, from when to when.
+/// A clinical admission (opname): who, where, under which specialism, from when to when, and
+/// what a GP asks first about it: why, who treats the patient, how to reach the ward and when
+/// the patient is expected home.
 ///
 /// Whether the patient is still admitted follows from the period: an admission whose period
-/// has no end is current; one with an end is a discharge (ontslag) at that time.
+/// has no end is current; one with an end is a discharge (ontslag) at that time. The summary
+/// fields are optional: an EPD that does not record one leaves it `None`, and the portal says
+/// "niet vastgelegd" rather than guessing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Admission {
@@ -21,6 +25,21 @@ pub struct Admission {
     pub specialism: String,
     /// From admission to discharge (open while admitted).
     pub period: Period,
+    /// The reason for admission or the working diagnosis (`Decompensatio cordis`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The treating (attending) specialist, as the EPD names them (`dr. M. de Wit`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub specialist: Option<String>,
+    /// The room (kamer) on the ward, e.g. `Kamer 12`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<String>,
+    /// The ward's phone number, for the GP who wants to speak to the ward.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ward_phone: Option<String>,
+    /// The expected discharge date, where the EPD records one (only while admitted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_discharge: Option<NaiveDate>,
 }
 
 /// Whether an admission is current or has ended in a discharge.
@@ -112,6 +131,11 @@ mod tests {
             ward: "Cardiologie, 5 zuid".to_owned(),
             specialism: "Cardiologie".to_owned(),
             period: Period::open(start),
+            reason: None,
+            specialist: None,
+            room: None,
+            ward_phone: None,
+            expected_discharge: None,
         };
         assert_eq!(admission.status(), AdmissionStatus::Admitted);
         assert_eq!(admission.discharged_at(), None);

@@ -62,6 +62,20 @@ pub struct Letter {
     pub author: String,
     /// The author's specialism.
     pub specialism: String,
+    /// Whether it is a discharge letter (ontslagbrief).
+    #[serde(default)]
+    pub discharge: bool,
+    /// The admission the letter belongs to, by its period (for a discharge letter: the
+    /// admission it concludes), when the EPD says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admission: Option<Period>,
+}
+
+impl Letter {
+    /// Whether this is the discharge letter of the admission that started at `admitted_at`.
+    pub fn concludes(&self, admitted_at: DateTime<Utc>) -> bool {
+        self.discharge && self.admission.is_some_and(|p| p.start() == admitted_at)
+    }
 }
 
 /// A diagnosis (problem).

@@ -128,6 +128,24 @@ impl Epd for FhirEpd {
         .await
     }
 
+    async fn admissions(
+        &self,
+        id: &PatientId,
+        ctx: &RequestContext,
+    ) -> Result<Vec<zvp_core::Admission>, EpdError> {
+        self.within(async {
+            let inpatient = [("class", "IMP".to_owned())];
+            let mut admissions = self
+                .about("Encounter", id, &inpatient, ctx, |r| {
+                    fhir::admission_from_fhir(r).map(|a| (a.patient.clone(), a))
+                })
+                .await?;
+            admissions.sort_by_key(zvp_core::Admission::admitted_at);
+            Ok(admissions)
+        })
+        .await
+    }
+
     async fn allergies(
         &self,
         id: &PatientId,

@@ -269,9 +269,12 @@ pub fn medication_from_fhir(resource: &Value) -> Result<(PatientId, Medication),
 
 /// The LOINC document type of a letter: a discharge summary for an "Ontslagbrief", a consult
 /// note for anything else.
-fn letter_type(title: &str) -> (&'static str, &'static str) {
-    if title.to_lowercase().starts_with("ontslag") {
-        ("18842-5", "Discharge summary")
+/// LOINC's discharge summary, the type of a discharge letter.
+const DISCHARGE_SUMMARY: &str = "18842-5";
+
+fn letter_type(discharge: bool) -> (&'static str, &'static str) {
+    if discharge {
+        (DISCHARGE_SUMMARY, "Discharge summary")
     } else {
         ("11488-4", "Consult note")
     }
@@ -279,7 +282,15 @@ fn letter_type(title: &str) -> (&'static str, &'static str) {
 
 /// The DocumentReference of a letter, with the letter's text as a `text/plain` attachment.
 pub fn letter_to_fhir(patient: &PatientId, letter: &Letter, text: &str) -> Value {
-    let (code, display) = letter_type(&letter.title);
+    let (code, display) = letter_type(letter.discharge);
+    let mut context = json!({ "practiceSetting": { "text": letter.specialism } });
+    if let Some(admission) = letter.admission {
+        let mut period = json!({ "start": instant(admission.start()) });
+        if let Some(end) = admission.end() {
+            put(&mut period, "end", json!(instant(end)));
+        }
+        put(&mut context, "period", period);
+    }
     json!({
         "resourceType": "DocumentReference",
         "id": letter.id.as_str(),
@@ -296,7 +307,7 @@ pub fn letter_to_fhir(patient: &PatientId, letter: &Letter, text: &str) -> Value
             "creation": letter.date.to_string(),
             "data": base64::engine::general_purpose::STANDARD.encode(text),
         } }],
-        "context": { "practiceSetting": { "text": letter.specialism } },
+        "context": context,
     })
 }
 
@@ -491,8 +502,33 @@ fn read_letter(resource: &Value) -> Result<(PatientId, Letter), FhirError> {
             specialism: str_at(resource, "/context/practiceSetting/text")
                 .unwrap_or("")
                 .to_owned(),
+            discharge: resource
+                .pointer("/type/coding")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|c| {
+                    str_at(c, "/system") == Some(LOINC)
+                        && str_at(c, "/code") == Some(DISCHARGE_SUMMARY)
+                }),
+            admission: letter_admission(resource)?,
         },
     ))
+}
+
+/// The admission a letter belongs to: `context.period`.
+fn letter_admission(resource: &Value) -> Result<Option<Period>, FhirError> {
+    const R: &str = "DocumentReference";
+    let Some(start) = str_at(resource, "/context/period/start") else {
+        return Ok(None);
+    };
+    let start = parse_datetime(R, "context.period.start", start)?;
+    let end = str_at(resource, "/context/period/end")
+        .map(|t| parse_datetime(R, "context.period.end", t))
+        .transpose()?;
+    Period::new(start, end)
+        .map(Some)
+        .map_err(|e| invalid(R, "context.period", e))
 }
 
 /// A letter and its patient, from a DocumentReference.

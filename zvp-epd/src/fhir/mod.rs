@@ -7,7 +7,7 @@
 //! | [`Patient`](zvp_core::Patient) | Patient (BSN, nl-core name parts, address, registered GP by AGB) |
 //! | [`TreatmentRestriction`](zvp_core::TreatmentRestriction) | Consent (treatment directive: SNOMED treatment in `provision.code`, `provision.type` deny) |
 //! | [`SharingObjection`](zvp_core::SharingObjection) | Consent (scope `patient-privacy`, policy rule `OPTOUT`, a `deny` provision without codes) |
-//! | [`Admission`](zvp_core::Admission) | Encounter, class IMP (`in-progress`, `finished` with `period.end`) |
+//! | [`Admission`](zvp_core::Admission) | Encounter, class IMP (`in-progress`, `finished` with `period.end`); reason, attending specialist, ward (phone on a contained Location) and room, expected discharge (R5 `plannedEndDate` extension) |
 //! | [`CareMoment`](zvp_core::CareMoment) | Appointment, Procedure, ServiceRequest (referrals); admissions are Encounters |
 //! | [`Allergy`](zvp_core::Allergy) | AllergyIntolerance |
 //! | [`ConclusionAndPlan`](zvp_core::ConclusionAndPlan) | ClinicalImpression (`summary` and a note with the plan) |
@@ -28,6 +28,7 @@ mod bundle;
 mod care;
 mod consent;
 mod dossier;
+mod encounter;
 mod patient;
 mod results;
 
@@ -52,9 +53,10 @@ pub use dossier::{
     document_content, document_from_fhir, document_of, document_reference_from_fhir,
     letter_from_fhir, letter_to_fhir, medication_from_fhir, medication_to_fhir,
 };
+pub use encounter::{PLANNED_END, admission_from_fhir, admission_to_fhir};
 pub use patient::{
-    admission_from_fhir, admission_to_fhir, patient_from_fhir, patient_from_fhir_with,
-    patient_to_fhir, practitioner_agb, unresolved_practitioners,
+    patient_from_fhir, patient_from_fhir_with, patient_to_fhir, practitioner_agb,
+    unresolved_practitioners,
 };
 pub use results::{
     NUCLEAR_LAB_CODE, RESULT_CATEGORY_SYSTEM, V2_0074, category_codes, category_codings,

@@ -1,14 +1,12 @@
-//! Patient (nl-core-Patient) and Encounter (admissions, nl-core-Encounter).
+//! Patient (nl-core-Patient).
 
 use chrono::NaiveDate;
 use serde_json::{Value, json};
-use zvp_core::{
-    Address, Admission, AgbCode, Bsn, Gender, Patient, PatientId, Period, PersonName, RegisteredGp,
-};
+use zvp_core::{Address, AgbCode, Bsn, Gender, Patient, PatientId, PersonName, RegisteredGp};
 
 use super::{
-    AGB_SYSTEM, BSN_SYSTEM, FhirError, datetime_at, expect_type, extension, instant, invalid,
-    missing, parse_datetime, patient_at, patient_reference, put, reference_id, str_at,
+    AGB_SYSTEM, BSN_SYSTEM, FhirError, expect_type, extension, invalid, missing, reference_id,
+    str_at,
 };
 
 const OWN_PREFIX: &str = "http://hl7.org/fhir/StructureDefinition/humanname-own-prefix";
@@ -16,7 +14,6 @@ const OWN_NAME: &str = "http://hl7.org/fhir/StructureDefinition/humanname-own-na
 const EN_QUALIFIER: &str = "http://hl7.org/fhir/StructureDefinition/iso21090-EN-qualifier";
 const STREET_NAME: &str = "http://hl7.org/fhir/StructureDefinition/iso21090-ADXP-streetName";
 const HOUSE_NUMBER: &str = "http://hl7.org/fhir/StructureDefinition/iso21090-ADXP-houseNumber";
-const ENCOUNTER_CLASS: &str = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
 
 /// The Patient resource of a patient (treatment restrictions are Consent resources of their own).
 pub fn patient_to_fhir(patient: &Patient) -> Value {
@@ -296,50 +293,5 @@ pub fn patient_from_fhir_with(
         registered_gp,
         treatment_restrictions: Vec::new(),
         sharing_objection: None,
-    })
-}
-
-/// The Encounter (class IMP) of an admission: `in-progress` while admitted, `finished` with
-/// `period.end` after discharge.
-pub fn admission_to_fhir(id: &str, admission: &Admission) -> Value {
-    let mut period = json!({ "start": instant(admission.admitted_at()) });
-    let discharged = admission.discharged_at();
-    if let Some(end) = discharged {
-        put(&mut period, "end", json!(instant(end)));
-    }
-    json!({
-        "resourceType": "Encounter",
-        "id": id,
-        "status": if discharged.is_some() { "finished" } else { "in-progress" },
-        "class": { "system": ENCOUNTER_CLASS, "code": "IMP", "display": "inpatient encounter" },
-        "subject": patient_reference(&admission.patient),
-        "serviceType": { "text": admission.specialism },
-        "location": [{ "location": { "display": admission.ward } }],
-        "period": period,
-    })
-}
-
-/// An admission from an Encounter.
-///
-/// # Errors
-///
-/// [`FhirError`] naming the element that is missing or does not parse.
-pub fn admission_from_fhir(resource: &Value) -> Result<Admission, FhirError> {
-    const R: &str = "Encounter";
-    expect_type(R, resource)?;
-    let patient = patient_at(R, resource, "/subject/reference", "subject.reference")?;
-    let start = datetime_at(R, resource, "/period/start", "period.start")?;
-    let end = str_at(resource, "/period/end")
-        .map(|t| parse_datetime(R, "period.end", t))
-        .transpose()?;
-    Ok(Admission {
-        patient,
-        ward: str_at(resource, "/location/0/location/display")
-            .unwrap_or("")
-            .to_owned(),
-        specialism: str_at(resource, "/serviceType/text")
-            .unwrap_or("")
-            .to_owned(),
-        period: Period::new(start, end).map_err(|e| invalid(R, "period", e))?,
     })
 }

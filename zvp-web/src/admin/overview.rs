@@ -44,9 +44,9 @@ pub(super) async fn overview(State(portal): State<Portal>, caller: Caller) -> Re
         h2 { "Accounts" }
         (account_table(&caller, &accounts))
         h2 { "Machtigingen" }
-        (delegation_table(&caller, &delegations))
+        (delegation_table(&caller, &delegations, &accounts))
         h2 { "Noodprocedures te beoordelen" }
-        (review_queue(&caller, &queue))
+        (review_queue(&caller, &queue, &accounts))
         h2 { "Auditlog" }
         p { (audit_status) }
         p { a href="/beheer/review" { "Controlerapport van de afgelopen maand" } }
@@ -95,7 +95,7 @@ fn requests(caller: &Caller, accounts: &[Account]) -> Markup {
                                 (a.contact.email.as_deref().unwrap_or("")) br;
                                 (a.contact.phone.as_deref().unwrap_or(""))
                             }
-                            td { (a.role.to_string()) }
+                            td { (crate::pages::role_text(a.role)) }
                             td { (dutch_time(a.created_at)) }
                             td {
                                 @let account = format!("/beheer/account/{}", a.uzi);
@@ -190,7 +190,20 @@ async fn delegations<'a>(
     all
 }
 
-fn delegation_table(caller: &Caller, delegations: &[(&str, Delegation)]) -> Markup {
+/// A practitioner as the administration names them: the name from the directory beside the
+/// UZI number, or the number alone for one without an account.
+fn practitioner(accounts: &[Account], uzi: zvp_core::UziNumber) -> String {
+    accounts.iter().find(|a| a.uzi == uzi).map_or_else(
+        || format!("UZI {uzi}"),
+        |a| format!("{} (UZI {uzi})", a.name),
+    )
+}
+
+fn delegation_table(
+    caller: &Caller,
+    delegations: &[(&str, Delegation)],
+    accounts: &[Account],
+) -> Markup {
     html! {
         table {
             thead { tr { th { "Van (huisarts)" } th { "Aan (collega)" } th { "Periode" } th {} } }
@@ -198,7 +211,7 @@ fn delegation_table(caller: &Caller, delegations: &[(&str, Delegation)]) -> Mark
                 @for (name, d) in delegations {
                     tr {
                         td { (name) " (AGB " (d.grantor.to_string()) ")" }
-                        td { "UZI " (d.grantee.to_string()) }
+                        td { (practitioner(accounts, d.grantee)) }
                         td { (period(d)) }
                         td {
                             @if d.revoked_at.is_some() {
@@ -231,7 +244,7 @@ fn delegation_table(caller: &Caller, delegations: &[(&str, Delegation)]) -> Mark
     }
 }
 
-fn review_queue(caller: &Caller, queue: &[EmergencyGrant]) -> Markup {
+fn review_queue(caller: &Caller, queue: &[EmergencyGrant], accounts: &[Account]) -> Markup {
     html! {
         @if queue.is_empty() {
             p.muted { "Niets te beoordelen." }
@@ -250,9 +263,11 @@ fn review_queue(caller: &Caller, queue: &[EmergencyGrant]) -> Markup {
                     @for g in queue {
                         tr {
                             td { (dutch_time(g.granted_at)) }
-                            td { "UZI " (g.practitioner.to_string()) }
+                            td { (practitioner(accounts, g.practitioner)) }
                             td { (g.patient.as_str()) }
-                            td { (g.reason_category.code()) ": " (g.reason) }
+                            td {
+                                (crate::pages::start::reason_text(g.reason_category)) ": " (g.reason)
+                            }
                             td {
                                 @for (code, label) in [
                                     ("justified", "Terecht"),

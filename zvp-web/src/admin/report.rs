@@ -6,10 +6,12 @@ use axum::response::Response;
 use chrono::NaiveDate;
 use maud::html;
 use serde::Deserialize;
-use zvp_audit::event::{ActionCode, AuditEvent, Basis, EventType, Query as LookUp, Subtype};
+use zvp_audit::event::{
+    ActionCode, AuditEvent, Basis, EventType, Query as LookUp, QueryOutcome, Subtype,
+};
 use zvp_audit::report::{self, Period, Subject};
 use zvp_auth::policy::Action;
-use zvp_core::{Bsn, UziNumber};
+use zvp_core::{Bsn, RecordSection, UziNumber};
 
 use super::{admin_page, form_error, log_admin, permit};
 use crate::Portal;
@@ -107,6 +109,7 @@ pub(super) async fn audit_report(
         return page;
     }
     let start_of = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+    let by_practitioner = matches!(subject, Subject::Practitioner(_));
     let (title, field, value) = match &subject {
         Subject::Patient(bsn) => (
             format!("Inzage in het dossier van BSN {bsn}"),
@@ -133,11 +136,15 @@ pub(super) async fn audit_report(
         });
     let body = html! {
         h1 { (title) }
+        @if page.events.is_empty() {
+            p.empty { "Geen vastleggingen in deze periode." }
+        }
         table {
             thead {
                 tr {
                     th { "Tijdstip" }
                     th { "Wie" }
+                    @if by_practitioner { th { "Patiënt" } }
                     th { "Wat" }
                     th { "Grondslag" }
                     th { "Reden" }
@@ -148,6 +155,7 @@ pub(super) async fn audit_report(
                     tr {
                         td { (dutch_time(e.recorded)) }
                         td { (who(e)) }
+                        @if by_practitioner { td { (patient_text(e)) } }
                         td { (what(e)) }
                         td { (basis_text(e.basis.as_ref())) }
                         td { (e.reason.as_deref().unwrap_or("")) }
@@ -183,17 +191,34 @@ fn who(e: &AuditEvent) -> String {
     }
 }
 
-/// What a record is of: the part of the record read, or the kind of event with what it
-/// searched for, what it changed, or the code of its refusal.
+/// What a record is of, in Dutch: the part of the record read, or the kind of event with
+/// what it searched for, what it changed, or how it ended.
 fn what(e: &AuditEvent) -> String {
     if let Some(part) = &e.part {
-        return part.section.code().into_owned();
+        let mut text = section_text(part.section);
+        if let Some(item) = &part.item {
+            text.push_str(&format!(" ({item})"));
+        }
+        return text;
     }
-    let mut text = format!("{:?}", e.event_type);
+    let mut text = event_text(e.event_type).to_owned();
     if let Some(outcome) = e.query.as_ref().and_then(|q| q.outcome) {
-        text.push_str(&format!(" ({outcome:?})"));
+        text.push_str(&format!(" ({})", query_outcome_text(outcome)));
     }
-    if let Some(change) = &e.change {
+    // A notification mail's record counts the news it told of: said in words, not as stored.
+    let mailed = e
+        .change
+        .as_ref()
+        .filter(|_| e.event_type == EventType::Notification);
+    if let Some(counts) =
+        mailed.and_then(|c| zvp_notify::mail::parse_counts(c.new.as_deref()?).ok())
+    {
+        let told: Vec<String> = counts
+            .iter()
+            .map(|(kind, n)| format!("{} × {n}", kind.dutch().to_lowercase()))
+            .collect();
+        text.push_str(&format!(": {}", told.join(", ")));
+    } else if let Some(change) = &e.change {
         text.push_str(&format!(
             ": {} {} → {}",
             change.field,
@@ -202,6 +227,62 @@ fn what(e: &AuditEvent) -> String {
         ));
     }
     text
+}
+
+/// A record section as the portal's tabs name it.
+fn section_text(section: RecordSection) -> String {
+    use crate::pages::patient::DOSSIER;
+    use crate::pages::results::RESULTS;
+    match section {
+        RecordSection::AdmittedList => "Lijst opgenomen patiënten".to_owned(),
+        RecordSection::DischargedList => "Lijst ontslagen patiënten".to_owned(),
+        RecordSection::PatientSearch => "Zoeken op BSN".to_owned(),
+        RecordSection::PatientDetails => "Patiëntgegevens".to_owned(),
+        RecordSection::CareMoments => "Zorgmomenten en opname".to_owned(),
+        RecordSection::Dossier(d) => DOSSIER
+            .iter()
+            .find(|(_, _, s)| *s == d)
+            .map_or_else(|| d.code().to_owned(), |(_, label, _)| (*label).to_owned()),
+        RecordSection::Results(c) => RESULTS.iter().find(|(_, _, s)| *s == c).map_or_else(
+            || c.code().to_owned(),
+            |(_, label, _)| format!("Uitslagen {}", label.to_lowercase()),
+        ),
+        RecordSection::Document => "Document".to_owned(),
+    }
+}
+
+/// The kind of event, in Dutch.
+const fn event_text(event: EventType) -> &'static str {
+    match event {
+        EventType::PatientRecord => "Inzage dossier",
+        EventType::Query => "Zoekactie",
+        EventType::Login => "Aanmelding",
+        EventType::Logout => "Afmelding",
+        EventType::SecurityAlert => "Beveiligingsmelding",
+        EventType::SecurityRolesChanged => "Wijziging van rechten",
+        EventType::AuditLogUsed => "Raadpleging auditlog",
+        EventType::Notification => "E-mailbericht verstuurd",
+    }
+}
+
+/// How a search ended, in Dutch.
+const fn query_outcome_text(outcome: QueryOutcome) -> &'static str {
+    match outcome {
+        QueryOutcome::Found => "gevonden",
+        QueryOutcome::NotFound => "niet gevonden",
+        QueryOutcome::Refused => "geweigerd",
+        QueryOutcome::EmergencyOffered => "noodprocedure aangeboden",
+        QueryOutcome::Invalid => "ongeldige invoer",
+        QueryOutcome::Failed => "mislukt",
+    }
+}
+
+/// The patient a record is about: the BSN, or the EPD's id without one.
+fn patient_text(e: &AuditEvent) -> String {
+    e.patient.as_ref().map_or_else(String::new, |p| {
+        p.bsn
+            .map_or_else(|| p.id.to_string(), |bsn| format!("BSN {bsn}"))
+    })
 }
 
 fn basis_text(basis: Option<&Basis>) -> &'static str {

@@ -68,7 +68,7 @@ pub(crate) async fn accept_terms(
 
 /// The account request form, filled in from the card.
 pub(crate) async fn request_form(State(portal): State<Portal>, parts: Parts) -> Response {
-    request_page(&portal, &parts, None).await
+    request_page(&portal, &parts, None, None).await
 }
 
 /// The card's holder, from the middleware (no account needed: that is what they request).
@@ -120,7 +120,14 @@ fn card_name(identity: &Identity) -> String {
         .join(" ")
 }
 
-async fn request_page(portal: &Portal, parts: &Parts, error: Option<&str>) -> Response {
+async fn request_page(
+    portal: &Portal,
+    parts: &Parts,
+    error: Option<&str>,
+    kept: Option<&RequestForm>,
+) -> Response {
+    // What was typed stays after an error: the GP corrects one field, not all four.
+    let field = |f: fn(&RequestForm) -> &str| kept.map_or("", f).to_owned();
     let Some(identity) = card_holder(parts) else {
         return not_found().await;
     };
@@ -139,17 +146,20 @@ async fn request_page(portal: &Portal, parts: &Parts, error: Option<&str>) -> Re
                 dt { "UZI-nummer" } dd { (card.uzi_number().to_string()) }
                 dt { "Persoonlijke AGB-code" }
                 dd { (card.agb().map_or_else(|| "niet op de pas".to_owned(), |a| a.to_string())) }
-                dt { "Beroep" } dd { (card.role().to_string()) }
+                dt { "Beroep" } dd { (super::role_text(card.role())) }
             }
             label for="praktijk_agb" { "AGB-code van de praktijk (8 cijfers, optioneel)" }
             input type="text" id="praktijk_agb" name="praktijk_agb" maxlength="8"
-                inputmode="numeric";
+                inputmode="numeric" value=(field(|f| &f.praktijk_agb));
             label for="praktijk" { "Naam van de praktijk" }
-            input type="text" id="praktijk" name="praktijk" maxlength="100" required;
+            input type="text" id="praktijk" name="praktijk" maxlength="100" required
+                value=(field(|f| &f.praktijk));
             label for="email" { "E-mailadres" }
-            input type="email" id="email" name="email" maxlength="254" required;
+            input type="email" id="email" name="email" maxlength="254" required
+                value=(field(|f| &f.email));
             label for="telefoon" { "Telefoonnummer" }
-            input type="text" id="telefoon" name="telefoon" maxlength="20" inputmode="tel" required;
+            input type="text" id="telefoon" name="telefoon" maxlength="20" inputmode="tel" required
+                value=(field(|f| &f.telefoon));
             br;
             button type="submit" { "Aanvragen" }
         }
@@ -229,14 +239,14 @@ pub(crate) async fn request_account(
             Ok(agb) => Some(agb),
             Err(_) => {
                 let error = Some("Een praktijk-AGB-code heeft 8 cijfers.");
-                return request_page(&portal, &parts, error).await;
+                return request_page(&portal, &parts, error, Some(&form)).await;
             }
         }
     };
     let Some(contact) = contact_of(&form) else {
         let error =
             Some("Vul de naam van de praktijk, een geldig e-mailadres en een telefoonnummer in.");
-        return request_page(&portal, &parts, error).await;
+        return request_page(&portal, &parts, error, Some(&form)).await;
     };
     let card = &identity.0;
     let body = match portal.0.directory.account(card.uzi_number()).await {

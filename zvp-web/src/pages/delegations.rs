@@ -64,6 +64,9 @@ pub(crate) async fn delegations(State(portal): State<Portal>, caller: Caller) ->
 }
 
 fn table(column: &str, rows: &[(String, &Delegation)], now: DateTime<Utc>) -> Markup {
+    if rows.is_empty() {
+        return html! { p.muted.empty { "Geen machtigingen." } };
+    }
     html! {
         table {
             thead { tr { th { (column) } th { "Periode" } th { "Status" } } }

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use maud::{Markup, html};
 use zvp_core::{
     Allergy, AllergySeverity, ConclusionAndPlan, Diagnosis, DiagnosisStatus, DossierSection,
-    Letter, Medication, PatientId, RecordSection,
+    Letter, PatientId, RecordSection,
 };
 use zvp_epd::{Epd, EpdError, RequestContext};
 
@@ -36,6 +36,7 @@ pub(crate) async fn dossier(
         id: &id,
         section,
         label,
+        extra: None,
     };
     let now = portal.now();
     match section {
@@ -70,9 +71,22 @@ pub(crate) async fn dossier(
             .await
         }
         DossierSection::Medication => {
+            // What changed is told against the admission: its period is read (and recorded)
+            // as the care moments it is part of.
+            let page = Section {
+                extra: Some(RecordSection::CareMoments),
+                ..page
+            };
             page.show(
-                |e, i, c| async move { e.medication(&i, &c).await },
-                |items, _| medication(&items, now),
+                |e, i, c| async move {
+                    let (items, admissions) =
+                        tokio::join!(e.medication(&i, &c), e.admissions(&i, &c));
+                    Ok((items?, admissions.unwrap_or_default()))
+                },
+                |(items, admissions), _| {
+                    let admission = super::banner::current_or_latest(&admissions);
+                    super::medication::page(&items, admission, now)
+                },
             )
             .await
         }
@@ -86,6 +100,8 @@ struct Section<'a> {
     id: &'a str,
     section: DossierSection,
     label: &'static str,
+    /// Another section the page shows part of, opened and recorded with it.
+    extra: Option<RecordSection>,
 }
 
 impl Section<'_> {
@@ -107,9 +123,13 @@ impl Section<'_> {
             id,
             section,
             label,
+            extra,
         } = self;
         let early = prefetch(portal, caller, id, read.clone());
-        let opened = match open(portal, caller, id, &[RecordSection::Dossier(section)]).await {
+        let sections: Vec<RecordSection> = std::iter::once(RecordSection::Dossier(section))
+            .chain(extra)
+            .collect();
+        let opened = match open(portal, caller, id, &sections).await {
             Ok(opened) => opened,
             Err(page) => return page,
         };
@@ -191,6 +211,12 @@ fn letters(mut items: Vec<Letter>, id: &PatientId, cutoff: NaiveDate, contact: &
                             a href={ "/patient/" (patient) "/document/" (letter) } {
                                 (l.title)
                             }
+                            @if let (true, Some(period)) = (l.discharge, l.admission) {
+                                br; span.muted {
+                                    "bij de opname van " (dutch_date(period.start().date_naive()))
+                                    @if let Some(end) = period.end() { " tot " (dutch_date(end.date_naive())) }
+                                }
+                            }
                         }
                         td { (l.author) }
                         td { (l.specialism) }
@@ -233,33 +259,6 @@ fn diagnoses(items: &[Diagnosis]) -> Markup {
                             })
                         }
                         td { (d.specialism) }
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn medication(items: &[Medication], now: DateTime<Utc>) -> Markup {
-    html! {
-        table {
-            thead {
-                tr {
-                    th { "Middel" } th { "Dosering" } th { "Toediening" }
-                    th { "Start" } th { "Stop" } th { "Voorschrijver" }
-                }
-            }
-            tbody {
-                @for m in items {
-                    tr.muted[!m.in_use_at(now)] {
-                        td { (m.name) }
-                        td { (m.dosage) }
-                        td { (m.route.as_deref().unwrap_or("")) }
-                        td { (dutch_date(m.period.start().date_naive())) }
-                        td {
-                            (m.period.end().map(|e| dutch_date(e.date_naive())).unwrap_or_default())
-                        }
-                        td { (m.prescriber.as_deref().unwrap_or("")) }
                     }
                 }
             }

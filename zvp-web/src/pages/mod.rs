@@ -8,11 +8,15 @@
 //! audit records, then show the data.
 
 pub(crate) mod account;
+pub(crate) mod banner;
+pub(crate) mod cumulative;
 pub(crate) mod delegations;
 pub(crate) mod documents;
 pub(crate) mod dossier;
+pub(crate) mod medication;
 pub(crate) mod notices;
 pub(crate) mod patient;
+pub(crate) mod patient_list;
 pub(crate) mod results;
 pub(crate) mod search;
 pub(crate) mod start;
@@ -168,6 +172,15 @@ pub(crate) fn basis_text(basis: Basis, names: &HashMap<AgbCode, String>) -> Stri
         ),
         Basis::Emergency { .. } => "Noodprocedure".to_owned(),
         Basis::Administrator => "Beheer".to_owned(),
+    }
+}
+
+/// A role as people name it, with its code for the helpdesk: `Huisarts (01.015)`, `Arts
+/// (01.000)`; the bare code only for a code the register's table does not have.
+pub(crate) fn role_text(role: zvp_core::RoleCode) -> String {
+    match role.specialism_name().or_else(|| role.profession_name()) {
+        Some(name) => format!("{name} ({role})"),
+        None => role.to_string(),
     }
 }
 

@@ -6,7 +6,8 @@ use axum::response::Response;
 use maud::{Markup, html};
 use zvp_auth::policy::Basis;
 use zvp_core::{
-    CareMoment, CareMomentKind, CareMomentStatus, DossierSection, Gender, Patient, RecordSection,
+    Admission, CareMoment, CareMomentKind, CareMomentStatus, DossierSection, Gender, Patient,
+    RecordSection,
 };
 use zvp_epd::EpdError;
 
@@ -23,8 +24,12 @@ pub(crate) async fn patient(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Response {
+    // The admission summary comes from the same section as the care moments: one read of
+    // both, together with the patient's.
     let early = prefetch(&portal, &caller, &id, |epd, id, ctx| async move {
-        epd.care_moments(&id, &ctx).await
+        let (moments, admissions) =
+            tokio::join!(epd.care_moments(&id, &ctx), epd.admissions(&id, &ctx));
+        Ok((moments, admissions))
     });
     let sections = [RecordSection::PatientDetails, RecordSection::CareMoments];
     let opened = match open(&portal, &caller, &id, &sections).await {
@@ -33,15 +38,25 @@ pub(crate) async fn patient(
     };
     // Details and care moments: two records in one group commit, while the EPD is asked.
     let ctx = ctx(&caller);
-    let fetch = prefetched(early, portal.0.epd.care_moments(&opened.id, &ctx));
-    let moments = match audited_while(&portal, &caller, &opened, None, fetch).await {
-        Ok(moments) => moments,
+    let epd = &portal.0.epd;
+    let both = async {
+        let (moments, admissions) = tokio::join!(
+            epd.care_moments(&opened.id, &ctx),
+            epd.admissions(&opened.id, &ctx)
+        );
+        Ok((moments, admissions))
+    };
+    let fetch = prefetched(early, both);
+    let (moments, admissions) = match audited_while(&portal, &caller, &opened, None, fetch).await {
+        Ok(Ok(both)) => both,
+        Ok(Err(e)) => (Err(e.clone()), Err(e)),
         Err(page) => return page,
     };
     let header = patient_header(&portal, &caller, &opened).await;
     let patient = &opened.patient;
     let body = html! {
         (header)
+        (admission(&caller, admissions, portal.now()))
         h2 { "Gegevens" }
         (details(patient))
         h2 { "Zorgmomenten" }
@@ -89,6 +104,26 @@ fn details(patient: &Patient) -> Markup {
                     }
                 }
             }
+        }
+    }
+}
+
+/// The current or latest admission's summary; a patient never admitted has none, and an EPD
+/// that does not give admissions fails this part only.
+fn admission(
+    caller: &Caller,
+    admissions: Result<Vec<Admission>, EpdError>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Markup {
+    match admissions {
+        Ok(admissions) => match super::banner::current_or_latest(&admissions) {
+            Some(a) => super::banner::admission_summary(a, now),
+            None => html! { p.muted { "Geen opname in dit ziekenhuis bekend." } },
+        },
+        Err(EpdError::NotProvided(_)) => html! {},
+        Err(e) => {
+            let refusal = epd_failed(&caller.request_id, &e);
+            section_failure("Opname", &refusal, caller)
         }
     }
 }
@@ -198,7 +233,7 @@ pub(crate) async fn patient_header(portal: &Portal, caller: &Caller, opened: &Op
     };
     let id = path_segment(patient.id.as_str());
     html! {
-        h1 { (patient.name.to_string()) }
+        (super::banner::banner(patient, portal.now()))
         @if let Some(expires) = emergency_until {
             p.emergency {
                 strong { "Noodprocedure." }

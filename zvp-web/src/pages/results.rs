@@ -1,7 +1,7 @@
 //! Results of one category (values with flags and ranges, cultures, reports as text), and
 //! the history of one lab test as a table and a chart.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use maud::{Markup, html};
 use zvp_core::{
@@ -16,6 +16,7 @@ use crate::access::{audited_while, open, prefetch, prefetched};
 use crate::caller::Caller;
 use crate::chart;
 use crate::layout::{dutch_time, path_segment};
+use crate::numbers;
 use crate::ops::not_found;
 
 /// The results' tabs: their URL part, label and category.
@@ -36,12 +37,24 @@ pub(crate) const RESULTS: [(&str, &str, ResultCategory); 6] = [
     ("overig", "Overig", ResultCategory::Other),
 ];
 
-/// Results of one category: values with flags and ranges, cultures, reports as text.
+/// Query of a results page.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct ResultsQuery {
+    /// `verslagen` for the per-report view; otherwise the cumulative view where the category
+    /// has values.
+    #[serde(default)]
+    weergave: Option<String>,
+}
+
+/// Results of one category: values with flags and ranges (cumulative, or per report),
+/// cultures, reports as text.
 pub(crate) async fn results(
     State(portal): State<Portal>,
     caller: Caller,
     Path((id, slug)): Path<(String, String)>,
+    Query(query): Query<ResultsQuery>,
 ) -> Response {
+    let per_report = query.weergave.as_deref() == Some("verslagen");
     let Some(&(_, label, category)) = RESULTS.iter().find(|(s, _, _)| *s == slug) else {
         return not_found().await;
     };
@@ -59,7 +72,27 @@ pub(crate) async fn results(
         let read = portal.0.epd.results(&opened.id, category, &ctx);
         let reports = prefetched(early, read).await?;
         let header = patient_header(&portal, &caller, &opened).await;
-        let body = html! { (header) (results_body(&opened.id, label, &reports)) };
+        let body = html! {
+            (header)
+            h2 { (label) }
+            @if super::cumulative::has_values(&reports) {
+                @let base = format!("/patient/{}/uitslagen/{slug}", path_segment(opened.id.as_str()));
+                nav.views aria-label="Weergave" {
+                    "Weergave: "
+                    @if per_report {
+                        a href=(base) { "cumulatief" } " | " strong aria-current="page" { "per verslag" }
+                    } @else {
+                        strong aria-current="page" { "cumulatief" } " | " a href={ (base) "?weergave=verslagen" } { "per verslag" }
+                    }
+                }
+                @if !per_report {
+                    (super::cumulative::table(opened.id.as_str(), &reports))
+                }
+            }
+            @if per_report || !super::cumulative::has_values(&reports) {
+                (results_body(&opened.id, &reports))
+            }
+        };
         Ok(caller_page(&portal, &caller, label, body))
     };
     match audited_while(&portal, &caller, &opened, None, page).await {
@@ -68,17 +101,22 @@ pub(crate) async fn results(
     }
 }
 
-/// The reports of one results category, after the patient header.
-fn results_body(id: &PatientId, label: &str, reports: &[ResultReport]) -> Markup {
+/// The reports of one results category, one by one, after the patient header.
+fn results_body(id: &PatientId, reports: &[ResultReport]) -> Markup {
     let patient = path_segment(id.as_str());
     html! {
-        h2 { (label) }
         @if reports.is_empty() {
-            p { "Geen uitslagen." }
+            p.empty { "Geen uitslagen in deze categorie." }
         }
         @for report in reports {
             article {
-                h3 { (report.title) " — " (dutch_time(report.issued)) }
+                h3 { (report.title) }
+                p.times {
+                    @if let Some(sampled) = sampled_at(report) {
+                        "Afgenomen: " (dutch_time(sampled)) " · "
+                    }
+                    "Verslag: " (dutch_time(report.issued))
+                }
                 @match &report.content {
                     ReportContent::Observations(values) => {
                         table {
@@ -88,7 +126,7 @@ fn results_body(id: &PatientId, label: &str, reports: &[ResultReport]) -> Markup
                                     th { "Uitslag" }
                                     th { "Eenheid" }
                                     th { "Referentie" }
-                                    th {}
+                                    th { span.sr-only { "Markering" } }
                                 }
                             }
                             tbody {
@@ -102,7 +140,7 @@ fn results_body(id: &PatientId, label: &str, reports: &[ResultReport]) -> Markup
                                             }
                                         }
                                         td { (value) }
-                                        td { (unit) }
+                                        td { (numbers::unit(unit)) }
                                         (range_and_flag(o))
                                     }
                                 }
@@ -128,7 +166,7 @@ fn results_body(id: &PatientId, label: &str, reports: &[ResultReport]) -> Markup
                                     @for s in &isolate.susceptibilities {
                                         tr {
                                             td { (s.antibiotic) }
-                                            td { (s.mic.as_deref().unwrap_or("")) }
+                                            td { (s.mic.as_deref().map(numbers::in_text).unwrap_or_default()) }
                                             td { (susceptibility_text(s.interpretation)) }
                                         }
                                     }
@@ -158,27 +196,27 @@ fn susceptibility_text(interpretation: SusceptibilityInterpretation) -> &'static
     }
 }
 
-/// A lab value as shown (`<5.0`, with the comparator) and its unit.
-fn value_and_unit(value: &ObservationValue) -> (std::borrow::Cow<'_, str>, &str) {
-    match value {
-        ObservationValue::Quantity {
-            comparator: None,
-            value,
-            unit,
-        } => (value.as_str().into(), unit.as_str()),
-        ObservationValue::Quantity {
-            comparator: Some(c),
-            value,
-            unit,
-        } => (format!("{}{value}", c.symbol()).into(), unit.as_str()),
-        ObservationValue::Text(t) => (t.as_str().into(), ""),
+/// When the material of a report was sampled: its values' earliest time, when it has values.
+fn sampled_at(report: &ResultReport) -> Option<chrono::DateTime<chrono::Utc>> {
+    match &report.content {
+        ReportContent::Observations(values) => values.iter().map(|o| o.effective).min(),
+        ReportContent::Culture(_) | ReportContent::Text(_) => None,
     }
+}
+
+/// A lab value as shown (`<5,0`, with the comparator and a decimal comma) and its unit.
+fn value_and_unit(value: &ObservationValue) -> (String, &str) {
+    let unit = match value {
+        ObservationValue::Quantity { unit, .. } => unit.as_str(),
+        ObservationValue::Text(_) => "",
+    };
+    (super::cumulative::value_text(value), unit)
 }
 
 /// The last cells of a lab value's row: the reference range and the flag.
 fn range_and_flag(o: &LabObservation) -> Markup {
     html! {
-        td { (o.reference_range.as_ref().map(ToString::to_string).unwrap_or_default()) }
+        td { (o.reference_range.as_ref().map(numbers::range).unwrap_or_default()) }
         td.flag { (flag_text(o.flag)) }
     }
 }
@@ -248,13 +286,13 @@ pub(crate) async fn lab_history(
         } @else {
             (chart::history_svg(&history))
             table {
-                thead { tr { th { "Datum" } th { "Uitslag" } th { "Referentie" } th {} } }
+                thead { tr { th { "Afgenomen" } th { "Uitslag" } th { "Referentie" } th { span.sr-only { "Markering" } } } }
                 tbody {
                     @for o in history.iter().rev() {
                         @let (value, unit) = value_and_unit(&o.value);
                         tr {
                             td { (dutch_time(o.effective)) }
-                            td { (format!("{value} {unit}").trim_end()) }
+                            td { (format!("{value} {}", numbers::unit(unit)).trim_end()) }
                             (range_and_flag(o))
                         }
                     }

@@ -125,7 +125,7 @@ pub(crate) async fn search(
     match searched {
         Searched::Permitted(p) => see_other(&format!("/patient/{}", path_segment(p.id.as_str()))),
         Searched::Emergency(p) => {
-            emergency_form(&portal, &caller, &p.id, Some(&bsn.to_string()), None)
+            emergency_form(&portal, &caller, &p.id, Some(&bsn.to_string()), None, None)
         }
         Searched::NotFound => {
             again("Het ziekenhuis kent geen patiënt met dit BSN en deze geboortedatum.")
@@ -150,7 +150,11 @@ pub(crate) fn emergency_form(
     id: &PatientId,
     bsn: Option<&str>,
     error: Option<&str>,
+    kept: Option<&EmergencyForm>,
 ) -> Response {
+    // After an error the form keeps the chosen reason and the explanation typed.
+    let reason = kept.map_or("", |f| f.reden.as_str());
+    let explanation = kept.map_or("", |f| f.toelichting.as_str());
     // The numbers the policy enforces, from the policy itself.
     let policy = &portal.0.policy;
     let duration = policy.emergency_duration();
@@ -176,24 +180,35 @@ pub(crate) fn emergency_form(
             (csrf_field(&caller.session.csrf))
             label for="reden" { "Reden" }
             select #reden name="reden" required {
-                option value="acute-care" { "Acute zorg voor deze patiënt" }
-                option value="out-of-hours" { "Huisartsenpost / avond-, nacht- en weekenddienst" }
-                option value="continuity-of-care" {
-                    "Continuïteit van zorg (patiënt staat nog niet op mijn naam)"
+                @for (value, label) in EMERGENCY_REASONS {
+                    option value=(value) selected[reason == value] { (label) }
                 }
-                option value="other" { "Anders" }
             }
             label for="toelichting" {
                 "Toelichting (minstens " (policy.min_reason_chars()) " tekens)"
             }
             textarea #toelichting name="toelichting" rows="3" cols="60" required
-                maxlength=(zvp_auth::policy::Policy::MAX_REASON_CHARS) {}
+                maxlength=(zvp_auth::policy::Policy::MAX_REASON_CHARS) { (explanation) }
             br;
             button type="submit" { "Dossier openen via de noodprocedure" }
         }
     };
     caller_page_with(portal, caller, StatusCode::FORBIDDEN, "Noodprocedure", body)
 }
+
+/// The emergency form's reasons: value and label.
+const EMERGENCY_REASONS: [(&str, &str); 4] = [
+    ("acute-care", "Acute zorg voor deze patiënt"),
+    (
+        "out-of-hours",
+        "Huisartsenpost / avond-, nacht- en weekenddienst",
+    ),
+    (
+        "continuity-of-care",
+        "Continuïteit van zorg (patiënt staat nog niet op mijn naam)",
+    ),
+    ("other", "Anders"),
+];
 
 /// The emergency form's fields.
 #[derive(Debug, Deserialize)]
@@ -222,7 +237,14 @@ pub(crate) async fn emergency(
         .into_iter()
         .find(|c| c.code() == form.reden)
     else {
-        return emergency_form(&portal, &caller, &id, None, Some("Kies een reden."));
+        return emergency_form(
+            &portal,
+            &caller,
+            &id,
+            None,
+            Some("Kies een reden."),
+            Some(&form),
+        );
     };
     // An unknown id goes through every check a known one does, as a patient whom no GP is
     // registered for, and is told apart only where the grant would be made: probing ids costs
@@ -252,12 +274,12 @@ pub(crate) async fn emergency(
         Err(GrantError::ReasonTooShort { found, required }) => {
             let error =
                 format!("Geef een toelichting van minstens {required} tekens (u gaf er {found}).");
-            return emergency_form(&portal, &caller, &id, None, Some(&error));
+            return emergency_form(&portal, &caller, &id, None, Some(&error), Some(&form));
         }
         Err(GrantError::ReasonTooLong { found, max }) => {
             let error =
                 format!("Geef een toelichting van hoogstens {max} tekens (u gaf er {found}).");
-            return emergency_form(&portal, &caller, &id, None, Some(&error));
+            return emergency_form(&portal, &caller, &id, None, Some(&error), Some(&form));
         }
         Err(GrantError::NotApplicable(_)) => {
             return match policy.decide(&world, &request, now) {

@@ -2,23 +2,23 @@
 //! their practice and the GPs who delegated to them, and notices of the emergency procedure
 //! at their own patients.
 
-use std::collections::HashMap;
-
 use axum::extract::{Query, State};
 use axum::response::Response;
 use chrono::Duration;
 use maud::{Markup, html};
 use serde::Deserialize;
+use std::collections::HashSet;
 use zvp_auth::directory::ReasonCategory;
 use zvp_auth::policy::{Action, Basis, Decision, DenyReason, ListScope, Permit};
-use zvp_core::AgbCode;
+
+use zvp_core::{AgbCode, PatientId};
 use zvp_epd::ListedPatient;
 
-use super::{basis_text, caller_page, ctx, gp_names, policy_request};
+use super::{caller_page, ctx, gp_names, patient_list, policy_request};
 use crate::Portal;
 use crate::caller::Caller;
 use crate::disclosure::Disclosure;
-use crate::layout::{dutch_date, dutch_time, path_segment, see_other};
+use crate::layout::{dutch_time, path_segment, see_other};
 use crate::refusal::{Refusal, deny_refusal, epd_failed, refuse};
 
 /// Query of the start page.
@@ -27,7 +27,18 @@ pub(crate) struct StartQuery {
     /// `eigen`, `praktijk`, `gemachtigd` or absent (all).
     #[serde(default)]
     filter: Option<String>,
+    /// A name search over the lists (`naam=boer`).
+    #[serde(default)]
+    naam: Option<String>,
 }
+
+/// The filters of the start page: their query value (none: all) and label.
+const FILTERS: [(Option<&str>, &str); 4] = [
+    (None, "alle"),
+    (Some("eigen"), "eigen patiënten"),
+    (Some("praktijk"), "praktijk"),
+    (Some("gemachtigd"), "gemachtigd"),
+];
 
 /// The start page: admitted and recently discharged patients of the caller, their
 /// practice and the GPs who delegated to them, each marked with whose patient it is.
@@ -93,8 +104,11 @@ pub(crate) async fn start(
             l.patient.sharing_objection.is_some(),
         )
     };
-    let admitted = shown(&admitted, &basis_of);
-    let discharged = shown(&discharged, &basis_of);
+    let term = patient_list::search_term(query.naam.as_deref());
+    let mut admitted = shown(&admitted, &basis_of, term.as_deref());
+    let mut discharged = shown(&discharged, &basis_of, term.as_deref());
+    patient_list::sort_newest_first(&mut admitted);
+    patient_list::sort_newest_first(&mut discharged);
     // Audit before disclosure: one record per patient shown, all written before the page.
     let disclosures = disclosures(&admitted, &admitted_permit)
         .chain(disclosures(&discharged, &discharged_permit))
@@ -102,33 +116,97 @@ pub(crate) async fn start(
     if let Err(r) = portal.disclose_all(&caller, disclosures).await {
         return refuse(&portal, &caller, &r).await;
     }
+    let letters = discharge_letters(&portal, &caller, &discharged).await;
     let names = gp_names(&portal).await;
     let notices = emergency_notices(&portal, &caller).await;
+    let filter = FILTERS
+        .iter()
+        .find(|(value, _)| *value == query.filter.as_deref())
+        .copied()
+        .unwrap_or(FILTERS[0]);
+    let days = portal.settings().discharged_days;
+    let delegated = patient_list::delegated(&admitted) + patient_list::delegated(&discharged);
+    let none = if term.is_some() {
+        "Geen patiënten met deze naam."
+    } else {
+        "Geen patiënten."
+    };
     let body = html! {
         h1 { "Mijn patiënten" }
         (notices)
-        p.tabs {
+        nav.filters aria-label="Welke patiënten" {
             "Toon: "
-            a href="/" { "alle" } " "
-            a href="/?filter=eigen" { "eigen patiënten" } " "
-            a href="/?filter=praktijk" { "praktijk" } " "
-            a href="/?filter=gemachtigd" { "gemachtigd" }
+            @for (value, label) in FILTERS {
+                @let href = match value { Some(v) => format!("/?filter={v}"), None => "/".to_owned() };
+                @if value == filter.0 {
+                    a href=(href) aria-current="page" { strong { (label) } }
+                } @else {
+                    a href=(href) { (label) }
+                }
+                " "
+            }
         }
-        h2 { "Opgenomen" }
-        (list_table(&admitted, &names, false))
-        h2 { "Ontslagen in de afgelopen " (portal.settings().discharged_days) " dagen" }
-        (list_table(&discharged, &names, true))
+        form.name-search method="get" action="/" role="search" {
+            @if let Some(v) = filter.0 { input type="hidden" name="filter" value=(v); }
+            label for="naam" { "Zoek in deze lijst op naam" }
+            input #naam type="search" name="naam" maxlength=(patient_list::MAX_SEARCH)
+                value=(term.as_deref().unwrap_or(""));
+            " " button type="submit" { "Zoeken" }
+        }
+        p.active-filter {
+            "Getoond: " strong { (filter.1) }
+            @if let Some(t) = &term { ", naam bevat “" strong { (t) } "” (" a href=(filter.0.map_or_else(|| "/".to_owned(), |v| format!("/?filter={v}"))) { "wis zoekterm" } ")" }
+            ". " (admitted.len()) " opgenomen, " (discharged.len()) " ontslagen"
+            @if delegated > 0 { ", waarvan " (delegated) " via een machtiging" }
+            "."
+        }
+        h2 { "Opgenomen (" (admitted.len()) ")" }
+        (patient_list::table(&admitted, &names, None, none))
+        h2 { "Ontslagen in de afgelopen " (days) " dagen (" (discharged.len()) ")" }
+        (patient_list::table(&discharged, &names, Some(&letters), none))
         p.muted { "Gegevens van " (dutch_time(now)) ", direct uit het EPD van het ziekenhuis." }
     };
     caller_page(&portal, &caller, "Mijn patiënten", body)
 }
 
-/// The patients of a list the caller may see, each with its basis.
+/// The discharged patients whose discharge letter of that admission is in the EPD, asked
+/// for all rows at once. A patient whose letters cannot be read now is not marked: the mark
+/// says a letter is there, its absence promises nothing.
+async fn discharge_letters(
+    portal: &Portal,
+    caller: &Caller,
+    rows: &[(&ListedPatient, Basis)],
+) -> HashSet<PatientId> {
+    let mut asks = tokio::task::JoinSet::new();
+    for (l, _) in rows {
+        let epd = std::sync::Arc::clone(&portal.0.epd);
+        let (id, admitted_at, ctx) = (l.patient.id.clone(), l.admission.admitted_at(), ctx(caller));
+        asks.spawn(async move {
+            let letters = epd.letters(&id, &ctx).await.unwrap_or_default();
+            letters
+                .iter()
+                .any(|letter| letter.concludes(admitted_at))
+                .then_some(id)
+        });
+    }
+    let mut flagged = HashSet::new();
+    while let Some(done) = asks.join_next().await {
+        if let Ok(Some(id)) = done {
+            flagged.insert(id);
+        }
+    }
+    flagged
+}
+
+/// The patients of a list the caller may see, each with its basis, kept to those whose name
+/// matches `term`: a patient the search leaves out is not shown, and so not recorded.
 fn shown<'a>(
     list: &'a [ListedPatient],
     basis_of: &dyn Fn(&ListedPatient) -> Option<Basis>,
+    term: Option<&str>,
 ) -> Vec<(&'a ListedPatient, Basis)> {
     list.iter()
+        .filter(|l| term.is_none_or(|t| patient_list::name_matches(l, t)))
         .filter_map(|l| Some((l, basis_of(l)?)))
         .collect()
 }
@@ -146,49 +224,6 @@ fn disclosures<'a>(
         item: None,
         reason: None,
     })
-}
-
-fn list_table(
-    shown: &[(&ListedPatient, Basis)],
-    names: &HashMap<AgbCode, String>,
-    discharged: bool,
-) -> Markup {
-    html! {
-        @if shown.is_empty() {
-            p.muted { "Geen patiënten." }
-        } @else {
-            table {
-                thead {
-                    tr {
-                        th { "Naam" } th { "Geboren" } th { "Afdeling" } th { "Specialisme" }
-                        th { "Opgenomen" }
-                        @if discharged { th { "Ontslagen" } }
-                        th { "Patiënt van" }
-                    }
-                }
-                tbody {
-                    @for (l, basis) in shown {
-                        tr {
-                            td {
-                                a href={ "/patient/" (path_segment(l.patient.id.as_str())) } {
-                                    (l.patient.name.to_string())
-                                }
-                            }
-                            td { (dutch_date(l.patient.birth_date)) }
-                            td { (l.admission.ward) }
-                            td { (l.admission.specialism) }
-                            td { (dutch_time(l.admission.admitted_at())) }
-                            @if discharged {
-                                @let discharged_at = l.admission.discharged_at();
-                                td { (discharged_at.map(dutch_time).unwrap_or_default()) }
-                            }
-                            td { (basis_text(*basis, names)) }
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// The most recent emergency grants looked at for notices on a start page.
@@ -251,7 +286,7 @@ async fn emergency_notices(portal: &Portal, caller: &Caller) -> Markup {
 }
 
 /// An emergency reason's category, in words.
-fn reason_text(category: ReasonCategory) -> &'static str {
+pub(crate) fn reason_text(category: ReasonCategory) -> &'static str {
     match category {
         ReasonCategory::AcuteCare => "acute zorg",
         ReasonCategory::OutOfHours => "huisartsenpost",

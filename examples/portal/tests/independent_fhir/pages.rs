@@ -53,17 +53,20 @@ fn visible(html: &str) -> String {
         .join(" ")
 }
 
-/// A decimal without its trailing zeros (`8.0` → `8`, `0.40` → `0.4`): Medplum keeps
-/// decimals as JavaScript numbers, which do not keep them (docs/fhir.md names this).
+/// A decimal without its trailing zeros (`8.0` → `8`, `0,40` → `0,4`, with the point or the
+/// Dutch comma the pages write): Medplum keeps decimals as JavaScript numbers, which do not
+/// keep them (docs/fhir.md names this).
 fn without_trailing_zeros(word: &str) -> String {
-    let is_decimal = word.split_once('.').is_some_and(|(int, frac)| {
+    let is_decimal = word.split_once(['.', ',']).is_some_and(|(int, frac)| {
         !int.is_empty()
             && !frac.is_empty()
             && int.bytes().all(|b| b.is_ascii_digit())
             && frac.bytes().all(|b| b.is_ascii_digit())
     });
     if is_decimal {
-        word.trim_end_matches('0').trim_end_matches('.').to_owned()
+        word.trim_end_matches('0')
+            .trim_end_matches(['.', ','])
+            .to_owned()
     } else {
         word.to_owned()
     }
@@ -147,7 +150,7 @@ async fn every_page_a_gp_reaches_reads_the_same_as_over_the_mock() {
     // Medplum's in-memory search reads every stored resource, so the store holds what the
     // pages need: the GPs, for every patient of the hospital the Patient, Consents and
     // admission (the start page's search runs over all of them, other GPs' patients
-    // included), and for five
+    // included), the listed patients' letters, and for five
     // listed patients (admitted and discharged) their whole record.
     let start = over_mock.get(Some(Who::Own), "/").await;
     let listed = listed_patients(&start.body);
@@ -169,10 +172,11 @@ async fn every_page_a_gp_reaches_reads_the_same_as_over_the_mock() {
     .filter(|r| {
         let kind = r["resourceType"].as_str().unwrap();
         let id = r["id"].as_str().unwrap();
+        let of = |p: &String| r.to_string().contains(&format!("Patient/{p}\""));
         matches!(kind, "Patient" | "Practitioner" | "Consent" | "Encounter")
-            || crawled.iter().any(|p| {
-                id.starts_with(p.as_str()) || r.to_string().contains(&format!("Patient/{p}\""))
-            })
+            // The start page asks every listed patient's letters, for the discharge letter.
+            || (kind == "DocumentReference" && listed.iter().any(of))
+            || crawled.iter().any(|p| id.starts_with(p.as_str()) || of(p))
     })
     .collect();
     load(&peers, &resources);

@@ -210,7 +210,27 @@ async fn the_audit_report_shows_who_looked_in_the_period() {
         "{}",
         report.body
     );
-    assert!(report.body.contains("patient-details"));
+    // What was read, in the tabs' Dutch words, not the audit log's codes.
+    assert!(
+        report.body.contains("Patiëntgegevens")
+            && report.body.contains("Zorgmomenten en opname")
+            && !report.body.contains("patient-details"),
+        "{}",
+        report.body
+    );
+    // A practitioner's report names the patient of each record.
+    let by_practitioner = t
+        .get(Some(Who::Administrator), "/beheer/audit?uzi=900000101")
+        .await;
+    assert_eq!(by_practitioner.status, 200);
+    assert!(
+        by_practitioner.body.contains("<th>Patiënt</th>")
+            && by_practitioner
+                .body
+                .contains(&format!("<td>BSN {bsn}</td>")),
+        "{}",
+        by_practitioner.body
+    );
     assert!(
         report
             .body

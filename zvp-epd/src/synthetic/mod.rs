@@ -15,14 +15,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use zvp_core::{
     Address, Admission, AgbCode, Allergy, AllergySeverity, Bsn, CareMoment, CareMomentKind,
-    CareMomentStatus, Coding, ConclusionAndPlan, Culture, Decimal, Diagnosis, DiagnosisStatus,
-    Document, DocumentContent, DocumentId, Gender, Isolate, LabFlag, LabObservation, Letter,
-    Medication, ObservationValue, Patient, PatientId, Period, PersonName, ReferenceRange,
-    RegisteredGp, ReportContent, ReportId, ReportStatus, RestrictedTreatment, ResultCategory,
-    ResultReport, Susceptibility, SusceptibilityInterpretation, TreatmentRestriction,
+    CareMomentStatus, Coding, ConclusionAndPlan, Culture, Decimal, Diagnosis, Document,
+    DocumentContent, DocumentId, Gender, Isolate, LabFlag, LabObservation, Letter, Medication,
+    ObservationValue, Patient, PatientId, Period, PersonName, ReferenceRange, RegisteredGp,
+    ReportContent, ReportId, ReportStatus, RestrictedTreatment, ResultCategory, ResultReport,
+    Susceptibility, SusceptibilityInterpretation, TreatmentRestriction,
 };
 
 use crate::{Epd, EpdError, ListedPatient, RequestContext};
+
+mod letters;
+mod medication;
+mod plausible;
 
 /// A GP of the synthetic hospital's region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +190,69 @@ const WARDS: [(&str, &str); 6] = [
     ("Geriatrie", "Afdeling A2"),
     ("Neurologie", "Afdeling C4"),
 ];
+
+/// A ward's phone number, the reasons for admission it sees, and its specialists (with their
+/// name prefixes, as the hospital writes them).
+fn ward_details(
+    specialism: &str,
+) -> (
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+) {
+    match specialism {
+        "Cardiologie" => (
+            "078 652 3210",
+            &[
+                "Atriumfibrilleren met snelle ventrikelrespons",
+                "Decompensatio cordis",
+                "Acuut coronair syndroom (NSTEMI)",
+            ],
+            &["dr. M. de Wit", "dr. R. van Leeuwen"],
+        ),
+        "Longziekten" => (
+            "078 652 3240",
+            &[
+                "Community-acquired pneumonie",
+                "Exacerbatie COPD",
+                "Longembolie",
+            ],
+            &["dr. S. El Amrani", "dr. H. Peters"],
+        ),
+        "Chirurgie" => (
+            "078 652 3410",
+            &[
+                "Acute appendicitis",
+                "Cholecystitis",
+                "Collumfractuur links, na val",
+            ],
+            &["dr. P. de Groot", "dr. K. Vos"],
+        ),
+        "Geriatrie" => (
+            "078 652 3120",
+            &[
+                "Delier bij urineweginfectie",
+                "Valincident, mobiliteitsproblemen",
+                "Verminderde intake en dehydratie",
+            ],
+            &["dr. W. van den Berg", "dr. E. Meijer"],
+        ),
+        "Neurologie" => (
+            "078 652 3440",
+            &[
+                "Epileptisch insult",
+                "Herseninfarct links, afasie",
+                "TIA, analyse",
+            ],
+            &["dr. J. Bos", "dr. L. de Boer"],
+        ),
+        _ => (
+            "078 652 3130",
+            &["Pyelonefritis", "Urosepsis", "Anemie, analyse"],
+            &["dr. C. Mulder", "dr. T. de Vries"],
+        ),
+    }
+}
 
 /// Clinical chemistry tests: LOINC code, Dutch name, unit, reference low/high, typical value
 /// and spread, decimals shown.
@@ -437,29 +504,68 @@ impl SyntheticEpd {
             treatment_restrictions,
             sharing_objection: None,
         };
-        let (admitted, discharged) = if index < 160 { (25, 25) } else { (4, 6) };
-        let (specialism, ward) = rng.pick(&WARDS).copied().unwrap_or(WARDS[0]);
-        let admission = if rng.chance(admitted) {
+        // A GP of some 2,000 patients has a handful in hospital at a time: the demo GPs'
+        // forty patients each are chosen to show that handful.
+        let (admitted, discharged) = if index < 160 { (15, 20) } else { (4, 6) };
+        let (specialism, ward) = match rng.pick(&WARDS).copied().unwrap_or(WARDS[0]) {
+            // Geriatrics admits the old.
+            ("Geriatrie", _) if age_days < 70 * 365 => WARDS[0],
+            picked => picked,
+        };
+        let period = if rng.chance(admitted) {
             let start = self.now - Duration::hours(2 + rng.below(10 * 24) as i64);
-            Some(Admission {
-                patient: id,
-                ward: format!("{specialism}, {ward}"),
-                specialism: specialism.to_owned(),
-                period: Period::open(start),
-            })
+            Some(Period::open(start))
         } else if rng.chance(discharged) {
             let end = self.now - Duration::hours(1 + rng.below(28 * 24) as i64);
             let start = end - Duration::hours(24 + rng.below(12 * 24) as i64);
-            Period::new(start, Some(end)).ok().map(|period| Admission {
-                patient: id,
-                ward: format!("{specialism}, {ward}"),
-                specialism: specialism.to_owned(),
-                period,
-            })
+            Period::new(start, Some(end)).ok()
         } else {
             None
         };
+        let young = age_days < 50 * 365;
+        let admission =
+            period.map(|period| self.make_admission(index, id, (specialism, ward), young, period));
         Core { patient, admission }
+    }
+
+    /// An admission to `specialism`'s ward for `period`, with its summary: a reason that
+    /// fits the ward, the attending specialist, a room, the ward's phone and, while the
+    /// patient is in, an expected discharge a few days after admission.
+    fn make_admission(
+        &self,
+        index: usize,
+        patient: PatientId,
+        (specialism, ward): (&str, &str),
+        young: bool,
+        period: Period,
+    ) -> Admission {
+        // A stream of its own, so that the summary leaves the rest of the patient as it was.
+        let mut rng = self.rng(index, 6);
+        let (phone, reasons, specialists) = ward_details(specialism);
+        // The first reason of each ward is one that befalls younger adults too.
+        let reasons = if young {
+            reasons.get(..1).unwrap_or(reasons)
+        } else {
+            reasons
+        };
+        let reason = rng.pick(reasons).copied().unwrap_or("Observatie");
+        let specialist = rng.pick(specialists).copied().unwrap_or("dr. A. Jansen");
+        let expected_discharge = period.end().is_none().then(|| {
+            let stay = 3 + rng.below(6) as i64;
+            let expected = (period.start() + Duration::days(stay)).date_naive();
+            expected.max(self.now.date_naive() + Duration::days(1))
+        });
+        Admission {
+            patient,
+            ward: format!("{specialism}, {ward}"),
+            specialism: specialism.to_owned(),
+            period,
+            reason: Some(reason.to_owned()),
+            specialist: Some(specialist.to_owned()),
+            room: Some(format!("Kamer {}", 1 + rng.below(24))),
+            ward_phone: Some(phone.to_owned()),
+            expected_discharge,
+        }
     }
 
     /// A BSN no earlier patient has.
@@ -527,18 +633,31 @@ impl SyntheticEpd {
             .ok_or_else(|| EpdError::NotFound(format!("patient {id}")))
     }
 
+    /// The patient's age now, in years.
+    fn age_of(&self, index: usize) -> i32 {
+        self.patients.get(index).map_or(50, |c| {
+            plausible::age(c.patient.birth_date, self.now.date_naive())
+        })
+    }
+
+    /// The patient's diagnoses, fitting their age.
+    fn diagnoses_of(&self, index: usize) -> Vec<Diagnosis> {
+        plausible::diagnoses(&mut self.rng(index, 4), self.now, self.age_of(index))
+    }
+
     /// The clinical chemistry panels of a patient: dates and observations, oldest first.
     fn panels(&self, index: usize) -> Vec<(DateTime<Utc>, Vec<LabObservation>)> {
         let mut rng = self.rng(index, 10);
         let count = 2 + rng.below(7);
         // Going back from now, a few weeks to months between panels.
         let mut dates = Vec::new();
-        let mut when = self.now - Duration::hours(2 + rng.below(48) as i64);
+        // Sampled in office hours on weekdays, the latest a day or two ago.
+        let mut days_back = 1 + rng.below(2) as i64;
         for _ in 0..count {
-            dates.push(when);
-            when -=
-                Duration::days(14 + rng.below(90) as i64) + Duration::hours(rng.below(12) as i64);
+            dates.push(plausible::office_hours(self.now, -days_back, &mut rng));
+            days_back += 14 + rng.below(90) as i64;
         }
+        let diagnoses = self.diagnoses_of(index);
         dates.reverse();
         let mut panels = Vec::new();
         for when in dates {
@@ -549,6 +668,7 @@ impl SyntheticEpd {
                         if !rng.chance(80) {
                             return None;
                         }
+                        let (mean, spread) = plausible::lab_mean(code, mean, spread, &diagnoses);
                         let value = rng.around(mean, spread).max(0.0);
                         let value = decimal(value, decimals)?;
                         let decimal = |v: f64| decimal(v, decimals);
@@ -591,52 +711,9 @@ impl SyntheticEpd {
             .unwrap_or_else(|_| unreachable!("a valid id"))
     }
 
-    fn document_id(index: usize, n: u64) -> DocumentId {
-        format!("doc-{index}-{n}")
-            .parse()
-            .unwrap_or_else(|_| unreachable!("a valid id"))
-    }
-
     fn letters_of(&self, index: usize) -> Vec<Letter> {
-        let mut letters = self.older_letters_of(index);
-        // A discharged patient's discharge letter, written on the day of the discharge.
-        if let Some(admission) = self.patients.get(index).and_then(|c| c.admission.as_ref())
-            && let Some(discharged) = admission.discharged_at()
-            && let Ok(id) = format!("doc-{index}-ontslag").parse()
-        {
-            letters.push(Letter {
-                id,
-                date: discharged.date_naive(),
-                title: format!("Ontslagbrief {}", admission.specialism.to_lowercase()),
-                author: "Dr. Jansen".to_owned(),
-                specialism: admission.specialism.clone(),
-            });
-        }
-        letters
-    }
-
-    fn older_letters_of(&self, index: usize) -> Vec<Letter> {
-        let mut rng = self.rng(index, 20);
-        let count = 1 + rng.below(5);
-        (0..count)
-            .map(|n| {
-                // Some letters date from before the 2017 EPD migration.
-                let days = 30 + rng.below(11 * 365) as i64;
-                let (specialism, _) = rng.pick(&WARDS).copied().unwrap_or(WARDS[0]);
-                let kind = if rng.chance(50) {
-                    "Ontslagbrief"
-                } else {
-                    "Poliklinische brief"
-                };
-                Letter {
-                    id: Self::document_id(index, n),
-                    date: self.now.date_naive() - Duration::days(days),
-                    title: format!("{kind} {}", specialism.to_lowercase()),
-                    author: format!("Dr. {}", rng.pick(&SURNAMES).map_or("Jansen", |(_, s)| s)),
-                    specialism: specialism.to_owned(),
-                }
-            })
-            .collect()
+        let admission = self.patients.get(index).and_then(|c| c.admission.as_ref());
+        letters::letters(&mut self.rng(index, 20), self.now, index, admission)
     }
 }
 
@@ -731,24 +808,20 @@ impl Epd for SyntheticEpd {
         let mut rng = self.rng(index, 1);
         let mut moments = Vec::new();
         let (specialism, _) = rng.pick(&WARDS).copied().unwrap_or(WARDS[0]);
+        let days = 60 + rng.below(300) as i64;
         moments.push(CareMoment {
             kind: CareMomentKind::GpReferral,
-            at: self.now - Duration::days(60 + rng.below(300) as i64),
+            at: plausible::office_hours(self.now, -days, &mut rng),
             department: specialism.to_owned(),
             status: CareMomentStatus::Completed,
             description: format!("Verwijzing {} door huisarts", specialism.to_lowercase()),
         });
         for n in 0..(1 + rng.below(4)) {
             let past = rng.chance(60);
-            let offset =
-                Duration::days(1 + rng.below(120) as i64) + Duration::hours(8 + (n % 8) as i64);
+            let days = 1 + rng.below(120) as i64 + n as i64;
             moments.push(CareMoment {
                 kind: CareMomentKind::Appointment,
-                at: if past {
-                    self.now - offset
-                } else {
-                    self.now + offset
-                },
+                at: plausible::office_hours(self.now, if past { -days } else { days }, &mut rng),
                 department: specialism.to_owned(),
                 status: if past {
                     CareMomentStatus::Completed
@@ -759,17 +832,27 @@ impl Epd for SyntheticEpd {
             });
         }
         if rng.chance(25) {
+            let days = 10 + rng.below(200) as i64;
+            let operations: &[&str] = if self.age_of(index) >= 60 {
+                &[
+                    "Laparoscopische cholecystectomie",
+                    "Totale heupprothese links",
+                    "Liesbreukcorrectie",
+                ]
+            } else {
+                &[
+                    "Laparoscopische cholecystectomie",
+                    "Artroscopie rechterknie",
+                    "Liesbreukcorrectie",
+                ]
+            };
             moments.push(CareMoment {
                 kind: CareMomentKind::Operation,
-                at: self.now - Duration::days(10 + rng.below(200) as i64),
+                at: plausible::office_hours(self.now, -days, &mut rng),
                 department: "Chirurgie".to_owned(),
                 status: CareMomentStatus::Completed,
                 description: rng
-                    .pick(&[
-                        "Laparoscopische cholecystectomie",
-                        "Totale heupprothese links",
-                        "Liesbreukcorrectie",
-                    ])
+                    .pick(operations)
                     .copied()
                     .unwrap_or("Operatie")
                     .to_owned(),
@@ -815,6 +898,19 @@ impl Epd for SyntheticEpd {
             .collect())
     }
 
+    async fn admissions(
+        &self,
+        id: &PatientId,
+        _ctx: &RequestContext,
+    ) -> Result<Vec<Admission>, EpdError> {
+        Ok(self
+            .core(id)
+            .ok()
+            .and_then(|(_, core)| core.admission.clone())
+            .into_iter()
+            .collect())
+    }
+
     async fn conclusions(
         &self,
         id: &PatientId,
@@ -829,7 +925,7 @@ impl Epd for SyntheticEpd {
                 let (specialism, _) = rng.pick(&WARDS).copied().unwrap_or(WARDS[0]);
                 ConclusionAndPlan {
                     at: self.now - Duration::days(rng.below(400) as i64),
-                    author: format!("Dr. {}", rng.pick(&SURNAMES).map_or("Jansen", |(_, s)| s)),
+                    author: plausible::doctor(&mut rng),
                     specialism: specialism.to_owned(),
                     conclusion: "Klinisch stabiel, klachten afgenomen.".to_owned(),
                     plan: "Controle over drie maanden; laboratorium vooraf.".to_owned(),
@@ -857,41 +953,7 @@ impl Epd for SyntheticEpd {
         let Ok((index, _)) = self.core(id) else {
             return Ok(Vec::new());
         };
-        let mut rng = self.rng(index, 4);
-        const DIAGNOSES: [(&str, &str, &str); 6] = [
-            ("I50.9", "Hartfalen", "Cardiologie"),
-            ("J44.9", "COPD", "Longziekten"),
-            ("E11.9", "Diabetes mellitus type 2", "Interne geneeskunde"),
-            (
-                "N18.3",
-                "Chronische nierschade stadium 3",
-                "Interne geneeskunde",
-            ),
-            ("I48.9", "Atriumfibrilleren", "Cardiologie"),
-            ("S72.0", "Collumfractuur", "Chirurgie"),
-        ];
-        Ok((0..(1 + rng.below(3)))
-            .filter_map(|_| {
-                let (code, description, specialism) = rng.pick(&DIAGNOSES).copied()?;
-                Some(Diagnosis {
-                    description: description.to_owned(),
-                    code: Some(Coding {
-                        system: "http://hl7.org/fhir/sid/icd-10".to_owned(),
-                        code: code.to_owned(),
-                        display: description.to_owned(),
-                    }),
-                    onset: Some(
-                        self.now.date_naive() - Duration::days(30 + rng.below(3000) as i64),
-                    ),
-                    status: if rng.chance(80) {
-                        DiagnosisStatus::Active
-                    } else {
-                        DiagnosisStatus::Resolved
-                    },
-                    specialism: specialism.to_owned(),
-                })
-            })
-            .collect())
+        Ok(self.diagnoses_of(index))
     }
 
     async fn medication(
@@ -899,41 +961,17 @@ impl Epd for SyntheticEpd {
         id: &PatientId,
         _ctx: &RequestContext,
     ) -> Result<Vec<Medication>, EpdError> {
-        let Ok((index, _)) = self.core(id) else {
+        let Ok((index, core)) = self.core(id) else {
             return Ok(Vec::new());
         };
         let mut rng = self.rng(index, 5);
-        const MEDICINES: [(&str, &str); 6] = [
-            ("Metoprolol tablet 50mg", "2x per dag 1 tablet"),
-            ("Furosemide tablet 40mg", "1x per dag 1 tablet"),
-            ("Metformine tablet 500mg", "2x per dag 1 tablet"),
-            ("Apixaban tablet 5mg", "2x per dag 1 tablet"),
-            (
-                "Paracetamol tablet 500mg",
-                "zo nodig 4x per dag 2 tabletten",
-            ),
-            ("Omeprazol capsule 20mg", "1x per dag 1 capsule"),
-        ];
-        Ok((0..(1 + rng.below(5)))
-            .filter_map(|_| {
-                let (name, dosage) = rng.pick(&MEDICINES).copied()?;
-                let start = self.now - Duration::days(5 + rng.below(900) as i64);
-                let end = rng
-                    .chance(25)
-                    .then(|| start + Duration::days(3 + rng.below(60) as i64))
-                    .filter(|e| *e <= self.now);
-                Some(Medication {
-                    name: name.to_owned(),
-                    dosage: dosage.to_owned(),
-                    route: Some("oraal".to_owned()),
-                    period: Period::new(start, end).ok()?,
-                    prescriber: Some(format!(
-                        "Dr. {}",
-                        rng.pick(&SURNAMES).map_or("Jansen", |(_, s)| s)
-                    )),
-                })
-            })
-            .collect())
+        let prescribers = ["dr. H. Peters", "dr. M. de Wit", "dr. C. Mulder"];
+        Ok(medication::medication(
+            &mut rng,
+            self.now,
+            core.admission.as_ref(),
+            &prescribers,
+        ))
     }
 
     async fn results(
@@ -1057,18 +1095,15 @@ impl Epd for SyntheticEpd {
             .into_iter()
             .find(|l| &l.id == document)
             .ok_or_else(|| EpdError::NotFound(format!("document {document}")))?;
-        let name = core.patient.name.to_string();
         Ok(Document {
             id: letter.id.clone(),
             title: letter.title.clone(),
             date: letter.date,
             author: Some(letter.author.clone()),
-            content: DocumentContent::Text(format!(
-                "Geachte collega,\n\nUw patiënt(e) {name}, geboren {}, was onder behandeling bij de afdeling {}.\n\n\
-                 Conclusie: klinisch stabiel.\nBeleid: controle op de polikliniek.\n\nMet vriendelijke groet,\n{}",
-                core.patient.birth_date.format("%d-%m-%Y"),
-                letter.specialism.to_lowercase(),
-                letter.author
+            content: DocumentContent::Text(letters::text(
+                &core.patient,
+                &letter,
+                core.admission.as_ref(),
             )),
         })
     }
