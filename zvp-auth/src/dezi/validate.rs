@@ -13,6 +13,9 @@ use super::{DeziError, DeziSettings, Token};
 
 type Claims = Map<String, Value>;
 
+/// The detail of a time claim that, with the clock skew or grace, leaves chrono's range.
+pub(super) const OUT_OF_RANGE: &str = "out of the range of dates";
+
 fn string<'a>(claims: &'a Claims, token: Token, claim: &'static str) -> Result<&'a str, DeziError> {
     claims
         .get(claim)
@@ -51,14 +54,27 @@ fn check_times(
         token,
         claim: "exp",
     })?;
-    if exp + settings.clock_skew <= now {
+    // A date at the end of chrono's range plus the skew does not exist: refused, so a
+    // hostile token cannot make the check panic.
+    let out_of_range = |claim| DeziError::InvalidClaim {
+        token,
+        claim,
+        detail: OUT_OF_RANGE.to_owned(),
+    };
+    let latest = exp
+        .checked_add_signed(settings.clock_skew)
+        .ok_or_else(|| out_of_range("exp"))?;
+    if latest <= now {
         return Err(DeziError::Expired { token, exp });
     }
     for claim in ["nbf", "iat"] {
-        if let Some(nbf) = time(claims, token, claim)?
-            && nbf - settings.clock_skew > now
-        {
-            return Err(DeziError::NotYetValid { token, nbf });
+        if let Some(nbf) = time(claims, token, claim)? {
+            let earliest = nbf
+                .checked_sub_signed(settings.clock_skew)
+                .ok_or_else(|| out_of_range(claim))?;
+            if earliest > now {
+                return Err(DeziError::NotYetValid { token, nbf });
+            }
         }
     }
     Ok(exp)
@@ -217,15 +233,6 @@ pub fn validate_envelope(
     })
 }
 
-/// Where the key of a signed token comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeySource {
-    /// The platform's `jwks_uri`.
-    Platform,
-    /// A `jku` on the allow-list.
-    Jku(String),
-}
-
 fn allowed_jku(jku: &str, settings: &DeziSettings) -> Result<String, DeziError> {
     if settings.jku_allow_list.iter().any(|a| a == jku) {
         Ok(jku.to_owned())
@@ -246,20 +253,6 @@ pub fn verklaring_key_url(verklaring: &str, settings: &DeziSettings) -> Result<S
     let header = jws::read_header(verklaring, Token::Verklaring)?;
     let jku = header.jku.ok_or(DeziError::JkuMissing)?;
     allowed_jku(&jku, settings)
-}
-
-/// Where the signed revocation list's key comes from: its `jku` if it names one (on the
-/// allow-list), else the platform's keys.
-///
-/// # Errors
-///
-/// `Malformed`, `JkuNotAllowed`.
-pub fn revocation_list_key(list: &str, settings: &DeziSettings) -> Result<KeySource, DeziError> {
-    let header = jws::read_header(list, Token::RevocationList)?;
-    match header.jku {
-        Some(jku) => allowed_jku(&jku, settings).map(KeySource::Jku),
-        None => Ok(KeySource::Platform),
-    }
 }
 
 fn number_or_string(claims: &Claims, claim: &str) -> Option<String> {
@@ -353,12 +346,16 @@ pub fn validate_verklaring(
     })
 }
 
-/// Verifies the signed revocation list (`application/jose`) with `keys` (chosen by
-/// [`revocation_list_key`]) and reads it.
+/// Verifies the signed revocation list (`application/jose`) with the platform's `keys` (its
+/// `jwks_uri`) and reads it. A `jku` in the list's header is ignored: the eSeal keys it may
+/// name sign verklaringen, and a holder of one must not be able to publish a list that
+/// revokes nothing. `iss` must be the platform. The list may be up to
+/// [`jws::MAX_REVOCATION_LIST_BYTES`] long.
 ///
 /// # Errors
 ///
-/// The JWS errors; `MissingClaim` for a list without `revocaties` or `ververs_tijdstip`.
+/// The JWS errors; `IssuerMismatch`; `MissingClaim` for a list without `iss`, `revocaties`
+/// or `ververs_tijdstip`.
 pub fn verify_revocation_list(
     token: &str,
     keys: &JwkSet,
@@ -366,8 +363,6 @@ pub fn verify_revocation_list(
 ) -> Result<RevocationList, DeziError> {
     let which = Token::RevocationList;
     let Verified { claims, .. } = jws::verify_rs256(token.trim(), which, keys)?;
-    if claims.contains_key("iss") {
-        check_issuer(&claims, which, &[settings.issuer.as_str()])?;
-    }
+    check_issuer(&claims, which, &[settings.issuer.as_str()])?;
     RevocationList::from_claims(&claims)
 }

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tokio::sync::RwLock;
 use zvp_auth::dezi::{
-    self, DecryptionKey, DeziError, DeziSettings, IdToken, JwkSet, KeySource, LoginRequest,
+    self, DecryptionKey, DeziError, DeziSettings, IdToken, JwkSet, LoginRequest,
     RevocationList, VerifiedDeziIdentity,
 };
 
@@ -305,30 +305,25 @@ impl DeziClient {
         dezi::status_answer(answer.status.as_u16(), &answer.body, id)
     }
 
-    /// Fetches and verifies the signed revocation list.
+    /// Fetches the signed revocation list (up to [`dezi::jws::MAX_REVOCATION_LIST_BYTES`])
+    /// and verifies it with the platform's keys only, whatever `jku` it names.
     ///
     /// # Errors
     ///
-    /// `PlatformUnreachable`, `PlatformAnswer`, `JkuNotAllowed` and the JWS errors.
+    /// `PlatformUnreachable`, `PlatformAnswer`, `IssuerMismatch` and the JWS errors.
     pub async fn revocation_list(&self) -> Result<RevocationList, DeziError> {
         let list = text(
-            &self.wire.get(&self.revocation_list_url, None).await?,
+            &self
+                .wire
+                .get_up_to(
+                    &self.revocation_list_url,
+                    dezi::jws::MAX_REVOCATION_LIST_BYTES,
+                )
+                .await?,
             "the revocation list",
         )?;
-        match dezi::revocation_list_key(&list, &self.settings)? {
-            KeySource::Platform => {
-                self.with_platform_keys(|keys| {
-                    dezi::verify_revocation_list(&list, keys, &self.settings)
-                })
-                .await
-            }
-            KeySource::Jku(jku) => {
-                self.with_jku_keys(&jku, |keys| {
-                    dezi::verify_revocation_list(&list, keys, &self.settings)
-                })
-                .await
-            }
-        }
+        self.with_platform_keys(|keys| dezi::verify_revocation_list(&list, keys, &self.settings))
+            .await
     }
 }
 

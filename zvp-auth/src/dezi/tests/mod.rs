@@ -232,4 +232,5 @@ fn a_userinfo_made_by_panvas_jose_opens() {
 }
 
 mod flows;
+mod hardening;
 mod refusals;
