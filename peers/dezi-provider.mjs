@@ -64,7 +64,7 @@ async function makeVerklaring(person) {
   const now = Math.floor(Date.now() / 1000);
   const id = f.verklaring_id ?? `vk-${randomUUID()}`;
   lastVerklaring = id;
-  const uri = `${issuer}/status/v1/verklaring/${encodeURIComponent(id)}`;
+  const uri = f.revocation_uri ?? `${issuer}/status/v1/verklaring/${encodeURIComponent(id)}`;
   const claims = {
     verklaring_id: id,
     dezi_nummer: person.dezi_nummer,
@@ -225,6 +225,13 @@ server.on('request', async (req, res) => {
     }
     if (url.pathname === '/jwks' && faults.hide_keys) {
       return send(200, 'application/json', JSON.stringify({ keys: [] }));
+    }
+    // A status endpoint that is not the platform's: says "actief" about anything, as a host
+    // a forged revocation URL points to would.
+    const elsewhere = url.pathname.match(/^\/elders\/status\/([^/]+)$/);
+    if (elsewhere) {
+      const id = decodeURIComponent(elsewhere[1]);
+      return send(200, 'application/json', JSON.stringify({ verklaringId: id, status: 'actief' }));
     }
     const status = url.pathname.match(/^\/status\/v1\/verklaring\/([^/]+)$/);
     if (status) {

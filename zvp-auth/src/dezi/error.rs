@@ -200,6 +200,15 @@ pub enum DeziError {
         /// The header's `jku`.
         jku: String,
     },
+    /// The keys the verklaring was checked with were fetched from another `jku` than the
+    /// one its header names.
+    #[error("the verklaring names jku {jku:?} but was checked with the keys of {keys_from:?}")]
+    JkuKeysMismatch {
+        /// The header's `jku`.
+        jku: String,
+        /// Where the keys came from.
+        keys_from: String,
+    },
     /// The verklaring names its revocation URL `status_uri` (the spec's example and the
     /// acceptance environment), where only `revocatie_controle_uri` is accepted.
     #[error("the verklaring names its revocation url status_uri, which is not accepted here")]
@@ -254,6 +263,7 @@ impl DeziError {
             Self::VerklaringIdMismatch { .. } => "verklaring-id-mismatch",
             Self::JkuMissing => "jku-missing",
             Self::JkuNotAllowed { .. } => "jku-not-allowed",
+            Self::JkuKeysMismatch { .. } => "jku-keys-mismatch",
             Self::StatusUriNotAccepted => "status-uri-not-accepted",
             Self::RoleNotEligible { .. } => "role-not-eligible",
             Self::Revoked { .. } => "verklaring-revoked",
@@ -331,6 +341,7 @@ impl DeziError {
             Self::VerklaringIdMismatch { .. }
             | Self::JkuMissing
             | Self::JkuNotAllowed { .. }
+            | Self::JkuKeysMismatch { .. }
             | Self::StatusUriNotAccepted => {
                 "Uw Dezi-verklaring is niet uitgegeven door een bron die dit portaal vertrouwt. \
                  Neem contact op met het ziekenhuis en vermeld het referentienummer op deze \

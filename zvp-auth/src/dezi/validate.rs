@@ -264,26 +264,37 @@ fn number_or_string(claims: &Claims, claim: &str) -> Option<String> {
 }
 
 /// Checks the verklaring with the keys fetched from its allowed `jku` ([`verklaring_key_url`])
-/// and binds it to `envelope` and `id_token`: RS256 by the key with its `kid`, `iss`, `exp`
-/// and `nbf`, `verklaring_id` equal to the envelope's, the revocation URL's name, and the care
-/// identity.
+/// and binds it to `envelope` and `id_token`: the keys must be those of the verklaring's own
+/// `jku` (`jku_keys` pairs the URL they were fetched from with them), RS256 by the key with
+/// its `kid`, `iss`, `exp` and `nbf`, `verklaring_id` equal to the envelope's, the
+/// revocation URL's name, the care identity, and the role among `eligible`: holding the
+/// identity proves the role was checked.
 ///
 /// # Errors
 ///
-/// `JkuMissing`/`JkuNotAllowed` (checked again), the JWS errors, `IssuerMismatch`, `Expired`,
-/// `NotYetValid`, `VerklaringIdMismatch`, `StatusUriNotAccepted`, `MissingClaim`,
-/// `InvalidClaim`.
+/// `JkuMissing`/`JkuNotAllowed` (checked again), `JkuKeysMismatch`, the JWS errors,
+/// `IssuerMismatch`, `Expired`, `NotYetValid`, `VerklaringIdMismatch`, `StatusUriNotAccepted`,
+/// `MissingClaim`, `InvalidClaim`, `RoleNotEligible`.
 pub fn validate_verklaring(
     envelope: &Envelope,
-    jku_keys: &JwkSet,
+    jku_keys: (&str, &JwkSet),
     id_token: &IdToken,
+    eligible: &[RoleCode],
     settings: &DeziSettings,
     now: DateTime<Utc>,
 ) -> Result<VerifiedDeziIdentity, DeziError> {
     let which = Token::Verklaring;
     let token = envelope.verklaring.as_str();
-    verklaring_key_url(token, settings)?;
-    let Verified { claims, .. } = jws::verify_rs256(token, which, jku_keys)?;
+    let jku = verklaring_key_url(token, settings)?;
+    let (keys_from, keys) = jku_keys;
+    // Keys of another allowed jku would let one eSeal holder sign for another.
+    if keys_from != jku {
+        return Err(DeziError::JkuKeysMismatch {
+            jku,
+            keys_from: keys_from.to_owned(),
+        });
+    }
+    let Verified { claims, .. } = jws::verify_rs256(token, which, keys)?;
     let issuers: Vec<&str> = settings
         .verklaring_issuers
         .iter()
@@ -327,6 +338,9 @@ pub fn validate_verklaring(
     let role: RoleCode = string(&claims, which, "rol_code")?
         .parse()
         .map_err(|e: zvp_core::RoleCodeError| invalid("rol_code", e.to_string()))?;
+    if !eligible.contains(&role) {
+        return Err(DeziError::RoleNotEligible { role });
+    }
     Ok(VerifiedDeziIdentity {
         dezi_number,
         initials: string(&claims, which, "voorletters")?.to_owned(),
