@@ -219,7 +219,9 @@ impl Dezi {
     ) -> Result<VerifiedDeziIdentity, DeziError> {
         let (pending, url) = client.start().unwrap();
         let (state, code) = self.browser(&url, person);
-        client.complete(&pending, &state, &code, ELIGIBLE, Utc::now()).await
+        client
+            .complete(&pending, &state, &code, ELIGIBLE, Utc::now())
+            .await
     }
 }
 
@@ -269,7 +271,9 @@ async fn state_code_reuse_and_nonce() {
         .await
         .unwrap();
     assert_eq!(
-        client.complete(&pending, &state, &code, ELIGIBLE, Utc::now()).await,
+        client
+            .complete(&pending, &state, &code, ELIGIBLE, Utc::now())
+            .await,
         Err(DeziError::CodeRefused {
             error: "invalid_grant".to_owned()
         })
@@ -281,7 +285,9 @@ async fn state_code_reuse_and_nonce() {
         ..pending
     };
     assert_eq!(
-        client.complete(&other, &state, &code, ELIGIBLE, Utc::now()).await,
+        client
+            .complete(&other, &state, &code, ELIGIBLE, Utc::now())
+            .await,
         Err(DeziError::NonceMismatch)
     );
 }
@@ -442,7 +448,9 @@ async fn the_platform_unreachable() {
     let issuer = dezi.issuer.clone();
     drop(dezi);
     assert!(matches!(
-        client.complete(&pending, &state, &code, ELIGIBLE, Utc::now()).await,
+        client
+            .complete(&pending, &state, &code, ELIGIBLE, Utc::now())
+            .await,
         Err(DeziError::PlatformUnreachable { .. })
     ));
     let mut settings = DeziSettings::new(&issuer, CLIENT);

@@ -127,13 +127,14 @@ impl RevocationList {
         now: DateTime<Utc>,
         grace: chrono::Duration,
     ) -> Result<(), DeziError> {
-        let stale_after = self.refresh_at.checked_add_signed(grace).ok_or_else(|| {
-            DeziError::InvalidClaim {
-                token: Token::RevocationList,
-                claim: "ververs_tijdstip",
-                detail: super::validate::OUT_OF_RANGE.to_owned(),
-            }
-        })?;
+        let stale_after =
+            self.refresh_at
+                .checked_add_signed(grace)
+                .ok_or_else(|| DeziError::InvalidClaim {
+                    token: Token::RevocationList,
+                    claim: "ververs_tijdstip",
+                    detail: super::validate::OUT_OF_RANGE.to_owned(),
+                })?;
         if now > stale_after {
             return Err(DeziError::RevocationListStale {
                 refresh_at: self.refresh_at,

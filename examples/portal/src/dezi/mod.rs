@@ -13,11 +13,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tokio::sync::RwLock;
-use zvp_core::RoleCode;
 use zvp_auth::dezi::{
-    self, DecryptionKey, DeziError, DeziSettings, IdToken, JwkSet, LoginRequest,
-    RevocationList, VerifiedDeziIdentity,
+    self, DecryptionKey, DeziError, DeziSettings, IdToken, JwkSet, LoginRequest, RevocationList,
+    VerifiedDeziIdentity,
 };
+use zvp_core::RoleCode;
 
 pub use http::{Answer, MAX_ANSWER_BYTES, Wire, WireError};
 

@@ -186,7 +186,10 @@ fn the_id_tokens_audience_azp_and_nonce() {
     );
     let mut no_nonce = id_claims();
     no_nonce.as_object_mut().unwrap().remove("nonce");
-    assert_eq!(id_token(&no_nonce, Some("n-1")), Err(DeziError::NonceMismatch));
+    assert_eq!(
+        id_token(&no_nonce, Some("n-1")),
+        Err(DeziError::NonceMismatch)
+    );
     let mut array = id_claims();
     array["aud"] = json!([CLIENT]);
     assert!(id_token(&array, Some("n-1")).is_ok());
@@ -220,7 +223,10 @@ fn the_envelopes_issuer_and_expiry_and_the_verklarings_issuer() {
     );
     let mut claims = verklaring_claims();
     claims["iss"] = json!(ISSUER);
-    let userinfo = encrypt(&envelope_with(&envelope_claims(&verklaring(&claims))), &PORTAL);
+    let userinfo = encrypt(
+        &envelope_with(&envelope_claims(&verklaring(&claims))),
+        &PORTAL,
+    );
     assert_eq!(
         login(&userinfo, &s),
         Err(DeziError::IssuerMismatch {
