@@ -117,10 +117,11 @@ pub enum DeziError {
         /// Which token.
         token: Token,
     },
-    /// The userinfo JWE is not encrypted to this portal's key.
+    /// The userinfo JWE is not encrypted to this portal's key, or its integrity tag does not
+    /// verify: one error for both, so that which one failed is no oracle (RFC 7516 §11.5).
     #[error("the userinfo JWE cannot be decrypted with this portal's key")]
     NotForThisPortal,
-    /// The userinfo JWE was decrypted but its integrity tag does not verify.
+    /// The userinfo JWE's tag verified but its content does not decrypt.
     #[error("the userinfo JWE's integrity tag does not verify")]
     JweIntegrity,
     /// The JWE's content is not a JWT (`cty` is not `JWT`).
