@@ -204,12 +204,21 @@ provider.use(async (ctx, next) => {
 });
 
 // The revocation list, signed by the platform.
+// Faults: `list_padding` adds that many other revocations (a list of realistic size);
+// `list_by_eseal` signs it with the eSeal key and names the allowed jku, as a holder of an
+// eSeal key could.
 async function signedList() {
-  const key = await importJWK(platformJwk, 'RS256');
   const revocaties = [...revoked].map(([verklaringId, at]) => ({ verklaringId, revocatieTijdstip: at }));
-  return new SignJWT({ revocaties, ververs_tijdstip: new Date(Date.now() + 3600_000).toISOString() })
-    .setProtectedHeader({ alg: 'RS256', kid: 'platform-1', typ: 'JOSE' })
-    .setIssuer(issuer).setIssuedAt().sign(key);
+  for (let i = 0; i < (faults.list_padding ?? 0); i += 1) {
+    revocaties.push({ verklaringId: `vk-padding-${i}`, revocatieTijdstip: '2026-01-01T00:00:00Z' });
+  }
+  const jwt = new SignJWT({ revocaties, ververs_tijdstip: new Date(Date.now() + 3600_000).toISOString() })
+    .setIssuer(issuer).setIssuedAt();
+  if (faults.list_by_eseal) {
+    return jwt.setProtectedHeader({ alg: 'RS256', kid: 'eseal-1', jku, typ: 'JOSE' }).sign(eseal.privateKey);
+  }
+  return jwt.setProtectedHeader({ alg: 'RS256', kid: 'platform-1', typ: 'JOSE' })
+    .sign(await importJWK(platformJwk, 'RS256'));
 }
 
 const callback = provider.callback();

@@ -439,6 +439,23 @@ async fn the_status_is_asked_of_the_platform_not_of_the_url_in_the_verklaring() 
 }
 
 #[tokio::test]
+async fn the_revocation_list_is_the_platforms_and_may_be_large() {
+    let (_files, dezi, client) = setup("dezi-revocation-list").await;
+    // Some 10 000 entries: over the 512 KiB of any other answer and the 64 KiB of a token.
+    dezi.fault(&json!({"list_padding": 10_000}));
+    assert_eq!(client.revocation_list().await.unwrap().len(), 10_000);
+    // Signed by the eSeal key at an allowed jku: not the platform's key, so refused.
+    dezi.fault(&json!({"list_by_eseal": true}));
+    assert_eq!(
+        client.revocation_list().await,
+        Err(DeziError::UnknownKey {
+            token: Token::RevocationList,
+            kid: Some("eseal-1".to_owned())
+        })
+    );
+}
+
+#[tokio::test]
 async fn the_platform_unreachable() {
     let files = Files::make("dezi-unreachable");
     let dezi = Dezi::start(&files);
