@@ -64,7 +64,7 @@ async function makeVerklaring(person) {
   const now = Math.floor(Date.now() / 1000);
   const id = f.verklaring_id ?? `vk-${randomUUID()}`;
   lastVerklaring = id;
-  const uri = `${issuer}/status/v1/verklaring/${encodeURIComponent(id)}`;
+  const uri = f.revocation_uri ?? `${issuer}/status/v1/verklaring/${encodeURIComponent(id)}`;
   const claims = {
     verklaring_id: id,
     dezi_nummer: person.dezi_nummer,
@@ -204,12 +204,21 @@ provider.use(async (ctx, next) => {
 });
 
 // The revocation list, signed by the platform.
+// Faults: `list_padding` adds that many other revocations (a list of realistic size);
+// `list_by_eseal` signs it with the eSeal key and names the allowed jku, as a holder of an
+// eSeal key could.
 async function signedList() {
-  const key = await importJWK(platformJwk, 'RS256');
   const revocaties = [...revoked].map(([verklaringId, at]) => ({ verklaringId, revocatieTijdstip: at }));
-  return new SignJWT({ revocaties, ververs_tijdstip: new Date(Date.now() + 3600_000).toISOString() })
-    .setProtectedHeader({ alg: 'RS256', kid: 'platform-1', typ: 'JOSE' })
-    .setIssuer(issuer).setIssuedAt().sign(key);
+  for (let i = 0; i < (faults.list_padding ?? 0); i += 1) {
+    revocaties.push({ verklaringId: `vk-padding-${i}`, revocatieTijdstip: '2026-01-01T00:00:00Z' });
+  }
+  const jwt = new SignJWT({ revocaties, ververs_tijdstip: new Date(Date.now() + 3600_000).toISOString() })
+    .setIssuer(issuer).setIssuedAt();
+  if (faults.list_by_eseal) {
+    return jwt.setProtectedHeader({ alg: 'RS256', kid: 'eseal-1', jku, typ: 'JOSE' }).sign(eseal.privateKey);
+  }
+  return jwt.setProtectedHeader({ alg: 'RS256', kid: 'platform-1', typ: 'JOSE' })
+    .sign(await importJWK(platformJwk, 'RS256'));
 }
 
 const callback = provider.callback();
@@ -225,6 +234,13 @@ server.on('request', async (req, res) => {
     }
     if (url.pathname === '/jwks' && faults.hide_keys) {
       return send(200, 'application/json', JSON.stringify({ keys: [] }));
+    }
+    // A status endpoint that is not the platform's: says "actief" about anything, as a host
+    // a forged revocation URL points to would.
+    const elsewhere = url.pathname.match(/^\/elders\/status\/([^/]+)$/);
+    if (elsewhere) {
+      const id = decodeURIComponent(elsewhere[1]);
+      return send(200, 'application/json', JSON.stringify({ verklaringId: id, status: 'actief' }));
     }
     const status = url.pathname.match(/^\/status\/v1\/verklaring\/([^/]+)$/);
     if (status) {

@@ -34,6 +34,7 @@ use zvp_portal::dezi::{Connection, DeziClient};
 const CLIENT: &str = "zvp-portal";
 const ACCEPTANCE_CLIENT: &str = "zvp-acceptatie";
 const REDIRECT: &str = "https://portaal.test/dezi/callback";
+const ELIGIBLE: &[RoleCode] = &RoleCode::PRIMARY_CARE_PHYSICIANS;
 
 /// The files of one run: a CA and the stand-in's server certificate, the portal's
 /// decryption key and its public JWKS.
@@ -218,7 +219,9 @@ impl Dezi {
     ) -> Result<VerifiedDeziIdentity, DeziError> {
         let (pending, url) = client.start().unwrap();
         let (state, code) = self.browser(&url, person);
-        client.complete(&pending, &state, &code, Utc::now()).await
+        client
+            .complete(&pending, &state, &code, ELIGIBLE, Utc::now())
+            .await
     }
 }
 
@@ -241,9 +244,9 @@ async fn each_eligible_role_logs_in_and_a_refused_role_is_refused() {
         who.require_role(&RoleCode::PRIMARY_CARE_PHYSICIANS)
             .unwrap();
     }
-    let aios = dezi.login(&client, "aios").await.unwrap();
+    // The login itself refuses the GP in training: no identity to forget to check.
     assert_eq!(
-        aios.require_role(&RoleCode::PRIMARY_CARE_PHYSICIANS),
+        dezi.login(&client, "aios").await,
         Err(DeziError::RoleNotEligible {
             role: "01.000".parse().unwrap()
         })
@@ -257,18 +260,20 @@ async fn state_code_reuse_and_nonce() {
     let (_, code) = dezi.browser(&url, "arts-0");
     assert_eq!(
         client
-            .complete(&pending, "another-state", &code, Utc::now())
+            .complete(&pending, "another-state", &code, ELIGIBLE, Utc::now())
             .await,
         Err(DeziError::StateMismatch)
     );
     let (pending, url) = client.start().unwrap();
     let (state, code) = dezi.browser(&url, "arts-0");
     client
-        .complete(&pending, &state, &code, Utc::now())
+        .complete(&pending, &state, &code, ELIGIBLE, Utc::now())
         .await
         .unwrap();
     assert_eq!(
-        client.complete(&pending, &state, &code, Utc::now()).await,
+        client
+            .complete(&pending, &state, &code, ELIGIBLE, Utc::now())
+            .await,
         Err(DeziError::CodeRefused {
             error: "invalid_grant".to_owned()
         })
@@ -280,7 +285,9 @@ async fn state_code_reuse_and_nonce() {
         ..pending
     };
     assert_eq!(
-        client.complete(&other, &state, &code, Utc::now()).await,
+        client
+            .complete(&other, &state, &code, ELIGIBLE, Utc::now())
+            .await,
         Err(DeziError::NonceMismatch)
     );
 }
@@ -416,6 +423,39 @@ async fn revoked_at_login_and_during_a_session() {
 }
 
 #[tokio::test]
+async fn the_status_is_asked_of_the_platform_not_of_the_url_in_the_verklaring() {
+    let (_files, dezi, client) = setup("dezi-status-url").await;
+    dezi.admin("/revoke", &json!({"verklaring_id": "vk-elders"}));
+    // A revoked verklaring whose revocation URL points to a host that calls anything active.
+    let elsewhere = format!("{}/elders/status/vk-elders", dezi.issuer);
+    dezi.fault(&json!({"envelope_verklaring_id": "vk-elders",
+        "verklaring": {"verklaring_id": "vk-elders", "revocation_uri": elsewhere}}));
+    assert_eq!(
+        dezi.login(&client, "arts-0").await,
+        Err(DeziError::Revoked {
+            verklaring_id: "vk-elders".to_owned()
+        })
+    );
+}
+
+#[tokio::test]
+async fn the_revocation_list_is_the_platforms_and_may_be_large() {
+    let (_files, dezi, client) = setup("dezi-revocation-list").await;
+    // Some 10 000 entries: over the 512 KiB of any other answer and the 64 KiB of a token.
+    dezi.fault(&json!({"list_padding": 10_000}));
+    assert_eq!(client.revocation_list().await.unwrap().len(), 10_000);
+    // Signed by the eSeal key at an allowed jku: not the platform's key, so refused.
+    dezi.fault(&json!({"list_by_eseal": true}));
+    assert_eq!(
+        client.revocation_list().await,
+        Err(DeziError::UnknownKey {
+            token: Token::RevocationList,
+            kid: Some("eseal-1".to_owned())
+        })
+    );
+}
+
+#[tokio::test]
 async fn the_platform_unreachable() {
     let files = Files::make("dezi-unreachable");
     let dezi = Dezi::start(&files);
@@ -425,7 +465,9 @@ async fn the_platform_unreachable() {
     let issuer = dezi.issuer.clone();
     drop(dezi);
     assert!(matches!(
-        client.complete(&pending, &state, &code, Utc::now()).await,
+        client
+            .complete(&pending, &state, &code, ELIGIBLE, Utc::now())
+            .await,
         Err(DeziError::PlatformUnreachable { .. })
     ));
     let mut settings = DeziSettings::new(&issuer, CLIENT);

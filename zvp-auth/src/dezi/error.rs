@@ -117,10 +117,11 @@ pub enum DeziError {
         /// Which token.
         token: Token,
     },
-    /// The userinfo JWE is not encrypted to this portal's key.
+    /// The userinfo JWE is not encrypted to this portal's key, or its integrity tag does not
+    /// verify: one error for both, so that which one failed is no oracle (RFC 7516 §11.5).
     #[error("the userinfo JWE cannot be decrypted with this portal's key")]
     NotForThisPortal,
-    /// The userinfo JWE was decrypted but its integrity tag does not verify.
+    /// The userinfo JWE's tag verified but its content does not decrypt.
     #[error("the userinfo JWE's integrity tag does not verify")]
     JweIntegrity,
     /// The JWE's content is not a JWT (`cty` is not `JWT`).
@@ -200,6 +201,15 @@ pub enum DeziError {
         /// The header's `jku`.
         jku: String,
     },
+    /// The keys the verklaring was checked with were fetched from another `jku` than the
+    /// one its header names.
+    #[error("the verklaring names jku {jku:?} but was checked with the keys of {keys_from:?}")]
+    JkuKeysMismatch {
+        /// The header's `jku`.
+        jku: String,
+        /// Where the keys came from.
+        keys_from: String,
+    },
     /// The verklaring names its revocation URL `status_uri` (the spec's example and the
     /// acceptance environment), where only `revocatie_controle_uri` is accepted.
     #[error("the verklaring names its revocation url status_uri, which is not accepted here")]
@@ -254,6 +264,7 @@ impl DeziError {
             Self::VerklaringIdMismatch { .. } => "verklaring-id-mismatch",
             Self::JkuMissing => "jku-missing",
             Self::JkuNotAllowed { .. } => "jku-not-allowed",
+            Self::JkuKeysMismatch { .. } => "jku-keys-mismatch",
             Self::StatusUriNotAccepted => "status-uri-not-accepted",
             Self::RoleNotEligible { .. } => "role-not-eligible",
             Self::Revoked { .. } => "verklaring-revoked",
@@ -331,6 +342,7 @@ impl DeziError {
             Self::VerklaringIdMismatch { .. }
             | Self::JkuMissing
             | Self::JkuNotAllowed { .. }
+            | Self::JkuKeysMismatch { .. }
             | Self::StatusUriNotAccepted => {
                 "Uw Dezi-verklaring is niet uitgegeven door een bron die dit portaal vertrouwt. \
                  Neem contact op met het ziekenhuis en vermeld het referentienummer op deze \

@@ -88,7 +88,8 @@ impl Loa {
 /// Who logged in with Dezi, established by [`validate_verklaring`](super::validate_verklaring).
 ///
 /// No code outside this module can build one: holding it proves that the id_token, the
-/// userinfo, the envelope and the verklaring were checked at [`verified_at`](Self::verified_at).
+/// userinfo, the envelope and the verklaring were checked at [`verified_at`](Self::verified_at),
+/// and that the role was among the eligible ones passed to the check.
 /// Revocation is checked by the caller (the status endpoint or the signed list) before a
 /// session starts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -194,7 +195,8 @@ impl VerifiedDeziIdentity {
         self.verified_at
     }
 
-    /// Refuses a role outside `eligible` with [`DeziError::RoleNotEligible`], as
+    /// Refuses a role outside `eligible` with [`DeziError::RoleNotEligible`]: for a narrower
+    /// check than the login's (one page, one action), as
     /// [`VerifiedUziIdentity::require_role`](crate::uzi::VerifiedUziIdentity::require_role).
     ///
     /// # Errors

@@ -99,8 +99,9 @@ fn b64(part: &str, what: &str) -> Result<Vec<u8>, DeziError> {
 ///
 /// `Malformed` (not five parts, bad base64, a `zip`), `AlgorithmNotAccepted` (anything but
 /// `RSA-OAEP` with `A256CBC-HS512`), `CriticalHeader`, `JweContentType` (`cty` not `JWT`),
-/// `NotForThisPortal` (the key transport does not open with this key), `JweIntegrity` (the
-/// tag does not verify).
+/// `NotForThisPortal` (the key transport does not open with this key, or the tag does not
+/// verify: one error for both, RFC 7516 §11.5), `JweIntegrity` (the content does not
+/// decrypt although the tag verified), `PlatformUnreachable` (no randomness).
 pub fn decrypt(token: &str, key: &DecryptionKey) -> Result<String, DeziError> {
     let header = jws::read_header(token, Token::Userinfo)?;
     if token.len() > MAX_TOKEN_BYTES {
@@ -147,14 +148,22 @@ pub fn decrypt(token: &str, key: &DecryptionKey) -> Result<String, DeziError> {
     let mut ciphertext = b64(ciphertext, "ciphertext")?;
     let tag = b64(tag, "tag")?;
 
-    let mut cek = vec![0u8; key.key.min_output_size()];
-    let cek = key
-        .key
-        .decrypt(&OAEP_SHA1_MGF1SHA1, &encrypted_key, &mut cek, None)
-        .map_err(|_| DeziError::NotForThisPortal)?;
-    if cek.len() != 64 {
-        return Err(DeziError::NotForThisPortal);
-    }
+    // RFC 7516 §11.5: a key transport that does not open goes on with a random key, so it
+    // fails at the tag like a changed ciphertext does, with the same error, and whether the
+    // unwrap succeeded is no oracle.
+    let mut random = [0u8; 64];
+    aws_lc_rs::rand::fill(&mut random).map_err(|_| DeziError::PlatformUnreachable {
+        detail: "no randomness for the userinfo decryption".to_owned(),
+    })?;
+    let mut unwrapped = vec![0u8; key.key.min_output_size()];
+    let cek: &[u8] =
+        match key
+            .key
+            .decrypt(&OAEP_SHA1_MGF1SHA1, &encrypted_key, &mut unwrapped, None)
+        {
+            Ok(cek) if cek.len() == 64 => cek,
+            _ => &random,
+        };
     let (mac_key, enc_key) = cek.split_at(32);
 
     // RFC 7518 §5.2.2.2: the tag is the first half of HMAC-SHA-512 over the AAD (the encoded
@@ -171,7 +180,8 @@ pub fn decrypt(token: &str, key: &DecryptionKey) -> Result<String, DeziError> {
     mac.update(&al.to_be_bytes());
     let full = mac.sign();
     let expected = full.as_ref().get(..32).ok_or(DeziError::JweIntegrity)?;
-    constant_time::verify_slices_are_equal(expected, &tag).map_err(|_| DeziError::JweIntegrity)?;
+    constant_time::verify_slices_are_equal(expected, &tag)
+        .map_err(|_| DeziError::NotForThisPortal)?;
 
     let cipher = UnboundCipherKey::new(&AES_256, enc_key)
         .and_then(PaddedBlockDecryptingKey::cbc_pkcs7)

@@ -19,6 +19,21 @@ use super::{DeziError, Token};
 /// kilobytes; this bounds what a hostile platform can make the parser work on.
 pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
 
+/// The longest signed revocation list read, in bytes. The list names every revoked
+/// verklaring still within its validity, each entry about 100 bytes once encoded, so the
+/// token limit would hold only some 600; 8 MiB holds about 80 000. The portal reads the list's
+/// HTTP answer up to the same size.
+pub const MAX_REVOCATION_LIST_BYTES: usize = 8 * 1024 * 1024;
+
+/// The size limit of `which`: the revocation list has its own, every other token the token
+/// limit.
+const fn max_bytes(which: Token) -> usize {
+    match which {
+        Token::RevocationList => MAX_REVOCATION_LIST_BYTES,
+        _ => MAX_TOKEN_BYTES,
+    }
+}
+
 /// The header parameters that choose how a token is checked.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct JoseHeader {
@@ -53,14 +68,15 @@ pub fn parts(token: &str) -> usize {
 ///
 /// # Errors
 ///
-/// [`DeziError::Malformed`] for a token that is too long, has no header, or whose header is
-/// not base64url JSON with a string `alg`.
+/// [`DeziError::Malformed`] for a token that is too long ([`MAX_TOKEN_BYTES`], for the
+/// revocation list [`MAX_REVOCATION_LIST_BYTES`]), has no header, or whose header is not
+/// base64url JSON with a string `alg`.
 pub fn read_header(token: &str, which: Token) -> Result<JoseHeader, DeziError> {
     let malformed = |detail: &str| DeziError::Malformed {
         token: which,
         detail: detail.to_owned(),
     };
-    if token.len() > MAX_TOKEN_BYTES {
+    if token.len() > max_bytes(which) {
         return Err(malformed("longer than any Dezi token"));
     }
     let first = token.split('.').next().unwrap_or_default();
@@ -101,8 +117,28 @@ pub struct Verified {
     pub claims: Map<String, Value>,
 }
 
+/// Whether a key entry may verify an RS256 signature: not published for encryption (`use`),
+/// not bound to another algorithm (`alg`), and `verify` among its operations (`key_ops`) when
+/// it lists them. An RSA key registered for `RSA-OAEP` is the platform's encryption key, and
+/// a signature it "verifies" was never meant as one.
+fn signs_rs256(jwk: &jsonwebtoken::jwk::Jwk) -> bool {
+    use jsonwebtoken::jwk::{KeyAlgorithm, KeyOperations, PublicKeyUse};
+    let common = &jwk.common;
+    !matches!(common.public_key_use, Some(PublicKeyUse::Encryption))
+        && common
+            .key_algorithm
+            .as_ref()
+            .is_none_or(|alg| *alg == KeyAlgorithm::RS256)
+        && common
+            .key_operations
+            .as_ref()
+            .is_none_or(|ops| ops.contains(&KeyOperations::Verify))
+}
+
 /// Verifies a compact JWS signed with RS256 by a key of `keys`, chosen by `kid` (or the only
-/// key when the token names none). Checks no claims.
+/// key when the token names none) among the keys that may verify RS256 (see
+/// [`parse_jwks`]; a key whose `use`, `alg` or `key_ops` says otherwise is not used). Checks
+/// no claims.
 ///
 /// # Errors
 ///
@@ -136,19 +172,13 @@ pub fn verify_rs256(token: &str, which: Token, keys: &JwkSet) -> Result<Verified
             _ => None,
         },
     }
+    .filter(|jwk| signs_rs256(jwk))
     .ok_or_else(unknown)?;
     // An RSA key only: a symmetric "key" made of the public key is how the HS256 downgrade
     // works, and this never builds one.
     let AlgorithmParameters::RSA(rsa) = &jwk.algorithm else {
         return Err(unknown());
     };
-    // A key published for encryption does not sign.
-    if matches!(
-        jwk.common.public_key_use,
-        Some(jsonwebtoken::jwk::PublicKeyUse::Encryption)
-    ) {
-        return Err(unknown());
-    }
     let key = DecodingKey::from_rsa_components(&rsa.n, &rsa.e).map_err(|_| unknown())?;
     let mut validation = Validation::new(Algorithm::RS256);
     validation.required_spec_claims.clear();

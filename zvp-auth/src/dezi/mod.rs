@@ -39,8 +39,8 @@ pub use jwe::{DecryptionKey, DecryptionKeyError};
 pub use login::{LoginRequest, pkce_challenge};
 pub use revocation::{RevocationList, status_answer};
 pub use validate::{
-    Envelope, IdToken, KeySource, open_userinfo, revocation_list_key, validate_envelope,
-    validate_id_token, validate_verklaring, verify_revocation_list, verklaring_key_url,
+    Envelope, IdToken, open_userinfo, validate_envelope, validate_id_token, validate_verklaring,
+    verify_revocation_list, verklaring_key_url,
 };
 
 use chrono::Duration;

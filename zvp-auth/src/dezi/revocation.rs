@@ -85,7 +85,12 @@ impl RevocationList {
             let (Some(id), Some(at)) = (id, at) else {
                 return Err(missing("revocaties"));
             };
-            revoked.insert(id.to_owned(), at);
+            // A repeated entry keeps its earliest time: a later copy with a future time must
+            // not postpone a revocation.
+            revoked
+                .entry(id.to_owned())
+                .and_modify(|earlier: &mut DateTime<Utc>| *earlier = (*earlier).min(at))
+                .or_insert(at);
         }
         Ok(Self {
             revoked,
@@ -114,14 +119,23 @@ impl RevocationList {
     ///
     /// `RevocationListStale` once `now` is past the list's `ververs_tijdstip` plus `grace`
     /// (a list that should have been replaced says nothing about later revocations);
-    /// `Revoked` for a verklaring revoked at or before `now`.
+    /// `Revoked` for a verklaring revoked at or before `now`; `InvalidClaim` when
+    /// `ververs_tijdstip` plus `grace` is past the range of dates.
     pub fn check(
         &self,
         verklaring_id: &str,
         now: DateTime<Utc>,
         grace: chrono::Duration,
     ) -> Result<(), DeziError> {
-        if now > self.refresh_at + grace {
+        let stale_after =
+            self.refresh_at
+                .checked_add_signed(grace)
+                .ok_or_else(|| DeziError::InvalidClaim {
+                    token: Token::RevocationList,
+                    claim: "ververs_tijdstip",
+                    detail: super::validate::OUT_OF_RANGE.to_owned(),
+                })?;
+        if now > stale_after {
             return Err(DeziError::RevocationListStale {
                 refresh_at: self.refresh_at,
             });

@@ -13,6 +13,9 @@ use super::{DeziError, DeziSettings, Token};
 
 type Claims = Map<String, Value>;
 
+/// The detail of a time claim that, with the clock skew or grace, leaves chrono's range.
+pub(super) const OUT_OF_RANGE: &str = "out of the range of dates";
+
 fn string<'a>(claims: &'a Claims, token: Token, claim: &'static str) -> Result<&'a str, DeziError> {
     claims
         .get(claim)
@@ -51,14 +54,27 @@ fn check_times(
         token,
         claim: "exp",
     })?;
-    if exp + settings.clock_skew <= now {
+    // A date at the end of chrono's range plus the skew does not exist: refused, so a
+    // hostile token cannot make the check panic.
+    let out_of_range = |claim| DeziError::InvalidClaim {
+        token,
+        claim,
+        detail: OUT_OF_RANGE.to_owned(),
+    };
+    let latest = exp
+        .checked_add_signed(settings.clock_skew)
+        .ok_or_else(|| out_of_range("exp"))?;
+    if latest <= now {
         return Err(DeziError::Expired { token, exp });
     }
     for claim in ["nbf", "iat"] {
-        if let Some(nbf) = time(claims, token, claim)?
-            && nbf - settings.clock_skew > now
-        {
-            return Err(DeziError::NotYetValid { token, nbf });
+        if let Some(nbf) = time(claims, token, claim)? {
+            let earliest = nbf
+                .checked_sub_signed(settings.clock_skew)
+                .ok_or_else(|| out_of_range(claim))?;
+            if earliest > now {
+                return Err(DeziError::NotYetValid { token, nbf });
+            }
         }
     }
     Ok(exp)
@@ -217,15 +233,6 @@ pub fn validate_envelope(
     })
 }
 
-/// Where the key of a signed token comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeySource {
-    /// The platform's `jwks_uri`.
-    Platform,
-    /// A `jku` on the allow-list.
-    Jku(String),
-}
-
 fn allowed_jku(jku: &str, settings: &DeziSettings) -> Result<String, DeziError> {
     if settings.jku_allow_list.iter().any(|a| a == jku) {
         Ok(jku.to_owned())
@@ -248,20 +255,6 @@ pub fn verklaring_key_url(verklaring: &str, settings: &DeziSettings) -> Result<S
     allowed_jku(&jku, settings)
 }
 
-/// Where the signed revocation list's key comes from: its `jku` if it names one (on the
-/// allow-list), else the platform's keys.
-///
-/// # Errors
-///
-/// `Malformed`, `JkuNotAllowed`.
-pub fn revocation_list_key(list: &str, settings: &DeziSettings) -> Result<KeySource, DeziError> {
-    let header = jws::read_header(list, Token::RevocationList)?;
-    match header.jku {
-        Some(jku) => allowed_jku(&jku, settings).map(KeySource::Jku),
-        None => Ok(KeySource::Platform),
-    }
-}
-
 fn number_or_string(claims: &Claims, claim: &str) -> Option<String> {
     match claims.get(claim)? {
         Value::String(s) => Some(s.clone()),
@@ -271,26 +264,37 @@ fn number_or_string(claims: &Claims, claim: &str) -> Option<String> {
 }
 
 /// Checks the verklaring with the keys fetched from its allowed `jku` ([`verklaring_key_url`])
-/// and binds it to `envelope` and `id_token`: RS256 by the key with its `kid`, `iss`, `exp`
-/// and `nbf`, `verklaring_id` equal to the envelope's, the revocation URL's name, and the care
-/// identity.
+/// and binds it to `envelope` and `id_token`: the keys must be those of the verklaring's own
+/// `jku` (`jku_keys` pairs the URL they were fetched from with them), RS256 by the key with
+/// its `kid`, `iss`, `exp` and `nbf`, `verklaring_id` equal to the envelope's, the
+/// revocation URL's name, the care identity, and the role among `eligible`: holding the
+/// identity proves the role was checked.
 ///
 /// # Errors
 ///
-/// `JkuMissing`/`JkuNotAllowed` (checked again), the JWS errors, `IssuerMismatch`, `Expired`,
-/// `NotYetValid`, `VerklaringIdMismatch`, `StatusUriNotAccepted`, `MissingClaim`,
-/// `InvalidClaim`.
+/// `JkuMissing`/`JkuNotAllowed` (checked again), `JkuKeysMismatch`, the JWS errors,
+/// `IssuerMismatch`, `Expired`, `NotYetValid`, `VerklaringIdMismatch`, `StatusUriNotAccepted`,
+/// `MissingClaim`, `InvalidClaim`, `RoleNotEligible`.
 pub fn validate_verklaring(
     envelope: &Envelope,
-    jku_keys: &JwkSet,
+    jku_keys: (&str, &JwkSet),
     id_token: &IdToken,
+    eligible: &[RoleCode],
     settings: &DeziSettings,
     now: DateTime<Utc>,
 ) -> Result<VerifiedDeziIdentity, DeziError> {
     let which = Token::Verklaring;
     let token = envelope.verklaring.as_str();
-    verklaring_key_url(token, settings)?;
-    let Verified { claims, .. } = jws::verify_rs256(token, which, jku_keys)?;
+    let jku = verklaring_key_url(token, settings)?;
+    let (keys_from, keys) = jku_keys;
+    // Keys of another allowed jku would let one eSeal holder sign for another.
+    if keys_from != jku {
+        return Err(DeziError::JkuKeysMismatch {
+            jku,
+            keys_from: keys_from.to_owned(),
+        });
+    }
+    let Verified { claims, .. } = jws::verify_rs256(token, which, keys)?;
     let issuers: Vec<&str> = settings
         .verklaring_issuers
         .iter()
@@ -334,6 +338,9 @@ pub fn validate_verklaring(
     let role: RoleCode = string(&claims, which, "rol_code")?
         .parse()
         .map_err(|e: zvp_core::RoleCodeError| invalid("rol_code", e.to_string()))?;
+    if !eligible.contains(&role) {
+        return Err(DeziError::RoleNotEligible { role });
+    }
     Ok(VerifiedDeziIdentity {
         dezi_number,
         initials: string(&claims, which, "voorletters")?.to_owned(),
@@ -353,12 +360,16 @@ pub fn validate_verklaring(
     })
 }
 
-/// Verifies the signed revocation list (`application/jose`) with `keys` (chosen by
-/// [`revocation_list_key`]) and reads it.
+/// Verifies the signed revocation list (`application/jose`) with the platform's `keys` (its
+/// `jwks_uri`) and reads it. A `jku` in the list's header is ignored: the eSeal keys it may
+/// name sign verklaringen, and a holder of one must not be able to publish a list that
+/// revokes nothing. `iss` must be the platform. The list may be up to
+/// [`jws::MAX_REVOCATION_LIST_BYTES`] long.
 ///
 /// # Errors
 ///
-/// The JWS errors; `MissingClaim` for a list without `revocaties` or `ververs_tijdstip`.
+/// The JWS errors; `IssuerMismatch`; `MissingClaim` for a list without `iss`, `revocaties`
+/// or `ververs_tijdstip`.
 pub fn verify_revocation_list(
     token: &str,
     keys: &JwkSet,
@@ -366,8 +377,6 @@ pub fn verify_revocation_list(
 ) -> Result<RevocationList, DeziError> {
     let which = Token::RevocationList;
     let Verified { claims, .. } = jws::verify_rs256(token.trim(), which, keys)?;
-    if claims.contains_key("iss") {
-        check_issuer(&claims, which, &[settings.issuer.as_str()])?;
-    }
+    check_issuer(&claims, which, &[settings.issuer.as_str()])?;
     RevocationList::from_claims(&claims)
 }

@@ -75,7 +75,7 @@ pub struct DeziConfig {
     /// The deadline of one request to the platform.
     #[serde(default = "ten")]
     pub timeout_seconds: u64,
-    /// The clock difference tolerated for `exp` and `nbf`.
+    /// The clock difference tolerated for `exp` and `nbf`, 0 to 300 seconds.
     #[serde(default = "sixty")]
     pub clock_skew_seconds: i64,
 }
@@ -93,6 +93,10 @@ const fn sixty() -> i64 {
     60
 }
 
+/// The largest `clock_skew_seconds`: five minutes, the usual bound for token clocks. More
+/// would stretch every token's life by as much; a negative skew would refuse valid tokens.
+const MAX_CLOCK_SKEW_SECONDS: i64 = 300;
+
 /// Why `[dezi]` cannot be used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -103,6 +107,9 @@ pub enum DeziConfigError {
     /// No decryption key while encrypted userinfo is required.
     #[error("[dezi] decryption_key is required unless accept_signed_userinfo = true")]
     NoDecryptionKey,
+    /// `clock_skew_seconds` outside 0 to 300.
+    #[error("[dezi] clock_skew_seconds = {0} is outside 0 to 300")]
+    ClockSkew(i64),
     /// No jku on the allow-list: no verklaring could ever be checked.
     #[error("[dezi] jku_allow_list is empty")]
     NoJku,
@@ -144,7 +151,7 @@ impl DeziConfig {
     ///
     /// # Errors
     ///
-    /// [`DeziConfigError::Loa`], [`DeziConfigError::NoJku`].
+    /// [`DeziConfigError::Loa`], [`DeziConfigError::NoJku`], [`DeziConfigError::ClockSkew`].
     pub fn settings(&self) -> Result<DeziSettings, DeziConfigError> {
         let mut s = DeziSettings::new(&self.issuer, &self.client_id);
         if let Some(app) = &self.application_id {
@@ -161,6 +168,9 @@ impl DeziConfig {
             .ok_or_else(|| DeziConfigError::Loa(self.loa_floor.clone()))?;
         s.accept_signed_userinfo = self.accept_signed_userinfo;
         s.accept_status_uri = self.accept_status_uri;
+        if !(0..=MAX_CLOCK_SKEW_SECONDS).contains(&self.clock_skew_seconds) {
+            return Err(DeziConfigError::ClockSkew(self.clock_skew_seconds));
+        }
         s.clock_skew = chrono::Duration::seconds(self.clock_skew_seconds);
         Ok(s)
     }
@@ -237,6 +247,19 @@ loa_floor = "substantial"
         assert!(!settings.accept_signed_userinfo && !settings.accept_status_uri);
         assert_eq!(dezi.status_check(), Duration::from_secs(15 * 60));
 
+        dezi.clock_skew_seconds = MAX_CLOCK_SKEW_SECONDS;
+        assert_eq!(
+            dezi.settings().unwrap().clock_skew,
+            chrono::Duration::seconds(300)
+        );
+        for skew in [-1, MAX_CLOCK_SKEW_SECONDS + 1, i64::MAX] {
+            dezi.clock_skew_seconds = skew;
+            assert!(matches!(
+                dezi.settings(),
+                Err(DeziConfigError::ClockSkew(s)) if s == skew
+            ));
+        }
+        dezi.clock_skew_seconds = 60;
         dezi.loa_floor = "hoog".to_owned();
         assert!(matches!(dezi.settings(), Err(DeziConfigError::Loa(_))));
         dezi.jku_allow_list.clear();

@@ -16,7 +16,8 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
 use zvp_auth::dezi::DeziError;
 
-/// The largest answer read from the platform: a userinfo JWE, a JWKS or the signed list.
+/// The largest answer read from the platform: a userinfo JWE, a JWKS, a status answer (the
+/// signed revocation list has its own limit, see [`Wire::get_up_to`]).
 pub const MAX_ANSWER_BYTES: usize = 512 * 1024;
 
 /// What the platform answered.
@@ -114,7 +115,18 @@ impl Wire {
         if let Some(token) = bearer {
             request = request.header(AUTHORIZATION, format!("Bearer {token}"));
         }
-        self.send(request, Full::default()).await
+        self.send(request, Full::default(), MAX_ANSWER_BYTES).await
+    }
+
+    /// `GET url` reading up to `limit` bytes: for the signed revocation list, which grows
+    /// with every revocation and outgrows [`MAX_ANSWER_BYTES`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Wire::get`].
+    pub async fn get_up_to(&self, url: &str, limit: usize) -> Result<Answer, DeziError> {
+        let request = Request::get(url).header(ACCEPT, "*/*");
+        self.send(request, Full::default(), limit).await
     }
 
     /// `POST url` with a form body.
@@ -129,13 +141,15 @@ impl Wire {
         let request = Request::post(url)
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(ACCEPT, "application/json");
-        self.send(request, Full::new(Bytes::from(body))).await
+        self.send(request, Full::new(Bytes::from(body)), MAX_ANSWER_BYTES)
+            .await
     }
 
     async fn send(
         &self,
         request: hyper::http::request::Builder,
         body: Full<Bytes>,
+        limit: usize,
     ) -> Result<Answer, DeziError> {
         let request = request
             .body(body)
@@ -159,7 +173,7 @@ impl Wire {
                     .unwrap_or_default()
                     .trim()
                     .to_ascii_lowercase();
-                let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+                let body = Limited::new(response.into_body(), limit)
                     .collect()
                     .await
                     .map_err(|e| DeziError::PlatformAnswer {

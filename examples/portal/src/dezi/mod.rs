@@ -14,9 +14,10 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tokio::sync::RwLock;
 use zvp_auth::dezi::{
-    self, DecryptionKey, DeziError, DeziSettings, IdToken, JwkSet, KeySource, LoginRequest,
-    RevocationList, VerifiedDeziIdentity,
+    self, DecryptionKey, DeziError, DeziSettings, IdToken, JwkSet, LoginRequest, RevocationList,
+    VerifiedDeziIdentity,
 };
+use zvp_core::RoleCode;
 
 pub use http::{Answer, MAX_ANSWER_BYTES, Wire, WireError};
 
@@ -212,17 +213,19 @@ impl DeziClient {
     }
 
     /// Completes a login from its callback: the state, the token exchange, the id_token, the
-    /// userinfo, the envelope, the verklaring (its keys from the allowed `jku`) and its status
-    /// at the platform, all at `now`.
+    /// userinfo, the envelope, the verklaring (its keys from the allowed `jku`, its role among
+    /// `eligible`) and its status at the platform, all at `now`.
     ///
     /// # Errors
     ///
-    /// [`DeziError`], the first check that fails.
+    /// [`DeziError`], the first check that fails; `RoleNotEligible` for a role outside
+    /// `eligible`.
     pub async fn complete(
         &self,
         pending: &LoginRequest,
         state: &str,
         code: &str,
+        eligible: &[RoleCode],
         now: DateTime<Utc>,
     ) -> Result<VerifiedDeziIdentity, DeziError> {
         if !constant_time_eq(pending.state.as_bytes(), state.as_bytes()) {
@@ -278,57 +281,58 @@ impl DeziClient {
         let jku = dezi::verklaring_key_url(&envelope.verklaring, &self.settings)?;
         let who = self
             .with_jku_keys(&jku, |keys| {
-                dezi::validate_verklaring(&envelope, keys, &id, &self.settings, now)
+                dezi::validate_verklaring(
+                    &envelope,
+                    (&jku, keys),
+                    &id,
+                    eligible,
+                    &self.settings,
+                    now,
+                )
             })
             .await?;
         self.check_status(&who).await?;
         Ok(who)
     }
 
-    /// Asks the status endpoint whether the verklaring is still in force: the verklaring's
-    /// revocation URL, else `{issuer}/status/v1/verklaring/{id}`.
+    /// Asks the platform's status endpoint, `{issuer}/status/v1/verklaring/{id}`, whether the
+    /// verklaring is still in force. The URL the verklaring names is not followed: the
+    /// answer is unsigned, so only the configured platform (over its trust anchors) may give
+    /// it, never a host the verklaring chooses.
     ///
     /// # Errors
     ///
     /// `Revoked`, `PlatformUnreachable`, `PlatformAnswer`.
     pub async fn check_status(&self, who: &VerifiedDeziIdentity) -> Result<(), DeziError> {
         let id = who.verklaring_id();
-        let url = match who.revocation_uri() {
-            Some(uri) => uri.to_owned(),
-            None => format!(
-                "{}/status/v1/verklaring/{}",
-                self.settings.issuer.trim_end_matches('/'),
-                percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC)
-            ),
-        };
+        let url = format!(
+            "{}/status/v1/verklaring/{}",
+            self.settings.issuer.trim_end_matches('/'),
+            percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC)
+        );
         let answer = self.wire.get(&url, None).await?;
         dezi::status_answer(answer.status.as_u16(), &answer.body, id)
     }
 
-    /// Fetches and verifies the signed revocation list.
+    /// Fetches the signed revocation list (up to [`dezi::jws::MAX_REVOCATION_LIST_BYTES`])
+    /// and verifies it with the platform's keys only, whatever `jku` it names.
     ///
     /// # Errors
     ///
-    /// `PlatformUnreachable`, `PlatformAnswer`, `JkuNotAllowed` and the JWS errors.
+    /// `PlatformUnreachable`, `PlatformAnswer`, `IssuerMismatch` and the JWS errors.
     pub async fn revocation_list(&self) -> Result<RevocationList, DeziError> {
         let list = text(
-            &self.wire.get(&self.revocation_list_url, None).await?,
+            &self
+                .wire
+                .get_up_to(
+                    &self.revocation_list_url,
+                    dezi::jws::MAX_REVOCATION_LIST_BYTES,
+                )
+                .await?,
             "the revocation list",
         )?;
-        match dezi::revocation_list_key(&list, &self.settings)? {
-            KeySource::Platform => {
-                self.with_platform_keys(|keys| {
-                    dezi::verify_revocation_list(&list, keys, &self.settings)
-                })
-                .await
-            }
-            KeySource::Jku(jku) => {
-                self.with_jku_keys(&jku, |keys| {
-                    dezi::verify_revocation_list(&list, keys, &self.settings)
-                })
-                .await
-            }
-        }
+        self.with_platform_keys(|keys| dezi::verify_revocation_list(&list, keys, &self.settings))
+            .await
     }
 }
 

@@ -178,7 +178,14 @@ fn login(userinfo: &str, s: &DeziSettings) -> Result<VerifiedDeziIdentity, DeziE
     let envelope_jws = open_userinfo(userinfo, Some(&key), s)?;
     let envelope = validate_envelope(&envelope_jws, &platform_keys(), s, now())?;
     verklaring_key_url(&envelope.verklaring, s)?;
-    validate_verklaring(&envelope, &eseal_keys(), &id, s, now())
+    validate_verklaring(
+        &envelope,
+        (JKU, &eseal_keys()),
+        &id,
+        &zvp_core::RoleCode::PRIMARY_CARE_PHYSICIANS,
+        s,
+        now(),
+    )
 }
 
 fn good_userinfo() -> String {
@@ -232,4 +239,5 @@ fn a_userinfo_made_by_panvas_jose_opens() {
 }
 
 mod flows;
+mod hardening;
 mod refusals;

@@ -145,7 +145,12 @@ fn userinfo_refusals() {
     let mut ct = URL_SAFE_NO_PAD.decode(&parts[3]).unwrap();
     ct[0] ^= 1;
     parts[3] = URL_SAFE_NO_PAD.encode(ct);
-    assert_eq!(login(&parts.join("."), &s), Err(DeziError::JweIntegrity));
+    // The same error as a key transport that does not open (RFC 7516 §11.5): which of the
+    // two failed is no oracle.
+    assert_eq!(
+        login(&parts.join("."), &s),
+        Err(DeziError::NotForThisPortal)
+    );
 }
 
 #[test]
@@ -286,21 +291,51 @@ fn the_revocation_url_named_status_uri_is_an_acceptance_switch() {
 }
 
 #[test]
-fn a_role_outside_the_eligible_ones_is_refused() {
+fn a_role_outside_the_eligible_ones_is_refused_by_the_login() {
     let mut claims = verklaring_claims();
     claims["rol_code"] = json!("01.000");
-    let who = login(
-        &encrypt(
-            &envelope_with(&envelope_claims(&verklaring(&claims))),
-            &PORTAL,
+    assert_eq!(
+        login(
+            &encrypt(
+                &envelope_with(&envelope_claims(&verklaring(&claims))),
+                &PORTAL,
+            ),
+            &settings(),
         ),
-        &settings(),
+        Err(DeziError::RoleNotEligible {
+            role: "01.000".parse().unwrap()
+        })
+    );
+}
+
+#[test]
+fn the_verklaring_is_checked_with_the_keys_of_its_own_jku() {
+    // Another allowed jku's keys, even ones that verify the signature, are not its keys.
+    let mut s = settings();
+    let other = "https://dezi.example/other-eseal/jwks.json";
+    s.jku_allow_list.push(other.to_owned());
+    let id = IdToken {
+        subject: "pairwise-abc".to_owned(),
+    };
+    let envelope = validate_envelope(
+        &envelope_with(&envelope_claims(&verklaring(&verklaring_claims()))),
+        &platform_keys(),
+        &s,
+        now(),
     )
     .unwrap();
     assert_eq!(
-        who.require_role(&zvp_core::RoleCode::PRIMARY_CARE_PHYSICIANS),
-        Err(DeziError::RoleNotEligible {
-            role: "01.000".parse().unwrap()
+        validate_verklaring(
+            &envelope,
+            (other, &eseal_keys()),
+            &id,
+            &zvp_core::RoleCode::PRIMARY_CARE_PHYSICIANS,
+            &s,
+            now()
+        ),
+        Err(DeziError::JkuKeysMismatch {
+            jku: JKU.to_owned(),
+            keys_from: other.to_owned()
         })
     );
 }
