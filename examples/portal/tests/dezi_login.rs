@@ -12,9 +12,9 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::io::{Read as _, Write as _};
+use std::path::PathBuf;
+use std::process::Child;
 use std::time::Duration;
 
 use aws_lc_rs::encoding::AsDer as _;
@@ -97,10 +97,6 @@ impl Drop for Dezi {
     }
 }
 
-fn repository() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 impl Dezi {
     fn start(files: &Files) -> Self {
         let mut persons = serde_json::Map::new();
@@ -120,29 +116,7 @@ impl Dezi {
         });
         let settings_file = files.path("dezi.json");
         std::fs::write(&settings_file, settings.to_string()).unwrap();
-        let peers = repository().join("peers");
-        assert!(
-            peers.join("node_modules").is_dir(),
-            "peers/node_modules is missing: the test command installs it (npm ci in peers/)"
-        );
-        let mut child = Command::new("node")
-            .arg(peers.join("dezi-provider.mjs"))
-            .arg(&settings_file)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node (Debian's nodejs) runs the peers");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the stand-in prints its addresses");
-        let v: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{line:?}"));
+        let (child, v) = common::peer::start("dezi-provider.mjs", &settings_file);
         Self {
             issuer: v["issuer"].as_str().unwrap().to_owned(),
             admin: v["admin"].as_str().unwrap().to_owned(),

@@ -28,6 +28,7 @@ use zvp_epd::{Epd, RequestContext};
 use zvp_portal::{ClientCertificate, Portal};
 
 pub mod listener;
+pub mod peer;
 
 /// The PostgreSQL server of the machine (127.0.0.1:5432, trust auth), or `ZVP_TEST_PG`.
 pub fn pg_config() -> String {

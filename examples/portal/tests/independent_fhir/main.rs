@@ -17,9 +17,9 @@
 mod common;
 mod pages;
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::io::{Read as _, Write as _};
+use std::path::PathBuf;
+use std::process::Child;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -130,10 +130,6 @@ impl Drop for Peers {
     }
 }
 
-fn repository() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 impl Peers {
     fn start(files: &Files, token_seconds: u64) -> Self {
         let settings = json!({
@@ -147,29 +143,7 @@ impl Peers {
         });
         let settings_file = files.path("peers.json");
         std::fs::write(&settings_file, settings.to_string()).unwrap();
-        let peers = repository().join("peers");
-        assert!(
-            peers.join("node_modules").is_dir(),
-            "peers/node_modules is missing: the test command installs it (npm ci in peers/)"
-        );
-        let mut child = Command::new("node")
-            .arg(peers.join("fhir-server.mjs"))
-            .arg(&settings_file)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node (Debian's nodejs) runs the peers");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the peers print their addresses");
-        let v: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{line:?}"));
+        let (child, v) = common::peer::start("fhir-server.mjs", &settings_file);
         Self {
             fhir: v["fhir"].as_str().unwrap().to_owned(),
             issuer: v["issuer"].as_str().unwrap().to_owned(),
