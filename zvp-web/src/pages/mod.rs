@@ -13,6 +13,7 @@ pub(crate) mod cumulative;
 pub(crate) mod delegations;
 pub(crate) mod documents;
 pub(crate) mod dossier;
+pub(crate) mod lists;
 pub(crate) mod medication;
 pub(crate) mod notices;
 pub(crate) mod patient;

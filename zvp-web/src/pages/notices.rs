@@ -10,16 +10,17 @@ use chrono::{DateTime, Utc};
 use maud::html;
 use serde::Deserialize;
 use zvp_auth::directory::Account;
-use zvp_auth::policy::{Action, Basis, Decision, DenyReason, ListScope};
+use zvp_auth::policy::{Basis, ListScope};
 use zvp_notify::mail::{EmailAddress, MailPreferences};
 use zvp_notify::{Coverage, EventKind, NotifyStore, StoreError};
 
-use super::{caller_page, caller_page_with, csrf_refused, policy_request};
+use super::lists::{Lists, lists};
+use super::{caller_page, caller_page_with, csrf_refused};
 use crate::Portal;
 use crate::caller::Caller;
 use crate::disclosure::Disclosure;
 use crate::layout::{csrf_field, dutch_time, path_segment, see_other};
-use crate::refusal::{Refusal, deny_refusal, refuse};
+use crate::refusal::{Refusal, refuse};
 
 /// The most events the page lists.
 const SHOWN: usize = 100;
@@ -90,33 +91,13 @@ pub(crate) async fn notices(State(portal): State<Portal>, caller: Caller) -> Res
         };
         return caller_page(&portal, &caller, "Meldingen", body);
     };
-    let Ok(world) = caller.world(&portal, None).await else {
-        return refuse(&portal, &caller, &Refusal::Unavailable).await;
-    };
-    let scope = match portal.0.policy.list_scope(
-        &world,
-        caller.identity.uzi_number(),
-        caller.identity.agb(),
-        caller.identity.role(),
-        now,
-    ) {
-        Ok(scope) => scope,
-        Err(DenyReason::RoleNotEligible) if caller.account.admin => return see_other("/beheer"),
-        Err(reason) => return refuse(&portal, &caller, &deny_refusal(reason)).await,
-    };
-    let permit =
-        |action: Action| match portal
-            .0
-            .policy
-            .decide(&world, &policy_request(&caller, action), now)
-        {
-            Decision::Permit(permit) => Some(permit),
-            Decision::Deny(_) | Decision::RequiresEmergencyProcedure => None,
-        };
-    let (Some(admitted), Some(discharged)) =
-        (permit(Action::ListAdmitted), permit(Action::ListDischarged))
-    else {
-        return refuse(&portal, &caller, &Refusal::NotHere).await;
+    let Lists {
+        scope,
+        admitted,
+        discharged,
+    } = match lists(&portal, &caller).await {
+        Ok(lists) => lists,
+        Err(page) => return page,
     };
     let Ok(coverage) = coverage(&portal, &caller.account, now).await else {
         return refuse(&portal, &caller, &Refusal::Unavailable).await;

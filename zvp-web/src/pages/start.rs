@@ -9,17 +9,18 @@ use maud::{Markup, html};
 use serde::Deserialize;
 use std::collections::HashSet;
 use zvp_auth::directory::ReasonCategory;
-use zvp_auth::policy::{Action, Basis, Decision, DenyReason, ListScope, Permit};
+use zvp_auth::policy::{Basis, ListScope, Permit};
 
 use zvp_core::{AgbCode, PatientId};
 use zvp_epd::ListedPatient;
 
-use super::{caller_page, ctx, gp_names, patient_list, policy_request};
+use super::lists::{Lists, lists};
+use super::{caller_page, ctx, gp_names, patient_list};
 use crate::Portal;
 use crate::caller::Caller;
 use crate::disclosure::Disclosure;
-use crate::layout::{dutch_time, path_segment, see_other};
-use crate::refusal::{Refusal, deny_refusal, epd_failed, refuse};
+use crate::layout::{dutch_time, path_segment};
+use crate::refusal::{epd_failed, refuse};
 
 /// Query of the start page.
 #[derive(Debug, Deserialize)]
@@ -48,35 +49,13 @@ pub(crate) async fn start(
     Query(query): Query<StartQuery>,
 ) -> Response {
     let now = portal.now();
-    let Ok(world) = caller.world(&portal, None).await else {
-        return refuse(&portal, &caller, &Refusal::Unavailable).await;
-    };
-    let scope = match portal.0.policy.list_scope(
-        &world,
-        caller.identity.uzi_number(),
-        caller.identity.agb(),
-        caller.identity.role(),
-        now,
-    ) {
-        Ok(scope) => scope,
-        Err(DenyReason::RoleNotEligible) if caller.account.admin => return see_other("/beheer"),
-        Err(reason) => return refuse(&portal, &caller, &deny_refusal(reason)).await,
-    };
-    // One permit per list: each list's records name the list its permit is for.
-    let list_permit =
-        |action: Action| match portal
-            .0
-            .policy
-            .decide(&world, &policy_request(&caller, action), now)
-        {
-            Decision::Permit(permit) => Some(permit),
-            Decision::Deny(_) | Decision::RequiresEmergencyProcedure => None,
-        };
-    let (Some(admitted_permit), Some(discharged_permit)) = (
-        list_permit(Action::ListAdmitted),
-        list_permit(Action::ListDischarged),
-    ) else {
-        return refuse(&portal, &caller, &Refusal::NotHere).await;
+    let Lists {
+        scope,
+        admitted: admitted_permit,
+        discharged: discharged_permit,
+    } = match lists(&portal, &caller).await {
+        Ok(lists) => lists,
+        Err(page) => return page,
     };
     let scope: Vec<ListScope> = scope
         .into_iter()
