@@ -684,6 +684,12 @@ fn main() {
             refusals(&setup, portal_port, &log, &own, seconds).await;
             return;
         }
+        // ZVP_LOAD_ONLY=logins: the portal's full-handshake logins alone, for profiling.
+        if std::env::var("ZVP_LOAD_ONLY").as_deref() == Ok("logins") {
+            let run = logins(&setup, portal_port, "/", seconds).await;
+            row("portal start page, full-handshake logins", &run);
+            return;
+        }
         // ZVP_LOAD_ONLY=results (or =start): the floor and that page alone, at saturation and
         // at half of its peak, for profiling.
         if let Ok(only) = std::env::var("ZVP_LOAD_ONLY") {
