@@ -14,7 +14,6 @@ mod common;
 
 use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
-use std::process::Child;
 use std::time::Duration;
 
 use aws_lc_rs::encoding::AsDer as _;
@@ -82,19 +81,12 @@ fn person(role: &str, name: &str) -> Value {
            "rol_code": role, "rol_naam": "arts"})
 }
 
-/// The running stand-in; stopped however the test ends.
+/// The running stand-in; stopped with its `Peer` however the test ends.
 struct Dezi {
-    child: Child,
+    _peer: common::peer::Peer,
     issuer: String,
     admin: String,
     jku: String,
-}
-
-impl Drop for Dezi {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Dezi {
@@ -116,12 +108,12 @@ impl Dezi {
         });
         let settings_file = files.path("dezi.json");
         std::fs::write(&settings_file, settings.to_string()).unwrap();
-        let (child, v) = common::peer::start("dezi-provider.mjs", &settings_file);
+        let peer = common::peer::start("dezi-provider.mjs", &settings_file);
         Self {
-            issuer: v["issuer"].as_str().unwrap().to_owned(),
-            admin: v["admin"].as_str().unwrap().to_owned(),
-            jku: v["jku"].as_str().unwrap().to_owned(),
-            child,
+            issuer: peer.address("issuer"),
+            admin: peer.address("admin"),
+            jku: peer.address("jku"),
+            _peer: peer,
         }
     }
 

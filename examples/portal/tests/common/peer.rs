@@ -14,9 +14,32 @@ pub fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Starts `peers/<script>` with `settings` and waits for its line of addresses (60 s at most):
-/// the process, and the addresses.
-pub fn start(script: &str, settings: &Path) -> (Child, Value) {
+/// A running peer and the addresses it printed; stopped however the test ends.
+pub struct Peer {
+    child: Child,
+    /// The line of addresses the peer printed when it was ready.
+    pub addresses: Value,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Peer {
+    /// The address named `name` in the peer's line.
+    pub fn address(&self, name: &str) -> String {
+        self.addresses[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("the peer names no {name}: {}", self.addresses))
+            .to_owned()
+    }
+}
+
+/// Starts `peers/<script>` with `settings` and waits for its line of addresses (60 s at most).
+pub fn start(script: &str, settings: &Path) -> Peer {
     let peers = repository().join("peers");
     assert!(
         peers.join("node_modules").is_dir(),
@@ -40,5 +63,5 @@ pub fn start(script: &str, settings: &Path) -> (Child, Value) {
         .recv_timeout(Duration::from_secs(60))
         .unwrap_or_else(|_| panic!("{script} prints its addresses"));
     let addresses = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{line:?}"));
-    (child, addresses)
+    Peer { child, addresses }
 }

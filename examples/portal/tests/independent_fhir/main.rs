@@ -19,7 +19,6 @@ mod pages;
 
 use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
-use std::process::Child;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -115,19 +114,12 @@ fn jwks(key: &KeyPair) -> Value {
     }]})
 }
 
-/// The running peers; stopped however the test ends.
+/// The running peers; stopped with their `Peer` however the test ends.
 struct Peers {
-    child: Child,
+    _peer: common::peer::Peer,
     fhir: String,
     issuer: String,
     admin: String,
-}
-
-impl Drop for Peers {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Peers {
@@ -143,12 +135,12 @@ impl Peers {
         });
         let settings_file = files.path("peers.json");
         std::fs::write(&settings_file, settings.to_string()).unwrap();
-        let (child, v) = common::peer::start("fhir-server.mjs", &settings_file);
+        let peer = common::peer::start("fhir-server.mjs", &settings_file);
         Self {
-            fhir: v["fhir"].as_str().unwrap().to_owned(),
-            issuer: v["issuer"].as_str().unwrap().to_owned(),
-            admin: v["admin"].as_str().unwrap().to_owned(),
-            child,
+            fhir: peer.address("fhir"),
+            issuer: peer.address("issuer"),
+            admin: peer.address("admin"),
+            _peer: peer,
         }
     }
 
