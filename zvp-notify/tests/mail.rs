@@ -87,6 +87,13 @@ impl Rig {
         self.poller.poll(at).await.unwrap();
     }
 
+    /// The GP opted in to every kind, with two days of the hospital's news found since.
+    async fn news_for_an_opted_in_gp(&self) {
+        self.poll(now() - Duration::days(2)).await;
+        self.opt_in(&EventKind::ALL).await;
+        self.poll(now()).await;
+    }
+
     async fn opt_in(&self, kinds: &[EventKind]) {
         self.store
             .set_preferences(
@@ -332,14 +339,7 @@ async fn the_smtp_server_down_for_a_while_delays_the_mail_and_loses_nothing() {
     let rig = Rig::new(Arc::new(MemoryNotifyStore::new())).await;
     let port = free_port();
     let mailer = rig.mailer(port);
-    rig.poll(now() - Duration::days(2)).await;
-    rig.opt_in(&[
-        EventKind::Admission,
-        EventKind::Discharge,
-        EventKind::Letter,
-    ])
-    .await;
-    rig.poll(now()).await;
+    rig.news_for_an_opted_in_gp().await;
     // Nobody listens: the mail stays queued, due again after the back-off.
     let round = mailer.round(now()).await.unwrap();
     assert_eq!((round.queued, round.sent, round.failed), (1, 0, 1));
@@ -372,14 +372,7 @@ async fn a_server_that_refuses_the_mail_is_retried_and_shown_to_the_administrato
     let rig = Rig::new(Arc::new(MemoryNotifyStore::new())).await;
     let port = free_port();
     let mailer = rig.mailer(port);
-    rig.poll(now() - Duration::days(2)).await;
-    rig.opt_in(&[
-        EventKind::Admission,
-        EventKind::Discharge,
-        EventKind::Letter,
-    ])
-    .await;
-    rig.poll(now()).await;
+    rig.news_for_an_opted_in_gp().await;
     // aiosmtpd taking messages of at most 100 bytes refuses the digest (552).
     let dir = scratch("maildir");
     let refusing = SmtpServer::start_with(port, &dir, &["--size".into(), "100".into()]);
@@ -417,14 +410,7 @@ async fn a_restart_between_queueing_and_sending_sends_the_digest_once() {
         Arc::new(PgNotifyStore::connect(&pg_config(), schema).await.unwrap());
     let rig = Rig::new(first).await;
     let port = free_port();
-    rig.poll(now() - Duration::days(2)).await;
-    rig.opt_in(&[
-        EventKind::Admission,
-        EventKind::Discharge,
-        EventKind::Letter,
-    ])
-    .await;
-    rig.poll(now()).await;
+    rig.news_for_an_opted_in_gp().await;
     // Queued, and the server does not answer: the instance stops there.
     let round = rig.mailer(port).round(now()).await.unwrap();
     assert_eq!((round.queued, round.failed), (1, 1));
@@ -453,14 +439,7 @@ async fn blocked_and_dormant_accounts_get_nothing() {
     let port = free_port();
     let server = SmtpServer::start(port, &scratch("maildir"));
     let mailer = rig.mailer(port);
-    rig.poll(now() - Duration::days(2)).await;
-    rig.opt_in(&[
-        EventKind::Admission,
-        EventKind::Discharge,
-        EventKind::Letter,
-    ])
-    .await;
-    rig.poll(now()).await;
+    rig.news_for_an_opted_in_gp().await;
     rig.hospital
         .directory
         .set_status(gp_account().uzi, AccountStatus::Blocked)

@@ -43,8 +43,10 @@ use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, Config};
 
 mod conninfo;
+mod migrate;
 mod tls;
 
+pub use migrate::{MigrateError, migrate};
 pub use tls::TlsError;
 use tls::{Anchors, Check};
 

@@ -251,49 +251,9 @@ impl PgDirectory {
 /// it creates tables in a schema (`hashtext('zvp-schema:' || schema)`: the audit log and the
 /// portal's sessions may share the schema), so no two race in `CREATE SCHEMA IF NOT EXISTS`.
 async fn migrate(client: &mut Client, schema: &str) -> Result<(), StoreError> {
-    let tx = client.transaction().await.map_err(backend)?;
-    tx.execute(
-        "SELECT pg_advisory_xact_lock(hashtext($1))",
-        &[&format!("zvp-schema:{schema}")],
-    )
-    .await
-    .map_err(backend)?;
-    tx.batch_execute(&format!(
-        "CREATE SCHEMA IF NOT EXISTS {schema};
-         CREATE TABLE IF NOT EXISTS {schema}.zvp_directory_version (version INTEGER NOT NULL);
-         INSERT INTO {schema}.zvp_directory_version
-             SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM {schema}.zvp_directory_version);"
-    ))
-    .await
-    .map_err(backend)?;
-    let version: i32 = tx
-        .query_one(
-            &format!("SELECT version FROM {schema}.zvp_directory_version"),
-            &[],
-        )
+    zvp_pg::migrate(client, schema, "directory", MIGRATIONS)
         .await
-        .map_err(backend)?
-        .get(0);
-    let version = usize::try_from(version).map_err(backend)?;
-    if version > MIGRATIONS.len() {
-        return Err(StoreError::Backend(format!(
-            "the directory has schema version {version}; this zvp knows up to {}",
-            MIGRATIONS.len()
-        )));
-    }
-    for (n, migration) in MIGRATIONS.iter().enumerate().skip(version) {
-        tx.batch_execute(&format!("SET LOCAL search_path TO {schema}; {migration}"))
-            .await
-            .map_err(backend)?;
-        let to = i32::try_from(n + 1).map_err(backend)?;
-        tx.execute(
-            &format!("UPDATE {schema}.zvp_directory_version SET version = $1"),
-            &[&to],
-        )
-        .await
-        .map_err(backend)?;
-    }
-    tx.commit().await.map_err(backend)
+        .map_err(|e| StoreError::Backend(format!("the directory: {e}")))
 }
 
 /// Reads a row's fields through the domain types.
