@@ -98,6 +98,7 @@ async fn main() {
             status: AccountStatus::Active,
             created_at: now,
             last_login: Some(now),
+            previous_login: None,
             accepted_terms: Some(1),
             admin: false,
             contact: Default::default(),

@@ -615,6 +615,7 @@ fn main() {
                 status: AccountStatus::Active,
                 created_at: now,
                 last_login: Some(now),
+                previous_login: None,
                 accepted_terms: Some(1),
                 admin: false,
                 contact: Default::default(),

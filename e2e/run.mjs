@@ -174,9 +174,19 @@ async function suite() {
   const lists = async (page) => page.locator('table.patients').evaluateAll((tables) => tables.map((t) => {
     const heads = [...t.querySelectorAll('thead th')].map((th) => th.textContent.trim());
     return { heading: [...t.closest('div').parentElement.querySelectorAll('h2')].filter((h) => h.compareDocumentPosition(t) & Node.DOCUMENT_POSITION_FOLLOWING).at(-1)?.textContent.trim() ?? '',
-      heads, rows: [...t.querySelectorAll('tbody tr')].map((tr) => [...tr.cells].map((c) => c.textContent.trim())) };
+      heads, rows: [...t.querySelectorAll('tbody tr')].map((tr) => [...tr.cells].map((c, i) => (i === 0 ? c.querySelector('a') : c).textContent.trim())),
+      fresh: [...t.querySelectorAll('tbody tr')].map((tr) => tr.querySelector('.new-flag')?.textContent.trim() === 'nieuw') };
   }));
   const when = (text) => { const [d, m, y, hh, mm] = text.match(/\d+/g).map(Number); return Date.UTC(y, m - 1, d, hh, mm); };
+  const banner = async (page, where) => {
+    const identity = (await page.locator('section.banner .identity').textContent().catch(() => '')) ?? '';
+    check(/geb\. \d{2}-\d{2}-\d{4} \(\d+ jaar\)/.test(identity) && /\b(man|vrouw)\b/.test(identity)
+      && /BSN \d{9}/.test(identity), `the patient banner on ${where}: "${identity.trim()}"`);
+    // It names the current admission, or the latest one: since when, where and why.
+    const stay = (await page.locator('section.banner p.admission-line').textContent().catch(() => '')) ?? '';
+    check(/^(Opgenomen sinds \d{2}-\d{2}-\d{4} \(\d+ dag(en)?\)|Laatste opname \d{2}-\d{2}-\d{4} tot \d{2}-\d{2}-\d{4}) · \S.*, \S.* · \S/.test(stay.trim()),
+      `the banner on ${where} names the admission: "${stay.trim()}"`);
+  };
   const startLists = await lists(gp);
   await step('the start page lists, counted and newest first', async () => {
     check(startLists.length === 2, `the start page has its two lists: ${startLists.length}`);
@@ -188,6 +198,23 @@ async function suite() {
       check(times.every((t, i) => i === 0 || times[i - 1] >= t), `"${list.heading}" newest first: ${list.rows.map((r) => r[column]).join(', ')}`);
       check(!list.heads.includes('Patiënt van'), `"${list.heading}": no column that repeats "Eigen patiënt": ${list.heads.join(', ')}`);
     }
+  });
+  await step('new since the last visit', async () => {
+    // The demo's J. de Vries was last here two days ago: what was admitted (in the first
+    // list) or discharged (in the second) after that visit is marked, and only that.
+    const line = (await gp.locator('p.since').textContent()) ?? '';
+    const since = when(line.match(/op (\d{2}-\d{2}-\d{4} \d{2}:\d{2})/)?.[1] ?? '');
+    const marks = startLists.flatMap((list) => {
+      const column = list.heads.indexOf(list.heads.includes('Ontslagen') ? 'Ontslagen' : 'Opgenomen');
+      return list.rows.map((r, i) => [r[0], r[column], list.fresh[i], when(r[column]) > since]);
+    });
+    check(!Number.isNaN(since) && marks.every(([, , shown, news]) => shown === news),
+      `the rows after the last visit (${line.trim()}) are marked "nieuw", the others not: ${marks.filter((m) => m[2] !== m[3]).map((m) => m.slice(0, 3).join(' ')).join('; ')}`);
+    const fresh = marks.filter((m) => m[2]).length;
+    check(fresh > 0 && fresh < marks.length && line.startsWith(`${fresh} nieuw`), `some rows are new, some not: ${fresh} of ${marks.length}: ${line.trim()}`);
+    // The next page of the same visit still tells news since the visit before.
+    await gp.reload();
+    check((await gp.locator('p.since').textContent()) === line, 'the mark lasts the visit');
   });
   await step('the active filter and the counts', async () => {
     check((await gp.locator('nav.filters [aria-current=page]').textContent())?.trim() === 'alle', 'the active filter is shown');
@@ -206,6 +233,7 @@ async function suite() {
     check(/Ontslagbrief .*bij de opname van \d{2}-\d{2}-\d{4} tot \d{2}-\d{2}-\d{4}/.test(firstLetter),
       `the newest letter is the discharge letter of the admission: ${firstLetter.trim()}`);
     await gp.locator('main table tbody tr a').first().click();
+    await banner(gp, 'a letter');
     const letterText = (await gp.locator('pre.letter').textContent()) ?? '';
     check(['Reden van opname', 'Anamnese', 'Beloop', 'Conclusie', 'Medicatie', 'Beleid en afspraken'].every((h) => letterText.includes(`\n${h}\n`))
       && letterText.length > 800, `the discharge letter has a real structure: ${letterText.length} characters`);
@@ -248,11 +276,6 @@ async function suite() {
   check(/Kamer \d+/.test(summary.Afdeling ?? ''), `the summary gives the room: ${summary.Afdeling}`);
   check(/\(\d+ dag(en)?\)/.test(summary.Opgenomen ?? ''), `the summary gives the length of stay: ${summary.Opgenomen}`);
   check(/^dr\. /.test(summary.Behandelaar ?? ''), `the summary names the specialist: ${summary.Behandelaar}`);
-  const banner = async (page, where) => {
-    const identity = (await page.locator('section.banner .identity').textContent().catch(() => '')) ?? '';
-    check(/geb\. \d{2}-\d{2}-\d{4} \(\d+ jaar\)/.test(identity) && /\b(man|vrouw)\b/.test(identity)
-      && /BSN \d{9}/.test(identity), `the patient banner on ${where}: "${identity.trim()}"`);
-  };
   await banner(gp, 'the patient page');
   for (const tab of tabs) {
     response = await gp.goto(`${origin}${tab}`);

@@ -43,6 +43,7 @@ fn account(n: u32, status: AccountStatus) -> Account {
         status,
         created_at: now() - Duration::days(10),
         last_login: None,
+        previous_login: None,
         accepted_terms: Some(1),
         admin: n == 0,
         contact: Default::default(),
@@ -87,6 +88,17 @@ async fn behaves(store: &dyn DirectoryStore) {
     let mut expected = account(1, AccountStatus::Active);
     expected.last_login = Some(now());
     assert_eq!(store.account(uzi(1)).await.unwrap(), Some(expected.clone()));
+    // A second login keeps the first as the previous one: what the start page marks news
+    // since.
+    let later = now() + Duration::hours(20);
+    store.record_login(uzi(1), later).await.unwrap();
+    expected.last_login = Some(later);
+    expected.previous_login = Some(now());
+    assert_eq!(store.account(uzi(1)).await.unwrap(), Some(expected.clone()));
+    assert!(matches!(
+        store.record_login(uzi(7), later).await,
+        Err(StoreError::NoSuchAccount(u)) if u == uzi(7)
+    ));
     expected.practice_agb = None;
     expected.accepted_terms = None;
     store.update_account(&expected).await.unwrap();
@@ -461,6 +473,7 @@ async fn a_first_version_directory_is_brought_up_to_date_and_keeps_its_accounts(
         email: Some("h1@delinde.example".to_owned()),
         phone: Some("078 1234567".to_owned()),
     };
+    account.previous_login = Some(now() - Duration::days(2));
     store.update_account(&account).await.unwrap();
     drop(store);
     let reopened = SqliteDirectory::open(&path).unwrap();

@@ -204,6 +204,7 @@ mod tests {
             status,
             created_at: last_login,
             last_login: Some(last_login),
+            previous_login: None,
             accepted_terms: Some(1),
             admin: false,
             contact: Default::default(),

@@ -37,6 +37,11 @@ impl Opened {
     pub(crate) fn basis(&self) -> Option<Basis> {
         self.permits.first().map(Permit::basis)
     }
+
+    /// Whether the page may show `section`: it holds the permit, and so writes its record.
+    pub(crate) fn shows(&self, section: RecordSection) -> bool {
+        self.permits.iter().any(|p| p.section() == Some(section))
+    }
 }
 
 /// A patient page's first steps, for one patient and the sections it renders.
@@ -235,17 +240,19 @@ pub(crate) async fn prefetched<T>(
     }
 }
 
-/// The disclosures of an opened patient: one per permitted section, with `item`.
+/// The disclosures of an opened patient: one per permitted section. `item` is a part of the
+/// page's own section, the first; the others (the admission the banner names) are shown whole.
 fn disclosures<'a>(opened: &'a Opened, item: Option<&str>) -> Vec<Disclosure<'a>> {
     opened
         .permits
         .iter()
-        .map(|permit| Disclosure {
+        .enumerate()
+        .map(|(n, permit)| Disclosure {
             permit,
             basis: permit.basis(),
             patient: &opened.id,
             bsn: opened.patient.bsn,
-            item: item.map(str::to_owned),
+            item: item.filter(|_| n == 0).map(str::to_owned),
             reason: None,
         })
         .collect()

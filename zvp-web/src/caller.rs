@@ -141,7 +141,7 @@ impl FromRequestParts<Portal> for Caller {
         {
             return Err(refuse(deny_refusal(reason), account.as_ref()).await);
         }
-        let Some(account) = account else {
+        let Some(mut account) = account else {
             return Err(refuse(Refusal::NoAccount, None).await);
         };
         // Dormant accounts: locked at the first login after the period.
@@ -179,6 +179,8 @@ impl FromRequestParts<Portal> for Caller {
                 return Err(refusal_page(portal, &r, &request_id));
             }
             let _ = portal.0.directory.record_login(uzi, now).await;
+            // The account was read before the login it now records.
+            account.logged_in(now);
         }
         // The terms of use, at the first login and when they change.
         if account.accepted_terms < Some(portal.settings().terms_version)

@@ -248,6 +248,7 @@ mod tests {
             status: AccountStatus::Active,
             created_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
             last_login: None,
+            previous_login: None,
             accepted_terms: Some(1),
             admin: false,
             contact: Default::default(),

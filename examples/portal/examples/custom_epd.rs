@@ -145,6 +145,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             status: AccountStatus::Active,
             created_at: now,
             last_login: None,
+            previous_login: None,
             accepted_terms: Some(1),
             admin: false,
             contact: Default::default(),

@@ -462,6 +462,7 @@ async fn seed(path: &Path, now: DateTime<Utc>) -> Result<(), Error> {
             status,
             created_at: now - Duration::days(30),
             last_login: None,
+            previous_login: None,
             accepted_terms: Some(1),
             admin: false,
             contact: Default::default(),
@@ -469,13 +470,18 @@ async fn seed(path: &Path, now: DateTime<Utc>) -> Result<(), Error> {
     };
     let other = |n: u32| AgbCode::new(1_030_000 + n % 1_000);
     let accounts = [
-        account(
-            900_000_001,
-            "J. de Vries",
-            RoleCode::GENERAL_PRACTITIONER,
-            gp_agb(0),
-            AccountStatus::Active,
-        )?,
+        // J. de Vries was last here two days ago (half past, as the synthetic hospital's
+        // times fall on the hour): what came since is marked as new.
+        Account {
+            last_login: Some(now - Duration::days(2) + Duration::minutes(30)),
+            ..account(
+                900_000_001,
+                "J. de Vries",
+                RoleCode::GENERAL_PRACTITIONER,
+                gp_agb(0),
+                AccountStatus::Active,
+            )?
+        },
         account(
             900_000_002,
             "F. Yılmaz",

@@ -126,6 +126,7 @@ async fn practice_colleagues(t: &TestPortal, n: u32) -> Vec<zvp_portal::ClientCe
             status: AccountStatus::Active,
             created_at: common::now() - chrono::Duration::days(10),
             last_login: Some(common::now() - chrono::Duration::days(1)),
+            previous_login: None,
             accepted_terms: Some(1),
             admin: false,
             contact: Default::default(),

@@ -84,7 +84,7 @@ impl DirectoryStore for MemoryDirectory {
     }
 
     async fn record_login(&self, uzi: UziNumber, at: DateTime<Utc>) -> Result<(), StoreError> {
-        self.state()?.account_mut(uzi)?.last_login = Some(at);
+        self.state()?.account_mut(uzi)?.logged_in(at);
         Ok(())
     }
 

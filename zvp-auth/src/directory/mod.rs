@@ -57,6 +57,10 @@ pub struct Account {
     pub created_at: DateTime<Utc>,
     /// The last successful login.
     pub last_login: Option<DateTime<Utc>>,
+    /// The login before the last one: while the session the last login started lasts, what
+    /// happened after it is news to the practitioner ("nieuw" on the start page).
+    #[serde(default)]
+    pub previous_login: Option<DateTime<Utc>>,
     /// The version of the terms of use last accepted.
     pub accepted_terms: Option<u32>,
     /// Whether the account administers the portal (accounts, delegations, audit). Never opens
@@ -65,6 +69,14 @@ pub struct Account {
     /// How the hospital reaches the practitioner (from the account request).
     #[serde(default)]
     pub contact: Contact,
+}
+
+impl Account {
+    /// The account after a login at `at`: the last login becomes the previous one. Every
+    /// store records a login this way ([`DirectoryStore::record_login`]).
+    pub fn logged_in(&mut self, at: DateTime<Utc>) {
+        self.previous_login = self.last_login.replace(at);
+    }
 }
 
 /// How the hospital reaches a practitioner: what the account request asks besides the card.

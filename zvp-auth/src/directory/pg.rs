@@ -64,7 +64,7 @@ const MIGRATIONS: &[&str] = &["
         verdict TEXT);
     CREATE INDEX grants_by_practitioner_patient ON emergency_grants (practitioner, patient);
     CREATE INDEX grants_by_time ON emergency_grants (granted_at);
-"];
+", "ALTER TABLE accounts ADD COLUMN previous_login TIMESTAMPTZ;"];
 
 /// The number of connections in the pool.
 const POOL: usize = 4;
@@ -342,7 +342,7 @@ fn code_of<T: PartialEq>(value: T, codes: &[(&'static str, T)]) -> &'static str 
         .map_or("", |(c, _)| c)
 }
 
-/// An account's columns as the statements write them ($1 … $13, in table order).
+/// An account's columns as the statements write them ($1 … $14, in table order).
 struct AccountRow {
     uzi: String,
     agb: Option<String>,
@@ -357,6 +357,7 @@ struct AccountRow {
     practice_name: Option<String>,
     email: Option<String>,
     phone: Option<String>,
+    previous_login: Option<DateTime<Utc>>,
 }
 
 impl AccountRow {
@@ -379,10 +380,11 @@ impl AccountRow {
             practice_name: a.contact.practice_name.clone(),
             email: a.contact.email.clone(),
             phone: a.contact.phone.clone(),
+            previous_login: a.previous_login,
         })
     }
 
-    fn params(&self) -> [&(dyn ToSql + Sync); 13] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 14] {
         [
             &self.uzi,
             &self.agb,
@@ -397,6 +399,7 @@ impl AccountRow {
             &self.practice_name,
             &self.email,
             &self.phone,
+            &self.previous_login,
         ]
     }
 }
@@ -418,6 +421,7 @@ fn account_from(row: &Row) -> Result<Account, StoreError> {
             .ok_or_else(|| f.corrupt("status: missing"))?,
         created_at: f.required_time("created_at")?,
         last_login: f.time("last_login")?,
+        previous_login: f.time("previous_login")?,
         accepted_terms: row
             .try_get::<_, Option<i32>>("accepted_terms")
             .map_err(|e| f.corrupt(format!("accepted_terms: {e}")))?
@@ -510,8 +514,9 @@ impl DirectoryStore for PgDirectory {
             .execute(
                 &self.sql(
                     "INSERT INTO {s}.accounts (uzi, agb, name, role, practice_agb, status,
-                        created_at, last_login, accepted_terms, admin, practice_name, email, phone)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                        created_at, last_login, accepted_terms, admin, practice_name, email, phone,
+                        previous_login)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                      ON CONFLICT (uzi) DO NOTHING",
                 ),
                 &AccountRow::of(a)?.params(),
@@ -530,7 +535,8 @@ impl DirectoryStore for PgDirectory {
                 &self.sql(
                     "UPDATE {s}.accounts SET agb = $2, name = $3, role = $4, practice_agb = $5,
                         status = $6, created_at = $7, last_login = $8, accepted_terms = $9,
-                        admin = $10, practice_name = $11, email = $12, phone = $13
+                        admin = $10, practice_name = $11, email = $12, phone = $13,
+                        previous_login = $14
                      WHERE uzi = $1",
                 ),
                 &AccountRow::of(a)?.params(),
@@ -560,7 +566,7 @@ impl DirectoryStore for PgDirectory {
         let changed = self
             .client()?
             .execute(
-                &self.sql("UPDATE {s}.accounts SET last_login = $2 WHERE uzi = $1"),
+                &self.sql("UPDATE {s}.accounts SET previous_login = last_login, last_login = $2 WHERE uzi = $1"),
                 &[&uzi.to_string(), &at],
             )
             .await?;

@@ -63,6 +63,7 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE accounts ADD COLUMN email TEXT;
     ALTER TABLE accounts ADD COLUMN phone TEXT;
 ",
+    "ALTER TABLE accounts ADD COLUMN previous_login TEXT;",
 ];
 
 /// A [`DirectoryStore`] in a SQLite file.
@@ -272,6 +273,7 @@ fn account_from(row: &Row<'_>) -> Result<Account, StoreError> {
             .ok_or_else(|| f.corrupt("status: missing"))?,
         created_at: f.required_time("created_at")?,
         last_login: f.time("last_login")?,
+        previous_login: f.time("previous_login")?,
         accepted_terms: f
             .int("accepted_terms")?
             .map(|v| u32::try_from(v).map_err(|e| f.corrupt(format!("accepted_terms: {e}"))))
@@ -342,7 +344,7 @@ fn query<T>(
     Ok(out)
 }
 
-fn account_params(a: &Account) -> [Option<String>; 13] {
+fn account_params(a: &Account) -> [Option<String>; 14] {
     [
         Some(a.uzi.to_string()),
         a.agb.map(|x| x.to_string()),
@@ -357,6 +359,7 @@ fn account_params(a: &Account) -> [Option<String>; 13] {
         a.contact.practice_name.clone(),
         a.contact.email.clone(),
         a.contact.phone.clone(),
+        opt_time(a.previous_login),
     ]
 }
 
@@ -394,9 +397,9 @@ impl DirectoryStore for SqliteDirectory {
             let p = account_params(&account);
             c.execute(
                 "INSERT INTO accounts (uzi, agb, name, role, practice_agb, status, created_at, \
-                 last_login, accepted_terms, admin, practice_name, email, phone) \
+                 last_login, accepted_terms, admin, practice_name, email, phone, previous_login) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CAST(?9 AS INTEGER), CAST(?10 AS INTEGER), \
-                 ?11, ?12, ?13)",
+                 ?11, ?12, ?13, ?14)",
                 rusqlite::params_from_iter(p.iter()),
             )
             .map_err(backend)?;
@@ -414,7 +417,7 @@ impl DirectoryStore for SqliteDirectory {
                     "UPDATE accounts SET agb = ?2, name = ?3, role = ?4, practice_agb = ?5, \
                      status = ?6, created_at = ?7, last_login = ?8, \
                      accepted_terms = CAST(?9 AS INTEGER), admin = CAST(?10 AS INTEGER), \
-                     practice_name = ?11, email = ?12, phone = ?13 \
+                     practice_name = ?11, email = ?12, phone = ?13, previous_login = ?14 \
                      WHERE uzi = ?1",
                     rusqlite::params_from_iter(p.iter()),
                 )
@@ -447,7 +450,7 @@ impl DirectoryStore for SqliteDirectory {
         self.run(move |c| {
             let changed = c
                 .execute(
-                    "UPDATE accounts SET last_login = ?2 WHERE uzi = ?1",
+                    "UPDATE accounts SET previous_login = last_login, last_login = ?2 WHERE uzi = ?1",
                     params![uzi.to_string(), time(at)],
                 )
                 .map_err(backend)?;

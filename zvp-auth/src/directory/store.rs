@@ -127,7 +127,8 @@ pub trait DirectoryStore: Send + Sync {
     /// Sets an account's status.
     async fn set_status(&self, uzi: UziNumber, status: AccountStatus) -> Result<(), StoreError>;
 
-    /// Records a successful login.
+    /// Records a successful login at `at`: the last login becomes the previous one, as
+    /// [`Account::logged_in`] does.
     async fn record_login(&self, uzi: UziNumber, at: DateTime<Utc>) -> Result<(), StoreError>;
 
     /// Stores a delegation and returns it with its id.

@@ -202,6 +202,7 @@ impl WorldFile {
                 status: a.status,
                 created_at: self.now,
                 last_login: None,
+                previous_login: None,
                 accepted_terms: None,
                 admin: a.admin,
                 contact: Default::default(),

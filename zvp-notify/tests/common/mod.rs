@@ -43,6 +43,7 @@ pub(crate) fn gp_account() -> Account {
         status: AccountStatus::Active,
         created_at: now() - Duration::days(30),
         last_login: Some(now() - Duration::days(1)),
+        previous_login: None,
         accepted_terms: Some(1),
         admin: false,
         contact: Default::default(),

@@ -205,8 +205,11 @@ fn delegation_table(
     accounts: &[Account],
 ) -> Markup {
     html! {
+        @if delegations.is_empty() {
+            p.muted.empty { "Geen machtigingen." }
+        } @else {
         table {
-            thead { tr { th { "Van (huisarts)" } th { "Aan (collega)" } th { "Periode" } th {} } }
+            thead { tr { th { "Van (huisarts)" } th { "Aan (collega)" } th { "Periode" } th { span.sr-only { "Intrekken" } } } }
             tbody {
                 @for (name, d) in delegations {
                     tr {
@@ -224,6 +227,7 @@ fn delegation_table(
                     }
                 }
             }
+        }
         }
         form method="post" action="/beheer/machtiging" {
             (csrf_field(&caller.session.csrf))

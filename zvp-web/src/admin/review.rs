@@ -205,7 +205,9 @@ fn sections(report: &ReviewReport) -> Markup {
                 " " (report.pending_searches) " recente zoekacties zijn nog niet te beoordelen."
             }
         }
-        @if !report.unfollowed.is_empty() {
+        @if report.unfollowed.is_empty() {
+            p.muted.empty { "Geen zoekacties zonder inzage in deze periode." }
+        } @else {
             table {
                 thead { tr {
                     th { "Tijdstip" } th { "Zorgverlener" } th { "BSN patiënt" } th { "Uitkomst" }

@@ -264,6 +264,7 @@ pub(crate) async fn request_account(
                 status: AccountStatus::Requested,
                 created_at: portal.now(),
                 last_login: None,
+                previous_login: None,
                 accepted_terms: None,
                 admin: false,
                 contact,

@@ -6,6 +6,7 @@
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use maud::{Markup, html};
 use zvp_core::{Admission, Gender, Patient};
+use zvp_epd::EpdError;
 
 use crate::layout::{amsterdam, dutch_date, dutch_time};
 
@@ -28,8 +29,9 @@ pub(crate) const fn sex(gender: Gender) -> &'static str {
 }
 
 /// The banner: the name as the page's heading, and beside it what tells two patients of the
-/// same name apart. It is printed with the page.
-pub(crate) fn banner(patient: &Patient, now: DateTime<Utc>) -> Markup {
+/// same name apart; below, the admission it names (the current one, or else the latest). It
+/// is printed with the page.
+pub(crate) fn banner(patient: &Patient, admission: Option<&Admission>, now: DateTime<Utc>) -> Markup {
     let today = amsterdam(now).date();
     html! {
         section.banner aria-label="Patiënt" {
@@ -43,8 +45,41 @@ pub(crate) fn banner(patient: &Patient, now: DateTime<Utc>) -> Markup {
                     (patient.bsn.map_or_else(|| "onbekend".to_owned(), |b| b.to_string()))
                 }
             }
+            @if let Some(a) = admission { (admission_line(a, now)) }
         }
     }
+}
+
+/// One line naming an admission: since when (or from when to when), where, and why.
+fn admission_line(a: &Admission, now: DateTime<Utc>) -> Markup {
+    html! {
+        p.admission-line {
+            @match a.discharged_at() {
+                None => {
+                    strong { "Opgenomen" } " sinds " (dutch_date(amsterdam(a.admitted_at()).date()))
+                    " (" (days(length_of_stay(a, now))) ")"
+                }
+                Some(end) => {
+                    strong { "Laatste opname" } " " (dutch_date(amsterdam(a.admitted_at()).date()))
+                    " tot " (dutch_date(amsterdam(end).date()))
+                }
+            }
+            @if !a.specialism.is_empty() { " · " (a.specialism) }
+            @if !a.ward.is_empty() { ", " (a.ward) }
+            @if let Some(reason) = &a.reason { " · " (reason) }
+        }
+    }
+}
+
+/// A section's read together with the patient's admissions, which the banner names: both
+/// in one round trip. Admissions the EPD does not give leave the banner without its line;
+/// only the section's own failure fails the page.
+pub(crate) async fn with_admissions<T>(
+    read: impl Future<Output = Result<T, EpdError>>,
+    admissions: impl Future<Output = Result<Vec<Admission>, EpdError>>,
+) -> Result<(T, Vec<Admission>), EpdError> {
+    let (read, admissions) = tokio::join!(read, admissions);
+    Ok((read?, admissions.unwrap_or_default()))
 }
 
 /// The admission the banner names: the current one, or else the latest.

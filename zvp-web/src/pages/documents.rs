@@ -5,9 +5,12 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use maud::html;
-use zvp_core::{Document, DocumentContent, DocumentId, RecordSection};
-use zvp_epd::EpdError;
+use std::sync::Arc;
 
+use zvp_core::{Admission, Document, DocumentContent, DocumentId, PatientId, RecordSection};
+use zvp_epd::{Epd, EpdError, RequestContext};
+
+use super::banner::with_admissions;
 use super::patient::patient_header;
 use super::{caller_page, ctx};
 use crate::Portal;
@@ -23,11 +26,11 @@ pub(crate) async fn document(
     caller: Caller,
     Path((id, document)): Path<(String, String)>,
 ) -> Response {
-    let (opened, doc) = match read_document(&portal, &caller, &id, &document).await {
+    let (opened, (doc, admissions)) = match read_document(&portal, &caller, &id, &document, true).await {
         Ok(read) => read,
         Err(page) => return page,
     };
-    let header = patient_header(&portal, &caller, &opened).await;
+    let header = patient_header(&portal, &caller, &opened, &admissions).await;
     let body = html! {
         (header)
         h2 { (doc.title) }
@@ -59,7 +62,7 @@ pub(crate) async fn document_pdf(
     caller: Caller,
     Path((id, document)): Path<(String, String)>,
 ) -> Response {
-    let (_, doc) = match read_document(&portal, &caller, &id, &document).await {
+    let (_, (doc, _)) = match read_document(&portal, &caller, &id, &document, false).await {
         Ok(read) => read,
         Err(page) => return page,
     };
@@ -79,29 +82,46 @@ pub(crate) async fn document_pdf(
 }
 
 /// A document of a patient, after Permit and a durable audit record: or the page to send
-/// instead (not found, a refusal).
+/// instead (not found, a refusal). With `banner`, the page shows the banner, and the
+/// admissions it names are read and recorded too; a download shows none.
 async fn read_document(
     portal: &Portal,
     caller: &Caller,
     id: &str,
     document: &str,
-) -> Result<(Opened, Document), Response> {
+    banner: bool,
+) -> Result<(Opened, (Document, Vec<Admission>)), Response> {
     let Ok(document_id) = document.parse::<DocumentId>() else {
         return Err(not_found().await);
     };
     let wanted = document_id.clone();
-    let early = prefetch(portal, caller, id, move |epd, id, ctx| async move {
-        epd.document(&id, &wanted, &ctx).await
-    });
-    let opened = open(portal, caller, id, &[RecordSection::Document]).await?;
-    let ctx = ctx(caller);
-    let read = portal.0.epd.document(&opened.id, &document_id, &ctx);
-    let doc = match prefetched(early, read).await {
+    let read = move |epd: Arc<dyn Epd>, id: PatientId, ctx: RequestContext| {
+        let wanted = wanted.clone();
+        async move {
+            let admissions = async {
+                if banner {
+                    epd.admissions(&id, &ctx).await
+                } else {
+                    Ok(Vec::new())
+                }
+            };
+            with_admissions(epd.document(&id, &wanted, &ctx), admissions).await
+        }
+    };
+    let early = prefetch(portal, caller, id, read.clone());
+    let sections: &[RecordSection] = if banner {
+        &[RecordSection::Document, RecordSection::CareMoments]
+    } else {
+        &[RecordSection::Document]
+    };
+    let opened = open(portal, caller, id, sections).await?;
+    let fetch = read(Arc::clone(&portal.0.epd), opened.id.clone(), ctx(caller));
+    let doc = match prefetched(early, fetch).await {
         Ok(d) => d,
         Err(EpdError::NotFound(_)) => return Err(not_found().await),
         Err(e) => return Err(refuse(portal, caller, &epd_failed(&caller.request_id, &e)).await),
     };
-    if doc.date < portal.settings().letters_cutoff {
+    if doc.0.date < portal.settings().letters_cutoff {
         return Err(not_found().await);
     }
     audited(portal, caller, &opened, Some(document_id.as_str())).await?;

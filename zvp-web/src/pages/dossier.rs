@@ -8,11 +8,12 @@ use axum::response::Response;
 use chrono::NaiveDate;
 use maud::{Markup, html};
 use zvp_core::{
-    Allergy, AllergySeverity, ConclusionAndPlan, Diagnosis, DiagnosisStatus, DossierSection,
+    Admission, Allergy, AllergySeverity, ConclusionAndPlan, Diagnosis, DiagnosisStatus, DossierSection,
     Letter, PatientId, RecordSection,
 };
 use zvp_epd::{Epd, EpdError, RequestContext};
 
+use super::banner::with_admissions;
 use super::patient::{DOSSIER, patient_header, section_failed};
 use super::{caller_page, ctx};
 use crate::Portal;
@@ -36,21 +37,20 @@ pub(crate) async fn dossier(
         id: &id,
         section,
         label,
-        extra: None,
     };
     let now = portal.now();
     match section {
         DossierSection::Allergies => {
             page.show(
                 |e, i, c| async move { e.allergies(&i, &c).await },
-                |items, _| allergies(&items),
+                |items, _, _| allergies(&items),
             )
             .await
         }
         DossierSection::ConclusionAndPlan => {
             page.show(
                 |e, i, c| async move { e.conclusions(&i, &c).await },
-                |items, _| conclusions(&items),
+                |items, _, _| conclusions(&items),
             )
             .await
         }
@@ -59,32 +59,23 @@ pub(crate) async fn dossier(
             let (cutoff, contact) = (settings.letters_cutoff, settings.contact_name.as_str());
             page.show(
                 |e, i, c| async move { e.letters(&i, &c).await },
-                |items, id| letters(items, id, cutoff, contact),
+                |items, id, _| letters(items, id, cutoff, contact),
             )
             .await
         }
         DossierSection::Diagnoses => {
             page.show(
                 |e, i, c| async move { e.diagnoses(&i, &c).await },
-                |items, _| diagnoses(&items),
+                |items, _, _| diagnoses(&items),
             )
             .await
         }
         DossierSection::Medication => {
-            // What changed is told against the admission: its period is read (and recorded)
-            // as the care moments it is part of.
-            let page = Section {
-                extra: Some(RecordSection::CareMoments),
-                ..page
-            };
+            // What changed is told against the admission the banner names.
             page.show(
-                |e, i, c| async move {
-                    let (items, admissions) =
-                        tokio::join!(e.medication(&i, &c), e.admissions(&i, &c));
-                    Ok((items?, admissions.unwrap_or_default()))
-                },
-                |(items, admissions), _| {
-                    let admission = super::banner::current_or_latest(&admissions);
+                |e, i, c| async move { e.medication(&i, &c).await },
+                |items, _, admissions| {
+                    let admission = super::banner::current_or_latest(admissions);
                     super::medication::page(&items, admission, now)
                 },
             )
@@ -100,17 +91,16 @@ struct Section<'a> {
     id: &'a str,
     section: DossierSection,
     label: &'static str,
-    /// Another section the page shows part of, opened and recorded with it.
-    extra: Option<RecordSection>,
 }
 
 impl Section<'_> {
-    /// Reads the section with `read` (started together with the patient's read, see
-    /// `Prefetch`), writes its record meanwhile, and shows it with `render`.
+    /// Reads the section with `read` and the admissions the banner names (started together
+    /// with the patient's read, see `Prefetch`), writes their records meanwhile, and shows
+    /// the section with `render`.
     async fn show<T, F, Fut>(
         self,
         read: F,
-        render: impl FnOnce(T, &PatientId) -> Markup,
+        render: impl FnOnce(T, &PatientId, &[Admission]) -> Markup,
     ) -> Response
     where
         T: Send + 'static,
@@ -123,26 +113,28 @@ impl Section<'_> {
             id,
             section,
             label,
-            extra,
         } = self;
-        let early = prefetch(portal, caller, id, read.clone());
-        let sections: Vec<RecordSection> = std::iter::once(RecordSection::Dossier(section))
-            .chain(extra)
-            .collect();
+        let both = move |e: Arc<dyn Epd>, i: PatientId, c: RequestContext| {
+            let section = read(Arc::clone(&e), i.clone(), c.clone());
+            async move { with_admissions(section, e.admissions(&i, &c)).await }
+        };
+        let early = prefetch(portal, caller, id, both.clone());
+        let sections = [RecordSection::Dossier(section), RecordSection::CareMoments];
         let opened = match open(portal, caller, id, &sections).await {
             Ok(opened) => opened,
             Err(page) => return page,
         };
         let fetch = prefetched(
             early,
-            read(Arc::clone(&portal.0.epd), opened.id.clone(), ctx(caller)),
+            both(Arc::clone(&portal.0.epd), opened.id.clone(), ctx(caller)),
         );
         match audited_while(portal, caller, &opened, None, fetch).await {
             Err(page) => page,
             Ok(Err(e)) => section_failed(portal, caller, &opened, label, &e).await,
-            Ok(Ok(items)) => {
-                let header = patient_header(portal, caller, &opened).await;
-                let body = html! { (header) h2 { (label) } (render(items, &opened.id)) };
+            Ok(Ok((items, admissions))) => {
+                let header = patient_header(portal, caller, &opened, &admissions).await;
+                let rendered = render(items, &opened.id, &admissions);
+                let body = html! { (header) h2 { (label) } (rendered) };
                 caller_page(portal, caller, label, body)
             }
         }
@@ -200,6 +192,9 @@ fn letters(mut items: Vec<Letter>, id: &PatientId, cutoff: NaiveDate, contact: &
     items.sort_by_key(|l| std::cmp::Reverse(l.date));
     let patient = path_segment(id.as_str());
     html! {
+        @if items.is_empty() {
+            p.muted.empty { "Geen brieven." }
+        } @else {
         table {
             thead { tr { th { "Datum" } th { "Brief" } th { "Afzender" } th { "Specialisme" } } }
             tbody {
@@ -224,6 +219,7 @@ fn letters(mut items: Vec<Letter>, id: &PatientId, cutoff: NaiveDate, contact: &
                 }
             }
         }
+        }
         @if hidden > 0 {
             p.notice {
                 (hidden) " brief(ven) van vóór " (dutch_date(cutoff))
@@ -235,6 +231,9 @@ fn letters(mut items: Vec<Letter>, id: &PatientId, cutoff: NaiveDate, contact: &
 }
 
 fn diagnoses(items: &[Diagnosis]) -> Markup {
+    if items.is_empty() {
+        return html! { p.muted.empty { "Geen diagnoses." } };
+    }
     html! {
         table {
             thead {

@@ -52,7 +52,13 @@ pub(crate) async fn patient(
         Ok(Err(e)) => (Err(e.clone()), Err(e)),
         Err(page) => return page,
     };
-    let header = patient_header(&portal, &caller, &opened).await;
+    let header = patient_header(
+        &portal,
+        &caller,
+        &opened,
+        admissions.as_deref().unwrap_or_default(),
+    )
+    .await;
     let patient = &opened.patient;
     let body = html! {
         (header)
@@ -191,7 +197,7 @@ pub(crate) async fn section_failed(
     error: &EpdError,
 ) -> Response {
     let refusal = epd_failed(&caller.request_id, error);
-    let header = patient_header(portal, caller, opened).await;
+    let header = patient_header(portal, caller, opened, &[]).await;
     let body = html! {
         (header)
         h2 { (label) }
@@ -213,10 +219,20 @@ pub(crate) const DOSSIER: [(&str, &str, DossierSection); 5] = [
     ("medicatie", "Medicatie", DossierSection::Medication),
 ];
 
-/// The header of every patient page: who, and — prominently — the treatment restrictions
-/// and an emergency grant with its expiry.
-pub(crate) async fn patient_header(portal: &Portal, caller: &Caller, opened: &Opened) -> Markup {
+/// The header of every patient page: who, the admission of `admissions` the banner names
+/// (where the page shows and records the care moments), and — prominently — the treatment
+/// restrictions and an emergency grant with its expiry.
+pub(crate) async fn patient_header(
+    portal: &Portal,
+    caller: &Caller,
+    opened: &Opened,
+    admissions: &[Admission],
+) -> Markup {
     let patient = &opened.patient;
+    let admission = opened
+        .shows(RecordSection::CareMoments)
+        .then(|| super::banner::current_or_latest(admissions))
+        .flatten();
     let emergency_until = match opened.basis() {
         Some(Basis::Emergency { grant, .. }) => Some(
             portal
@@ -233,7 +249,7 @@ pub(crate) async fn patient_header(portal: &Portal, caller: &Caller, opened: &Op
     };
     let id = path_segment(patient.id.as_str());
     html! {
-        (super::banner::banner(patient, portal.now()))
+        (super::banner::banner(patient, admission, portal.now()))
         @if let Some(expires) = emergency_until {
             p.emergency {
                 strong { "Noodprocedure." }

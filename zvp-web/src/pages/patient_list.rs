@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use zvp_auth::policy::Basis;
 use zvp_core::{AgbCode, PatientId};
@@ -47,6 +48,18 @@ pub(crate) fn sort_newest_first(rows: &mut [Row<'_>]) {
     });
 }
 
+/// When a row became news: its discharge in the discharged list, its admission otherwise.
+fn news_at(l: &ListedPatient) -> DateTime<Utc> {
+    l.admission
+        .discharged_at()
+        .unwrap_or_else(|| l.admission.admitted_at())
+}
+
+/// Whether a row is new since `since` (the caller's previous login; none: nothing is).
+pub(crate) fn is_new(l: &ListedPatient, since: Option<DateTime<Utc>>) -> bool {
+    since.is_some_and(|since| news_at(l) > since)
+}
+
 /// How many rows are shown through a delegation.
 pub(crate) fn delegated(rows: &[Row<'_>]) -> usize {
     rows.iter()
@@ -63,11 +76,12 @@ fn ward_only<'a>(ward: &'a str, specialism: &str) -> &'a str {
 }
 
 /// A list as a table. The "Patiënt van" column is there only when the rows differ in it;
-/// otherwise a line above the table says it once.
+/// otherwise a line above the table says it once. Rows new since `since` are marked.
 pub(crate) fn table(
     rows: &[Row<'_>],
     names: &HashMap<AgbCode, String>,
     letters: Option<&HashSet<PatientId>>,
+    since: Option<DateTime<Utc>>,
     empty: &str,
 ) -> Markup {
     let discharged = letters.is_some();
@@ -100,6 +114,7 @@ pub(crate) fn table(
                                 a href={ "/patient/" (path_segment(l.patient.id.as_str())) } {
                                     (l.patient.name.to_string())
                                 }
+                                @if is_new(l, since) { " " span.new-flag { "nieuw" } }
                             }
                             td { (dutch_date(l.patient.birth_date)) }
                             td {

@@ -9,6 +9,7 @@ use zvp_core::{
     ResultCategory, ResultReport, SusceptibilityInterpretation,
 };
 
+use super::banner::with_admissions;
 use super::patient::{patient_header, section_failed};
 use super::{caller_page, ctx};
 use crate::Portal;
@@ -59,19 +60,23 @@ pub(crate) async fn results(
         return not_found().await;
     };
     let early = prefetch(&portal, &caller, &id, move |epd, id, ctx| async move {
-        epd.results(&id, category, &ctx).await
+        with_admissions(epd.results(&id, category, &ctx), epd.admissions(&id, &ctx)).await
     });
-    let section = RecordSection::Results(category);
-    let opened = match open(&portal, &caller, &id, &[section]).await {
+    let sections = [RecordSection::Results(category), RecordSection::CareMoments];
+    let opened = match open(&portal, &caller, &id, &sections).await {
         Ok(opened) => opened,
         Err(page) => return page,
     };
     // The page is made while its audit record is written; it leaves only with the receipt.
     let page = async {
         let ctx = ctx(&caller);
-        let read = portal.0.epd.results(&opened.id, category, &ctx);
-        let reports = prefetched(early, read).await?;
-        let header = patient_header(&portal, &caller, &opened).await;
+        let epd = &portal.0.epd;
+        let read = with_admissions(
+            epd.results(&opened.id, category, &ctx),
+            epd.admissions(&opened.id, &ctx),
+        );
+        let (reports, admissions) = prefetched(early, read).await?;
+        let header = patient_header(&portal, &caller, &opened, &admissions).await;
         let body = html! {
             (header)
             h2 { (label) }
@@ -248,18 +253,25 @@ pub(crate) async fn lab_history(
     }
     let wanted = code.clone();
     let early = prefetch(&portal, &caller, &id, move |epd, id, ctx| async move {
-        epd.lab_history(&id, &wanted, &ctx).await
+        with_admissions(epd.lab_history(&id, &wanted, &ctx), epd.admissions(&id, &ctx)).await
     });
     // A lab test's history is clinical chemistry: the permit and the record say so.
-    let section = RecordSection::Results(ResultCategory::ClinicalChemistry);
-    let opened = match open(&portal, &caller, &id, &[section]).await {
+    let sections = [
+        RecordSection::Results(ResultCategory::ClinicalChemistry),
+        RecordSection::CareMoments,
+    ];
+    let opened = match open(&portal, &caller, &id, &sections).await {
         Ok(opened) => opened,
         Err(page) => return page,
     };
     let item = format!("lab:{code}");
     let ctx = ctx(&caller);
-    let read = portal.0.epd.lab_history(&opened.id, &code, &ctx);
-    let history = match audited_while(
+    let epd = &portal.0.epd;
+    let read = with_admissions(
+        epd.lab_history(&opened.id, &code, &ctx),
+        epd.admissions(&opened.id, &ctx),
+    );
+    let (history, admissions) = match audited_while(
         &portal,
         &caller,
         &opened,
@@ -274,7 +286,7 @@ pub(crate) async fn lab_history(
         }
         Err(page) => return page,
     };
-    let header = patient_header(&portal, &caller, &opened).await;
+    let header = patient_header(&portal, &caller, &opened, &admissions).await;
     let name = history
         .first()
         .map_or_else(|| code.clone(), |o| o.code.display.clone());

@@ -105,6 +105,12 @@ pub(crate) async fn start(
         .unwrap_or(FILTERS[0]);
     let days = portal.settings().discharged_days;
     let delegated = patient_list::delegated(&admitted) + patient_list::delegated(&discharged);
+    let news_since = caller.account.previous_login;
+    let fresh = admitted
+        .iter()
+        .chain(&discharged)
+        .filter(|(l, _)| patient_list::is_new(l, news_since))
+        .count();
     let none = if term.is_some() {
         "Geen patiënten met deze naam."
     } else {
@@ -139,10 +145,16 @@ pub(crate) async fn start(
             @if delegated > 0 { ", waarvan " (delegated) " via een machtiging" }
             "."
         }
+        @if let Some(since) = news_since {
+            p.since {
+                (fresh) " nieuw sinds uw vorige bezoek op " (dutch_time(since))
+                ": opgenomen of ontslagen daarna, gemarkeerd met “nieuw”."
+            }
+        }
         h2 { "Opgenomen (" (admitted.len()) ")" }
-        (patient_list::table(&admitted, &names, None, none))
+        (patient_list::table(&admitted, &names, None, news_since, none))
         h2 { "Ontslagen in de afgelopen " (days) " dagen (" (discharged.len()) ")" }
-        (patient_list::table(&discharged, &names, Some(&letters), none))
+        (patient_list::table(&discharged, &names, Some(&letters), news_since, none))
         p.muted { "Gegevens van " (dutch_time(now)) ", direct uit het EPD van het ziekenhuis." }
     };
     caller_page(&portal, &caller, "Mijn patiënten", body)

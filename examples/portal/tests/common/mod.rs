@@ -160,6 +160,7 @@ impl Who {
             },
             created_at: now() - Duration::days(10),
             last_login: Some(now() - Duration::days(1)),
+            previous_login: None,
             accepted_terms: Some(1),
             admin: self == Who::Administrator,
             contact: Default::default(),

@@ -352,6 +352,7 @@ async fn the_login_refuses_exactly_what_the_policy_refuses() {
             status,
             created_at: now - chrono::Duration::days(10),
             last_login: Some(now - chrono::Duration::days(1)),
+            previous_login: None,
             accepted_terms: Some(1),
             admin,
             contact: Default::default(),
