@@ -28,7 +28,7 @@ use zvp_audit::log::AuditLog as _;
 use zvp_audit::report::{Period, ReportQuery, Subject};
 use zvp_auth::testpki::CardSpec;
 use zvp_auth::uzi::UziCertificate;
-use zvp_core::{Bsn, CardType, RoleCode};
+use zvp_core::{Bsn, CardType, DossierSection, RecordSection, ResultCategory, RoleCode};
 use zvp_portal::ClientCertificate;
 
 async fn events(t: &TestPortal) -> Vec<AuditEvent> {
@@ -430,5 +430,55 @@ async fn administrative_changes_and_look_ups_name_their_target() {
             to: NaiveDate::from_ymd_opt(2026, 11, 25),
             ..Query::default()
         })
+    );
+}
+
+/// A page with the patient banner shows the admission it names, and so records the care
+/// moments besides its own section; an item (a lab test) is a part of the page's own section
+/// only. (A PDF download, which has no banner, records its document alone: tests/shapes.rs.)
+#[tokio::test]
+async fn a_page_with_the_banner_records_the_admission_it_names() {
+    let t = TestPortal::new().await;
+    let (id, _) = t.own_patient().await;
+    let parts =
+        |all: &[AuditEvent], reply: &common::Reply| -> Vec<(RecordSection, Option<String>)> {
+            by_request(all, reply)
+                .into_iter()
+                .filter_map(|e| e.part.clone())
+                .map(|p| (p.section, p.item))
+                .collect()
+        };
+    let allergies = t
+        .get(Some(Who::Own), &format!("/patient/{id}/dossier/allergieen"))
+        .await;
+    assert_eq!(allergies.status, 200);
+    assert!(
+        allergies
+            .body
+            .contains("<p class=\"admission-line\"><strong>Opgenomen</strong> sinds "),
+        "{}",
+        allergies.body
+    );
+    let lab = t
+        .get(Some(Who::Own), &format!("/patient/{id}/lab/HB"))
+        .await;
+    assert_eq!(lab.status, 200);
+    let all = events(&t).await;
+    assert_eq!(
+        parts(&all, &allergies),
+        [
+            (RecordSection::Dossier(DossierSection::Allergies), None),
+            (RecordSection::CareMoments, None),
+        ]
+    );
+    assert_eq!(
+        parts(&all, &lab),
+        [
+            (
+                RecordSection::Results(ResultCategory::ClinicalChemistry),
+                Some("lab:HB".to_owned())
+            ),
+            (RecordSection::CareMoments, None),
+        ]
     );
 }

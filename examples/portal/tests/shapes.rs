@@ -87,6 +87,8 @@ async fn a_pdf_letter_is_a_download_audited_as_its_own_disclosure() {
             format!("attachment; filename=\"brief-{document}.pdf\"")
         );
         assert_eq!(pdf.headers["cache-control"], "no-store");
+        // The browser takes the type as given: a PDF is never sniffed into a page.
+        assert_eq!(pdf.headers["x-content-type-options"], "nosniff");
         assert!(pdf.bytes.starts_with(b"%PDF-"));
         let events = disclosures(&t).await;
         assert_eq!(events.len(), before + 1, "one record for the download");

@@ -28,7 +28,8 @@ use super::{
 use crate::policy::NewGrant;
 
 /// The schema, one migration per entry; `zvp_directory_version` counts those applied.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE accounts (
         uzi TEXT PRIMARY KEY,
         agb TEXT,
@@ -64,7 +65,9 @@ const MIGRATIONS: &[&str] = &["
         verdict TEXT);
     CREATE INDEX grants_by_practitioner_patient ON emergency_grants (practitioner, patient);
     CREATE INDEX grants_by_time ON emergency_grants (granted_at);
-", "ALTER TABLE accounts ADD COLUMN previous_login TIMESTAMPTZ;"];
+",
+    "ALTER TABLE accounts ADD COLUMN previous_login TIMESTAMPTZ;",
+];
 
 /// The number of connections in the pool.
 const POOL: usize = 4;

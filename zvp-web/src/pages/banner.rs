@@ -31,7 +31,11 @@ pub(crate) const fn sex(gender: Gender) -> &'static str {
 /// The banner: the name as the page's heading, and beside it what tells two patients of the
 /// same name apart; below, the admission it names (the current one, or else the latest). It
 /// is printed with the page.
-pub(crate) fn banner(patient: &Patient, admission: Option<&Admission>, now: DateTime<Utc>) -> Markup {
+pub(crate) fn banner(
+    patient: &Patient,
+    admission: Option<&Admission>,
+    now: DateTime<Utc>,
+) -> Markup {
     let today = amsterdam(now).date();
     html! {
         section.banner aria-label="Patiënt" {

@@ -1,12 +1,12 @@
 //! One letter: its text, or its PDF offered for download (never before the cut-off, even by
 //! URL). The download writes its own audit record.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use maud::html;
-use std::sync::Arc;
-
 use zvp_core::{Admission, Document, DocumentContent, DocumentId, PatientId, RecordSection};
 use zvp_epd::{Epd, EpdError, RequestContext};
 
@@ -26,10 +26,11 @@ pub(crate) async fn document(
     caller: Caller,
     Path((id, document)): Path<(String, String)>,
 ) -> Response {
-    let (opened, (doc, admissions)) = match read_document(&portal, &caller, &id, &document, true).await {
-        Ok(read) => read,
-        Err(page) => return page,
-    };
+    let (opened, (doc, admissions)) =
+        match read_document(&portal, &caller, &id, &document, true).await {
+            Ok(read) => read,
+            Err(page) => return page,
+        };
     let header = patient_header(&portal, &caller, &opened, &admissions).await;
     let body = html! {
         (header)

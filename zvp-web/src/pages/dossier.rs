@@ -8,8 +8,8 @@ use axum::response::Response;
 use chrono::NaiveDate;
 use maud::{Markup, html};
 use zvp_core::{
-    Admission, Allergy, AllergySeverity, ConclusionAndPlan, Diagnosis, DiagnosisStatus, DossierSection,
-    Letter, PatientId, RecordSection,
+    Admission, Allergy, AllergySeverity, ConclusionAndPlan, Diagnosis, DiagnosisStatus,
+    DossierSection, Letter, PatientId, RecordSection,
 };
 use zvp_epd::{Epd, EpdError, RequestContext};
 

@@ -253,7 +253,11 @@ pub(crate) async fn lab_history(
     }
     let wanted = code.clone();
     let early = prefetch(&portal, &caller, &id, move |epd, id, ctx| async move {
-        with_admissions(epd.lab_history(&id, &wanted, &ctx), epd.admissions(&id, &ctx)).await
+        with_admissions(
+            epd.lab_history(&id, &wanted, &ctx),
+            epd.admissions(&id, &ctx),
+        )
+        .await
     });
     // A lab test's history is clinical chemistry: the permit and the record say so.
     let sections = [
