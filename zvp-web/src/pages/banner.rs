@@ -69,7 +69,7 @@ fn admission_line(a: &Admission, now: DateTime<Utc>) -> Markup {
                 }
             }
             @if !a.specialism.is_empty() { " · " (a.specialism) }
-            @if !a.ward.is_empty() { ", " (a.ward) }
+            @if !a.ward.is_empty() { ", " (super::patient_list::ward_only(&a.ward, &a.specialism)) }
             @if let Some(reason) = &a.reason { " · " (reason) }
         }
     }

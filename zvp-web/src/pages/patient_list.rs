@@ -69,7 +69,7 @@ pub(crate) fn delegated(rows: &[Row<'_>]) -> usize {
 
 /// The ward without a leading specialism it repeats (`Cardiologie, Afdeling C2` under
 /// Cardiologie is `Afdeling C2`); the specialism is its own column.
-fn ward_only<'a>(ward: &'a str, specialism: &str) -> &'a str {
+pub(crate) fn ward_only<'a>(ward: &'a str, specialism: &str) -> &'a str {
     ward.strip_prefix(specialism)
         .and_then(|rest| rest.strip_prefix(','))
         .map_or(ward, str::trim)

@@ -147,8 +147,12 @@ pub(crate) async fn start(
         }
         @if let Some(since) = news_since {
             p.since {
-                (fresh) " nieuw sinds uw vorige bezoek op " (dutch_time(since))
-                ": opgenomen of ontslagen daarna, gemarkeerd met “nieuw”."
+                @if fresh == 0 {
+                    "Niemand opgenomen of ontslagen sinds uw vorige bezoek op " (dutch_time(since)) "."
+                } @else {
+                    (fresh) " nieuw sinds uw vorige bezoek op " (dutch_time(since))
+                    ": opgenomen of ontslagen daarna, gemarkeerd met “nieuw”."
+                }
             }
         }
         h2 { "Opgenomen (" (admitted.len()) ")" }
