@@ -429,6 +429,7 @@ async function suite() {
 
   // --- the audit report in Dutch, with a patient column for a practitioner's report -------
   await admin.goto(`${origin}/beheer/audit?uzi=900000001`);
+  check(await h1(admin) === 'Gebruik door J. de Vries (UZI 900000001)', `the practitioner's report names them: ${await h1(admin)}`);
   const auditHeads = await admin.locator('main table thead th').allTextContents();
   check(auditHeads.join('|') === 'Tijdstip|Wie|Patiënt|Wat|Grondslag|Reden', `the practitioner's audit report has a patient column: ${auditHeads.join('|')}`);
   const whats = await admin.locator(`main table tbody tr td:nth-child(${auditHeads.indexOf('Wat') + 1})`).allTextContents();

@@ -116,7 +116,14 @@ pub(super) async fn audit_report(
             "bsn",
             bsn.to_string(),
         ),
-        Subject::Practitioner(uzi) => (format!("Gebruik door UZI {uzi}"), "uzi", uzi.to_string()),
+        Subject::Practitioner(uzi) => {
+            // The practitioner by name where the directory has an account for the number.
+            let name = match portal.0.directory.account(*uzi).await {
+                Ok(Some(account)) => format!("{} (UZI {uzi})", account.name),
+                _ => format!("UZI {uzi}"),
+            };
+            (format!("Gebruik door {name}"), "uzi", uzi.to_string())
+        }
     };
     let report_query = report::ReportQuery {
         subject,
