@@ -303,6 +303,25 @@ impl NotifyStore for PgNotifyStore {
         usize::try_from(new).map_err(backend)
     }
 
+    async fn prune(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let rows = self
+            .query(
+                "WITH old AS (SELECT seq FROM {s}.notify_events WHERE at < $1),
+                 read AS (DELETE FROM {s}.notify_read WHERE seq IN (SELECT seq FROM old)),
+                 gone AS (DELETE FROM {s}.notify_events WHERE seq IN (SELECT seq FROM old)
+                          RETURNING 1)
+                 SELECT count(*) AS n FROM gone",
+                &[&before],
+            )
+            .await?;
+        let n: i64 = rows
+            .first()
+            .map(|r| r.try_get("n").map_err(backend))
+            .transpose()?
+            .unwrap_or(0);
+        u64::try_from(n).map_err(backend)
+    }
+
     async fn events(
         &self,
         coverage: &[Coverage],
