@@ -40,7 +40,7 @@ async fn with_notices() -> (TestPortal, Arc<MemoryNotifyStore>) {
             // Back further than the delegation (three days), to see it cut off.
             window: Window {
                 lookback: Duration::days(7),
-                overlap: Duration::hours(1),
+                ..Window::default()
             },
             dormant: Duration::days(180),
         },
