@@ -90,7 +90,7 @@ fn account_page(caller: &Caller, email: Markup) -> Markup {
                 dt { "Praktijk" } dd { (name) }
             }
             @if let Some(login) = account.last_login {
-                dt { "Vorige aanmelding" } dd { (dutch_time(login)) }
+                dt { "Laatst aangemeld" } dd { (dutch_time(login)) }
             }
         }
         p.muted {
@@ -112,7 +112,9 @@ fn email_form(caller: &Caller, shown: &Shown<'_>) -> Markup {
         @if let Some(error) = shown.error {
             p.fout #email-fout role="alert" { (error) }
         }
-        form method="post" action="/account/meldingen" {
+        // The portal checks the address itself and says in Dutch what is wrong, keeping what
+        // was filled in; the browser's own check would speak the browser's language.
+        form method="post" action="/account/meldingen" novalidate {
             (csrf_field(&caller.session.csrf))
             label for="adres" { "E-mailadres" }
             input #adres type="email" name="adres" value=(shown.address) autocomplete="email"
