@@ -556,6 +556,10 @@ fn last_updated_is_written_as_an_instant_and_read_back() {
     fhir["meta"]["lastUpdated"] = json!("2026-11-25");
     assert!(matches!(
         last_updated(&fhir),
-        Err(FhirError::Invalid { resource: "Encounter", path: "meta.lastUpdated", .. })
+        Err(FhirError::Invalid {
+            resource: "Encounter",
+            path: "meta.lastUpdated",
+            ..
+        })
     ));
 }

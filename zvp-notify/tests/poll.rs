@@ -114,12 +114,16 @@ async fn an_event_entered_late_is_found_once_when_it_is_entered() {
     let t0 = now() - Duration::days(1);
     // An admission that began hours before t0 and a letter dated days before it, both
     // entered an hour after t0.
-    let (admitted, letter) = hospital.admitted_and_letter_before(t0 - Duration::hours(2)).await;
+    let (admitted, letter) = hospital
+        .admitted_and_letter_before(t0 - Duration::hours(2))
+        .await;
     let entered = t0 + Duration::hours(1);
     hospital
         .mock
         .enter_late(Late::Admission(admitted.patient.clone()), entered);
-    hospital.mock.enter_late(Late::Letter(letter.1.clone()), entered);
+    hospital
+        .mock
+        .enter_late(Late::Letter(letter.1.clone()), entered);
     let admission_key = EventKey::admission(&admitted.patient, admitted.admitted_at());
     let letter_key = EventKey::letter(&letter.0, &letter.1);
     hospital.mock.set_as_of(Some(t0));
@@ -175,7 +179,10 @@ async fn events_older_than_kept_are_deleted_and_not_recorded_again() {
     };
     let pruning = hospital.poller(Arc::clone(&store), "a", short);
     let outcome = pruning.poll(now()).await.unwrap();
-    let PollOutcome::Polled { recorded, pruned, .. } = outcome else {
+    let PollOutcome::Polled {
+        recorded, pruned, ..
+    } = outcome
+    else {
         panic!("{outcome:?}")
     };
     assert_eq!((recorded, pruned), (0, u64::try_from(old).unwrap()));

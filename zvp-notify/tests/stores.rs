@@ -155,7 +155,10 @@ async fn behaves(store: &dyn NotifyStore) {
         .map(|r| r.event.patient.to_string())
         .collect();
     assert_eq!(left, ["p-2", "p-4", "p-5"]);
-    assert_eq!(store.event(p2).await.unwrap().map(|r| r.event), Some(events[1].clone()));
+    assert_eq!(
+        store.event(p2).await.unwrap().map(|r| r.event),
+        Some(events[1].clone())
+    );
     assert_eq!(store.unread(&coverage, reader).await.unwrap(), 1);
     // p-2 goes too, and its read mark with it (PostgreSQL: the reference from notify_read).
     assert_eq!(store.prune(t).await.unwrap(), 3);

@@ -41,8 +41,8 @@ use zvp_epd::synthetic::SyntheticEpd;
 use zvp_epd::{Epd, EpdError, RequestContext};
 
 use query::Query;
-use search::{Group, groups};
 pub use recorded::Late;
+use search::{Group, groups};
 pub use shapes::Shapes;
 
 /// Faults to inject, for reliability tests. The default injects none.

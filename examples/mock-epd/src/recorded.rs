@@ -43,7 +43,10 @@ impl MockEpd {
 
     /// An admission as it stood at [`MockEpd::as_of`], with when it was last updated: none
     /// when it starts later or was entered later, still open when its discharge is later.
-    pub(crate) fn admission_as_of(&self, admission: &Admission) -> Option<(Admission, DateTime<Utc>)> {
+    pub(crate) fn admission_as_of(
+        &self,
+        admission: &Admission,
+    ) -> Option<(Admission, DateTime<Utc>)> {
         let entered = self.entered(&Late::Admission(admission.patient.clone()));
         let mut admission = admission.clone();
         if let Some(at) = self.as_of() {
@@ -54,7 +57,8 @@ impl MockEpd {
                 admission.period = zvp_core::Period::open(admission.admitted_at());
             }
         }
-        let updated = admission_recorded(&admission).max(entered.unwrap_or(DateTime::<Utc>::MIN_UTC));
+        let updated =
+            admission_recorded(&admission).max(entered.unwrap_or(DateTime::<Utc>::MIN_UTC));
         Some((admission, updated))
     }
 
@@ -81,7 +85,14 @@ pub(crate) fn changed_after(q: &Query) -> Result<Option<DateTime<Utc>>, EpdError
     DateTime::parse_from_rfc3339(at)
         .map(|t| t.with_timezone(&Utc))
         .ok()
-        .or_else(|| Some(at.parse::<NaiveDate>().ok()?.and_hms_opt(0, 0, 0)?.and_utc()))
+        .or_else(|| {
+            Some(
+                at.parse::<NaiveDate>()
+                    .ok()?
+                    .and_hms_opt(0, 0, 0)?
+                    .and_utc(),
+            )
+        })
         .map(Some)
         .ok_or_else(refused)
 }

@@ -420,7 +420,10 @@ async fn encounters(
         // What changed, in any state: every admission of the GPs' patients.
         (None, Some(_)) => {
             let mut listed = epd.admitted(&gps, ctx).await?;
-            listed.extend(epd.discharged_since(&gps, DateTime::<Utc>::MIN_UTC, ctx).await?);
+            listed.extend(
+                epd.discharged_since(&gps, DateTime::<Utc>::MIN_UTC, ctx)
+                    .await?,
+            );
             listed
         }
         _ => {

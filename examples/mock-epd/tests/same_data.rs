@@ -179,7 +179,9 @@ async fn decimals_are_taken_as_the_server_sends_them() {
 
 /// The changes in one order (the searches may list them in another).
 fn sorted(mut changes: zvp_epd::Changes) -> zvp_epd::Changes {
-    changes.admissions.sort_by(|a, b| a.patient.id.cmp(&b.patient.id));
+    changes
+        .admissions
+        .sort_by(|a, b| a.patient.id.cmp(&b.patient.id));
     changes
         .letters
         .sort_by(|a, b| (&a.patient.id, &a.letter.id).cmp(&(&b.patient.id, &b.letter.id)));

@@ -212,7 +212,11 @@ async fn the_email_form_on_mijn_account_refuses_a_malformed_address_and_saves_a_
         .uzi;
     // Every page's header leads to the account page; Meldingen points to it for e-mail.
     let notices = t.get(Some(Who::Own), "/meldingen").await;
-    assert!(notices.body.contains("<a href=\"/account\">Mijn account</a>"));
+    assert!(
+        notices
+            .body
+            .contains("<a href=\"/account\">Mijn account</a>")
+    );
     assert!(notices.body.contains("href=\"/account#email\""));
     assert!(!notices.body.contains("name=\"adres\""));
     let page = t.get(Some(Who::Own), "/account").await;
@@ -225,15 +229,27 @@ async fn the_email_form_on_mijn_account_refuses_a_malformed_address_and_saves_a_
         .post_form(
             Who::Own,
             "/account/meldingen",
-            &[("adres", "j.devries@<b>"), ("opname", "ja"), ("brief", "ja")],
+            &[
+                ("adres", "j.devries@<b>"),
+                ("opname", "ja"),
+                ("brief", "ja"),
+            ],
         )
         .await;
     assert_eq!(refused.status, 400, "{}", refused.body);
     assert!(refused.body.contains("Dit is geen geldig e-mailadres"));
     // What was typed and ticked is shown again, escaped.
-    assert!(refused.body.contains("value=\"j.devries@&lt;b&gt;\""), "{}", refused.body);
+    assert!(
+        refused.body.contains("value=\"j.devries@&lt;b&gt;\""),
+        "{}",
+        refused.body
+    );
     assert_eq!(refused.body.matches(" checked").count(), 2);
-    assert!(refused.body.contains("name=\"opname\" value=\"ja\" checked"));
+    assert!(
+        refused
+            .body
+            .contains("name=\"opname\" value=\"ja\" checked")
+    );
     assert!(refused.body.contains("name=\"brief\" value=\"ja\" checked"));
     assert_eq!(store.preferences(uzi).await.unwrap(), None);
     let no_address = t
@@ -245,7 +261,11 @@ async fn the_email_form_on_mijn_account_refuses_a_malformed_address_and_saves_a_
         .await;
     assert_eq!(no_address.status, 400);
     assert!(no_address.body.contains("Vul een e-mailadres in."));
-    assert!(no_address.body.contains("name=\"brief\" value=\"ja\" checked"));
+    assert!(
+        no_address
+            .body
+            .contains("name=\"brief\" value=\"ja\" checked")
+    );
     let saved = t
         .post_form(
             Who::Own,

@@ -161,7 +161,13 @@ pub fn last_updated(resource: &Value) -> Result<Option<DateTime<Utc>>, FhirError
     };
     DateTime::parse_from_rfc3339(text)
         .map(|t| Some(t.with_timezone(&Utc)))
-        .map_err(|_| invalid(kind, "meta.lastUpdated", format!("{text:?} is not an instant")))
+        .map_err(|_| {
+            invalid(
+                kind,
+                "meta.lastUpdated",
+                format!("{text:?} is not an instant"),
+            )
+        })
 }
 
 /// A JSON error without the text it may quote: where, and what kind of error.

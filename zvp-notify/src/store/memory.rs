@@ -130,7 +130,9 @@ impl NotifyStore for MemoryNotifyStore {
             inner.events.remove(seq);
             inner.keys.remove(key);
         }
-        inner.read.retain(|(_, seq), _| !old.iter().any(|(s, _)| s == seq));
+        inner
+            .read
+            .retain(|(_, seq), _| !old.iter().any(|(s, _)| s == seq));
         Ok(u64::try_from(old.len()).unwrap_or(u64::MAX))
     }
 

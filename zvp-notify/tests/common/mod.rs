@@ -143,7 +143,10 @@ impl Hospital {
     pub(crate) async fn admitted_and_letter_before(
         &self,
         before: DateTime<Utc>,
-    ) -> (zvp_core::Admission, (zvp_core::PatientId, zvp_core::DocumentId)) {
+    ) -> (
+        zvp_core::Admission,
+        (zvp_core::PatientId, zvp_core::DocumentId),
+    ) {
         let mut admission = None;
         let mut letter = None;
         for id in self.synthetic.patient_ids() {

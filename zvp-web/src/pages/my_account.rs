@@ -173,7 +173,12 @@ pub(crate) async fn save_email(
     if !caller.session.csrf_ok(&form.csrf) {
         return csrf_refused(&portal, &caller);
     }
-    let Some(store) = portal.0.notify.as_ref().filter(|_| notified(&portal, &caller)) else {
+    let Some(store) = portal
+        .0
+        .notify
+        .as_ref()
+        .filter(|_| notified(&portal, &caller))
+    else {
         return refuse(&portal, &caller, &Refusal::NotHere).await;
     };
     let kinds = form.kinds();

@@ -253,7 +253,10 @@ async fn every_page_a_gp_reaches_reads_the_same_as_over_the_mock() {
         .iter()
         .map(|l| l.patient.id.as_str())
         .collect();
-    assert_eq!((ids, just_before.letters.len()), (vec![touched.as_str()], 0));
+    assert_eq!(
+        (ids, just_before.letters.len()),
+        (vec![touched.as_str()], 0)
+    );
     assert_eq!(changed(at).await.unwrap(), zvp_epd::Changes::default());
     assert!(report.rows.len() >= 15, "{table}");
 }
