@@ -89,6 +89,15 @@ fn first_found(outcome: PollOutcome) -> usize {
     }
 }
 
+/// A lookback of an hour, and an overlap of ten minutes.
+fn short_lookback() -> Window {
+    Window {
+        lookback: Duration::hours(1),
+        overlap: Duration::minutes(10),
+        ..Window::default()
+    }
+}
+
 /// How many events in the store have this key.
 async fn copies(store: &dyn NotifyStore, key: &EventKey) -> usize {
     store
@@ -104,12 +113,8 @@ async fn copies(store: &dyn NotifyStore, key: &EventKey) -> usize {
 async fn an_event_entered_late_is_found_once_when_it_is_entered() {
     let hospital = Hospital::start().await;
     let store: Arc<dyn NotifyStore> = Arc::new(MemoryNotifyStore::new());
-    // A short lookback: only what changed since the last poll can find them.
-    let window = Window {
-        lookback: Duration::hours(1),
-        overlap: Duration::minutes(10),
-        ..Window::default()
-    };
+    // Only what changed since the last poll can find them.
+    let window = short_lookback();
     let poller = hospital.poller(Arc::clone(&store), "a", window);
     let t0 = now() - Duration::days(1);
     // An admission that began hours before t0 and a letter dated days before it, both
@@ -206,12 +211,8 @@ async fn events_older_than_kept_are_deleted_and_not_recorded_again() {
 async fn an_epd_down_for_a_day_loses_no_event() {
     let hospital = Hospital::start().await;
     let store: Arc<dyn NotifyStore> = Arc::new(MemoryNotifyStore::new());
-    // A short lookback: only the last successful poll can reach back over the outage.
-    let window = Window {
-        lookback: Duration::hours(1),
-        overlap: Duration::minutes(10),
-        ..Window::default()
-    };
+    // Only the last successful poll can reach back over the outage.
+    let window = short_lookback();
     let poller = hospital.poller(Arc::clone(&store), "a", window);
     let t0 = now() - Duration::days(2);
     hospital.mock.set_as_of(Some(t0));

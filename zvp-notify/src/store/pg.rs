@@ -183,6 +183,16 @@ fn recorded(row: &Row) -> Result<Recorded, StoreError> {
     })
 }
 
+/// The count `n` of a statement's one row (none: 0).
+fn count(rows: &[Row]) -> Result<u64, StoreError> {
+    let n: i64 = rows
+        .first()
+        .map(|r| r.try_get("n").map_err(backend))
+        .transpose()?
+        .unwrap_or(0);
+    u64::try_from(n).map_err(backend)
+}
+
 fn seq_param(seq: u64) -> Result<i64, StoreError> {
     i64::try_from(seq).map_err(|_| StoreError::NoSuchEvent(seq))
 }
@@ -314,12 +324,7 @@ impl NotifyStore for PgNotifyStore {
                 &[&before],
             )
             .await?;
-        let n: i64 = rows
-            .first()
-            .map(|r| r.try_get("n").map_err(backend))
-            .transpose()?
-            .unwrap_or(0);
-        u64::try_from(n).map_err(backend)
+        count(&rows)
     }
 
     async fn events(
@@ -370,12 +375,7 @@ impl NotifyStore for PgNotifyStore {
                 &[&reader.to_string(), &gps, &froms, &untils],
             )
             .await?;
-        let n: i64 = rows
-            .first()
-            .map(|r| r.try_get("n").map_err(backend))
-            .transpose()?
-            .unwrap_or(0);
-        u64::try_from(n).map_err(backend)
+        count(&rows)
     }
 
     async fn event(&self, seq: u64) -> Result<Option<Recorded>, StoreError> {
@@ -406,11 +406,7 @@ impl NotifyStore for PgNotifyStore {
                 &[&reader.to_string(), &seq_param(seq)?, &at],
             )
             .await?;
-        let n: i64 = rows
-            .first()
-            .map(|r| r.try_get("n").map_err(backend))
-            .transpose()?
-            .unwrap_or(0);
+        let n = count(&rows)?;
         if n == 0 {
             return Err(StoreError::NoSuchEvent(seq));
         }
