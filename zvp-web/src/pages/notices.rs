@@ -9,7 +9,6 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use maud::html;
 use serde::Deserialize;
-use zvp_auth::directory::Account;
 use zvp_auth::policy::{Basis, ListScope};
 use zvp_notify::{Coverage, EventKind, NotifyStore, StoreError};
 
@@ -24,24 +23,32 @@ use crate::refusal::{Refusal, refuse};
 /// The most events the page lists.
 const SHOWN: usize = 100;
 
-/// What an account's events cover ([`zvp_notify::find::coverage`]), from the directory now.
+/// What the caller's events cover ([`zvp_notify::find::coverage`]), with the delegations to
+/// them as the directory says in this request.
 async fn coverage(
     portal: &Portal,
-    account: &Account,
+    caller: &Caller,
     now: DateTime<Utc>,
 ) -> Result<Vec<Coverage>, zvp_auth::directory::StoreError> {
-    let delegations = portal.0.directory.delegations_to(account.uzi).await?;
-    Ok(zvp_notify::find::coverage(account, &delegations, now))
+    let delegations = caller.delegations(portal).await?;
+    Ok(zvp_notify::find::coverage(
+        &caller.account,
+        delegations,
+        now,
+    ))
 }
 
 /// The caller's unread events, for the header; `None` when the portal keeps no notifications,
 /// the account is an administrator's, or the count cannot be had (the page itself says why).
-pub(crate) async fn unread(portal: &Portal, account: &Account, now: DateTime<Utc>) -> Option<u64> {
+/// One count in the store: the delegations it needs are read once per request, for the
+/// policy's decisions on the page as well.
+pub(crate) async fn unread(portal: &Portal, caller: &Caller, now: DateTime<Utc>) -> Option<u64> {
     let store = portal.0.notify.as_ref()?;
+    let account = &caller.account;
     if account.admin || account.agb.is_none() {
         return None;
     }
-    let coverage = coverage(portal, account, now).await.ok()?;
+    let coverage = coverage(portal, caller, now).await.ok()?;
     store.unread(&coverage, account.uzi).await.ok()
 }
 
@@ -98,7 +105,7 @@ pub(crate) async fn notices(State(portal): State<Portal>, caller: Caller) -> Res
         Ok(lists) => lists,
         Err(page) => return page,
     };
-    let Ok(coverage) = coverage(&portal, &caller.account, now).await else {
+    let Ok(coverage) = coverage(&portal, &caller, now).await else {
         return refuse(&portal, &caller, &Refusal::Unavailable).await;
     };
     // Only what the policy's scope (now) allows: a delegation that ended shows nothing more.
@@ -198,7 +205,7 @@ pub(crate) async fn mark_read(
     let Some(store) = store(&portal) else {
         return refuse(&portal, &caller, &Refusal::NotHere).await;
     };
-    let Ok(coverage) = coverage(&portal, &caller.account, now).await else {
+    let Ok(coverage) = coverage(&portal, &caller, now).await else {
         return refuse(&portal, &caller, &Refusal::Unavailable).await;
     };
     // Only an event the caller could see: another's event is not theirs to mark.
