@@ -10,7 +10,10 @@
 //!
 //! It writes the record in the forms of [`shapes`] that a test selects (report categories,
 //! letters as HTML or PDF and by URL, references, decimals), and serves privacy Consents for
-//! the patients a test says object to sharing ([`MockEpd::set_objections`]).
+//! the patients a test says object to sharing ([`MockEpd::set_objections`]). Encounters and
+//! DocumentReferences carry `meta.lastUpdated` and are searched with `_lastUpdated=gt…` (the
+//! notifier's poll); a test can let time pass ([`MockEpd::set_as_of`]) and enter a record
+//! late ([`MockEpd::enter_late`]).
 //!
 //! Routes: `GET /fhir/metadata`, `GET /fhir/{type}?{search}` (paged with `_count` and
 //! `_offset`, `next` links) and `GET /fhir/Patient/{id}`, `GET /fhir/DocumentReference/{id}`,
