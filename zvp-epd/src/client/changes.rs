@@ -60,8 +60,11 @@ impl FhirEpd {
         let mut found = if self.gp_search.load(Ordering::Relaxed) == THROUGH_PRACTITIONERS {
             self.through_practitioners(KIND, gps, params, ctx).await?
         } else {
+            // As for the lists: a server that refuses the chained search, or answers it with
+            // nothing (some ignore it), is asked through the Practitioners where it can be.
             match self.chained(KIND, gps, params, &strategies, ctx).await {
-                Err(EpdError::Refused(_)) if strategies.practitioner_lookup => {
+                Ok(found) if found.iter().any(|f| f.kind == KIND) => found,
+                Ok(_) | Err(EpdError::Refused(_)) if strategies.practitioner_lookup => {
                     self.through_practitioners(KIND, gps, params, ctx).await?
                 }
                 other => other?,

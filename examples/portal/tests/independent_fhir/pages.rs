@@ -258,6 +258,37 @@ async fn every_page_a_gp_reaches_reads_the_same_as_over_the_mock() {
         (vec![touched.as_str()], 0)
     );
     assert_eq!(changed(at).await.unwrap(), zvp_epd::Changes::default());
+    // A letter stored again, asked by an adapter that has not yet found that this server
+    // ignores the chained search (no admission changed): found through the Practitioners.
+    let (status, letters) = peers.admin(
+        "GET",
+        &format!("/fhir/DocumentReference?patient=Patient/{touched}"),
+        None,
+    );
+    assert_eq!(status, 200, "{letters}");
+    let mut letter = letters["entry"][0]["resource"].clone();
+    let letter_id = letter["id"].as_str().unwrap().to_owned();
+    letter["meta"] = json!({});
+    peers.put(&letter);
+    let (_, stored) = peers.admin("GET", &format!("/fhir/DocumentReference/{letter_id}"), None);
+    let at = chrono::DateTime::parse_from_rfc3339(stored["meta"]["lastUpdated"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let fhir = zvp_portal::epd_connection::fhir_config(&smart_config(&files, &peers)).unwrap();
+    let fresh = FhirEpd::new(fhir).unwrap();
+    let just_before =
+        zvp_epd::Epd::changed_since(&fresh, &gps, at - chrono::Duration::seconds(1), &ctx)
+            .await
+            .unwrap();
+    let letters: Vec<&str> = just_before
+        .letters
+        .iter()
+        .map(|l| l.letter.id.as_str())
+        .collect();
+    assert_eq!(
+        (just_before.admissions.len(), letters),
+        (0, vec![letter_id.as_str()])
+    );
     assert!(report.rows.len() >= 15, "{table}");
 }
 
