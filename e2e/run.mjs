@@ -475,6 +475,33 @@ async function suite() {
   check(gp.url().includes('/meldingen'), `marking read returns to Meldingen: ${gp.url()}`);
   check(await unread() === before - 1, `the header counts one fewer: ${await unread()} after ${before}`);
   check(await gp.locator('tr.melding:not(:has(button))').count() === 1, 'the event shows as read');
+  // --- Mijn account: the e-mail opt-in per kind; a refused address keeps what was filled in --
+  await step('Mijn account', async () => {
+    await gp.locator('a[href="/account#email"]').click();
+    check(await h1(gp) === 'Mijn account', `Meldingen leads to Mijn account: ${await h1(gp)}`);
+    check(await gp.locator('header nav a[href="/account"]').count() === 1, 'the header links to Mijn account');
+    const saved = await gp.locator('#adres').inputValue();
+    check(saved === 'j.devries@delinde.example', `the demo GP's address is on the form: ${saved}`);
+    check(await gp.locator('input[type=checkbox]:checked').count() === 3, 'the demo GP has opted in to every kind');
+    await accessible(gp, 'account');
+    await gp.fill('#adres', 'j.devries@delinde..example');
+    await gp.uncheck('input[name=ontslag]');
+    const [refused] = await Promise.all([gp.waitForNavigation(), gp.locator('form[action="/account/meldingen"] button').click()]);
+    check(refused.status() === 400, `a malformed address is refused: ${refused.status()}`);
+    const alert = (await gp.locator('[role=alert]').textContent()) ?? '';
+    check(alert.includes('Dit is geen geldig e-mailadres'), `the refusal says why: ${alert}`);
+    check(await gp.locator('#adres').inputValue() === 'j.devries@delinde..example', 'the refused address is kept');
+    check(!await gp.locator('input[name=ontslag]').isChecked() && await gp.locator('input[name=opname]').isChecked(),
+      'the ticks are kept as they were');
+    await shot(gp, 'account-refused');
+    await accessible(gp, 'account-refused');
+    await gp.fill('#adres', 'j.devries@delinde.example');
+    await gp.check('input[name=ontslag]');
+    await gp.locator('form[action="/account/meldingen"] button').click();
+    check(gp.url().endsWith('/account#email'), `saving returns to Mijn account: ${gp.url()}`);
+    check(await gp.locator('#adres').inputValue() === 'j.devries@delinde.example'
+      && await gp.locator('input[type=checkbox]:checked').count() === 3, 'the setting is saved');
+  });
   // --- phone width: no page scrolls sideways at 390 px, and the lab chart scales ------------
   const phoneWidth = 390;
   const fits = async (page, url, name) => {

@@ -79,6 +79,26 @@ pub struct ListedPatient {
     pub admission: Admission,
 }
 
+/// A letter with its patient, as a search for what changed finds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedLetter {
+    /// The patient, as the EPD knows them now.
+    pub patient: Patient,
+    /// The letter.
+    pub letter: Letter,
+}
+
+/// What the EPD recorded or changed after some time, for the patients of some GPs: what the
+/// notifier polls for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changes {
+    /// The admissions recorded or changed (admitted, discharged, corrected), current or
+    /// ended.
+    pub admissions: Vec<ListedPatient>,
+    /// The letters recorded or changed.
+    pub letters: Vec<ListedLetter>,
+}
+
 /// What the portal asks the hospital's record. Every method reads the EPD at request time.
 ///
 /// The record sections of a patient the EPD does not know are empty, as a FHIR search answers;
@@ -104,6 +124,53 @@ pub trait Epd: Send + Sync {
         since: DateTime<Utc>,
         ctx: &RequestContext,
     ) -> Result<Vec<ListedPatient>, EpdError>;
+
+    /// What the EPD recorded or changed after `since`, by its own clock (FHIR
+    /// `meta.lastUpdated`), for the patients whose registered GP is one of `gps`: so an
+    /// admission registered hours after it began, or a letter filed days after its date, is
+    /// found when it is entered.
+    ///
+    /// The default, for an EPD that cannot say when it recorded something, asks by the
+    /// clinical dates instead: the admissions that began since, those discharged since, and
+    /// the letters of their patients dated since. What such an EPD enters later than that is
+    /// not found.
+    async fn changed_since(
+        &self,
+        gps: &[AgbCode],
+        since: DateTime<Utc>,
+        ctx: &RequestContext,
+    ) -> Result<Changes, EpdError> {
+        let mut admissions = self.admitted(gps, ctx).await?;
+        admissions.retain(|l| l.admission.admitted_at() >= since);
+        admissions.extend(self.discharged_since(gps, since, ctx).await?);
+        let mut letters = Vec::new();
+        let mut asked: Vec<&PatientId> = Vec::new();
+        for listed in &admissions {
+            let patient = &listed.patient;
+            if asked.contains(&&patient.id) {
+                continue;
+            }
+            asked.push(&patient.id);
+            match self.letters(&patient.id, ctx).await {
+                Ok(found) => letters.extend(
+                    found
+                        .into_iter()
+                        .filter(|l| l.date >= since.date_naive())
+                        .map(|letter| ListedLetter {
+                            patient: patient.clone(),
+                            letter,
+                        }),
+                ),
+                // An EPD that gives no letters has no letter changes; the rest stands.
+                Err(EpdError::NotProvided(_)) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Changes {
+            admissions,
+            letters,
+        })
+    }
 
     /// The patient with this BSN (and date of birth, when given), if the EPD has one.
     async fn find_by_bsn(

@@ -529,3 +529,37 @@ fn errors_for_the_log_name_the_element_without_its_value() {
         "not JSON at line 1 column 19"
     );
 }
+
+#[test]
+fn last_updated_is_written_as_an_instant_and_read_back() {
+    use zvp_epd::fhir::{last_updated, set_last_updated};
+    let epd = SyntheticEpd::generate(11, test_now(), 50).unwrap();
+    let admission = epd
+        .patient_ids()
+        .find_map(|id| epd.admission(id).unwrap())
+        .unwrap()
+        .clone();
+    let mut fhir = admission_to_fhir("enc-0", &admission);
+    assert_eq!(last_updated(&fhir), Ok(None));
+    let at = test_now() - Duration::minutes(90);
+    set_last_updated(&mut fhir, at);
+    assert_eq!(fhir["meta"]["lastUpdated"], "2026-11-25T06:30:00Z");
+    assert_eq!(last_updated(&fhir), Ok(Some(at)));
+    // The rest of meta stays; the resource reads as before.
+    fhir["meta"]["versionId"] = json!("3");
+    set_last_updated(&mut fhir, at + Duration::seconds(1));
+    assert_eq!(fhir["meta"]["versionId"], "3");
+    assert_eq!(admission_from_fhir(&fhir).unwrap(), admission);
+    // A server's other offsets are read as the same instant; a date alone is no instant.
+    fhir["meta"]["lastUpdated"] = json!("2026-11-25T07:30:00+01:00");
+    assert_eq!(last_updated(&fhir), Ok(Some(at)));
+    fhir["meta"]["lastUpdated"] = json!("2026-11-25");
+    assert!(matches!(
+        last_updated(&fhir),
+        Err(FhirError::Invalid {
+            resource: "Encounter",
+            path: "meta.lastUpdated",
+            ..
+        })
+    ));
+}

@@ -1,42 +1,53 @@
-//! The pure part of a poll: which window to ask the EPD about, whose patients to ask for,
-//! and which events its answers hold. Time is a parameter.
+//! The pure part of a poll: from when to ask the EPD what changed, whose patients to ask
+//! for, and which events its answers hold. Time is a parameter.
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use zvp_auth::directory::{Account, AccountStatus, Delegation};
-use zvp_core::{AgbCode, Letter, PatientId};
-use zvp_epd::ListedPatient;
+use zvp_core::{AgbCode, Patient};
+use zvp_epd::Changes;
 
 use crate::event::{Event, EventKey, EventKind};
 use crate::store::Coverage;
 
-/// How far back a poll looks, and how its windows overlap.
+/// What a poll asks the EPD for: what it recorded or changed since the last successful poll,
+/// by the EPD's own clock (FHIR `_lastUpdated`), not by the dates the events are about, so an
+/// event entered late is found when it is entered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
-    /// The first poll looks back this far, and every poll at least this far, so that a letter
-    /// written days after a discharge is still found. Default 3 days.
+    /// The first poll (none succeeded yet) asks for what changed this long before it.
+    /// Default 3 days.
     pub lookback: Duration,
-    /// Each poll starts this long before the previous one, so that what the EPD recorded late
-    /// (a discharge entered after the fact) is found. Default 1 hour.
+    /// Each poll asks from this long before the last successful one, for the EPD's clock
+    /// being behind the portal's and for what it committed while the last poll read. What
+    /// is found twice is recorded once (by its key). Default 10 minutes.
     pub overlap: Duration,
+    /// Events are kept this long after they happened, and an event found older than this
+    /// is not recorded (it would be deleted at once, and then found as new again). Default
+    /// 90 days.
+    pub keep: Duration,
 }
 
 impl Default for Window {
     fn default() -> Self {
         Self {
             lookback: Duration::days(3),
-            overlap: Duration::hours(1),
+            overlap: Duration::minutes(10),
+            keep: Duration::days(90),
         }
     }
 }
 
 impl Window {
-    /// Where a poll at `now` starts, given when the last successful poll was made: the
-    /// earlier of the last poll (less the overlap) and `now` less the lookback. A poll that
-    /// failed moved nothing, so the next one covers its time too: no event is lost to an EPD
-    /// that was down.
-    pub fn start(&self, last_poll: Option<DateTime<Utc>>, now: DateTime<Utc>) -> DateTime<Utc> {
-        let recent = now - self.lookback;
-        last_poll.map_or(recent, |last| (last - self.overlap).min(recent))
+    /// What a poll at `now` asks for: what changed after this, given when the last
+    /// successful poll was made. A poll that failed moved nothing, so the next one asks
+    /// from the same time: no event is lost to an EPD that was down.
+    pub fn since(&self, last_poll: Option<DateTime<Utc>>, now: DateTime<Utc>) -> DateTime<Utc> {
+        last_poll.map_or(now - self.lookback, |last| last - self.overlap)
+    }
+
+    /// Events that happened before this are deleted at `now`, and not recorded.
+    pub fn kept_from(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now - self.keep
     }
 }
 
@@ -108,26 +119,27 @@ pub fn is_live(account: &Account, dormant: Duration, now: DateTime<Utc>) -> bool
         && account.last_login.unwrap_or(account.created_at) + dormant >= now
 }
 
-/// The admission and discharge events of the listed patients from `from` on. Patients who
-/// object to sharing and patients without a registered GP give none.
-pub fn listed_events(listed: &[ListedPatient], from: DateTime<Utc>) -> Vec<Event> {
+/// The events in what the EPD says changed: for each admission its admission and, when it
+/// ended, its discharge; each letter. Events before `kept_from` are left out, and so are the
+/// patients who object to sharing and those without a registered GP. An event found again
+/// (its record changed once more, or a poll overlapped) has the same key, so it is recorded
+/// once.
+pub fn changed_events(changes: &Changes, kept_from: DateTime<Utc>) -> Vec<Event> {
     let mut events = Vec::new();
-    for l in listed {
-        let Some(gp) = notified_gp(l) else { continue };
+    for l in &changes.admissions {
+        let Some(gp) = notified_gp(&l.patient) else {
+            continue;
+        };
         let patient = &l.patient.id;
         let admitted = l.admission.admitted_at();
-        if admitted >= from {
-            events.push(Event {
-                key: EventKey::admission(patient, admitted),
-                kind: EventKind::Admission,
-                patient: patient.clone(),
-                gp,
-                at: admitted,
-            });
-        }
-        if let Some(discharged) = l.admission.discharged_at()
-            && discharged >= from
-        {
+        events.push(Event {
+            key: EventKey::admission(patient, admitted),
+            kind: EventKind::Admission,
+            patient: patient.clone(),
+            gp,
+            at: admitted,
+        });
+        if let Some(discharged) = l.admission.discharged_at() {
             events.push(Event {
                 key: EventKey::discharge(patient, admitted),
                 kind: EventKind::Discharge,
@@ -137,36 +149,29 @@ pub fn listed_events(listed: &[ListedPatient], from: DateTime<Utc>) -> Vec<Event
             });
         }
     }
+    for l in &changes.letters {
+        let Some(gp) = notified_gp(&l.patient) else {
+            continue;
+        };
+        events.push(Event {
+            key: EventKey::letter(&l.patient.id, &l.letter.id),
+            kind: EventKind::Letter,
+            patient: l.patient.id.clone(),
+            gp,
+            at: l.letter.date.and_time(NaiveTime::MIN).and_utc(),
+        });
+    }
+    events.retain(|e| e.at >= kept_from);
     events
 }
 
-/// The GP told of a listed patient's events: the registered GP, unless the patient objects
-/// to sharing (then nobody is).
-pub fn notified_gp(listed: &ListedPatient) -> Option<AgbCode> {
-    if listed.patient.sharing_objection.is_some() {
+/// The GP told of a patient's events: the registered GP, unless the patient objects to
+/// sharing (then nobody is).
+pub fn notified_gp(patient: &Patient) -> Option<AgbCode> {
+    if patient.sharing_objection.is_some() {
         return None;
     }
-    listed.patient.registered_gp.as_ref().map(|gp| gp.agb)
-}
-
-/// The letter events of one patient: letters dated on or after `from`'s date.
-pub fn letter_events(
-    patient: &PatientId,
-    gp: AgbCode,
-    letters: &[Letter],
-    from: DateTime<Utc>,
-) -> Vec<Event> {
-    letters
-        .iter()
-        .filter(|l| l.date >= from.date_naive())
-        .map(|l| Event {
-            key: EventKey::letter(patient, &l.id),
-            kind: EventKind::Letter,
-            patient: patient.clone(),
-            gp,
-            at: l.date.and_time(NaiveTime::MIN).and_utc(),
-        })
-        .collect()
+    patient.registered_gp.as_ref().map(|gp| gp.agb)
 }
 
 #[cfg(test)]
@@ -178,20 +183,22 @@ mod tests {
     }
 
     #[test]
-    fn the_window_starts_at_the_earlier_of_last_poll_and_lookback() {
+    fn a_poll_asks_from_the_last_one_less_the_overlap() {
         let w = Window::default();
         let now = at("2026-11-25T08:00:00Z");
-        assert_eq!(w.start(None, now), at("2026-11-22T08:00:00Z"));
-        // A poll five minutes ago: the lookback is the earlier.
+        // The first poll: the lookback.
+        assert_eq!(w.since(None, now), at("2026-11-22T08:00:00Z"));
+        // A poll five minutes ago: from ten minutes before it.
         assert_eq!(
-            w.start(Some(at("2026-11-25T07:55:00Z")), now),
-            at("2026-11-22T08:00:00Z")
+            w.since(Some(at("2026-11-25T07:55:00Z")), now),
+            at("2026-11-25T07:45:00Z")
         );
-        // The EPD down for a week: the window reaches back to the last poll, less the overlap.
+        // The EPD down for a week: from the last poll that succeeded.
         assert_eq!(
-            w.start(Some(at("2026-11-18T08:00:00Z")), now),
-            at("2026-11-18T07:00:00Z")
+            w.since(Some(at("2026-11-18T08:00:00Z")), now),
+            at("2026-11-18T07:50:00Z")
         );
+        assert_eq!(w.kept_from(now), at("2026-08-27T08:00:00Z"));
     }
 
     fn account(n: u32, status: AccountStatus, last_login: DateTime<Utc>) -> Account {

@@ -2,11 +2,12 @@
 //! without opening the portal.
 //!
 //! - [`event`]: what an event is, and its key (the same EPD fact always gives the same key);
-//! - [`find`]: the pure part of a poll: the window, whose patients, the events in the EPD's
-//!   answers (time is a parameter);
-//! - [`poll::Poller`]: polls the EPD through the [`zvp_epd::Epd`] trait (over FHIR, the date
-//!   searches of `zvp_epd::client::FhirEpd`, bounded and paged) and records, one instance at
-//!   a time through a lease;
+//! - [`find`]: the pure part of a poll: from when to ask, whose patients, the events in what
+//!   the EPD says changed, how long events are kept (time is a parameter);
+//! - [`poll::Poller`]: asks the EPD what changed since its last successful poll through
+//!   [`zvp_epd::Epd::changed_since`] (over FHIR, the `_lastUpdated` searches of
+//!   `zvp_epd::client::FhirEpd`, bounded and paged), records it and deletes what is older
+//!   than kept, one instance at a time through a lease;
 //! - [`store`]: where events, the lease and what each GP has read are kept, in memory or in
 //!   PostgreSQL (feature `postgres`).
 //!

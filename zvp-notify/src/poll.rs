@@ -1,16 +1,16 @@
-//! The poller: asks the EPD for the watched GPs' admissions, discharges and letters, and
-//! records what it finds, one instance at a time.
+//! The poller: asks the EPD what changed for the watched GPs' patients since the last
+//! successful poll (admissions, discharges, letters), records what it finds, and deletes
+//! what is older than it keeps, one instance at a time.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use zvp_auth::directory::DirectoryStore;
-use zvp_core::{AgbCode, PatientId};
-use zvp_epd::{Epd, EpdError, ListedPatient, RequestContext};
+use zvp_core::AgbCode;
+use zvp_epd::{Epd, EpdError, RequestContext};
 
 use crate::event::Event;
-use crate::find::{Window, letter_events, listed_events, notified_gp, watched};
+use crate::find::{Window, changed_events, watched};
 use crate::store::{NotifyStore, StoreError};
 
 /// How the poller polls.
@@ -38,6 +38,8 @@ pub enum PollOutcome {
         found: usize,
         /// How many of them were new.
         recorded: usize,
+        /// How many events older than the store keeps were deleted.
+        pruned: u64,
     },
 }
 
@@ -94,11 +96,14 @@ impl Poller {
         &self.store
     }
 
-    /// One poll at `now`: take (or keep) the lease, ask the EPD about the window, record.
+    /// One poll at `now`: take (or keep) the lease, ask the EPD what changed since the last
+    /// successful poll (less the overlap), record it with the time of this poll, and delete
+    /// the events older than the store keeps.
     ///
     /// # Errors
     ///
-    /// [`PollError`]: nothing was recorded and the next poll covers this one's window.
+    /// [`PollError`]: nothing was recorded and the time of the last poll did not move, so
+    /// the next poll asks for this one's changes again.
     pub async fn poll(&self, now: DateTime<Utc>) -> Result<PollOutcome, PollError> {
         let holder = self.settings.holder.as_str();
         if !self
@@ -109,18 +114,25 @@ impl Poller {
         {
             return Ok(PollOutcome::NotHolder);
         }
+        let window = self.settings.window;
         let last = self.store.last_poll().await.map_err(PollError::Store)?;
-        let from = self.settings.window.start(last, now);
+        let since = window.since(last, now);
         let gps = self.watched(now).await?;
-        let events = self.find(&gps, from).await?;
+        let events = self.find(&gps, since, window.kept_from(now)).await?;
         let recorded = self
             .store
             .record(holder, now, &events, now)
             .await
             .map_err(PollError::Store)?;
+        let pruned = self
+            .store
+            .prune(window.kept_from(now))
+            .await
+            .map_err(PollError::Store)?;
         Ok(PollOutcome::Polled {
             found: events.len(),
             recorded,
+            pruned,
         })
     }
 
@@ -148,36 +160,25 @@ impl Poller {
         Ok(watched(&accounts, &delegations, self.settings.dormant, now))
     }
 
-    /// The events of the watched GPs' patients from `from` on.
-    async fn find(&self, gps: &[AgbCode], from: DateTime<Utc>) -> Result<Vec<Event>, PollError> {
+    /// The events in what changed for the watched GPs' patients after `since`, from
+    /// `kept_from` on.
+    async fn find(
+        &self,
+        gps: &[AgbCode],
+        since: DateTime<Utc>,
+        kept_from: DateTime<Utc>,
+    ) -> Result<Vec<Event>, PollError> {
         if gps.is_empty() {
             return Ok(Vec::new());
         }
         let ctx = RequestContext {
             request_id: format!("notify-{}", self.settings.holder),
         };
-        let (admitted, discharged) = tokio::try_join!(
-            self.epd.admitted(gps, &ctx),
-            self.epd.discharged_since(gps, from, &ctx)
-        )
-        .map_err(PollError::Epd)?;
-        let mut events = listed_events(&admitted, from);
-        events.extend(listed_events(&discharged, from));
-        let mut asked: HashSet<PatientId> = HashSet::new();
-        let patients: Vec<(&ListedPatient, AgbCode)> = admitted
-            .iter()
-            .chain(&discharged)
-            .filter_map(|l| Some((l, notified_gp(l)?)))
-            .filter(|(l, _)| asked.insert(l.patient.id.clone()))
-            .collect();
-        for (listed, gp) in patients {
-            match self.epd.letters(&listed.patient.id, &ctx).await {
-                Ok(letters) => events.extend(letter_events(&listed.patient.id, gp, &letters, from)),
-                // An EPD that gives no letters gives no letter events; the rest stands.
-                Err(EpdError::NotProvided(_)) => break,
-                Err(e) => return Err(PollError::Epd(e)),
-            }
-        }
-        Ok(events)
+        let changes = self
+            .epd
+            .changed_since(gps, since, &ctx)
+            .await
+            .map_err(PollError::Epd)?;
+        Ok(changed_events(&changes, kept_from))
     }
 }

@@ -1,5 +1,6 @@
 //! The notifier against the mock EPD over FHIR: what it finds, once; time passing in the
-//! hospital; the EPD down for a while; one poller at a time.
+//! hospital; events entered late; the EPD down for a while; one poller at a time; events
+//! deleted after the time they are kept.
 
 #![allow(
     clippy::unwrap_used,
@@ -16,11 +17,13 @@ use std::sync::Arc;
 use chrono::Duration;
 use common::{Hospital, now, stored};
 use zvp_epd::EpdError;
-use zvp_mock_epd::Faults;
+use zvp_mock_epd::{Faults, Late};
 use zvp_notify::find::Window;
-use zvp_notify::{EventKind, MemoryNotifyStore, NotifyStore, PollError, PollOutcome, StoreError};
+use zvp_notify::{
+    EventKey, EventKind, MemoryNotifyStore, NotifyStore, PollError, PollOutcome, StoreError,
+};
 
-fn kinds(keys: &std::collections::BTreeSet<zvp_notify::EventKey>) -> Vec<&str> {
+fn kinds(keys: &std::collections::BTreeSet<EventKey>) -> Vec<&str> {
     let mut kinds: Vec<&str> = keys
         .iter()
         .filter_map(|k| k.as_str().split(':').next())
@@ -33,7 +36,11 @@ fn kinds(keys: &std::collections::BTreeSet<zvp_notify::EventKey>) -> Vec<&str> {
 async fn admissions_discharges_and_letters_are_found_once_as_time_passes() {
     let hospital = Hospital::start().await;
     let store: Arc<dyn NotifyStore> = Arc::new(MemoryNotifyStore::new());
-    let window = Window::default();
+    // An overlap of three days: each poll finds again what the last one found.
+    let window = Window {
+        overlap: Duration::days(3),
+        ..Window::default()
+    };
     let poller = hospital.poller(Arc::clone(&store), "a", window);
     let t0 = now() - Duration::days(2);
     hospital.mock.set_as_of(Some(t0));
@@ -44,23 +51,29 @@ async fn admissions_discharges_and_letters_are_found_once_as_time_passes() {
         first,
         PollOutcome::Polled {
             found: first_found(first),
-            recorded: after_first.len()
+            recorded: after_first.len(),
+            pruned: 0,
         }
     );
     // Two days pass in the hospital.
     hospital.mock.set_as_of(Some(now()));
     let second = poller.poll(now()).await.unwrap();
     let all = stored(store.as_ref()).await;
-    assert_eq!(all, hospital.truth(t0 - window.lookback, now()).await);
+    let mut expected = after_first.clone();
+    expected.extend(hospital.truth(t0 - window.overlap, now()).await);
+    assert_eq!(all, expected);
     assert!(all.len() > after_first.len());
     assert_eq!(kinds(&all), ["admission", "discharge", "letter"]);
     let PollOutcome::Polled { recorded, .. } = second else {
         panic!("{second:?}")
     };
     assert_eq!(recorded, all.len() - after_first.len());
-    // Polling again finds the same events and records none of them again.
+    // Polling again finds the same events (the overlap) and records none of them again.
     let again = poller.poll(now() + Duration::minutes(5)).await.unwrap();
-    assert!(matches!(again, PollOutcome::Polled { found, recorded: 0 } if found > 0));
+    assert!(
+        matches!(again, PollOutcome::Polled { found, recorded: 0, pruned: 0 } if found > 0),
+        "{again:?}"
+    );
     assert_eq!(stored(store.as_ref()).await, all);
     // The events name kind, patient, GP and time: the GP's own.
     for r in store.after(0, 10_000).await.unwrap() {
@@ -76,15 +89,130 @@ fn first_found(outcome: PollOutcome) -> usize {
     }
 }
 
+/// A lookback of an hour, and an overlap of ten minutes.
+fn short_lookback() -> Window {
+    Window {
+        lookback: Duration::hours(1),
+        overlap: Duration::minutes(10),
+        ..Window::default()
+    }
+}
+
+/// How many events in the store have this key.
+async fn copies(store: &dyn NotifyStore, key: &EventKey) -> usize {
+    store
+        .after(0, 100_000)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| &r.event.key == key)
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_entered_late_is_found_once_when_it_is_entered() {
+    let hospital = Hospital::start().await;
+    let store: Arc<dyn NotifyStore> = Arc::new(MemoryNotifyStore::new());
+    // Only what changed since the last poll can find them.
+    let window = short_lookback();
+    let poller = hospital.poller(Arc::clone(&store), "a", window);
+    let t0 = now() - Duration::days(1);
+    // An admission that began hours before t0 and a letter dated days before it, both
+    // entered an hour after t0.
+    let (admitted, letter) = hospital
+        .admitted_and_letter_before(t0 - Duration::hours(2))
+        .await;
+    let entered = t0 + Duration::hours(1);
+    hospital
+        .mock
+        .enter_late(Late::Admission(admitted.patient.clone()), entered);
+    hospital
+        .mock
+        .enter_late(Late::Letter(letter.1.clone()), entered);
+    let admission_key = EventKey::admission(&admitted.patient, admitted.admitted_at());
+    let letter_key = EventKey::letter(&letter.0, &letter.1);
+    hospital.mock.set_as_of(Some(t0));
+    poller.poll(t0).await.unwrap();
+    assert_eq!(copies(store.as_ref(), &admission_key).await, 0);
+    assert_eq!(copies(store.as_ref(), &letter_key).await, 0);
+    // Polled just after they were entered: both found, though they happened before the
+    // last poll.
+    let t1 = entered + Duration::minutes(5);
+    hospital.mock.set_as_of(Some(t1));
+    poller.poll(t1).await.unwrap();
+    assert_eq!(copies(store.as_ref(), &admission_key).await, 1);
+    assert_eq!(copies(store.as_ref(), &letter_key).await, 1);
+    let at_t1 = stored(store.as_ref()).await;
+    // The next poll overlaps the time they were entered: found again, recorded once.
+    let t2 = t1 + Duration::minutes(3);
+    hospital.mock.set_as_of(Some(t2));
+    let overlapping = poller.poll(t2).await.unwrap();
+    assert!(
+        matches!(overlapping, PollOutcome::Polled { found, recorded: 0, .. } if found >= 2),
+        "{overlapping:?}"
+    );
+    assert_eq!(copies(store.as_ref(), &admission_key).await, 1);
+    assert_eq!(copies(store.as_ref(), &letter_key).await, 1);
+    assert_eq!(stored(store.as_ref()).await, at_t1);
+    // The letter's event is about its date, the admission's about when it began.
+    let all = store.after(0, 100_000).await.unwrap();
+    let of = |key: &EventKey| all.iter().find(|r| &r.event.key == key).unwrap().event.at;
+    assert_eq!(of(&admission_key), admitted.admitted_at());
+    assert!(of(&letter_key) < t0 - Duration::days(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_older_than_kept_are_deleted_and_not_recorded_again() {
+    let hospital = Hospital::start().await;
+    let store: Arc<dyn NotifyStore> = Arc::new(MemoryNotifyStore::new());
+    let window = Window {
+        lookback: Duration::days(30),
+        ..Window::default()
+    };
+    let poller = hospital.poller(Arc::clone(&store), "a", window);
+    poller.poll(now()).await.unwrap();
+    let all = store.after(0, 100_000).await.unwrap();
+    let cut = now() - Duration::days(4);
+    let old = all.iter().filter(|r| r.event.at < cut).count();
+    assert!(old > 0 && old < all.len(), "{old} of {}", all.len());
+    // The same store, kept four days: the older events go at the next poll, and the poll
+    // that finds them again (a day's overlap) does not record them.
+    let short = Window {
+        overlap: Duration::days(40),
+        keep: Duration::days(4),
+        ..window
+    };
+    let pruning = hospital.poller(Arc::clone(&store), "a", short);
+    let outcome = pruning.poll(now()).await.unwrap();
+    let PollOutcome::Polled {
+        recorded, pruned, ..
+    } = outcome
+    else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!((recorded, pruned), (0, u64::try_from(old).unwrap()));
+    let left = store.after(0, 100_000).await.unwrap();
+    assert_eq!(left.len(), all.len() - old);
+    assert!(left.iter().all(|r| r.event.at >= cut));
+    // Time passes: a day later, what is now older than four days goes too.
+    let later = now() + Duration::days(1);
+    let outcome = pruning.poll(later).await.unwrap();
+    let gone = left
+        .iter()
+        .filter(|r| r.event.at < later - Duration::days(4))
+        .count();
+    assert!(
+        matches!(outcome, PollOutcome::Polled { recorded: 0, pruned, .. } if pruned == u64::try_from(gone).unwrap()),
+        "{outcome:?}, {gone}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_epd_down_for_a_day_loses_no_event() {
     let hospital = Hospital::start().await;
     let store: Arc<dyn NotifyStore> = Arc::new(MemoryNotifyStore::new());
-    // A short lookback: only the last successful poll can reach back over the outage.
-    let window = Window {
-        lookback: Duration::hours(1),
-        overlap: Duration::minutes(10),
-    };
+    // Only the last successful poll can reach back over the outage.
+    let window = short_lookback();
     let poller = hospital.poller(Arc::clone(&store), "a", window);
     let t0 = now() - Duration::days(2);
     hospital.mock.set_as_of(Some(t0));
@@ -110,7 +238,8 @@ async fn an_epd_down_for_a_day_loses_no_event() {
     hospital.mock.set_as_of(Some(now()));
     poller.poll(now()).await.unwrap();
     let all = stored(store.as_ref()).await;
-    let expected = hospital.truth(t0 - window.lookback, now()).await;
+    let mut expected = hospital.truth(t0 - window.lookback, t0).await;
+    expected.extend(hospital.truth(t0 - window.overlap, now()).await);
     assert_eq!(all, expected);
     // The outage's events are among them: more than the last hour alone holds.
     assert!(expected.len() > hospital.truth(now() - window.lookback, now()).await.len());
@@ -120,8 +249,13 @@ async fn an_epd_down_for_a_day_loses_no_event() {
 async fn one_poller_at_a_time_and_the_other_takes_over_when_the_lease_runs_out() {
     let hospital = Hospital::start().await;
     let store: Arc<dyn NotifyStore> = Arc::new(MemoryNotifyStore::new());
-    let a = hospital.poller(Arc::clone(&store), "a", Window::default());
-    let b = hospital.poller(Arc::clone(&store), "b", Window::default());
+    // An overlap of days: a poll after another finds again what that one found.
+    let window = Window {
+        overlap: Duration::days(3),
+        ..Window::default()
+    };
+    let a = hospital.poller(Arc::clone(&store), "a", window);
+    let b = hospital.poller(Arc::clone(&store), "b", window);
     assert!(matches!(
         a.poll(now()).await.unwrap(),
         PollOutcome::Polled { recorded, .. } if recorded > 0
@@ -136,7 +270,7 @@ async fn one_poller_at_a_time_and_the_other_takes_over_when_the_lease_runs_out()
     let later = now() + Duration::minutes(3);
     assert!(matches!(
         b.poll(later).await.unwrap(),
-        PollOutcome::Polled { recorded: 0, found } if found > 0
+        PollOutcome::Polled { recorded: 0, found, .. } if found > 0
     ));
     assert_eq!(stored(store.as_ref()).await, recorded);
     assert_eq!(a.poll(later).await.unwrap(), PollOutcome::NotHolder);

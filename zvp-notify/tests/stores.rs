@@ -143,6 +143,31 @@ async fn behaves(store: &dyn NotifyStore) {
         Err(StoreError::LeaseLost)
     );
     assert_eq!(store.after(0, 100).await.unwrap().len(), 5);
+    // The events before two days ago go, with who read them (p-2, read, stays; p-1 and
+    // p-3 go); nothing else.
+    assert_eq!(store.prune(t - Duration::days(2)).await.unwrap(), 1);
+    assert_eq!(store.prune(t - Duration::hours(36)).await.unwrap(), 1);
+    let left: Vec<String> = store
+        .after(0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.event.patient.to_string())
+        .collect();
+    assert_eq!(left, ["p-2", "p-4", "p-5"]);
+    assert_eq!(
+        store.event(p2).await.unwrap().map(|r| r.event),
+        Some(events[1].clone())
+    );
+    assert_eq!(store.unread(&coverage, reader).await.unwrap(), 1);
+    // p-2 goes too, and its read mark with it (PostgreSQL: the reference from notify_read).
+    assert_eq!(store.prune(t).await.unwrap(), 3);
+    assert_eq!(store.after(0, 100).await.unwrap().len(), 0);
+    assert_eq!(store.prune(t).await.unwrap(), 0);
+    assert_eq!(
+        store.mark_read(reader, p2, t).await,
+        Err(StoreError::NoSuchEvent(p2))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,7 +184,12 @@ async fn postgresql_store_behaves() {
 async fn postgresql_store_after_a_restart_and_beside_another_instance() {
     let hospital = Hospital::start().await;
     let first: Arc<dyn NotifyStore> = Arc::new(fresh_pg("notify_instances").await);
-    let a = hospital.poller(Arc::clone(&first), "a", Window::default());
+    // An overlap of days: the instance that takes over finds again what a found.
+    let window = Window {
+        overlap: Duration::days(3),
+        ..Window::default()
+    };
+    let a = hospital.poller(Arc::clone(&first), "a", window);
     assert!(matches!(
         a.poll(now()).await.unwrap(),
         PollOutcome::Polled { recorded, .. } if recorded > 0
@@ -177,7 +207,7 @@ async fn postgresql_store_after_a_restart_and_beside_another_instance() {
             .await
             .unwrap(),
     );
-    let b = hospital.poller(Arc::clone(&second), "b", Window::default());
+    let b = hospital.poller(Arc::clone(&second), "b", window);
     assert_eq!(
         b.poll(now() + Duration::minutes(1)).await.unwrap(),
         PollOutcome::NotHolder
@@ -186,7 +216,7 @@ async fn postgresql_store_after_a_restart_and_beside_another_instance() {
     let later = now() + Duration::minutes(3);
     assert!(matches!(
         b.poll(later).await.unwrap(),
-        PollOutcome::Polled { recorded: 0, found } if found > 0
+        PollOutcome::Polled { recorded: 0, found, .. } if found > 0
     ));
     // a restarted (a new connection, the same name): it waits for b's lease.
     let restarted: Arc<dyn NotifyStore> = Arc::new(
@@ -194,7 +224,7 @@ async fn postgresql_store_after_a_restart_and_beside_another_instance() {
             .await
             .unwrap(),
     );
-    let a = hospital.poller(restarted, "a", Window::default());
+    let a = hospital.poller(restarted, "a", window);
     assert_eq!(a.poll(later).await.unwrap(), PollOutcome::NotHolder);
     assert_eq!(stored(second.as_ref()).await, recorded);
 }

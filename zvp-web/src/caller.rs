@@ -9,7 +9,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::Response;
 use chrono::{DateTime, Duration, Utc};
-use zvp_auth::directory::{Account, AccountStatus};
+use zvp_auth::directory::{Account, AccountStatus, Delegation, StoreError};
 use zvp_auth::uzi::VerifiedUziIdentity;
 
 use crate::Portal;
@@ -29,6 +29,9 @@ pub(crate) struct Caller {
     pub(crate) idle_until: DateTime<Utc>,
     /// The caller's unread notifications, for the header.
     pub(crate) unread: Option<u64>,
+    /// The delegations to the caller, read once per request when first needed: for the
+    /// policy's facts and for whose notifications the caller sees.
+    delegations: tokio::sync::OnceCell<Vec<Delegation>>,
 }
 
 impl Caller {
@@ -39,11 +42,12 @@ impl Caller {
         &self,
         portal: &Portal,
         patient: Option<&zvp_core::Patient>,
-    ) -> Result<zvp_auth::policy::World, zvp_auth::directory::StoreError> {
-        let mut world = zvp_auth::directory::world_with(
+    ) -> Result<zvp_auth::policy::World, StoreError> {
+        let mut world = zvp_auth::directory::world_with_delegations(
             portal.0.directory.as_ref(),
             self.account.uzi,
             Some(self.account.clone()),
+            self.delegations(portal).await?.to_vec(),
             patient.map(|p| (&p.id, p.registered_gp.as_ref().map(|g| g.agb))),
         )
         .await?;
@@ -62,14 +66,28 @@ impl Caller {
         &self,
         portal: &Portal,
         id: &zvp_core::PatientId,
-    ) -> Result<zvp_auth::policy::World, zvp_auth::directory::StoreError> {
-        zvp_auth::directory::world_with(
+    ) -> Result<zvp_auth::policy::World, StoreError> {
+        zvp_auth::directory::world_with_delegations(
             portal.0.directory.as_ref(),
             self.account.uzi,
             Some(self.account.clone()),
+            self.delegations(portal).await?.to_vec(),
             Some((id, None)),
         )
         .await
+    }
+
+    /// The delegations to the caller, from the directory at the first use in this request
+    /// (a revoked delegation holds at the next request), the same for every later use in it.
+    ///
+    /// # Errors
+    ///
+    /// The directory's, at the first use (and again at the next, as nothing was kept).
+    pub(crate) async fn delegations(&self, portal: &Portal) -> Result<&[Delegation], StoreError> {
+        self.delegations
+            .get_or_try_init(|| portal.0.directory.delegations_to(self.account.uzi))
+            .await
+            .map(Vec::as_slice)
     }
 
     pub(crate) fn viewer(&self) -> Viewer<'_> {
@@ -189,15 +207,17 @@ impl FromRequestParts<Portal> for Caller {
             return Err(see_other("/voorwaarden"));
         }
         let idle_until = now + Duration::minutes(i64::from(portal.settings().idle_timeout_minutes));
-        let unread = crate::pages::notices::unread(portal, &account, now).await;
-        Ok(Self {
+        let mut caller = Self {
             identity,
             account,
             session,
             request_id,
             ip,
             idle_until,
-            unread,
-        })
+            unread: None,
+            delegations: tokio::sync::OnceCell::new(),
+        };
+        caller.unread = crate::pages::notices::unread(portal, &caller, now).await;
+        Ok(caller)
     }
 }

@@ -60,6 +60,7 @@ pub(crate) fn page(
                                         "Meldingen " span.teller aria-label="ongelezen" { (n) }
                                     }
                                 }
+                                a href="/account" { "Mijn account" }
                             }
                         }
                         div {

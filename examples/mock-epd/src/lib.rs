@@ -10,7 +10,10 @@
 //!
 //! It writes the record in the forms of [`shapes`] that a test selects (report categories,
 //! letters as HTML or PDF and by URL, references, decimals), and serves privacy Consents for
-//! the patients a test says object to sharing ([`MockEpd::set_objections`]).
+//! the patients a test says object to sharing ([`MockEpd::set_objections`]). Encounters and
+//! DocumentReferences carry `meta.lastUpdated` and are searched with `_lastUpdated=gt…` (the
+//! notifier's poll); a test can let time pass ([`MockEpd::set_as_of`]) and enter a record
+//! late ([`MockEpd::enter_late`]).
 //!
 //! Routes: `GET /fhir/metadata`, `GET /fhir/{type}?{search}` (paged with `_count` and
 //! `_offset`, `next` links) and `GET /fhir/Patient/{id}`, `GET /fhir/DocumentReference/{id}`,
@@ -19,6 +22,7 @@
 pub mod export;
 mod oversize;
 mod query;
+mod recorded;
 mod search;
 pub mod shapes;
 
@@ -40,6 +44,7 @@ use zvp_epd::synthetic::SyntheticEpd;
 use zvp_epd::{Epd, EpdError, RequestContext};
 
 use query::Query;
+pub use recorded::Late;
 use search::{Group, groups};
 pub use shapes::Shapes;
 
@@ -75,6 +80,8 @@ pub struct MockEpd {
     objections: std::sync::RwLock<Vec<PatientId>>,
     /// The record as it stood at this time, if a test set one ([`MockEpd::set_as_of`]).
     as_of: std::sync::RwLock<Option<chrono::DateTime<chrono::Utc>>>,
+    /// The records entered late, and when ([`MockEpd::enter_late`]).
+    late: std::sync::RwLock<std::collections::HashMap<Late, chrono::DateTime<chrono::Utc>>>,
 }
 
 impl MockEpd {
@@ -91,13 +98,15 @@ impl MockEpd {
             shapes: std::sync::RwLock::new(Shapes::default()),
             objections: std::sync::RwLock::new(Vec::new()),
             as_of: std::sync::RwLock::new(None),
+            late: std::sync::RwLock::new(std::collections::HashMap::new()),
         }
     }
 
     /// Serves the record as it stood at `at` (`None`: as generated, the default), so that a
     /// test can let time pass in the hospital: an admission starting after `at` is not there
     /// yet, a discharge after `at` has not happened (the Encounter is `in-progress`, without
-    /// an end), a letter dated after `at`'s date is not written yet.
+    /// an end), a letter dated after `at`'s date is not written yet, and what a test entered
+    /// late ([`MockEpd::enter_late`]) is not entered yet.
     pub fn set_as_of(&self, at: Option<chrono::DateTime<chrono::Utc>>) {
         *self
             .as_of
@@ -377,7 +386,8 @@ async fn document(state: &MockEpd, id: &str, ctx: &RequestContext) -> Result<Str
         .to_string())
 }
 
-/// The DocumentReference of a letter, its attachment in the selected form.
+/// The DocumentReference of a letter, its attachment in the selected form, with when it was
+/// last updated.
 pub(crate) async fn letter_resource(
     state: &MockEpd,
     patient: &PatientId,
@@ -385,10 +395,16 @@ pub(crate) async fn letter_resource(
     ctx: &RequestContext,
 ) -> Result<Value, EpdError> {
     let text = letter_text(&state.epd, patient, &letter.id, ctx).await?;
-    Ok(state.shapes().letter(
-        fhir::letter_to_fhir(patient, letter, &text),
-        letter.id.as_str(),
-        &text,
+    let updated = state
+        .letter_as_of(letter)
+        .unwrap_or_else(|| zvp_epd::synthetic::letter_recorded(letter));
+    Ok(recorded::updated(
+        state.shapes().letter(
+            fhir::letter_to_fhir(patient, letter, &text),
+            letter.id.as_str(),
+            &text,
+        ),
+        updated,
     ))
 }
 
@@ -447,9 +463,15 @@ async fn search(
             "class",
             "status",
             "date",
+            "_lastUpdated",
             "patient.general-practitioner:identifier",
             "_include",
             "_revinclude:iterate",
+        ],
+        "DocumentReference" => &[
+            "patient",
+            "_lastUpdated",
+            "patient.general-practitioner:identifier",
         ],
         "DiagnosticReport" => &["patient", "category", "_include"],
         "Observation" => &["patient", "code", "_sort", "_id"],

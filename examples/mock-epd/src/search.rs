@@ -9,6 +9,7 @@ use zvp_epd::fhir::{self, AGB_SYSTEM, BSN_SYSTEM};
 use zvp_epd::{Epd, EpdError, RequestContext};
 
 use crate::query::{Query, patient_param, token};
+use crate::recorded::{changed_after, updated as updated_at};
 use crate::{MockEpd, letter_resource};
 
 /// One match and what it brings along.
@@ -226,16 +227,7 @@ pub(crate) async fn groups(
             let resources = numbered(&id, "medication", &items, fhir::medication_to_fhir);
             singles(state.shapes().with_statuses(kind, resources))
         }
-        "DocumentReference" => {
-            let id = patient_param(q)?;
-            let mut resources = Vec::new();
-            let written =
-                |l: &zvp_core::Letter| state.as_of().is_none_or(|at| l.date <= at.date_naive());
-            for letter in epd.letters(&id, ctx).await?.into_iter().filter(written) {
-                resources.push(letter_resource(state, &id, &letter, ctx).await?);
-            }
-            singles(state.shapes().with_statuses(kind, resources))
-        }
+        "DocumentReference" => letters(state, q, ctx).await,
         "DiagnosticReport" => reports(state, q, ctx).await,
         "Observation" if q.get("_id").is_some() => {
             observations_by_id(state, &q.list("_id"), ctx).await
@@ -294,22 +286,38 @@ pub(crate) fn numbered<T>(
         .collect()
 }
 
-async fn encounters(
+/// The asked patients of a search: by `patient` (any of several), or every patient of the
+/// GPs of `patient.general-practitioner:identifier`.
+async fn asked_patients(
     state: &MockEpd,
     q: &Query,
     ctx: &RequestContext,
-) -> Result<Vec<Group>, EpdError> {
-    let epd = &state.epd;
-    if q.get("class").is_some_and(|c| token(&c).1 != "IMP") {
-        return Ok(Vec::new());
-    }
+) -> Result<Vec<PatientId>, EpdError> {
     if q.get("patient").is_some() {
-        let id = patient_param(q)?;
-        return match epd.admission(&id)?.and_then(|a| as_of(state, a)) {
-            Some(a) => singles(vec![fhir::admission_to_fhir(&format!("{id}-enc"), &a)]),
-            None => Ok(Vec::new()),
-        };
+        let mut ids = Vec::new();
+        for value in q.list("patient") {
+            let id = value.strip_prefix("Patient/").unwrap_or(&value);
+            if let Ok(id) = id.parse::<PatientId>() {
+                ids.push(id);
+            }
+        }
+        return Ok(ids);
     }
+    let gps = asked_gps(q)?;
+    let mut ids = Vec::new();
+    for id in state.epd.patient_ids() {
+        let patient = state.epd.patient(id, ctx).await?;
+        if patient
+            .registered_gp
+            .is_some_and(|gp| gps.contains(&gp.agb))
+        {
+            ids.push(id.clone());
+        }
+    }
+    Ok(ids)
+}
+
+fn asked_gps(q: &Query) -> Result<Vec<AgbCode>, EpdError> {
     let mut gps = Vec::new();
     for identifier in q.list("patient.general-practitioner:identifier") {
         if let (Some(AGB_SYSTEM) | None, value) = token(&identifier)
@@ -320,11 +328,68 @@ async fn encounters(
     }
     if gps.is_empty() {
         return Err(EpdError::Refused(
-            "search Encounter by patient or by patient.general-practitioner:identifier".to_owned(),
+            "search by patient or by patient.general-practitioner:identifier".to_owned(),
         ));
     }
-    let listed = match q.get("status").as_deref() {
-        Some("in-progress") => {
+    Ok(gps)
+}
+
+/// The letters of the asked patients written (and entered) as of the mock's time, changed
+/// after `_lastUpdated` when it is given.
+async fn letters(state: &MockEpd, q: &Query, ctx: &RequestContext) -> Result<Vec<Group>, EpdError> {
+    let since = changed_after(q)?;
+    let mut resources = Vec::new();
+    for id in asked_patients(state, q, ctx).await? {
+        let Ok(letters) = state.epd.letters(&id, ctx).await else {
+            continue;
+        };
+        for letter in letters {
+            let Some(updated) = state.letter_as_of(&letter) else {
+                continue;
+            };
+            if since.is_none_or(|s| updated > s) {
+                resources.push(letter_resource(state, &id, &letter, ctx).await?);
+            }
+        }
+    }
+    singles(state.shapes().with_statuses("DocumentReference", resources))
+}
+
+async fn encounters(
+    state: &MockEpd,
+    q: &Query,
+    ctx: &RequestContext,
+) -> Result<Vec<Group>, EpdError> {
+    let epd = &state.epd;
+    if q.get("class").is_some_and(|c| token(&c).1 != "IMP") {
+        return Ok(Vec::new());
+    }
+    let since = changed_after(q)?;
+    let changed = |updated: DateTime<Utc>| since.is_none_or(|s| updated > s);
+    let encounter = |admission: &zvp_core::Admission, updated| {
+        updated_at(
+            fhir::admission_to_fhir(&format!("{}-enc", admission.patient), admission),
+            updated,
+        )
+    };
+    if q.get("patient").is_some() {
+        let mut resources = Vec::new();
+        for id in asked_patients(state, q, ctx).await? {
+            let Ok(Some(admission)) = epd.admission(&id) else {
+                continue;
+            };
+            if let Some((a, updated)) = state.admission_as_of(admission)
+                && changed(updated)
+            {
+                resources.push(encounter(&a, updated));
+            }
+        }
+        return singles(resources);
+    }
+    let gps = asked_gps(q)?;
+    let status = q.get("status");
+    let listed = match (status.as_deref(), since) {
+        (Some("in-progress"), _) => {
             let mut listed = epd.admitted(&gps, ctx).await?;
             // As of a time: those discharged since were still admitted then.
             if let Some(at) = state.as_of() {
@@ -332,7 +397,7 @@ async fn encounters(
             }
             listed
         }
-        Some("finished") => {
+        (Some("finished"), _) => {
             let since = q
                 .get("date")
                 .and_then(|d| d.strip_prefix("ge").map(str::to_owned))
@@ -352,25 +417,36 @@ async fn encounters(
                 })?;
             epd.discharged_since(&gps, since, ctx).await?
         }
+        // What changed, in any state: every admission of the GPs' patients.
+        (None, Some(_)) => {
+            let mut listed = epd.admitted(&gps, ctx).await?;
+            listed.extend(
+                epd.discharged_since(&gps, DateTime::<Utc>::MIN_UTC, ctx)
+                    .await?,
+            );
+            listed
+        }
         _ => {
             return Err(EpdError::Refused(
-                "status in-progress or finished is required".to_owned(),
+                "status in-progress or finished (or _lastUpdated) is required".to_owned(),
             ));
         }
     };
     let with_patient = q.has("_include", "Encounter:patient");
     let with_consents = q.has("_revinclude:iterate", "Consent:patient");
-    let wanted: fn(&zvp_core::Admission) -> bool = match q.get("status").as_deref() {
-        Some("in-progress") => |a: &zvp_core::Admission| a.discharged_at().is_none(),
-        _ => |a: &zvp_core::Admission| a.discharged_at().is_some(),
+    let wanted = |a: &zvp_core::Admission| match status.as_deref() {
+        Some("in-progress") => a.discharged_at().is_none(),
+        Some(_) => a.discharged_at().is_some(),
+        None => true,
     };
     listed
         .into_iter()
         .filter_map(|l| {
-            let admission = as_of(state, &l.admission).filter(&wanted)?;
-            Some(zvp_epd::ListedPatient { admission, ..l })
+            let (admission, updated) = state.admission_as_of(&l.admission)?;
+            (wanted(&admission) && changed(updated))
+                .then_some((zvp_epd::ListedPatient { admission, ..l }, updated))
         })
-        .map(|l| {
+        .map(|(l, updated)| {
             let mut includes = Vec::new();
             if with_patient {
                 includes.push(raw(&fhir::patient_to_fhir(&l.patient))?);
@@ -379,30 +455,11 @@ async fn encounters(
                 }
             }
             Ok(Group {
-                resource: raw(&fhir::admission_to_fhir(
-                    &format!("{}-enc", l.patient.id),
-                    &l.admission,
-                ))?,
+                resource: raw(&encounter(&l.admission, updated))?,
                 includes,
             })
         })
         .collect()
-}
-
-/// An admission as it stood at the mock's [`MockEpd::as_of`]: none when it starts later,
-/// still open when its discharge is later.
-fn as_of(state: &MockEpd, admission: &zvp_core::Admission) -> Option<zvp_core::Admission> {
-    let Some(at) = state.as_of() else {
-        return Some(admission.clone());
-    };
-    if admission.admitted_at() > at {
-        return None;
-    }
-    let mut admission = admission.clone();
-    if admission.discharged_at().is_some_and(|d| d > at) {
-        admission.period = zvp_core::Period::open(admission.admitted_at());
-    }
-    Some(admission)
 }
 
 async fn reports(state: &MockEpd, q: &Query, ctx: &RequestContext) -> Result<Vec<Group>, EpdError> {

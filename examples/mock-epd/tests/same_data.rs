@@ -177,6 +177,17 @@ async fn decimals_are_taken_as_the_server_sends_them() {
     assert!(trimmed > 10, "{trimmed} values arrived trimmed");
 }
 
+/// The changes in one order (the searches may list them in another).
+fn sorted(mut changes: zvp_epd::Changes) -> zvp_epd::Changes {
+    changes
+        .admissions
+        .sort_by(|a, b| a.patient.id.cmp(&b.patient.id));
+    changes
+        .letters
+        .sort_by(|a, b| (&a.patient.id, &a.letter.id).cmp(&(&b.patient.id, &b.letter.id)));
+    changes
+}
+
 async fn agree_on_every_method(includes: bool) {
     let server = Server::start(400, Faults::default()).await;
     server.state.set_includes(includes);
@@ -204,6 +215,7 @@ async fn agree_on_every_method(includes: bool) {
     let mut sets: Vec<Vec<AgbCode>> = vec![gps.clone(), Vec::new()];
     sets.extend(gps.iter().map(|g| vec![*g]));
     let mut listed = 0;
+    let mut changes = 0;
     for set in &sets {
         let admitted = memory.admitted(set, &ctx).await;
         assert_eq!(fhir.admitted(set, &ctx).await, admitted);
@@ -213,9 +225,16 @@ async fn agree_on_every_method(includes: bool) {
             let discharged = memory.discharged_since(set, since, &ctx).await;
             assert_eq!(fhir.discharged_since(set, since, &ctx).await, discharged);
             listed += discharged.unwrap().len();
+            let changed = sorted(memory.changed_since(set, since, &ctx).await.unwrap());
+            assert_eq!(
+                sorted(fhir.changed_since(set, since, &ctx).await.unwrap()),
+                changed
+            );
+            changes += changed.admissions.len() + changed.letters.len();
         }
     }
     assert!(listed > 50, "{listed}");
+    assert!(changes > 50, "{changes}");
 
     // Every method for a spread of patients, and for one the hospital does not have.
     let mut compared = 0;

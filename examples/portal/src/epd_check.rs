@@ -177,6 +177,14 @@ pub async fn run(
             {
                 patient = list.first().map(|l| l.patient.id.clone());
             }
+            timed(
+                &mut rows,
+                "what changed for the GP",
+                "Encounter and DocumentReference ?_lastUpdated=gt…, by the GP lists' search",
+                |c: &zvp_epd::Changes| c.admissions.len() + c.letters.len(),
+                epd.changed_since(&gps, since, &ctx),
+            )
+            .await;
         }
         None => skipped.push("the GP lists (give --agb)".to_owned()),
     }

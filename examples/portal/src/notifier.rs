@@ -222,8 +222,12 @@ pub fn spawn(
         loop {
             let work = async {
                 match notifier.poller.poll(Utc::now()).await {
-                    Ok(PollOutcome::Polled { found, recorded }) => {
-                        tracing::info!(event = "notify-poll", found, recorded);
+                    Ok(PollOutcome::Polled {
+                        found,
+                        recorded,
+                        pruned,
+                    }) => {
+                        tracing::info!(event = "notify-poll", found, recorded, pruned);
                     }
                     Ok(PollOutcome::NotHolder) => {
                         tracing::debug!(event = "notify-poll-elsewhere");

@@ -77,6 +77,7 @@ async fn epd_check_prints_every_query_and_fails_on_a_missing_search() {
         .unwrap();
     assert!(count > 0, "{admitted}");
     for query in [
+        "what changed for the GP",
         "patient ",
         "care moments",
         "letters",

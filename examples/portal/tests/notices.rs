@@ -40,7 +40,7 @@ async fn with_notices() -> (TestPortal, Arc<MemoryNotifyStore>) {
             // Back further than the delegation (three days), to see it cut off.
             window: Window {
                 lookback: Duration::days(7),
-                overlap: Duration::hours(1),
+                ..Window::default()
             },
             dormant: Duration::days(180),
         },
@@ -199,7 +199,7 @@ async fn a_portal_without_notifications_shows_no_count() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_email_form_refuses_a_malformed_address_and_saves_a_good_one() {
+async fn the_email_form_on_mijn_account_refuses_a_malformed_address_and_saves_a_good_one() {
     let (t, store) = with_notices().await;
     let uzi = t
         .directory
@@ -210,35 +210,71 @@ async fn the_email_form_refuses_a_malformed_address_and_saves_a_good_one() {
         .find(|a| a.agb == Some(demo_agb(0)))
         .unwrap()
         .uzi;
+    // Every page's header leads to the account page; Meldingen points to it for e-mail.
+    let notices = t.get(Some(Who::Own), "/meldingen").await;
+    assert!(
+        notices
+            .body
+            .contains("<a href=\"/account\">Mijn account</a>")
+    );
+    assert!(notices.body.contains("href=\"/account#email\""));
+    assert!(!notices.body.contains("name=\"adres\""));
+    let page = t.get(Some(Who::Own), "/account").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("<h1>Mijn account</h1>"), "{}", page.body);
+    assert!(page.body.contains(&uzi.to_string()));
+    assert!(page.body.contains("value=\"\""));
+    assert_eq!(page.body.matches(" checked").count(), 0);
     let refused = t
         .post_form(
             Who::Own,
-            "/meldingen/email",
-            &[("adres", "j.devries@"), ("opname", "ja")],
+            "/account/meldingen",
+            &[
+                ("adres", "j.devries@<b>"),
+                ("opname", "ja"),
+                ("brief", "ja"),
+            ],
         )
         .await;
     assert_eq!(refused.status, 400, "{}", refused.body);
     assert!(refused.body.contains("Dit is geen geldig e-mailadres"));
-    // What was typed is shown again, escaped.
-    assert!(refused.body.contains("value=\"j.devries@\""));
+    // What was typed and ticked is shown again, escaped.
+    assert!(
+        refused.body.contains("value=\"j.devries@&lt;b&gt;\""),
+        "{}",
+        refused.body
+    );
+    assert_eq!(refused.body.matches(" checked").count(), 2);
+    assert!(
+        refused
+            .body
+            .contains("name=\"opname\" value=\"ja\" checked")
+    );
+    assert!(refused.body.contains("name=\"brief\" value=\"ja\" checked"));
     assert_eq!(store.preferences(uzi).await.unwrap(), None);
     let no_address = t
         .post_form(
             Who::Own,
-            "/meldingen/email",
+            "/account/meldingen",
             &[("adres", " "), ("brief", "ja")],
         )
         .await;
     assert_eq!(no_address.status, 400);
     assert!(no_address.body.contains("Vul een e-mailadres in."));
+    assert!(
+        no_address
+            .body
+            .contains("name=\"brief\" value=\"ja\" checked")
+    );
     let saved = t
         .post_form(
             Who::Own,
-            "/meldingen/email",
-            &[("adres", "j.devries@praktijk.example"), ("brief", "ja")],
+            "/account/meldingen",
+            &[("adres", " j.devries@praktijk.example "), ("brief", "ja")],
         )
         .await;
     assert_eq!(saved.status, 303, "{}", saved.body);
+    assert_eq!(saved.headers["location"], "/account#email");
     let preferences = store.preferences(uzi).await.unwrap().unwrap();
     assert_eq!(
         preferences.address.to_string(),
@@ -248,15 +284,28 @@ async fn the_email_form_refuses_a_malformed_address_and_saves_a_good_one() {
         preferences.kinds.into_iter().collect::<Vec<_>>(),
         [zvp_notify::EventKind::Letter]
     );
-    let page = t.get(Some(Who::Own), "/meldingen").await;
+    let page = t.get(Some(Who::Own), "/account").await;
     assert!(page.body.contains("value=\"j.devries@praktijk.example\""));
-    assert_eq!(page.body.matches("checked").count(), 1);
+    assert_eq!(page.body.matches(" checked").count(), 1);
     // Opting out: no address, no kinds.
     let off = t
-        .post_form(Who::Own, "/meldingen/email", &[("adres", "")])
+        .post_form(Who::Own, "/account/meldingen", &[("adres", "")])
         .await;
     assert_eq!(off.status, 303);
     assert_eq!(store.preferences(uzi).await.unwrap(), None);
+    // An administrator is told nothing, and has no form to save.
+    let admin = t.get(Some(Who::Administrator), "/account").await;
+    assert_eq!(admin.status, 200);
+    assert!(admin.body.contains("Dit portaal verstuurt geen meldingen."));
+    let refused = t
+        .post_form(
+            Who::Administrator,
+            "/account/meldingen",
+            &[("adres", "beheer@ziekenhuis.example"), ("opname", "ja")],
+        )
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("<dd>not-permitted</dd>"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

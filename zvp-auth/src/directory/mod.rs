@@ -18,6 +18,7 @@ pub use pg::PgDirectory;
 pub use sqlite::SqliteDirectory;
 pub use store::{
     DelegationError, DirectoryStore, NewDelegation, StoreError, world_for, world_with,
+    world_with_delegations,
 };
 
 use chrono::{DateTime, Utc};

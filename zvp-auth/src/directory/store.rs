@@ -195,11 +195,28 @@ pub async fn world_with(
     account: Option<Account>,
     patient: Option<(&PatientId, Option<AgbCode>)>,
 ) -> Result<World, StoreError> {
+    let delegations = store.delegations_to(uzi).await?;
+    world_with_delegations(store, uzi, account, delegations, patient).await
+}
+
+/// [`world_with`] with the delegations to `uzi` already read too (the portal reads them once
+/// per request, for the policy and the count of notifications in the header).
+///
+/// # Errors
+///
+/// [`StoreError`] from the store.
+pub async fn world_with_delegations(
+    store: &dyn DirectoryStore,
+    uzi: UziNumber,
+    account: Option<Account>,
+    delegations: Vec<Delegation>,
+    patient: Option<(&PatientId, Option<AgbCode>)>,
+) -> Result<World, StoreError> {
     let mut world = World::new();
     if let Some(account) = account {
         world.add_account(account);
     }
-    for delegation in store.delegations_to(uzi).await? {
+    for delegation in delegations {
         world.add_delegation(delegation);
     }
     if let Some((patient, registered_gp)) = patient {

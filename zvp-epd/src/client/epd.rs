@@ -15,7 +15,7 @@ impl Epd for FhirEpd {
         self.within(self.listed(
             gps,
             vec![("status", "in-progress".to_owned())],
-            |a| a.discharged_at().is_none(),
+            |_, a| a.discharged_at().is_none(),
             ctx,
         ))
         .await
@@ -33,10 +33,19 @@ impl Epd for FhirEpd {
                 ("status", "finished".to_owned()),
                 ("date", encode(&format!("ge{}", instant(since)))),
             ],
-            |a| a.discharged_at().is_some_and(|d| d >= since),
+            |_, a| a.discharged_at().is_some_and(|d| d >= since),
             ctx,
         ))
         .await
+    }
+
+    async fn changed_since(
+        &self,
+        gps: &[AgbCode],
+        since: DateTime<Utc>,
+        ctx: &RequestContext,
+    ) -> Result<Changes, EpdError> {
+        self.within(self.changes(gps, since, ctx)).await
     }
 
     async fn find_by_bsn(

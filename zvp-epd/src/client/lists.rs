@@ -37,7 +37,7 @@ impl FhirEpd {
         &self,
         gps: &[AgbCode],
         params: Vec<(&str, String)>,
-        keep: impl Fn(&zvp_core::Admission) -> bool,
+        keep: impl Fn(&serde_json::Value, &zvp_core::Admission) -> bool,
         ctx: &RequestContext,
     ) -> Result<Vec<ListedPatient>, EpdError> {
         if gps.is_empty() {
@@ -48,16 +48,25 @@ impl FhirEpd {
         params.push(("class", "IMP".to_owned()));
         let (mut found, through) =
             if self.gp_search.load(Ordering::Relaxed) == THROUGH_PRACTITIONERS {
-                (self.through_practitioners(gps, &params, ctx).await?, true)
+                (
+                    self.through_practitioners("Encounter", gps, &params, ctx)
+                        .await?,
+                    true,
+                )
             } else {
-                match self.chained(gps, &params, &strategies, ctx).await {
+                match self
+                    .chained("Encounter", gps, &params, &strategies, ctx)
+                    .await
+                {
                     Ok(found) if admissions(&found).next().is_some() => (found, false),
                     Ok(found) if !strategies.practitioner_lookup => (found, false),
                     Err(EpdError::Refused(why)) if !strategies.practitioner_lookup => {
                         return Err(EpdError::Refused(why));
                     }
                     Ok(_) | Err(EpdError::Refused(_)) => {
-                        let found = self.through_practitioners(gps, &params, ctx).await?;
+                        let found = self
+                            .through_practitioners("Encounter", gps, &params, ctx)
+                            .await?;
                         if admissions(&found).next().is_some() {
                             self.gp_search
                                 .store(THROUGH_PRACTITIONERS, Ordering::Relaxed);
@@ -105,8 +114,9 @@ impl FhirEpd {
         let mut patients = self.patients_with_restrictions(&found, ctx).await?;
         let mut listed = Vec::new();
         for f in admissions(&found) {
-            let admission = fhir::admission_from_fhir(&parse_value(&f.text)?).map_err(malformed)?;
-            if !keep(&admission) {
+            let resource = parse_value(&f.text)?;
+            let admission = fhir::admission_from_fhir(&resource).map_err(malformed)?;
+            if !keep(&resource, &admission) {
                 continue;
             }
             let patient = patients.get_mut(&admission.patient).ok_or_else(|| {
@@ -128,8 +138,11 @@ impl FhirEpd {
         Ok(listed)
     }
 
-    async fn chained(
+    /// A search of `kind` for the patients of `gps` by the chained GP parameter, with the
+    /// patients and their Consents included where the server declares it for Encounters.
+    pub(super) async fn chained(
         &self,
+        kind: &str,
         gps: &[AgbCode],
         params: &[(&str, String)],
         strategies: &super::Strategies,
@@ -144,17 +157,20 @@ impl FhirEpd {
             "patient.general-practitioner:identifier",
             identifiers.join(","),
         ));
-        if strategies.list_patients == Strategy::Included {
+        if kind == "Encounter" && strategies.list_patients == Strategy::Included {
             params.push(("_include", encode("Encounter:patient")));
         }
-        if strategies.list_consents == Strategy::Included {
+        if kind == "Encounter" && strategies.list_consents == Strategy::Included {
             params.push(("_revinclude:iterate", encode("Consent:patient")));
         }
-        self.search("Encounter", &params, ctx).await
+        self.search(kind, &params, ctx).await
     }
 
-    async fn through_practitioners(
+    /// A search of `kind` for the patients of `gps` through their Practitioners: the
+    /// Practitioners and Patients found come along.
+    pub(super) async fn through_practitioners(
         &self,
+        kind: &str,
         gps: &[AgbCode],
         params: &[(&str, String)],
         ctx: &RequestContext,
@@ -188,10 +204,7 @@ impl FhirEpd {
             .collect();
         found.extend(patients);
         if !ids.is_empty() {
-            let encounters = self
-                .any_of("Encounter", "patient", ids, params, ctx)
-                .await?;
-            found.extend(encounters);
+            found.extend(self.any_of(kind, "patient", ids, params, ctx).await?);
         }
         Ok(found)
     }

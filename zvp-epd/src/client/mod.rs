@@ -34,10 +34,11 @@ use crate::auth::{AuthError, Authenticator, EpdAuth, TokenClock, TokenExchange};
 use crate::fhir::{
     self, AGB_SYSTEM, AttachmentData, BSN_SYSTEM, Bundle, FhirError, OperationOutcome,
 };
-use crate::{Epd, EpdError, ListedPatient, RequestContext};
+use crate::{Changes, Epd, EpdError, ListedPatient, RequestContext};
 
 mod budget;
 mod capabilities;
+mod changes;
 mod epd;
 mod lists;
 mod transport;

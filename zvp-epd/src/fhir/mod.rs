@@ -133,6 +133,43 @@ pub fn recorded_in_error(resource: &Value) -> bool {
             .any(|c| matches!(str_at(c, "/code"), Some("entered-in-error" | "refuted")))
 }
 
+/// Sets `meta.lastUpdated`, when the server last recorded or changed the resource (a FHIR
+/// `instant`: seconds and a time zone), keeping the rest of `meta`.
+pub fn set_last_updated(resource: &mut Value, at: DateTime<Utc>) {
+    let at = Value::String(at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    match resource.get_mut("meta").and_then(Value::as_object_mut) {
+        Some(meta) => {
+            meta.insert("lastUpdated".to_owned(), at);
+        }
+        None => put(resource, "meta", json!({ "lastUpdated": at })),
+    }
+}
+
+/// `meta.lastUpdated`: when the server last recorded or changed the resource, if it says.
+///
+/// # Errors
+///
+/// [`FhirError::Invalid`] when it is there but no `instant`.
+pub fn last_updated(resource: &Value) -> Result<Option<DateTime<Utc>>, FhirError> {
+    let Some(text) = str_at(resource, "/meta/lastUpdated") else {
+        return Ok(None);
+    };
+    let kind = match str_at(resource, "/resourceType") {
+        Some("Encounter") => "Encounter",
+        Some("DocumentReference") => "DocumentReference",
+        _ => "resource",
+    };
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| Some(t.with_timezone(&Utc)))
+        .map_err(|_| {
+            invalid(
+                kind,
+                "meta.lastUpdated",
+                format!("{text:?} is not an instant"),
+            )
+        })
+}
+
 /// A JSON error without the text it may quote: where, and what kind of error.
 pub fn json_error(e: &serde_json::Error) -> String {
     let kind = match e.classify() {

@@ -22,7 +22,7 @@ use zvp_core::{
     Susceptibility, SusceptibilityInterpretation, TreatmentRestriction,
 };
 
-use crate::{Epd, EpdError, ListedPatient, RequestContext};
+use crate::{Changes, Epd, EpdError, ListedLetter, ListedPatient, RequestContext};
 
 mod letters;
 mod medication;
@@ -760,6 +760,20 @@ fn gps(size: usize) -> Vec<Gp> {
     gps
 }
 
+/// When the synthetic hospital recorded an admission as it stands (its `meta.lastUpdated`
+/// over FHIR): at the discharge when it ended, else at its start. It enters everything as it
+/// happens; `zvp-mock-epd` can enter something late.
+pub fn admission_recorded(admission: &Admission) -> DateTime<Utc> {
+    admission
+        .discharged_at()
+        .unwrap_or_else(|| admission.admitted_at())
+}
+
+/// When the synthetic hospital recorded a letter: at the start of its date.
+pub fn letter_recorded(letter: &Letter) -> DateTime<Utc> {
+    letter.date.and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
 #[async_trait]
 impl Epd for SyntheticEpd {
     async fn admitted(
@@ -777,6 +791,39 @@ impl Epd for SyntheticEpd {
         _ctx: &RequestContext,
     ) -> Result<Vec<ListedPatient>, EpdError> {
         Ok(self.listed(gps, |a| a.discharged_at().is_some_and(|d| d >= since)))
+    }
+
+    async fn changed_since(
+        &self,
+        gps: &[AgbCode],
+        since: DateTime<Utc>,
+        _ctx: &RequestContext,
+    ) -> Result<Changes, EpdError> {
+        let admissions = self.listed(gps, |a| admission_recorded(a) > since);
+        let mut letters = Vec::new();
+        for (index, core) in self.patients.iter().enumerate() {
+            if !core
+                .patient
+                .registered_gp
+                .as_ref()
+                .is_some_and(|gp| gps.contains(&gp.agb))
+            {
+                continue;
+            }
+            letters.extend(
+                self.letters_of(index)
+                    .into_iter()
+                    .filter(|l| letter_recorded(l) > since)
+                    .map(|letter| ListedLetter {
+                        patient: core.patient.clone(),
+                        letter,
+                    }),
+            );
+        }
+        Ok(Changes {
+            admissions,
+            letters,
+        })
     }
 
     async fn find_by_bsn(

@@ -118,6 +118,24 @@ impl NotifyStore for MemoryNotifyStore {
         Ok(new)
     }
 
+    async fn prune(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut inner = self.inner();
+        let old: Vec<(u64, EventKey)> = inner
+            .events
+            .values()
+            .filter(|r| r.event.at < before)
+            .map(|r| (r.seq, r.event.key.clone()))
+            .collect();
+        for (seq, key) in &old {
+            inner.events.remove(seq);
+            inner.keys.remove(key);
+        }
+        inner
+            .read
+            .retain(|(_, seq), _| !old.iter().any(|(s, _)| s == seq));
+        Ok(u64::try_from(old.len()).unwrap_or(u64::MAX))
+    }
+
     async fn events(
         &self,
         coverage: &[Coverage],

@@ -101,6 +101,10 @@ pub trait NotifyStore: Send + Sync {
         polled_at: DateTime<Utc>,
     ) -> Result<usize, StoreError>;
 
+    /// Deletes the events that happened before `before`, with who read them; how many.
+    /// Digests and mails keep no event, so they stand.
+    async fn prune(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
     /// The events `coverage` covers, newest first (by time, then by recording), at most
     /// `limit`, each with whether `reader` has read it.
     async fn events(

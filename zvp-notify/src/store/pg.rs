@@ -183,6 +183,16 @@ fn recorded(row: &Row) -> Result<Recorded, StoreError> {
     })
 }
 
+/// The count `n` of a statement's one row (none: 0).
+fn count(rows: &[Row]) -> Result<u64, StoreError> {
+    let n: i64 = rows
+        .first()
+        .map(|r| r.try_get("n").map_err(backend))
+        .transpose()?
+        .unwrap_or(0);
+    u64::try_from(n).map_err(backend)
+}
+
 fn seq_param(seq: u64) -> Result<i64, StoreError> {
     i64::try_from(seq).map_err(|_| StoreError::NoSuchEvent(seq))
 }
@@ -303,6 +313,20 @@ impl NotifyStore for PgNotifyStore {
         usize::try_from(new).map_err(backend)
     }
 
+    async fn prune(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let rows = self
+            .query(
+                "WITH old AS (SELECT seq FROM {s}.notify_events WHERE at < $1),
+                 read AS (DELETE FROM {s}.notify_read WHERE seq IN (SELECT seq FROM old)),
+                 gone AS (DELETE FROM {s}.notify_events WHERE seq IN (SELECT seq FROM old)
+                          RETURNING 1)
+                 SELECT count(*) AS n FROM gone",
+                &[&before],
+            )
+            .await?;
+        count(&rows)
+    }
+
     async fn events(
         &self,
         coverage: &[Coverage],
@@ -351,12 +375,7 @@ impl NotifyStore for PgNotifyStore {
                 &[&reader.to_string(), &gps, &froms, &untils],
             )
             .await?;
-        let n: i64 = rows
-            .first()
-            .map(|r| r.try_get("n").map_err(backend))
-            .transpose()?
-            .unwrap_or(0);
-        u64::try_from(n).map_err(backend)
+        count(&rows)
     }
 
     async fn event(&self, seq: u64) -> Result<Option<Recorded>, StoreError> {
@@ -387,11 +406,7 @@ impl NotifyStore for PgNotifyStore {
                 &[&reader.to_string(), &seq_param(seq)?, &at],
             )
             .await?;
-        let n: i64 = rows
-            .first()
-            .map(|r| r.try_get("n").map_err(backend))
-            .transpose()?
-            .unwrap_or(0);
+        let n = count(&rows)?;
         if n == 0 {
             return Err(StoreError::NoSuchEvent(seq));
         }

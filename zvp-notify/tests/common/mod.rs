@@ -104,42 +104,78 @@ impl Hospital {
         )
     }
 
-    /// The keys of the demo GP's events in `[from, to]`, read from the synthetic hospital
-    /// itself (not over FHIR): admissions and discharges in the period, and the letters dated
-    /// in it of the patients in hospital at some time in it.
+    /// The keys of the demo GP's events that the hospital recorded (or changed the record of)
+    /// in `(from, to]`, as its record stood at `to`, read from the synthetic hospital itself
+    /// (not over FHIR): an admission recorded when it began and again at its discharge (then
+    /// with the discharge), a letter at the start of its date.
     pub(crate) async fn truth(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> BTreeSet<EventKey> {
-        let gps = [gp()];
-        let mut listed = self.synthetic.admitted(&gps, &ctx()).await.unwrap();
-        listed.extend(
-            self.synthetic
-                .discharged_since(&gps, from, &ctx())
-                .await
-                .unwrap(),
-        );
         let mut keys = BTreeSet::new();
-        for l in listed {
-            let admitted = l.admission.admitted_at();
-            if admitted > to {
+        let within = |t: DateTime<Utc>| from < t && t <= to;
+        for id in self.synthetic.patient_ids() {
+            let patient = self.synthetic.patient(id, &ctx()).await.unwrap();
+            if patient.registered_gp.map(|g| g.agb) != Some(gp()) {
                 continue;
             }
-            let id = &l.patient.id;
-            if admitted >= from {
-                keys.insert(EventKey::admission(id, admitted));
-            }
-            if let Some(d) = l.admission.discharged_at()
-                && d >= from
-                && d <= to
+            if let Some(a) = self.synthetic.admission(id).unwrap()
+                && a.admitted_at() <= to
             {
-                keys.insert(EventKey::discharge(id, admitted));
+                let admitted = a.admitted_at();
+                let discharged = a.discharged_at().filter(|&d| d <= to);
+                if within(discharged.unwrap_or(admitted)) {
+                    keys.insert(EventKey::admission(id, admitted));
+                    if discharged.is_some() {
+                        keys.insert(EventKey::discharge(id, admitted));
+                    }
+                }
             }
             for letter in self.synthetic.letters(id, &ctx()).await.unwrap() {
-                let day = letter.date.and_time(NaiveTime::MIN).and_utc();
-                if letter.date >= from.date_naive() && day <= to {
+                if within(letter.date.and_time(NaiveTime::MIN).and_utc()) {
                     keys.insert(EventKey::letter(id, &letter.id));
                 }
             }
         }
         keys
+    }
+}
+
+impl Hospital {
+    /// An admission of the demo GP's patients that began before `before`, and a letter of
+    /// theirs dated two days to a month before it (its patient and id).
+    pub(crate) async fn admitted_and_letter_before(
+        &self,
+        before: DateTime<Utc>,
+    ) -> (
+        zvp_core::Admission,
+        (zvp_core::PatientId, zvp_core::DocumentId),
+    ) {
+        let mut admission = None;
+        let mut letter = None;
+        for id in self.synthetic.patient_ids() {
+            let patient = self.synthetic.patient(id, &ctx()).await.unwrap();
+            if patient.registered_gp.map(|g| g.agb) != Some(gp()) {
+                continue;
+            }
+            if let Some(a) = self.synthetic.admission(id).unwrap()
+                && a.admitted_at() < before
+                && admission.is_none()
+            {
+                admission = Some(a.clone());
+            }
+            let old = (before - Duration::days(30)).date_naive()
+                ..(before - Duration::days(2)).date_naive();
+            if let Some(l) = self
+                .synthetic
+                .letters(id, &ctx())
+                .await
+                .unwrap()
+                .into_iter()
+                .find(|l| old.contains(&l.date))
+                && letter.is_none()
+            {
+                letter = Some((id.clone(), l.id));
+            }
+        }
+        (admission.unwrap(), letter.unwrap())
     }
 }
 

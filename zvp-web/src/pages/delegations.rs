@@ -20,7 +20,7 @@ use crate::refusal::{Refusal, refuse};
 pub(crate) async fn delegations(State(portal): State<Portal>, caller: Caller) -> Response {
     let now = portal.now();
     let directory = &portal.0.directory;
-    let Ok(to_me) = directory.delegations_to(caller.account.uzi).await else {
+    let Ok(to_me) = caller.delegations(&portal).await else {
         return refuse(&portal, &caller, &Refusal::Unavailable).await;
     };
     let from_me = match caller.account.agb {

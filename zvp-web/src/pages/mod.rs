@@ -1,7 +1,7 @@
 //! The practitioner's pages, a module per family: the start page, the patient page, the
 //! dossier, results and lab history, documents, search and the emergency procedure,
-//! delegations, and the account (terms of use, account request). Each is described in
-//! docs/architecture.md, "What the portal shows".
+//! delegations, the account (terms of use, account request, *Mijn account*) and *Meldingen*.
+//! Each is described in docs/architecture.md, "What the portal shows".
 //!
 //! Every patient page follows the same path (`crate::access`): read the patient's registered
 //! GP from the EPD now, decide with the policy for each section the page renders, write the
@@ -15,6 +15,7 @@ pub(crate) mod documents;
 pub(crate) mod dossier;
 pub(crate) mod lists;
 pub(crate) mod medication;
+pub(crate) mod my_account;
 pub(crate) mod notices;
 pub(crate) mod patient;
 pub(crate) mod patient_list;
@@ -68,7 +69,8 @@ pub(crate) fn routes() -> Router<Portal> {
         .route("/afmelden", post(account::logout))
         .route("/meldingen", get(notices::notices))
         .route("/meldingen/{seq}/gelezen", post(notices::mark_read))
-        .route("/meldingen/email", post(notices::save_email))
+        .route("/account", get(my_account::my_account))
+        .route("/account/meldingen", post(my_account::save_email))
 }
 
 /// The page of a logged-in caller.

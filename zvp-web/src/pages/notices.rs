@@ -9,13 +9,11 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use maud::html;
 use serde::Deserialize;
-use zvp_auth::directory::Account;
 use zvp_auth::policy::{Basis, ListScope};
-use zvp_notify::mail::{EmailAddress, MailPreferences};
 use zvp_notify::{Coverage, EventKind, NotifyStore, StoreError};
 
 use super::lists::{Lists, lists};
-use super::{caller_page, caller_page_with, csrf_refused};
+use super::{caller_page, csrf_refused};
 use crate::Portal;
 use crate::caller::Caller;
 use crate::disclosure::Disclosure;
@@ -25,24 +23,32 @@ use crate::refusal::{Refusal, refuse};
 /// The most events the page lists.
 const SHOWN: usize = 100;
 
-/// What an account's events cover ([`zvp_notify::find::coverage`]), from the directory now.
+/// What the caller's events cover ([`zvp_notify::find::coverage`]), with the delegations to
+/// them as the directory says in this request.
 async fn coverage(
     portal: &Portal,
-    account: &Account,
+    caller: &Caller,
     now: DateTime<Utc>,
 ) -> Result<Vec<Coverage>, zvp_auth::directory::StoreError> {
-    let delegations = portal.0.directory.delegations_to(account.uzi).await?;
-    Ok(zvp_notify::find::coverage(account, &delegations, now))
+    let delegations = caller.delegations(portal).await?;
+    Ok(zvp_notify::find::coverage(
+        &caller.account,
+        delegations,
+        now,
+    ))
 }
 
 /// The caller's unread events, for the header; `None` when the portal keeps no notifications,
 /// the account is an administrator's, or the count cannot be had (the page itself says why).
-pub(crate) async fn unread(portal: &Portal, account: &Account, now: DateTime<Utc>) -> Option<u64> {
+/// One count in the store: the delegations it needs are read once per request, for the
+/// policy's decisions on the page as well.
+pub(crate) async fn unread(portal: &Portal, caller: &Caller, now: DateTime<Utc>) -> Option<u64> {
     let store = portal.0.notify.as_ref()?;
+    let account = &caller.account;
     if account.admin || account.agb.is_none() {
         return None;
     }
-    let coverage = coverage(portal, account, now).await.ok()?;
+    let coverage = coverage(portal, caller, now).await.ok()?;
     store.unread(&coverage, account.uzi).await.ok()
 }
 
@@ -99,7 +105,7 @@ pub(crate) async fn notices(State(portal): State<Portal>, caller: Caller) -> Res
         Ok(lists) => lists,
         Err(page) => return page,
     };
-    let Ok(coverage) = coverage(&portal, &caller.account, now).await else {
+    let Ok(coverage) = coverage(&portal, &caller, now).await else {
         return refuse(&portal, &caller, &Refusal::Unavailable).await;
     };
     // Only what the policy's scope (now) allows: a delegation that ended shows nothing more.
@@ -169,140 +175,14 @@ pub(crate) async fn notices(State(portal): State<Portal>, caller: Caller) -> Res
             }
         }
     };
-    let preferences = store.preferences(caller.account.uzi).await.ok().flatten();
-    let address = preferences
-        .as_ref()
-        .map(|p| p.address.to_string())
-        .unwrap_or_default();
     let body = html! {
         (body)
-        (email_form(&caller, preferences.as_ref(), &address, None))
+        p {
+            "Een e-mail als er nieuwe meldingen zijn (zonder patiëntgegevens) stelt u in onder "
+            a href="/account#email" { "Mijn account" } "."
+        }
     };
     caller_page(&portal, &caller, "Meldingen", body)
-}
-
-/// The form of the e-mail notifications: the address and the kinds opted in to.
-fn email_form(
-    caller: &Caller,
-    preferences: Option<&MailPreferences>,
-    address: &str,
-    error: Option<&str>,
-) -> maud::Markup {
-    let checked = |kind| preferences.is_some_and(|p| p.kinds.contains(&kind));
-    html! {
-        h2 #email { "Meldingen per e-mail" }
-        p {
-            "Wilt u een e-mail ontvangen als er nieuwe informatie is? De e-mail bevat geen "
-            "patiëntgegevens, alleen dat er nieuws is en hoeveel."
-        }
-        @if let Some(error) = error {
-            p.fout role="alert" { (error) }
-        }
-        form method="post" action="/meldingen/email" {
-            (csrf_field(&caller.session.csrf))
-            label for="adres" { "E-mailadres" }
-            input #adres type="email" name="adres" value=(address) autocomplete="email";
-            fieldset {
-                legend { "Stuur een e-mail bij" }
-                @for (kind, name) in KINDS {
-                    label {
-                        input type="checkbox" name=(name) value="ja" checked[checked(kind)];
-                        " " (kind.dutch())
-                    }
-                }
-            }
-            button type="submit" { "Opslaan" }
-        }
-    }
-}
-
-/// The kinds on the form, with their field names.
-const KINDS: [(EventKind, &str); 3] = [
-    (EventKind::Admission, "opname"),
-    (EventKind::Discharge, "ontslag"),
-    (EventKind::Letter, "brief"),
-];
-
-/// The e-mail form as posted.
-#[derive(Debug, Deserialize)]
-pub(crate) struct EmailForm {
-    csrf: String,
-    #[serde(default)]
-    adres: String,
-    #[serde(default)]
-    opname: Option<String>,
-    #[serde(default)]
-    ontslag: Option<String>,
-    #[serde(default)]
-    brief: Option<String>,
-}
-
-/// Saves the e-mail notifications: no kinds and no address turn them off; an address that is
-/// not one is refused with the form again.
-pub(crate) async fn save_email(
-    State(portal): State<Portal>,
-    caller: Caller,
-    Form(form): Form<EmailForm>,
-) -> Response {
-    if !caller.session.csrf_ok(&form.csrf) {
-        return csrf_refused(&portal, &caller);
-    }
-    let Some(store) = store(&portal) else {
-        return refuse(&portal, &caller, &Refusal::NotHere).await;
-    };
-    if caller.account.admin || caller.account.agb.is_none() {
-        return refuse(&portal, &caller, &Refusal::NotHere).await;
-    }
-    let kinds = KINDS
-        .into_iter()
-        .filter(|(kind, _)| match kind {
-            EventKind::Admission => form.opname.is_some(),
-            EventKind::Discharge => form.ontslag.is_some(),
-            EventKind::Letter => form.brief.is_some(),
-        })
-        .map(|(kind, _)| kind)
-        .collect();
-    let preferences = if form.adres.trim().is_empty() {
-        if form.opname.is_some() || form.ontslag.is_some() || form.brief.is_some() {
-            return email_refused(&portal, &caller, &form.adres, "Vul een e-mailadres in.");
-        }
-        None
-    } else {
-        match form.adres.parse::<EmailAddress>() {
-            Ok(address) => Some(MailPreferences { address, kinds }),
-            Err(_) => {
-                return email_refused(
-                    &portal,
-                    &caller,
-                    &form.adres,
-                    "Dit is geen geldig e-mailadres. Vul een adres in zoals naam@praktijk.nl.",
-                );
-            }
-        }
-    };
-    match store
-        .set_preferences(caller.account.uzi, preferences.as_ref())
-        .await
-    {
-        Ok(()) => see_other("/meldingen#email"),
-        Err(_) => refuse(&portal, &caller, &Refusal::Unavailable).await,
-    }
-}
-
-/// The form again, with what was typed and why it was refused.
-fn email_refused(portal: &Portal, caller: &Caller, address: &str, why: &str) -> Response {
-    let body = html! {
-        h1 { "Meldingen" }
-        (email_form(caller, None, address, Some(why)))
-        p { a href="/meldingen" { "Terug naar de meldingen" } }
-    };
-    caller_page_with(
-        portal,
-        caller,
-        axum::http::StatusCode::BAD_REQUEST,
-        "Meldingen",
-        body,
-    )
 }
 
 /// A form with only a CSRF token.
@@ -325,7 +205,7 @@ pub(crate) async fn mark_read(
     let Some(store) = store(&portal) else {
         return refuse(&portal, &caller, &Refusal::NotHere).await;
     };
-    let Ok(coverage) = coverage(&portal, &caller.account, now).await else {
+    let Ok(coverage) = coverage(&portal, &caller, now).await else {
         return refuse(&portal, &caller, &Refusal::Unavailable).await;
     };
     // Only an event the caller could see: another's event is not theirs to mark.

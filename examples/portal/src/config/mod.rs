@@ -102,8 +102,9 @@
 //! [notify]                           # Meldingen: admissions, discharges, letters
 //! enabled = false
 //! interval_seconds = 300             # between polls of the EPD (one instance polls)
-//! lookback_hours = 72                # how far back every poll looks
-//! overlap_minutes = 60               # each poll reaches back this far over the last
+//! lookback_hours = 72                # the first poll; later ones ask what changed since the last
+//! overlap_minutes = 10               # each poll asks from this long before the last one
+//! keep_days = 90                     # events are deleted this long after they happened
 //! # smtp_host = "smtp.ziekenhuis.example"    # mail the GPs who opt in (none: no mail)
 //! smtp_port = 587
 //! smtp_security = "starttls"         # or "tls"; "plain" only for a sink on loopback

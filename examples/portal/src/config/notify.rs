@@ -14,12 +14,16 @@ pub struct NotifyConfig {
     /// Seconds between polls (at least 1). One instance polls at a time; its lease lasts
     /// three intervals, after which another instance takes over from one that died.
     pub interval_seconds: u32,
-    /// How far back every poll looks, in hours (at least 1): a letter written this long after
-    /// a discharge is still found.
+    /// How far back the first poll looks, in hours (at least 1). Every later poll asks the
+    /// EPD what it recorded or changed since the last successful one (FHIR `_lastUpdated`),
+    /// so what it enters late is found when it is entered.
     pub lookback_hours: u32,
-    /// How far each poll reaches back over the last one, in minutes, for what the EPD
-    /// records late.
+    /// How far each poll reaches back over the last one, in minutes, for the EPD's clock
+    /// being behind the portal's; what is found twice is recorded once.
     pub overlap_minutes: u32,
+    /// How many days events are kept after they happened (at least 1); older ones are
+    /// deleted by the poller, and an event entered later than this is not told.
+    pub keep_days: u32,
     /// The SMTP server's host name; without it (and without `mail_folder`) no mail is sent.
     pub smtp_host: Option<String>,
     /// The SMTP server's port (587 for STARTTLS, 465 for TLS).
@@ -50,7 +54,8 @@ impl Default for NotifyConfig {
             enabled: false,
             interval_seconds: 300,
             lookback_hours: 72,
-            overlap_minutes: 60,
+            overlap_minutes: 10,
+            keep_days: 90,
             smtp_host: None,
             smtp_port: 587,
             smtp_security: "starttls".to_owned(),
@@ -77,6 +82,7 @@ impl NotifyConfig {
         zvp_notify::find::Window {
             lookback: chrono::Duration::hours(i64::from(self.lookback_hours.max(1))),
             overlap: chrono::Duration::minutes(i64::from(self.overlap_minutes)),
+            keep: chrono::Duration::days(i64::from(self.keep_days.max(1))),
         }
     }
 

@@ -215,6 +215,80 @@ async fn every_page_a_gp_reaches_reads_the_same_as_over_the_mock() {
         admitted.strategy.contains("Practitioner?identifier"),
         "{table}"
     );
+    // The notifier's `_lastUpdated` searches: this server wrote its own `meta.lastUpdated` when
+    // the record was loaded (after the check's fortnight began), so every admission of the GP
+    // is among what changed.
+    let changed = report
+        .rows
+        .iter()
+        .find(|r| r.query == "what changed for the GP")
+        .unwrap();
+    let everything = listed_patients(&start.body).len();
+    assert!(
+        matches!(changed.outcome, Ok(n) if n >= everything),
+        "{everything}: {table}"
+    );
+    // And it applies them: one admission stored again (the record was loaded before the crawl,
+    // long before) is the only thing changed in the second before its new `meta.lastUpdated`,
+    // and nothing after it. (Medplum compares to the second: a `gt` a millisecond before finds
+    // nothing; the notifier's overlap of minutes covers that.)
+    let touched = listed[0].clone();
+    let path = format!("/fhir/Encounter/{touched}-enc");
+    let (status, mut encounter) = peers.admin("GET", &path, None);
+    assert_eq!(status, 200, "{encounter}");
+    encounter["meta"] = json!({});
+    peers.put(&encounter);
+    let (_, stored) = peers.admin("GET", &path, None);
+    let at = chrono::DateTime::parse_from_rfc3339(stored["meta"]["lastUpdated"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let gps = [common::demo_agb(0)];
+    let ctx = zvp_epd::RequestContext {
+        request_id: "changed".to_owned(),
+    };
+    let changed = |since| zvp_epd::Epd::changed_since(&epd, &gps, since, &ctx);
+    let just_before = changed(at - chrono::Duration::seconds(1)).await.unwrap();
+    let ids: Vec<&str> = just_before
+        .admissions
+        .iter()
+        .map(|l| l.patient.id.as_str())
+        .collect();
+    assert_eq!(
+        (ids, just_before.letters.len()),
+        (vec![touched.as_str()], 0)
+    );
+    assert_eq!(changed(at).await.unwrap(), zvp_epd::Changes::default());
+    // A letter stored again, asked by an adapter that has not yet found that this server
+    // ignores the chained search (no admission changed): found through the Practitioners.
+    let (status, letters) = peers.admin(
+        "GET",
+        &format!("/fhir/DocumentReference?patient=Patient/{touched}"),
+        None,
+    );
+    assert_eq!(status, 200, "{letters}");
+    let mut letter = letters["entry"][0]["resource"].clone();
+    let letter_id = letter["id"].as_str().unwrap().to_owned();
+    letter["meta"] = json!({});
+    peers.put(&letter);
+    let (_, stored) = peers.admin("GET", &format!("/fhir/DocumentReference/{letter_id}"), None);
+    let at = chrono::DateTime::parse_from_rfc3339(stored["meta"]["lastUpdated"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let fhir = zvp_portal::epd_connection::fhir_config(&smart_config(&files, &peers)).unwrap();
+    let fresh = FhirEpd::new(fhir).unwrap();
+    let just_before =
+        zvp_epd::Epd::changed_since(&fresh, &gps, at - chrono::Duration::seconds(1), &ctx)
+            .await
+            .unwrap();
+    let letters: Vec<&str> = just_before
+        .letters
+        .iter()
+        .map(|l| l.letter.id.as_str())
+        .collect();
+    assert_eq!(
+        (just_before.admissions.len(), letters),
+        (0, vec![letter_id.as_str()])
+    );
     assert!(report.rows.len() >= 15, "{table}");
 }
 
