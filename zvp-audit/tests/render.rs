@@ -47,6 +47,7 @@ fn delegated_read() -> AuditEvent {
         access_point: AccessPoint {
             ip: Some("192.0.2.10".parse().unwrap()),
             certificate_sha256: Some("ab".repeat(32)),
+            dezi: None,
         },
         patient: Some(PatientRef {
             id: "p-1".parse().unwrap(),

@@ -3,14 +3,12 @@
 //! of its own: admission is [`Policy::admit`](zvp_auth::policy::Policy::admit)'s answer.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::Response;
 use chrono::{DateTime, Duration, Utc};
 use zvp_auth::directory::{Account, AccountStatus};
-use zvp_auth::uzi::VerifiedUziIdentity;
 
 use crate::Portal;
 use crate::auth::{Identity, NewSession, PeerAddress, RequestId};
@@ -21,7 +19,7 @@ use crate::session::Session;
 /// A logged-in practitioner or administrator with an active account (checked by the
 /// extractor), in a session bound to their certificate.
 pub(crate) struct Caller {
-    pub(crate) identity: Arc<VerifiedUziIdentity>,
+    pub(crate) identity: Identity,
     pub(crate) account: Account,
     pub(crate) session: Session,
     pub(crate) request_id: String,
@@ -92,8 +90,8 @@ enum Resumed {
 
 /// The parts a [`Caller`] needs from the middleware; without them the route is misconfigured
 /// and nothing is shown.
-fn from_middleware(parts: &Parts) -> Option<(Arc<VerifiedUziIdentity>, Resumed, String)> {
-    let identity = parts.extensions.get::<Identity>()?.0.clone();
+fn from_middleware(parts: &Parts) -> Option<(Identity, Resumed, String)> {
+    let identity = parts.extensions.get::<Identity>()?.clone();
     let session = match parts.extensions.get::<Session>() {
         Some(session) => Resumed::Continued(session.clone()),
         None => Resumed::ToStart(parts.extensions.get::<NewSession>()?.clone()),
@@ -158,11 +156,7 @@ impl FromRequestParts<Portal> for Caller {
         let session = match session {
             Resumed::Continued(session) => session,
             Resumed::ToStart(slot) => {
-                let started = portal
-                    .0
-                    .sessions
-                    .start(identity.certificate_sha256(), now)
-                    .await;
+                let started = portal.0.sessions.start(identity.binding(), now).await;
                 let Ok((session, cookie)) = started else {
                     return Err(refuse(Refusal::Unavailable, Some(&account)).await);
                 };

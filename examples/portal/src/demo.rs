@@ -247,7 +247,11 @@ async fn demo(dir: &Path, listen: Listen) -> Result<(), Error> {
     let config = demo_epd.config;
 
     seed(&config.directory.path, now).await?;
-    let (portal, notifier) = zvp_portal::assemble::assembled(&config, now).await?;
+    let zvp_portal::assemble::Assembled {
+        portal,
+        notifier,
+        dezi: _,
+    } = zvp_portal::assemble::assembled(&config, now).await?;
     if let Some(notifier) = &notifier
         && notifier.mailer.is_some()
     {

@@ -25,10 +25,12 @@ use super::{
     Account, AccountStatus, Contact, Delegation, DelegationId, EmergencyGrant, GrantId,
     ReasonCategory, ReviewVerdict,
 };
+use crate::dezi::DeziNumber;
 use crate::policy::NewGrant;
 
 /// The schema, one migration per entry; `zvp_directory_version` counts those applied.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE accounts (
         uzi TEXT PRIMARY KEY,
         agb TEXT,
@@ -64,7 +66,14 @@ const MIGRATIONS: &[&str] = &["
         verdict TEXT);
     CREATE INDEX grants_by_practitioner_patient ON emergency_grants (practitioner, patient);
     CREATE INDEX grants_by_time ON emergency_grants (granted_at);
-"];
+",
+    "
+    CREATE TABLE dezi_links (
+        uzi TEXT PRIMARY KEY REFERENCES accounts (uzi),
+        dezi TEXT NOT NULL UNIQUE,
+        linked_at TIMESTAMPTZ NOT NULL);
+",
+];
 
 /// The number of connections in the pool.
 const POOL: usize = 4;
@@ -568,6 +577,76 @@ impl DirectoryStore for PgDirectory {
             return Err(StoreError::NoSuchAccount(uzi));
         }
         Ok(())
+    }
+
+    async fn dezi_account(&self, dezi: &DeziNumber) -> Result<Option<UziNumber>, StoreError> {
+        let rows = self
+            .client()?
+            .query(
+                &self.sql("SELECT uzi FROM {s}.dezi_links WHERE dezi = $1"),
+                &[&dezi.as_str()],
+            )
+            .await?;
+        rows.first()
+            .map(|row| {
+                let uzi: String = row.get(0);
+                uzi.parse().map_err(|e| StoreError::Corrupt {
+                    table: "dezi_links",
+                    key: dezi.to_string(),
+                    detail: format!("uzi: {uzi:?}: {e}"),
+                })
+            })
+            .transpose()
+    }
+
+    async fn dezi_of(&self, uzi: UziNumber) -> Result<Option<DeziNumber>, StoreError> {
+        let rows = self
+            .client()?
+            .query(
+                &self.sql("SELECT dezi FROM {s}.dezi_links WHERE uzi = $1"),
+                &[&uzi.to_string()],
+            )
+            .await?;
+        rows.first()
+            .map(|row| {
+                let dezi: String = row.get(0);
+                dezi.parse().map_err(|e| StoreError::Corrupt {
+                    table: "dezi_links",
+                    key: uzi.to_string(),
+                    detail: format!("dezi: {dezi:?}: {e}"),
+                })
+            })
+            .transpose()
+    }
+
+    async fn link_dezi(
+        &self,
+        uzi: UziNumber,
+        dezi: &DeziNumber,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        // The unique keys make the link once, whoever else links at the same moment.
+        let inserted = self
+            .client()?
+            .execute(
+                &self.sql(
+                    "INSERT INTO {s}.dezi_links (uzi, dezi, linked_at)
+                     SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM {s}.accounts WHERE uzi = $1)
+                     ON CONFLICT DO NOTHING",
+                ),
+                &[&uzi.to_string(), &dezi.as_str(), &at],
+            )
+            .await?;
+        if inserted == 1 {
+            return Ok(());
+        }
+        if self.account(uzi).await?.is_none() {
+            return Err(StoreError::NoSuchAccount(uzi));
+        }
+        Err(StoreError::DeziLinked {
+            uzi,
+            dezi: dezi.clone(),
+        })
     }
 
     async fn add_delegation(&self, d: NewDelegation) -> Result<Delegation, StoreError> {

@@ -72,8 +72,13 @@ pub(crate) async fn request_form(State(portal): State<Portal>, parts: Parts) -> 
 }
 
 /// The card's holder, from the middleware (no account needed: that is what they request).
-fn card_holder(parts: &Parts) -> Option<Identity> {
-    parts.extensions.get::<Identity>().cloned()
+/// An account is requested with a UZI-pas: a Dezi login reaches the portal only linked to an
+/// account that exists.
+fn card_holder(parts: &Parts) -> Option<std::sync::Arc<zvp_auth::uzi::VerifiedUziIdentity>> {
+    match parts.extensions.get::<Identity>()? {
+        Identity::Card(card) => Some(std::sync::Arc::clone(card)),
+        Identity::Dezi(_) => None,
+    }
 }
 
 /// The account request's CSRF token: `<expiry>.<HMAC-SHA256>` over the card's certificate
@@ -112,8 +117,8 @@ fn request_token_ok(portal: &Portal, certificate: &str, token: &str, now: i64) -
         && aws_lc_rs::hmac::verify(&portal.0.request_key, message.as_bytes(), &tag).is_ok()
 }
 
-fn card_name(identity: &Identity) -> String {
-    [identity.0.given_name(), identity.0.surname()]
+fn card_name(identity: &zvp_auth::uzi::VerifiedUziIdentity) -> String {
+    [identity.given_name(), identity.surname()]
         .into_iter()
         .flatten()
         .collect::<Vec<_>>()
@@ -131,7 +136,7 @@ async fn request_page(
     let Some(identity) = card_holder(parts) else {
         return not_found().await;
     };
-    let card = &identity.0;
+    let card = &identity;
     let minutes = i64::from(portal.settings().idle_timeout_minutes);
     let expires = (portal.now() + chrono::Duration::minutes(minutes)).timestamp();
     let token = request_token(portal, card.certificate_sha256(), expires);
@@ -228,7 +233,7 @@ pub(crate) async fn request_account(
         return not_found().await;
     };
     let now = portal.now().timestamp();
-    if !request_token_ok(&portal, identity.0.certificate_sha256(), &form.csrf, now) {
+    if !request_token_ok(&portal, identity.certificate_sha256(), &form.csrf, now) {
         return not_found().await;
     }
     let practice = form.praktijk_agb.trim();
@@ -248,7 +253,7 @@ pub(crate) async fn request_account(
             Some("Vul de naam van de praktijk, een geldig e-mailadres en een telefoonnummer in.");
         return request_page(&portal, &parts, error, Some(&form)).await;
     };
-    let card = &identity.0;
+    let card = &identity;
     let body = match portal.0.directory.account(card.uzi_number()).await {
         Ok(Some(_)) => html! {
             h1 { "Er is al een account" }
@@ -315,7 +320,7 @@ pub(crate) async fn logout(
         .extensions
         .get::<RequestId>()
         .map_or("logout", |r| r.0.as_str());
-    if let Some(Identity(identity)) = parts.extensions.get::<Identity>() {
+    if let Some(identity) = parts.extensions.get::<Identity>() {
         let ip = parts.extensions.get::<PeerAddress>().map(|p| p.0.ip());
         let recorded = portal
             .record_session_end(identity, ip, request_id, "logout")
