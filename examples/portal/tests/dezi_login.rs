@@ -12,11 +12,15 @@
 
 mod common;
 
+use std::time::Duration;
+
 use chrono::Utc;
 use serde_json::json;
-use zvp_auth::dezi::{DeziError, LoginRequest, Token};
+use zvp_auth::dezi::{DeziError, DeziSettings, LoginRequest, Token};
+use zvp_core::RoleCode;
+use zvp_portal::dezi::{Connection, DeziClient};
 
-use common::dezi::{ACCEPTANCE_CLIENT, CLIENT, Dezi, ELIGIBLE, Files, setup};
+use common::dezi::{ACCEPTANCE_CLIENT, CLIENT, Dezi, ELIGIBLE, Files, REDIRECT, setup};
 
 #[tokio::test]
 async fn each_eligible_role_logs_in_and_a_refused_role_is_refused() {

@@ -166,3 +166,20 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+
+    use super::*;
+
+    #[test]
+    fn without_a_revocation_list_no_verklaring_is_known_to_be_in_force() {
+        let revocations = Revocations::default();
+        let now = "2026-12-07T08:00:00Z".parse().unwrap();
+        assert!(matches!(
+            revocations.check("vk-1", now, chrono::Duration::minutes(30)),
+            Err(DeziError::PlatformUnreachable { .. })
+        ));
+    }
+}

@@ -102,7 +102,8 @@ impl From<&crate::config::Server> for TlsOptions {
 }
 
 /// The TLS server configuration: the portal's certificate and key, client certificates
-/// verified by [`UziClientCertVerifier`] (optional in the handshake), TLS 1.2 and 1.3 (or 1.3 only), ALPN `http/1.1`,
+/// verified by [`UziClientCertVerifier`] (optional in the handshake), TLS 1.2 and 1.3 (or 1.3
+/// only), ALPN `http/1.1`,
 /// session resumption only when [`TlsOptions::resumption`].
 ///
 /// # Errors
