@@ -24,6 +24,8 @@ mod output;
 mod audit_cmd;
 #[cfg(feature = "demo")]
 mod demo;
+#[cfg(feature = "demo")]
+mod demo_dezi;
 mod log;
 mod policy_cmd;
 #[cfg(feature = "demo")]
