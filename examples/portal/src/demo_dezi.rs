@@ -18,10 +18,21 @@ use zvp_portal::config::DeziConfig;
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-/// The demo's Dezi persons: the login on the stand-in's page, the UZI number of the account
-/// the Dezi number is linked to (none: not linked), the Dezi number, initials, prefix,
-/// surname and role.
-pub(crate) const PERSONS: [(&str, Option<u32>, &str, &str, Option<&str>, &str, RoleCode); 5] = [
+/// One of the demo's Dezi persons: the login on the stand-in's page, the UZI number of the
+/// account the Dezi number is linked to (none: not linked), the Dezi number, initials,
+/// prefix, surname and role.
+type Person = (
+    &'static str,
+    Option<u32>,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+    RoleCode,
+);
+
+/// The demo's Dezi persons.
+pub(crate) const PERSONS: [Person; 5] = [
     (
         "huisarts",
         Some(900_000_001),
@@ -213,7 +224,8 @@ pub(crate) fn start(
     };
     let ready: serde_json::Value = serde_json::from_str(&line)
         .map_err(|e| format!("the Dezi stand-in did not start: {e}: {line:?}"))?;
-    let (Some(issuer), Some(jku)) = (ready["issuer"].as_str(), ready["jku"].as_str()) else {
+    let field = |name: &str| ready.get(name).and_then(serde_json::Value::as_str);
+    let (Some(issuer), Some(jku)) = (field("issuer"), field("jku")) else {
         return Err(format!("the Dezi stand-in did not start: {line:?}").into());
     };
     standin.issuer = issuer.to_owned();
