@@ -3,30 +3,12 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
-use maud::{DOCTYPE, Markup, html};
+use maud::{DOCTYPE, html};
 use zvp_auth::dezi::DeziError;
 
 use crate::Portal;
-use crate::layout::{self, html_response, page};
-use crate::refusal::reference;
-
-/// The contact lines and reference of every refusal page.
-fn help(portal: &Portal, request_id: &str, code: &str) -> Markup {
-    let settings = portal.settings();
-    html! {
-        p {
-            "Vragen? Neem contact op met " (settings.contact_name) ": "
-            a href={ "mailto:" (settings.contact_email) } { (settings.contact_email) }
-            ", telefoon " (settings.contact_phone)
-            ". Vermeld het referentienummer en het tijdstip."
-        }
-        dl {
-            dt { "Referentienummer" } dd { strong { (reference(request_id)) } }
-            dt { "Tijdstip" } dd { (layout::dutch_time(portal.now())) }
-            dt { "Code" } dd { (code) }
-        }
-    }
-}
+use crate::layout::{html_response, page};
+use crate::refusal::help;
 
 /// The way in for a browser that presents no card: the UZI-pas, or Dezi where the portal
 /// offers it. Nothing of the portal is shown before one of them succeeds.
