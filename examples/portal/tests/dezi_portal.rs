@@ -367,3 +367,117 @@ async fn a_portal_without_dezi_offers_and_answers_none_of_it() {
         404
     );
 }
+
+#[tokio::test]
+async fn every_refusal_of_a_login_gets_its_page_and_record() {
+    let rig = Rig::new("dezi-portal-faults").await;
+    rig.dezi.revoke("vk-revoked");
+    let cases = [
+        (
+            json!({"id_token": {"aud": "someone-else"}}),
+            "id-token-audience-mismatch",
+        ),
+        (
+            json!({"id_token": {"exp_offset": -600}}),
+            "id-token-expired",
+        ),
+        (
+            json!({"id_token": {"kid": "rotated-away"}}),
+            "id-token-unknown-key",
+        ),
+        (
+            json!({"id_token": {"alg": "none"}}),
+            "id-token-algorithm-not-accepted",
+        ),
+        (
+            json!({"id_token": {"alg": "HS256"}}),
+            "id-token-algorithm-not-accepted",
+        ),
+        (
+            json!({"userinfo": {"to_stranger": true}}),
+            "jwe-not-for-this-portal",
+        ),
+        (
+            json!({"userinfo": {"aud": "another-application"}}),
+            "envelope-audience-mismatch",
+        ),
+        (
+            json!({"envelope_verklaring_id": "vk-elsewhere", "verklaring": {"verklaring_id": "vk-here"}}),
+            "verklaring-id-mismatch",
+        ),
+        (
+            json!({"verklaring": {"jku": "https://127.0.0.1:9/jwks.json"}}),
+            "jku-not-allowed",
+        ),
+        (
+            json!({"verklaring": {"exp_offset": -3600, "nbf_offset": -7200}}),
+            "verklaring-expired",
+        ),
+        (
+            json!({"verklaring": {"nbf_offset": 3600}}),
+            "verklaring-not-yet-valid",
+        ),
+        (
+            json!({"envelope_verklaring_id": "vk-revoked", "verklaring": {"verklaring_id": "vk-revoked"}}),
+            "verklaring-revoked",
+        ),
+    ];
+    for (fault, code) in &cases {
+        rig.dezi.fault(fault);
+        let (reply, jar) = rig.login("huisarts", Some(Who::Own)).await;
+        assert_eq!(reply.status, 403, "{code}: {}", reply.body);
+        assert!(
+            reply.body.contains("Inloggen met Dezi is niet gelukt"),
+            "{code}"
+        );
+        assert!(
+            reply.body.contains(&format!("<dd>{code}</dd>")),
+            "{code}: {}",
+            reply.body
+        );
+        assert!(jar.session.is_none() && jar.login.is_none(), "{code}");
+    }
+    // The revoked verklaring's page says what to do about it.
+    rig.dezi.fault(&cases[cases.len() - 1].0);
+    let (revoked, _) = rig.login("huisarts", None).await;
+    let advice = zvp_auth::dezi::DeziError::Revoked {
+        verklaring_id: "vk-revoked".to_owned(),
+    }
+    .advice_nl();
+    assert!(revoked.body.contains(advice), "{}", revoked.body);
+    // None of them linked the card's account, and each is a denied login in the audit log.
+    assert_eq!(rig.t.directory.dezi_of(Who::Own.uzi()).await.unwrap(), None);
+    let denied: Vec<String> = rig
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| e.event_type == EventType::Login && e.outcome == Outcome::Denied)
+        .filter_map(|e| e.reason)
+        .collect();
+    let mut expected: Vec<String> = cases.iter().map(|(_, c)| (*c).to_owned()).collect();
+    expected.push("verklaring-revoked".to_owned());
+    assert_eq!(denied, expected);
+
+    // The platform gone between the browser's visit and the callback: an outage, 503.
+    rig.dezi.fault(&json!({}));
+    let start = rig.t.get(None, "/dezi/inloggen").await;
+    let pending = set_cookie(&start, "__Host-zvp-dezi-start").unwrap();
+    let (state, code) = rig.dezi.browser(start.location().unwrap(), "huisarts");
+    let Rig { t, dezi, .. } = rig;
+    drop(dezi);
+    let request = Request::get(format!(
+        "/dezi/callback?state={}&code={}",
+        common::encode(&state),
+        common::encode(&code)
+    ))
+    .header(header::COOKIE, format!("__Host-zvp-dezi-start={pending}"))
+    .body(Body::empty())
+    .unwrap();
+    let gone = t.send(None, request).await;
+    assert_eq!(gone.status, 503, "{}", gone.body);
+    assert!(
+        gone.body.contains("<dd>platform-unreachable</dd>"),
+        "{}",
+        gone.body
+    );
+}
