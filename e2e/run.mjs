@@ -488,17 +488,21 @@ async function suite() {
   await gp.click('header button[type=submit]');
   check(await h1(gp) === 'U bent afgemeld', `the logout ends the session: ${await h1(gp)}`);
 
-  // --- without a card: the portal's own page, and a Dezi login (the demo's stand-in) -------
-  if (label === 'direct') {
-    await step('without a card, the way in; then a Dezi login in the browser', async () => {
-      const context = await browser.newContext({ ignoreHTTPSErrors: true });
-      const page = await context.newPage();
-      page.setDefaultTimeout(10_000);
-      const first = await page.goto(`${origin}/`);
-      check(first.status() === 403 && await h1(page) === 'Plaats uw UZI-pas', `no card: ${first.status()} ${await h1(page)}`);
-      check(await page.locator('table.patients').count() === 0, 'no card: no patient list');
-      await shot(page, 'no-card');
-      await accessible(page, 'no-card');
+  // --- without a card: the portal's own page (directly and behind nginx), and a Dezi login
+  // (the demo's stand-in; not behind the proxy, whose demo has no Dezi) ---------------------
+  await step('without a card, the way in; then a Dezi login in the browser', async () => {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    const first = await page.goto(`${origin}/`);
+    check(first.status() === 403 && await h1(page) === 'Plaats uw UZI-pas', `no card (${label}): ${first.status()} ${await h1(page)}`);
+    check(await page.locator('table.patients').count() === 0, 'no card: no patient list');
+    const patientPage = await page.goto(`${origin}/zoeken`);
+    check(patientPage.status() === 403 && await h1(page) === 'Plaats uw UZI-pas', `no card, another page (${label}): ${patientPage.status()}`);
+    await shot(page, 'no-card');
+    await accessible(page, 'no-card');
+    if (label === 'direct') {
+      await page.goto(`${origin}/`);
       await page.getByRole('link', { name: 'Inloggen met Dezi' }).click();
       await page.waitForURL(/\/interaction\//);
       check(await h1(page) === 'Inloggen met Dezi (testomgeving)', `the Dezi stand-in's login page: ${await h1(page)}`);
@@ -513,9 +517,11 @@ async function suite() {
       check((await page.content()).includes('U heeft zich afgemeld'), 'Dezi: logged out');
       const after = await page.goto(`${origin}/`);
       check(after.status() === 403 && await h1(page) === 'Plaats uw UZI-pas', `after the logout: ${after.status()} ${await h1(page)}`);
-      await context.close();
-    });
-  }
+    } else {
+      check(await page.getByRole('link', { name: 'Inloggen met Dezi' }).count() === 0, 'behind nginx: no Dezi in this demo');
+    }
+    await context.close();
+  });
 }
 
 try {
