@@ -124,6 +124,10 @@ pub(crate) const LOGIN_COOKIE: &str = "__Host-zvp-dezi";
 /// The name of the cookie that holds a login's secrets between the start and the callback.
 pub(crate) const PENDING_COOKIE: &str = "__Host-zvp-dezi-start";
 
+/// The name of the cookie that holds a Dezi login without an account while its account
+/// request is filled in.
+pub(crate) const REQUEST_COOKIE: &str = "__Host-zvp-dezi-aanvraag";
+
 /// The signed revocation list in use, as the embedder last handed it over.
 #[derive(Debug, Default)]
 pub(crate) struct Revocations(std::sync::RwLock<Option<Arc<RevocationList>>>);

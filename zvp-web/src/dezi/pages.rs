@@ -103,7 +103,7 @@ impl NotLinked {
                 "Uw Dezi-login is gelukt, maar uw Dezi-nummer is nog niet aan een account van \
                  dit portaal gekoppeld. Koppel het één keer: plaats uw UZI-pas in de \
                  kaartlezer en log opnieuw in met Dezi. Daarna kunt u ook zonder pas \
-                 inloggen. Heeft u nog geen account, vraag het dan aan met uw UZI-pas."
+                 inloggen."
             }
             Self::RoleDiffers => {
                 "Uw Dezi-verklaring noemt een andere rol dan uw UZI-pas. Het portaal koppelt \
@@ -119,12 +119,23 @@ impl NotLinked {
 }
 
 /// The page of a Dezi login without an account to enter.
-pub(crate) fn not_linked_page(portal: &Portal, why: NotLinked, request_id: &str) -> Response {
+pub(crate) fn not_linked_page(
+    portal: &Portal,
+    why: NotLinked,
+    may_request: bool,
+    request_id: &str,
+) -> Response {
     let title = "Uw Dezi-nummer is niet gekoppeld";
     let body = html! {
         section.refusal {
             h1 { (title) }
             p { (why.advice()) }
+            @if may_request {
+                p {
+                    "Heeft u geen UZI-pas, vraag dan een account aan met uw Dezi-login: "
+                    a href="/dezi/account" { "Account aanvragen met Dezi" }
+                }
+            }
             p { a href="/" { "Terug naar inloggen" } }
             (help(portal, request_id, why.code()))
         }

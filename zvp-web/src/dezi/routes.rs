@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{FromRequestParts as _, Query, State};
+use axum::extract::{Form, FromRequestParts as _, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
@@ -17,11 +17,12 @@ use zvp_auth::dezi::{DeziError, LoginRequest, VerifiedDeziIdentity};
 use zvp_core::UziNumber;
 
 use super::pages::{self, NotLinked};
-use super::{DeziSession, LOGIN_COOKIE, PENDING_COOKIE, sha256_hex};
+use super::{DeziSession, LOGIN_COOKIE, PENDING_COOKIE, REQUEST_COOKIE, sha256_hex};
 use crate::Portal;
 use crate::auth::{Identity, NewSession, PeerAddress, RequestId, random_hex};
 use crate::caller::Caller;
 use crate::ops::not_found;
+use crate::pages::request::{DeziApplicant, RequestForm, Requester, file_request, request_page};
 use crate::refusal::{Refusal, deny_refusal, log_refusal, refusal_page};
 use crate::session::{self, named_cookie};
 
@@ -36,6 +37,40 @@ pub(crate) fn routes() -> Router<Portal> {
     Router::new()
         .route("/dezi/inloggen", get(start))
         .route("/dezi/callback", get(callback))
+        .route("/dezi/account", get(request_form).post(request_account))
+}
+
+/// How long a Dezi login without an account may take to fill in the account request.
+const REQUEST_MINUTES: i64 = 30;
+
+/// The Dezi login without an account that the callback sealed in the browser, if any.
+fn applicant(portal: &Portal, parts: &Parts) -> Option<DeziApplicant> {
+    portal.0.dezi.as_ref()?;
+    let sealed = named_cookie(&parts.headers, REQUEST_COOKIE)?;
+    portal.0.cookie_key.open(REQUEST_COOKIE, &sealed, portal.now())
+}
+
+/// The account request form of a Dezi login without an account.
+async fn request_form(State(portal): State<Portal>, parts: Parts) -> Response {
+    match applicant(&portal, &parts) {
+        Some(applicant) => request_page(&portal, &Requester::Dezi(applicant), None, None),
+        None => not_found().await,
+    }
+}
+
+/// Files the account request of a Dezi login without an account.
+async fn request_account(
+    State(portal): State<Portal>,
+    parts: Parts,
+    Form(form): Form<RequestForm>,
+) -> Response {
+    let Some(applicant) = applicant(&portal, &parts) else {
+        return not_found().await;
+    };
+    if !crate::origin::allowed(&parts, portal.0.public_origin.as_deref()) {
+        return crate::origin::refused_page(&portal, "dezi-account");
+    }
+    file_request(&portal, &Requester::Dezi(applicant), &form).await
 }
 
 /// A login's secrets, as the browser keeps them (sealed) until the callback.
@@ -192,6 +227,44 @@ fn forget_pending(mut response: Response) -> Response {
     response
 }
 
+/// The page of a Dezi login without an account to enter. Without a link at all, and with a
+/// Dezi number of the register's nine digits, it offers the account request, the login sealed
+/// in the browser for it.
+fn not_linked(
+    portal: &Portal,
+    why: NotLinked,
+    who: &VerifiedDeziIdentity,
+    request_id: &str,
+) -> Response {
+    let applicant = who
+        .dezi_number()
+        .as_str()
+        .parse::<UziNumber>()
+        .ok()
+        .filter(|_| why == NotLinked::NoLink)
+        .map(|uzi| DeziApplicant {
+            uzi,
+            dezi_number: who.dezi_number().to_string(),
+            name: who.display_name(),
+            role: who.role(),
+        });
+    let until = portal.now() + chrono::Duration::minutes(REQUEST_MINUTES);
+    let sealed = applicant
+        .as_ref()
+        .and_then(|a| portal.0.cookie_key.seal(REQUEST_COOKIE, a, until).ok());
+    let mut page = pages::not_linked_page(portal, why, sealed.is_some(), request_id);
+    if let Some(sealed) = sealed {
+        set_cookie(
+            &mut page,
+            &format!(
+                "{REQUEST_COOKIE}={sealed}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={}",
+                REQUEST_MINUTES * 60
+            ),
+        );
+    }
+    page
+}
+
 fn means(who: &VerifiedDeziIdentity) -> DeziMeans {
     DeziMeans {
         verklaring_id: who.verklaring_id().to_owned(),
@@ -222,7 +295,7 @@ async fn linked_account(
             .record_refused_dezi(Some(means(who)), ip, request_id, why.code())
             .await
         {
-            Ok(_) => pages::not_linked_page(portal, why, request_id),
+            Ok(_) => not_linked(portal, why, who, request_id),
             Err(r) => refusal_page(portal, &r, request_id),
         }
     };
