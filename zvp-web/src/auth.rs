@@ -255,6 +255,25 @@ fn card_key(leaf: &CertificateDer<'_>) -> [u8; 32] {
     <[u8; 32]>::try_from(digest.as_ref()).unwrap_or_default()
 }
 
+/// The 429 page when `key` (a Dezi session, a callback's address) is past the portal's
+/// request rate; `None` when it may go on, or the portal has no limit. Logged once a minute
+/// per key, not recorded: nothing was presented that a record could name.
+pub(crate) fn throttled(portal: &Portal, key: &str, request_id: &str) -> Option<Response> {
+    let throttle = portal.0.throttle.as_ref()?;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.as_bytes());
+    let key = <[u8; 32]>::try_from(digest.as_ref()).unwrap_or_default();
+    let Verdict::Throttled { record } = throttle.check(&key) else {
+        return None;
+    };
+    if record {
+        log_refusal(request_id, Refusal::Throttled.code(), None);
+    }
+    let mut page = refusal_page(portal, &Refusal::Throttled, request_id);
+    page.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    Some(page)
+}
+
 /// The middleware of every page: throttle the card, validate it as a UZI-pas, then find or
 /// start the session.
 pub(crate) async fn authenticate(
@@ -298,25 +317,26 @@ pub(crate) async fn authenticate(
             .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
         return page;
     }
-    // Without a card, the request may continue a Dezi login's session; with neither, it gets
-    // the page that says how to log in (and nothing is recorded: no one presented anything).
-    let Some(chain) = chain.filter(|c| !c.is_empty()) else {
-        return match crate::dezi::session_identity(&portal, &parts, now) {
-            Some((dezi, cookie)) => {
-                match crate::dezi::still_in_force(&portal, (&dezi, &cookie), ip, &request_id).await
-                {
-                    Ok(()) => {
-                        let identity = Identity::Dezi(dezi);
-                        continue_session(portal, parts, body, next, identity, ip, request_id).await
-                    }
-                    Err(page) => page,
-                }
+    // A Dezi login's session goes on as one, whether or not a card is presented too (the
+    // card that was in the reader when the Dezi number was linked stays there).
+    if let Some((dezi, cookie)) = crate::dezi::session_identity(&portal, &parts, now) {
+        let key = format!("dezi-session|{}", dezi.binding);
+        if let Some(page) = throttled(&portal, &key, &request_id) {
+            return page;
+        }
+        return match crate::dezi::still_in_force(&portal, (&dezi, &cookie), ip, &request_id).await {
+            Ok(()) => {
+                let identity = Identity::Dezi(dezi);
+                continue_session(portal, parts, body, next, identity, ip, request_id).await
             }
-            None => {
-                log_refusal(&request_id, UziError::NoCertificate.code(), None);
-                crate::dezi::no_card_page(&portal, &request_id)
-            }
+            Err(page) => page,
         };
+    }
+    // Neither a card nor a Dezi session: the page that says how to log in (and nothing is
+    // recorded: no one presented anything).
+    let Some(chain) = chain.filter(|c| !c.is_empty()) else {
+        log_refusal(&request_id, UziError::NoCertificate.code(), None);
+        return crate::dezi::no_card_page(&portal, &request_id);
     };
     let cache = parts.extensions.get::<ConnectionIdentity>().cloned();
     let identity = match &cache {

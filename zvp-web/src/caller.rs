@@ -153,26 +153,32 @@ impl FromRequestParts<Portal> for Caller {
             return Err(refuse(Refusal::Dormant, Some(&account)).await);
         }
         // Only now, with the card admitted and its account active, is a session stored.
-        let session = match session {
-            Resumed::Continued(session) => session,
+        let (session, started) = match session {
+            Resumed::Continued(session) => (session, None),
             Resumed::ToStart(slot) => {
                 let started = portal.0.sessions.start(identity.binding(), now).await;
                 let Ok((session, cookie)) = started else {
                     return Err(refuse(Refusal::Unavailable, Some(&account)).await);
                 };
-                slot.put(cookie);
-                session
+                (session, Some((slot, cookie)))
             }
         };
         if session.is_new_login() {
-            // The login is in the audit log before anything of the session is sent.
+            // The login is in the audit log before anything of the session is sent; a login
+            // the log cannot take ends its session at once, and no cookie of it is handed out.
             if let Err(r) = portal
                 .record_login(&identity, Some(&account), ip, &request_id, None)
                 .await
             {
+                if let Some((_, cookie)) = &started {
+                    let _ = portal.0.sessions.end(cookie).await;
+                }
                 return Err(refusal_page(portal, &r, &request_id));
             }
             let _ = portal.0.directory.record_login(uzi, now).await;
+        }
+        if let Some((slot, cookie)) = started {
+            slot.put(cookie);
         }
         // The terms of use, at the first login and when they change.
         if account.accepted_terms < Some(portal.settings().terms_version)

@@ -176,6 +176,12 @@ async fn a_gp_links_dezi_once_with_the_card_and_then_sees_the_same_patients_with
     );
     assert!(jar.session.is_none() && jar.login.is_none());
 
+    // A colleague's Dezi login with this GP's card in the reader links nothing.
+    let (colleague, _) = rig.login("collega", Some(Who::Own)).await;
+    assert_eq!(colleague.status, 403);
+    assert!(colleague.body.contains("dezi-name-differs"), "{}", colleague.body);
+    assert_eq!(rig.t.directory.dezi_of(Who::Own.uzi()).await.unwrap(), None);
+
     // With the card in the reader: linked, logged in, and the link recorded.
     let (linked, jar) = rig.login("huisarts", Some(Who::Own)).await;
     assert_eq!(linked.status, 200, "{}", linked.body);
@@ -187,6 +193,10 @@ async fn a_gp_links_dezi_once_with_the_card_and_then_sees_the_same_patients_with
         Some(Who::Own.uzi())
     );
 
+    // The card still in the reader: the Dezi session goes on as one.
+    let with_card = rig.get(Some(Who::Own), &jar, "/").await;
+    assert_eq!(with_card.status, 200, "{}", with_card.body);
+    assert_eq!(patients(&with_card.body), own);
     // Without the card, the same patients.
     let by_dezi = rig.get(None, &jar, "/").await;
     assert_eq!(by_dezi.status, 200, "{}", by_dezi.body);
@@ -241,7 +251,10 @@ async fn a_gp_links_dezi_once_with_the_card_and_then_sees_the_same_patients_with
         .filter(|e| e.event_type == EventType::Login && e.outcome == Outcome::Denied)
         .filter_map(|e| e.reason.as_deref())
         .collect();
-    assert_eq!(refused, ["dezi-not-linked", "dezi-linked-elsewhere"]);
+    assert_eq!(
+        refused,
+        ["dezi-not-linked", "dezi-name-differs", "dezi-linked-elsewhere"]
+    );
 }
 
 #[tokio::test]
@@ -258,9 +271,17 @@ async fn refusals_at_the_callback_get_their_page_code_and_record() {
     assert_eq!(foreign.status, 403);
     assert!(foreign.body.contains("state-mismatch"), "{}", foreign.body);
     // The platform sent back an error instead of a code.
+    let start = rig.t.get(None, "/dezi/inloggen").await;
+    let pending = set_cookie(&start, "__Host-zvp-dezi-start").unwrap();
     let denied = rig
         .t
-        .get(None, "/dezi/callback?error=access_denied&state=abc")
+        .send(
+            None,
+            Request::get("/dezi/callback?error=access_denied&state=abc")
+                .header(header::COOKIE, format!("__Host-zvp-dezi-start={pending}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await;
     assert_eq!(denied.status, 403);
     assert!(
@@ -277,11 +298,8 @@ async fn refusals_at_the_callback_get_their_page_code_and_record() {
         .collect();
     assert_eq!(
         reasons,
-        [
-            "role-not-eligible",
-            "state-mismatch",
-            "authorization-denied"
-        ]
+        ["role-not-eligible", "authorization-denied"],
+        "the callback this browser did not start is not recorded: anyone can ask that URL"
     );
 }
 
@@ -487,7 +505,11 @@ async fn a_gp_without_a_card_requests_an_account_with_dezi() {
     let rig = Rig::new("dezi-portal-request").await;
     let (unlinked, _) = rig.login("huisarts-2", None).await;
     assert_eq!(unlinked.status, 403);
-    assert!(unlinked.body.contains("Account aanvragen met Dezi"), "{}", unlinked.body);
+    assert!(
+        unlinked.body.contains("Account aanvragen met Dezi"),
+        "{}",
+        unlinked.body
+    );
     let sealed = set_cookie(&unlinked, "__Host-zvp-dezi-aanvraag").expect("the request's cookie");
     let cookie = format!("__Host-zvp-dezi-aanvraag={sealed}");
     // Without the login's cookie there is no form.
@@ -516,8 +538,16 @@ async fn a_gp_without_a_card_requests_an_account_with_dezi() {
     // A personal AGB code is required (a verklaring carries none); the form keeps the rest.
     let wrong = rig.t.send(None, post(format!("agb=123&{contact}"))).await;
     assert_eq!(wrong.status, 200);
-    assert!(wrong.body.contains("Uw persoonlijke AGB-code heeft 8 cijfers."));
-    assert!(wrong.body.contains("value=\"Praktijk Oost\""), "{}", wrong.body);
+    assert!(
+        wrong
+            .body
+            .contains("Uw persoonlijke AGB-code heeft 8 cijfers.")
+    );
+    assert!(
+        wrong.body.contains("value=\"Praktijk Oost\""),
+        "{}",
+        wrong.body
+    );
     let filed = rig
         .t
         .send(None, post(format!("agb=01040999&{contact}")))
@@ -525,7 +555,10 @@ async fn a_gp_without_a_card_requests_an_account_with_dezi() {
     assert!(filed.body.contains("Aanvraag ontvangen"), "{}", filed.body);
     let uzi: zvp_core::UziNumber = "900000222".parse().unwrap();
     let account = rig.t.directory.account(uzi).await.unwrap().unwrap();
-    assert_eq!(account.status, zvp_auth::directory::AccountStatus::Requested);
+    assert_eq!(
+        account.status,
+        zvp_auth::directory::AccountStatus::Requested
+    );
     assert_eq!(account.agb, zvp_core::AgbCode::new(1_040_999));
     assert_eq!(account.role, zvp_core::RoleCode::GENERAL_PRACTITIONER);
     assert_eq!(

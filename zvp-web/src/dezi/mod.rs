@@ -133,11 +133,19 @@ pub(crate) const REQUEST_COOKIE: &str = "__Host-zvp-dezi-aanvraag";
 pub(crate) struct Revocations(std::sync::RwLock<Option<Arc<RevocationList>>>);
 
 impl Revocations {
+    /// Keeps `list` unless the list in use is newer: an older list (a cached or replayed
+    /// answer, still within its grace) would undo the revocations that came after it.
     pub(crate) fn replace(&self, list: RevocationList) {
-        *self
+        let mut held = self
             .0
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(list));
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if held
+            .as_ref()
+            .is_none_or(|current| current.refresh_at() <= list.refresh_at())
+        {
+            *held = Some(Arc::new(list));
+        }
     }
 
     /// Whether the verklaring is in force at `now` by the list in use; without a list, or with

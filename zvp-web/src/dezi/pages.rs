@@ -83,6 +83,8 @@ pub(crate) enum NotLinked {
     NoLink,
     /// The UZI-pas that came with the login has another role than the verklaring.
     RoleDiffers,
+    /// The UZI-pas that came with the login names another person than the verklaring.
+    NameDiffers,
     /// The account of that UZI-pas has another Dezi number linked already.
     LinkedElsewhere,
 }
@@ -93,6 +95,7 @@ impl NotLinked {
         match self {
             Self::NoLink => "dezi-not-linked",
             Self::RoleDiffers => "dezi-role-differs",
+            Self::NameDiffers => "dezi-name-differs",
             Self::LinkedElsewhere => "dezi-linked-elsewhere",
         }
     }
@@ -108,6 +111,11 @@ impl NotLinked {
             Self::RoleDiffers => {
                 "Uw Dezi-verklaring noemt een andere rol dan uw UZI-pas. Het portaal koppelt \
                  ze daarom niet. Neem contact op met het ziekenhuis."
+            }
+            Self::NameDiffers => {
+                "De naam op uw UZI-pas is een andere dan die in uw Dezi-verklaring. Het portaal \
+                 koppelt ze daarom niet: zat er de pas van een collega in de kaartlezer? Neem \
+                 anders contact op met het ziekenhuis."
             }
             Self::LinkedElsewhere => {
                 "Aan uw account is al een ander Dezi-nummer gekoppeld, of dit Dezi-nummer \

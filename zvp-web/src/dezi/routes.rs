@@ -47,7 +47,10 @@ const REQUEST_MINUTES: i64 = 30;
 fn applicant(portal: &Portal, parts: &Parts) -> Option<DeziApplicant> {
     portal.0.dezi.as_ref()?;
     let sealed = named_cookie(&parts.headers, REQUEST_COOKIE)?;
-    portal.0.cookie_key.open(REQUEST_COOKIE, &sealed, portal.now())
+    portal
+        .0
+        .cookie_key
+        .open(REQUEST_COOKIE, &sealed, portal.now())
 }
 
 /// The account request form of a Dezi login without an account.
@@ -143,8 +146,19 @@ async fn callback(
     let ip = parts.extensions.get::<PeerAddress>().map(|p| p.0.ip());
     let pending: Option<Pending> = named_cookie(&parts.headers, PENDING_COOKIE)
         .and_then(|sealed| portal.0.cookie_key.open(PENDING_COOKIE, &sealed, now));
+    // Each callback with a login's secrets costs a call to the platform and an audit record:
+    // bounded per address, as a card's requests are (not behind a proxy, whose one address
+    // carries every user).
+    let direct = ip.is_some_and(|ip| !portal.0.proxy.trusted.contains(&ip));
+    if pending.is_some()
+        && direct
+        && let Some(page) =
+            crate::auth::throttled(&portal, &format!("dezi-callback|{ip:?}"), &request_id)
+    {
+        return page;
+    }
     let verified = match (pending, query) {
-        (_, Callback { error: Some(e), .. }) => Err(DeziError::AuthorizationDenied {
+        (Some(_), Callback { error: Some(e), .. }) => Err(DeziError::AuthorizationDenied {
             error: e.chars().take(MAX_ERROR_CHARS).collect(),
         }),
         (
@@ -165,9 +179,15 @@ async fn callback(
                 .complete(&login, &state, &code, eligible, now)
                 .await
         }
-        // No secrets of a login started in this browser, or a callback without its state
-        // or code: nothing to complete.
-        _ => Err(DeziError::StateMismatch),
+        // A callback with the login's secrets but without its state or code.
+        (Some(_), _) => Err(DeziError::StateMismatch),
+        // No login started in this browser: nothing to complete, and nothing to record (no
+        // one presented anything, and anyone can ask this URL).
+        (None, _) => {
+            let error = DeziError::StateMismatch;
+            log_refusal(&request_id, &error.code(), None);
+            return forget_pending(pages::refusal_page(&portal, &error, &request_id));
+        }
     };
     let who = match verified {
         Ok(who) => who,
@@ -345,6 +365,12 @@ async fn linked_account(
     if card.role() != who.role() {
         return Err(refuse(NotLinked::RoleDiffers).await);
     }
+    // The card in the reader may be a colleague's: the link is made only for the same person.
+    let card_surname = card.card().and_then(|c| c.surname()).map(name_key);
+    let dezi_surname = name_key(&format!("{} {}", who.prefix().unwrap_or(""), who.surname()));
+    if card_surname.is_none_or(|s| s.is_empty() || s != dezi_surname) {
+        return Err(refuse(NotLinked::NameDiffers).await);
+    }
     match directory.dezi_of(uzi).await {
         Ok(None) => {}
         Ok(Some(_)) => return Err(refuse(NotLinked::LinkedElsewhere).await),
@@ -364,6 +390,15 @@ async fn linked_account(
         }
         Err(_) => Err(unavailable()),
     }
+}
+
+/// A surname as the card and the verklaring are compared: letters and digits only, lower
+/// case (the card's SN holds the prefixes with the name, the verklaring has them apart).
+fn name_key(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// The Dezi login of a request without a card: the sealed login of its cookie, when the

@@ -292,7 +292,9 @@ pub(crate) async fn file_request(
         }
     };
     let Some(contact) = contact_of(form) else {
-        return retry("Vul de naam van de praktijk, een geldig e-mailadres en een telefoonnummer in.");
+        return retry(
+            "Vul de naam van de praktijk, een geldig e-mailadres en een telefoonnummer in.",
+        );
     };
     let directory = &portal.0.directory;
     let body = match directory.account(requester.uzi()).await {

@@ -90,10 +90,15 @@ impl Dezi {
             ("huisarts", "900000111", "01.015"),
             ("huisarts-2", "900000222", "01.015"),
         ] {
-            let mut p = person(role, "Vries");
+            // The test cards' holders are "<Who> Test" (surname Test), as the `Own` card's.
+            let mut p = person(role, "Test");
             p["dezi_nummer"] = json!(number);
+            p["voorvoegsel"] = json!(null);
             persons.insert(login.to_owned(), p);
         }
+        let mut colleague = person("01.015", "Bakker");
+        colleague["dezi_nummer"] = json!("900000444");
+        persons.insert("collega".to_owned(), colleague);
         let settings = json!({
             "certificate": files.path("server.pem"),
             "key": files.path("server.key.pem"),
