@@ -42,6 +42,8 @@ async function startDemo(extraEnv) {
   const dir = mkdtempSync(join(tmpdir(), 'zvp-e2e-'));
   chmodSync(dir, 0o755);
   const demo = spawn(bin, ['demo', '--dir', join(dir, 'demo')], {
+    // From the repository: the demo starts the Dezi stand-in of peers/ from there.
+    cwd: root,
     env: { ...process.env, ZVP_SERVER_LISTEN: '127.0.0.1:0', ZVP_SERVER_ADMIN_LISTEN: '127.0.0.1:0', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -536,6 +538,41 @@ async function suite() {
   await gp.goto(`${origin}/`);
   await gp.click('header button[type=submit]');
   check(await h1(gp) === 'U bent afgemeld', `the logout ends the session: ${await h1(gp)}`);
+
+  // --- without a card: the portal's own page (directly and behind nginx), and a Dezi login
+  // (the demo's stand-in; not behind the proxy, whose demo has no Dezi) ---------------------
+  await step('without a card, the way in; then a Dezi login in the browser', async () => {
+    const context = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    const first = await page.goto(`${origin}/`);
+    check(first.status() === 403 && await h1(page) === 'Plaats uw UZI-pas', `no card (${label}): ${first.status()} ${await h1(page)}`);
+    check(await page.locator('table.patients').count() === 0, 'no card: no patient list');
+    const patientPage = await page.goto(`${origin}/zoeken`);
+    check(patientPage.status() === 403 && await h1(page) === 'Plaats uw UZI-pas', `no card, another page (${label}): ${patientPage.status()}`);
+    await shot(page, 'no-card');
+    await accessible(page, 'no-card');
+    if (label === 'direct') {
+      await page.goto(`${origin}/`);
+      await page.getByRole('link', { name: 'Inloggen met Dezi' }).click();
+      await page.waitForURL(/\/interaction\//);
+      check(await h1(page) === 'Inloggen met Dezi (testomgeving)', `the Dezi stand-in's login page: ${await h1(page)}`);
+      await page.getByRole('button', { name: /J\. de Vries/ }).click();
+      await page.waitForURL(`${origin}/`);
+      check(await h1(page) === 'Mijn patiënten', `after Dezi: ${await h1(page)}`);
+      const byDezi = await lists(page);
+      const rows = (ls) => ls.flatMap((l) => l.rows.map((r) => r[0])).sort().join('|');
+      check(rows(byDezi) !== '' && rows(byDezi) === rows(startLists), `Dezi shows the card's patients: ${byDezi.map((l) => l.rows.length)} vs ${startLists.map((l) => l.rows.length)}`);
+      await shot(page, 'dezi-start');
+      await page.getByRole('button', { name: 'Afmelden' }).click();
+      check((await page.content()).includes('U heeft zich afgemeld'), 'Dezi: logged out');
+      const after = await page.goto(`${origin}/`);
+      check(after.status() === 403 && await h1(page) === 'Plaats uw UZI-pas', `after the logout: ${after.status()} ${await h1(page)}`);
+    } else {
+      check(await page.getByRole('link', { name: 'Inloggen met Dezi' }).count() === 0, 'behind nginx: no Dezi in this demo');
+    }
+    await context.close();
+  });
 }
 
 try {

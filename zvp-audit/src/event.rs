@@ -190,8 +190,24 @@ pub struct Responsible {
 pub struct AccessPoint {
     /// The client's IP address.
     pub ip: Option<IpAddr>,
-    /// The SHA-256 fingerprint of the user's certificate (hex).
+    /// The SHA-256 fingerprint of the user's certificate (hex): the UZI-pas the user is
+    /// logged in with.
     pub certificate_sha256: Option<String>,
+    /// The Dezi login the user is logged in with, instead of a UZI-pas. Absent from records
+    /// of a UZI-pas, and from every record written before Dezi login existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dezi: Option<DeziMeans>,
+}
+
+/// A Dezi login as the audit log names it: the verklaring it was made with (the platform
+/// finds it, and its revocation, by this id) and the practitioner's Dezi number.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeziMeans {
+    /// The verklaring's `verklaring_id`.
+    pub verklaring_id: String,
+    /// The practitioner's Dezi number.
+    pub dezi_number: String,
 }
 
 /// The patient concerned.
@@ -318,6 +334,7 @@ impl AuditEvent {
             access_point: AccessPoint {
                 ip: Some([127, 0, 0, 1].into()),
                 certificate_sha256: None,
+                dezi: None,
             },
             patient: format!("p{n}")
                 .parse()

@@ -129,6 +129,10 @@ pub fn to_fhir(event: &AuditEvent) -> Value {
     if let Some(certificate) = &event.access_point.certificate_sha256 {
         details.push(json!({ "type": "certificate-sha256", "valueString": certificate }));
     }
+    if let Some(dezi) = &event.access_point.dezi {
+        details.push(json!({ "type": "dezi-verklaring-id", "valueString": dezi.verklaring_id }));
+        details.push(json!({ "type": "dezi-number", "valueString": dezi.dezi_number }));
+    }
     // The details of searches, cards and changes, as the log holds them.
     let extra = [
         (
@@ -211,7 +215,7 @@ pub fn to_fhir(event: &AuditEvent) -> Value {
 pub const CSV_HEADER: &str = "recorded,event_type,action,outcome,subtype,basis,purpose,\
 user_uzi,user_agb,user_name,user_role,on_behalf_of_agb,patient_id,patient_bsn,part,ip,\
 certificate_sha256,instance,hospital,request_id,reason,checked_authorisation,\
-checked_treatment_relation,checked_consent,emergency";
+checked_treatment_relation,checked_consent,emergency,dezi_verklaring_id";
 
 /// The event as one CSV row (RFC 4180 quoting), in the columns of [`CSV_HEADER`].
 pub fn to_csv_row(event: &AuditEvent) -> String {
@@ -219,7 +223,7 @@ pub fn to_csv_row(event: &AuditEvent) -> String {
         Some(item) => format!("{}/{item}", p.section),
         None => p.section.to_string(),
     });
-    let fields: [Option<String>; 25] = [
+    let fields: [Option<String>; 26] = [
         Some(
             event
                 .recorded
@@ -257,6 +261,11 @@ pub fn to_csv_row(event: &AuditEvent) -> String {
         Some(event.checks.treatment_relation.to_string()),
         Some(event.checks.consent.to_string()),
         Some(event.checks.emergency.to_string()),
+        event
+            .access_point
+            .dezi
+            .as_ref()
+            .map(|d| d.verklaring_id.clone()),
     ];
     csv_row(&fields)
 }

@@ -47,6 +47,7 @@ fn delegated_read() -> AuditEvent {
         access_point: AccessPoint {
             ip: Some("192.0.2.10".parse().unwrap()),
             certificate_sha256: Some("ab".repeat(32)),
+            dezi: None,
         },
         patient: Some(PatientRef {
             id: "p-1".parse().unwrap(),
@@ -126,10 +127,10 @@ fn csv_rows_match_the_header_and_quote_what_needs_it() {
     let row = to_csv_row(&delegated_read());
     assert!(row.starts_with("2026-11-25T10:00:00.000Z,110110,R,success,regular,delegation/7,TREAT,900000001,01000001,\"Vries, J. \"\"Jan\"\" de\",01.015,01000002,p-1,111222333,dossier/letters/doc-9,192.0.2.10,"), "{row}");
     assert!(
-        row.ends_with(",portal-1,ASz,req-42,,true,true,false,false"),
+        row.ends_with(",portal-1,ASz,req-42,,true,true,false,false,"),
         "{row}"
     );
-    // 25 columns: count the commas outside quotes.
+    // 26 columns: count the commas outside quotes.
     let mut quoted = false;
     let commas = row
         .chars()
@@ -141,4 +142,37 @@ fn csv_rows_match_the_header_and_quote_what_needs_it() {
         })
         .count();
     assert_eq!(commas + 1, CSV_HEADER.split(',').count());
+}
+
+#[test]
+fn a_dezi_login_is_named_by_its_verklaring_in_both_renderings() {
+    let mut event = delegated_read();
+    event.access_point.certificate_sha256 = None;
+    event.access_point.dezi = Some(zvp_audit::event::DeziMeans {
+        verklaring_id: "vk-1".to_owned(),
+        dezi_number: "900000111".to_owned(),
+    });
+    assert!(to_csv_row(&event).ends_with(",false,false,vk-1"));
+    let fhir = to_fhir(&event);
+    let details = fhir["entity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|e| e["detail"].as_array().cloned().unwrap_or_default())
+        .map(|d| {
+            (
+                d["type"].as_str().unwrap().to_owned(),
+                d["valueString"].clone(),
+            )
+        })
+        .collect::<Vec<_>>();
+    assert!(
+        details.contains(&("dezi-verklaring-id".to_owned(), "vk-1".into())),
+        "{details:?}"
+    );
+    assert!(
+        details.contains(&("dezi-number".to_owned(), "900000111".into())),
+        "{details:?}"
+    );
+    assert!(!details.iter().any(|(t, _)| t == "certificate-sha256"));
 }

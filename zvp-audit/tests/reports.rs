@@ -68,6 +68,7 @@ fn read(who: u32, patient: &str, when: DateTime<Utc>, basis: Basis) -> AuditEven
         access_point: AccessPoint {
             ip: None,
             certificate_sha256: None,
+            dezi: None,
         },
         patient: Some(PatientRef {
             id: format!("p-{patient}").parse().unwrap(),

@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use zvp_auth::dezi::DeziNumber;
 use zvp_auth::directory::{
     Account, AccountStatus, DelegationError, DelegationId, DirectoryStore, GrantId,
     MemoryDirectory, NewDelegation, ReasonCategory, ReviewVerdict, SqliteDirectory, StoreError,
@@ -247,6 +248,32 @@ async fn behaves(store: &dyn DirectoryStore) {
             .await,
         Err(StoreError::NoSuchGrant(GrantId(999)))
     ));
+    dezi_links_are_made_once(store).await;
+}
+
+/// A Dezi number is linked to one account, once, and found both ways.
+async fn dezi_links_are_made_once(store: &dyn DirectoryStore) {
+    let dezi: DeziNumber = "900000001".parse().unwrap();
+    let other: DeziNumber = "900000002".parse().unwrap();
+    assert_eq!(store.dezi_account(&dezi).await.unwrap(), None);
+    assert!(matches!(
+        store.link_dezi(uzi(404), &dezi, now()).await,
+        Err(StoreError::NoSuchAccount(u)) if u == uzi(404)
+    ));
+    store.link_dezi(uzi(1), &dezi, now()).await.unwrap();
+    assert_eq!(store.dezi_account(&dezi).await.unwrap(), Some(uzi(1)));
+    assert_eq!(store.dezi_of(uzi(1)).await.unwrap(), Some(dezi.clone()));
+    // Neither the account nor the number takes a second link.
+    assert!(matches!(
+        store.link_dezi(uzi(1), &other, now()).await,
+        Err(StoreError::DeziLinked { uzi: u, dezi: d }) if u == uzi(1) && d == other
+    ));
+    assert!(matches!(
+        store.link_dezi(uzi(0), &dezi, now()).await,
+        Err(StoreError::DeziLinked { uzi: u, .. }) if u == uzi(0)
+    ));
+    assert_eq!(store.dezi_account(&other).await.unwrap(), None);
+    assert_eq!(store.dezi_of(uzi(0)).await.unwrap(), None);
 }
 
 #[tokio::test]

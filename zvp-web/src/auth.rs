@@ -15,8 +15,10 @@ use chrono::{DateTime, Duration, Utc};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject as _;
 use zvp_auth::uzi::{UziError, VerifiedUziIdentity};
+use zvp_core::{AgbCode, RoleCode, UziNumber};
 
 use crate::Portal;
+use crate::dezi::DeziSession;
 use crate::refusal::{Refusal, log_refusal, refusal_page};
 use crate::session::{self, Timeouts};
 use crate::throttle::Verdict;
@@ -99,9 +101,66 @@ pub fn url_unescape(s: &str) -> Option<String> {
         .map(std::borrow::Cow::into_owned)
 }
 
-/// The verified identity of the request (inserted by [`authenticate`]).
+/// The verified identity of the request (inserted by [`authenticate`]): the UZI-pas the
+/// request presents, or the Dezi login of its session. Everything after the middleware asks
+/// it the same questions, whichever means it is.
 #[derive(Debug, Clone)]
-pub(crate) struct Identity(pub(crate) Arc<VerifiedUziIdentity>);
+pub(crate) enum Identity {
+    /// A UZI-pas, validated at this request's time.
+    Card(Arc<VerifiedUziIdentity>),
+    /// A Dezi login, verified at the callback, in the session it started.
+    Dezi(Arc<DeziSession>),
+}
+
+impl Identity {
+    /// The account's key: the card's UZI number, or the account the Dezi number is linked to.
+    pub(crate) fn uzi_number(&self) -> UziNumber {
+        match self {
+            Self::Card(card) => card.uzi_number(),
+            Self::Dezi(dezi) => dezi.uzi,
+        }
+    }
+
+    /// The AGB code the means carries (a verklaring carries none).
+    pub(crate) fn agb(&self) -> Option<AgbCode> {
+        match self {
+            Self::Card(card) => card.agb(),
+            Self::Dezi(_) => None,
+        }
+    }
+
+    /// The role the means carries.
+    pub(crate) fn role(&self) -> RoleCode {
+        match self {
+            Self::Card(card) => card.role(),
+            Self::Dezi(dezi) => dezi.role,
+        }
+    }
+
+    /// What the session is bound to: the card's certificate, or the verklaring.
+    pub(crate) fn binding(&self) -> &str {
+        match self {
+            Self::Card(card) => card.certificate_sha256(),
+            Self::Dezi(dezi) => &dezi.binding,
+        }
+    }
+
+    /// The name the means gives, for a record without an account.
+    pub(crate) fn name(&self) -> String {
+        match self {
+            Self::Card(card) => card.common_name().unwrap_or_default().to_owned(),
+            Self::Dezi(dezi) => dezi.name.clone(),
+        }
+    }
+
+    /// The card, when the means is a UZI-pas.
+    pub(crate) fn card(&self) -> Option<&VerifiedUziIdentity> {
+        match self {
+            Self::Card(card) => Some(card),
+            Self::Dezi(_) => None,
+        }
+    }
+}
 
 /// The request's id, for the audit log and the application log.
 #[derive(Debug, Clone)]
@@ -124,7 +183,7 @@ impl NewSession {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(cookie);
     }
 
-    fn take(&self) -> Option<String> {
+    pub(crate) fn take(&self) -> Option<String> {
         self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -168,7 +227,10 @@ pub(crate) fn random_hex_from(
 
 /// The client certificate of a request: from the TLS connection, or — from a trusted proxy
 /// only — from the proxy's header. The header is ignored from anyone else.
-fn client_certificate(portal: &Portal, parts: &Parts) -> Option<Arc<Vec<CertificateDer<'static>>>> {
+pub(crate) fn client_certificate(
+    portal: &Portal,
+    parts: &Parts,
+) -> Option<Arc<Vec<CertificateDer<'static>>>> {
     if let Some(ClientCertificate(chain)) = parts.extensions.get::<ClientCertificate>() {
         return Some(Arc::clone(chain));
     }
@@ -191,6 +253,25 @@ fn client_certificate(portal: &Portal, parts: &Parts) -> Option<Arc<Vec<Certific
 fn card_key(leaf: &CertificateDer<'_>) -> [u8; 32] {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, leaf.as_ref());
     <[u8; 32]>::try_from(digest.as_ref()).unwrap_or_default()
+}
+
+/// The 429 page when `key` (a Dezi session, a callback's address) is past the portal's
+/// request rate; `None` when it may go on, or the portal has no limit. Logged once a minute
+/// per key, not recorded: nothing was presented that a record could name.
+pub(crate) fn throttled(portal: &Portal, key: &str, request_id: &str) -> Option<Response> {
+    let throttle = portal.0.throttle.as_ref()?;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.as_bytes());
+    let key = <[u8; 32]>::try_from(digest.as_ref()).unwrap_or_default();
+    let Verdict::Throttled { record } = throttle.check(&key) else {
+        return None;
+    };
+    if record {
+        log_refusal(request_id, Refusal::Throttled.code(), None);
+    }
+    let mut page = refusal_page(portal, &Refusal::Throttled, request_id);
+    page.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    Some(page)
 }
 
 /// The middleware of every page: throttle the card, validate it as a UZI-pas, then find or
@@ -236,13 +317,33 @@ pub(crate) async fn authenticate(
             .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
         return page;
     }
+    // A Dezi login's session goes on as one, whether or not a card is presented too (the
+    // card that was in the reader when the Dezi number was linked stays there).
+    if let Some((dezi, cookie)) = crate::dezi::session_identity(&portal, &parts, now) {
+        let key = format!("dezi-session|{}", dezi.binding);
+        if let Some(page) = throttled(&portal, &key, &request_id) {
+            return page;
+        }
+        return match crate::dezi::still_in_force(&portal, (&dezi, &cookie), ip, &request_id).await {
+            Ok(()) => {
+                let identity = Identity::Dezi(dezi);
+                continue_session(portal, parts, body, next, identity, ip, request_id).await
+            }
+            Err(page) => page,
+        };
+    }
+    // Neither a card nor a Dezi session: the page that says how to log in (and nothing is
+    // recorded: no one presented anything).
+    let Some(chain) = chain.filter(|c| !c.is_empty()) else {
+        log_refusal(&request_id, UziError::NoCertificate.code(), None);
+        return crate::dezi::no_card_page(&portal, &request_id);
+    };
     let cache = parts.extensions.get::<ConnectionIdentity>().cloned();
-    let identity = match (&chain, &cache) {
-        (None, _) => Err(UziError::NoCertificate),
-        (Some(_), Some(cache)) if cache.get(portal.validator_generation(), now).is_some() => cache
+    let identity = match &cache {
+        Some(cache) if cache.get(portal.validator_generation(), now).is_some() => cache
             .get(portal.validator_generation(), now)
             .ok_or(UziError::NoCertificate),
-        (Some(chain), _) => portal.validator().validate(chain, now).map(Arc::new),
+        _ => portal.validator().validate(&chain, now).map(Arc::new),
     };
     let identity = match identity {
         Ok(identity) => {
@@ -253,20 +354,41 @@ pub(crate) async fn authenticate(
         }
         Err(e) => {
             log_refusal(&request_id, e.code(), None);
-            // A refused card is recorded with what it claims, before the refusal is sent;
-            // a request without any certificate presents no card and is not.
-            if !matches!(e, UziError::NoCertificate) {
-                let leaf = chain.as_ref().and_then(|c| c.first()).map(AsRef::as_ref);
-                if let Err(r) = portal
-                    .record_refused_card(leaf, ip, &request_id, e.code())
-                    .await
-                {
-                    return refusal_page(&portal, &r, &request_id);
-                }
+            // A refused card is recorded with what it claims, before the refusal is sent.
+            let leaf = chain.first().map(AsRef::as_ref);
+            if let Err(r) = portal
+                .record_refused_card(leaf, ip, &request_id, e.code())
+                .await
+            {
+                return refusal_page(&portal, &r, &request_id);
             }
             return refusal_page(&portal, &Refusal::Certificate(e), &request_id);
         }
     };
+    continue_session(
+        portal,
+        parts,
+        body,
+        next,
+        Identity::Card(identity),
+        ip,
+        request_id,
+    )
+    .await
+}
+
+/// The rest of [`authenticate`] for a verified identity: the origin of a form, then the
+/// session its cookie continues (or the slot for one to start, for a card), then the page.
+async fn continue_session(
+    portal: Portal,
+    mut parts: Parts,
+    body: axum::body::Body,
+    next: Next,
+    identity: Identity,
+    ip: Option<std::net::IpAddr>,
+    request_id: String,
+) -> Response {
+    let now = portal.now();
     if !crate::origin::allowed(&parts, portal.0.public_origin.as_deref()) {
         log_refusal(
             &request_id,
@@ -284,7 +406,7 @@ pub(crate) async fn authenticate(
             let resumed = portal
                 .0
                 .sessions
-                .resume(Some(&cookie), identity.certificate_sha256(), now, timeouts)
+                .resume(Some(&cookie), identity.binding(), now, timeouts)
                 .await;
             match resumed {
                 Ok(Ok((session, _))) => {
@@ -311,13 +433,17 @@ pub(crate) async fn authenticate(
                 Err(_) => return refusal_page(&portal, &Refusal::Unavailable, &request_id),
             }
         }
+        // A Dezi login is good only in the session its callback started.
+        None if matches!(identity, Identity::Dezi(_)) => {
+            return crate::dezi::no_card_page(&portal, &request_id);
+        }
         None => {
             let slot = NewSession::default();
             parts.extensions.insert(slot.clone());
             started = Some(slot);
         }
     }
-    parts.extensions.insert(Identity(identity));
+    parts.extensions.insert(identity);
     parts.extensions.insert(RequestId(request_id.clone()));
     let mut response = next.run(Request::from_parts(parts, body)).await;
     if let Some(cookie) = started.and_then(|slot| slot.take()) {

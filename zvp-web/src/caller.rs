@@ -3,14 +3,12 @@
 //! of its own: admission is [`Policy::admit`](zvp_auth::policy::Policy::admit)'s answer.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::Response;
 use chrono::{DateTime, Duration, Utc};
 use zvp_auth::directory::{Account, AccountStatus, Delegation, StoreError};
-use zvp_auth::uzi::VerifiedUziIdentity;
 
 use crate::Portal;
 use crate::auth::{Identity, NewSession, PeerAddress, RequestId};
@@ -21,7 +19,7 @@ use crate::session::Session;
 /// A logged-in practitioner or administrator with an active account (checked by the
 /// extractor), in a session bound to their certificate.
 pub(crate) struct Caller {
-    pub(crate) identity: Arc<VerifiedUziIdentity>,
+    pub(crate) identity: Identity,
     pub(crate) account: Account,
     pub(crate) session: Session,
     pub(crate) request_id: String,
@@ -110,8 +108,8 @@ enum Resumed {
 
 /// The parts a [`Caller`] needs from the middleware; without them the route is misconfigured
 /// and nothing is shown.
-fn from_middleware(parts: &Parts) -> Option<(Arc<VerifiedUziIdentity>, Resumed, String)> {
-    let identity = parts.extensions.get::<Identity>()?.0.clone();
+fn from_middleware(parts: &Parts) -> Option<(Identity, Resumed, String)> {
+    let identity = parts.extensions.get::<Identity>()?.clone();
     let session = match parts.extensions.get::<Session>() {
         Some(session) => Resumed::Continued(session.clone()),
         None => Resumed::ToStart(parts.extensions.get::<NewSession>()?.clone()),
@@ -173,32 +171,34 @@ impl FromRequestParts<Portal> for Caller {
             return Err(refuse(Refusal::Dormant, Some(&account)).await);
         }
         // Only now, with the card admitted and its account active, is a session stored.
-        let session = match session {
-            Resumed::Continued(session) => session,
+        let (session, started) = match session {
+            Resumed::Continued(session) => (session, None),
             Resumed::ToStart(slot) => {
-                let started = portal
-                    .0
-                    .sessions
-                    .start(identity.certificate_sha256(), now)
-                    .await;
+                let started = portal.0.sessions.start(identity.binding(), now).await;
                 let Ok((session, cookie)) = started else {
                     return Err(refuse(Refusal::Unavailable, Some(&account)).await);
                 };
-                slot.put(cookie);
-                session
+                (session, Some((slot, cookie)))
             }
         };
         if session.is_new_login() {
-            // The login is in the audit log before anything of the session is sent.
+            // The login is in the audit log before anything of the session is sent; a login
+            // the log cannot take ends its session at once, and no cookie of it is handed out.
             if let Err(r) = portal
                 .record_login(&identity, Some(&account), ip, &request_id, None)
                 .await
             {
+                if let Some((_, cookie)) = &started {
+                    let _ = portal.0.sessions.end(cookie).await;
+                }
                 return Err(refusal_page(portal, &r, &request_id));
             }
             let _ = portal.0.directory.record_login(uzi, now).await;
             // The account was read before the login it now records.
             account.logged_in(now);
+        }
+        if let Some((slot, cookie)) = started {
+            slot.put(cookie);
         }
         // The terms of use, at the first login and when they change.
         if account.accepted_terms < Some(portal.settings().terms_version)

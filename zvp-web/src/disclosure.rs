@@ -2,8 +2,8 @@
 //! [`Receipt`] of its durable audit record (docs/audit.md, "Fail closed").
 
 use zvp_audit::event::{
-    AccessPoint, ActionCode, AuditEvent, Basis as AuditBasis, Checks, EventType, Outcome, Part,
-    PatientRef, PurposeOfUse, Responsible, Source, Subtype, User,
+    ActionCode, AuditEvent, Basis as AuditBasis, Checks, EventType, Outcome, Part, PatientRef,
+    PurposeOfUse, Responsible, Source, Subtype, User,
 };
 use zvp_audit::log::Receipt;
 use zvp_auth::policy::{Action, Basis, Permit};
@@ -135,10 +135,7 @@ impl Portal {
                 }),
                 _ => None,
             },
-            access_point: AccessPoint {
-                ip: caller.ip,
-                certificate_sha256: Some(caller.identity.certificate_sha256().to_owned()),
-            },
+            access_point: crate::trail::identity_access_point(&caller.identity, caller.ip),
             patient: disclosure.map(|(d, _)| PatientRef {
                 id: d.patient.clone(),
                 bsn: d.bsn,

@@ -26,6 +26,7 @@ mod admin;
 mod auth;
 mod caller;
 mod chart;
+mod dezi;
 mod disclosure;
 mod layout;
 mod numbers;
@@ -42,6 +43,7 @@ mod trail;
 pub use self::auth::{
     ClientCertificate, ConnectionIdentity, PeerAddress, pem_certificates, url_unescape,
 };
+pub use self::dezi::{DeziLogin, DeziPlatform};
 pub use self::portal::{BuildError, Clock, CrlGauge, Portal, PortalBuilder, ProxyTrust};
 pub use self::session::{
     Ended, MAX_SESSIONS, MAX_SESSIONS_PER_CERTIFICATE, MemorySessions, Session, SessionError,

@@ -51,6 +51,12 @@ pub(crate) struct Inner {
     pub(crate) notify: Option<Arc<dyn zvp_notify::NotifyStore>>,
     // Requests per card, when the embedder asked for a limit.
     pub(crate) throttle: Option<crate::throttle::Throttle>,
+    // Dezi login, when the embedder offers it.
+    pub(crate) dezi: Option<crate::dezi::DeziLogin>,
+    // The signed revocation list of Dezi verklaringen, as the embedder last handed it over.
+    pub(crate) revocations: crate::dezi::Revocations,
+    // Seals what the browser keeps during a Dezi login (derived from the request key).
+    pub(crate) cookie_key: crate::dezi::seal::CookieKey,
 }
 
 /// One revocation list in use, for `/metrics` (`zvp_crl_next_update_seconds`,
@@ -89,6 +95,7 @@ pub struct PortalBuilder {
     request_key: Option<Vec<u8>>,
     clock: Clock,
     notify: Option<Arc<dyn zvp_notify::NotifyStore>>,
+    dezi: Option<crate::dezi::DeziLogin>,
 }
 
 /// What a [`PortalBuilder`] is missing.
@@ -188,6 +195,15 @@ impl PortalBuilder {
         self
     }
 
+    /// Dezi login beside the UZI-pas (default: none; a browser without a card is told to
+    /// place it). Dezi sessions need the platform's signed revocation list: hand each one
+    /// fetched to [`Portal::dezi_revocations`]; without a fresh one they are refused.
+    #[must_use]
+    pub fn dezi(mut self, dezi: crate::dezi::DeziLogin) -> Self {
+        self.dezi = Some(dezi);
+        self
+    }
+
     /// The clock (default: the system clock).
     #[must_use]
     pub fn clock(mut self, clock: Clock) -> Self {
@@ -216,6 +232,7 @@ impl PortalBuilder {
             }
         };
         let timeouts = crate::session::Timeouts::of(&self.settings);
+        let request_key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &key);
         Ok(Portal(Arc::new(Inner {
             epd: self.epd.ok_or(BuildError("an epd"))?,
             directory: self.directory.ok_or(BuildError("a directory"))?,
@@ -229,7 +246,10 @@ impl PortalBuilder {
                 .sessions
                 .unwrap_or_else(|| Arc::new(MemorySessions::new(timeouts))),
             public_origin: self.public_url,
-            request_key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &key),
+            cookie_key: crate::dezi::seal::CookieKey::derive(&request_key),
+            request_key,
+            dezi: self.dezi,
+            revocations: crate::dezi::Revocations::default(),
             last_checkpoint: std::sync::Mutex::new(None),
             crls: std::sync::Mutex::new(Vec::new()),
             notify: self.notify,
@@ -258,6 +278,7 @@ impl Portal {
             request_key: None,
             clock: Arc::new(Utc::now),
             notify: None,
+            dezi: None,
         }
     }
 
@@ -271,6 +292,7 @@ impl Portal {
             ));
         Router::new()
             .route("/static/portal.css", get(ops::stylesheet))
+            .merge(crate::dezi::routes())
             .merge(pages)
             .fallback(ops::not_found)
             .layer(axum::extract::DefaultBodyLimit::max(ops::MAX_BODY_BYTES))
@@ -311,6 +333,13 @@ impl Portal {
         if let Ok(mut current) = self.0.crls.lock() {
             *current = crls;
         }
+    }
+
+    /// Hands over the Dezi platform's signed revocation list, verified (the embedder fetches
+    /// it at the interval it configures). Every request of a Dezi session is checked against
+    /// the newest one: a revoked verklaring ends its session.
+    pub fn dezi_revocations(&self, list: zvp_auth::dezi::RevocationList) {
+        self.0.revocations.replace(list);
     }
 
     /// Replaces the UZI validator, e.g. with one holding freshly read CRLs. Requests already

@@ -315,23 +315,32 @@ pub(crate) fn refusal_page(portal: &Portal, refusal: &Refusal, request_id: &str)
             @if matches!(refusal, Refusal::NoAccount) {
                 p { a href="/account/aanvragen" { "Account aanvragen" } }
             }
-            p {
-                "Vragen? Neem contact op met " (settings.contact_name) ": "
-                a href={ "mailto:" (settings.contact_email) } { (settings.contact_email) }
-                ", telefoon " (settings.contact_phone)
-                ". Vermeld het referentienummer en het tijdstip."
-            }
-            dl {
-                dt { "Referentienummer" } dd { strong { (reference(request_id)) } }
-                dt { "Tijdstip" } dd { (layout::dutch_time(now)) }
-                dt { "Code" } dd { (refusal.code()) }
-            }
+            (help(portal, request_id, refusal.code()))
         }
     };
     html_response(
         refusal.status(),
         page(&settings.hospital, refusal.title(), None, now, body),
     )
+}
+
+/// What every refusal page ends with: whom to ask, and the reference number, time and code
+/// to quote.
+pub(crate) fn help(portal: &Portal, request_id: &str, code: &str) -> Markup {
+    let settings = portal.settings();
+    html! {
+        p {
+            "Vragen? Neem contact op met " (settings.contact_name) ": "
+            a href={ "mailto:" (settings.contact_email) } { (settings.contact_email) }
+            ", telefoon " (settings.contact_phone)
+            ". Vermeld het referentienummer en het tijdstip."
+        }
+        dl {
+            dt { "Referentienummer" } dd { strong { (reference(request_id)) } }
+            dt { "Tijdstip" } dd { (layout::dutch_time(portal.now())) }
+            dt { "Code" } dd { (code) }
+        }
+    }
 }
 
 /// The refusal for a policy's reason.

@@ -376,14 +376,7 @@ impl MemorySessions {
 
 /// The session id in the request's cookies, if any.
 pub(crate) fn cookie_value(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_owned())
+    named_cookie(headers, COOKIE)
         .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
@@ -399,11 +392,26 @@ pub(crate) fn set_cookie(response: &mut Response, id: &str) {
 /// Removes the session cookie from the browser (after a logout, or a session that ended), so
 /// that the next request is a first visit rather than the ended session again.
 pub(crate) fn clear_cookie(response: &mut Response) {
-    if let Ok(value) = HeaderValue::from_str(&format!(
-        "{COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"
-    )) {
-        response.headers_mut().append(header::SET_COOKIE, value);
+    // A Dezi login is good only in its session: it goes with it.
+    for name in [COOKIE, crate::dezi::LOGIN_COOKIE] {
+        if let Ok(value) = HeaderValue::from_str(&format!(
+            "{name}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"
+        )) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
     }
+}
+
+/// The value of the cookie `name` in the request, if any.
+pub(crate) fn named_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, value)| value.to_owned())
 }
 
 /// The page that says why the session ended, with a way to go on; the cookie is cleared, and

@@ -7,16 +7,17 @@
 use std::net::IpAddr;
 
 use zvp_audit::event::{
-    AccessPoint, ActionCode, AuditEvent, Card, Change, Checks, EventType, Outcome, PatientRef,
-    PurposeOfUse, Query, Source, Subtype, User,
+    AccessPoint, ActionCode, AuditEvent, Card, Change, Checks, DeziMeans, EventType, Outcome,
+    PatientRef, PurposeOfUse, Query, Source, Subtype, User,
 };
 use zvp_audit::log::Receipt;
 use zvp_auth::directory::Account;
 use zvp_auth::policy::Permit;
-use zvp_auth::uzi::{UziCertificate, VerifiedUziIdentity};
+use zvp_auth::uzi::UziCertificate;
 use zvp_core::PatientId;
 
 use crate::Portal;
+use crate::auth::Identity;
 use crate::caller::Caller;
 use crate::refusal::{Refusal, reference};
 
@@ -162,7 +163,7 @@ impl Portal {
     /// code), for a verified card; `account` names the user when there is one.
     pub(crate) async fn record_login(
         &self,
-        identity: &VerifiedUziIdentity,
+        identity: &Identity,
         account: Option<&Account>,
         ip: Option<IpAddr>,
         request_id: &str,
@@ -175,7 +176,7 @@ impl Portal {
             request_id,
         );
         event.checks.authorisation = true;
-        event.card = Some(identity_card(identity));
+        event.card = identity.card().map(identity_card);
         if let Some(refusal) = refusal {
             event.outcome = refusal_outcome(refusal);
             event.reason = Some(refusal.code().to_owned());
@@ -187,7 +188,7 @@ impl Portal {
     /// card now at the browser: `reason` is `session-<why>`.
     pub(crate) async fn record_session_end(
         &self,
-        identity: &VerifiedUziIdentity,
+        identity: &Identity,
         ip: Option<IpAddr>,
         request_id: &str,
         reason: &str,
@@ -198,8 +199,65 @@ impl Portal {
             identity_access_point(identity, ip),
             request_id,
         );
-        event.card = Some(identity_card(identity));
+        event.card = identity.card().map(identity_card);
         event.reason = Some(reason.to_owned());
+        self.write(&event).await
+    }
+
+    /// The record of a Dezi login that did not come to a session: no verified user, the
+    /// refusal's code, and the Dezi login as far as it was verified (a Dezi number without an
+    /// account has one; a token that failed its checks has none).
+    pub(crate) async fn record_refused_dezi(
+        &self,
+        dezi: Option<DeziMeans>,
+        ip: Option<IpAddr>,
+        request_id: &str,
+        code: &str,
+    ) -> Result<Receipt, Refusal> {
+        let mut event = self.bare_event(
+            EventType::Login,
+            None,
+            AccessPoint {
+                ip,
+                certificate_sha256: None,
+                dezi,
+            },
+            request_id,
+        );
+        event.outcome = Outcome::Denied;
+        event.reason = Some(code.to_owned());
+        self.write(&event).await
+    }
+
+    /// The record of a Dezi number linked to an account, by its holder, in a login that
+    /// presented both the account's UZI-pas and the Dezi login.
+    pub(crate) async fn record_dezi_link(
+        &self,
+        card: &Identity,
+        dezi: DeziMeans,
+        ip: Option<IpAddr>,
+        request_id: &str,
+    ) -> Result<Receipt, Refusal> {
+        let mut access_point = identity_access_point(card, ip);
+        let number = dezi.dezi_number.clone();
+        access_point.dezi = Some(dezi);
+        let mut event = self.bare_event(
+            EventType::SecurityRolesChanged,
+            Some(identity_user(card, None)),
+            access_point,
+            request_id,
+        );
+        event.action = ActionCode::U;
+        event.checks.authorisation = true;
+        event.card = card.card().map(identity_card);
+        event.change = Some(Change {
+            target: zvp_audit::event::Target::Account {
+                uzi: card.uzi_number(),
+            },
+            field: "dezi_number".to_owned(),
+            old: None,
+            new: Some(number),
+        });
         self.write(&event).await
     }
 
@@ -218,6 +276,7 @@ impl Portal {
             AccessPoint {
                 ip,
                 certificate_sha256: leaf.map(sha256_hex),
+                dezi: None,
             },
             request_id,
         );
@@ -259,27 +318,38 @@ pub(crate) fn patient_ref(id: &PatientId, bsn: Option<zvp_core::Bsn>) -> Patient
     }
 }
 
-/// The user of a verified card: the account's name when there is an account, else the card's.
-fn identity_user(identity: &VerifiedUziIdentity, account: Option<&Account>) -> User {
+/// The user of a verified means: the account's name when there is an account, else the
+/// means's own.
+fn identity_user(identity: &Identity, account: Option<&Account>) -> User {
     User {
         uzi: identity.uzi_number(),
         agb: identity.agb(),
-        name: account.map_or_else(
-            || identity.common_name().unwrap_or_default().to_owned(),
-            |a| a.name.clone(),
-        ),
+        name: account.map_or_else(|| identity.name(), |a| a.name.clone()),
         role: identity.role(),
     }
 }
 
-fn identity_access_point(identity: &VerifiedUziIdentity, ip: Option<IpAddr>) -> AccessPoint {
-    AccessPoint {
-        ip,
-        certificate_sha256: Some(identity.certificate_sha256().to_owned()),
+/// Where a verified user acted from, and with which means: the card's certificate, or the
+/// Dezi login's verklaring.
+pub(crate) fn identity_access_point(identity: &Identity, ip: Option<IpAddr>) -> AccessPoint {
+    match identity {
+        Identity::Card(card) => AccessPoint {
+            ip,
+            certificate_sha256: Some(card.certificate_sha256().to_owned()),
+            dezi: None,
+        },
+        Identity::Dezi(dezi) => AccessPoint {
+            ip,
+            certificate_sha256: None,
+            dezi: Some(DeziMeans {
+                verklaring_id: dezi.verklaring_id.clone(),
+                dezi_number: dezi.dezi_number.clone(),
+            }),
+        },
     }
 }
 
-fn identity_card(identity: &VerifiedUziIdentity) -> Card {
+fn identity_card(identity: &zvp_auth::uzi::VerifiedUziIdentity) -> Card {
     Card {
         serial: Some(identity.serial().to_owned()),
         issuer: Some(identity.issuer().to_owned()),

@@ -281,19 +281,25 @@ pub async fn postgres_stores(
 ///
 /// [`AssembleError`] from any part.
 pub async fn portal(config: &Config, now: DateTime<Utc>) -> Result<Portal, AssembleError> {
-    Ok(assembled(config, now).await?.0)
+    Ok(assembled(config, now).await?.portal)
 }
 
-/// The whole portal as [`portal`] makes it, and with `[notify] enabled` its notifier, to be
-/// run with [`crate::notifier::spawn`].
+/// The portal as [`assembled`] makes it, and what runs beside it.
+pub struct Assembled {
+    /// The portal.
+    pub portal: Portal,
+    /// With `[notify] enabled`, the notifier, to be run with [`crate::notifier::spawn`].
+    pub notifier: Option<crate::notifier::Notifier>,
+    /// With `[dezi]`, Dezi login, whose revocation list [`crate::dezi::spawn_refresh`] keeps.
+    pub dezi: Option<Arc<crate::dezi::DeziService>>,
+}
+
+/// The whole portal as [`portal`] makes it, with what runs beside it ([`Assembled`]).
 ///
 /// # Errors
 ///
 /// [`AssembleError`] from any part.
-pub async fn assembled(
-    config: &Config,
-    now: DateTime<Utc>,
-) -> Result<(Portal, Option<crate::notifier::Notifier>), AssembleError> {
+pub async fn assembled(config: &Config, now: DateTime<Utc>) -> Result<Assembled, AssembleError> {
     let builder = Portal::builder();
     let (builder, directory, audit) = match config.stores.kind {
         StoresKind::Embedded => {
@@ -332,6 +338,16 @@ pub async fn assembled(
     let notifier = notify
         .map(|store| crate::notifier::notifier(config, Arc::clone(&epd), directory, audit, store))
         .transpose()?;
+    let dezi = config
+        .dezi
+        .as_ref()
+        .map(|dezi| crate::dezi::DeziService::new(dezi).map(Arc::new))
+        .transpose()
+        .map_err(|e| AssembleError::Config(e.to_string()))?;
+    let builder = match &dezi {
+        Some(service) => builder.dezi(service.login()),
+        None => builder,
+    };
     let portal = builder
         .validator(Arc::new(validator(config)?))
         .policy(policy(config)?)
@@ -344,7 +360,11 @@ pub async fn assembled(
         })
         .build()
         .map_err(|e| AssembleError::Config(e.to_string()))?;
-    Ok((portal, notifier))
+    Ok(Assembled {
+        portal,
+        notifier,
+        dezi,
+    })
 }
 
 /// Reads (and downloads) the configured CRLs now and again every `crl_refresh_minutes`, and

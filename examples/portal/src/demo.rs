@@ -181,7 +181,10 @@ fn pki_usable(pki: &Path) -> bool {
         .ok()
         .and_then(|t| t.elapsed().ok())
         .is_some_and(|age| age < std::time::Duration::from_secs(40 * 3600));
-    fresh && pki.join("root.pem").exists() && pki.join("cards/huisarts/authenticatie.p12").exists()
+    fresh
+        && pki.join("root.pem").exists()
+        && pki.join("dezi-server.pem").exists()
+        && pki.join("cards/huisarts/authenticatie.p12").exists()
 }
 
 async fn demo(dir: &Path, listen: Listen) -> Result<(), Error> {
@@ -247,7 +250,32 @@ async fn demo(dir: &Path, listen: Listen) -> Result<(), Error> {
     let config = demo_epd.config;
 
     seed(&config.directory.path, now).await?;
-    let (portal, notifier) = zvp_portal::assemble::assembled(&config, now).await?;
+    // Dezi login beside the cards, with the stand-in of the tests, when it can run here (not
+    // behind a reverse proxy: the platform sends the browser back to the portal's own URL).
+    let mut config = config;
+    let web_port = https.local_addr()?.port();
+    let standin = if config.proxy.trusted.is_empty() {
+        crate::demo_dezi::start(dir, &pki, web_port)?
+    } else {
+        None
+    };
+    let standin = standin.map(|(standin, dezi)| {
+        config.dezi = Some(dezi);
+        standin
+    });
+    if standin.is_some() {
+        let directory = SqliteDirectory::open(&config.directory.path)?;
+        crate::demo_dezi::link(&directory, now).await?;
+    }
+    let zvp_portal::assemble::Assembled {
+        portal,
+        notifier,
+        dezi,
+    } = zvp_portal::assemble::assembled(&config, now).await?;
+    // The first revocation list before the first login; then every status_check_minutes.
+    if let Some(service) = &dezi {
+        service.refresh_round(&portal).await;
+    }
     if let Some(notifier) = &notifier
         && notifier.mailer.is_some()
     {
@@ -307,6 +335,8 @@ async fn demo(dir: &Path, listen: Listen) -> Result<(), Error> {
     let checkpoints = signing.clone().map(|signing| {
         zvp_portal::assemble::spawn_checkpoints(portal.clone(), signing, stopped.clone())
     });
+    let dezi = dezi
+        .map(|service| zvp_portal::dezi::spawn_refresh(portal.clone(), service, stopped.clone()));
     let admin_task = tokio::spawn(serve::serve_plain(
         admin,
         portal.admin_router(),
@@ -330,6 +360,17 @@ async fn demo(dir: &Path, listen: Listen) -> Result<(), Error> {
     }
     say!("  health      http://{admin_addr}/healthz");
     say!("  EPD (FHIR)  {base}");
+    match &standin {
+        Some(standin) => say!(
+            "  Dezi        https://localhost:{https_port}/dezi/inloggen (the Dezi stand-in at {}; \
+             J. de Vries, F. Yılmaz and A. Jansen are linked)",
+            standin.issuer
+        ),
+        None if !behind_proxy => say!(
+            "  Dezi        not in this demo: it needs Node.js and `npm ci` in peers/, run from the repository"
+        ),
+        None => {}
+    }
     if let Some(folder) = &config.notify.mail_folder
         && config.notify.enabled
     {
@@ -377,6 +418,10 @@ async fn demo(dir: &Path, listen: Listen) -> Result<(), Error> {
     let _ = web.await;
     let _ = admin_task.await;
     let _ = refresh.await;
+    if let Some(dezi) = dezi {
+        let _ = dezi.await;
+    }
+    drop(standin);
     if let Some(notifier) = notifier {
         let _ = notifier.await;
     }

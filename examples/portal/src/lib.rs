@@ -70,8 +70,8 @@ pub mod pg;
 pub mod serve;
 
 pub use zvp_web::{
-    BuildError, CardRate, ClientCertificate, Clock, ConnectionIdentity, PeerAddress, Portal,
-    PortalBuilder, ProxyTrust,
+    BuildError, CardRate, ClientCertificate, Clock, ConnectionIdentity, DeziLogin, DeziPlatform,
+    PeerAddress, Portal, PortalBuilder, ProxyTrust,
 };
 pub use zvp_web::{
     Ended, MAX_SESSIONS, MAX_SESSIONS_PER_CERTIFICATE, MemorySessions, Session, SessionError,

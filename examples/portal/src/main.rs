@@ -24,6 +24,8 @@ mod output;
 mod audit_cmd;
 #[cfg(feature = "demo")]
 mod demo;
+#[cfg(feature = "demo")]
+mod demo_dezi;
 mod log;
 mod policy_cmd;
 #[cfg(feature = "demo")]
@@ -255,7 +257,11 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
         } else {
             config
         };
-        let (portal, notifier) = zvp_portal::assemble::assembled(&config, now)
+        let zvp_portal::assemble::Assembled {
+            portal,
+            notifier,
+            dezi,
+        } = zvp_portal::assemble::assembled(&config, now)
             .await
             .map_err(|e| e.to_string())?;
         epd_check(&config, now).await;
@@ -309,6 +315,9 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
             config.clone(),
             stop.subscribe(),
         );
+        let dezi = dezi.map(|service| {
+            zvp_portal::dezi::spawn_refresh(portal.clone(), service, stop.subscribe())
+        });
         let checkpoints = signing.clone().map(|signing| {
             zvp_portal::assemble::spawn_checkpoints(portal.clone(), signing, stop.subscribe())
         });
@@ -321,6 +330,9 @@ fn serve_cmd(path: &std::path::Path) -> ExitCode {
         let _ = web.await;
         let _ = admin_task.await;
         let _ = refresh.await;
+        if let Some(dezi) = dezi {
+            let _ = dezi.await;
+        }
         if let Some(notifier) = notifier {
             let _ = notifier.await;
         }

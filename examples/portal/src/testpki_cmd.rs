@@ -107,6 +107,10 @@ pub(crate) fn generate(
     let server = pki.issue_tls_server(&["localhost"], now)?;
     write(out, "server.pem", &server.chain_pem())?;
     write(out, "server.key.pem", &server.key_pem())?;
+    // The demo's Dezi stand-in, on loopback by address.
+    let dezi = pki.issue_tls_server(&["127.0.0.1"], now)?;
+    write(out, "dezi-server.pem", &dezi.chain_pem())?;
+    write(out, "dezi-server.key.pem", &dezi.key_pem())?;
 
     let cards = demo_cards(now)?;
     let mut issued: Vec<(&DemoCard, Card)> = Vec::new();
@@ -315,6 +319,7 @@ fn readme(environment: Environment, cards: &[DemoCard], password: &str) -> Strin
          - `root.pem`: the trust anchor; `intermediates.pem`: the domain CA and the issuing CAs\n\
          - `crl/<card type>.crl`: one CRL per issuing CA (DER), valid for 48 hours from generation\n\
          - `tls-root.pem`, `server.pem`, `server.key.pem`: the portal's own TLS certificate for `localhost`\n\
+         - `dezi-server.pem`, `dezi-server.key.pem`: the demo's Dezi stand-in's, for `127.0.0.1`\n\
          - `cards/<name>/`: `authenticatie.pem` (certificate and chain), `authenticatie.key.pem`,\n\
            `authenticatie.p12` (password `{password}`, for a browser), and the card's other certificates\n\n\
          | card | UZI number | role | what the portal does |\n|---|---|---|---|\n"

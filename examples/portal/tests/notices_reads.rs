@@ -54,6 +54,26 @@ impl DirectoryStore for Counting {
     async fn record_login(&self, uzi: UziNumber, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.inner.record_login(uzi, at).await
     }
+    async fn dezi_account(
+        &self,
+        dezi: &zvp_auth::dezi::DeziNumber,
+    ) -> Result<Option<UziNumber>, StoreError> {
+        self.inner.dezi_account(dezi).await
+    }
+    async fn dezi_of(
+        &self,
+        uzi: UziNumber,
+    ) -> Result<Option<zvp_auth::dezi::DeziNumber>, StoreError> {
+        self.inner.dezi_of(uzi).await
+    }
+    async fn link_dezi(
+        &self,
+        uzi: UziNumber,
+        dezi: &zvp_auth::dezi::DeziNumber,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.inner.link_dezi(uzi, dezi, at).await
+    }
     async fn add_delegation(&self, delegation: NewDelegation) -> Result<Delegation, StoreError> {
         self.inner.add_delegation(delegation).await
     }

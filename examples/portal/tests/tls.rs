@@ -176,8 +176,14 @@ async fn a_card_logs_in_over_mutual_tls() {
     let (status, body) = get(port, Some(&Who::Blocked.card()), "/").await.unwrap();
     assert_eq!(status, 403);
     assert!(body.contains("Uw account is geblokkeerd"));
-    // Without a client certificate, the handshake itself fails.
-    assert!(get(port, None, "/").await.is_err());
+    // Without a client certificate, the handshake completes and the portal's own page says
+    // how to log in; nothing else is served.
+    let (status, body) = get(port, None, "/").await.unwrap();
+    assert_eq!(status, 403);
+    assert!(body.contains("Plaats uw UZI-pas") && body.contains("no-certificate"));
+    let (status, body) = get(port, None, &format!("/patient/{id}")).await.unwrap();
+    assert_eq!(status, 403);
+    assert!(!body.contains(&patient.name.to_string()), "{body}");
     let _ = stop.send(true);
 }
 

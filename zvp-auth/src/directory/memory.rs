@@ -10,6 +10,7 @@ use super::store::{DirectoryStore, NewDelegation, StoreError};
 use super::{
     Account, AccountStatus, Delegation, DelegationId, EmergencyGrant, GrantId, ReviewVerdict,
 };
+use crate::dezi::DeziNumber;
 use crate::policy::NewGrant;
 
 /// A [`DirectoryStore`] in memory.
@@ -23,6 +24,7 @@ struct State {
     accounts: Vec<Account>,
     delegations: Vec<Delegation>,
     grants: Vec<EmergencyGrant>,
+    dezi_links: Vec<(UziNumber, DeziNumber)>,
 }
 
 impl MemoryDirectory {
@@ -85,6 +87,42 @@ impl DirectoryStore for MemoryDirectory {
 
     async fn record_login(&self, uzi: UziNumber, at: DateTime<Utc>) -> Result<(), StoreError> {
         self.state()?.account_mut(uzi)?.logged_in(at);
+        Ok(())
+    }
+
+    async fn dezi_account(&self, dezi: &DeziNumber) -> Result<Option<UziNumber>, StoreError> {
+        Ok(self
+            .state()?
+            .dezi_links
+            .iter()
+            .find(|(_, d)| d == dezi)
+            .map(|(u, _)| *u))
+    }
+
+    async fn dezi_of(&self, uzi: UziNumber) -> Result<Option<DeziNumber>, StoreError> {
+        Ok(self
+            .state()?
+            .dezi_links
+            .iter()
+            .find(|(u, _)| *u == uzi)
+            .map(|(_, d)| d.clone()))
+    }
+
+    async fn link_dezi(
+        &self,
+        uzi: UziNumber,
+        dezi: &DeziNumber,
+        _at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        state.account_mut(uzi)?;
+        if state.dezi_links.iter().any(|(u, d)| *u == uzi || d == dezi) {
+            return Err(StoreError::DeziLinked {
+                uzi,
+                dezi: dezi.clone(),
+            });
+        }
+        state.dezi_links.push((uzi, dezi.clone()));
         Ok(())
     }
 

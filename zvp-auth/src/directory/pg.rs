@@ -25,6 +25,7 @@ use super::{
     Account, AccountStatus, Contact, Delegation, DelegationId, EmergencyGrant, GrantId,
     ReasonCategory, ReviewVerdict,
 };
+use crate::dezi::DeziNumber;
 use crate::policy::NewGrant;
 
 /// The schema, one migration per entry; `zvp_directory_version` counts those applied.
@@ -67,6 +68,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX grants_by_time ON emergency_grants (granted_at);
 ",
     "ALTER TABLE accounts ADD COLUMN previous_login TIMESTAMPTZ;",
+    "
+    CREATE TABLE dezi_links (
+        uzi TEXT PRIMARY KEY REFERENCES accounts (uzi),
+        dezi TEXT NOT NULL UNIQUE,
+        linked_at TIMESTAMPTZ NOT NULL);
+",
 ];
 
 /// The number of connections in the pool.
@@ -577,6 +584,76 @@ impl DirectoryStore for PgDirectory {
             return Err(StoreError::NoSuchAccount(uzi));
         }
         Ok(())
+    }
+
+    async fn dezi_account(&self, dezi: &DeziNumber) -> Result<Option<UziNumber>, StoreError> {
+        let rows = self
+            .client()?
+            .query(
+                &self.sql("SELECT uzi FROM {s}.dezi_links WHERE dezi = $1"),
+                &[&dezi.as_str()],
+            )
+            .await?;
+        rows.first()
+            .map(|row| {
+                let uzi: String = row.get(0);
+                uzi.parse().map_err(|e| StoreError::Corrupt {
+                    table: "dezi_links",
+                    key: dezi.to_string(),
+                    detail: format!("uzi: {uzi:?}: {e}"),
+                })
+            })
+            .transpose()
+    }
+
+    async fn dezi_of(&self, uzi: UziNumber) -> Result<Option<DeziNumber>, StoreError> {
+        let rows = self
+            .client()?
+            .query(
+                &self.sql("SELECT dezi FROM {s}.dezi_links WHERE uzi = $1"),
+                &[&uzi.to_string()],
+            )
+            .await?;
+        rows.first()
+            .map(|row| {
+                let dezi: String = row.get(0);
+                dezi.parse().map_err(|e| StoreError::Corrupt {
+                    table: "dezi_links",
+                    key: uzi.to_string(),
+                    detail: format!("dezi: {dezi:?}: {e}"),
+                })
+            })
+            .transpose()
+    }
+
+    async fn link_dezi(
+        &self,
+        uzi: UziNumber,
+        dezi: &DeziNumber,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        // The unique keys make the link once, whoever else links at the same moment.
+        let inserted = self
+            .client()?
+            .execute(
+                &self.sql(
+                    "INSERT INTO {s}.dezi_links (uzi, dezi, linked_at)
+                     SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM {s}.accounts WHERE uzi = $1)
+                     ON CONFLICT DO NOTHING",
+                ),
+                &[&uzi.to_string(), &dezi.as_str(), &at],
+            )
+            .await?;
+        if inserted == 1 {
+            return Ok(());
+        }
+        if self.account(uzi).await?.is_none() {
+            return Err(StoreError::NoSuchAccount(uzi));
+        }
+        Err(StoreError::DeziLinked {
+            uzi,
+            dezi: dezi.clone(),
+        })
     }
 
     async fn add_delegation(&self, d: NewDelegation) -> Result<Delegation, StoreError> {

@@ -18,6 +18,7 @@ use super::{
     Account, AccountStatus, Contact, Delegation, DelegationId, EmergencyGrant, GrantId,
     ReasonCategory, ReviewVerdict,
 };
+use crate::dezi::DeziNumber;
 use crate::policy::NewGrant;
 
 /// The schema, one migration per entry; `PRAGMA user_version` counts those applied.
@@ -64,6 +65,13 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE accounts ADD COLUMN phone TEXT;
 ",
     "ALTER TABLE accounts ADD COLUMN previous_login TEXT;",
+    r"
+    CREATE TABLE dezi_links (
+        uzi TEXT PRIMARY KEY NOT NULL REFERENCES accounts (uzi),
+        dezi TEXT NOT NULL UNIQUE,
+        linked_at TEXT NOT NULL
+    ) STRICT;
+",
 ];
 
 /// A [`DirectoryStore`] in a SQLite file.
@@ -458,6 +466,86 @@ impl DirectoryStore for SqliteDirectory {
                 return Err(StoreError::NoSuchAccount(uzi));
             }
             Ok(())
+        })
+        .await
+    }
+
+    async fn dezi_account(&self, dezi: &DeziNumber) -> Result<Option<UziNumber>, StoreError> {
+        let dezi = dezi.clone();
+        self.run(move |c| {
+            let uzi: Option<String> = c
+                .query_row(
+                    "SELECT uzi FROM dezi_links WHERE dezi = ?1",
+                    [dezi.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            uzi.map(|u| {
+                u.parse().map_err(|e| StoreError::Corrupt {
+                    table: "dezi_links",
+                    key: dezi.to_string(),
+                    detail: format!("uzi: {u:?}: {e}"),
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn dezi_of(&self, uzi: UziNumber) -> Result<Option<DeziNumber>, StoreError> {
+        self.run(move |c| {
+            let dezi: Option<String> = c
+                .query_row(
+                    "SELECT dezi FROM dezi_links WHERE uzi = ?1",
+                    [uzi.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            dezi.map(|d| {
+                d.parse().map_err(|e| StoreError::Corrupt {
+                    table: "dezi_links",
+                    key: uzi.to_string(),
+                    detail: format!("dezi: {d:?}: {e}"),
+                })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn link_dezi(
+        &self,
+        uzi: UziNumber,
+        dezi: &DeziNumber,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let dezi = dezi.clone();
+        self.run(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            let account: Option<i64> = tx
+                .query_row(
+                    "SELECT 1 FROM accounts WHERE uzi = ?1",
+                    [uzi.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            if account.is_none() {
+                return Err(StoreError::NoSuchAccount(uzi));
+            }
+            let inserted = tx
+                .execute(
+                    "INSERT INTO dezi_links (uzi, dezi, linked_at) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT DO NOTHING",
+                    params![uzi.to_string(), dezi.as_str(), time(at)],
+                )
+                .map_err(backend)?;
+            if inserted == 0 {
+                return Err(StoreError::DeziLinked { uzi, dezi });
+            }
+            tx.commit().map_err(backend)
         })
         .await
     }

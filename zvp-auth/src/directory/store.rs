@@ -4,6 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use zvp_core::{AgbCode, PatientId, UziNumber};
 
+use crate::dezi::DeziNumber;
+
 use super::{
     Account, AccountStatus, Delegation, DelegationId, EmergencyGrant, GrantId, ReviewVerdict,
 };
@@ -19,6 +21,15 @@ pub enum StoreError {
     /// No account for this UZI number.
     #[error("no account for uzi number {0}")]
     NoSuchAccount(UziNumber),
+    /// The account has a Dezi number linked already, or the Dezi number is linked to another
+    /// account: a link is made once (docs/dezi.md, "Linking").
+    #[error("uzi number {uzi} or dezi number {dezi} is linked already")]
+    DeziLinked {
+        /// The account.
+        uzi: UziNumber,
+        /// The Dezi number.
+        dezi: DeziNumber,
+    },
     /// No delegation with this id.
     #[error("no delegation {0:?}")]
     NoSuchDelegation(DelegationId),
@@ -130,6 +141,22 @@ pub trait DirectoryStore: Send + Sync {
     /// Records a successful login at `at`: the last login becomes the previous one, as
     /// [`Account::logged_in`] does.
     async fn record_login(&self, uzi: UziNumber, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// The account a Dezi number is linked to, if any.
+    async fn dezi_account(&self, dezi: &DeziNumber) -> Result<Option<UziNumber>, StoreError>;
+
+    /// The Dezi number linked to an account, if any.
+    async fn dezi_of(&self, uzi: UziNumber) -> Result<Option<DeziNumber>, StoreError>;
+
+    /// Links `dezi` to the account `uzi` at `at`: once, for an account without a link and a
+    /// Dezi number not linked elsewhere; [`StoreError::DeziLinked`] otherwise, and
+    /// [`StoreError::NoSuchAccount`] for an account that does not exist.
+    async fn link_dezi(
+        &self,
+        uzi: UziNumber,
+        dezi: &DeziNumber,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 
     /// Stores a delegation and returns it with its id.
     async fn add_delegation(&self, delegation: NewDelegation) -> Result<Delegation, StoreError>;

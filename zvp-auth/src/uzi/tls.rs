@@ -19,8 +19,10 @@ use super::{MAX_CERTIFICATE_SIZE, MAX_PRESENTED_CERTIFICATES, UziValidator};
 /// happened and what to do (a hospital's help desk asks for exactly that). So the handshake
 /// checks only what makes the connection meaningful:
 ///
-/// - a certificate is presented (client authentication is mandatory), within
-///   [`MAX_PRESENTED_CERTIFICATES`] and [`MAX_CERTIFICATE_SIZE`], and it parses;
+/// - a certificate, if presented, is within [`MAX_PRESENTED_CERTIFICATES`] and
+///   [`MAX_CERTIFICATE_SIZE`], and it parses; whether one must be presented at all is the
+///   verifier's setting: mandatory by default, [`optional`](Self::optional) for a portal that
+///   answers a browser without a card with a page of its own (how to log in, Dezi);
 /// - the client proves possession of its private key: rustls verifies the CertificateVerify
 ///   signature over the handshake with the algorithms of the configured crypto provider
 ///   (for a UZI-pas the card itself makes that signature after the PIN).
@@ -34,6 +36,7 @@ use super::{MAX_CERTIFICATE_SIZE, MAX_PRESENTED_CERTIFICATES, UziValidator};
 pub struct UziClientCertVerifier {
     hints: Vec<DistinguishedName>,
     provider: Arc<CryptoProvider>,
+    mandatory: bool,
 }
 
 impl UziClientCertVerifier {
@@ -47,7 +50,18 @@ impl UziClientCertVerifier {
                 .map(|subject| DistinguishedName::in_sequence(subject))
                 .collect(),
             provider,
+            mandatory: true,
         }
+    }
+
+    /// The same verifier, completing the handshake of a client that presents no certificate:
+    /// the HTTP layer must then refuse every request without a valid card or another login
+    /// (zvp-web does, with its "Plaats uw UZI-pas" page). A presented certificate is checked
+    /// as before.
+    #[must_use]
+    pub const fn optional(mut self) -> Self {
+        self.mandatory = false;
+        self
     }
 }
 
@@ -57,7 +71,7 @@ impl ClientCertVerifier for UziClientCertVerifier {
     }
 
     fn client_auth_mandatory(&self) -> bool {
-        true
+        self.mandatory
     }
 
     fn root_hint_subjects(&self) -> &[DistinguishedName] {

@@ -293,6 +293,7 @@ impl Mailer {
             access_point: AccessPoint {
                 ip: None,
                 certificate_sha256: None,
+                dezi: None,
             },
             patient: None,
             part: None,

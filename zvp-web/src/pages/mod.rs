@@ -19,6 +19,7 @@ pub(crate) mod my_account;
 pub(crate) mod notices;
 pub(crate) mod patient;
 pub(crate) mod patient_list;
+pub(crate) mod request;
 pub(crate) mod results;
 pub(crate) mod search;
 pub(crate) mod start;
@@ -63,7 +64,7 @@ pub(crate) fn routes() -> Router<Portal> {
         )
         .route(
             "/account/aanvragen",
-            get(account::request_form).post(account::request_account),
+            get(request::request_form).post(request::request_account),
         )
         .route("/sessie/nieuw", get(account::new_session))
         .route("/afmelden", post(account::logout))

@@ -110,6 +110,9 @@ pub enum DeziConfigError {
     /// `clock_skew_seconds` outside 0 to 300.
     #[error("[dezi] clock_skew_seconds = {0} is outside 0 to 300")]
     ClockSkew(i64),
+    /// The redirect URI is not an `https` URL of the portal's callback, `/dezi/callback`.
+    #[error("[dezi] redirect_uri {0:?} is not https://<the portal's host>/dezi/callback")]
+    RedirectUri(String),
     /// No jku on the allow-list: no verklaring could ever be checked.
     #[error("[dezi] jku_allow_list is empty")]
     NoJku,
@@ -151,8 +154,18 @@ impl DeziConfig {
     ///
     /// # Errors
     ///
-    /// [`DeziConfigError::Loa`], [`DeziConfigError::NoJku`], [`DeziConfigError::ClockSkew`].
+    /// [`DeziConfigError::RedirectUri`], [`DeziConfigError::Loa`], [`DeziConfigError::NoJku`],
+    /// [`DeziConfigError::ClockSkew`].
     pub fn settings(&self) -> Result<DeziSettings, DeziConfigError> {
+        // The platform sends the browser back to exactly this URI, and the portal answers it
+        // at one path.
+        let path = self
+            .redirect_uri
+            .strip_prefix("https://")
+            .and_then(|rest| rest.find('/').and_then(|at| rest.get(at..)));
+        if path != Some("/dezi/callback") {
+            return Err(DeziConfigError::RedirectUri(self.redirect_uri.clone()));
+        }
         let mut s = DeziSettings::new(&self.issuer, &self.client_id);
         if let Some(app) = &self.application_id {
             s.application_id.clone_from(app);
@@ -260,6 +273,20 @@ loa_floor = "substantial"
             ));
         }
         dezi.clock_skew_seconds = 60;
+        for wrong in [
+            "http://portaal.example/dezi/callback",
+            "https://portaal.example/callback",
+            "https://portaal.example/dezi/callback/",
+            "https://portaal.example",
+        ] {
+            dezi.redirect_uri = wrong.to_owned();
+            assert!(matches!(
+                dezi.settings(),
+                Err(DeziConfigError::RedirectUri(u)) if u == wrong
+            ));
+        }
+        dezi.redirect_uri = "https://portaal.example:8443/dezi/callback".to_owned();
+        dezi.settings().unwrap();
         dezi.loa_floor = "hoog".to_owned();
         assert!(matches!(dezi.settings(), Err(DeziConfigError::Loa(_))));
         dezi.jku_allow_list.clear();

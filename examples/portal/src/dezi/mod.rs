@@ -6,6 +6,7 @@
 //! module only fetches.
 
 mod http;
+mod service;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -20,6 +21,7 @@ use zvp_auth::dezi::{
 use zvp_core::RoleCode;
 
 pub use http::{Answer, MAX_ANSWER_BYTES, Wire, WireError};
+pub use service::{DeziService, spawn_refresh};
 
 /// The platform's endpoints, from `/.well-known/openid-configuration`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

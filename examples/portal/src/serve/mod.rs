@@ -102,7 +102,8 @@ impl From<&crate::config::Server> for TlsOptions {
 }
 
 /// The TLS server configuration: the portal's certificate and key, client certificates
-/// verified by [`UziClientCertVerifier`], TLS 1.2 and 1.3 (or 1.3 only), ALPN `http/1.1`,
+/// verified by [`UziClientCertVerifier`] (optional in the handshake), TLS 1.2 and 1.3 (or 1.3
+/// only), ALPN `http/1.1`,
 /// session resumption only when [`TlsOptions::resumption`].
 ///
 /// # Errors
@@ -120,7 +121,11 @@ pub fn tls_config(
     } else {
         &[&rustls::version::TLS13, &rustls::version::TLS12]
     };
-    let verifier = Arc::new(UziClientCertVerifier::new(validator, Arc::clone(&provider)));
+    // A browser without a card completes the handshake and gets the portal's own page, which
+    // says how to log in (with the card, or with Dezi); every other answer needs a valid card
+    // or a Dezi session (zvp-web's authentication).
+    let verifier =
+        Arc::new(UziClientCertVerifier::new(validator, Arc::clone(&provider)).optional());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(versions)
         .map_err(ServeError::Tls)?

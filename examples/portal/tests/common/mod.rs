@@ -27,6 +27,7 @@ use zvp_epd::synthetic::{DEMO_GPS, SyntheticEpd, test_now};
 use zvp_epd::{Epd, RequestContext};
 use zvp_portal::{ClientCertificate, Portal};
 
+pub mod dezi;
 pub mod listener;
 pub mod peer;
 
@@ -88,7 +89,7 @@ impl Who {
         Who::Ineligible,
     ];
 
-    fn uzi(self) -> UziNumber {
+    pub fn uzi(self) -> UziNumber {
         uzi(match self {
             Who::Own => 900_000_101,
             Who::Practice => 900_000_102,
@@ -308,6 +309,25 @@ impl TestPortal {
     /// passed since the requests before (this portal's clock stands still).
     pub fn later(&self, by: Duration) -> TestPortal {
         self.rebuilt(now() + by, None)
+    }
+
+    /// The same EPD, directory and log, with Dezi login, on the system's clock: the Dezi
+    /// stand-in's tokens carry the real time.
+    pub fn with_dezi(&self, dezi: zvp_portal::DeziLogin) -> TestPortal {
+        TestPortal {
+            portal: Portal::builder()
+                .epd(self.epd.clone())
+                .directory(self.directory.clone())
+                .audit(self.audit.clone())
+                .validator(Arc::new(validator()))
+                .dezi(dezi)
+                .build()
+                .unwrap(),
+            epd: self.epd.clone(),
+            directory: self.directory.clone(),
+            audit: self.audit.clone(),
+            audit_dir: self.audit_dir.clone(),
+        }
     }
 
     /// A portal over the same EPD, directory and log, its clock standing at `fixed`.

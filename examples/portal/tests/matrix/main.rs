@@ -297,6 +297,8 @@ async fn no_audit_record_no_data() {
         assert_eq!(reply.status, 503, "{path}");
         assert!(!reply.body.contains(&patient.name.to_string()), "{path}");
         assert!(reply.body.contains("tijdelijk niet beschikbaar"));
+        // A login the log could not take starts no session: no cookie is handed out.
+        assert_eq!(reply.cookie, None, "{path}");
     }
 }
 
