@@ -166,6 +166,15 @@ async fn a_gp_links_dezi_once_with_the_card_and_then_sees_the_same_patients_with
     let own = patients(&by_card.body);
     assert!(!own.is_empty());
 
+    // Mijn account says how to link.
+    let account = rig.t.get(Some(Who::Own), "/account").await;
+    assert_eq!(account.status, 200, "{}", account.body);
+    assert!(
+        account.body.contains("href=\"/dezi/inloggen\""),
+        "{}",
+        account.body
+    );
+
     // Not linked yet, and no card: refused, with the way to link.
     let (unlinked, jar) = rig.login("huisarts", None).await;
     assert_eq!(unlinked.status, 403);
@@ -179,7 +188,11 @@ async fn a_gp_links_dezi_once_with_the_card_and_then_sees_the_same_patients_with
     // A colleague's Dezi login with this GP's card in the reader links nothing.
     let (colleague, _) = rig.login("collega", Some(Who::Own)).await;
     assert_eq!(colleague.status, 403);
-    assert!(colleague.body.contains("dezi-name-differs"), "{}", colleague.body);
+    assert!(
+        colleague.body.contains("dezi-name-differs"),
+        "{}",
+        colleague.body
+    );
     assert_eq!(rig.t.directory.dezi_of(Who::Own.uzi()).await.unwrap(), None);
 
     // With the card in the reader: linked, logged in, and the link recorded.
@@ -193,6 +206,13 @@ async fn a_gp_links_dezi_once_with_the_card_and_then_sees_the_same_patients_with
         Some(Who::Own.uzi())
     );
 
+    let account = rig.t.get(Some(Who::Own), "/account").await;
+    assert!(
+        account.body.contains("<strong>900000111</strong>"),
+        "{}",
+        account.body
+    );
+    assert!(!account.body.contains("href=\"/dezi/inloggen\""));
     // The card still in the reader: the Dezi session goes on as one.
     let with_card = rig.get(Some(Who::Own), &jar, "/").await;
     assert_eq!(with_card.status, 200, "{}", with_card.body);
@@ -253,7 +273,11 @@ async fn a_gp_links_dezi_once_with_the_card_and_then_sees_the_same_patients_with
         .collect();
     assert_eq!(
         refused,
-        ["dezi-not-linked", "dezi-name-differs", "dezi-linked-elsewhere"]
+        [
+            "dezi-not-linked",
+            "dezi-name-differs",
+            "dezi-linked-elsewhere"
+        ]
     );
 }
 

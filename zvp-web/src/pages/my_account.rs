@@ -68,11 +68,36 @@ pub(crate) async fn my_account(State(portal): State<Portal>, caller: Caller) -> 
             p { "Dit portaal verstuurt geen meldingen." }
         },
     };
-    caller_page(&portal, &caller, TITLE, account_page(&caller, email))
+    let dezi = dezi_section(&portal, &caller).await;
+    caller_page(&portal, &caller, TITLE, account_page(&caller, email, dezi))
+}
+
+/// Dezi login, where the portal offers it: the Dezi number linked to the account, or how to
+/// link it (a Dezi login while the UZI-pas is in the reader).
+async fn dezi_section(portal: &Portal, caller: &Caller) -> Markup {
+    if portal.0.dezi.is_none() || caller.account.admin {
+        return html! {};
+    }
+    let linked = portal.0.directory.dezi_of(caller.account.uzi).await;
+    html! {
+        h2 #dezi { "Inloggen met Dezi" }
+        @match linked {
+            Ok(Some(number)) => p {
+                "Uw Dezi-nummer " strong { (number) } " is aan dit account gekoppeld: u kunt ook                  zonder UZI-pas inloggen, met Dezi."
+            },
+            Ok(None) => {
+                p {
+                    "Koppel uw Dezi-nummer om ook zonder UZI-pas in te loggen: log één keer in                      met Dezi terwijl uw UZI-pas in de kaartlezer zit. Het portaal koppelt ze                      als naam en rol op beide overeenkomen."
+                }
+                p { a href="/dezi/inloggen" { "Dezi-nummer koppelen" } }
+            },
+            Err(_) => p { "Of er een Dezi-nummer is gekoppeld, kan nu niet worden gelezen." },
+        }
+    }
 }
 
 /// The page around the e-mail form: the account's details.
-fn account_page(caller: &Caller, email: Markup) -> Markup {
+fn account_page(caller: &Caller, email: Markup, dezi: Markup) -> Markup {
     let account = &caller.account;
     html! {
         h1 { (TITLE) }
@@ -97,6 +122,7 @@ fn account_page(caller: &Caller, email: Markup) -> Markup {
             "Kloppen deze gegevens niet? Neem contact op met de beheerder van het portaal."
         }
         (email)
+        (dezi)
     }
 }
 
@@ -185,7 +211,7 @@ pub(crate) async fn save_email(
     let address = form.adres.trim();
     let preferences = if address.is_empty() {
         if !kinds.is_empty() {
-            return email_refused(&portal, &caller, &form, "Vul een e-mailadres in.");
+            return email_refused(&portal, &caller, &form, "Vul een e-mailadres in.").await;
         }
         None
     } else {
@@ -200,7 +226,8 @@ pub(crate) async fn save_email(
                     &caller,
                     &form,
                     "Dit is geen geldig e-mailadres. Vul een adres in zoals naam@praktijk.nl.",
-                );
+                )
+                .await;
             }
         }
     };
@@ -214,7 +241,7 @@ pub(crate) async fn save_email(
 }
 
 /// The page again, the form with what was typed and ticked and why it was refused.
-fn email_refused(portal: &Portal, caller: &Caller, form: &EmailForm, why: &str) -> Response {
+async fn email_refused(portal: &Portal, caller: &Caller, form: &EmailForm, why: &str) -> Response {
     let shown = Shown {
         address: &form.adres,
         kinds: form.kinds(),
@@ -225,6 +252,10 @@ fn email_refused(portal: &Portal, caller: &Caller, form: &EmailForm, why: &str) 
         caller,
         StatusCode::BAD_REQUEST,
         TITLE,
-        account_page(caller, email_form(caller, &shown)),
+        account_page(
+            caller,
+            email_form(caller, &shown),
+            dezi_section(portal, caller).await,
+        ),
     )
 }
