@@ -511,7 +511,7 @@ mod tests {
         #[test]
         fn display_then_parse_is_the_identity(s in "(0[1-9]|[1-9][0-9])\\.[0-9]{3}") {
             let role: RoleCode = s.parse().unwrap();
-            prop_assert_eq!(role.to_string(), s);
+            prop_assert_eq!(role.to_string(), s.clone());
             prop_assert_eq!(role.to_string().parse::<RoleCode>(), Ok(role));
             prop_assert_eq!(serde_json::to_string(&role).unwrap(), format!("\"{s}\""));
         }
