@@ -852,6 +852,7 @@ impl Drop for FileLog {
 }
 
 /// An event as a record holds it: its JSON, refused when longer than [`MAX_EVENT_LEN`].
+#[cfg(feature = "postgres")]
 pub(crate) fn encode(event: &AuditEvent) -> Result<Vec<u8>, LogError> {
     let mut json = Vec::with_capacity(EVENT_CAPACITY);
     encode_into(event, &mut json)?;
@@ -919,6 +920,7 @@ fn only(receipts: Result<Vec<Receipt>, LogError>) -> Result<Receipt, LogError> {
 }
 
 /// The writer's answers to appends handed to it together, in order; the first error.
+#[cfg(feature = "postgres")]
 pub(crate) async fn receive_all(
     receivers: Vec<tokio::sync::oneshot::Receiver<Result<Receipt, LogError>>>,
 ) -> Result<Vec<Receipt>, LogError> {
