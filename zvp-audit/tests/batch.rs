@@ -47,7 +47,10 @@ async fn a_pages_records_go_out_in_one_sync() {
     let mut next = 0;
     for round in 0..20 {
         let before = log.sync_count();
-        let receipts = log.append_all(&page(&format!("r{round}"), 36)).await.unwrap();
+        let receipts = log
+            .append_all(&page(&format!("r{round}"), 36))
+            .await
+            .unwrap();
         // Handed over one by one, the writer would take the first record as soon as it woke
         // and the rest in later syncs.
         assert_eq!(log.sync_count(), before + 1, "round {round}");
@@ -98,7 +101,11 @@ async fn records_of_a_batch_read_back_verify_and_prove_like_single_ones() {
     let size = log.size().unwrap();
     assert_eq!(size, 43);
     let leaves: HashSet<_> = receipts.iter().map(Receipt::leaf).collect();
-    assert_eq!(leaves.len(), receipts.len(), "two records share a salted leaf");
+    assert_eq!(
+        leaves.len(),
+        receipts.len(),
+        "two records share a salted leaf"
+    );
     let root = log.root(size).unwrap();
     for (i, receipt) in receipts.iter().enumerate() {
         assert_eq!(receipt.seq(), i as u64);
@@ -111,11 +118,18 @@ async fn records_of_a_batch_read_back_verify_and_prove_like_single_ones() {
     drop(log);
     let report = verify_structure(&dir).unwrap();
     assert_eq!((report.records, report.root), (size, root));
-    let read: Vec<AuditEvent> = read_events(&dir).unwrap().into_iter().map(|(_, e)| e).collect();
+    let read: Vec<AuditEvent> = read_events(&dir)
+        .unwrap()
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect();
     assert_eq!(read, written);
     // The chain goes on across the batches after reopening.
     let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
-    assert_eq!(log.append_all(&page("after", 3)).await.unwrap()[0].seq(), size);
+    assert_eq!(
+        log.append_all(&page("after", 3)).await.unwrap()[0].seq(),
+        size
+    );
 }
 
 #[test]
@@ -150,7 +164,9 @@ fn a_power_cut_never_leaves_an_acknowledged_page_without_its_records() {
             let events = read_events(&dir).unwrap();
             for (request, receipts) in &acknowledged {
                 for receipt in receipts {
-                    let found = events.get(receipt.seq() as usize).map(|(_, e)| &e.request_id);
+                    let found = events
+                        .get(receipt.seq() as usize)
+                        .map(|(_, e)| &e.request_id);
                     assert_eq!(
                         found,
                         Some(request),

@@ -159,7 +159,10 @@ pub(crate) fn amsterdam(t: DateTime<Utc>) -> NaiveDateTime {
     let last_sunday = |month: u32| {
         let last = NaiveDate::from_ymd_opt(t.year(), month, 31).unwrap_or_default();
         let back = Duration::days(i64::from(last.weekday().num_days_from_sunday()));
-        (last - back).and_hms_opt(1, 0, 0).unwrap_or_default().and_utc()
+        (last - back)
+            .and_hms_opt(1, 0, 0)
+            .unwrap_or_default()
+            .and_utc()
     };
     let summer = t >= last_sunday(3) && t < last_sunday(10);
     (t + Duration::hours(if summer { 2 } else { 1 })).naive_utc()
@@ -268,8 +271,14 @@ mod tests {
             let t = Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap();
             assert_eq!(dutch_time(t), local, "{t}");
         }
-        assert_eq!(dutch_date(NaiveDate::from_ymd_opt(812, 3, 4).unwrap()), "04-03-0812");
-        assert_eq!(dutch_date(NaiveDate::from_ymd_opt(12_345, 3, 4).unwrap()), "04-03-+12345");
+        assert_eq!(
+            dutch_date(NaiveDate::from_ymd_opt(812, 3, 4).unwrap()),
+            "04-03-0812"
+        );
+        assert_eq!(
+            dutch_date(NaiveDate::from_ymd_opt(12_345, 3, 4).unwrap()),
+            "04-03-+12345"
+        );
     }
 
     #[test]
