@@ -23,11 +23,7 @@ use zvp_audit::log::{FileLog, FileLogOptions, Receipt, read_events, verify_struc
 use zvp_audit::merkle;
 
 fn dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("batch")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    common::fresh_dir("batch", name)
 }
 
 /// A start page's records: `n` patients, one request id.
