@@ -14,17 +14,12 @@
 mod common;
 
 use std::collections::HashSet;
-use std::path::PathBuf;
 
 use common::event;
 use zvp_audit::event::AuditEvent;
 use zvp_audit::log::storage::fault::PowerCut;
 use zvp_audit::log::{FileLog, FileLogOptions, Receipt, read_events, verify_structure};
 use zvp_audit::merkle;
-
-fn dir(name: &str) -> PathBuf {
-    common::fresh_dir("batch", name)
-}
 
 /// A start page's records: `n` patients, one request id.
 fn page(request: &str, n: u64) -> Vec<AuditEvent> {
@@ -39,7 +34,11 @@ fn page(request: &str, n: u64) -> Vec<AuditEvent> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pages_records_go_out_in_one_sync() {
-    let log = FileLog::open(&dir("one-sync"), FileLogOptions::default()).unwrap();
+    let log = FileLog::open(
+        &common::fresh_dir("batch", "one-sync"),
+        FileLogOptions::default(),
+    )
+    .unwrap();
     let mut next = 0;
     for round in 0..20 {
         let before = log.sync_count();
@@ -62,7 +61,7 @@ async fn a_page_larger_than_a_batch_goes_in_full_batches() {
         max_batch: 8,
         ..FileLogOptions::default()
     };
-    let log = FileLog::open(&dir("full-batches"), options).unwrap();
+    let log = FileLog::open(&common::fresh_dir("batch", "full-batches"), options).unwrap();
     for round in 0..20 {
         let before = log.sync_count();
         let receipts = log.append_all(&page("big", 20)).await.unwrap();
@@ -75,7 +74,7 @@ async fn a_page_larger_than_a_batch_goes_in_full_batches() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_of_a_batch_read_back_verify_and_prove_like_single_ones() {
-    let dir = dir("verify");
+    let dir = common::fresh_dir("batch", "verify");
     let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
     let mut written = Vec::new();
     let mut receipts = Vec::new();
@@ -137,7 +136,7 @@ fn a_power_cut_never_leaves_an_acknowledged_page_without_its_records() {
     let mut pages_acknowledged = 0;
     let mut cut_while_appending = 0;
     for at in 0..40 {
-        let dir = dir(&format!("cut-{at}"));
+        let dir = common::fresh_dir("batch", &format!("cut-{at}"));
         // Every page of the life so far that was acknowledged: its request id and receipts.
         let mut acknowledged: Vec<(String, Vec<Receipt>)> = Vec::new();
         for life in 0..3 {
