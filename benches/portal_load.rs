@@ -8,7 +8,8 @@
 //! Measured: requests per second at saturation (closed loop), p50/p99 latency at half of that
 //! rate (open loop, latency counted from the scheduled send time), full-handshake logins per
 //! second, and the peak resident memory of the process (portal and load generator together,
-//! so an upper bound for the portal). For each saturation phase also the process's CPU time
+//! so an upper bound for the portal) with what the floor phase alone (load generator and hello
+//! service) added to it, which bounds the load generator's part. For each saturation phase also the process's CPU time
 //! per request and the machine's idle share (from `/proc`), and for the results page the audit
 //! log's records per sync: where a page's time goes besides the CPU.
 //!
