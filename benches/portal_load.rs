@@ -8,7 +8,8 @@
 //! Measured: requests per second at saturation (closed loop), p50/p99 latency at half of that
 //! rate (open loop, latency counted from the scheduled send time), full-handshake logins per
 //! second, and the peak resident memory of the process (portal and load generator together,
-//! so an upper bound for the portal). For each saturation phase also the process's CPU time
+//! so an upper bound for the portal) with what the floor phase alone (load generator and hello
+//! service) added to it, which bounds the load generator's part. For each saturation phase also the process's CPU time
 //! per request and the machine's idle share (from `/proc`), and for the results page the audit
 //! log's records per sync: where a page's time goes besides the CPU.
 //!
@@ -728,9 +729,13 @@ fn main() {
             return;
         }
         println!("\n| saturation (closed loop) | requests/s | p50 | p99 | errors |\n|---|---|---|---|---|");
+        // The load generator runs in this process: what the floor phase (the generator and
+        // the hello service, no portal) adds to the resident memory bounds the generator's part.
+        let before_floor = (zvp_benches::reset_peak_rss(), zvp_benches::rss_mib());
         let t0 = ticks();
         let floor = saturate(&setup, &[hello_port], Arc::clone(&hello_path), seconds).await;
         let t1 = ticks();
+        let floor_growth = zvp_benches::peak_rss_mib() - before_floor.1;
         row("TLS hello (floor)", &floor);
         let start_run = saturate(&setup, &[portal_port], Arc::clone(&start_page), seconds).await;
         let t2 = ticks();
@@ -794,9 +799,15 @@ fn main() {
         row("TLS hello (floor)", &hello_logins);
         let portal_logins = logins(&setup, portal_port, "/", seconds).await;
         row("portal start page", &portal_logins);
+        // Peaks since the floor phase began (clear_refs), which the portal's phases follow.
+        let peak = zvp_benches::peak_rss_mib();
         println!(
-            "\npeak resident memory of the process (portal + load generator): {:.0} MiB",
-            zvp_benches::peak_rss_mib()
+            "\npeak resident memory of the process (portal + load generator): {peak:.0} MiB; \
+             before the floor phase {:.0} MiB, which the floor phase (load generator + hello) \
+             raised by {floor_growth:.0} MiB{}: the portal alone between {:.0} and {peak:.0} MiB",
+            before_floor.1,
+            if before_floor.0 { "" } else { " (peak not reset: since the start)" },
+            peak - floor_growth
         );
         let _ = std::fs::remove_dir_all(&audit_dir);
         let _ = std::fs::remove_dir_all(&bound_dir);

@@ -7,7 +7,7 @@ CATS=[
  ("audit writer thread: hash chain, Merkle, CRC, write+fsync", lambda t,s: t.startswith('zvp-audit')),
  ("load generator (client TLS + hyper client)", lambda t,s: re.search(r'tokio_rustls::client|hyper::proto::h1::role::Client|hyper_util::client|hyper::client|portal_load::(get|connect|saturate|logins)|ClientConnection|rustls::client::', s)),
  ("UZI verifier (client-cert validation)", lambda t,s: re.search(r'zvp_auth::uzi|ClientCertVerifier|verify_client_cert|webpki::', s)),
- ("audit record on request path (serialize, encode, submit)", lambda t,s: re.search(r'AuditLog>::append|FileLog::submit|zvp_audit::log::encode|FileLog as zvp_audit::log::AuditLog', s)),
+ ("audit record on request path (serialize, encode, submit)", lambda t,s: re.search(r'AuditLog>::append|FileLog::submit|zvp_audit::log::encode|zvp_audit::log::Encoded|FileLog as zvp_audit::log::AuditLog', s)),
  ("synthetic EPD (admitted, discharged_since, letters)", lambda t,s: re.search(r'SyntheticEpd|zvp_epd::synthetic', s)),
  ("rendering (patient_list::table, layout, maud, dutch_time)", lambda t,s: re.search(r'patient_list::table|zvp_web::layout|maud::|render', s)),
  ("directory (accounts / gp names)", lambda t,s: re.search(r'DirectoryStore|MemoryDirectory|gp_names', s)),

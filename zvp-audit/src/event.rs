@@ -246,6 +246,7 @@ pub struct AuditEvent {
     /// The kind of action.
     pub action: ActionCode,
     /// When it started (UTC, milliseconds).
+    #[serde(serialize_with = "rfc3339")]
     pub recorded: DateTime<Utc>,
     /// How it ended.
     pub outcome: Outcome,
@@ -286,6 +287,13 @@ pub struct AuditEvent {
     /// What an administrative change changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change: Option<Change>,
+}
+
+/// `recorded` as chrono writes it (RFC 3339, fraction as needed, `Z`), written whole and then
+/// handed to the serializer: chrono's own `Serialize` goes through `fmt` a character at a time
+/// into serde_json's escaping, and every record of a page writes one.
+fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
 }
 
 impl AuditEvent {

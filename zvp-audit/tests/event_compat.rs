@@ -10,6 +10,7 @@
     reason = "test code: a failed expectation should panic"
 )]
 
+use proptest::strategy::Strategy as _;
 use zvp_audit::event::{AuditEvent, Card, Change, EventType, Query, QueryOutcome, Target};
 use zvp_audit::report::{Period, Subject, patient_view, practitioner_view};
 use zvp_core::{Bsn, UziNumber};
@@ -104,4 +105,28 @@ fn the_new_fields_round_trip_and_a_refused_card_has_no_user() {
     );
     assert!(Subject::Practitioner(uzi(900_000_001)).matches(&events[0].1));
     assert!(!Subject::Practitioner(uzi(900_000_001)).matches(&events[1].1));
+}
+
+proptest::proptest! {
+    /// `recorded` is written as chrono's own `Serialize` writes it (what every record so far
+    /// holds), whatever its fraction of a second, and reads back to the same instant.
+    #[test]
+    fn the_time_is_written_as_chrono_writes_it(
+        seconds in -62_000_000_000i64..250_000_000_000,
+        nanos in proptest::prop_oneof![
+            proptest::strategy::Just(0u32),
+            (0u32..1_000).prop_map(|ms| ms * 1_000_000),
+            (0u32..1_000_000).prop_map(|us| us * 1_000),
+            0u32..1_000_000_000,
+        ],
+    ) {
+        let recorded = chrono::DateTime::from_timestamp(seconds, nanos).unwrap();
+        let mut event = AuditEvent::example(1);
+        event.recorded = recorded;
+        let json = serde_json::to_string(&event).unwrap();
+        let chronos = format!("\"recorded\":{},", serde_json::to_string(&recorded).unwrap());
+        proptest::prop_assert!(json.contains(&chronos), "{json} lacks {chronos}");
+        let back: AuditEvent = serde_json::from_str(&json).unwrap();
+        proptest::prop_assert_eq!(back.recorded, recorded);
+    }
 }

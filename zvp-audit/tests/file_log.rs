@@ -23,11 +23,7 @@ use zvp_audit::log::{FileLog, FileLogOptions, LogError, Opened, VerifyError, ver
 use zvp_audit::merkle;
 
 fn dir(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join("file-log")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    common::fresh_dir("file-log", name)
 }
 
 fn signer() -> CheckpointSigner {

@@ -6,8 +6,10 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
-use maud::{DOCTYPE, Markup, html};
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Datelike as _, Duration, NaiveDate, NaiveDateTime, Timelike as _, Utc};
+use maud::{DOCTYPE, Markup, Render, html};
 
 /// The style sheet, served from `/static/portal.css` (the CSP allows no inline styles).
 pub(crate) const CSS: &str = include_str!("../static/portal.css");
@@ -93,27 +95,75 @@ pub(crate) fn page(
 /// A date and time as the users read them: `25-11-2026 09:00` in Dutch local time
 /// (Europe/Amsterdam: UTC+1, UTC+2 in summer time).
 pub(crate) fn dutch_time(t: DateTime<Utc>) -> String {
-    amsterdam(t).format("%d-%m-%Y %H:%M").to_string()
+    let mut out = String::with_capacity(16);
+    DutchTime(t).render_to(&mut out);
+    out
 }
 
 /// A date as the users read them.
-pub(crate) fn dutch_date(d: chrono::NaiveDate) -> String {
-    d.format("%d-%m-%Y").to_string()
+pub(crate) fn dutch_date(d: NaiveDate) -> String {
+    let mut out = String::with_capacity(10);
+    DutchDate(d).render_to(&mut out);
+    out
+}
+
+/// [`dutch_time`] written straight into a page: the start page's lists show one or two on
+/// every row, and chrono's `format` parses its pattern and goes through `fmt` on each call.
+/// Writes only digits, `-`, ` ` and `:`, which need no escaping.
+pub(crate) struct DutchTime(pub(crate) DateTime<Utc>);
+
+impl Render for DutchTime {
+    fn render_to(&self, out: &mut String) {
+        let local = amsterdam(self.0);
+        DutchDate(local.date()).render_to(out);
+        out.push(' ');
+        two_digits(out, local.hour());
+        out.push(':');
+        two_digits(out, local.minute());
+    }
+}
+
+/// [`dutch_date`] written straight into a page, like [`DutchTime`].
+pub(crate) struct DutchDate(pub(crate) NaiveDate);
+
+impl Render for DutchDate {
+    fn render_to(&self, out: &mut String) {
+        let d = self.0;
+        two_digits(out, d.day());
+        out.push('-');
+        two_digits(out, d.month());
+        out.push('-');
+        match u32::try_from(d.year()) {
+            Ok(year) if year < 10_000 => {
+                two_digits(out, year / 100);
+                two_digits(out, year % 100);
+            }
+            // Years chrono writes with a sign or a fifth digit: its own way.
+            _ => {
+                let _ = write!(out, "{}", d.format("%Y"));
+            }
+        }
+    }
+}
+
+/// `n`'s last two decimal digits.
+fn two_digits(out: &mut String, n: u32) {
+    for digit in [n / 10 % 10, n % 10] {
+        out.push(char::from_digit(digit, 10).unwrap_or('0'));
+    }
 }
 
 /// UTC to Dutch local time: summer time from the last Sunday of March 01:00 UTC to the last
 /// Sunday of October 01:00 UTC (EU rule).
-pub(crate) fn amsterdam(t: DateTime<Utc>) -> chrono::NaiveDateTime {
-    use chrono::{Datelike, Duration, NaiveDate, Weekday};
+pub(crate) fn amsterdam(t: DateTime<Utc>) -> NaiveDateTime {
+    // March and October both have 31 days: their last Sunday is the 31st less its weekday.
     let last_sunday = |month: u32| {
-        let mut d = NaiveDate::from_ymd_opt(t.year(), month + 1, 1)
+        let last = NaiveDate::from_ymd_opt(t.year(), month, 31).unwrap_or_default();
+        let back = Duration::days(i64::from(last.weekday().num_days_from_sunday()));
+        (last - back)
+            .and_hms_opt(1, 0, 0)
             .unwrap_or_default()
-            .pred_opt()
-            .unwrap_or_default();
-        while d.weekday() != Weekday::Sun {
-            d = d.pred_opt().unwrap_or_default();
-        }
-        d.and_hms_opt(1, 0, 0).unwrap_or_default().and_utc()
+            .and_utc()
     };
     let summer = t >= last_sunday(3) && t < last_sunday(10);
     (t + Duration::hours(if summer { 2 } else { 1 })).naive_utc()
@@ -174,6 +224,62 @@ mod tests {
         assert_eq!(dutch_time(before), "29-03-2026 01:59");
         let after = Utc.with_ymd_and_hms(2026, 3, 29, 1, 0, 0).unwrap();
         assert_eq!(dutch_time(after), "29-03-2026 03:00");
+    }
+
+    /// The EU rule as it was first written here, day by day back from the month's end: the
+    /// oracle of the arithmetic one.
+    fn amsterdam_day_by_day(t: DateTime<Utc>) -> NaiveDateTime {
+        use chrono::Weekday;
+        let last_sunday = |month: u32| {
+            let mut d = NaiveDate::from_ymd_opt(t.year(), month + 1, 1)
+                .unwrap()
+                .pred_opt()
+                .unwrap();
+            while d.weekday() != Weekday::Sun {
+                d = d.pred_opt().unwrap();
+            }
+            d.and_hms_opt(1, 0, 0).unwrap().and_utc()
+        };
+        let summer = t >= last_sunday(3) && t < last_sunday(10);
+        (t + Duration::hours(if summer { 2 } else { 1 })).naive_utc()
+    }
+
+    proptest::proptest! {
+        /// Written by hand, the times read as chrono's `format` writes them, in every
+        /// minute of 1900–2199 (both summer-time changes of each year included).
+        #[test]
+        fn dutch_times_are_chronos_format(minutes in 0i64..(300 * 366 * 24 * 60)) {
+            let t = Utc.with_ymd_and_hms(1900, 1, 1, 0, 0, 0).unwrap()
+                + Duration::minutes(minutes);
+            let local = amsterdam_day_by_day(t);
+            proptest::prop_assert_eq!(amsterdam(t), local);
+            proptest::prop_assert_eq!(dutch_time(t), local.format("%d-%m-%Y %H:%M").to_string());
+            proptest::prop_assert_eq!(dutch_date(local.date()), local.format("%d-%m-%Y").to_string());
+        }
+    }
+
+    #[test]
+    fn summer_time_starts_and_ends_on_the_last_sundays() {
+        // 2027: 28 March and 31 October (a 31st that is itself a Sunday).
+        for (utc, local) in [
+            ((2027, 3, 28, 0, 59), "28-03-2027 01:59"),
+            ((2027, 3, 28, 1, 0), "28-03-2027 03:00"),
+            ((2027, 10, 31, 0, 59), "31-10-2027 02:59"),
+            ((2027, 10, 31, 1, 0), "31-10-2027 02:00"),
+            ((2027, 3, 21, 1, 0), "21-03-2027 02:00"),
+        ] {
+            let (y, mo, d, h, mi) = utc;
+            let t = Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap();
+            assert_eq!(dutch_time(t), local, "{t}");
+        }
+        assert_eq!(
+            dutch_date(NaiveDate::from_ymd_opt(812, 3, 4).unwrap()),
+            "04-03-0812"
+        );
+        assert_eq!(
+            dutch_date(NaiveDate::from_ymd_opt(12_345, 3, 4).unwrap()),
+            "04-03-+12345"
+        );
     }
 
     #[test]

@@ -37,6 +37,7 @@
 //! `tree-state` (see `state.rs`).
 
 mod check;
+mod encoded;
 #[cfg(feature = "postgres")]
 pub mod pg;
 mod query;
@@ -66,6 +67,9 @@ use crate::event::AuditEvent;
 use crate::merkle::{self, Hash};
 use crate::report::{Period, ReportPage, ReportQuery};
 use check::Check;
+use encoded::Encoded;
+#[cfg(feature = "postgres")]
+pub(crate) use encoded::encode;
 use record::{Record, frame};
 use scan::{CHECKPOINTS, Checkpoints, Reading, Scanned, scan, scan_from, segment_name};
 use state::{Position, TreeState};
@@ -293,7 +297,8 @@ pub struct PruneReport {
 pub struct FileLogOptions {
     /// Start a new segment file once the current one is this large.
     pub segment_bytes: u64,
-    /// The most appends written with one fsync.
+    /// The most records written with one fsync. The events of one
+    /// [`append_all`](FileLog::append_all) are kept together up to this many.
     pub max_batch: usize,
 }
 
@@ -330,10 +335,11 @@ pub struct Opened {
     pub from_state: bool,
 }
 
-/// One append waiting for the writer.
+/// The appends of one call waiting for the writer: one event, or the events of a page, which
+/// the writer keeps together in one write and one sync and answers with one reply.
 struct Request {
-    event: Vec<u8>,
-    reply: tokio::sync::oneshot::Sender<Result<Receipt, LogError>>,
+    events: Encoded,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<Receipt>, LogError>>,
 }
 
 /// The audit log in a directory. See the [module docs](self).
@@ -349,6 +355,8 @@ pub struct FileLog {
     check: Arc<Check>,
     cut_checkpoint: Option<u64>,
     writer: Option<JoinHandle<()>>,
+    /// The most events of one request (see [`FileLogOptions::max_batch`]).
+    max_batch: usize,
     _lock: File,
 }
 
@@ -452,6 +460,7 @@ impl FileLog {
             tree: Arc::clone(&tree),
             options,
             random: SystemRandom::new(),
+            bytes: Vec::new(),
         };
         let check = match trusted {
             Some(state) => Check::start(dir, state)?,
@@ -472,6 +481,7 @@ impl FileLog {
             check,
             cut_checkpoint: scanned_unfinished,
             writer: Some(handle),
+            max_batch: options.max_batch,
             _lock: lock,
         })
     }
@@ -527,22 +537,28 @@ impl FileLog {
     /// [`LogError::Event`] for an event that cannot be recorded, [`LogError::Io`] when the
     /// write or sync fails, [`LogError::Stopped`] after an earlier failure.
     pub async fn append(&self, event: &AuditEvent) -> Result<Receipt, LogError> {
-        let receiver = self.submit(event)?;
-        receiver.await.map_err(|_| LogError::Stopped)?
+        let receiver = self.submit(std::slice::from_ref(event))?;
+        only(receiver.await.map_err(|_| LogError::Stopped)?)
     }
 
-    /// Appends several events, handed to the writer together (one batch, one sync, as long
-    /// as it has room); returns when all are durable, with their receipts in order.
+    /// Appends several events (the patients of a page) as one request: the writer writes
+    /// them together, in one write and one sync, with one random draw for their salts, and
+    /// answers once. Up to [`FileLogOptions::max_batch`] events stay together; more go as
+    /// several requests. Returns when all are durable, with their receipts in order.
     ///
     /// # Errors
     ///
     /// As [`append`](Self::append), the first that occurred.
     pub async fn append_all(&self, events: &[AuditEvent]) -> Result<Vec<Receipt>, LogError> {
         let receivers = events
-            .iter()
-            .map(|event| self.submit(event))
+            .chunks(self.max_batch.max(1))
+            .map(|chunk| self.submit(chunk))
             .collect::<Result<Vec<_>, _>>()?;
-        receive_all(receivers).await
+        let mut receipts = Vec::with_capacity(events.len());
+        for receiver in receivers {
+            receipts.extend(receiver.await.map_err(|_| LogError::Stopped)??);
+        }
+        Ok(receipts)
     }
 
     /// [`append`](Self::append) for callers outside an async runtime.
@@ -551,23 +567,23 @@ impl FileLog {
     ///
     /// As [`append`](Self::append).
     pub fn append_blocking(&self, event: &AuditEvent) -> Result<Receipt, LogError> {
-        let receiver = self.submit(event)?;
-        receiver.blocking_recv().map_err(|_| LogError::Stopped)?
+        let receiver = self.submit(std::slice::from_ref(event))?;
+        only(receiver.blocking_recv().map_err(|_| LogError::Stopped)?)
     }
 
-    /// Hands an event to the writer.
+    /// Hands events to the writer as one request.
     fn submit(
         &self,
-        event: &AuditEvent,
-    ) -> Result<tokio::sync::oneshot::Receiver<Result<Receipt, LogError>>, LogError> {
+        events: &[AuditEvent],
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<Vec<Receipt>, LogError>>, LogError> {
         self.check.failed()?;
-        let event = encode(event)?;
+        let events = Encoded::of(events)?;
         let (reply, receiver) = tokio::sync::oneshot::channel();
         let sender = self.sender.lock().map_err(|_| LogError::Stopped)?;
         sender
             .as_ref()
             .ok_or(LogError::Stopped)?
-            .send(Request { event, reply })
+            .send(Request { events, reply })
             .map_err(|_| LogError::Stopped)?;
         Ok(receiver)
     }
@@ -839,19 +855,13 @@ impl Drop for FileLog {
     }
 }
 
-/// An event as a record holds it: its JSON, refused when longer than [`MAX_EVENT_LEN`].
-pub(crate) fn encode(event: &AuditEvent) -> Result<Vec<u8>, LogError> {
-    let json = serde_json::to_vec(event).map_err(|e| LogError::Event(e.to_string()))?;
-    if json.len() > MAX_EVENT_LEN {
-        return Err(LogError::Event(format!(
-            "{} bytes, at most {MAX_EVENT_LEN}",
-            json.len()
-        )));
-    }
-    Ok(json)
+/// The one receipt of a single append.
+fn only(receipts: Result<Vec<Receipt>, LogError>) -> Result<Receipt, LogError> {
+    receipts?.pop().ok_or(LogError::Stopped)
 }
 
 /// The writer's answers to appends handed to it together, in order; the first error.
+#[cfg(feature = "postgres")]
 pub(crate) async fn receive_all(
     receivers: Vec<tokio::sync::oneshot::Receiver<Result<Receipt, LogError>>>,
 ) -> Result<Vec<Receipt>, LogError> {

@@ -126,6 +126,15 @@ fn check_schema(schema: &str) -> Result<(), LogError> {
     }
 }
 
+/// Fills `salts` with fresh random bytes in one draw: a page's records need a salt each, and
+/// a call into the generator per record cost more than the record's leaf hash.
+fn random_salts(salts: &mut [[u8; 16]]) -> Result<(), LogError> {
+    use aws_lc_rs::rand::SecureRandom;
+    aws_lc_rs::rand::SystemRandom::new()
+        .fill(salts.as_flattened_mut())
+        .map_err(|e| LogError::Io(format!("no random salt: {e}")))
+}
+
 impl PgLog {
     /// Connects to the database `config` (a libpq connection string), creates the log's
     /// tables in `schema` if they are missing, and starts this instance's writer.
@@ -160,7 +169,9 @@ impl PgLog {
     ///
     /// [`LogError::Event`], [`LogError::Io`], [`LogError::Stopped`].
     pub async fn append(&self, event: &AuditEvent) -> Result<Receipt, LogError> {
-        let receiver = self.submit(event)?;
+        let mut salt = [[0u8; 16]];
+        random_salts(&mut salt)?;
+        let receiver = self.submit(event, salt[0])?;
         receiver.await.map_err(|_| LogError::Stopped)?
     }
 
@@ -171,25 +182,24 @@ impl PgLog {
     ///
     /// As [`append`](Self::append), the first that occurred.
     pub async fn append_all(&self, events: &[AuditEvent]) -> Result<Vec<Receipt>, LogError> {
+        let mut salts = vec![[0u8; 16]; events.len()];
+        random_salts(&mut salts)?;
         let receivers = events
             .iter()
-            .map(|event| self.submit(event))
+            .zip(salts)
+            .map(|(event, salt)| self.submit(event, salt))
             .collect::<Result<Vec<_>, _>>()?;
         super::receive_all(receivers).await
     }
 
-    /// Hands an event to the writer.
+    /// Hands an event to the writer with its salt.
     fn submit(
         &self,
         event: &AuditEvent,
+        salt: [u8; 16],
     ) -> Result<oneshot::Receiver<Result<Receipt, LogError>>, LogError> {
-        use aws_lc_rs::rand::SecureRandom;
         let marks = Marks::of(event);
         let event = super::encode(event)?;
-        let mut salt = [0u8; 16];
-        aws_lc_rs::rand::SystemRandom::new()
-            .fill(&mut salt)
-            .map_err(|e| LogError::Io(format!("no random salt: {e}")))?;
         let leaf = leaf_of(&salt, &event);
         let (reply, receiver) = oneshot::channel();
         self.sender

@@ -85,6 +85,14 @@ macro_rules! serde_via_str {
             }
         }
 
+        $crate::id::deserialize_via_str!($ty);
+    };
+}
+pub(crate) use serde_via_str;
+
+/// `Deserialize` through `FromStr` and `TryFrom<&str>`, for a type that serializes itself.
+macro_rules! deserialize_via_str {
+    ($ty:ty) => {
         impl<'de> serde::Deserialize<'de> for $ty {
             fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
@@ -101,7 +109,7 @@ macro_rules! serde_via_str {
         }
     };
 }
-pub(crate) use serde_via_str;
+pub(crate) use deserialize_via_str;
 
 /// Defines a numeric identifier of a fixed number of digits: the newtype, its error type
 /// wrapping [`DigitsError`] in `Digits`, `Display` with leading zeros, and serde.
@@ -124,13 +132,34 @@ macro_rules! digit_identifier {
             }
         }
 
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(f, "{:0width$}", self.0, width = $digits)
+        impl $name {
+            /// The canonical form's digits, leading zeros included, made without `fmt`
+            /// (audit records and pages write these identifiers for every patient listed).
+            fn digits(self) -> [u8; $digits] {
+                let mut out = [b'0'; $digits];
+                let mut rest = self.0;
+                for slot in out.iter_mut().rev() {
+                    // `rest % 10` < 10: the cast keeps it.
+                    *slot = b'0' + (rest % 10) as u8;
+                    rest /= 10;
+                }
+                out
             }
         }
 
-        $crate::id::serde_via_str!($name);
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(std::str::from_utf8(&self.digits()).unwrap_or_default())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(std::str::from_utf8(&self.digits()).unwrap_or_default())
+            }
+        }
+
+        $crate::id::deserialize_via_str!($name);
     };
 }
 pub(crate) use digit_identifier;
@@ -153,6 +182,41 @@ mod tests {
                 found: 2
             })
         );
+    }
+
+    proptest::proptest! {
+        /// Written without `fmt`, the identifiers read as `{:0N}` writes them, as text and in
+        /// JSON.
+        #[test]
+        fn digits_are_written_with_their_leading_zeros(value in 0u32..1_000_000_000) {
+            if let Some(uzi) = UziNumber::new(value) {
+                proptest::prop_assert_eq!(uzi.to_string(), format!("{value:09}"));
+                proptest::prop_assert_eq!(
+                    serde_json::to_string(&uzi).unwrap(),
+                    format!("\"{value:09}\"")
+                );
+            }
+            if let Some(agb) = AgbCode::new(value % 100_000_000) {
+                let value = value % 100_000_000;
+                proptest::prop_assert_eq!(agb.to_string(), format!("{value:08}"));
+                proptest::prop_assert_eq!(
+                    serde_json::to_string(&agb).unwrap(),
+                    format!("\"{value:08}\"")
+                );
+            }
+            if let Ok(bsn) = format!("{value:09}").parse::<Bsn>() {
+                proptest::prop_assert_eq!(serde_json::to_string(&bsn).unwrap(), format!("\"{value:09}\""));
+            }
+        }
+    }
+
+    #[test]
+    fn leading_zeros_are_kept() {
+        let agb = AgbCode::new(1_000_001).unwrap();
+        assert_eq!(agb.to_string(), "01000001");
+        assert_eq!(serde_json::to_string(&agb).unwrap(), "\"01000001\"");
+        let uzi = UziNumber::new(42).unwrap();
+        assert_eq!(serde_json::to_string(&uzi).unwrap(), "\"000000042\"");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::serde_via_str;
+use super::deserialize_via_str;
 
 /// A UZI role code `BB.SSS`: two digits for the profession under the Wet BIG (or an
 /// opleidingstitel), three for the specialism (`000` for none). Field 5 of the UZI SAN.
@@ -162,9 +162,31 @@ impl RoleCode {
     }
 }
 
+impl RoleCode {
+    /// `BB.SSS`, made without `fmt` (every audit record writes the role).
+    fn text(self) -> [u8; 6] {
+        let (p, s) = (self.profession, self.specialism);
+        // INVARIANT: p <= 99 and s <= 999, so every digit is below 10 and the casts keep it.
+        [
+            b'0' + p / 10 % 10,
+            b'0' + p % 10,
+            b'.',
+            b'0' + (s / 100 % 10) as u8,
+            b'0' + (s / 10 % 10) as u8,
+            b'0' + (s % 10) as u8,
+        ]
+    }
+}
+
 impl fmt::Display for RoleCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:02}.{:03}", self.profession, self.specialism)
+        f.write_str(std::str::from_utf8(&self.text()).unwrap_or_default())
+    }
+}
+
+impl serde::Serialize for RoleCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(std::str::from_utf8(&self.text()).unwrap_or_default())
     }
 }
 
@@ -209,7 +231,7 @@ impl FromStr for RoleCode {
     }
 }
 
-serde_via_str!(RoleCode);
+deserialize_via_str!(RoleCode);
 
 /// Professions (art. 3 Wet BIG) and opleidingstitels / other care (art. 34, 36a), from the
 /// UZI-register's CPS v10.3 Bijlage 3 (Dutch) and v10.2 Annex 3 (English).
@@ -489,8 +511,16 @@ mod tests {
         #[test]
         fn display_then_parse_is_the_identity(s in "(0[1-9]|[1-9][0-9])\\.[0-9]{3}") {
             let role: RoleCode = s.parse().unwrap();
-            prop_assert_eq!(role.to_string(), s);
+            prop_assert_eq!(role.to_string(), s.clone());
             prop_assert_eq!(role.to_string().parse::<RoleCode>(), Ok(role));
+            prop_assert_eq!(serde_json::to_string(&role).unwrap(), format!("\"{s}\""));
         }
+    }
+
+    #[test]
+    fn the_role_of_no_profession_is_written_too() {
+        let none: RoleCode = "00.000".parse().unwrap();
+        assert_eq!(none.to_string(), "00.000");
+        assert_eq!(serde_json::to_string(&none).unwrap(), "\"00.000\"");
     }
 }

@@ -10,7 +10,7 @@ use zvp_core::{AgbCode, PatientId};
 use zvp_epd::ListedPatient;
 
 use super::basis_text;
-use crate::layout::{dutch_date, dutch_time, path_segment};
+use crate::layout::{DutchDate, DutchTime, path_segment};
 
 /// A listed patient the caller may see, with the basis they may see them on.
 pub(crate) type Row<'a> = (&'a ListedPatient, Basis);
@@ -112,11 +112,11 @@ pub(crate) fn table(
                         tr {
                             td {
                                 a href={ "/patient/" (path_segment(l.patient.id.as_str())) } {
-                                    (l.patient.name.to_string())
+                                    (l.patient.name)
                                 }
                                 @if is_new(l, since) { " " span.new-flag { "nieuw" } }
                             }
-                            td { (dutch_date(l.patient.birth_date)) }
+                            td { (DutchDate(l.patient.birth_date)) }
                             td {
                                 (a.specialism)
                                 @if !a.ward.is_empty() {
@@ -124,10 +124,10 @@ pub(crate) fn table(
                                 }
                             }
                             td { (a.reason.as_deref().unwrap_or("")) }
-                            td { (dutch_time(a.admitted_at())) }
+                            td { (DutchTime(a.admitted_at())) }
                             @if discharged {
                                 td {
-                                    (a.discharged_at().map(dutch_time).unwrap_or_default())
+                                    @if let Some(at) = a.discharged_at() { (DutchTime(at)) }
                                     @if letters.is_some_and(|set| set.contains(&l.patient.id)) {
                                         br; span.letter-flag { "ontslagbrief beschikbaar" }
                                     }
