@@ -69,6 +69,15 @@ fn set_cookie(reply: &Reply, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The callback with the login's cookie `pending` and `query`, as `card`.
+async fn callback(t: &TestPortal, card: Option<Who>, pending: &str, query: &str) -> Reply {
+    let request = Request::get(format!("/dezi/callback?{query}"))
+        .header(header::COOKIE, format!("__Host-zvp-dezi-start={pending}"))
+        .body(Body::empty())
+        .unwrap();
+    t.send(card, request).await
+}
+
 /// The patients a page links to.
 fn patients(body: &str) -> BTreeSet<String> {
     body.split("href=\"/patient/")
@@ -123,22 +132,25 @@ impl Rig {
         self.t.send(card, request).await
     }
 
-    /// A Dezi login as the stand-in's `person`, the browser presenting `card` at the callback:
-    /// the callback's answer and the cookies it leaves.
-    async fn login(&self, person: &str, card: Option<Who>) -> (Reply, Jar) {
+    /// The start of a Dezi login: the login's sealed cookie and where the browser is sent.
+    async fn start(&self) -> (String, String) {
         let start = self.t.get(None, "/dezi/inloggen").await;
         assert_eq!(start.status, 303, "{}", start.body);
         let pending = set_cookie(&start, "__Host-zvp-dezi-start").expect("the login's cookie");
-        let (state, code) = self.dezi.browser(start.location().unwrap(), person);
-        let request = Request::get(format!(
-            "/dezi/callback?state={}&code={}",
+        (pending, start.location().unwrap().to_owned())
+    }
+
+    /// A Dezi login as the stand-in's `person`, the browser presenting `card` at the callback:
+    /// the callback's answer and the cookies it leaves.
+    async fn login(&self, person: &str, card: Option<Who>) -> (Reply, Jar) {
+        let (pending, location) = self.start().await;
+        let (state, code) = self.dezi.browser(&location, person);
+        let query = format!(
+            "state={}&code={}",
             common::encode(&state),
             common::encode(&code)
-        ))
-        .header(header::COOKIE, format!("__Host-zvp-dezi-start={pending}"))
-        .body(Body::empty())
-        .unwrap();
-        let reply = self.t.send(card, request).await;
+        );
+        let reply = callback(&self.t, card, &pending, &query).await;
         let jar = Jar {
             session: set_cookie(&reply, "__Host-zvp").filter(|v| !v.is_empty()),
             login: set_cookie(&reply, "__Host-zvp-dezi").filter(|v| !v.is_empty()),
@@ -295,18 +307,8 @@ async fn refusals_at_the_callback_get_their_page_code_and_record() {
     assert_eq!(foreign.status, 403);
     assert!(foreign.body.contains("state-mismatch"), "{}", foreign.body);
     // The platform sent back an error instead of a code.
-    let start = rig.t.get(None, "/dezi/inloggen").await;
-    let pending = set_cookie(&start, "__Host-zvp-dezi-start").unwrap();
-    let denied = rig
-        .t
-        .send(
-            None,
-            Request::get("/dezi/callback?error=access_denied&state=abc")
-                .header(header::COOKIE, format!("__Host-zvp-dezi-start={pending}"))
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let (pending, _) = rig.start().await;
+    let denied = callback(&rig.t, None, &pending, "error=access_denied&state=abc").await;
     assert_eq!(denied.status, 403);
     assert!(
         denied.body.contains("authorization-denied"),
@@ -502,20 +504,16 @@ async fn every_refusal_of_a_login_gets_its_page_and_record() {
 
     // The platform gone between the browser's visit and the callback: an outage, 503.
     rig.dezi.fault(&json!({}));
-    let start = rig.t.get(None, "/dezi/inloggen").await;
-    let pending = set_cookie(&start, "__Host-zvp-dezi-start").unwrap();
-    let (state, code) = rig.dezi.browser(start.location().unwrap(), "huisarts");
+    let (pending, location) = rig.start().await;
+    let (state, code) = rig.dezi.browser(&location, "huisarts");
     let Rig { t, dezi, .. } = rig;
     drop(dezi);
-    let request = Request::get(format!(
-        "/dezi/callback?state={}&code={}",
+    let query = format!(
+        "state={}&code={}",
         common::encode(&state),
         common::encode(&code)
-    ))
-    .header(header::COOKIE, format!("__Host-zvp-dezi-start={pending}"))
-    .body(Body::empty())
-    .unwrap();
-    let gone = t.send(None, request).await;
+    );
+    let gone = callback(&t, None, &pending, &query).await;
     assert_eq!(gone.status, 503, "{}", gone.body);
     assert!(
         gone.body.contains("<dd>platform-unreachable</dd>"),
