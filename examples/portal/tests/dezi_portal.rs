@@ -158,6 +158,16 @@ impl Rig {
         (reply, jar)
     }
 
+    /// The reasons of the denied logins in the audit log, in order.
+    async fn denied_logins(&self) -> Vec<String> {
+        self.events()
+            .await
+            .into_iter()
+            .filter(|e| e.event_type == EventType::Login && e.outcome == Outcome::Denied)
+            .filter_map(|e| e.reason)
+            .collect()
+    }
+
     async fn events(&self) -> Vec<AuditEvent> {
         self.t
             .audit
@@ -278,11 +288,7 @@ async fn a_gp_links_dezi_once_with_the_card_and_then_sees_the_same_patients_with
             && e.access_point.dezi.is_some()
             && e.access_point.certificate_sha256.is_none()
     }));
-    let refused: Vec<_> = events
-        .iter()
-        .filter(|e| e.event_type == EventType::Login && e.outcome == Outcome::Denied)
-        .filter_map(|e| e.reason.as_deref())
-        .collect();
+    let refused = rig.denied_logins().await;
     assert_eq!(
         refused,
         [
@@ -315,13 +321,7 @@ async fn refusals_at_the_callback_get_their_page_code_and_record() {
         "{}",
         denied.body
     );
-    let reasons: Vec<_> = rig
-        .events()
-        .await
-        .into_iter()
-        .filter(|e| e.event_type == EventType::Login && e.outcome == Outcome::Denied)
-        .filter_map(|e| e.reason)
-        .collect();
+    let reasons = rig.denied_logins().await;
     assert_eq!(
         reasons,
         ["role-not-eligible", "authorization-denied"],
@@ -491,13 +491,7 @@ async fn every_refusal_of_a_login_gets_its_page_and_record() {
     assert!(revoked.body.contains(advice), "{}", revoked.body);
     // None of them linked the card's account, and each is a denied login in the audit log.
     assert_eq!(rig.t.directory.dezi_of(Who::Own.uzi()).await.unwrap(), None);
-    let denied: Vec<String> = rig
-        .events()
-        .await
-        .into_iter()
-        .filter(|e| e.event_type == EventType::Login && e.outcome == Outcome::Denied)
-        .filter_map(|e| e.reason)
-        .collect();
+    let denied = rig.denied_logins().await;
     let mut expected: Vec<String> = cases.iter().map(|(_, c)| (*c).to_owned()).collect();
     expected.push("verklaring-revoked".to_owned());
     assert_eq!(denied, expected);
