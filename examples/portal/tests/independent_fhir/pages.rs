@@ -287,9 +287,16 @@ async fn every_page_a_gp_reaches_reads_the_same_as_over_the_mock() {
         .iter()
         .map(|l| l.letter.id.as_str())
         .collect();
-    assert_eq!(
-        (just_before.admissions.len(), letters),
-        (0, vec![letter_id.as_str()])
+    assert_eq!(letters, vec![letter_id.as_str()]);
+    // The admission stored again above may fall in the same second (this server compares to
+    // the second): it may be found again, nothing else.
+    assert!(
+        just_before
+            .admissions
+            .iter()
+            .all(|a| a.patient.id.as_str() == touched),
+        "{:?}",
+        just_before.admissions
     );
     assert!(report.rows.len() >= 15, "{table}");
 }
