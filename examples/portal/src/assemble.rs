@@ -374,22 +374,16 @@ pub async fn assembled(config: &Config, now: DateTime<Utc>) -> Result<Assembled,
 pub fn spawn_crl_refresh(
     portal: Portal,
     config: Config,
-    mut shutdown: crate::serve::Shutdown,
+    shutdown: crate::serve::Shutdown,
 ) -> tokio::task::JoinHandle<()> {
     let every = Duration::from_secs(u64::from(config.uzi.crl_refresh_minutes.max(1)) * 60);
+    // The first round at once: a download not yet kept is fetched before the first logins,
+    // and the metrics show the lists from the start.
     tokio::spawn(async move {
-        loop {
-            // The first round at once: a download not yet kept is fetched before the first
-            // logins, and the metrics show the lists from the start.
-            tokio::select! {
-                () = crate::crl::refresh_round(&portal, &config, Utc::now()) => {}
-                _ = shutdown.changed() => return,
-            }
-            tokio::select! {
-                () = tokio::time::sleep(every) => {}
-                _ = shutdown.changed() => return,
-            }
-        }
+        crate::serve::rounds(every, shutdown, || {
+            crate::crl::refresh_round(&portal, &config, Utc::now())
+        })
+        .await;
     })
 }
 

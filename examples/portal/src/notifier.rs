@@ -216,55 +216,46 @@ pub fn notifier(
 pub fn spawn(
     notifier: Notifier,
     every: std::time::Duration,
-    mut shutdown: crate::serve::Shutdown,
+    shutdown: crate::serve::Shutdown,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        loop {
-            let work = async {
-                match notifier.poller.poll(Utc::now()).await {
-                    Ok(PollOutcome::Polled {
-                        found,
-                        recorded,
-                        pruned,
-                    }) => {
-                        tracing::info!(event = "notify-poll", found, recorded, pruned);
-                    }
-                    Ok(PollOutcome::NotHolder) => {
-                        tracing::debug!(event = "notify-poll-elsewhere");
-                        return;
-                    }
-                    // The EPD down (the lease held): the mails already queued still go.
-                    Err(e @ zvp_notify::PollError::Epd(_)) => {
-                        tracing::warn!(event = "notify-poll-failed", error = %e);
-                    }
-                    Err(e) => {
-                        tracing::warn!(event = "notify-poll-failed", error = %e);
-                        return;
-                    }
+        let round = || async {
+            match notifier.poller.poll(Utc::now()).await {
+                Ok(PollOutcome::Polled {
+                    found,
+                    recorded,
+                    pruned,
+                }) => {
+                    tracing::info!(event = "notify-poll", found, recorded, pruned);
                 }
-                if let Some(mailer) = &notifier.mailer {
-                    match mailer.round(Utc::now()).await {
-                        Ok(round) => tracing::info!(
-                            event = "notify-mail",
-                            queued = round.queued,
-                            sent = round.sent,
-                            failed = round.failed,
-                            waiting = round.waiting,
-                            dropped = round.dropped
-                        ),
-                        Err(e) => tracing::warn!(event = "notify-mail-failed", error = %e),
-                    }
+                Ok(PollOutcome::NotHolder) => {
+                    tracing::debug!(event = "notify-poll-elsewhere");
+                    return;
                 }
-            };
-            tokio::select! {
-                () = work => {}
-                _ = shutdown.changed() => break,
+                // The EPD down (the lease held): the mails already queued still go.
+                Err(e @ zvp_notify::PollError::Epd(_)) => {
+                    tracing::warn!(event = "notify-poll-failed", error = %e);
+                }
+                Err(e) => {
+                    tracing::warn!(event = "notify-poll-failed", error = %e);
+                    return;
+                }
             }
-            tokio::select! {
-                () = tokio::time::sleep(every) => {}
-                _ = shutdown.changed() => break,
+            if let Some(mailer) = &notifier.mailer {
+                match mailer.round(Utc::now()).await {
+                    Ok(round) => tracing::info!(
+                        event = "notify-mail",
+                        queued = round.queued,
+                        sent = round.sent,
+                        failed = round.failed,
+                        waiting = round.waiting,
+                        dropped = round.dropped
+                    ),
+                    Err(e) => tracing::warn!(event = "notify-mail-failed", error = %e),
+                }
             }
-        }
+        };
+        crate::serve::rounds(every, shutdown, round).await;
         if let Err(e) = notifier.poller.release().await {
             tracing::warn!(event = "notify-release-failed", error = %e);
         }

@@ -124,19 +124,10 @@ impl DeziPlatform for DeziService {
 pub fn spawn_refresh(
     portal: Portal,
     service: Arc<DeziService>,
-    mut shutdown: crate::serve::Shutdown,
+    shutdown: crate::serve::Shutdown,
 ) -> tokio::task::JoinHandle<()> {
     let every = service.config.status_check().max(Duration::from_secs(60));
     tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                () = service.refresh_round(&portal) => {}
-                _ = shutdown.changed() => return,
-            }
-            tokio::select! {
-                () = tokio::time::sleep(every) => {}
-                _ = shutdown.changed() => return,
-            }
-        }
+        crate::serve::rounds(every, shutdown, || service.refresh_round(&portal)).await;
     })
 }

@@ -204,6 +204,25 @@ pub fn listen(address: SocketAddr) -> std::io::Result<TcpListener> {
 /// finish and close every connection after its current request (keep-alive ones too).
 pub type Shutdown = watch::Receiver<bool>;
 
+/// Runs `round` now and then once every `interval` after the last one ended, until `shutdown`
+/// turns true (a round in progress is dropped then): the refresh tasks of the running portal.
+pub async fn rounds<F, Fut>(interval: Duration, mut shutdown: Shutdown, mut round: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = ()>,
+{
+    loop {
+        tokio::select! {
+            () = round() => {}
+            _ = shutdown.changed() => return,
+        }
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
 /// Serves `router` over TLS on `listener` within `limits` until `shutdown` turns true.
 ///
 /// HTTP/2 only on a connection whose ALPN agreed on `h2`; HTTP/1.1 otherwise.

@@ -28,6 +28,7 @@ use zvp_epd::{Epd, RequestContext};
 use zvp_portal::{ClientCertificate, Portal};
 
 pub mod dezi;
+pub mod dezi_rig;
 pub mod listener;
 pub mod peer;
 
