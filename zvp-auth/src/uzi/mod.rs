@@ -48,6 +48,18 @@
 //!
 //! Whether the role may use the portal is the policy's decision; for callers that only need a
 //! role check, [`VerifiedUziIdentity::require_role`] refuses with `role-not-eligible`.
+//!
+//! # One path per issuing CA
+//!
+//! Step 4 verifies three signatures for a card: its own, its issuing CA's and its domain
+//! CA's. The last two are the same for every card of an issuing CA. Once webpki has verified
+//! a whole path through configured intermediates, the validator keeps that issuing CA as an
+//! anchor of its own, and the next card of that CA is verified against it: its signature,
+//! validity and revocation by webpki, the validity of the CAs above it at `now` by the
+//! validator. That is one signature a login instead of three. Paths with name constraints or
+//! with a CA the client brought along are not kept, and a card the shortcut does not pass
+//! takes the whole path, so a refusal always carries the whole path's error
+//! ([`UziValidator::learned_issuing_cas`]).
 
 mod certificate;
 mod crl;
@@ -55,6 +67,7 @@ mod error;
 pub(crate) mod floors;
 mod identity;
 mod san;
+mod shortcut;
 mod tls;
 mod validate;
 

@@ -18,6 +18,7 @@ use super::certificate::{OtherNameValue, UziCertificate, hex};
 use super::error::{AuthProfileDefect, SanDefect, SanInconsistency, UziError};
 use super::identity::VerifiedUziIdentity;
 use super::san::SubjectId;
+use super::shortcut::Shortcuts;
 use super::{
     Environment, ISSUING_CAS, MAX_CONFIGURED_CERTIFICATES, MAX_PRESENTED_CERTIFICATES,
     authentication_policy, oid,
@@ -104,6 +105,8 @@ pub struct UziValidator {
     crls: Vec<CertRevocationList<'static>>,
     revocation: Revocation,
     accepted_card_types: Vec<CardType>,
+    /// Configured issuing CAs whose path webpki has verified, as anchors for their next cards.
+    shortcuts: Shortcuts,
 }
 
 impl UziValidator {
@@ -142,6 +145,7 @@ impl UziValidator {
                 stale_allowed: false,
             },
             accepted_card_types: vec![CardType::CareProvider],
+            shortcuts: Shortcuts::default(),
         };
         validator.check_size()
     }
@@ -217,6 +221,13 @@ impl UziValidator {
     pub fn with_accepted_card_types(mut self, card_types: &[CardType]) -> Self {
         self.accepted_card_types = card_types.to_vec();
         self
+    }
+
+    /// How many configured issuing CAs cards are now verified against directly, their path to
+    /// an anchor having been verified once (see the module documentation, "One path per
+    /// issuing CA"). For an operator's metrics, and to show the shortcut is taken.
+    pub fn learned_issuing_cas(&self) -> usize {
+        self.shortcuts.len()
     }
 
     /// The environment this validator serves.
@@ -372,12 +383,33 @@ impl UziValidator {
             }
         };
         let seconds = u64::try_from(now.timestamp()).unwrap_or(0);
+        let time = UnixTime::since_unix_epoch(Duration::from_secs(seconds));
+        // A card of an issuing CA whose path was verified before: its signature, validity and
+        // revocation against that CA, the CAs' validity at `now` here. Anything else, and any
+        // failure, takes the whole path below (see `shortcut`).
+        let learned = self.shortcuts.anchors();
+        if !learned.is_empty() {
+            let short = end_entity.verify_for_usage(
+                webpki::ALL_VERIFICATION_ALGS,
+                &learned,
+                &[],
+                time,
+                AnyWellFormedEku,
+                revocation,
+                None,
+            );
+            if let Ok(path) = short
+                && self.shortcuts.valid_at(path.anchor(), now)
+            {
+                return Ok(());
+            }
+        }
         let path = end_entity
             .verify_for_usage(
                 webpki::ALL_VERIFICATION_ALGS,
                 &self.anchors,
                 &intermediates,
-                UnixTime::since_unix_epoch(Duration::from_secs(seconds)),
+                time,
                 AnyWellFormedEku,
                 revocation,
                 None,
@@ -394,7 +426,9 @@ impl UziValidator {
         for ca in path.intermediate_certificates() {
             super::floors::check(ca.der().as_ref())?;
         }
-        self.check_eku_nesting(&path)
+        self.check_eku_nesting(&path)?;
+        self.shortcuts.learn(&path, &self.intermediates);
+        Ok(())
     }
 
     /// EKU nesting: every CA on the path whose EKU extension is present must allow
