@@ -48,6 +48,16 @@ use zvp_epd::synthetic::{DEMO_GPS, SyntheticEpd};
 use zvp_epd::{Epd, RequestContext};
 use zvp_portal::{Portal, serve};
 
+#[path = "load/threads.rs"]
+mod threads;
+#[path = "load/timed_epd.rs"]
+mod timed_epd;
+
+/// The runtime the services run on (threads named `portal`), apart from the load generator's
+/// (threads named `load`): so that the CPU time of each is counted apart, as two processes
+/// would be.
+static SERVICES: std::sync::OnceLock<tokio::runtime::Handle> = std::sync::OnceLock::new();
+
 struct Setup {
     pki: TestPki,
     cards: Vec<IssuedCertificate>,
@@ -129,32 +139,64 @@ async fn get(sender: &mut Sender, cookie: &mut Option<String>, path: &str) -> u1
 static BODY_BYTES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The name of the [`bound`] service's rows.
-const BOUND: &str = "TLS hello + durable audit record + 6.8 kB body (bound)";
+const BOUND: &str = "TLS hello + durable audit record + the results page's bytes (bound)";
 
-/// The size of the bound's body: the results page's average (printed by the results-only run).
+/// The size of the bound's body until the results page's average is measured.
 const PAGE_BYTES: usize = 6_800;
+
+/// The results page's average size, as measured in its phase: what the bound's `/` sends.
+static RESULT_BYTES: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(PAGE_BYTES);
 
 /// The part of a results page no portal can leave out: one durable audit record of the
 /// portal's kind (encoded, hashed, written, fsynced with its group) before the answer, and a
 /// body of the page's size — over the floor's TLS setup, with nothing else in the path.
 fn bound(log: Arc<FileLog>) -> Router {
-    let body = Bytes::from("<p>0123456789abcdef</p>\n".repeat(PAGE_BYTES / 24));
     let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    Router::new().route(
-        "/",
-        axum::routing::get(move || {
-            let (log, body, count) = (Arc::clone(&log), body.clone(), Arc::clone(&count));
-            async move {
-                let n = count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let event = zvp_audit::event::AuditEvent::example(n);
-                match log.append(&event).await {
-                    Ok(_) => (hyper::StatusCode::OK, body),
-                    Err(_) => (hyper::StatusCode::SERVICE_UNAVAILABLE, Bytes::new()),
+    let list_log = Arc::clone(&log);
+    let list_count = Arc::clone(&count);
+    Router::new()
+        .route(
+            "/",
+            axum::routing::get(move || {
+                let (log, count) = (Arc::clone(&log), Arc::clone(&count));
+                async move {
+                    let n = count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let event = zvp_audit::event::AuditEvent::example(n);
+                    let bytes = RESULT_BYTES.load(std::sync::atomic::Ordering::Relaxed);
+                    match log.append(&event).await {
+                        Ok(_) => (hyper::StatusCode::OK, Bytes::from(vec![b'x'; bytes])),
+                        Err(_) => (hyper::StatusCode::SERVICE_UNAVAILABLE, Bytes::new()),
+                    }
                 }
-            }
-        }),
-    )
+            }),
+        )
+        .route(
+            "/lijst",
+            axum::routing::get(move || {
+                let (log, count) = (Arc::clone(&list_log), Arc::clone(&list_count));
+                async move {
+                    let records = LIST_RECORDS.load(std::sync::atomic::Ordering::Relaxed) as u64;
+                    let n = count.fetch_add(records, std::sync::atomic::Ordering::Relaxed);
+                    let events: Vec<_> = (n..n + records)
+                        .map(zvp_audit::event::AuditEvent::example)
+                        .collect();
+                    let bytes = LIST_BYTES.load(std::sync::atomic::Ordering::Relaxed);
+                    match log.append_all(&events).await {
+                        Ok(_) => (hyper::StatusCode::OK, Bytes::from(vec![b'x'; bytes])),
+                        Err(_) => (hyper::StatusCode::SERVICE_UNAVAILABLE, Bytes::new()),
+                    }
+                }
+            }),
+        )
 }
+
+/// The start page's records and bytes, as measured in its phase: what the bound's `/lijst`
+/// writes and sends, the part of a start page no portal can leave out (one durable record per
+/// patient listed, as IHE BALP asks of a query that returns several patients, and the page's
+/// bytes).
+static LIST_RECORDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+static LIST_BYTES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(PAGE_BYTES);
 
 /// Serves `router` over the portal's TLS setup on a free port.
 async fn start(setup: &Setup, router: Router) -> u16 {
@@ -174,7 +216,12 @@ async fn start(setup: &Setup, router: Router) -> u16 {
     let port = listener.local_addr().unwrap().port();
     let (_stop, stopped) = tokio::sync::watch::channel(false);
     std::mem::forget(_stop);
-    tokio::spawn(serve::serve_tls(
+    let services = SERVICES.get().expect("the services' runtime");
+    let listener = {
+        let _entered = services.enter();
+        tokio::net::TcpListener::from_std(listener.into_std().unwrap()).unwrap()
+    };
+    services.spawn(serve::serve_tls(
         listener,
         tls,
         router,
@@ -301,12 +348,17 @@ async fn collect(
     (all, errors)
 }
 
+/// `a` as a percentage of `b`.
+fn ratio(a: f64, b: f64) -> f64 {
+    100.0 * a / b.max(f64::MIN_POSITIVE)
+}
+
 /// Full handshakes: a new connection (no resumption) per request.
-async fn logins(setup: &Setup, port: u16, path: &'static str, seconds: u64) -> Run {
+async fn logins(setup: &Setup, port: u16, path: &'static str, seconds: u64, clients: usize) -> Run {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
-    for card in setup.cards.iter().take(8) {
+    for card in setup.cards.iter().take(clients) {
         let config = client(&setup.pki, card, false);
         tasks.spawn(async move {
             let (mut latencies, mut errors) = (Vec::new(), 0);
@@ -330,21 +382,12 @@ async fn logins(setup: &Setup, port: u16, path: &'static str, seconds: u64) -> R
 /// the whole machine's idle and I/O wait, from `/proc`.
 #[derive(Clone, Copy)]
 struct Ticks {
-    process: u64,
+    split: threads::Split,
     idle: u64,
     total: u64,
 }
 
 fn ticks() -> Ticks {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    // Fields after the command name (which is in parentheses): utime and stime are 14 and 15.
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<u64> = after
-        .split(' ')
-        .skip(11)
-        .take(2)
-        .map(|f| f.parse().unwrap())
-        .collect();
     let machine = std::fs::read_to_string("/proc/stat").unwrap();
     let cpu: Vec<u64> = machine
         .lines()
@@ -355,26 +398,37 @@ fn ticks() -> Ticks {
         .map(|f| f.parse().unwrap())
         .collect();
     Ticks {
-        process: fields.iter().sum(),
+        split: threads::now(),
         idle: cpu[3] + cpu[4],
         total: cpu.iter().take(8).sum(),
     }
 }
 
-/// The process's CPU time per request (µs; the load generator runs in the same process, so
-/// its share is in it) and the machine's idle share (%) between two readings around a run of
-/// `requests`.
-fn cpu_line(name: &str, before: Ticks, after: Ticks, requests: f64) {
+/// The CPU time per request (µs) between two readings around a run of `requests`: the
+/// service's (the portal's, or the floor's or bound's: every thread but the load generator's
+/// and the FHIR mock's), the load generator's and the mock's, with the machine's idle share.
+/// Returns the service's.
+fn cpu_line(name: &str, before: Ticks, after: Ticks, requests: f64) -> f64 {
+    let split = before.split.until(&after.split);
     // Linux reports these in USER_HZ, 100 per second.
-    let process_us = after.process.saturating_sub(before.process) as f64 * 1e4;
+    let per_request = |ticks: u64| ticks as f64 * 1e4 / requests.max(1.0);
     // (The kernel's I/O-wait count may step back: saturate.)
     let idle = after.idle.saturating_sub(before.idle) as f64
         / after.total.saturating_sub(before.total).max(1) as f64;
+    let service = per_request(split.portal());
     println!(
-        "{name}: {:.1} µs of the process's CPU per request; machine idle or in I/O wait {:.0}%",
-        process_us / requests.max(1.0),
+        "{name}: {service:.1} µs of the service's CPU per request; the load generator {:.1} µs \
+         ({:.0}% of the process){}; machine idle or in I/O wait {:.0}%",
+        per_request(split.load),
+        100.0 * split.load as f64 / split.process.max(1) as f64,
+        if split.mock > 0 {
+            format!("; the FHIR mock {:.1} µs", per_request(split.mock))
+        } else {
+            String::new()
+        },
         100.0 * idle
     );
+    service
 }
 
 /// The audit log's group commit over a phase that began at `syncs` and `records`.
@@ -589,15 +643,29 @@ async fn refusals(setup: &Setup, port: u16, log: &FileLog, own: &[Vec<String>], 
 fn main() {
     let seconds = env("ZVP_LOAD_SECONDS", 5);
     let connections = env("ZVP_LOAD_CONNECTIONS", 32) as usize;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // The services (the portal, the floor, the bounds) on one runtime, the load generator on
+    // another: two workers each, as two processes on the 2-core machine would have.
+    let services = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(env("ZVP_LOAD_WORKERS", 2) as usize)
+        .thread_name("portal")
+        .enable_all()
+        .build()
+        .unwrap();
+    SERVICES.set(services.handle().clone()).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(env("ZVP_LOAD_GENERATOR_WORKERS", 2) as usize)
+        .thread_name("load")
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
         let now = Utc::now();
         let pki = TestPki::generate(Environment::Test, KeyAlgorithm::EcdsaP256, now).unwrap();
+        // The synthetic hospital is the benchmark's, not the portal's: in a deployment the
+        // EPD's records are on the hospital's servers. Its resident size is counted apart.
+        let before_epd = zvp_benches::rss_mib();
         let epd = Arc::new(SyntheticEpd::generate(2026, now, 5_000).unwrap());
+        let epd_mib = zvp_benches::rss_mib() - before_epd;
         let directory = Arc::new(MemoryDirectory::new());
         let mut cards = Vec::new();
         let mut accounts = Vec::new();
@@ -649,12 +717,25 @@ fn main() {
         let _ = std::fs::remove_dir_all(&fhir_dir);
         let fhir_portal = Portal::builder()
             .epd(over_fhir(epd.clone()))
-            .directory(directory)
+            .directory(directory.clone())
             .audit(Arc::new(FileLog::open(&fhir_dir, FileLogOptions::default()).unwrap()))
             .validator(Arc::new(setup.pki.validator().unwrap().without_revocation_checking()))
             .build()
             .unwrap();
         let fhir_port = start(&setup, fhir_portal.router()).await;
+        // The same portal with the synthetic EPD's CPU time counted, to measure apart what the
+        // hospital's stand-in costs each page (its own log, so the portal's is measured alone).
+        let timed = Arc::new(timed_epd::TimedEpd::new(epd.clone()));
+        let timed_dir = std::env::temp_dir().join(format!("zvp-load-timed-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&timed_dir);
+        let timed_portal = Portal::builder()
+            .epd(timed.clone())
+            .directory(directory.clone())
+            .audit(Arc::new(FileLog::open(&timed_dir, FileLogOptions::default()).unwrap()))
+            .validator(Arc::new(setup.pki.validator().unwrap().without_revocation_checking()))
+            .build()
+            .unwrap();
+        let timed_port = start(&setup, timed_portal.router()).await;
         let hello = Router::new().route("/", axum::routing::get(|| async { "hello" }));
         let hello_port = start(&setup, hello).await;
         // What no portal can leave out of a results page: its durable audit record before
@@ -688,7 +769,8 @@ fn main() {
         }
         // ZVP_LOAD_ONLY=logins: the portal's full-handshake logins alone, for profiling.
         if std::env::var("ZVP_LOAD_ONLY").as_deref() == Ok("logins") {
-            let run = logins(&setup, portal_port, "/", seconds).await;
+            let path = if std::env::var("ZVP_LOAD_LOGIN_PATH").as_deref() == Ok("/zoeken") { "/zoeken" } else { "/" };
+            let run = logins(&setup, portal_port, path, seconds, env("ZVP_LOAD_LOGIN_CLIENTS", 8) as usize).await;
             row("portal start page, full-handshake logins", &run);
             return;
         }
@@ -709,6 +791,7 @@ fn main() {
             cpu_line("floor", t0, t1, floor.per_second * seconds as f64);
             cpu_line("page", t1, t2, run.per_second * seconds as f64);
             let bytes = BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed) - before;
+            RESULT_BYTES.store((bytes as f64 / (run.per_second * seconds as f64).max(1.0)) as usize, std::sync::atomic::Ordering::Relaxed);
             println!(
                 "average page: {:.0} bytes; page / floor: {:.1}%",
                 bytes as f64 / (run.per_second * seconds as f64),
@@ -737,47 +820,49 @@ fn main() {
         let t1 = ticks();
         let floor_growth = zvp_benches::peak_rss_mib() - before_floor.1;
         row("TLS hello (floor)", &floor);
+        let (start_records, start_bytes) = (log.size().unwrap(), BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed));
         let start_run = saturate(&setup, &[portal_port], Arc::clone(&start_page), seconds).await;
         let t2 = ticks();
         row("portal start page", &start_run);
+        let start_pages = start_run.per_second * seconds as f64;
+        let records_per_page = (log.size().unwrap() - start_records) as f64 / start_pages.max(1.0);
+        let bytes_per_page = (BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed) - start_bytes) as f64 / start_pages.max(1.0);
+        LIST_RECORDS.store(records_per_page.round() as usize, std::sync::atomic::Ordering::Relaxed);
+        LIST_BYTES.store(bytes_per_page.round() as usize, std::sync::atomic::Ordering::Relaxed);
         let (syncs, records) = (log.sync_count(), log.size().unwrap());
+        let results_bytes = BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed);
         let results_run = saturate(&setup, &[portal_port], Arc::clone(&results), seconds).await;
         let t3 = ticks();
         row("portal results page", &results_run);
+        let results_bytes = (BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed) - results_bytes) as f64
+            / (results_run.per_second * seconds as f64).max(1.0);
+        RESULT_BYTES.store(results_bytes.round() as usize, std::sync::atomic::Ordering::Relaxed);
         let (bound_syncs, bound_records) = (bound_log.sync_count(), bound_log.size().unwrap());
         let least = saturate(&setup, &[bound_port], Arc::clone(&hello_path), seconds).await;
         let t4 = ticks();
         row(BOUND, &least);
-        let _ = saturate(&setup, &[fhir_port], Arc::clone(&start_page), 1).await;
-        let t5 = ticks();
-        let fhir_start = saturate(&setup, &[fhir_port], Arc::clone(&start_page), seconds).await;
-        let t6 = ticks();
-        row("portal start page, FhirEpd → zvp-mock-epd (loopback)", &fhir_start);
-        let fhir_results = saturate(&setup, &[fhir_port], Arc::clone(&results), seconds).await;
-        let t7 = ticks();
-        row("portal results page, FhirEpd → zvp-mock-epd (loopback)", &fhir_results);
+        let list_path: Arc<dyn Fn(usize, usize) -> String + Send + Sync> = Arc::new(|_, _| "/lijst".to_owned());
+        let list_bound = saturate(&setup, &[bound_port], list_path, seconds).await;
+        let t4b = ticks();
+        row(
+            &format!(
+                "TLS hello + {} durable audit records + {:.1} kB body (the start page's bound)",
+                LIST_RECORDS.load(std::sync::atomic::Ordering::Relaxed),
+                bytes_per_page / 1e3
+            ),
+            &list_bound,
+        );
         println!();
-        cpu_line("TLS hello (floor)", t0, t1, floor.per_second * seconds as f64);
-        cpu_line("portal start page", t1, t2, start_run.per_second * seconds as f64);
-        cpu_line("portal results page", t2, t3, results_run.per_second * seconds as f64);
-        cpu_line("hello + audit record + 6.8 kB", t3, t4, least.per_second * seconds as f64);
-        // The mock runs in this process: its share is in these.
-        cpu_line("start page over FHIR (mock included)", t5, t6, fhir_start.per_second * seconds as f64);
-        cpu_line("results page over FHIR (mock included)", t6, t7, fhir_results.per_second * seconds as f64);
+        let floor_us = cpu_line("TLS hello (floor)", t0, t1, floor.per_second * seconds as f64);
+        let start_us = cpu_line("portal start page", t1, t2, start_pages);
+        let results_us = cpu_line("portal results page", t2, t3, results_run.per_second * seconds as f64);
+        let bound_us = cpu_line("the results page's bound", t3, t4, least.per_second * seconds as f64);
+        let list_bound_us = cpu_line("the start page's bound", t4, t4b, list_bound.per_second * seconds as f64);
         audit_line(&log, syncs, records, seconds);
         audit_line(&bound_log, bound_syncs, bound_records, seconds);
         println!(
-            "\nresults page / floor: {:.0}%; start page / floor: {:.0}%; hello + audit record + 6.8 kB / floor: {:.0}%",
-            100.0 * results_run.per_second / floor.per_second,
-            100.0 * start_run.per_second / floor.per_second,
-            100.0 * least.per_second / floor.per_second
+            "start page: {records_per_page:.1} audit records and {bytes_per_page:.0} bytes a page; results page: {results_bytes:.0} bytes"
         );
-        println!(
-            "over FHIR / in process: start page {:.0}%, results page {:.0}%",
-            100.0 * fhir_start.per_second / start_run.per_second,
-            100.0 * fhir_results.per_second / results_run.per_second
-        );
-
         println!("\n| at half of peak (open loop) | rate | p50 | p99 | errors |\n|---|---|---|---|---|");
         for (name, peak, paths) in [
             ("portal start page", &start_run, Arc::clone(&start_page)),
@@ -794,23 +879,103 @@ fn main() {
             );
         }
 
-        println!("\n| full-handshake logins (8 clients, no resumption) | per second | p50 | p99 | errors |\n|---|---|---|---|---|");
-        let hello_logins = logins(&setup, hello_port, "/", seconds).await;
+        let clients = env("ZVP_LOAD_LOGIN_CLIENTS", 8) as usize;
+        println!("\n| full-handshake logins ({clients} clients, no resumption) | per second | p50 | p99 | errors |\n|---|---|---|---|---|");
+        let l0 = ticks();
+        let hello_logins = logins(&setup, hello_port, "/", seconds, clients).await;
+        let l1 = ticks();
         row("TLS hello (floor)", &hello_logins);
-        let portal_logins = logins(&setup, portal_port, "/", seconds).await;
-        row("portal start page", &portal_logins);
+        let portal_logins = logins(&setup, portal_port, "/", seconds, clients).await;
+        let l2 = ticks();
+        row("portal, landing on the start page", &portal_logins);
+        let search_logins = logins(&setup, portal_port, "/zoeken", seconds, clients).await;
+        let l3 = ticks();
+        row("portal, landing on the search form (the login alone)", &search_logins);
+        let floor_login_us = cpu_line("login, TLS hello (floor)", l0, l1, hello_logins.per_second * seconds as f64);
+        let start_login_us = cpu_line("login, start page", l1, l2, portal_logins.per_second * seconds as f64);
+        let search_login_us = cpu_line("login, search form", l2, l3, search_logins.per_second * seconds as f64);
+        println!(
+            "logins / floor: landing on the start page {:.0}% by rate, {:.0}% by CPU; the login alone {:.0}% by rate, {:.0}% by CPU",
+            ratio(portal_logins.per_second, hello_logins.per_second),
+            ratio(floor_login_us, start_login_us),
+            ratio(search_logins.per_second, hello_logins.per_second),
+            ratio(floor_login_us, search_login_us),
+        );
         // Peaks since the floor phase began (clear_refs), which the portal's phases follow.
         let peak = zvp_benches::peak_rss_mib();
         println!(
-            "\npeak resident memory of the process (portal + load generator): {peak:.0} MiB; \
+            "\npeak resident memory of the process (portal + load generator + synthetic hospital): {peak:.0} MiB; \
              before the floor phase {:.0} MiB, which the floor phase (load generator + hello) \
-             raised by {floor_growth:.0} MiB{}: the portal alone between {:.0} and {peak:.0} MiB",
+             raised by {floor_growth:.0} MiB{}; the synthetic hospital {epd_mib:.0} MiB: \
+             the portal alone between {:.0} and {:.0} MiB",
             before_floor.1,
             if before_floor.0 { "" } else { " (peak not reset: since the start)" },
-            peak - floor_growth
+            peak - floor_growth - epd_mib,
+            peak - epd_mib
         );
+        // The deployment path and the synthetic EPD measured apart come after the portal's own
+        // phases, so that the peak above is the portal's, not the FHIR mock's or its client's.
+        println!("\n| saturation, the deployment path | requests/s | p50 | p99 | errors |\n|---|---|---|---|---|");
+        let _ = saturate(&setup, &[fhir_port], Arc::clone(&start_page), 1).await;
+        let t5 = ticks();
+        let fhir_start = saturate(&setup, &[fhir_port], Arc::clone(&start_page), seconds).await;
+        let t6 = ticks();
+        row("portal start page, FhirEpd → zvp-mock-epd (loopback)", &fhir_start);
+        let fhir_results = saturate(&setup, &[fhir_port], Arc::clone(&results), seconds).await;
+        let t7 = ticks();
+        row("portal results page, FhirEpd → zvp-mock-epd (loopback)", &fhir_results);
+        // The mock runs in this process: its share is in these.
+        cpu_line("start page over FHIR", t5, t6, fhir_start.per_second * seconds as f64);
+        cpu_line("results page over FHIR", t6, t7, fhir_results.per_second * seconds as f64);
+        // What the synthetic EPD's answers cost a page, measured apart on a portal of its own.
+        let (start_epd_us, results_epd_us) = {
+            let mut per_page = Vec::new();
+            for paths in [Arc::clone(&start_page), Arc::clone(&results)] {
+                let _ = saturate(&setup, &[timed_port], Arc::clone(&paths), 1).await;
+                let before = timed.nanos();
+                let run = saturate(&setup, &[timed_port], paths, 2).await;
+                per_page.push((timed.nanos() - before) as f64 / 1e3 / (run.per_second * 2.0).max(1.0));
+            }
+            (per_page[0], per_page[1])
+        };
+        println!(
+            "the synthetic EPD's answers, measured apart: {start_epd_us:.1} µs of CPU per start page, \
+             {results_epd_us:.1} µs per results page"
+        );
+        println!(
+            "\nresults page / floor: {:.0}%; start page / floor: {:.0}%; the results page's bound / floor: {:.0}%",
+            100.0 * results_run.per_second / floor.per_second,
+            100.0 * start_run.per_second / floor.per_second,
+            100.0 * least.per_second / floor.per_second
+        );
+        println!(
+            "over FHIR / in process: start page {:.0}%, results page {:.0}%",
+            100.0 * fhir_start.per_second / start_run.per_second,
+            100.0 * fhir_results.per_second / results_run.per_second
+        );
+        println!(
+            "start page / results page: {:.0}% by rate, {:.0}% by the portal's CPU, {:.0}% by the portal's CPU without the synthetic EPD's; \
+             the start page's bound / results page: {:.0}% by rate, {:.0}% by CPU",
+            ratio(start_run.per_second, results_run.per_second),
+            ratio(results_us, start_us),
+            ratio(results_us - results_epd_us, start_us - start_epd_us),
+            ratio(list_bound.per_second, results_run.per_second),
+            ratio(results_us, list_bound_us),
+        );
+        println!(
+            "results page / bound: {:.0}% by rate, {:.0}% by CPU, {:.0}% by CPU without the synthetic EPD's; \
+             start page / its bound: {:.0}% by rate, {:.0}% by CPU, {:.0}% without the EPD's; floor {floor_us:.1} µs",
+            ratio(results_run.per_second, least.per_second),
+            ratio(bound_us, results_us),
+            ratio(bound_us, results_us - results_epd_us),
+            ratio(start_run.per_second, list_bound.per_second),
+            ratio(list_bound_us, start_us),
+            ratio(list_bound_us, start_us - start_epd_us),
+        );
+
         let _ = std::fs::remove_dir_all(&audit_dir);
         let _ = std::fs::remove_dir_all(&bound_dir);
+        let _ = std::fs::remove_dir_all(&timed_dir);
         let _ = std::fs::remove_dir_all(&fhir_dir);
         if env("ZVP_LOAD_STORES", 1) == 1 {
             stores(&setup, &accounts, epd, Arc::clone(&results), seconds).await;

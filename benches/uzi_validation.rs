@@ -30,7 +30,7 @@ use webpki::{
 use x509_cert::Certificate;
 use x509_cert::der::{Decode, Encode};
 use zvp_auth::testpki::{CardSpec, KeyAlgorithm, TestPki};
-use zvp_auth::uzi::Environment;
+use zvp_auth::uzi::{Environment, UziValidator};
 use zvp_core::{CardType, RoleCode, UziNumber};
 
 fn now() -> DateTime<Utc> {
@@ -117,8 +117,21 @@ fn bench(c: &mut Criterion) {
     let presented = [s.card.clone()];
     // The two validators see the same certificates: the card presented, the CAs configured.
     let intermediates = s.pki.intermediates();
+    // The first validation verifies the whole path and keeps the card's issuing CA as an
+    // anchor; every one after it is the next login of a card of that CA.
     assert!(zvp.validate(&presented, now()).is_ok());
     assert!(zvp_crl.validate(&presented, now()).is_ok());
+    assert_eq!(zvp.learned_issuing_cas(), 1);
+    // The whole path every time: a validator that knows only the root, the card bringing its
+    // CAs along (such a path is never kept).
+    let whole = UziValidator::new(Environment::Test, [s.root.clone()])
+        .unwrap()
+        .without_revocation_checking();
+    let brought: Vec<_> = std::iter::once(s.card.clone())
+        .chain(s.intermediates.iter().cloned())
+        .collect();
+    assert!(whole.validate(&brought, now()).is_ok());
+    assert_eq!(whole.learned_issuing_cas(), 0);
 
     let webpki_verify = |with_crl: bool| {
         let ee = EndEntityCert::try_from(&s.card).unwrap();
@@ -154,6 +167,17 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("uzi_validation");
     group.bench_function("zvp_full_validation", |b| {
         b.iter(|| zvp.validate(black_box(&presented), now()).unwrap())
+    });
+    group.bench_function("zvp_whole_path", |b| {
+        b.iter(|| whole.validate(black_box(&brought), now()).unwrap())
+    });
+    group.bench_function("one_signature_floor", |b| {
+        let (message, signature, key) = &triples[0];
+        b.iter(|| {
+            UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, key)
+                .verify(black_box(message), black_box(signature))
+                .unwrap();
+        })
     });
     group.bench_function("webpki_client_auth", |b| {
         b.iter(|| webpki_verify(black_box(false)).unwrap())

@@ -5,7 +5,7 @@ exec(open(__import__('os').path.join(__import__('os').path.dirname(__file__),'to
 S=list(samples(sys.argv[1])); n=len(S)
 CATS=[
  ("audit writer thread: hash chain, Merkle, CRC, write+fsync", lambda t,s: t.startswith('zvp-audit')),
- ("load generator (client TLS + hyper client)", lambda t,s: re.search(r'tokio_rustls::client|hyper::proto::h1::role::Client|hyper_util::client|hyper::client|portal_load::(get|connect|saturate|logins)|ClientConnection|rustls::client::', s)),
+ ("load generator (client TLS + hyper client)", lambda t,s: t.startswith('load') or re.search(r'tokio_rustls::client|hyper::proto::h1::role::Client|hyper_util::client|hyper::client|portal_load::(get|connect|saturate|logins)|ClientConnection|rustls::client::', s)),
  ("UZI verifier (client-cert validation)", lambda t,s: re.search(r'zvp_auth::uzi|ClientCertVerifier|verify_client_cert|webpki::', s)),
  ("audit record on request path (serialize, encode, submit)", lambda t,s: re.search(r'AuditLog>::append|FileLog::submit|zvp_audit::log::encode|zvp_audit::log::Encoded|FileLog as zvp_audit::log::AuditLog', s)),
  ("synthetic EPD (admitted, discharged_since, letters)", lambda t,s: re.search(r'SyntheticEpd|zvp_epd::synthetic', s)),

@@ -117,9 +117,19 @@ impl Render for DutchTime {
         let local = amsterdam(self.0);
         DutchDate(local.date()).render_to(out);
         out.push(' ');
-        two_digits(out, local.hour());
+        DutchClock(local).render_to(out);
+    }
+}
+
+/// The hour and minute of a Dutch local time (`09:00`), as [`DutchTime`] writes them: for the
+/// cumulative table's column heads, whose date and time stand on two lines.
+pub(crate) struct DutchClock(pub(crate) NaiveDateTime);
+
+impl Render for DutchClock {
+    fn render_to(&self, out: &mut String) {
+        two_digits(out, self.0.hour());
         out.push(':');
-        two_digits(out, local.minute());
+        two_digits(out, self.0.minute());
     }
 }
 

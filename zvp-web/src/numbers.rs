@@ -8,7 +8,14 @@ use zvp_core::{Decimal, ReferenceRange};
 
 /// A decimal with a decimal comma: `7.60` is `7,60` (the precision stays as written).
 pub(crate) fn decimal(d: &Decimal) -> String {
-    d.as_str().replace('.', ",")
+    let mut out = String::with_capacity(d.as_str().len());
+    decimal_into(d, &mut out);
+    out
+}
+
+/// [`decimal`], appended to `out`.
+pub(crate) fn decimal_into(d: &Decimal, out: &mut String) {
+    out.extend(d.as_str().chars().map(|c| if c == '.' { ',' } else { c }));
 }
 
 /// Text that may hold decimals (`0.5 mg/L`, `>10^5 kve/ml`): every point between two digits

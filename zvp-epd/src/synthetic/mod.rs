@@ -338,6 +338,9 @@ const LAB_TESTS: [LabTest; 7] = [
 struct Core {
     patient: Patient,
     admission: Option<Admission>,
+    /// The patient's letters, made when first asked for and kept, as an EPD keeps its
+    /// letters: the start page asks for every discharged patient's on every visit.
+    letters: std::sync::OnceLock<Vec<Letter>>,
 }
 
 /// The synthetic hospital. Implements [`Epd`].
@@ -348,6 +351,9 @@ pub struct SyntheticEpd {
     patients: Vec<Core>,
     by_id: HashMap<PatientId, usize>,
     by_bsn: HashMap<Bsn, usize>,
+    /// The patients of each registered GP, in patient order: a list is read as an EPD reads
+    /// it, by index, not by a scan of the whole hospital.
+    by_gp: HashMap<AgbCode, Vec<usize>>,
 }
 
 /// Why a synthetic hospital could not be made.
@@ -376,11 +382,15 @@ impl SyntheticEpd {
             patients: Vec::with_capacity(size),
             by_id: HashMap::new(),
             by_bsn: HashMap::new(),
+            by_gp: HashMap::new(),
         };
         for index in 0..size {
             let core = epd.make_patient(index, &gps);
             if let Some(bsn) = core.patient.bsn {
                 epd.by_bsn.insert(bsn, index);
+            }
+            if let Some(gp) = &core.patient.registered_gp {
+                epd.by_gp.entry(gp.agb).or_default().push(index);
             }
             epd.by_id.insert(core.patient.id.clone(), index);
             epd.patients.push(core);
@@ -525,7 +535,11 @@ impl SyntheticEpd {
         let young = age_days < 50 * 365;
         let admission =
             period.map(|period| self.make_admission(index, id, (specialism, ward), young, period));
-        Core { patient, admission }
+        Core {
+            patient,
+            admission,
+            letters: std::sync::OnceLock::new(),
+        }
     }
 
     /// An admission to `specialism`'s ward for `period`, with its summary: a reason that
@@ -604,14 +618,18 @@ impl SyntheticEpd {
 
     /// The patients of `gps` whose admission matches `which`, for the lists.
     fn listed(&self, gps: &[AgbCode], which: impl Fn(&Admission) -> bool) -> Vec<ListedPatient> {
-        self.patients
+        // In patient order, each patient once, whichever of `gps` asked for them.
+        let mut indices: Vec<usize> = gps
             .iter()
-            .filter(|c| {
-                c.patient
-                    .registered_gp
-                    .as_ref()
-                    .is_some_and(|gp| gps.contains(&gp.agb))
-            })
+            .filter_map(|gp| self.by_gp.get(gp))
+            .flatten()
+            .copied()
+            .collect();
+        indices.sort_unstable();
+        indices.dedup();
+        indices
+            .into_iter()
+            .filter_map(|index| self.patients.get(index))
             .filter_map(|c| {
                 let admission = c.admission.as_ref().filter(|a| which(a))?;
                 Some(ListedPatient {
@@ -712,8 +730,19 @@ impl SyntheticEpd {
     }
 
     fn letters_of(&self, index: usize) -> Vec<Letter> {
-        let admission = self.patients.get(index).and_then(|c| c.admission.as_ref());
-        letters::letters(&mut self.rng(index, 20), self.now, index, admission)
+        let Some(core) = self.patients.get(index) else {
+            return Vec::new();
+        };
+        core.letters
+            .get_or_init(|| {
+                letters::letters(
+                    &mut self.rng(index, 20),
+                    self.now,
+                    index,
+                    core.admission.as_ref(),
+                )
+            })
+            .clone()
     }
 }
 

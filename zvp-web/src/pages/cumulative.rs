@@ -5,10 +5,10 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use maud::{Markup, html};
+use maud::{Markup, Render, html};
 use zvp_core::{LabFlag, LabObservation, ObservationValue, ReportContent, ResultReport};
 
-use crate::layout::{amsterdam, path_segment};
+use crate::layout::{DutchClock, DutchDate, amsterdam, path_segment};
 use crate::numbers;
 
 /// One test's row: its code, name, unit and latest range, and its values by sampling time.
@@ -44,6 +44,27 @@ pub(crate) fn value_text(value: &ObservationValue) -> String {
             numbers::decimal(value)
         ),
         ObservationValue::Text(t) => numbers::in_text(t),
+    }
+}
+
+/// [`value_text`] written straight into the page: the cumulative table has a value in most
+/// of its cells, and each was a `String` of its own.
+struct ValueText<'a>(&'a ObservationValue);
+
+impl Render for ValueText<'_> {
+    fn render_to(&self, out: &mut String) {
+        match self.0 {
+            ObservationValue::Quantity {
+                comparator, value, ..
+            } => {
+                // The comparator's `<` is escaped as any text is; a decimal is digits, a sign
+                // and a point (zvp_core::Decimal), which need no escaping.
+                let comparator = comparator.map_or("", |c| c.symbol());
+                comparator.render_to(out);
+                numbers::decimal_into(value, out);
+            }
+            ObservationValue::Text(t) => numbers::in_text(t).render_to(out),
+        }
     }
 }
 
@@ -97,8 +118,8 @@ pub(crate) fn table(patient: &str, reports: &[ResultReport]) -> Markup {
                             @let local = amsterdam(*t);
                             th scope="col" {
                                 span.sr-only { "Afname " }
-                                (local.format("%d-%m-%Y").to_string()) br;
-                                (local.format("%H:%M").to_string())
+                                (DutchDate(local.date())) br;
+                                (DutchClock(local))
                             }
                         }
                     }
@@ -112,11 +133,10 @@ pub(crate) fn table(patient: &str, reports: &[ResultReport]) -> Markup {
                             td { (numbers::unit(row.unit)) }
                             td { (row.latest.reference_range.as_ref().map(numbers::range).unwrap_or_default()) }
                             @for t in &times {
-                                @let here: Vec<&&LabObservation> = row.values.iter().filter(|o| o.effective == *t).collect();
                                 td.value {
-                                    @for (n, o) in here.iter().enumerate() {
+                                    @for (n, o) in row.values.iter().filter(|o| o.effective == *t).enumerate() {
                                         @if n > 0 { br; }
-                                        (value_text(&o.value))
+                                        (ValueText(&o.value))
                                         @if let Some(flag) = o.flag {
                                             @let (letter, word) = flag_parts(flag);
                                             " " span.flag aria-hidden="true" { (letter) }

@@ -172,25 +172,24 @@ async fn discharge_letters(
     caller: &Caller,
     rows: &[(&ListedPatient, Basis)],
 ) -> HashSet<PatientId> {
-    let mut asks = tokio::task::JoinSet::new();
-    for (l, _) in rows {
-        let epd = std::sync::Arc::clone(&portal.0.epd);
-        let (id, admitted_at, ctx) = (l.patient.id.clone(), l.admission.admitted_at(), ctx(caller));
-        asks.spawn(async move {
-            let letters = epd.letters(&id, &ctx).await.unwrap_or_default();
+    let ctx = ctx(caller);
+    let epd = &portal.0.epd;
+    let asks = rows.iter().map(|(l, _)| {
+        let ctx = &ctx;
+        async move {
+            let letters = epd.letters(&l.patient.id, ctx).await.unwrap_or_default();
+            let admitted_at = l.admission.admitted_at();
             letters
                 .iter()
                 .any(|letter| letter.concludes(admitted_at))
-                .then_some(id)
-        });
-    }
-    let mut flagged = HashSet::new();
-    while let Some(done) = asks.join_next().await {
-        if let Ok(Some(id)) = done {
-            flagged.insert(id);
+                .then(|| l.patient.id.clone())
         }
-    }
-    flagged
+    });
+    futures_util::future::join_all(asks)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// The patients of a list the caller may see, each with its basis, kept to those whose name
