@@ -181,3 +181,57 @@ async fn the_hospital_is_current_for_its_now() {
     assert!(admitted.iter().all(|l| l.admission.admitted_at() <= later
         && l.admission.admitted_at() > later - Duration::days(11)));
 }
+
+/// The lists are read by the hospital's GP index: they hold exactly the patients a reading of
+/// every patient finds, in the same order, each once, for one GP, several, and the same GP
+/// asked twice.
+#[tokio::test]
+async fn the_lists_hold_what_a_reading_of_every_patient_finds() {
+    let epd = SyntheticEpd::generate(2026, test_now(), 1_500).unwrap();
+    let since = test_now() - Duration::days(14);
+    let mut every = Vec::new();
+    for id in epd.patient_ids().cloned().collect::<Vec<_>>() {
+        let patient = epd.patient(&id, &ctx()).await.unwrap();
+        let admission = epd.admission(&id).unwrap().cloned();
+        every.push((patient, admission));
+    }
+    let agbs = demo_agbs();
+    let asked: Vec<Vec<AgbCode>> =
+        vec![vec![agbs[0]], agbs.clone(), vec![agbs[1], agbs[0], agbs[1]]];
+    for gps in asked {
+        let of_gps = |p: &zvp_core::Patient| {
+            p.registered_gp
+                .as_ref()
+                .is_some_and(|g| gps.contains(&g.agb))
+        };
+        let admitted: Vec<_> = every
+            .iter()
+            .filter(|(p, a)| of_gps(p) && a.as_ref().is_some_and(|a| a.discharged_at().is_none()))
+            .map(|(p, _)| p.id.clone())
+            .collect();
+        let discharged: Vec<_> = every
+            .iter()
+            .filter(|(p, a)| {
+                of_gps(p)
+                    && a.as_ref()
+                        .and_then(|a| a.discharged_at())
+                        .is_some_and(|d| d >= since)
+            })
+            .map(|(p, _)| p.id.clone())
+            .collect();
+        let listed = |l: Vec<zvp_epd::ListedPatient>| {
+            l.into_iter().map(|l| l.patient.id).collect::<Vec<_>>()
+        };
+        assert!(!admitted.is_empty());
+        assert_eq!(listed(epd.admitted(&gps, &ctx()).await.unwrap()), admitted);
+        assert_eq!(
+            listed(epd.discharged_since(&gps, since, &ctx()).await.unwrap()),
+            discharged
+        );
+    }
+    // A patient's letters are the same however often they are asked for.
+    let id = epd.patient_ids().next().cloned().unwrap();
+    let first = epd.letters(&id, &ctx()).await.unwrap();
+    assert!(!first.is_empty());
+    assert_eq!(epd.letters(&id, &ctx()).await.unwrap(), first);
+}
