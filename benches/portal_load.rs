@@ -151,11 +151,32 @@ static RESULT_BYTES: std::sync::atomic::AtomicUsize =
 /// The part of a results page no portal can leave out: one durable audit record of the
 /// portal's kind (encoded, hashed, written, fsynced with its group) before the answer, and a
 /// body of the page's size — over the floor's TLS setup, with nothing else in the path.
-fn bound(log: Arc<FileLog>) -> Router {
+fn bound(log: Arc<FileLog>, validator: Arc<zvp_auth::uzi::UziValidator>) -> Router {
     let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let list_log = Arc::clone(&log);
     let list_count = Arc::clone(&count);
+    let login_log = Arc::clone(&log);
+    let login_count = Arc::clone(&count);
     Router::new()
+        .route(
+            "/aanmelden",
+            axum::routing::get(move |axum::Extension(chain): axum::Extension<zvp_portal::ClientCertificate>| {
+                let (log, count, validator) = (Arc::clone(&login_log), Arc::clone(&login_count), Arc::clone(&validator));
+                async move {
+                    // What no login can leave out: the card's chain validated as a UZI-pas, and
+                    // the durable record of the login before the answer.
+                    if validator.validate(&chain.0, Utc::now()).is_err() {
+                        return (hyper::StatusCode::FORBIDDEN, Bytes::new());
+                    }
+                    let n = count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let bytes = LOGIN_BYTES.load(std::sync::atomic::Ordering::Relaxed);
+                    match log.append(&zvp_audit::event::AuditEvent::example(n)).await {
+                        Ok(_) => (hyper::StatusCode::OK, Bytes::from(vec![b'x'; bytes])),
+                        Err(_) => (hyper::StatusCode::SERVICE_UNAVAILABLE, Bytes::new()),
+                    }
+                }
+            }),
+        )
         .route(
             "/",
             axum::routing::get(move || {
@@ -195,6 +216,9 @@ fn bound(log: Arc<FileLog>) -> Router {
 /// writes and sends, the part of a start page no portal can leave out (one durable record per
 /// patient listed, as IHE BALP asks of a query that returns several patients, and the page's
 /// bytes).
+/// The size of the page a login alone lands on (the search form), as measured in its phase:
+/// what the login bound sends.
+static LOGIN_BYTES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(PAGE_BYTES);
 static LIST_RECORDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
 static LIST_BYTES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(PAGE_BYTES);
 
@@ -744,7 +768,8 @@ fn main() {
         let bound_dir = std::env::temp_dir().join(format!("zvp-load-bound-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&bound_dir);
         let bound_log = Arc::new(FileLog::open(&bound_dir, FileLogOptions::default()).unwrap());
-        let bound_port = start(&setup, bound(Arc::clone(&bound_log))).await;
+        let bound_validator = Arc::new(setup.pki.validator().unwrap().without_revocation_checking());
+        let bound_port = start(&setup, bound(Arc::clone(&bound_log), bound_validator)).await;
 
         let start_page: Arc<dyn Fn(usize, usize) -> String + Send + Sync> = Arc::new(|_, _| "/".to_owned());
         let own_for_results = own.clone();
@@ -888,18 +913,30 @@ fn main() {
         let portal_logins = logins(&setup, portal_port, "/", seconds, clients).await;
         let l2 = ticks();
         row("portal, landing on the start page", &portal_logins);
+        let before = BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed);
         let search_logins = logins(&setup, portal_port, "/zoeken", seconds, clients).await;
         let l3 = ticks();
         row("portal, landing on the search form (the login alone)", &search_logins);
+        let login_bytes = (BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed) - before) as f64
+            / (search_logins.per_second * seconds as f64).max(1.0);
+        LOGIN_BYTES.store(login_bytes.round() as usize, std::sync::atomic::Ordering::Relaxed);
+        let login_bound = logins(&setup, bound_port, "/aanmelden", seconds, clients).await;
+        let l4 = ticks();
+        row(&format!("TLS hello + UZI validation + durable login record + {:.1} kB (the login's bound)", login_bytes / 1e3), &login_bound);
         let floor_login_us = cpu_line("login, TLS hello (floor)", l0, l1, hello_logins.per_second * seconds as f64);
         let start_login_us = cpu_line("login, start page", l1, l2, portal_logins.per_second * seconds as f64);
         let search_login_us = cpu_line("login, search form", l2, l3, search_logins.per_second * seconds as f64);
+        let bound_login_us = cpu_line("login, the login's bound", l3, l4, login_bound.per_second * seconds as f64);
         println!(
-            "logins / floor: landing on the start page {:.0}% by rate, {:.0}% by CPU; the login alone {:.0}% by rate, {:.0}% by CPU",
+            "logins / floor: landing on the start page {:.0}% by rate, {:.0}% by CPU; the login alone {:.0}% by rate, {:.0}% by CPU; \
+             the login's bound {:.0}% by rate, {:.0}% by CPU; the login alone / its bound {:.0}% by rate",
             ratio(portal_logins.per_second, hello_logins.per_second),
             ratio(floor_login_us, start_login_us),
             ratio(search_logins.per_second, hello_logins.per_second),
             ratio(floor_login_us, search_login_us),
+            ratio(login_bound.per_second, hello_logins.per_second),
+            ratio(floor_login_us, bound_login_us),
+            ratio(search_logins.per_second, login_bound.per_second),
         );
         // Peaks since the floor phase began (clear_refs), which the portal's phases follow.
         let peak = zvp_benches::peak_rss_mib();
