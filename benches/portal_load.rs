@@ -17,6 +17,14 @@
 //! portal with the FHIR adapter (`FhirEpd`) against zvp-mock-epd over loopback HTTP, the mock
 //! on a runtime of its own (one worker thread) in this process, serving the same hospital.
 //!
+//! Each page and the login has a bound beside it, served over the floor's TLS setup: what no
+//! portal can leave out of it (the results page: one durable audit record and its bytes; the
+//! start page: one durable record per patient listed and its bytes; the login: the card's
+//! UZI validation and a durable login record). The services and the load generator run on
+//! runtimes of their own (threads `portal` and `load`), so that the CPU time of each is read
+//! apart; the synthetic EPD's own CPU time per page is measured on a portal of its own
+//! (`load/timed_epd.rs`).
+//!
 //! Run: `cargo bench -p zvp-benches --bench portal_load` (ZVP_LOAD_SECONDS per phase, default
 //! 5; ZVP_LOAD_CONNECTIONS, default 32; ZVP_LOAD_WORKERS, the runtime's worker threads,
 //! default 2 — one per core of the project's machine).
@@ -160,22 +168,28 @@ fn bound(log: Arc<FileLog>, validator: Arc<zvp_auth::uzi::UziValidator>) -> Rout
     Router::new()
         .route(
             "/aanmelden",
-            axum::routing::get(move |axum::Extension(chain): axum::Extension<zvp_portal::ClientCertificate>| {
-                let (log, count, validator) = (Arc::clone(&login_log), Arc::clone(&login_count), Arc::clone(&validator));
-                async move {
-                    // What no login can leave out: the card's chain validated as a UZI-pas, and
-                    // the durable record of the login before the answer.
-                    if validator.validate(&chain.0, Utc::now()).is_err() {
-                        return (hyper::StatusCode::FORBIDDEN, Bytes::new());
+            axum::routing::get(
+                move |axum::Extension(chain): axum::Extension<zvp_portal::ClientCertificate>| {
+                    let (log, count, validator) = (
+                        Arc::clone(&login_log),
+                        Arc::clone(&login_count),
+                        Arc::clone(&validator),
+                    );
+                    async move {
+                        // What no login can leave out: the card's chain validated as a UZI-pas, and
+                        // the durable record of the login before the answer.
+                        if validator.validate(&chain.0, Utc::now()).is_err() {
+                            return (hyper::StatusCode::FORBIDDEN, Bytes::new());
+                        }
+                        let n = count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let bytes = LOGIN_BYTES.load(std::sync::atomic::Ordering::Relaxed);
+                        match log.append(&zvp_audit::event::AuditEvent::example(n)).await {
+                            Ok(_) => (hyper::StatusCode::OK, Bytes::from(vec![b'x'; bytes])),
+                            Err(_) => (hyper::StatusCode::SERVICE_UNAVAILABLE, Bytes::new()),
+                        }
                     }
-                    let n = count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let bytes = LOGIN_BYTES.load(std::sync::atomic::Ordering::Relaxed);
-                    match log.append(&zvp_audit::event::AuditEvent::example(n)).await {
-                        Ok(_) => (hyper::StatusCode::OK, Bytes::from(vec![b'x'; bytes])),
-                        Err(_) => (hyper::StatusCode::SERVICE_UNAVAILABLE, Bytes::new()),
-                    }
-                }
-            }),
+                },
+            ),
         )
         .route(
             "/",
@@ -218,7 +232,8 @@ fn bound(log: Arc<FileLog>, validator: Arc<zvp_auth::uzi::UziValidator>) -> Rout
 /// bytes).
 /// The size of the page a login alone lands on (the search form), as measured in its phase:
 /// what the login bound sends.
-static LOGIN_BYTES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(PAGE_BYTES);
+static LOGIN_BYTES: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(PAGE_BYTES);
 static LIST_RECORDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
 static LIST_BYTES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(PAGE_BYTES);
 
