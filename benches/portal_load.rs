@@ -56,6 +56,8 @@ use zvp_epd::synthetic::{DEMO_GPS, SyntheticEpd};
 use zvp_epd::{Epd, RequestContext};
 use zvp_portal::{Portal, serve};
 
+#[path = "load/bounds.rs"]
+mod bounds;
 #[path = "load/threads.rs"]
 mod threads;
 #[path = "load/timed_epd.rs"]
@@ -145,97 +147,6 @@ async fn get(sender: &mut Sender, cookie: &mut Option<String>, path: &str) -> u1
 
 /// Response body bytes received, over all requests (for the average page size).
 static BODY_BYTES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// The name of the [`bound`] service's rows.
-const BOUND: &str = "TLS hello + durable audit record + the results page's bytes (bound)";
-
-/// The size of the bound's body until the results page's average is measured.
-const PAGE_BYTES: usize = 6_800;
-
-/// The results page's average size, as measured in its phase: what the bound's `/` sends.
-static RESULT_BYTES: std::sync::atomic::AtomicUsize =
-    std::sync::atomic::AtomicUsize::new(PAGE_BYTES);
-
-/// The part of a results page no portal can leave out: one durable audit record of the
-/// portal's kind (encoded, hashed, written, fsynced with its group) before the answer, and a
-/// body of the page's size — over the floor's TLS setup, with nothing else in the path.
-fn bound(log: Arc<FileLog>, validator: Arc<zvp_auth::uzi::UziValidator>) -> Router {
-    let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let list_log = Arc::clone(&log);
-    let list_count = Arc::clone(&count);
-    let login_log = Arc::clone(&log);
-    let login_count = Arc::clone(&count);
-    Router::new()
-        .route(
-            "/aanmelden",
-            axum::routing::get(
-                move |axum::Extension(chain): axum::Extension<zvp_portal::ClientCertificate>| {
-                    let (log, count, validator) = (
-                        Arc::clone(&login_log),
-                        Arc::clone(&login_count),
-                        Arc::clone(&validator),
-                    );
-                    async move {
-                        // What no login can leave out: the card's chain validated as a UZI-pas, and
-                        // the durable record of the login before the answer.
-                        if validator.validate(&chain.0, Utc::now()).is_err() {
-                            return (hyper::StatusCode::FORBIDDEN, Bytes::new());
-                        }
-                        let n = count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let bytes = LOGIN_BYTES.load(std::sync::atomic::Ordering::Relaxed);
-                        match log.append(&zvp_audit::event::AuditEvent::example(n)).await {
-                            Ok(_) => (hyper::StatusCode::OK, Bytes::from(vec![b'x'; bytes])),
-                            Err(_) => (hyper::StatusCode::SERVICE_UNAVAILABLE, Bytes::new()),
-                        }
-                    }
-                },
-            ),
-        )
-        .route(
-            "/",
-            axum::routing::get(move || {
-                let (log, count) = (Arc::clone(&log), Arc::clone(&count));
-                async move {
-                    let n = count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let event = zvp_audit::event::AuditEvent::example(n);
-                    let bytes = RESULT_BYTES.load(std::sync::atomic::Ordering::Relaxed);
-                    match log.append(&event).await {
-                        Ok(_) => (hyper::StatusCode::OK, Bytes::from(vec![b'x'; bytes])),
-                        Err(_) => (hyper::StatusCode::SERVICE_UNAVAILABLE, Bytes::new()),
-                    }
-                }
-            }),
-        )
-        .route(
-            "/lijst",
-            axum::routing::get(move || {
-                let (log, count) = (Arc::clone(&list_log), Arc::clone(&list_count));
-                async move {
-                    let records = LIST_RECORDS.load(std::sync::atomic::Ordering::Relaxed) as u64;
-                    let n = count.fetch_add(records, std::sync::atomic::Ordering::Relaxed);
-                    let events: Vec<_> = (n..n + records)
-                        .map(zvp_audit::event::AuditEvent::example)
-                        .collect();
-                    let bytes = LIST_BYTES.load(std::sync::atomic::Ordering::Relaxed);
-                    match log.append_all(&events).await {
-                        Ok(_) => (hyper::StatusCode::OK, Bytes::from(vec![b'x'; bytes])),
-                        Err(_) => (hyper::StatusCode::SERVICE_UNAVAILABLE, Bytes::new()),
-                    }
-                }
-            }),
-        )
-}
-
-/// The start page's records and bytes, as measured in its phase: what the bound's `/lijst`
-/// writes and sends, the part of a start page no portal can leave out (one durable record per
-/// patient listed, as IHE BALP asks of a query that returns several patients, and the page's
-/// bytes).
-/// The size of the page a login alone lands on (the search form), as measured in its phase:
-/// what the login bound sends.
-static LOGIN_BYTES: std::sync::atomic::AtomicUsize =
-    std::sync::atomic::AtomicUsize::new(PAGE_BYTES);
-static LIST_RECORDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
-static LIST_BYTES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(PAGE_BYTES);
 
 /// Serves `router` over the portal's TLS setup on a free port.
 async fn start(setup: &Setup, router: Router) -> u16 {
@@ -784,7 +695,7 @@ fn main() {
         let _ = std::fs::remove_dir_all(&bound_dir);
         let bound_log = Arc::new(FileLog::open(&bound_dir, FileLogOptions::default()).unwrap());
         let bound_validator = Arc::new(setup.pki.validator().unwrap().without_revocation_checking());
-        let bound_port = start(&setup, bound(Arc::clone(&bound_log), bound_validator)).await;
+        let bound_port = start(&setup, bounds::router(Arc::clone(&bound_log), bound_validator)).await;
 
         let start_page: Arc<dyn Fn(usize, usize) -> String + Send + Sync> = Arc::new(|_, _| "/".to_owned());
         let own_for_results = own.clone();
@@ -831,7 +742,7 @@ fn main() {
             cpu_line("floor", t0, t1, floor.per_second * seconds as f64);
             cpu_line("page", t1, t2, run.per_second * seconds as f64);
             let bytes = BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed) - before;
-            RESULT_BYTES.store((bytes as f64 / (run.per_second * seconds as f64).max(1.0)) as usize, std::sync::atomic::Ordering::Relaxed);
+            bounds::RESULT_BYTES.store((bytes as f64 / (run.per_second * seconds as f64).max(1.0)) as usize, std::sync::atomic::Ordering::Relaxed);
             println!(
                 "average page: {:.0} bytes; page / floor: {:.1}%",
                 bytes as f64 / (run.per_second * seconds as f64),
@@ -841,7 +752,7 @@ fn main() {
             let t3 = ticks();
             let least = saturate(&setup, &[bound_port], Arc::clone(&hello_path), seconds).await;
             let t4 = ticks();
-            row(BOUND, &least);
+            row(bounds::BOUND, &least);
             audit_line(&bound_log, syncs, records, seconds);
             cpu_line("bound", t3, t4, least.per_second * seconds as f64);
             println!("bound / floor: {:.1}%", 100.0 * least.per_second / floor.per_second);
@@ -867,8 +778,8 @@ fn main() {
         let start_pages = start_run.per_second * seconds as f64;
         let records_per_page = (log.size().unwrap() - start_records) as f64 / start_pages.max(1.0);
         let bytes_per_page = (BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed) - start_bytes) as f64 / start_pages.max(1.0);
-        LIST_RECORDS.store(records_per_page.round() as usize, std::sync::atomic::Ordering::Relaxed);
-        LIST_BYTES.store(bytes_per_page.round() as usize, std::sync::atomic::Ordering::Relaxed);
+        bounds::LIST_RECORDS.store(records_per_page.round() as usize, std::sync::atomic::Ordering::Relaxed);
+        bounds::LIST_BYTES.store(bytes_per_page.round() as usize, std::sync::atomic::Ordering::Relaxed);
         let (syncs, records) = (log.sync_count(), log.size().unwrap());
         let results_bytes = BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed);
         let results_run = saturate(&setup, &[portal_port], Arc::clone(&results), seconds).await;
@@ -876,18 +787,18 @@ fn main() {
         row("portal results page", &results_run);
         let results_bytes = (BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed) - results_bytes) as f64
             / (results_run.per_second * seconds as f64).max(1.0);
-        RESULT_BYTES.store(results_bytes.round() as usize, std::sync::atomic::Ordering::Relaxed);
+        bounds::RESULT_BYTES.store(results_bytes.round() as usize, std::sync::atomic::Ordering::Relaxed);
         let (bound_syncs, bound_records) = (bound_log.sync_count(), bound_log.size().unwrap());
         let least = saturate(&setup, &[bound_port], Arc::clone(&hello_path), seconds).await;
         let t4 = ticks();
-        row(BOUND, &least);
+        row(bounds::BOUND, &least);
         let list_path: Arc<dyn Fn(usize, usize) -> String + Send + Sync> = Arc::new(|_, _| "/lijst".to_owned());
         let list_bound = saturate(&setup, &[bound_port], list_path, seconds).await;
         let t4b = ticks();
         row(
             &format!(
                 "TLS hello + {} durable audit records + {:.1} kB body (the start page's bound)",
-                LIST_RECORDS.load(std::sync::atomic::Ordering::Relaxed),
+                bounds::LIST_RECORDS.load(std::sync::atomic::Ordering::Relaxed),
                 bytes_per_page / 1e3
             ),
             &list_bound,
@@ -934,7 +845,7 @@ fn main() {
         row("portal, landing on the search form (the login alone)", &search_logins);
         let login_bytes = (BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed) - before) as f64
             / (search_logins.per_second * seconds as f64).max(1.0);
-        LOGIN_BYTES.store(login_bytes.round() as usize, std::sync::atomic::Ordering::Relaxed);
+        bounds::LOGIN_BYTES.store(login_bytes.round() as usize, std::sync::atomic::Ordering::Relaxed);
         let login_bound = logins(&setup, bound_port, "/aanmelden", seconds, clients).await;
         let l4 = ticks();
         row(&format!("TLS hello + UZI validation + durable login record + {:.1} kB (the login's bound)", login_bytes / 1e3), &login_bound);

@@ -1,0 +1,95 @@
+//! The bounds: what no portal can leave out of a page or a login, served over the floor's TLS
+//! setup with nothing else in the path. Each writes durable audit records of the portal's kind
+//! (encoded, hashed, written, fsynced with its group) before it answers, to a file log of its
+//! own, so that the portal's log is measured alone; the sizes are the ones measured in the
+//! portal's own phases.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use axum::extract::State;
+use axum::{Extension, Router};
+use chrono::Utc;
+use hyper::StatusCode;
+use hyper::body::Bytes;
+use zvp_audit::event::AuditEvent;
+use zvp_audit::log::FileLog;
+use zvp_auth::uzi::UziValidator;
+use zvp_portal::ClientCertificate;
+
+/// The name of the results page's bound's rows.
+pub(crate) const BOUND: &str =
+    "TLS hello + durable audit record + the results page's bytes (bound)";
+
+/// The size of a bound's body until its page's is measured.
+const PAGE_BYTES: usize = 6_800;
+
+/// The results page's average size, as measured in its phase: what `/` sends.
+pub(crate) static RESULT_BYTES: AtomicUsize = AtomicUsize::new(PAGE_BYTES);
+
+/// The start page's records and bytes, as measured in its phase: what `/lijst` writes and
+/// sends (one durable record per patient listed, as IHE BALP asks of a query that returns
+/// several patients, and the page's bytes).
+pub(crate) static LIST_RECORDS: AtomicUsize = AtomicUsize::new(1);
+pub(crate) static LIST_BYTES: AtomicUsize = AtomicUsize::new(PAGE_BYTES);
+
+/// The size of the page a login alone lands on (the search form), as measured in its phase:
+/// what `/aanmelden` sends.
+pub(crate) static LOGIN_BYTES: AtomicUsize = AtomicUsize::new(PAGE_BYTES);
+
+#[derive(Clone)]
+struct Bound {
+    log: Arc<FileLog>,
+    /// Events written so far: each event differs from the last, as the portal's do.
+    count: Arc<AtomicU64>,
+    validator: Arc<UziValidator>,
+}
+
+impl Bound {
+    /// `records` durable records, then a body of `bytes` bytes.
+    async fn recorded(&self, records: usize, bytes: usize) -> (StatusCode, Bytes) {
+        let n = self.count.fetch_add(records as u64, Ordering::Relaxed);
+        let events: Vec<_> = (n..n + records as u64).map(AuditEvent::example).collect();
+        match self.log.append_all(&events).await {
+            Ok(_) => (StatusCode::OK, Bytes::from(vec![b'x'; bytes])),
+            Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Bytes::new()),
+        }
+    }
+}
+
+/// `/`: the results page's bound, one record and the page's bytes. `/lijst`: the start page's,
+/// a record per patient listed and its bytes. `/aanmelden`: the login's, the card's chain
+/// validated as a UZI-pas by `validator`, one record and the bytes of the page a login lands on.
+pub(crate) fn router(log: Arc<FileLog>, validator: Arc<UziValidator>) -> Router {
+    let state = Bound {
+        log,
+        count: Arc::new(AtomicU64::new(0)),
+        validator,
+    };
+    Router::new()
+        .route(
+            "/",
+            axum::routing::get(|State(bound): State<Bound>| async move {
+                bound.recorded(1, RESULT_BYTES.load(Ordering::Relaxed)).await
+            }),
+        )
+        .route(
+            "/lijst",
+            axum::routing::get(|State(bound): State<Bound>| async move {
+                let records = LIST_RECORDS.load(Ordering::Relaxed);
+                bound.recorded(records, LIST_BYTES.load(Ordering::Relaxed)).await
+            }),
+        )
+        .route(
+            "/aanmelden",
+            axum::routing::get(
+                |State(bound): State<Bound>, Extension(chain): Extension<ClientCertificate>| async move {
+                    if bound.validator.validate(&chain.0, Utc::now()).is_err() {
+                        return (StatusCode::FORBIDDEN, Bytes::new());
+                    }
+                    bound.recorded(1, LOGIN_BYTES.load(Ordering::Relaxed)).await
+                },
+            ),
+        )
+        .with_state(state)
+}
