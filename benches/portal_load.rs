@@ -654,46 +654,37 @@ fn main() {
         let audit_dir = std::env::temp_dir().join(format!("zvp-load-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&audit_dir);
         let log = Arc::new(FileLog::open(&audit_dir, FileLogOptions::default()).unwrap());
-        let portal = Portal::builder()
-            .epd(epd.clone())
-            .directory(directory.clone())
-            .audit(log.clone())
-            .validator(Arc::new(setup.pki.validator().unwrap().without_revocation_checking()))
-            .build()
-            .unwrap();
-        let portal_port = start(&setup, portal.router()).await;
+        // A portal of the cards' directory on `epd`, writing to `log`, served on a free port.
+        let serve_portal = async |epd: Arc<dyn Epd>, log: Arc<FileLog>| {
+            let portal = Portal::builder()
+                .epd(epd)
+                .directory(directory.clone())
+                .audit(log)
+                .validator(Arc::new(setup.pki.validator().unwrap().without_revocation_checking()))
+                .build()
+                .unwrap();
+            start(&setup, portal.router()).await
+        };
+        let own_log = |name: &str| {
+            let dir = std::env::temp_dir().join(format!("zvp-load-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            (Arc::new(FileLog::open(&dir, FileLogOptions::default()).unwrap()), dir)
+        };
+        let portal_port = serve_portal(epd.clone(), log.clone()).await;
         // The deployment path: the same portal reading the same hospital over FHIR.
-        let fhir_dir = std::env::temp_dir().join(format!("zvp-load-fhir-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&fhir_dir);
-        let fhir_portal = Portal::builder()
-            .epd(over_fhir(epd.clone()))
-            .directory(directory.clone())
-            .audit(Arc::new(FileLog::open(&fhir_dir, FileLogOptions::default()).unwrap()))
-            .validator(Arc::new(setup.pki.validator().unwrap().without_revocation_checking()))
-            .build()
-            .unwrap();
-        let fhir_port = start(&setup, fhir_portal.router()).await;
+        let (fhir_log, fhir_dir) = own_log("fhir");
+        let fhir_port = serve_portal(over_fhir(epd.clone()), fhir_log).await;
         // The same portal with the synthetic EPD's CPU time counted, to measure apart what the
         // hospital's stand-in costs each page (its own log, so the portal's is measured alone).
         let timed = Arc::new(timed_epd::TimedEpd::new(epd.clone()));
-        let timed_dir = std::env::temp_dir().join(format!("zvp-load-timed-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&timed_dir);
-        let timed_portal = Portal::builder()
-            .epd(timed.clone())
-            .directory(directory.clone())
-            .audit(Arc::new(FileLog::open(&timed_dir, FileLogOptions::default()).unwrap()))
-            .validator(Arc::new(setup.pki.validator().unwrap().without_revocation_checking()))
-            .build()
-            .unwrap();
-        let timed_port = start(&setup, timed_portal.router()).await;
+        let (timed_log, timed_dir) = own_log("timed");
+        let timed_port = serve_portal(timed.clone(), timed_log).await;
         let hello = Router::new().route("/", axum::routing::get(|| async { "hello" }));
         let hello_port = start(&setup, hello).await;
         // What no portal can leave out of a results page: its durable audit record before
         // the page, and the page's bytes over the same TLS — nothing else (no session, policy,
         // EPD or HTML). Its own file log, so that the portal's log is measured alone.
-        let bound_dir = std::env::temp_dir().join(format!("zvp-load-bound-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&bound_dir);
-        let bound_log = Arc::new(FileLog::open(&bound_dir, FileLogOptions::default()).unwrap());
+        let (bound_log, bound_dir) = own_log("bound");
         let bound_validator = Arc::new(setup.pki.validator().unwrap().without_revocation_checking());
         let bound_port = start(&setup, bounds::router(Arc::clone(&bound_log), bound_validator)).await;
 

@@ -1,6 +1,6 @@
 //! The patient: identity, address, registered GP and treatment restrictions.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -176,13 +176,28 @@ impl PersonName {
 impl fmt::Display for PersonName {
     /// The formal form: initials, voorvoegsel, family name (`J.P. van den Berg`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self
-            .initials()
-            .into_iter()
-            .chain(self.prefix.clone())
-            .chain([self.family.clone()])
-            .collect();
-        f.write_str(&parts.join(" "))
+        // Written part by part, without a string for each: every row of the start page's
+        // lists shows a name.
+        match (&self.initials, &self.given) {
+            (Some(initials), _) => write!(f, "{initials} ")?,
+            (None, Some(given)) => {
+                for c in given
+                    .split_whitespace()
+                    .filter_map(|part| part.chars().next())
+                {
+                    for upper in c.to_uppercase() {
+                        f.write_char(upper)?;
+                    }
+                    f.write_char('.')?;
+                }
+                f.write_char(' ')?;
+            }
+            (None, None) => {}
+        }
+        if let Some(prefix) = &self.prefix {
+            write!(f, "{prefix} ")?;
+        }
+        f.write_str(&self.family)
     }
 }
 
@@ -311,6 +326,30 @@ mod tests {
         assert_eq!(name.initials(), None);
         assert_eq!(name.to_string(), "Jansen");
         assert_eq!(name.sort_key(), "Jansen");
+    }
+
+    proptest::proptest! {
+        /// The name is written as its parts joined by spaces: the initials (given or derived),
+        /// the prefix, the family name.
+        #[test]
+        fn the_formal_name_is_its_parts_joined(
+            family in "[A-Za-zı ]{1,12}",
+            given in proptest::option::of("[a-zß ]{0,14}"),
+            initials in proptest::option::of("[A-Z.]{0,5}"),
+            prefix in proptest::option::of("[a-z ]{0,7}"),
+        ) {
+            let Ok(mut name) = PersonName::new(&family) else { return Ok(()) };
+            if let Some(g) = &given { name = name.with_given_names(g); }
+            if let Some(i) = &initials { name = name.with_initials(i); }
+            if let Some(p) = &prefix { name = name.with_prefix(p); }
+            let parts: Vec<String> = name
+                .initials()
+                .into_iter()
+                .chain(name.prefix().map(str::to_owned))
+                .chain([name.family_name().to_owned()])
+                .collect();
+            proptest::prop_assert_eq!(name.to_string(), parts.join(" "));
+        }
     }
 
     #[test]
