@@ -116,3 +116,54 @@ fn a_path_through_a_ca_the_client_brought_is_not_learned() {
     validator.validate(&card(7, |_| {}).chain(), now()).unwrap();
     assert_eq!(validator.learned_issuing_cas(), 0);
 }
+
+#[test]
+fn a_validator_configured_anew_has_learned_nothing() {
+    // Learned without revocation, a CA must not be trusted as an anchor once revocation is
+    // configured: its CRL-signing key usage was never checked on that path.
+    let crl = || {
+        pki()
+            .crl(
+                CardType::CareProvider,
+                &[],
+                now() - Duration::hours(1),
+                now() + Duration::hours(47),
+            )
+            .unwrap()
+    };
+    let unchecked = || pki().validator().unwrap().without_revocation_checking();
+    assert_eq!(
+        learned(unchecked())
+            .with_crls([crl()])
+            .unwrap()
+            .learned_issuing_cas(),
+        0
+    );
+    let checked = || pki().validator().unwrap().with_crls([crl()]).unwrap();
+    assert_eq!(
+        learned(checked())
+            .with_stale_crls_accepted()
+            .learned_issuing_cas(),
+        0
+    );
+    assert_eq!(
+        learned(checked())
+            .without_revocation_checking()
+            .learned_issuing_cas(),
+        0
+    );
+    let intermediates = pki().intermediates();
+    assert_eq!(
+        learned(unchecked())
+            .with_intermediates(intermediates)
+            .unwrap()
+            .learned_issuing_cas(),
+        0
+    );
+    assert_eq!(
+        learned(unchecked())
+            .with_accepted_card_types(&[CardType::CareProvider])
+            .learned_issuing_cas(),
+        0
+    );
+}

@@ -21,7 +21,7 @@
 //! Any failure on the shortcut sends the card the whole way, so a refusal is always the full
 //! path's, with its error.
 
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use rustls_pki_types::{CertificateDer, TrustAnchor};
@@ -42,19 +42,23 @@ struct Learned {
     validity: Vec<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
-/// The issuing CAs learned so far (at most one per configured intermediate).
+/// The issuing CAs learned so far (at most one per configured intermediate). Every builder
+/// method of the validator starts them afresh: what was learned under one configuration (with
+/// or without revocation, say) is not carried into another.
 #[derive(Debug, Default)]
 pub(super) struct Shortcuts {
     learned: RwLock<Vec<Learned>>,
+    /// The learned CAs' anchors, shared with each validation rather than copied into it.
+    anchors: RwLock<Arc<[TrustAnchor<'static>]>>,
 }
 
 impl Shortcuts {
     /// The anchors learned so far, for webpki to choose the card's issuer from.
-    pub(super) fn anchors(&self) -> Vec<TrustAnchor<'static>> {
-        self.learned
+    pub(super) fn anchors(&self) -> Arc<[TrustAnchor<'static>]> {
+        self.anchors
             .read()
-            .map(|learned| learned.iter().map(|l| l.anchor.clone()).collect())
-            .unwrap_or_default()
+            .map(|anchors| Arc::clone(&anchors))
+            .unwrap_or_else(|_| Arc::from(Vec::new()))
     }
 
     /// Whether the CAs behind `anchor` (one of [`anchors`](Self::anchors)) are all valid at
@@ -114,6 +118,9 @@ impl Shortcuts {
                 anchor,
                 validity,
             });
+            if let Ok(mut anchors) = self.anchors.write() {
+                *anchors = learned.iter().map(|l| l.anchor.clone()).collect();
+            }
         }
     }
 

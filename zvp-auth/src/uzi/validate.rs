@@ -169,6 +169,7 @@ impl UziValidator {
             self.intermediates.push(der);
             self.intermediates_allow_client_auth.push(allows);
         }
+        self.shortcuts = Shortcuts::default();
         self.check_size()
     }
 
@@ -192,6 +193,7 @@ impl UziValidator {
                 })?;
             self.crls.push(CertRevocationList::Owned(crl));
         }
+        self.shortcuts = Shortcuts::default();
         Ok(self)
     }
 
@@ -204,6 +206,7 @@ impl UziValidator {
         self.revocation = Revocation::Required {
             stale_allowed: true,
         };
+        self.shortcuts = Shortcuts::default();
         self
     }
 
@@ -212,6 +215,7 @@ impl UziValidator {
     #[must_use]
     pub fn without_revocation_checking(mut self) -> Self {
         self.revocation = Revocation::Disabled;
+        self.shortcuts = Shortcuts::default();
         self
     }
 
@@ -220,6 +224,7 @@ impl UziValidator {
     #[must_use]
     pub fn with_accepted_card_types(mut self, card_types: &[CardType]) -> Self {
         self.accepted_card_types = card_types.to_vec();
+        self.shortcuts = Shortcuts::default();
         self
     }
 
@@ -371,6 +376,8 @@ impl UziValidator {
                 };
                 Some(
                     builder
+                        // The card's revocation only. The shortcut (`shortcut.rs`) relies on this:
+                        // on a learned CA's path, no CA's revocation is checked either way.
                         .with_depth(RevocationCheckDepth::EndEntity)
                         .with_status_policy(UnknownStatusPolicy::Deny)
                         .with_expiration_policy(if stale_allowed {
