@@ -43,10 +43,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use chrono::Utc;
-use http_body_util::{BodyExt as _, Empty};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
-use rustls_pki_types::{PrivateKeyDer, ServerName};
+use rustls_pki_types::PrivateKeyDer;
 use zvp_audit::log::{FileLog, FileLogOptions};
 use zvp_auth::directory::{Account, AccountStatus, DirectoryStore, MemoryDirectory};
 use zvp_auth::testpki::{CardSpec, IssuedCertificate, KeyAlgorithm, TestPki};
@@ -56,8 +53,12 @@ use zvp_epd::synthetic::{DEMO_GPS, SyntheticEpd};
 use zvp_epd::{Epd, RequestContext};
 use zvp_portal::{Portal, serve};
 
+use generator::{BODY_BYTES, Run, logins, paced, saturate, saturate_expecting};
+
 #[path = "load/bounds.rs"]
 mod bounds;
+#[path = "load/generator.rs"]
+mod generator;
 #[path = "load/threads.rs"]
 mod threads;
 #[path = "load/timed_epd.rs"]
@@ -85,68 +86,6 @@ fn env(name: &str, default: u64) -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
-
-/// A client TLS configuration presenting `card`, trusting the portal's TLS root.
-fn client(pki: &TestPki, card: &IssuedCertificate, resume: bool) -> Arc<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(pki.tls_root()).unwrap();
-    let mut config = rustls::ClientConfig::builder_with_provider(serve::provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_client_auth_cert(card.chain(), PrivateKeyDer::Pkcs8(card.private_key()))
-        .unwrap();
-    if !resume {
-        config.resumption = rustls::client::Resumption::disabled();
-    }
-    Arc::new(config)
-}
-
-type Sender = hyper::client::conn::http1::SendRequest<Empty<Bytes>>;
-
-async fn connect(port: u16, config: Arc<rustls::ClientConfig>) -> Sender {
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .unwrap();
-    tcp.set_nodelay(true).unwrap();
-    let tls = tokio_rustls::TlsConnector::from(config)
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .unwrap();
-    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    sender
-}
-
-/// A GET on the connection, with the session cookie like a browser (kept from the first
-/// answer).
-async fn get(sender: &mut Sender, cookie: &mut Option<String>, path: &str) -> u16 {
-    sender.ready().await.unwrap();
-    let mut request = hyper::Request::get(path).header("host", "localhost");
-    if let Some(c) = cookie.as_deref() {
-        request = request.header("cookie", c);
-    }
-    let response = sender
-        .send_request(request.body(Empty::new()).unwrap())
-        .await
-        .unwrap();
-    if let Some(set) = response
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-    {
-        *cookie = set.split(';').next().map(str::to_owned);
-    }
-    let status = response.status().as_u16();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    BODY_BYTES.fetch_add(body.len() as u64, std::sync::atomic::Ordering::Relaxed);
-    status
-}
-
-/// Response body bytes received, over all requests (for the average page size).
-static BODY_BYTES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Serves `router` over the portal's TLS setup on a free port.
 async fn start(setup: &Setup, router: Router) -> u16 {
@@ -181,151 +120,9 @@ async fn start(setup: &Setup, router: Router) -> u16 {
     port
 }
 
-struct Run {
-    per_second: f64,
-    p50: Duration,
-    p99: Duration,
-    errors: usize,
-}
-
-fn summarize(mut latencies: Vec<Duration>, elapsed: Duration, errors: usize) -> Run {
-    latencies.sort();
-    let pick = |q: f64| {
-        latencies
-            .get(((latencies.len() as f64) * q) as usize)
-            .copied()
-            .unwrap_or_default()
-    };
-    Run {
-        per_second: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50: pick(0.5),
-        p99: pick(0.99),
-        errors,
-    }
-}
-
-/// Closed loop: every connection sends its next request when the last is answered.
-async fn saturate(
-    setup: &Setup,
-    ports: &[u16],
-    paths: Arc<dyn Fn(usize, usize) -> String + Send + Sync>,
-    seconds: u64,
-) -> Run {
-    saturate_expecting(setup, ports, paths, seconds, 200).await
-}
-
-/// [`saturate`], counting every answer with another status than `expected` as an error.
-async fn saturate_expecting(
-    setup: &Setup,
-    ports: &[u16],
-    paths: Arc<dyn Fn(usize, usize) -> String + Send + Sync>,
-    seconds: u64,
-    expected: u16,
-) -> Run {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let start = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for (n, card) in setup.cards.iter().enumerate() {
-        let port = ports[n % ports.len()];
-        let config = client(&setup.pki, card, true);
-        let paths = Arc::clone(&paths);
-        tasks.spawn(async move {
-            let mut sender = connect(port, config).await;
-            let mut cookie = None;
-            let (mut latencies, mut errors, mut i) = (Vec::new(), 0, 0);
-            while Instant::now() < deadline {
-                let begin = Instant::now();
-                if get(&mut sender, &mut cookie, &paths(n, i)).await != expected {
-                    errors += 1;
-                }
-                latencies.push(begin.elapsed());
-                i += 1;
-            }
-            (latencies, errors)
-        });
-    }
-    let (all, errors) = collect(tasks).await;
-    summarize(all, start.elapsed(), errors)
-}
-
-/// Open loop at `rate` requests per second over all connections; a request's latency counts
-/// from when it was due, so a stalled server is not hidden.
-async fn paced(
-    setup: &Setup,
-    port: u16,
-    paths: Arc<dyn Fn(usize, usize) -> String + Send + Sync>,
-    rate: f64,
-    seconds: u64,
-) -> Run {
-    let connections = setup.cards.len();
-    let interval = Duration::from_secs_f64(connections as f64 / rate);
-    let start = Instant::now() + Duration::from_millis(200);
-    let count = (rate * seconds as f64 / connections as f64) as usize;
-    let mut tasks = tokio::task::JoinSet::new();
-    for (n, card) in setup.cards.iter().enumerate() {
-        let config = client(&setup.pki, card, true);
-        let paths = Arc::clone(&paths);
-        let offset = interval.mul_f64(n as f64 / connections as f64);
-        tasks.spawn(async move {
-            let mut sender = connect(port, config).await;
-            let mut cookie = None;
-            let (mut latencies, mut errors) = (Vec::new(), 0);
-            for i in 0..count {
-                let due = start + offset + interval * i as u32;
-                tokio::time::sleep_until(due.into()).await;
-                if get(&mut sender, &mut cookie, &paths(n, i)).await != 200 {
-                    errors += 1;
-                }
-                latencies.push(due.elapsed());
-            }
-            (latencies, errors)
-        });
-    }
-    let (all, errors) = collect(tasks).await;
-    summarize(all, Duration::from_secs(seconds), errors)
-}
-
-/// Every client's latencies and error count, together.
-async fn collect(
-    mut tasks: tokio::task::JoinSet<(Vec<Duration>, usize)>,
-) -> (Vec<Duration>, usize) {
-    let (mut all, mut errors) = (Vec::new(), 0);
-    while let Some(r) = tasks.join_next().await {
-        let (l, e) = r.unwrap();
-        all.extend(l);
-        errors += e;
-    }
-    (all, errors)
-}
-
 /// `a` as a percentage of `b`.
 fn ratio(a: f64, b: f64) -> f64 {
     100.0 * a / b.max(f64::MIN_POSITIVE)
-}
-
-/// Full handshakes: a new connection (no resumption) per request.
-async fn logins(setup: &Setup, port: u16, path: &'static str, seconds: u64, clients: usize) -> Run {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let start = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for card in setup.cards.iter().take(clients) {
-        let config = client(&setup.pki, card, false);
-        tasks.spawn(async move {
-            let (mut latencies, mut errors) = (Vec::new(), 0);
-            while Instant::now() < deadline {
-                let begin = Instant::now();
-                let mut sender = connect(port, Arc::clone(&config)).await;
-                // A login: a new connection, a new session.
-                if get(&mut sender, &mut None, path).await != 200 {
-                    errors += 1;
-                }
-                latencies.push(begin.elapsed());
-            }
-            (latencies, errors)
-        });
-    }
-    let (all, errors) = collect(tasks).await;
-    summarize(all, start.elapsed(), errors)
 }
 
 /// Where the machine's time went, in clock ticks since boot: this process (user + system) and
