@@ -39,7 +39,6 @@
 )]
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use axum::Router;
 use chrono::Utc;
@@ -59,6 +58,10 @@ use generator::{BODY_BYTES, Run, logins, paced, saturate, saturate_expecting};
 mod bounds;
 #[path = "load/generator.rs"]
 mod generator;
+#[path = "load/refusals.rs"]
+mod refusals;
+#[path = "load/stores.rs"]
+mod stores;
 #[path = "load/threads.rs"]
 mod threads;
 #[path = "load/timed_epd.rs"]
@@ -198,8 +201,6 @@ fn row(name: &str, run: &Run) {
     );
 }
 
-const PG: &str = "host=127.0.0.1 port=5432 user=postgres dbname=test";
-
 /// The EPD of a deployment: the FHIR adapter against zvp-mock-epd serving `epd` on a loopback
 /// port, the mock on its own runtime with one worker thread.
 fn over_fhir(epd: Arc<SyntheticEpd>) -> Arc<dyn Epd> {
@@ -226,165 +227,6 @@ fn over_fhir(epd: Arc<SyntheticEpd>) -> Arc<dyn Epd> {
         });
     });
     Arc::new(zvp_epd::client::FhirEpd::new(zvp_epd::client::FhirEpdConfig::new(base)).unwrap())
-}
-
-/// The results page with the embedded stores (SQLite directory, file log, sessions in the
-/// process), with every store in PostgreSQL and one instance, and with two instances on the
-/// same PostgreSQL schema (in this process, the clients' connections split between them).
-async fn stores(
-    setup: &Setup,
-    accounts: &[Account],
-    epd: Arc<SyntheticEpd>,
-    results: Arc<dyn Fn(usize, usize) -> String + Send + Sync>,
-    seconds: u64,
-) {
-    let validator = || Arc::new(setup.pki.validator().unwrap().without_revocation_checking());
-    let scratch = std::env::temp_dir().join(format!("zvp-stores-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(&scratch).unwrap();
-    let sqlite = Arc::new(
-        zvp_auth::directory::SqliteDirectory::open(&scratch.join("directory.sqlite")).unwrap(),
-    );
-    for a in accounts {
-        sqlite.create_account(a).await.unwrap();
-    }
-    let embedded = Portal::builder()
-        .epd(epd.clone())
-        .directory(sqlite)
-        .audit(Arc::new(
-            FileLog::open(&scratch.join("audit"), FileLogOptions::default()).unwrap(),
-        ))
-        .validator(validator())
-        .build()
-        .unwrap();
-    let embedded_port = start(setup, embedded.router()).await;
-    let Ok((client, connection)) = tokio_postgres::connect(PG, tokio_postgres::NoTls).await else {
-        println!("\nPostgreSQL at 127.0.0.1:5432 not reachable: the stores comparison is skipped");
-        return;
-    };
-    tokio::spawn(connection);
-    client
-        .batch_execute("DROP SCHEMA IF EXISTS zvp_load CASCADE")
-        .await
-        .unwrap();
-    let seed = zvp_auth::directory::PgDirectory::connect(PG, "zvp_load")
-        .await
-        .unwrap();
-    for a in accounts {
-        seed.create_account(a).await.unwrap();
-    }
-    let mut pg_ports = Vec::new();
-    for n in 0..2 {
-        let settings = zvp_portal::config::PortalSettings {
-            instance: format!("portal-{n}"),
-            ..Default::default()
-        };
-        let portal = Portal::builder()
-            .epd(epd.clone())
-            .directory(Arc::new(
-                zvp_auth::directory::PgDirectory::connect(PG, "zvp_load")
-                    .await
-                    .unwrap(),
-            ))
-            .audit(Arc::new(
-                zvp_audit::log::pg::PgLog::connect(PG, "zvp_load")
-                    .await
-                    .unwrap(),
-            ))
-            .sessions(Arc::new(
-                zvp_portal::pg::PgSessions::connect(
-                    PG,
-                    "zvp_load",
-                    zvp_portal::Timeouts::of(&settings),
-                )
-                .await
-                .unwrap(),
-            ))
-            .validator(validator())
-            .settings(settings)
-            .build()
-            .unwrap();
-        pg_ports.push(start(setup, portal.router()).await);
-    }
-    let _ = saturate(setup, &[embedded_port], Arc::clone(&results), 1).await;
-    let _ = saturate(setup, &pg_ports, Arc::clone(&results), 1).await;
-    println!(
-        "\n| results page (closed loop) by stores | requests/s | p50 | p99 | errors |\n|---|---|---|---|---|"
-    );
-    row(
-        "embedded (SQLite, file log, sessions in process)",
-        &saturate(setup, &[embedded_port], Arc::clone(&results), seconds).await,
-    );
-    row(
-        "PostgreSQL, one instance",
-        &saturate(setup, &pg_ports[..1], Arc::clone(&results), seconds).await,
-    );
-    row(
-        "PostgreSQL, two instances",
-        &saturate(setup, &pg_ports, Arc::clone(&results), seconds).await,
-    );
-    let _ = std::fs::remove_dir_all(&scratch);
-}
-
-/// ZVP_LOAD_ONLY=refusals: every card asks for another GP's patient, so every request is
-/// refused (the emergency procedure is the way in) and its refusal recorded before the page;
-/// beside it, as many appenders as connections writing records of the same size to a log of
-/// their own: the refusal rate the log sustains. A flood of refusals is bounded by the log's
-/// group commit, not by one sync per refusal.
-async fn refusals(setup: &Setup, port: u16, log: &FileLog, own: &[Vec<String>], seconds: u64) {
-    let own = own.to_vec();
-    let foreign: Arc<dyn Fn(usize, usize) -> String + Send + Sync> = Arc::new(move |n, i| {
-        let list = &own[(n + 1) % own.len()];
-        format!("/patient/{}", list[i % list.len()])
-    });
-    println!(
-        "\n| refusals (closed loop) | per second | p50 | p99 | errors |\n|---|---|---|---|---|"
-    );
-    let _ = saturate_expecting(setup, &[port], Arc::clone(&foreign), 1, 403).await;
-    let (syncs, records) = (log.sync_count(), log.size().unwrap());
-    let t0 = ticks();
-    let pages = saturate_expecting(setup, &[port], foreign, seconds, 403).await;
-    let t1 = ticks();
-    row(
-        "refusal page (another GP's patient, recorded first)",
-        &pages,
-    );
-    let page_records = (log.size().unwrap() - records) as f64 / seconds as f64;
-    let dir = std::env::temp_dir().join(format!("zvp-load-refusals-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let alone = Arc::new(FileLog::open(&dir, FileLogOptions::default()).unwrap());
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let mut tasks = tokio::task::JoinSet::new();
-    for t in 0..setup.cards.len() as u64 {
-        let alone = Arc::clone(&alone);
-        tasks.spawn(async move {
-            let mut n = 0u64;
-            while Instant::now() < deadline {
-                let mut event = zvp_audit::event::AuditEvent::example(t * 1_000_000 + n);
-                event.event_type = zvp_audit::event::EventType::SecurityAlert;
-                alone.append(&event).await.unwrap();
-                n += 1;
-            }
-            n
-        });
-    }
-    let mut appended = 0;
-    while let Some(n) = tasks.join_next().await {
-        appended += n.unwrap();
-    }
-    let t2 = ticks();
-    let sustained = appended as f64 / seconds as f64;
-    println!("| refusal records the log sustains alone | {sustained:.0} | | | |");
-    println!();
-    audit_line(log, syncs, records, seconds);
-    cpu_line("refusal page", t0, t1, pages.per_second * seconds as f64);
-    cpu_line("log alone", t1, t2, appended as f64);
-    println!(
-        "records per refusal page: {:.1}; refusal pages / records the log sustains: {:.0}%",
-        page_records / pages.per_second.max(1.0),
-        100.0 * page_records / sustained.max(1.0)
-    );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn main() {
@@ -503,7 +345,7 @@ fn main() {
         let _ = saturate(&setup, &[hello_port], Arc::clone(&hello_path), 1).await;
 
         if std::env::var("ZVP_LOAD_ONLY").as_deref() == Ok("refusals") {
-            refusals(&setup, portal_port, &log, &own, seconds).await;
+            refusals::refusals(&setup, portal_port, &log, &own, seconds).await;
             return;
         }
         // ZVP_LOAD_ONLY=logins: the portal's full-handshake logins alone, for profiling.
@@ -729,7 +571,7 @@ fn main() {
         let _ = std::fs::remove_dir_all(&timed_dir);
         let _ = std::fs::remove_dir_all(&fhir_dir);
         if env("ZVP_LOAD_STORES", 1) == 1 {
-            stores(&setup, &accounts, epd, Arc::clone(&results), seconds).await;
+            stores::stores(&setup, &accounts, epd, Arc::clone(&results), seconds).await;
         }
     });
 }

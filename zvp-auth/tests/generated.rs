@@ -8,9 +8,11 @@
     reason = "test code: a failed expectation should panic"
 )]
 
-use std::sync::OnceLock;
+mod common;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::{now, pki};
+
+use chrono::Duration;
 use proptest::prelude::*;
 use zvp_auth::testpki::{CardSpec, IssuedCertificate, KeyAlgorithm, PkiOptions, TestPki};
 use zvp_auth::uzi::{
@@ -18,17 +20,6 @@ use zvp_auth::uzi::{
     UziValidator,
 };
 use zvp_core::{CardType, RoleCode, UziNumber};
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).unwrap()
-}
-
-fn pki() -> &'static TestPki {
-    static PKI: OnceLock<TestPki> = OnceLock::new();
-    PKI.get_or_init(|| {
-        TestPki::generate(Environment::Test, KeyAlgorithm::EcdsaP256, now()).unwrap()
-    })
-}
 
 fn validator() -> UziValidator {
     pki().validator().unwrap().without_revocation_checking()

@@ -9,23 +9,14 @@
     reason = "test code: a failed expectation should panic"
 )]
 
-use std::sync::OnceLock;
+mod common;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use common::{now, pki};
+
+use chrono::Duration;
 use zvp_auth::testpki::{CardSpec, IssuedCertificate, KeyAlgorithm, TestPki};
 use zvp_auth::uzi::{Environment, UziError, UziValidator};
 use zvp_core::{CardType, RoleCode, UziNumber};
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).unwrap()
-}
-
-fn pki() -> &'static TestPki {
-    static PKI: OnceLock<TestPki> = OnceLock::new();
-    PKI.get_or_init(|| {
-        TestPki::generate(Environment::Test, KeyAlgorithm::EcdsaP256, now()).unwrap()
-    })
-}
 
 fn card(n: u32, edit: impl FnOnce(&mut CardSpec)) -> IssuedCertificate {
     let uzi = UziNumber::new(900_000_000 + n).unwrap();

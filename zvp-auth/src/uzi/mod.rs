@@ -66,6 +66,7 @@ mod crl;
 mod error;
 pub(crate) mod floors;
 mod identity;
+mod profile;
 mod san;
 mod shortcut;
 mod tls;
