@@ -191,6 +191,23 @@ fn audit_line(log: &FileLog, syncs: u64, records: u64, seconds: u64) {
     );
 }
 
+/// The bytes of the files under `dir`: a log's growth over a phase, divided by its records,
+/// is what a record of that phase takes on disk (event, frame and index), so that the
+/// portal's records and the bounds' can be seen to be of one size.
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
 fn row(name: &str, run: &Run) {
     println!(
         "| {name} | {:.0} | {:.2} ms | {:.2} ms | {} |",
@@ -402,6 +419,7 @@ fn main() {
         let floor_growth = zvp_benches::peak_rss_mib() - before_floor.1;
         row("TLS hello (floor)", &floor);
         let (start_records, start_bytes) = (log.size().unwrap(), BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed));
+        let portal_disk = dir_bytes(&audit_dir);
         let start_run = saturate(&setup, &[portal_port], Arc::clone(&start_page), seconds).await;
         let t2 = ticks();
         row("portal start page", &start_run);
@@ -418,7 +436,9 @@ fn main() {
         let results_bytes = (BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed) - results_bytes) as f64
             / (results_run.per_second * seconds as f64).max(1.0);
         bounds::RESULT_BYTES.store(results_bytes.round() as usize, std::sync::atomic::Ordering::Relaxed);
+        let portal_record_bytes = (dir_bytes(&audit_dir) - portal_disk) as f64 / (log.size().unwrap() - start_records).max(1) as f64;
         let (bound_syncs, bound_records) = (bound_log.sync_count(), bound_log.size().unwrap());
+        let bound_disk = dir_bytes(&bound_dir);
         let least = saturate(&setup, &[bound_port], Arc::clone(&hello_path), seconds).await;
         let t4 = ticks();
         row(bounds::BOUND, &least);
@@ -441,8 +461,12 @@ fn main() {
         let list_bound_us = cpu_line("the start page's bound", t4, t4b, list_bound.per_second * seconds as f64);
         audit_line(&log, syncs, records, seconds);
         audit_line(&bound_log, bound_syncs, bound_records, seconds);
+        let bound_record_bytes = (dir_bytes(&bound_dir) - bound_disk) as f64 / (bound_log.size().unwrap() - bound_records).max(1) as f64;
         println!(
             "start page: {records_per_page:.1} audit records and {bytes_per_page:.0} bytes a page; results page: {results_bytes:.0} bytes"
+        );
+        println!(
+            "an audit record on disk: the portal's {portal_record_bytes:.0} bytes, the bounds' {bound_record_bytes:.0} bytes"
         );
         println!("\n| at half of peak (open loop) | rate | p50 | p99 | errors |\n|---|---|---|---|---|");
         for (name, peak, paths) in [

@@ -43,18 +43,39 @@ struct Bound {
     /// Events written so far: each event differs from the last, as the portal's do.
     count: Arc<AtomicU64>,
     validator: Arc<UziValidator>,
+    /// A card's SHA-256 fingerprint in hex, as the portal's records name the card.
+    fingerprint: Arc<str>,
 }
 
 impl Bound {
     /// `records` durable records, then a body of `bytes` bytes.
     async fn recorded(&self, records: usize, bytes: usize) -> (StatusCode, Bytes) {
         let n = self.count.fetch_add(records as u64, Ordering::Relaxed);
-        let events: Vec<_> = (n..n + records as u64).map(AuditEvent::example).collect();
+        // As the portal's: one request id for the request's records, the card's fingerprint
+        // known since the handshake.
+        let request_id = format!("{n:032x}");
+        let events: Vec<_> = (n..n + records as u64)
+            .map(|n| portal_like(n, &self.fingerprint, &request_id))
+            .collect();
         match self.log.append_all(&events).await {
             Ok(_) => (StatusCode::OK, Bytes::from(vec![b'x'; bytes])),
             Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Bytes::new()),
         }
     }
+}
+
+/// Event `n` with the fields the portal's records of a GP reading a record carry beyond the
+/// example's: the card's SHA-256 fingerprint, a request id of 32 hex digits and the patient's
+/// BSN. So a bound's record is of the portal's size (the bench prints both), and hashing,
+/// encoding and writing it costs what the portal's does.
+fn portal_like(n: u64, fingerprint: &str, request_id: &str) -> AuditEvent {
+    let mut event = AuditEvent::example(n);
+    event.access_point.certificate_sha256 = Some(fingerprint.to_owned());
+    event.request_id = request_id.to_owned();
+    if let Some(patient) = &mut event.patient {
+        patient.bsn = "999999990".parse().ok();
+    }
+    event
 }
 
 /// `/`: the results page's bound, one record and the page's bytes. `/lijst`: the start page's,
@@ -65,6 +86,7 @@ pub(crate) fn router(log: Arc<FileLog>, validator: Arc<UziValidator>) -> Router 
         log,
         count: Arc::new(AtomicU64::new(0)),
         validator,
+        fingerprint: "9e".repeat(32).into(),
     };
     Router::new()
         .route(

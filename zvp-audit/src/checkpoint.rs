@@ -257,7 +257,7 @@ impl CheckpointVerifier {
         }
         let public: [u8; 32] = public.try_into().map_err(|_| bad("not 32 bytes"))?;
         let verifier = Self::new(name, public)?;
-        if id != hex(&verifier.key_id) {
+        if id != hex::encode(verifier.key_id) {
             return Err(bad("the key id does not match the key"));
         }
         Ok(verifier)
@@ -270,7 +270,7 @@ impl CheckpointVerifier {
         format!(
             "{}+{}+{}",
             self.name,
-            hex(&self.key_id),
+            hex::encode(self.key_id),
             STANDARD.encode(key)
         )
     }
@@ -329,11 +329,6 @@ impl CheckpointVerifier {
         }
         Err(CheckpointError::NotSignedByKey(self.name.clone()))
     }
-}
-
-/// Lower-case hex.
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -222,7 +222,7 @@ pub(crate) fn random_hex_from(
 ) -> Result<String, RandomFailed> {
     let mut buf = vec![0u8; bytes];
     source.fill(&mut buf)?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hex::encode(buf))
 }
 
 /// The client certificate of a request: from the TLS connection, or — from a trusted proxy

@@ -147,7 +147,7 @@ impl UziCertificate {
         }
 
         Ok(Self {
-            serial: hex(tbs.serial_number().as_bytes()),
+            serial: hex::encode(tbs.serial_number().as_bytes()),
             subject: subject_fields(tbs.subject()).map_err(|e| malformed("subject", e))?,
             issuer_common_name: attribute(tbs.issuer(), oid::COMMON_NAME)
                 .map_err(|e| malformed("issuer", e))?,
@@ -260,9 +260,4 @@ fn to_chrono(since_epoch: std::time::Duration) -> Result<DateTime<Utc>, UziError
         .ok()
         .and_then(|secs| DateTime::from_timestamp(secs, 0))
         .ok_or_else(|| UziError::MalformedCertificate("validity: time out of range".to_owned()))
-}
-
-/// Lower-case hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

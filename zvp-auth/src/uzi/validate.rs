@@ -14,7 +14,7 @@ use x509_cert::der::Decode;
 use x509_cert::ext::pkix::ExtendedKeyUsage;
 use zvp_core::CardType;
 
-use super::certificate::{OtherNameValue, UziCertificate, hex};
+use super::certificate::{OtherNameValue, UziCertificate};
 use super::error::{SanDefect, UziError};
 use super::identity::VerifiedUziIdentity;
 use super::profile::{check_authentication_profile, check_consistency};
@@ -552,5 +552,5 @@ fn subject_content(cert: &EndEntityCert<'_>) -> Vec<u8> {
 
 /// SHA-256 of `bytes`, lower-case hex.
 fn sha256_hex(bytes: &[u8]) -> String {
-    hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref())
+    hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref())
 }

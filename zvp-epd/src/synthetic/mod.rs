@@ -254,8 +254,6 @@ fn ward_details(
     }
 }
 
-/// Clinical chemistry tests: LOINC code, Dutch name, unit, reference low/high, typical value
-/// and spread, decimals shown.
 /// A lab test: LOINC code, Dutch name, unit, reference low and high, typical value and
 /// spread, decimals shown.
 type LabTest = (
@@ -677,19 +675,24 @@ impl SyntheticEpd {
         }
         let diagnoses = self.diagnoses_of(index);
         dates.reverse();
+        // A test's range is the same in every panel: made once, copied into each.
+        let ranges = LAB_TESTS.map(|(_, _, _, low, high, _, _, decimals)| {
+            let decimal = |v: f64| decimal(v, decimals);
+            ReferenceRange::new(low.and_then(decimal), high.and_then(decimal), None).ok()
+        });
         let mut panels = Vec::new();
         for when in dates {
             let observations = LAB_TESTS
                 .iter()
+                .zip(&ranges)
                 .filter_map(
-                    |&(code, display, unit, low, high, mean, spread, decimals)| {
+                    |(&(code, display, unit, low, high, mean, spread, decimals), range)| {
                         if !rng.chance(80) {
                             return None;
                         }
                         let (mean, spread) = plausible::lab_mean(code, mean, spread, &diagnoses);
                         let value = rng.around(mean, spread).max(0.0);
                         let value = decimal(value, decimals)?;
-                        let decimal = |v: f64| decimal(v, decimals);
                         let flag = match (low, high) {
                             (Some(l), _) if value.value() < l => Some(LabFlag::Low),
                             (_, Some(h)) if value.value() > h => Some(LabFlag::High),
@@ -706,12 +709,7 @@ impl SyntheticEpd {
                                 value,
                                 unit: unit.to_owned(),
                             },
-                            reference_range: ReferenceRange::new(
-                                low.and_then(decimal),
-                                high.and_then(decimal),
-                                None,
-                            )
-                            .ok(),
+                            reference_range: range.clone(),
                             flag,
                             effective: when,
                         })
