@@ -379,6 +379,10 @@ pub(crate) async fn authenticate(
 
 /// The rest of [`authenticate`] for a verified identity: the origin of a form, then the
 /// session its cookie continues (or the slot for one to start, for a card), then the page.
+/// The response header naming the request's id, made when compiled rather than parsed on
+/// every response.
+const X_REQUEST_ID: axum::http::HeaderName = axum::http::HeaderName::from_static("x-request-id");
+
 async fn continue_session(
     portal: Portal,
     mut parts: Parts,
@@ -451,7 +455,7 @@ async fn continue_session(
     }
     // The id the audit records of this request carry, for correlation by operators.
     if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("x-request-id", value);
+        response.headers_mut().insert(X_REQUEST_ID, value);
     }
     response
 }

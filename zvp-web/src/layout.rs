@@ -70,7 +70,7 @@ pub(crate) fn page(
                             br;
                             small {
                                 "Zonder activiteit wordt u om "
-                                (amsterdam(v.idle_until).format("%H:%M").to_string())
+                                (DutchClock(amsterdam(v.idle_until)))
                                 " afgemeld."
                             }
                             form.logout method="post" action="/afmelden" {

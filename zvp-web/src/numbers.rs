@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 
+use maud::Render;
 use zvp_core::{Decimal, ReferenceRange};
 
 /// A decimal with a decimal comma: `7.60` is `7,60` (the precision stays as written).
@@ -39,13 +40,35 @@ pub(crate) fn in_text(text: &str) -> String {
         .collect()
 }
 
-/// A reference range: `7,5 – 10,0`, `< 5`, `> 60`, or the laboratory's text.
-pub(crate) fn range(r: &ReferenceRange) -> String {
-    match (r.low(), r.high()) {
-        (Some(l), Some(h)) => format!("{} – {}", decimal(l), decimal(h)),
-        (None, Some(h)) => format!("< {}", decimal(h)),
-        (Some(l), None) => format!("> {}", decimal(l)),
-        (None, None) => r.text().map(in_text).unwrap_or_default(),
+/// A reference range: `7,5 – 10,0`, `< 5`, `> 60`, or the laboratory's text, written
+/// straight into the page (every row of the cumulative table and of a report has one, and
+/// each was a `String` of its own, made of three).
+pub(crate) struct Range<'a>(pub(crate) &'a ReferenceRange);
+
+impl Render for Range<'_> {
+    fn render_to(&self, out: &mut String) {
+        // A decimal is digits, a sign and a point (zvp_core::Decimal): nothing to escape. The
+        // comparators and the laboratory's text are escaped as any text is.
+        match (self.0.low(), self.0.high()) {
+            (Some(l), Some(h)) => {
+                decimal_into(l, out);
+                out.push_str(" – ");
+                decimal_into(h, out);
+            }
+            (None, Some(h)) => {
+                "< ".render_to(out);
+                decimal_into(h, out);
+            }
+            (Some(l), None) => {
+                "> ".render_to(out);
+                decimal_into(l, out);
+            }
+            (None, None) => {
+                if let Some(text) = self.0.text() {
+                    in_text(text).render_to(out);
+                }
+            }
+        }
     }
 }
 
@@ -82,12 +105,14 @@ mod tests {
             )
             .unwrap()
         };
-        assert_eq!(range(&r(Some("7.5"), Some("10.0"), None)), "7,5 – 10,0");
-        assert_eq!(range(&r(None, Some("5"), None)), "< 5");
-        assert_eq!(range(&r(Some("60"), None, None)), "> 60");
+        // As the page holds them: the comparators escaped.
+        let range = |r: ReferenceRange| Range(&r).render().into_string();
+        assert_eq!(range(r(Some("7.5"), Some("10.0"), None)), "7,5 – 10,0");
+        assert_eq!(range(r(None, Some("5"), None)), "&lt; 5");
+        assert_eq!(range(r(Some("60"), None, None)), "&gt; 60");
         assert_eq!(
-            range(&r(None, None, Some("negatief, <0.5"))),
-            "negatief, <0,5"
+            range(r(None, None, Some("negatief, <0.5"))),
+            "negatief, &lt;0,5"
         );
     }
 

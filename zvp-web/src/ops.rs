@@ -2,7 +2,7 @@
 //! metrics, and the security headers on every response.
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -187,28 +187,29 @@ pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
     let cacheable = request.uri().path().starts_with("/static/");
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    let set = |headers: &mut HeaderMap, name: &'static str, value: &'static str| {
+    // The names as `http`'s constants: a name given as text is parsed on every insert.
+    let set = |headers: &mut HeaderMap, name: HeaderName, value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));
     };
     set(
         headers,
-        "content-security-policy",
+        header::CONTENT_SECURITY_POLICY,
         "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
          frame-ancestors 'none'; base-uri 'none'",
     );
     set(
         headers,
-        "strict-transport-security",
+        header::STRICT_TRANSPORT_SECURITY,
         "max-age=31536000; includeSubDomains",
     );
-    set(headers, "x-frame-options", "DENY");
+    set(headers, header::X_FRAME_OPTIONS, "DENY");
     // Same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` on the
     // portal's own POSTs, which the origin check must refuse; same-origin still sends nothing
     // (no URL with a patient id) to any other site.
-    set(headers, "referrer-policy", "same-origin");
-    set(headers, "x-content-type-options", "nosniff");
+    set(headers, header::REFERRER_POLICY, "same-origin");
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     if !cacheable {
-        set(headers, "cache-control", "no-store");
+        set(headers, header::CACHE_CONTROL, "no-store");
     }
     response
 }

@@ -2,8 +2,6 @@
 //! sampling times in columns (newest first), each value with its flag in place, the unit
 //! and the reference range once per row.
 
-use std::collections::BTreeSet;
-
 use chrono::{DateTime, Utc};
 use maud::{Markup, Render, html};
 use zvp_core::{LabFlag, LabObservation, ObservationValue, ReportContent, ResultReport};
@@ -88,8 +86,9 @@ pub(crate) const fn flag_parts(flag: LabFlag) -> (&'static str, &'static str) {
 
 /// The table: every test of the category against every sampling time.
 pub(crate) fn table(patient: &str, reports: &[ResultReport]) -> Markup {
-    let times: BTreeSet<DateTime<Utc>> = observations(reports).map(|o| o.effective).collect();
-    let times: Vec<DateTime<Utc>> = times.into_iter().rev().collect();
+    let mut times: Vec<DateTime<Utc>> = observations(reports).map(|o| o.effective).collect();
+    times.sort_unstable_by(|a, b| b.cmp(a));
+    times.dedup();
     let mut rows: Vec<Row<'_>> = Vec::new();
     // Reports come newest first: the first value of a test met is its latest.
     for o in observations(reports) {
@@ -131,7 +130,7 @@ pub(crate) fn table(patient: &str, reports: &[ResultReport]) -> Markup {
                                 a href={ "/patient/" (patient) "/lab/" (path_segment(row.code)) } { (row.name) }
                             }
                             td { (numbers::unit(row.unit)) }
-                            td { (row.latest.reference_range.as_ref().map(numbers::range).unwrap_or_default()) }
+                            td { @if let Some(r) = &row.latest.reference_range { (numbers::Range(r)) } }
                             @for t in &times {
                                 td.value {
                                     @for (n, o) in row.values.iter().filter(|o| o.effective == *t).enumerate() {

@@ -221,7 +221,7 @@ fn value_and_unit(value: &ObservationValue) -> (String, &str) {
 /// The last cells of a lab value's row: the reference range and the flag.
 fn range_and_flag(o: &LabObservation) -> Markup {
     html! {
-        td { (o.reference_range.as_ref().map(numbers::range).unwrap_or_default()) }
+        td { @if let Some(r) = &o.reference_range { (numbers::Range(r)) } }
         td.flag { (flag_text(o.flag)) }
     }
 }
