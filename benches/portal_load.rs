@@ -27,7 +27,9 @@
 //!
 //! Run: `cargo bench -p zvp-benches --bench portal_load` (ZVP_LOAD_SECONDS per phase, default
 //! 5; ZVP_LOAD_CONNECTIONS, default 32; ZVP_LOAD_WORKERS, the runtime's worker threads,
-//! default 2 — one per core of the project's machine).
+//! default 2 — one per core of the project's machine; ZVP_LOAD_LOGIN_ROUNDS, default 4: the
+//! login phases take turns in that many stretches, so that their ratios are of the same
+//! minutes).
 
 #![allow(
     clippy::unwrap_used,
@@ -39,6 +41,7 @@
 )]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use chrono::Utc;
@@ -52,7 +55,9 @@ use zvp_epd::synthetic::{DEMO_GPS, SyntheticEpd};
 use zvp_epd::{Epd, RequestContext};
 use zvp_portal::{Portal, serve};
 
-use generator::{BODY_BYTES, Run, logins, paced, saturate, saturate_expecting};
+use generator::{
+    BODY_BYTES, Run, Slice, login_slice, logins, paced, saturate, saturate_expecting, summarize,
+};
 
 #[path = "load/bounds.rs"]
 mod bounds;
@@ -130,11 +135,28 @@ fn ratio(a: f64, b: f64) -> f64 {
 
 /// Where the machine's time went, in clock ticks since boot: this process (user + system) and
 /// the whole machine's idle and I/O wait, from `/proc`.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct Ticks {
     split: threads::Split,
     idle: u64,
     total: u64,
+}
+
+impl Ticks {
+    /// `self` plus the ticks between `before` and `after`: a phase run in stretches, summed
+    /// (read against `Ticks::default()` as its start).
+    fn plus(self, before: Ticks, after: Ticks) -> Ticks {
+        let d = before.split.until(&after.split);
+        Ticks {
+            split: threads::Split {
+                process: self.split.process + d.process,
+                load: self.split.load + d.load,
+                mock: self.split.mock + d.mock,
+            },
+            idle: self.idle + after.idle.saturating_sub(before.idle),
+            total: self.total + after.total.saturating_sub(before.total),
+        }
+    }
 }
 
 fn ticks() -> Ticks {
@@ -486,27 +508,43 @@ fn main() {
 
         let clients = env("ZVP_LOAD_LOGIN_CLIENTS", 8) as usize;
         println!("\n| full-handshake logins ({clients} clients, no resumption) | per second | p50 | p99 | errors |\n|---|---|---|---|---|");
-        let l0 = ticks();
-        let hello_logins = logins(&setup, hello_port, "/", seconds, clients).await;
-        let l1 = ticks();
+        // The four kinds of login take turns, in stretches of a second or so, so that a
+        // change in the machine's speed (a neighbour, the clock) falls on all four alike
+        // rather than on whichever ran at that moment: the ratios below are of the same
+        // minutes. The login alone's page size is measured in its first stretch, before the
+        // bound sends it.
+        let rounds = env("ZVP_LOAD_LOGIN_ROUNDS", 4).max(1);
+        let stretch = Duration::from_millis(seconds * 1000 / rounds);
+        let kinds: [(u16, &'static str); 4] =
+            [(hello_port, "/"), (portal_port, "/"), (portal_port, "/zoeken"), (bound_port, "/aanmelden")];
+        let mut slices: [Slice; 4] = Default::default();
+        let mut spent = [Ticks::default(); 4];
+        for round in 0..rounds {
+            for (n, &(port, path)) in kinds.iter().enumerate() {
+                let before = (ticks(), BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed));
+                let slice = login_slice(&setup, port, path, stretch, clients).await;
+                spent[n] = spent[n].plus(before.0, ticks());
+                if round == 0 && path == "/zoeken" {
+                    let bytes = BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed) - before.1;
+                    let size = bytes as f64 / (slice.latencies.len() as f64).max(1.0);
+                    bounds::LOGIN_BYTES.store(size.round() as usize, std::sync::atomic::Ordering::Relaxed);
+                }
+                slices[n].add(slice);
+            }
+        }
+        let login_bytes = bounds::LOGIN_BYTES.load(std::sync::atomic::Ordering::Relaxed) as f64;
+        let [hello_logins, portal_logins, search_logins, login_bound] =
+            slices.map(|s| summarize(s.latencies, s.elapsed, s.errors));
         row("TLS hello (floor)", &hello_logins);
-        let portal_logins = logins(&setup, portal_port, "/", seconds, clients).await;
-        let l2 = ticks();
         row("portal, landing on the start page", &portal_logins);
-        let before = BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed);
-        let search_logins = logins(&setup, portal_port, "/zoeken", seconds, clients).await;
-        let l3 = ticks();
         row("portal, landing on the search form (the login alone)", &search_logins);
-        let login_bytes = (BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed) - before) as f64
-            / (search_logins.per_second * seconds as f64).max(1.0);
-        bounds::LOGIN_BYTES.store(login_bytes.round() as usize, std::sync::atomic::Ordering::Relaxed);
-        let login_bound = logins(&setup, bound_port, "/aanmelden", seconds, clients).await;
-        let l4 = ticks();
         row(&format!("TLS hello + UZI validation + durable login record + {:.1} kB (the login's bound)", login_bytes / 1e3), &login_bound);
-        let floor_login_us = cpu_line("login, TLS hello (floor)", l0, l1, hello_logins.per_second * seconds as f64);
-        let start_login_us = cpu_line("login, start page", l1, l2, portal_logins.per_second * seconds as f64);
-        let search_login_us = cpu_line("login, search form", l2, l3, search_logins.per_second * seconds as f64);
-        let bound_login_us = cpu_line("login, the login's bound", l3, l4, login_bound.per_second * seconds as f64);
+        let count = |run: &Run| run.per_second * (stretch * rounds as u32).as_secs_f64();
+        let zero = Ticks::default();
+        let floor_login_us = cpu_line("login, TLS hello (floor)", zero, spent[0], count(&hello_logins));
+        let start_login_us = cpu_line("login, start page", zero, spent[1], count(&portal_logins));
+        let search_login_us = cpu_line("login, search form", zero, spent[2], count(&search_logins));
+        let bound_login_us = cpu_line("login, the login's bound", zero, spent[3], count(&login_bound));
         println!(
             "logins / floor: landing on the start page {:.0}% by rate, {:.0}% by CPU; the login alone {:.0}% by rate, {:.0}% by CPU; \
              the login's bound {:.0}% by rate, {:.0}% by CPU; the login alone / its bound {:.0}% by rate",

@@ -205,7 +205,37 @@ pub(crate) async fn logins(
     seconds: u64,
     clients: usize,
 ) -> Run {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let slice = login_slice(setup, port, path, Duration::from_secs(seconds), clients).await;
+    summarize(slice.latencies, slice.elapsed, slice.errors)
+}
+
+/// What a stretch of logins gave: each login's latency, the failed ones, the time it took.
+/// Stretches of one kind, interleaved with the others', add up to a phase.
+#[derive(Default)]
+pub(crate) struct Slice {
+    pub(crate) latencies: Vec<Duration>,
+    pub(crate) errors: usize,
+    pub(crate) elapsed: Duration,
+}
+
+impl Slice {
+    /// This stretch and `more`, as one.
+    pub(crate) fn add(&mut self, more: Slice) {
+        self.latencies.extend(more.latencies);
+        self.errors += more.errors;
+        self.elapsed += more.elapsed;
+    }
+}
+
+/// [`logins`] for `length`, unsummarized.
+pub(crate) async fn login_slice(
+    setup: &Setup,
+    port: u16,
+    path: &'static str,
+    length: Duration,
+    clients: usize,
+) -> Slice {
+    let deadline = Instant::now() + length;
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for card in setup.cards.iter().take(clients) {
@@ -224,6 +254,10 @@ pub(crate) async fn logins(
             (latencies, errors)
         });
     }
-    let (all, errors) = collect(tasks).await;
-    summarize(all, start.elapsed(), errors)
+    let (latencies, errors) = collect(tasks).await;
+    Slice {
+        latencies,
+        errors,
+        elapsed: start.elapsed(),
+    }
 }
