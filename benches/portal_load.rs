@@ -56,7 +56,8 @@ use zvp_epd::{Epd, RequestContext};
 use zvp_portal::{Portal, serve};
 
 use generator::{
-    BODY_BYTES, Run, Slice, login_slice, logins, paced, saturate, saturate_expecting, summarize,
+    BODY_BYTES, Clients, Run, Slice, login_slice, logins, paced, saturate, saturate_expecting,
+    summarize,
 };
 
 #[path = "load/bounds.rs"]
@@ -432,41 +433,69 @@ fn main() {
             return;
         }
         println!("\n| saturation (closed loop) | requests/s | p50 | p99 | errors |\n|---|---|---|---|---|");
-        // The load generator runs in this process: what the floor phase (the generator and
-        // the hello service, no portal) adds to the resident memory bounds the generator's part.
+        // The portal's memory is read in a stage of its own, before the phases in turns (which
+        // hold a connection per card for each of five kinds at once): the floor alone (the
+        // load generator and the hello service: what it adds to the resident memory bounds the
+        // generator's part), then the start page and the results page.
         let before_floor = (zvp_benches::reset_peak_rss(), zvp_benches::rss_mib());
-        let t0 = ticks();
-        let floor = saturate(&setup, &[hello_port], Arc::clone(&hello_path), seconds).await;
-        let t1 = ticks();
+        let _ = saturate(&setup, &[hello_port], Arc::clone(&hello_path), 2).await;
         let floor_growth = zvp_benches::peak_rss_mib() - before_floor.1;
-        row("TLS hello (floor)", &floor);
-        let (start_records, start_bytes) = (log.size().unwrap(), BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed));
-        let portal_disk = dir_bytes(&audit_dir);
-        let start_run = saturate(&setup, &[portal_port], Arc::clone(&start_page), seconds).await;
-        let t2 = ticks();
-        row("portal start page", &start_run);
-        let start_pages = start_run.per_second * seconds as f64;
-        let records_per_page = (log.size().unwrap() - start_records) as f64 / start_pages.max(1.0);
-        let bytes_per_page = (BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed) - start_bytes) as f64 / start_pages.max(1.0);
-        bounds::LIST_RECORDS.store(records_per_page.round() as usize, std::sync::atomic::Ordering::Relaxed);
-        bounds::LIST_BYTES.store(bytes_per_page.round() as usize, std::sync::atomic::Ordering::Relaxed);
-        let (syncs, records) = (log.sync_count(), log.size().unwrap());
-        let results_bytes = BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed);
-        let results_run = saturate(&setup, &[portal_port], Arc::clone(&results), seconds).await;
-        let t3 = ticks();
-        row("portal results page", &results_run);
-        let results_bytes = (BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed) - results_bytes) as f64
-            / (results_run.per_second * seconds as f64).max(1.0);
-        bounds::RESULT_BYTES.store(results_bytes.round() as usize, std::sync::atomic::Ordering::Relaxed);
-        let portal_record_bytes = (dir_bytes(&audit_dir) - portal_disk) as f64 / (log.size().unwrap() - start_records).max(1) as f64;
-        let (bound_syncs, bound_records) = (bound_log.sync_count(), bound_log.size().unwrap());
-        let bound_disk = dir_bytes(&bound_dir);
-        let least = saturate(&setup, &[bound_port], Arc::clone(&hello_path), seconds).await;
-        let t4 = ticks();
-        row(bounds::BOUND, &least);
+        let _ = saturate(&setup, &[portal_port], Arc::clone(&start_page), 2).await;
+        let _ = saturate(&setup, &[portal_port], Arc::clone(&results), 2).await;
+        let peak = zvp_benches::peak_rss_mib();
+        // The five phases take turns in stretches of a second, each kind keeping its
+        // connections and sessions between its stretches, so that a change in the machine's
+        // speed falls on all five alike: every ratio below is of the same minutes. The
+        // bounds' sizes are measured in the first round's page stretches, which come before
+        // the bounds' (the order below).
         let list_path: Arc<dyn Fn(usize, usize) -> String + Send + Sync> = Arc::new(|_, _| "/lijst".to_owned());
-        let list_bound = saturate(&setup, &[bound_port], list_path, seconds).await;
-        let t4b = ticks();
+        let mut kinds = [
+            Clients::connect(&setup, hello_port, Arc::clone(&hello_path)).await,
+            Clients::connect(&setup, portal_port, Arc::clone(&start_page)).await,
+            Clients::connect(&setup, portal_port, Arc::clone(&results)).await,
+            Clients::connect(&setup, bound_port, Arc::clone(&hello_path)).await,
+            Clients::connect(&setup, bound_port, list_path).await,
+        ];
+        const FLOOR: usize = 0;
+        const START: usize = 1;
+        const RESULTS: usize = 2;
+        const BOUND: usize = 3;
+        const LIST_BOUND: usize = 4;
+        let mut slices: [Slice; 5] = Default::default();
+        let mut spent = [Ticks::default(); 5];
+        // Per kind: audit records and syncs (the portal's log for the pages, the bounds' log
+        // for the bounds), page bytes, and the logs' growth on disk.
+        let (mut records, mut syncs, mut bytes, mut disk) = ([0u64; 5], [0u64; 5], [0u64; 5], [0u64; 5]);
+        for round in 0..seconds {
+            for (n, clients) in kinds.iter_mut().enumerate() {
+                let (kind_log, kind_dir) = if n == START || n == RESULTS { (&log, &audit_dir) } else { (&bound_log, &bound_dir) };
+                let before = (ticks(), kind_log.size().unwrap(), kind_log.sync_count(), BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed), dir_bytes(kind_dir));
+                let slice = clients.stretch(Duration::from_secs(1)).await;
+                spent[n] = spent[n].plus(before.0, ticks());
+                records[n] += kind_log.size().unwrap() - before.1;
+                syncs[n] += kind_log.sync_count() - before.2;
+                bytes[n] += BODY_BYTES.load(std::sync::atomic::Ordering::Relaxed) - before.3;
+                disk[n] += dir_bytes(kind_dir) - before.4;
+                let pages = (slice.latencies.len() as f64).max(1.0);
+                if round == 0 && n == START {
+                    bounds::LIST_RECORDS.store((records[n] as f64 / pages).round() as usize, std::sync::atomic::Ordering::Relaxed);
+                    bounds::LIST_BYTES.store((bytes[n] as f64 / pages).round() as usize, std::sync::atomic::Ordering::Relaxed);
+                }
+                if round == 0 && n == RESULTS {
+                    bounds::RESULT_BYTES.store((bytes[n] as f64 / pages).round() as usize, std::sync::atomic::Ordering::Relaxed);
+                }
+                slices[n].add(slice);
+            }
+        }
+        let counts: Vec<f64> = slices.iter().map(|s| (s.latencies.len() as f64).max(1.0)).collect();
+        let [floor, start_run, results_run, least, list_bound] = slices.map(|s| summarize(s.latencies, s.elapsed, s.errors));
+        let records_per_page = records[START] as f64 / counts[START];
+        let bytes_per_page = bytes[START] as f64 / counts[START];
+        let results_bytes = bytes[RESULTS] as f64 / counts[RESULTS];
+        row("TLS hello (floor)", &floor);
+        row("portal start page", &start_run);
+        row("portal results page", &results_run);
+        row(bounds::BOUND, &least);
         row(
             &format!(
                 "TLS hello + {} durable audit records + {:.1} kB body (the start page's bound)",
@@ -476,19 +505,31 @@ fn main() {
             &list_bound,
         );
         println!();
-        let floor_us = cpu_line("TLS hello (floor)", t0, t1, floor.per_second * seconds as f64);
-        let start_us = cpu_line("portal start page", t1, t2, start_pages);
-        let results_us = cpu_line("portal results page", t2, t3, results_run.per_second * seconds as f64);
-        let bound_us = cpu_line("the results page's bound", t3, t4, least.per_second * seconds as f64);
-        let list_bound_us = cpu_line("the start page's bound", t4, t4b, list_bound.per_second * seconds as f64);
-        audit_line(&log, syncs, records, seconds);
-        audit_line(&bound_log, bound_syncs, bound_records, seconds);
-        let bound_record_bytes = (dir_bytes(&bound_dir) - bound_disk) as f64 / (bound_log.size().unwrap() - bound_records).max(1) as f64;
+        let zero = Ticks::default();
+        let floor_us = cpu_line("TLS hello (floor)", zero, spent[FLOOR], counts[FLOOR]);
+        let start_us = cpu_line("portal start page", zero, spent[START], counts[START]);
+        let results_us = cpu_line("portal results page", zero, spent[RESULTS], counts[RESULTS]);
+        let bound_us = cpu_line("the results page's bound", zero, spent[BOUND], counts[BOUND]);
+        let list_bound_us = cpu_line("the start page's bound", zero, spent[LIST_BOUND], counts[LIST_BOUND]);
+        for (name, n) in [("results page", RESULTS), ("results page's bound", BOUND)] {
+            println!(
+                "audit log, {name}: {} records in {} syncs ({:.1} per sync, {:.0} syncs/s)",
+                records[n],
+                syncs[n],
+                records[n] as f64 / syncs[n].max(1) as f64,
+                syncs[n] as f64 / seconds as f64
+            );
+        }
         println!(
             "start page: {records_per_page:.1} audit records and {bytes_per_page:.0} bytes a page; results page: {results_bytes:.0} bytes"
         );
+        let on_disk = |kinds: &[usize]| {
+            kinds.iter().map(|&n| disk[n]).sum::<u64>() as f64 / kinds.iter().map(|&n| records[n]).sum::<u64>().max(1) as f64
+        };
         println!(
-            "an audit record on disk: the portal's {portal_record_bytes:.0} bytes, the bounds' {bound_record_bytes:.0} bytes"
+            "an audit record on disk: the portal's {:.0} bytes, the bounds' {:.0} bytes",
+            on_disk(&[START, RESULTS]),
+            on_disk(&[BOUND, LIST_BOUND])
         );
         println!("\n| at half of peak (open loop) | rate | p50 | p99 | errors |\n|---|---|---|---|---|");
         for (name, peak, paths) in [
@@ -556,10 +597,8 @@ fn main() {
             ratio(floor_login_us, bound_login_us),
             ratio(search_logins.per_second, login_bound.per_second),
         );
-        // Peaks since the floor phase began (clear_refs), which the portal's phases follow.
-        let peak = zvp_benches::peak_rss_mib();
         println!(
-            "\npeak resident memory of the process (portal + load generator + synthetic hospital): {peak:.0} MiB; \
+            "\npeak resident memory of the process in the memory stage (portal + load generator + synthetic hospital): {peak:.0} MiB; \
              before the floor phase {:.0} MiB, which the floor phase (load generator + hello) \
              raised by {floor_growth:.0} MiB{}; the synthetic hospital {epd_mib:.0} MiB: \
              the portal alone between {:.0} and {:.0} MiB",

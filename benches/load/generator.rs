@@ -147,6 +147,66 @@ pub(crate) async fn saturate_expecting(
     summarize(all, start.elapsed(), errors)
 }
 
+/// Closed-loop clients kept between stretches: every card's connection with its session
+/// cookie and the count of its requests, so that a phase taken in turns with others logs in
+/// once, at its start, as a phase run in one piece does.
+pub(crate) struct Clients {
+    paths: Arc<dyn Fn(usize, usize) -> String + Send + Sync>,
+    /// (card, connection, cookie, requests sent)
+    idle: Vec<(usize, Sender, Option<String>, usize)>,
+}
+
+impl Clients {
+    /// A connection to `port` for every card, asking for `paths(card, request)`.
+    pub(crate) async fn connect(
+        setup: &Setup,
+        port: u16,
+        paths: Arc<dyn Fn(usize, usize) -> String + Send + Sync>,
+    ) -> Self {
+        let mut idle = Vec::new();
+        for (n, card) in setup.cards.iter().enumerate() {
+            idle.push((
+                n,
+                connect(port, client(&setup.pki, card, true)).await,
+                None,
+                0,
+            ));
+        }
+        Self { paths, idle }
+    }
+
+    /// Every client in a closed loop for `length`.
+    pub(crate) async fn stretch(&mut self, length: Duration) -> Slice {
+        let deadline = Instant::now() + length;
+        let start = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for (n, mut sender, mut cookie, mut i) in self.idle.drain(..) {
+            let paths = Arc::clone(&self.paths);
+            tasks.spawn(async move {
+                let (mut latencies, mut errors) = (Vec::new(), 0);
+                while Instant::now() < deadline {
+                    let begin = Instant::now();
+                    if get(&mut sender, &mut cookie, &paths(n, i)).await != 200 {
+                        errors += 1;
+                    }
+                    latencies.push(begin.elapsed());
+                    i += 1;
+                }
+                (latencies, errors, (n, sender, cookie, i))
+            });
+        }
+        let mut slice = Slice::default();
+        while let Some(done) = tasks.join_next().await {
+            let (latencies, errors, client) = done.unwrap();
+            slice.latencies.extend(latencies);
+            slice.errors += errors;
+            self.idle.push(client);
+        }
+        slice.elapsed = start.elapsed();
+        slice
+    }
+}
+
 /// Open loop at `rate` requests per second over all connections; a request's latency counts
 /// from when it was due, so a stalled server is not hidden.
 pub(crate) async fn paced(
