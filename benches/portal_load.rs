@@ -9,9 +9,11 @@
 //! rate (open loop, latency counted from the scheduled send time), full-handshake logins per
 //! second, and the peak resident memory of the process (portal and load generator together,
 //! so an upper bound for the portal) with what the floor phase alone (load generator and hello
-//! service) added to it, which bounds the load generator's part. For each saturation phase also the process's CPU time
-//! per request and the machine's idle share (from `/proc`), and for the results page the audit
-//! log's records per sync: where a page's time goes besides the CPU.
+//! service) added to it, which bounds the load generator's part. For each saturation phase also
+//! the process's CPU time per request and the machine's idle share (from `/proc`), and for the
+//! results page the audit log's records per sync: where a page's time goes besides the CPU.
+//! The saturation phases take turns in one-second stretches, and so do the logins, so that
+//! every ratio is of the same minutes; the memory is read in a stage of its own before them.
 //!
 //! Beside the portal with the synthetic hospital in process, the real deployment path: the same
 //! portal with the FHIR adapter (`FhirEpd`) against zvp-mock-epd over loopback HTTP, the mock
