@@ -13,7 +13,8 @@
 //! the process's CPU time per request and the machine's idle share (from `/proc`), and for the
 //! results page the audit log's records per sync: where a page's time goes besides the CPU.
 //! The saturation phases take turns in one-second stretches, and so do the logins, so that
-//! every ratio is of the same minutes; the memory is read in a stage of its own before them.
+//! the ratios among them are of the same minutes; the memory is read in a stage of its own
+//! before them. The deployment path and the synthetic EPD measured apart run after them.
 //!
 //! Beside the portal with the synthetic hospital in process, the real deployment path: the same
 //! portal with the FHIR adapter (`FhirEpd`) against zvp-mock-epd over loopback HTTP, the mock
@@ -58,8 +59,7 @@ use zvp_epd::{Epd, RequestContext};
 use zvp_portal::{Portal, serve};
 
 use generator::{
-    BODY_BYTES, Clients, Run, Slice, login_slice, logins, paced, saturate, saturate_expecting,
-    summarize,
+    BODY_BYTES, Clients, Slice, login_slice, logins, paced, saturate, saturate_expecting, summarize,
 };
 use measure::{Ticks, audit_line, cpu_line, dir_bytes, ratio, row, ticks};
 
@@ -329,16 +329,18 @@ fn main() {
         // The portal's memory is read in a stage of its own, before the phases in turns (which
         // hold a connection per card for each of five kinds at once): the floor alone (the
         // load generator and the hello service: what it adds to the resident memory bounds the
-        // generator's part), then the start page and the results page.
+        // generator's part), then the start page, the results page and logins.
         let before_floor = (zvp_benches::reset_peak_rss(), zvp_benches::rss_mib());
         let _ = saturate(&setup, &[hello_port], Arc::clone(&hello_path), 2).await;
         let floor_growth = zvp_benches::peak_rss_mib() - before_floor.1;
         let _ = saturate(&setup, &[portal_port], Arc::clone(&start_page), 2).await;
         let _ = saturate(&setup, &[portal_port], Arc::clone(&results), 2).await;
+        // Logins onto the start page, each a session the portal keeps.
+        let _ = logins(&setup, portal_port, "/", 2, env("ZVP_LOAD_LOGIN_CLIENTS", 8) as usize).await;
         let peak = zvp_benches::peak_rss_mib();
         // The five phases take turns in stretches of a second, each kind keeping its
         // connections and sessions between its stretches, so that a change in the machine's
-        // speed falls on all five alike: every ratio below is of the same minutes. The
+        // speed falls on all five alike: the ratios among them are of the same minutes. The
         // bounds' sizes are measured in the first round's page stretches, which come before
         // the bounds' (the order below).
         let list_path: Arc<dyn Fn(usize, usize) -> String + Send + Sync> = Arc::new(|_, _| "/lijst".to_owned());
@@ -380,7 +382,10 @@ fn main() {
                 slices[n].add(slice);
             }
         }
+        // Closed now: the phases after hold connections of their own.
+        drop(kinds);
         let counts: Vec<f64> = slices.iter().map(|s| (s.latencies.len() as f64).max(1.0)).collect();
+        let elapsed: Vec<f64> = slices.iter().map(|s| s.elapsed.as_secs_f64().max(f64::MIN_POSITIVE)).collect();
         let [floor, start_run, results_run, least, list_bound] = slices.map(|s| summarize(s.latencies, s.elapsed, s.errors));
         let records_per_page = records[START] as f64 / counts[START];
         let bytes_per_page = bytes[START] as f64 / counts[START];
@@ -410,7 +415,7 @@ fn main() {
                 records[n],
                 syncs[n],
                 records[n] as f64 / syncs[n].max(1) as f64,
-                syncs[n] as f64 / seconds as f64
+                syncs[n] as f64 / elapsed[n]
             );
         }
         println!(
@@ -467,18 +472,20 @@ fn main() {
             }
         }
         let login_bytes = bounds::LOGIN_BYTES.load(std::sync::atomic::Ordering::Relaxed) as f64;
+        // CPU per login by the logins counted, as for the pages: the time a stretch takes
+        // includes its last logins, finished after its deadline.
+        let login_counts: Vec<f64> = slices.iter().map(|s| (s.latencies.len() as f64).max(1.0)).collect();
         let [hello_logins, portal_logins, search_logins, login_bound] =
             slices.map(|s| summarize(s.latencies, s.elapsed, s.errors));
         row("TLS hello (floor)", &hello_logins);
         row("portal, landing on the start page", &portal_logins);
         row("portal, landing on the search form (the login alone)", &search_logins);
         row(&format!("TLS hello + UZI validation + durable login record + {:.1} kB (the login's bound)", login_bytes / 1e3), &login_bound);
-        let count = |run: &Run| run.per_second * (stretch * rounds as u32).as_secs_f64();
         let zero = Ticks::default();
-        let floor_login_us = cpu_line("login, TLS hello (floor)", zero, spent[0], count(&hello_logins));
-        let start_login_us = cpu_line("login, start page", zero, spent[1], count(&portal_logins));
-        let search_login_us = cpu_line("login, search form", zero, spent[2], count(&search_logins));
-        let bound_login_us = cpu_line("login, the login's bound", zero, spent[3], count(&login_bound));
+        let floor_login_us = cpu_line("login, TLS hello (floor)", zero, spent[0], login_counts[0]);
+        let start_login_us = cpu_line("login, start page", zero, spent[1], login_counts[1]);
+        let search_login_us = cpu_line("login, search form", zero, spent[2], login_counts[2]);
+        let bound_login_us = cpu_line("login, the login's bound", zero, spent[3], login_counts[3]);
         println!(
             "logins / floor: landing on the start page {:.0}% by rate, {:.0}% by CPU; the login alone {:.0}% by rate, {:.0}% by CPU; \
              the login's bound {:.0}% by rate, {:.0}% by CPU; the login alone / its bound {:.0}% by rate",

@@ -53,7 +53,7 @@ impl Bound {
         let n = self.count.fetch_add(records as u64, Ordering::Relaxed);
         // As the portal's: one request id for the request's records, the card's fingerprint
         // known since the handshake.
-        let request_id = format!("{n:032x}");
+        let request_id = format!("{n:016x}");
         let events: Vec<_> = (n..n + records as u64)
             .map(|n| portal_like(n, &self.fingerprint, &request_id))
             .collect();
@@ -64,14 +64,17 @@ impl Bound {
     }
 }
 
-/// Event `n` with the fields the portal's records of a GP reading a record carry beyond the
-/// example's: the card's SHA-256 fingerprint, a request id of 32 hex digits and the patient's
-/// BSN. So a bound's record is of the portal's size (the bench prints both), and hashing,
-/// encoding and writing it costs what the portal's does.
+/// Event `n` as the portal's records of a GP reading a record are: beyond the example's
+/// fields, the card's SHA-256 fingerprint, a request id of 16 hex digits (`random_hex(8)`),
+/// the patient's BSN, and the portal's default instance and hospital names. So a bound's
+/// record is of the portal's size (the bench prints both), and hashing, encoding and writing
+/// it costs what the portal's does.
 fn portal_like(n: u64, fingerprint: &str, request_id: &str) -> AuditEvent {
     let mut event = AuditEvent::example(n);
     event.access_point.certificate_sha256 = Some(fingerprint.to_owned());
     event.request_id = request_id.to_owned();
+    event.source.instance = "portal-1".to_owned();
+    event.source.hospital = "Ziekenhuis".to_owned();
     if let Some(patient) = &mut event.patient {
         patient.bsn = "999999990".parse().ok();
     }

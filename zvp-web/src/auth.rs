@@ -377,12 +377,12 @@ pub(crate) async fn authenticate(
     .await
 }
 
-/// The rest of [`authenticate`] for a verified identity: the origin of a form, then the
-/// session its cookie continues (or the slot for one to start, for a card), then the page.
 /// The response header naming the request's id, made when compiled rather than parsed on
 /// every response.
 const X_REQUEST_ID: axum::http::HeaderName = axum::http::HeaderName::from_static("x-request-id");
 
+/// The rest of [`authenticate`] for a verified identity: the origin of a form, then the
+/// session its cookie continues (or the slot for one to start, for a card), then the page.
 async fn continue_session(
     portal: Portal,
     mut parts: Parts,
