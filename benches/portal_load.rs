@@ -345,11 +345,11 @@ fn main() {
         // the bounds' (the order below).
         let list_path: Arc<dyn Fn(usize, usize) -> String + Send + Sync> = Arc::new(|_, _| "/lijst".to_owned());
         let mut kinds = [
-            Clients::connect(&setup, hello_port, Arc::clone(&hello_path)).await,
-            Clients::connect(&setup, portal_port, Arc::clone(&start_page)).await,
-            Clients::connect(&setup, portal_port, Arc::clone(&results)).await,
-            Clients::connect(&setup, bound_port, Arc::clone(&hello_path)).await,
-            Clients::connect(&setup, bound_port, list_path).await,
+            Clients::connect(&setup, &[hello_port], Arc::clone(&hello_path)).await,
+            Clients::connect(&setup, &[portal_port], Arc::clone(&start_page)).await,
+            Clients::connect(&setup, &[portal_port], Arc::clone(&results)).await,
+            Clients::connect(&setup, &[bound_port], Arc::clone(&hello_path)).await,
+            Clients::connect(&setup, &[bound_port], list_path).await,
         ];
         const FLOOR: usize = 0;
         const START: usize = 1;

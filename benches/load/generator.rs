@@ -121,30 +121,10 @@ pub(crate) async fn saturate_expecting(
     seconds: u64,
     expected: u16,
 ) -> Run {
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let start = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for (n, card) in setup.cards.iter().enumerate() {
-        let port = ports[n % ports.len()];
-        let config = client(&setup.pki, card, true);
-        let paths = Arc::clone(&paths);
-        tasks.spawn(async move {
-            let mut sender = connect(port, config).await;
-            let mut cookie = None;
-            let (mut latencies, mut errors, mut i) = (Vec::new(), 0, 0);
-            while Instant::now() < deadline {
-                let begin = Instant::now();
-                if get(&mut sender, &mut cookie, &paths(n, i)).await != expected {
-                    errors += 1;
-                }
-                latencies.push(begin.elapsed());
-                i += 1;
-            }
-            (latencies, errors)
-        });
-    }
-    let (all, errors) = collect(tasks).await;
-    summarize(all, start.elapsed(), errors)
+    let mut clients = Clients::connect(setup, ports, paths).await;
+    clients.expected = expected;
+    let slice = clients.stretch(Duration::from_secs(seconds)).await;
+    summarize(slice.latencies, slice.elapsed, slice.errors)
 }
 
 /// Closed-loop clients kept between stretches: every card's connection with its session
@@ -152,19 +132,23 @@ pub(crate) async fn saturate_expecting(
 /// once, at its start, as a phase run in one piece does.
 pub(crate) struct Clients {
     paths: Arc<dyn Fn(usize, usize) -> String + Send + Sync>,
+    /// The status a good answer has; any other counts as an error.
+    expected: u16,
     /// (card, connection, cookie, requests sent)
     idle: Vec<(usize, Sender, Option<String>, usize)>,
 }
 
 impl Clients {
-    /// A connection to `port` for every card, asking for `paths(card, request)`.
+    /// A connection for every card, to `ports` in turn, asking for `paths(card, request)`
+    /// and expecting 200.
     pub(crate) async fn connect(
         setup: &Setup,
-        port: u16,
+        ports: &[u16],
         paths: Arc<dyn Fn(usize, usize) -> String + Send + Sync>,
     ) -> Self {
         let mut idle = Vec::new();
         for (n, card) in setup.cards.iter().enumerate() {
+            let port = ports[n % ports.len()];
             idle.push((
                 n,
                 connect(port, client(&setup.pki, card, true)).await,
@@ -172,7 +156,11 @@ impl Clients {
                 0,
             ));
         }
-        Self { paths, idle }
+        Self {
+            paths,
+            expected: 200,
+            idle,
+        }
     }
 
     /// Every client in a closed loop for `length`.
@@ -180,13 +168,14 @@ impl Clients {
         let deadline = Instant::now() + length;
         let start = Instant::now();
         let mut tasks = tokio::task::JoinSet::new();
+        let expected = self.expected;
         for (n, mut sender, mut cookie, mut i) in self.idle.drain(..) {
             let paths = Arc::clone(&self.paths);
             tasks.spawn(async move {
                 let (mut latencies, mut errors) = (Vec::new(), 0);
                 while Instant::now() < deadline {
                     let begin = Instant::now();
-                    if get(&mut sender, &mut cookie, &paths(n, i)).await != 200 {
+                    if get(&mut sender, &mut cookie, &paths(n, i)).await != expected {
                         errors += 1;
                     }
                     latencies.push(begin.elapsed());

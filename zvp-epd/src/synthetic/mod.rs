@@ -21,96 +21,20 @@ use zvp_core::{
 
 use crate::{Changes, Epd, EpdError, ListedLetter, ListedPatient, RequestContext};
 
+mod gps;
 mod lab;
 mod letters;
 mod medication;
 mod people;
 mod plausible;
+mod rng;
 
+pub use gps::{DEMO_GPS, Gp};
 use people::{SURNAMES, WARDS};
-
-/// A GP of the synthetic hospital's region.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Gp {
-    /// The GP's personal AGB code.
-    pub agb: u32,
-    /// The GP's name.
-    pub name: &'static str,
-    /// The practice's AGB code.
-    pub practice_agb: u32,
-    /// The practice's name.
-    pub practice: &'static str,
-}
-
-/// The demo GPs, whose patients fill the demo's start page. Their AGB codes are those of the
-/// demo cards of `zvp-portal testpki generate`.
-pub const DEMO_GPS: [Gp; 4] = [
-    Gp {
-        agb: 1_012_345,
-        name: "J. de Vries",
-        practice_agb: 1_900_001,
-        practice: "Huisartsenpraktijk De Linde",
-    },
-    Gp {
-        agb: 1_012_346,
-        name: "F. Yılmaz",
-        practice_agb: 1_900_001,
-        practice: "Huisartsenpraktijk De Linde",
-    },
-    Gp {
-        agb: 1_012_347,
-        name: "A. Jansen",
-        practice_agb: 1_900_002,
-        practice: "Zorgcentrum Merwestein",
-    },
-    Gp {
-        agb: 1_012_348,
-        name: "P. van den Berg",
-        practice_agb: 1_900_003,
-        practice: "Stichting De Merwelanden",
-    },
-];
+use rng::Rng;
 
 /// The default size of the hospital, in patients.
 pub const DEFAULT_PATIENTS: usize = 5_000;
-
-/// SplitMix64: small, fast, and the same everywhere.
-#[derive(Debug, Clone)]
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A number in `0..n` (0 when `n` is 0).
-    fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
-        items.get(self.below(items.len() as u64) as usize)
-    }
-
-    /// A value around `mean` (a triangular spread of ±`spread`).
-    fn around(&mut self, mean: f64, spread: f64) -> f64 {
-        let a = self.below(1_000) as f64 / 1_000.0;
-        let b = self.below(1_000) as f64 / 1_000.0;
-        mean + (a + b - 1.0) * spread
-    }
-}
 
 /// The core of one patient, kept in memory.
 #[derive(Debug, Clone)]
@@ -154,7 +78,7 @@ impl SyntheticEpd {
         if size == 0 || size > 1_000_000 {
             return Err(SyntheticError::Size(size));
         }
-        let gps = gps(size);
+        let gps = gps::region(size);
         let mut epd = Self {
             seed,
             now,
@@ -284,49 +208,6 @@ impl SyntheticEpd {
             })
             .clone()
     }
-}
-
-/// The GPs of the region: the demo GPs, and three more per practice for every 1,500 patients.
-fn gps(size: usize) -> Vec<Gp> {
-    const NAMES: [&str; 9] = [
-        "K. Bakker",
-        "M. Visser",
-        "S. Smit",
-        "T. Meijer",
-        "R. de Boer",
-        "E. Mulder",
-        "H. de Groot",
-        "L. Bos",
-        "N. Vos",
-    ];
-    const PRACTICES: [&str; 6] = [
-        "Huisartsenpraktijk Stadspolders",
-        "Gezondheidscentrum Sterrenburg",
-        "Huisartsen Krispijn",
-        "Praktijk Reeland",
-        "Huisartsen Wielwijk",
-        "Medisch Centrum Dubbeldam",
-    ];
-    let mut gps = DEMO_GPS.to_vec();
-    let practices = size.div_ceil(1_500).max(1);
-    for p in 0..practices {
-        for g in 0..3 {
-            let n = (p * 3 + g) as u32;
-            gps.push(Gp {
-                agb: 1_020_000 + n,
-                name: NAMES
-                    .get(n as usize % NAMES.len())
-                    .copied()
-                    .unwrap_or("K. Bakker"),
-                practice_agb: 1_910_000 + p as u32,
-                practice: PRACTICES
-                    .get(p % PRACTICES.len())
-                    .copied()
-                    .unwrap_or("Huisartsenpraktijk"),
-            });
-        }
-    }
-    gps
 }
 
 /// When the synthetic hospital recorded an admission as it stands (its `meta.lastUpdated`
